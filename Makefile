@@ -1,0 +1,37 @@
+# flowattr front door. `make check` (the README's test command) installs what it needs,
+# builds and runs every test; `make run` runs the agent.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+IFACE ?= $(shell ip -o route show default 2>/dev/null | awk '{print $$5; exit}')
+DURATION ?= 10
+
+.PHONY: all deps build check unit kernel run bench clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+check: build
+	ctest --test-dir $(BUILD) --output-on-failure -j1
+
+unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -L unit
+
+kernel: build
+	ctest --test-dir $(BUILD) --output-on-failure -L kernel
+
+run: build
+	$(BUILD)/src/cli/flowattr run --iface $(IFACE) --duration $(DURATION) --interval 2
+
+bench: build
+	$(BUILD)/bench/flowattr_bench
+
+clean:
+	rm -rf $(BUILD) out

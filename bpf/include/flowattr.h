@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Structs shared by the BPF programs (bpf/NAME.bpf.c) and the agent (src/agent/).
+ * Both sides compile this one header, so a layout change cannot drift between them.
+ * Fixed-width fields and explicit padding only: the structs are map keys and values.
+ */
+#ifndef FLOWATTR_H
+#define FLOWATTR_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define FA_COMM_LEN 16
+#define FA_ADDR_LEN 16
+
+#define FA_AF_INET 2
+#define FA_AF_INET6 10
+
+#define FA_PROTO_ICMP 1
+#define FA_PROTO_TCP 6
+#define FA_PROTO_UDP 17
+#define FA_PROTO_ICMPV6 58
+
+/* Where an identity came from: the LSM hook, the cgroup/sock_create fallback,
+ * or the start-up walk over pre-existing sockets. */
+enum fa_identity_source {
+	FA_ID_NONE = 0,
+	FA_ID_LSM = 1,
+	FA_ID_SOCK_CREATE = 2,
+	FA_ID_TASK_ITER = 3,
+};
+
+/* The process that created a socket, stored in the socket's sk_storage. */
+struct fa_identity {
+	__u32 tgid;
+	__u32 pid;
+	__u32 uid;
+	__u32 source; /* enum fa_identity_source */
+	__u64 cgroup_id;
+	__u64 start_time_ns; /* task->start_boottime: tells a reused pid apart */
+	char comm[FA_COMM_LEN];
+};
+
+enum fa_direction {
+	FA_DIR_INGRESS = 0,
+	FA_DIR_EGRESS = 1,
+	FA_DIR_COUNT = 2,
+};
+
+/*
+ * A flow seen on one interface, normalised to the local host's point of view:
+ * egress packets have local = source, ingress packets have local = destination,
+ * so both directions of a connection share one key. Ports are in host byte order;
+ * for ICMP echo both ports carry the echo identifier, other ICMP messages use 0.
+ * IPv4 addresses fill the first 4 bytes of the 16-byte address fields.
+ */
+struct fa_flow_key {
+	__u32 ifindex;
+	__u8 family; /* FA_AF_INET / FA_AF_INET6 */
+	__u8 proto;  /* FA_PROTO_* or any other IP protocol number */
+	__u16 local_port;
+	__u16 remote_port;
+	__u16 pad;
+	__u8 local_addr[FA_ADDR_LEN];
+	__u8 remote_addr[FA_ADDR_LEN];
+};
+
+/* Per-flow statistics: the value of the LRU flow table. */
+struct fa_flow_stats {
+	__u64 packets[FA_DIR_COUNT];
+	__u64 bytes[FA_DIR_COUNT]; /* skb->len: L2 header included */
+	__u64 first_seen_ns;       /* bpf_ktime_get_ns() */
+	__u64 last_seen_ns;
+	__u8 tcp_flags; /* OR of every TCP flag byte seen */
+	__u8 ended;     /* FIN or RST seen */
+	__u8 pad[6];
+	struct fa_identity identity; /* tgid == 0 while unknown */
+};
+
+enum fa_event_type {
+	FA_EVENT_FLOW_START = 1,
+	FA_EVENT_FLOW_END = 2,
+};
+
+/* Ring-buffer record: a flow started or ended (FIN/RST). */
+struct fa_flow_event {
+	__u32 type;      /* enum fa_event_type */
+	__u32 direction; /* enum fa_direction of the packet that caused it */
+	__u64 ts_ns;
+	struct fa_flow_key key;
+	struct fa_identity identity;
+};
+
+/* Indexes into the per-CPU counter arrays each object exports. */
+enum fa_counter {
+	FA_CNT_RINGBUF_DROPS = 0,  /* flow events lost: ring buffer full */
+	FA_CNT_PARSE_ERRORS = 1,   /* packets too short or malformed to key */
+	FA_CNT_NOT_IP = 2,         /* packets that are neither IPv4 nor IPv6 */
+	FA_CNT_IDENTITY_HOOK = 3,  /* identity program invocations (LSM or sock_create) */
+	FA_CNT_IDENTITY_STAMPED = 4, /* sockets given an identity */
+	FA_CNT_RATE_DROPPED = 5,   /* cgroup_skb packets dropped by the rate limit */
+	FA_CNT_MAX = 8,
+};
+
+/* cgroup_skb: per-cgroup accounting, keyed by cgroup id. */
+struct fa_cgroup_stats {
+	__u64 packets[FA_DIR_COUNT];
+	__u64 bytes[FA_DIR_COUNT];
+	__u64 dropped_packets;
+	__u64 dropped_bytes;
+};
+
+/* cgroup_skb: token bucket for one cgroup, keyed by cgroup id; egress only. */
+struct fa_rate_limit {
+	__u64 rate_bytes_per_sec;
+	__u64 burst_bytes;
+	__u64 tokens;       /* bytes currently allowed */
+	__u64 last_refill_ns;
+};
+
+/*
+ * Normalise a packet's 5-tuple into a flow key. Shared by the BPF flow program
+ * and the agent's unit tests, so the tests exercise the exact datapath logic.
+ * Addresses are copied as bytes (network order); ports arrive in host order.
+ */
+static __inline void fa_flow_key_init(struct fa_flow_key *key, __u32 ifindex, __u8 family,
+				      __u8 proto, enum fa_direction dir, const __u8 *saddr,
+				      const __u8 *daddr, __u16 sport, __u16 dport)
+{
+	const __u8 *local = dir == FA_DIR_EGRESS ? saddr : daddr;
+	const __u8 *remote = dir == FA_DIR_EGRESS ? daddr : saddr;
+	int len = family == FA_AF_INET6 ? 16 : 4;
+	int i;
+
+	key->ifindex = ifindex;
+	key->family = family;
+	key->proto = proto;
+	key->pad = 0;
+	key->local_port = dir == FA_DIR_EGRESS ? sport : dport;
+	key->remote_port = dir == FA_DIR_EGRESS ? dport : sport;
+	for (i = 0; i < FA_ADDR_LEN; i++) {
+		key->local_addr[i] = i < len ? local[i] : 0;
+		key->remote_addr[i] = i < len ? remote[i] : 0;
+	}
+}
+
+#endif /* FLOWATTR_H */

@@ -1,0 +1,49 @@
+#!/bin/sh
+# Install the named packages at the exact versions pinned in docker/packages.lock.
+# Usage: scripts/install-deps.sh PACKAGE...   (no argument: every locked package)
+# Adds bookworm-backports as a low-priority source when missing (never upgrades the
+# machine by itself: backports are NotAutomatic) and fails naming any pinned version
+# the mirror no longer has.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+lock="$top/docker/packages.lock"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: must run as root to install packages" >&2
+	exit 1
+fi
+
+wanted=$(grep -v '^#' "$lock" | awk 'NF == 3 { print $2 }')
+[ $# -gt 0 ] && wanted="$*"
+
+specs=""
+missing=""
+for pkg in $wanted; do
+	ver=$(awk -v p="$pkg" '$2 == p { print $3 }' "$lock")
+	if [ -z "$ver" ]; then
+		echo "install-deps: $pkg is not in $lock" >&2
+		exit 1
+	fi
+	if [ "$(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null || true)" != "$ver" ]; then
+		missing="$missing $pkg"
+		specs="$specs $pkg=$ver"
+	fi
+done
+[ -z "$specs" ] && exit 0
+
+if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+	echo 'deb http://deb.debian.org/debian bookworm-backports main' \
+		>/etc/apt/sources.list.d/flowattr-bookworm-backports.list
+fi
+echo "install-deps: installing$missing"
+apt-get update -qq
+for spec in $specs; do
+	pkg=${spec%%=*}
+	ver=${spec#*=}
+	if ! apt-cache madison "$pkg" | awk -F'|' '{gsub(/ /, "", $2); print $2}' | grep -qxF "$ver"; then
+		echo "install-deps: pinned version $pkg=$ver is no longer on the mirror; run 'make lock-refresh'" >&2
+		exit 1
+	fi
+done
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --allow-downgrades $specs >/dev/null

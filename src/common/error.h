@@ -1,0 +1,24 @@
+#pragma once
+// The one error type the libraries throw: what was being done, the errno, and any log
+// (a verifier log, a child's stderr) kept as a value so callers can print it whole or cut.
+#include <stdexcept>
+#include <string>
+
+namespace flowattr {
+
+class Error : public std::runtime_error {
+public:
+    explicit Error(const std::string& what, int err = 0, std::string log = {});
+
+    int err() const { return err_; }
+    const std::string& log() const { return log_; }
+
+private:
+    int err_;
+    std::string log_;
+};
+
+// "what: strerror(err) (errno N)" — never a bare errno.
+std::string describe_errno(const std::string& what, int err);
+
+}  // namespace flowattr

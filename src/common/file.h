@@ -1,0 +1,11 @@
+#pragma once
+#include <string>
+
+namespace flowattr {
+
+// Whole-file read; throws flowattr::Error naming the path.
+std::string read_file(const std::string& path);
+// Write to PATH.tmp.<pid> and rename over PATH, so readers never see a partial file.
+void write_file_atomic(const std::string& path, const std::string& data);
+
+}  // namespace flowattr
