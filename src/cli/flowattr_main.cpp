@@ -1,3 +1,7 @@
-#include "agent/embedded_objects.h"
-#include <cstdio>
-int main() { for (auto& o : flowattr::agent::embedded_objects()) std::printf("%s %zu\n", o.name.c_str(), o.size); }
+#include <iostream>
+
+#include "agent/cli.h"
+
+int main(int argc, char** argv) {
+    return flowattr::agent::run_flowattr_cli(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr);
+}

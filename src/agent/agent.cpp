@@ -1,0 +1,154 @@
+#include "agent/agent.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "agent/probe.h"
+#include "agent/task_sockets.h"
+#include "common/error.h"
+
+namespace flowattr::agent {
+namespace {
+
+std::uint64_t clock_ns(clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return std::uint64_t(ts.tv_sec) * 1000000000ull + std::uint64_t(ts.tv_nsec);
+}
+
+std::string key_bytes(const fa_flow_key& key) { return std::string(reinterpret_cast<const char*>(&key), sizeof(key)); }
+
+}  // namespace
+
+std::uint64_t monotonic_to_unix_ns(std::uint64_t monotonic_ns) {
+    std::uint64_t now_mono = clock_ns(CLOCK_MONOTONIC);
+    std::uint64_t now_unix = clock_ns(CLOCK_REALTIME);
+    return now_unix - (now_mono > monotonic_ns ? now_mono - monotonic_ns : 0);
+}
+
+Agent::Agent(const RunOptions& options) : options_(options) {
+    status_.cgroup_root = options.cgroup_root.empty() ? find_cgroup2_mount() : options.cgroup_root;
+    if (status_.cgroup_root.empty()) throw Error("no cgroup v2 mount found; mount one or pass --cgroup PATH");
+    if (access(status_.cgroup_root.c_str(), R_OK) != 0) throw Error("unknown cgroup " + status_.cgroup_root, errno);
+
+    identity_ = std::make_unique<IdentityTracker>(options.identity, status_.cgroup_root);
+    status_.identity = identity_->status();
+
+    try {
+        status_.preexisting_stamped = stamp_preexisting_sockets(identity_->sk_storage_fd());
+    } catch (const Error& e) {
+        status_.preexisting_error = e.what();
+    }
+
+    FeatureCheck tcx = probe_tcx();
+    status_.tc_reason = tcx.detail;
+    for (const auto& iface : options.interfaces) status_.leftover_filters_removed += FlowMonitor::remove_leftover_filters(iface);
+
+    FlowMonitorOptions flow_options;
+    flow_options.interfaces = options.interfaces;
+    flow_options.max_flows = options.max_flows;
+    flow_options.sk_storage_fd = identity_->sk_storage_fd();
+    flow_options.use_tcx = tcx.available;
+    flows_ = std::make_unique<FlowMonitor>(flow_options, [this](const fa_flow_event&) { events_seen_++; });
+    status_.tc_mode = flows_->mode();
+
+    cgroups_ = std::make_unique<CgroupAccounting>(status_.cgroup_root, options.limits);
+}
+
+std::string Agent::status_text() const {
+    std::ostringstream out;
+    out << "identity: " << identity_path_name(status_.identity.path) << " (" << status_.identity.reason
+        << "); hook fired: " << (status_.identity.hook_fired ? "yes" : "NO") << "\n";
+    if (status_.preexisting_error.empty())
+        out << "pre-existing sockets stamped: " << status_.preexisting_stamped << "\n";
+    else
+        out << "pre-existing sockets NOT attributed: " << status_.preexisting_error << "\n";
+    out << "flows: " << tc_attach_mode_name(status_.tc_mode) << " (" << status_.tc_reason << ") on";
+    for (const auto& i : options_.interfaces) out << " " << i.name << (i.netns_path.empty() ? "" : "@" + i.netns_path);
+    out << "\n";
+    if (status_.leftover_filters_removed)
+        out << "removed " << status_.leftover_filters_removed << " tc filter(s) left by a killed run\n";
+    out << "cgroup accounting: " << status_.cgroup_root << "\n";
+    return out.str();
+}
+
+const ProcessInfo& Agent::process_for(const fa_identity& id) {
+    auto key = std::make_pair(id.tgid, id.start_time_ns);
+    auto it = processes_.find(key);
+    if (it == processes_.end() || !it->second.alive) it = processes_.insert_or_assign(key, read_process_info(id.tgid, id.start_time_ns)).first;
+    return it->second;
+}
+
+std::vector<FlowRecord> Agent::collect() {
+    std::vector<FlowRecord> out;
+    for (const auto& e : flows_->snapshot()) {
+        FlowRecord r;
+        r.key = e.key;
+        r.stats = e.stats;
+        r.iface = flows_->interface_name(e.key.ifindex);
+        r.first_seen_unix_ns = monotonic_to_unix_ns(e.stats.first_seen_ns);
+        r.last_seen_unix_ns = monotonic_to_unix_ns(e.stats.last_seen_ns);
+        if (e.stats.identity.tgid) r.process = process_for(e.stats.identity);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+void Agent::report_interval(std::ostream& out, bool final_report) {
+    std::uint64_t now = clock_ns(CLOCK_REALTIME);
+    std::vector<FlowRecord> flows = collect();
+    std::vector<FlowRecord> active;
+    for (auto& f : flows) {
+        std::string k = key_bytes(f.key);
+        auto it = reported_last_seen_.find(k);
+        bool changed = it == reported_last_seen_.end() || it->second != f.stats.last_seen_ns;
+        if (changed) {
+            reported_last_seen_[k] = f.stats.last_seen_ns;
+            active.push_back(f);
+        } else if (f.stats.ended && !final_report) {
+            // Ended and already reported in its final state: make room in the table.
+            flows_->erase(f.key);
+            reported_last_seen_.erase(it);
+        }
+    }
+    if (options_.output == OutputFormat::table) {
+        if (isatty(STDOUT_FILENO)) out << "\x1b[H\x1b[2J";
+        out << flows_to_table(final_report ? flows : active) << std::flush;
+        return;
+    }
+    for (const auto& f : active) out << flow_to_json(f, now) << "\n";
+    for (const auto& c : cgroups_->snapshot()) {
+        nlohmann::json j;
+        j["type"] = "cgroup";
+        j["cgroup_id"] = c.cgroup_id;
+        j["ingress"] = {{"packets", c.stats.packets[FA_DIR_INGRESS]}, {"bytes", c.stats.bytes[FA_DIR_INGRESS]}};
+        j["egress"] = {{"packets", c.stats.packets[FA_DIR_EGRESS]}, {"bytes", c.stats.bytes[FA_DIR_EGRESS]}};
+        j["dropped"] = {{"packets", c.stats.dropped_packets}, {"bytes", c.stats.dropped_bytes}};
+        out << j.dump() << "\n";
+    }
+    out << std::flush;
+}
+
+void Agent::run(std::ostream& out, const std::atomic<bool>& stop) {
+    using clock = std::chrono::steady_clock;
+    auto start = clock::now();
+    auto next_report = start + std::chrono::duration<double>(options_.interval_s);
+    auto deadline = start + std::chrono::duration<double>(options_.duration_s);
+    while (!stop.load()) {
+        flows_->poll(100);
+        auto now = clock::now();
+        if (options_.duration_s > 0 && now >= deadline) break;
+        if (now >= next_report) {
+            report_interval(out, false);
+            next_report += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(options_.interval_s));
+        }
+    }
+    report_interval(out, true);
+}
+
+}  // namespace flowattr::agent

@@ -1,0 +1,91 @@
+#include "agent/cgroup_skb.h"
+
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cstring>
+
+#include "cgroup_skb.skel.h"
+#include "common/error.h"
+
+namespace flowattr::agent {
+
+std::string resolve_cgroup_path(const std::string& root, const std::string& path) {
+    if (!path.empty() && path[0] == '/') return path;
+    return root + "/" + path;
+}
+
+std::uint64_t cgroup_id_of(const std::string& path) {
+    struct {
+        struct file_handle handle;
+        std::uint64_t id;
+    } fh{};
+    fh.handle.handle_bytes = sizeof(fh.id);
+    int mount_id = 0;
+    if (name_to_handle_at(AT_FDCWD, path.c_str(), &fh.handle, &mount_id, 0) != 0)
+        throw Error("cannot resolve cgroup " + path, errno);
+    std::uint64_t id = 0;
+    std::memcpy(&id, fh.handle.f_handle, sizeof(id));
+    return id;
+}
+
+CgroupAccounting::CgroupAccounting(const std::string& cgroup_root, const std::vector<RateLimitSpec>& limits) {
+    struct stat st {};
+    if (stat(cgroup_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw Error("unknown cgroup " + cgroup_root, errno);
+    LibbpfLogCapture log;
+    skel_ = cgroup_skb_bpf__open_and_load();
+    if (!skel_) throw Error("cannot load the cgroup_skb programs", errno, log.text());
+    try {
+        for (const auto& limit : limits) {
+            std::string path = resolve_cgroup_path(cgroup_root, limit.cgroup);
+            std::uint64_t id = cgroup_id_of(path);
+            timespec now{};
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            fa_rate_limit bucket{};
+            bucket.rate_bytes_per_sec = limit.bytes_per_sec;
+            // Burst: 50 ms of traffic, at least two full-size frames, so one packet never
+            // exceeds the bucket and a short burst does not skew the average.
+            bucket.burst_bytes = std::max<std::uint64_t>(limit.bytes_per_sec / 20, 3028);
+            bucket.tokens = bucket.burst_bytes;
+            bucket.last_refill_ns = std::uint64_t(now.tv_sec) * 1000000000ull + std::uint64_t(now.tv_nsec);
+            if (bpf_map_update_elem(bpf_map__fd(skel_->maps.fa_rate_limits), &id, &bucket, BPF_ANY) != 0)
+                throw Error("cannot set the rate limit for " + path, errno);
+        }
+        cgroup_fd_ = UniqueFd(open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!cgroup_fd_) throw Error("cannot open cgroup " + cgroup_root, errno);
+        ingress_.reset(bpf_program__attach_cgroup(skel_->progs.fa_cgroup_ingress, cgroup_fd_.get()));
+        if (!ingress_) throw Error("cannot attach cgroup_skb/ingress to " + cgroup_root, errno, log.text());
+        egress_.reset(bpf_program__attach_cgroup(skel_->progs.fa_cgroup_egress, cgroup_fd_.get()));
+        if (!egress_) throw Error("cannot attach cgroup_skb/egress to " + cgroup_root, errno, log.text());
+    } catch (...) {
+        ingress_.reset();
+        egress_.reset();
+        cgroup_skb_bpf__destroy(skel_);
+        throw;
+    }
+}
+
+CgroupAccounting::~CgroupAccounting() {
+    ingress_.reset();
+    egress_.reset();
+    cgroup_skb_bpf__destroy(skel_);
+}
+
+std::vector<CgroupUsage> CgroupAccounting::snapshot() const {
+    std::vector<CgroupUsage> out;
+    int fd = bpf_map__fd(skel_->maps.fa_cgroup_stats);
+    std::uint64_t key = 0, next = 0;
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        CgroupUsage u;
+        u.cgroup_id = next;
+        if (bpf_map_lookup_elem(fd, &next, &u.stats) == 0) out.push_back(u);
+        key = next;
+        prev = &key;
+    }
+    return out;
+}
+
+}  // namespace flowattr::agent

@@ -1,0 +1,43 @@
+#pragma once
+// Owner of bpf/cgroup_skb.bpf.c: per-cgroup packet and byte accounting on the watched
+// cgroup tree, and optional egress token-bucket limits per cgroup.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "agent/libbpf_support.h"
+#include "agent/options.h"
+#include "flowattr.h"
+
+struct cgroup_skb_bpf;
+
+namespace flowattr::agent {
+
+struct CgroupUsage {
+    std::uint64_t cgroup_id = 0;
+    fa_cgroup_stats stats{};
+};
+
+class CgroupAccounting {
+public:
+    // limits: resolved relative to cgroup_root when not absolute.
+    CgroupAccounting(const std::string& cgroup_root, const std::vector<RateLimitSpec>& limits);
+    ~CgroupAccounting();
+    CgroupAccounting(const CgroupAccounting&) = delete;
+    CgroupAccounting& operator=(const CgroupAccounting&) = delete;
+
+    std::vector<CgroupUsage> snapshot() const;
+
+private:
+    cgroup_skb_bpf* skel_ = nullptr;
+    UniqueFd cgroup_fd_;
+    BpfLink ingress_;
+    BpfLink egress_;
+};
+
+// The cgroup v2 id of a cgroup directory (its kernfs node id, as bpf_skb_cgroup_id reports).
+std::uint64_t cgroup_id_of(const std::string& path);
+// "app" under "/sys/fs/cgroup" -> "/sys/fs/cgroup/app"; absolute paths pass through.
+std::string resolve_cgroup_path(const std::string& root, const std::string& path);
+
+}  // namespace flowattr::agent

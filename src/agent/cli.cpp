@@ -1,0 +1,116 @@
+#include "agent/cli.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include "agent/agent.h"
+#include "agent/libbpf_support.h"
+#include "agent/load_check.h"
+#include "agent/probe.h"
+#include "common/error.h"
+
+namespace flowattr::agent {
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+void request_stop(int) { stop_requested.store(true); }
+
+void install_stop_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = request_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the ring-buffer poll returns at once
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Unknown interfaces and cgroups are usage errors (exit 2), found before anything loads.
+std::string check_targets(const RunOptions& o) {
+    for (const auto& limit : o.limits) {
+        if (o.cgroup_root.empty() && limit.cgroup[0] != '/') continue;
+        std::string path = limit.cgroup[0] == '/' ? limit.cgroup : o.cgroup_root + "/" + limit.cgroup;
+        struct stat st {};
+        if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "unknown cgroup " + path;
+    }
+    if (!o.cgroup_root.empty()) {
+        struct stat st {};
+        if (stat(o.cgroup_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "unknown cgroup " + o.cgroup_root;
+    }
+    return {};
+}
+
+int run_agent(const RunOptions& options, std::ostream& out, std::ostream& err) {
+    if (auto missing = missing_privileges()) {
+        err << "flowattr: " << *missing << "\n";
+        return 1;
+    }
+    if (auto bad = check_targets(options); !bad.empty()) {
+        err << "flowattr: " << bad << "\n";
+        return 2;
+    }
+    install_stop_handlers();
+    try {
+        Agent agent(options);
+        err << agent.status_text() << std::flush;
+        agent.run(out, stop_requested);
+        return 0;
+    } catch (const Error& e) {
+        err << "flowattr: " << e.what() << "\n";
+        if (!e.log().empty()) err << e.log() << (e.log().back() == '\n' ? "" : "\n");
+        std::string what = e.what();
+        return what.rfind("unknown interface", 0) == 0 || what.rfind("unknown network namespace", 0) == 0 ||
+                       what.rfind("unknown cgroup", 0) == 0
+                   ? 2
+                   : 1;
+    }
+}
+
+}  // namespace
+
+int run_flowattr_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    ParseResult parsed = parse_command_line(args);
+    if (parsed.error) {
+        err << "flowattr: " << parsed.error->message << "\n" << usage_text();
+        return 2;
+    }
+    const ParsedCommand& cmd = *parsed.command;
+    install_libbpf_logging(false);
+    switch (cmd.command) {
+    case Command::help:
+        out << usage_text();
+        return 0;
+    case Command::version:
+        out << "flowattr 0.1.0\n";
+        return 0;
+    case Command::run:
+        return run_agent(cmd.run, out, err);
+    case Command::probe: {
+        if (auto missing = missing_privileges()) err << "flowattr: " << *missing << "; probes below may fail for that reason\n";
+        KernelFeatures f = probe_kernel_features();
+        out << (cmd.probe.json ? features_to_json(f) + "\n" : features_to_text(f));
+        return 0;
+    }
+    case Command::load: {
+        if (auto missing = missing_privileges()) {
+            err << "flowattr: " << *missing << "\n";
+            return 1;
+        }
+        try {
+            return print_load_report(load_check_all(probe_kernel_features()), cmd.load.full_log, out);
+        } catch (const Error& e) {
+            err << "flowattr: " << e.what() << "\n";
+            return 1;
+        }
+    }
+    case Command::verify:
+        err << "flowattr: verify is not built into this binary yet\n";
+        return 1;
+    }
+    return 1;
+}
+
+}  // namespace flowattr::agent

@@ -1,0 +1,33 @@
+#pragma once
+// One flow as the agent reports it: the BPF key and stats joined with what /proc says about
+// the process, and the renderers for `--output json|table`. The JSON schema is documented in
+// docs/OUTPUT.md; keep the two in step.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "agent/procfs.h"
+#include "flowattr.h"
+
+namespace flowattr::agent {
+
+struct FlowRecord {
+    fa_flow_key key{};
+    fa_flow_stats stats{};
+    std::string iface;              // interface name, as given to --iface
+    std::uint64_t first_seen_unix_ns = 0;
+    std::uint64_t last_seen_unix_ns = 0;
+    ProcessInfo process;            // valid when stats.identity.tgid != 0
+};
+
+std::string address_to_string(std::uint8_t family, const std::uint8_t* addr);
+std::string protocol_name(std::uint8_t proto);
+std::vector<std::string> tcp_flag_names(std::uint8_t flags);
+std::string identity_source_name(std::uint32_t source);
+
+// One line of JSON, no trailing newline.
+std::string flow_to_json(const FlowRecord& flow, std::uint64_t report_unix_ns);
+// A table with a header row, for the refreshing terminal view.
+std::string flows_to_table(const std::vector<FlowRecord>& flows);
+
+}  // namespace flowattr::agent

@@ -1,0 +1,99 @@
+#include "agent/identity.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent/probe.h"
+#include "common/error.h"
+#include "flowattr.h"
+#include "identity.skel.h"
+
+namespace flowattr::agent {
+
+std::string identity_path_name(IdentityPath path) {
+    return path == IdentityPath::lsm ? "lsm/socket_post_create" : "cgroup/sock_create";
+}
+
+IdentityTracker::IdentityTracker(IdentityMode mode, const std::string& cgroup_root) : cgroup_root_(cgroup_root) {
+    std::string lsm_list;
+    bool lsm_active = bpf_lsm_active(&lsm_list);
+    if (mode == IdentityMode::sock_create) {
+        load(IdentityPath::sock_create);
+        status_.reason = "requested with --identity sock-create";
+    } else if (mode == IdentityMode::lsm) {
+        if (!lsm_active)
+            throw Error("--identity lsm: the bpf LSM is not active (lsm=" + lsm_list +
+                        "); boot with lsm=...,bpf or use --identity auto");
+        load(IdentityPath::lsm);
+        if (!fires()) throw Error("--identity lsm: the LSM program attached but never fired");
+        status_.reason = "requested with --identity lsm";
+    } else if (!lsm_active) {
+        load(IdentityPath::sock_create);
+        status_.reason = "bpf LSM not active (lsm=" + lsm_list + ")";
+    } else {
+        try {
+            load(IdentityPath::lsm);
+            if (fires()) {
+                status_.reason = "bpf LSM active";
+            } else {
+                load(IdentityPath::sock_create);
+                status_.reason = "LSM program attached but never fired";
+            }
+        } catch (const Error& e) {
+            load(IdentityPath::sock_create);
+            status_.reason = std::string("LSM program refused: ") + e.what();
+        }
+    }
+    status_.hook_fired = fires();
+}
+
+IdentityTracker::~IdentityTracker() {
+    link_.reset();
+    identity_bpf__destroy(skel_);
+}
+
+void IdentityTracker::load(IdentityPath path) {
+    link_.reset();
+    identity_bpf__destroy(skel_);
+    skel_ = nullptr;
+    LibbpfLogCapture log;
+    skel_ = identity_bpf__open();
+    if (!skel_) throw Error("cannot open the identity BPF object", errno, log.text());
+    bool lsm = path == IdentityPath::lsm;
+    bpf_program__set_autoload(skel_->progs.fa_socket_post_create, lsm);
+    bpf_program__set_autoload(skel_->progs.fa_sock_create, !lsm);
+    check_libbpf(identity_bpf__load(skel_), "cannot load " + identity_path_name(path), log);
+    bpf_link* link = nullptr;
+    if (lsm) {
+        link = bpf_program__attach_lsm(skel_->progs.fa_socket_post_create);
+    } else {
+        if (!cgroup_fd_) {
+            cgroup_fd_ = UniqueFd(open(cgroup_root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            if (!cgroup_fd_) throw Error("cannot open cgroup " + cgroup_root_, errno);
+        }
+        link = bpf_program__attach_cgroup(skel_->progs.fa_sock_create, cgroup_fd_.get());
+    }
+    if (!link) throw Error("cannot attach " + identity_path_name(path), errno, log.text());
+    link_.reset(link);
+    status_.path = path;
+}
+
+bool IdentityTracker::fires() {
+    std::uint64_t before = hook_count();
+    UniqueFd probe(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!probe) throw Error("cannot create a socket to test the identity hook", errno);
+    return hook_count() > before;
+}
+
+int IdentityTracker::sk_storage_fd() const { return bpf_map__fd(skel_->maps.fa_sk_identity); }
+
+std::uint64_t IdentityTracker::hook_count() const {
+    return sum_percpu_counter(bpf_map__fd(skel_->maps.fa_identity_counters), FA_CNT_IDENTITY_HOOK);
+}
+
+std::uint64_t IdentityTracker::stamped_count() const {
+    return sum_percpu_counter(bpf_map__fd(skel_->maps.fa_identity_counters), FA_CNT_IDENTITY_STAMPED);
+}
+
+}  // namespace flowattr::agent

@@ -1,0 +1,51 @@
+#pragma once
+// Owner of bpf/identity.bpf.c: stamps every new socket with the creating process, through
+// the bpf LSM where it is active and cgroup/sock_create on the watched cgroup otherwise,
+// and proves the chosen hook fires instead of assuming it.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "agent/libbpf_support.h"
+#include "agent/options.h"
+
+struct identity_bpf;
+
+namespace flowattr::agent {
+
+enum class IdentityPath { lsm, sock_create };
+
+struct IdentityStatus {
+    IdentityPath path = IdentityPath::sock_create;
+    std::string reason;       // why this path was chosen
+    bool hook_fired = false;  // a socket created after attaching reached the hook
+};
+
+class IdentityTracker {
+public:
+    // cgroup_root: the cgroup v2 directory the fallback attaches to.
+    IdentityTracker(IdentityMode mode, const std::string& cgroup_root);
+    ~IdentityTracker();
+    IdentityTracker(const IdentityTracker&) = delete;
+    IdentityTracker& operator=(const IdentityTracker&) = delete;
+
+    // The sk_storage map other objects reuse (bpf_map__reuse_fd) before they load.
+    int sk_storage_fd() const;
+    const IdentityStatus& status() const { return status_; }
+    std::uint64_t hook_count() const;
+    std::uint64_t stamped_count() const;
+
+private:
+    void load(IdentityPath path);
+    bool fires();
+
+    std::string cgroup_root_;
+    identity_bpf* skel_ = nullptr;
+    BpfLink link_;
+    UniqueFd cgroup_fd_;
+    IdentityStatus status_;
+};
+
+std::string identity_path_name(IdentityPath path);
+
+}  // namespace flowattr::agent

@@ -1,0 +1,50 @@
+#pragma once
+// Glue between libbpf's C API and the agent's error model: captured libbpf logs, RAII
+// handles, privilege checks. Everything that touches a libbpf handle goes through here.
+#include <bpf/libbpf.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/unique_fd.h"
+
+namespace flowattr::agent {
+
+// While alive, libbpf's messages on this thread are collected (the verifier log among
+// them) instead of printed, so an Error can carry them. libbpf's "try raising ulimit -l"
+// hint is dropped: on memcg-accounted kernels it names the wrong cause.
+class LibbpfLogCapture {
+public:
+    LibbpfLogCapture();
+    ~LibbpfLogCapture();
+    LibbpfLogCapture(const LibbpfLogCapture&) = delete;
+    LibbpfLogCapture& operator=(const LibbpfLogCapture&) = delete;
+    const std::string& text() const { return text_; }
+    void append(const std::string& s) { text_ += s; }
+
+private:
+    std::string text_;
+    LibbpfLogCapture* previous_;
+};
+
+// Installs the print callback once: warnings go to stderr unless a capture is active.
+void install_libbpf_logging(bool verbose);
+
+struct BpfLinkDeleter {
+    void operator()(bpf_link* link) const { bpf_link__destroy(link); }
+};
+using BpfLink = std::unique_ptr<bpf_link, BpfLinkDeleter>;
+
+// One line naming what is missing ("needs root: missing CAP_BPF, CAP_NET_ADMIN"), or
+// nothing when the process may load and attach BPF programs.
+std::optional<std::string> missing_privileges();
+
+// Sum of one index of a per-CPU __u64 array map.
+std::uint64_t sum_percpu_counter(int map_fd, std::uint32_t index);
+
+// Throws flowattr::Error for a libbpf call that returned a negative errno, naming the step
+// and carrying what libbpf logged meanwhile.
+void check_libbpf(int ret, const std::string& what, const LibbpfLogCapture& log);
+
+}  // namespace flowattr::agent

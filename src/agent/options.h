@@ -1,0 +1,75 @@
+#pragma once
+// Command-line model of `flowattr`: parsing and validation only, no side effects, so the
+// unit tests can pin every accepted and rejected argument.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace flowattr::agent {
+
+enum class OutputFormat { json, table };
+enum class IdentityMode { automatic, lsm, sock_create };
+
+// An interface to watch, optionally inside another network namespace
+// ("veth0@/run/netns/blue" or "veth0@blue" for /run/netns/blue).
+struct InterfaceSpec {
+    std::string name;
+    std::string netns_path;  // empty: the agent's own namespace
+};
+
+// "--limit CGROUP=RATE": an egress rate limit for one cgroup.
+struct RateLimitSpec {
+    std::string cgroup;  // absolute, or relative to the watched cgroup root
+    std::uint64_t bytes_per_sec = 0;
+};
+
+struct RunOptions {
+    std::vector<InterfaceSpec> interfaces;
+    std::string cgroup_root;  // empty: the cgroup2 mount found in /proc/self/mounts
+    double duration_s = 0;    // 0: until SIGINT/SIGTERM
+    double interval_s = 5;
+    OutputFormat output = OutputFormat::json;
+    std::uint32_t max_flows = 65536;
+    std::vector<RateLimitSpec> limits;
+    IdentityMode identity = IdentityMode::automatic;
+};
+
+struct ProbeOptions {
+    bool json = false;
+};
+
+struct LoadOptions {
+    bool check = false;
+    bool full_log = false;  // print the whole verifier log even on success
+};
+
+enum class Command { run, probe, load, verify, help, version };
+
+struct ParsedCommand {
+    Command command = Command::help;
+    RunOptions run;
+    ProbeOptions probe;
+    LoadOptions load;
+    std::vector<std::string> verify_args;  // handed to the verify library untouched
+};
+
+// A rejected command line; the message names the offending argument.
+struct UsageError {
+    std::string message;
+};
+
+// Returns the command or a UsageError; never throws for bad input.
+struct ParseResult {
+    std::optional<ParsedCommand> command;
+    std::optional<UsageError> error;
+};
+ParseResult parse_command_line(const std::vector<std::string>& args);
+
+// "10M" (bytes/s, powers of 1024), "8mbit" (bits/s, powers of 1000), "1500".
+std::optional<std::uint64_t> parse_rate(const std::string& text);
+InterfaceSpec parse_interface_spec(const std::string& text);
+
+std::string usage_text();
+
+}  // namespace flowattr::agent

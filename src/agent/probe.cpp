@@ -1,0 +1,154 @@
+#include "agent/probe.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <net/if.h>
+#include <sys/utsname.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "agent/libbpf_support.h"
+#include "common/error.h"
+
+namespace flowattr::agent {
+namespace {
+
+FeatureCheck check(std::string name, bool ok, std::string detail) {
+    return FeatureCheck{std::move(name), ok, std::move(detail)};
+}
+
+FeatureCheck probe_helper(const std::string& name, bpf_prog_type type, bpf_func_id helper) {
+    LibbpfLogCapture quiet;
+    int ret = libbpf_probe_bpf_helper(type, helper, nullptr);
+    if (ret == 1) return check(name, true, "helper accepted by the verifier");
+    if (ret == 0) return check(name, false, "helper not allowed for this program type");
+    return check(name, false, describe_errno("probe failed", -ret));
+}
+
+FeatureCheck probe_map(const std::string& name, bpf_map_type type) {
+    LibbpfLogCapture quiet;
+    int ret = libbpf_probe_bpf_map_type(type, nullptr);
+    if (ret == 1) return check(name, true, "map type supported");
+    if (ret == 0) return check(name, false, "map type unknown to this kernel");
+    return check(name, false, describe_errno("probe failed", -ret));
+}
+
+FeatureCheck probe_prog(const std::string& name, bpf_prog_type type) {
+    LibbpfLogCapture quiet;
+    int ret = libbpf_probe_bpf_prog_type(type, nullptr);
+    if (ret == 1) return check(name, true, "program type loads");
+    if (ret == 0) return check(name, false, "program type refused by this kernel");
+    return check(name, false, describe_errno("probe failed", -ret));
+}
+
+}  // namespace
+
+bool KernelFeatures::has(const std::string& name) const {
+    const FeatureCheck* c = find(name);
+    return c && c->available;
+}
+
+const FeatureCheck* KernelFeatures::find(const std::string& name) const {
+    for (const auto& c : checks)
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+bool bpf_lsm_active(std::string* lsm_list) {
+    std::ifstream in("/sys/kernel/security/lsm");
+    std::string list;
+    std::getline(in, list);
+    if (lsm_list) *lsm_list = list;
+    std::stringstream ss(list);
+    std::string item;
+    while (std::getline(ss, item, ','))
+        if (item == "bpf") return true;
+    return false;
+}
+
+std::string find_cgroup2_mount(const std::string& mounts) {
+    std::istringstream in(mounts);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string dev, dir, type;
+        if (fields >> dev >> dir >> type && type == "cgroup2") return dir;
+    }
+    return {};
+}
+
+std::string find_cgroup2_mount() {
+    std::ifstream in("/proc/self/mounts");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return find_cgroup2_mount(ss.str());
+}
+
+FeatureCheck probe_tcx() {
+    // r0 = -1 (TCX_NEXT); exit
+    const bpf_insn insns[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, -1},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = static_cast<bpf_attach_type>(kBpfTcxIngress));
+    UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "fa_tcx_probe", "GPL", insns, 2, &opts));
+    if (!prog) return check("tcx", false, describe_errno("probe program refused", errno));
+    unsigned ifindex = if_nametoindex("lo");
+    if (!ifindex) return check("tcx", false, "no loopback interface to probe on");
+    UniqueFd link(bpf_link_create(prog.get(), int(ifindex), static_cast<bpf_attach_type>(kBpfTcxIngress), nullptr));
+    if (!link) return check("tcx", false, describe_errno("TCX link refused (kernel < 6.6?)", errno));
+    return check("tcx", true, "TCX link attached and detached on lo");
+}
+
+KernelFeatures probe_kernel_features() {
+    KernelFeatures f;
+    struct utsname u {};
+    uname(&u);
+    f.release = u.release;
+
+    std::ifstream btf("/sys/kernel/btf/vmlinux");
+    f.checks.push_back(check("btf", bool(btf), btf ? "/sys/kernel/btf/vmlinux" : "no /sys/kernel/btf/vmlinux: CO-RE cannot relocate"));
+
+    std::string lsm_list;
+    bool lsm = bpf_lsm_active(&lsm_list);
+    f.checks.push_back(check("bpf_lsm", lsm, lsm_list.empty() ? "/sys/kernel/security/lsm unreadable (securityfs not mounted?)"
+                                                             : "lsm=" + lsm_list));
+    f.checks.push_back(probe_prog("prog.lsm", BPF_PROG_TYPE_LSM));
+    f.checks.push_back(probe_tcx());
+    f.checks.push_back(probe_map("ringbuf", BPF_MAP_TYPE_RINGBUF));
+    f.checks.push_back(probe_map("sk_storage", BPF_MAP_TYPE_SK_STORAGE));
+    f.checks.push_back(probe_helper("sk_storage.tc", BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_sk_storage_get));
+    f.checks.push_back(probe_helper("sk_storage.cgroup_sock", BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_sk_storage_get));
+    f.checks.push_back(probe_helper("sk_storage.cgroup_skb", BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_sk_storage_get));
+    f.checks.push_back(probe_helper("sk_lookup.tc", BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_skc_lookup_tcp));
+    std::string cg = find_cgroup2_mount();
+    f.checks.push_back(check("cgroup_v2", !cg.empty(), cg.empty() ? "no cgroup2 mount in /proc/self/mounts" : cg));
+    return f;
+}
+
+std::string features_to_text(const KernelFeatures& f) {
+    std::ostringstream out;
+    out << "kernel " << f.release << "\n";
+    char line[512];
+    for (const auto& c : f.checks) {
+        std::snprintf(line, sizeof(line), "  %-24s %-4s %s\n", c.name.c_str(), c.available ? "yes" : "no",
+                      c.detail.c_str());
+        out << line;
+    }
+    return out.str();
+}
+
+std::string features_to_json(const KernelFeatures& f) {
+    nlohmann::json j;
+    j["kernel"] = f.release;
+    nlohmann::json checks = nlohmann::json::object();
+    for (const auto& c : f.checks) checks[c.name] = {{"available", c.available}, {"detail", c.detail}};
+    j["features"] = checks;
+    return j.dump(2);
+}
+
+}  // namespace flowattr::agent

@@ -1,0 +1,41 @@
+#pragma once
+// What the running kernel offers flowattr, found by asking it (loading tiny programs,
+// creating links), never by reading the version string.
+#include <string>
+#include <vector>
+
+namespace flowattr::agent {
+
+// attach types newer than the build host's UAPI headers (Linux 6.6)
+constexpr int kBpfTcxIngress = 46;
+constexpr int kBpfTcxEgress = 47;
+
+struct FeatureCheck {
+    std::string name;    // "tcx", "ringbuf", "sk_storage.tc", ...
+    bool available = false;
+    std::string detail;  // why not, or where found
+};
+
+struct KernelFeatures {
+    std::string release;
+    std::vector<FeatureCheck> checks;
+
+    bool has(const std::string& name) const;
+    const FeatureCheck* find(const std::string& name) const;
+};
+
+KernelFeatures probe_kernel_features();
+
+// "bpf" in /sys/kernel/security/lsm: a BPF LSM program that attaches elsewhere never runs.
+bool bpf_lsm_active(std::string* lsm_list = nullptr);
+// The cgroup v2 mount point from /proc/self/mounts ("/sys/fs/cgroup", or
+// "/sys/fs/cgroup/unified" on hybrid hosts); empty if none.
+std::string find_cgroup2_mount(const std::string& mounts_text);
+std::string find_cgroup2_mount();
+// Attach a trivial program with a TCX link on loopback and detach it again.
+FeatureCheck probe_tcx();
+
+std::string features_to_text(const KernelFeatures& features);
+std::string features_to_json(const KernelFeatures& features);
+
+}  // namespace flowattr::agent

@@ -1,0 +1,33 @@
+#pragma once
+// pid -> what a person wants to know about it, from /proc. Parsers take the file text so
+// the unit tests pin them without a live process.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace flowattr::agent {
+
+struct ProcessInfo {
+    std::uint32_t pid = 0;
+    std::string comm;
+    std::string exe;           // empty when the process is gone or unreadable
+    std::string cgroup_path;   // cgroup v2 path, "/system.slice/x.service"
+    std::string container_id;  // 64-hex id found in the cgroup path, or empty
+    bool alive = false;        // false: exited, or the pid now belongs to another process
+};
+
+// "0::/user.slice/..." line of /proc/PID/cgroup (the unified hierarchy); empty if absent.
+std::string parse_cgroup_v2_path(const std::string& proc_pid_cgroup);
+// Docker, containerd, CRI-O and podman ids: docker-<id>.scope, /docker/<id>,
+// cri-containerd-<id>.scope, crio-<id>.scope, libpod-<id>.scope.
+std::string container_id_from_cgroup(const std::string& cgroup_path);
+// Field 22 of /proc/PID/stat (start time in clock ticks after boot); comm may hold
+// spaces and parentheses, so the parse anchors on the last ')'.
+std::optional<std::uint64_t> parse_stat_start_ticks(const std::string& proc_pid_stat);
+
+// Reads /proc/PID; `start_time_ns` (boot-time ns, from the BPF identity) tells a reused pid
+// apart: a mismatch marks the process as gone rather than reporting a stranger.
+ProcessInfo read_process_info(std::uint32_t pid, std::uint64_t start_time_ns,
+                              const std::string& proc_root = "/proc");
+
+}  // namespace flowattr::agent

@@ -1,0 +1,151 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "agent/flow_record.h"
+
+namespace {
+
+using namespace flowattr::agent;
+
+const std::uint8_t kClient4[4] = {10, 0, 0, 1};
+const std::uint8_t kServer4[4] = {10, 0, 0, 2};
+
+TEST(FlowKey, BothDirectionsShareOneKey) {
+    fa_flow_key egress{}, ingress{};
+    // Client 10.0.0.1:40000 -> server 10.0.0.2:80, seen leaving and its reply arriving.
+    fa_flow_key_init(&egress, 3, FA_AF_INET, FA_PROTO_TCP, FA_DIR_EGRESS, kClient4, kServer4, 40000, 80);
+    fa_flow_key_init(&ingress, 3, FA_AF_INET, FA_PROTO_TCP, FA_DIR_INGRESS, kServer4, kClient4, 80, 40000);
+    EXPECT_EQ(std::memcmp(&egress, &ingress, sizeof(egress)), 0);
+    EXPECT_EQ(egress.local_port, 40000);
+    EXPECT_EQ(egress.remote_port, 80);
+    EXPECT_EQ(std::memcmp(egress.local_addr, kClient4, 4), 0);
+    EXPECT_EQ(std::memcmp(egress.remote_addr, kServer4, 4), 0);
+}
+
+TEST(FlowKey, Ipv4LeavesTailZeroAndPadClear) {
+    fa_flow_key key;
+    std::memset(&key, 0xff, sizeof(key));
+    fa_flow_key_init(&key, 1, FA_AF_INET, FA_PROTO_UDP, FA_DIR_EGRESS, kClient4, kServer4, 1, 2);
+    for (int i = 4; i < FA_ADDR_LEN; i++) {
+        EXPECT_EQ(key.local_addr[i], 0) << i;
+        EXPECT_EQ(key.remote_addr[i], 0) << i;
+    }
+    EXPECT_EQ(key.pad, 0);
+}
+
+TEST(FlowKey, Ipv6UsesAllSixteenBytes) {
+    std::uint8_t a[16], b[16];
+    for (int i = 0; i < 16; i++) {
+        a[i] = std::uint8_t(i + 1);
+        b[i] = std::uint8_t(0xf0 + i);
+    }
+    fa_flow_key key{};
+    fa_flow_key_init(&key, 7, FA_AF_INET6, FA_PROTO_UDP, FA_DIR_INGRESS, a, b, 53, 5353);
+    // Ingress: the packet's destination is the local end.
+    EXPECT_EQ(std::memcmp(key.local_addr, b, 16), 0);
+    EXPECT_EQ(std::memcmp(key.remote_addr, a, 16), 0);
+    EXPECT_EQ(key.local_port, 5353);
+    EXPECT_EQ(key.remote_port, 53);
+    EXPECT_EQ(key.ifindex, 7u);
+}
+
+FlowRecord sample_flow() {
+    FlowRecord f;
+    fa_flow_key_init(&f.key, 3, FA_AF_INET, FA_PROTO_TCP, FA_DIR_EGRESS, kClient4, kServer4, 40000, 80);
+    f.iface = "veth0";
+    f.stats.packets[FA_DIR_EGRESS] = 5;
+    f.stats.bytes[FA_DIR_EGRESS] = 500;
+    f.stats.packets[FA_DIR_INGRESS] = 4;
+    f.stats.bytes[FA_DIR_INGRESS] = 300;
+    f.stats.tcp_flags = 0x1b;  // FIN SYN PSH ACK
+    f.stats.ended = 1;
+    f.stats.identity.tgid = 1234;
+    f.stats.identity.pid = 1235;
+    f.stats.identity.uid = 1000;
+    f.stats.identity.source = FA_ID_LSM;
+    f.stats.identity.cgroup_id = 99;
+    std::memcpy(f.stats.identity.comm, "curl", 5);
+    f.first_seen_unix_ns = 1700000000ull * 1000000000ull;
+    f.last_seen_unix_ns = f.first_seen_unix_ns + 1500000;
+    f.process.alive = true;
+    f.process.exe = "/usr/bin/curl";
+    f.process.cgroup_path = "/user.slice";
+    return f;
+}
+
+TEST(FlowJson, SchemaFields) {
+    auto j = nlohmann::json::parse(flow_to_json(sample_flow(), 1700000001ull * 1000000000ull));
+    EXPECT_EQ(j["type"], "flow");
+    EXPECT_EQ(j["time"], "2023-11-14T22:13:21.000000Z");
+    EXPECT_EQ(j["iface"], "veth0");
+    EXPECT_EQ(j["ifindex"], 3);
+    EXPECT_EQ(j["family"], "ipv4");
+    EXPECT_EQ(j["proto"], "tcp");
+    EXPECT_EQ(j["local"]["addr"], "10.0.0.1");
+    EXPECT_EQ(j["local"]["port"], 40000);
+    EXPECT_EQ(j["remote"]["addr"], "10.0.0.2");
+    EXPECT_EQ(j["remote"]["port"], 80);
+    EXPECT_EQ(j["egress"]["packets"], 5);
+    EXPECT_EQ(j["egress"]["bytes"], 500);
+    EXPECT_EQ(j["ingress"]["packets"], 4);
+    EXPECT_EQ(j["ingress"]["bytes"], 300);
+    EXPECT_EQ(j["first_seen"], "2023-11-14T22:13:20.000000Z");
+    EXPECT_EQ(j["last_seen"], "2023-11-14T22:13:20.001500Z");
+    EXPECT_EQ(j["tcp_flags"], nlohmann::json({"FIN", "SYN", "PSH", "ACK"}));
+    EXPECT_EQ(j["ended"], true);
+    EXPECT_EQ(j["process"]["pid"], 1234);
+    EXPECT_EQ(j["process"]["tid"], 1235);
+    EXPECT_EQ(j["process"]["uid"], 1000);
+    EXPECT_EQ(j["process"]["comm"], "curl");
+    EXPECT_EQ(j["process"]["exe"], "/usr/bin/curl");
+    EXPECT_EQ(j["process"]["cgroup_id"], 99);
+    EXPECT_EQ(j["process"]["cgroup"], "/user.slice");
+    EXPECT_EQ(j["process"]["alive"], true);
+    EXPECT_EQ(j["process"]["identity_source"], "lsm");
+}
+
+TEST(FlowJson, UnknownProcessIsNull) {
+    FlowRecord f = sample_flow();
+    f.stats.identity = fa_identity{};
+    auto j = nlohmann::json::parse(flow_to_json(f, 0));
+    EXPECT_TRUE(j["process"].is_null());
+}
+
+TEST(FlowJson, CommWithoutTerminatorStaysInBounds) {
+    FlowRecord f = sample_flow();
+    std::memset(f.stats.identity.comm, 'x', sizeof(f.stats.identity.comm));
+    auto j = nlohmann::json::parse(flow_to_json(f, 0));
+    EXPECT_EQ(j["process"]["comm"], std::string(16, 'x'));
+}
+
+TEST(FlowJson, Ipv6AndIcmpNames) {
+    FlowRecord f = sample_flow();
+    std::uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8};
+    std::uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    fa_flow_key_init(&f.key, 3, FA_AF_INET6, FA_PROTO_ICMPV6, FA_DIR_EGRESS, a, b, 7, 7);
+    auto j = nlohmann::json::parse(flow_to_json(f, 0));
+    EXPECT_EQ(j["family"], "ipv6");
+    EXPECT_EQ(j["proto"], "icmpv6");
+    EXPECT_EQ(j["local"]["addr"], "2001:db8::");
+    EXPECT_EQ(j["remote"]["addr"], "2001:db8::1");
+    EXPECT_EQ(protocol_name(132), "ip-132");
+}
+
+TEST(FlowTable, HeaderAndRow) {
+    std::string table = flows_to_table({sample_flow()});
+    EXPECT_EQ(table.rfind("IFACE", 0), 0u);
+    EXPECT_NE(table.find("10.0.0.1:40000"), std::string::npos);
+    EXPECT_NE(table.find("10.0.0.2:80"), std::string::npos);
+    EXPECT_NE(table.find("1234"), std::string::npos);
+    EXPECT_NE(table.find("curl"), std::string::npos);
+    EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 2);
+}
+
+TEST(FlowTable, TcpFlagNames) {
+    EXPECT_EQ(tcp_flag_names(0), std::vector<std::string>{});
+    EXPECT_EQ(tcp_flag_names(0xff), (std::vector<std::string>{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"}));
+}
+
+}  // namespace

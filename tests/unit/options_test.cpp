@@ -1,0 +1,116 @@
+#include <gtest/gtest.h>
+
+#include "agent/options.h"
+
+namespace {
+
+using flowattr::agent::Command;
+using flowattr::agent::IdentityMode;
+using flowattr::agent::OutputFormat;
+using flowattr::agent::parse_command_line;
+using flowattr::agent::parse_rate;
+
+TEST(Options, RunWithEveryOption) {
+    auto r = parse_command_line({"run", "--iface", "eth0", "-i", "veth1@blue", "--cgroup", "/sys/fs/cgroup",
+                                 "--duration", "2.5", "--interval", "0.5", "--output", "table", "--max-flows", "1024",
+                                 "--limit", "app=10M", "--limit", "/sys/fs/cgroup/b=8mbit", "--identity", "sock-create"});
+    ASSERT_FALSE(r.error) << r.error->message;
+    const auto& o = r.command->run;
+    EXPECT_EQ(r.command->command, Command::run);
+    ASSERT_EQ(o.interfaces.size(), 2u);
+    EXPECT_EQ(o.interfaces[0].name, "eth0");
+    EXPECT_EQ(o.interfaces[0].netns_path, "");
+    EXPECT_EQ(o.interfaces[1].name, "veth1");
+    EXPECT_EQ(o.interfaces[1].netns_path, "/run/netns/blue");
+    EXPECT_EQ(o.cgroup_root, "/sys/fs/cgroup");
+    EXPECT_DOUBLE_EQ(o.duration_s, 2.5);
+    EXPECT_DOUBLE_EQ(o.interval_s, 0.5);
+    EXPECT_EQ(o.output, OutputFormat::table);
+    EXPECT_EQ(o.max_flows, 1024u);
+    ASSERT_EQ(o.limits.size(), 2u);
+    EXPECT_EQ(o.limits[0].cgroup, "app");
+    EXPECT_EQ(o.limits[0].bytes_per_sec, 10u * 1024 * 1024);
+    EXPECT_EQ(o.limits[1].cgroup, "/sys/fs/cgroup/b");
+    EXPECT_EQ(o.limits[1].bytes_per_sec, 1000000u);
+    EXPECT_EQ(o.identity, IdentityMode::sock_create);
+}
+
+TEST(Options, Defaults) {
+    auto r = parse_command_line({"run", "--iface", "lo"});
+    ASSERT_FALSE(r.error);
+    EXPECT_EQ(r.command->run.output, OutputFormat::json);
+    EXPECT_EQ(r.command->run.max_flows, 65536u);
+    EXPECT_DOUBLE_EQ(r.command->run.interval_s, 5);
+    EXPECT_DOUBLE_EQ(r.command->run.duration_s, 0);
+    EXPECT_EQ(r.command->run.identity, IdentityMode::automatic);
+}
+
+TEST(Options, NetnsPathKeptWhenAbsolute) {
+    auto r = parse_command_line({"run", "--iface", "eth0@/proc/42/ns/net"});
+    ASSERT_FALSE(r.error);
+    EXPECT_EQ(r.command->run.interfaces[0].netns_path, "/proc/42/ns/net");
+}
+
+struct BadArgs {
+    std::vector<std::string> args;
+    std::string message_part;
+};
+
+class OptionsRejects : public ::testing::TestWithParam<BadArgs> {};
+
+TEST_P(OptionsRejects, WithMessageNamingTheArgument) {
+    auto r = parse_command_line(GetParam().args);
+    ASSERT_TRUE(r.error.has_value());
+    EXPECT_FALSE(r.command.has_value());
+    EXPECT_NE(r.error->message.find(GetParam().message_part), std::string::npos) << r.error->message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BadCommandLines, OptionsRejects,
+    ::testing::Values(BadArgs{{"frobnicate"}, "unknown command frobnicate"},
+                      BadArgs{{"run"}, "at least one --iface"},
+                      BadArgs{{"run", "--iface"}, "--iface needs"},
+                      BadArgs{{"run", "--iface", "averyveryverylongname0"}, "not a valid interface name"},
+                      BadArgs{{"run", "--iface", "lo", "--duration", "soon"}, "--duration soon"},
+                      BadArgs{{"run", "--iface", "lo", "--duration", "-1"}, "--duration -1"},
+                      BadArgs{{"run", "--iface", "lo", "--interval", "0"}, "at least 0.1"},
+                      BadArgs{{"run", "--iface", "lo", "--output", "xml"}, "expected json or table"},
+                      BadArgs{{"run", "--iface", "lo", "--max-flows", "3"}, "expected 16 to"},
+                      BadArgs{{"run", "--iface", "lo", "--max-flows", "lots"}, "--max-flows lots"},
+                      BadArgs{{"run", "--iface", "lo", "--limit", "app"}, "expected CGROUP=RATE"},
+                      BadArgs{{"run", "--iface", "lo", "--limit", "app=fast"}, "rate must be"},
+                      BadArgs{{"run", "--iface", "lo", "--limit", "app=0"}, "rate must be"},
+                      BadArgs{{"run", "--iface", "lo", "--identity", "magic"}, "expected auto, lsm"},
+                      BadArgs{{"run", "--iface", "lo", "--bogus"}, "unknown argument --bogus"},
+                      BadArgs{{"probe", "--yaml"}, "unknown argument --yaml"},
+                      BadArgs{{"load"}, "only --check"}));
+
+TEST(Options, Rates) {
+    EXPECT_EQ(parse_rate("1500"), 1500u);
+    EXPECT_EQ(parse_rate("500K"), 500u * 1024);
+    EXPECT_EQ(parse_rate("1.5M"), std::uint64_t(1.5 * 1024 * 1024));
+    EXPECT_EQ(parse_rate("1G"), 1024ull * 1024 * 1024);
+    EXPECT_EQ(parse_rate("8mbit"), 1000000u);
+    EXPECT_EQ(parse_rate("800kbit"), 100000u);
+    EXPECT_FALSE(parse_rate("").has_value());
+    EXPECT_FALSE(parse_rate("M").has_value());
+    EXPECT_FALSE(parse_rate("10X").has_value());
+    EXPECT_FALSE(parse_rate("4bit").has_value());  // half a byte per second
+}
+
+TEST(Options, SubcommandsParse) {
+    auto probe = parse_command_line({"probe", "--json"});
+    ASSERT_FALSE(probe.error);
+    EXPECT_EQ(probe.command->command, Command::probe);
+    EXPECT_TRUE(probe.command->probe.json);
+    auto load = parse_command_line({"load", "--check", "--full-log"});
+    ASSERT_FALSE(load.error);
+    EXPECT_TRUE(load.command->load.check);
+    EXPECT_TRUE(load.command->load.full_log);
+    auto verify = parse_command_line({"verify", "--against", "dir", "x.bpf.o"});
+    ASSERT_FALSE(verify.error);
+    EXPECT_EQ(verify.command->verify_args, (std::vector<std::string>{"--against", "dir", "x.bpf.o"}));
+    EXPECT_EQ(parse_command_line({}).command->command, Command::help);
+}
+
+}  // namespace

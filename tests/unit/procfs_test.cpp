@@ -1,0 +1,62 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "agent/procfs.h"
+
+namespace {
+
+using namespace flowattr::agent;
+
+TEST(Procfs, CgroupV2PathFromHybridFile) {
+    std::string text =
+        "12:cpuset:/\n"
+        "1:name=systemd:/user.slice/user-0.slice/session-1.scope\n"
+        "0::/user.slice/user-0.slice/session-1.scope\n";
+    EXPECT_EQ(parse_cgroup_v2_path(text), "/user.slice/user-0.slice/session-1.scope");
+    EXPECT_EQ(parse_cgroup_v2_path("3:memory:/x\n"), "");
+    EXPECT_EQ(parse_cgroup_v2_path("0::/\n"), "/");
+}
+
+TEST(Procfs, ContainerIds) {
+    const std::string id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    EXPECT_EQ(container_id_from_cgroup("/system.slice/docker-" + id + ".scope"), id);
+    EXPECT_EQ(container_id_from_cgroup("/docker/" + id), id);
+    EXPECT_EQ(container_id_from_cgroup("/kubepods.slice/kubepods-pod1.slice/cri-containerd-" + id + ".scope"), id);
+    EXPECT_EQ(container_id_from_cgroup("/machine.slice/libpod-" + id + ".scope/container"), id);
+    EXPECT_EQ(container_id_from_cgroup("/kubepods/besteffort/pod1/crio-" + id + ".scope"), id);
+    EXPECT_EQ(container_id_from_cgroup("/user.slice/user-0.slice"), "");
+    EXPECT_EQ(container_id_from_cgroup("/docker/" + id.substr(1)), "");  // 63 digits
+    std::string upper = id;
+    upper[0] = 'A';
+    EXPECT_EQ(container_id_from_cgroup("/docker/" + upper), "");
+}
+
+TEST(Procfs, StatStartTimeSurvivesHostileComm) {
+    std::string fields;
+    for (int i = 4; i <= 21; i++) fields += " " + std::to_string(i);  // after the state, field 3
+    EXPECT_EQ(parse_stat_start_ticks("42 (a) b) S" + fields + " 98765 23 24"), 98765u);
+    EXPECT_EQ(parse_stat_start_ticks("42 (plain) R" + fields + " 5"), 5u);
+    EXPECT_FALSE(parse_stat_start_ticks("42 (short) S 1 2").has_value());
+    EXPECT_FALSE(parse_stat_start_ticks("no parenthesis").has_value());
+}
+
+TEST(Procfs, ReadsThisProcess) {
+    ProcessInfo self = read_process_info(std::uint32_t(getpid()), 0);
+    EXPECT_TRUE(self.alive);
+    EXPECT_FALSE(self.comm.empty());
+    EXPECT_NE(self.exe.find("flowattr_unit_tests"), std::string::npos) << self.exe;
+}
+
+TEST(Procfs, ReusedPidIsNotAlive) {
+    // A start time far from this process's own marks the pid as belonging to someone else.
+    ProcessInfo stranger = read_process_info(std::uint32_t(getpid()), 1);
+    EXPECT_FALSE(stranger.alive);
+    EXPECT_TRUE(stranger.comm.empty());
+}
+
+TEST(Procfs, MissingPid) {
+    ProcessInfo gone = read_process_info(0x7ffffff0u, 0, "/proc");
+    EXPECT_FALSE(gone.alive);
+}
+
+}  // namespace
