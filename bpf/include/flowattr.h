@@ -8,6 +8,7 @@
 #define FLOWATTR_H
 
 #ifndef __bpf__
+#include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 #endif
 
@@ -105,18 +106,37 @@ enum fa_counter {
 
 /* cgroup_skb: per-cgroup accounting, keyed by cgroup id. */
 struct fa_cgroup_stats {
-	__u64 packets[FA_DIR_COUNT];
-	__u64 bytes[FA_DIR_COUNT];
+	__u64 packets[FA_DIR_COUNT]; /* packets let through */
+	__u64 bytes[FA_DIR_COUNT];   /* skb->len: from the IP header on */
 	__u64 dropped_packets;
 	__u64 dropped_bytes;
 };
 
-/* cgroup_skb: token bucket for one cgroup, keyed by cgroup id; egress only. */
+/*
+ * cgroup_skb: token bucket for one cgroup, keyed by cgroup id; egress only.
+ * Userspace writes rate and burst with tokens = last_refill_ns = 0: the first
+ * packet then starts the bucket full. tokens and last_refill_ns belong to the
+ * BPF program afterwards, serialised by lock (kernels before 5.12 have no
+ * compare-and-swap, and two CPUs refilling one bucket would double the rate).
+ * The syscall update and lookup paths never copy the lock field.
+ */
 struct fa_rate_limit {
 	__u64 rate_bytes_per_sec;
 	__u64 burst_bytes;
 	__u64 tokens;       /* bytes currently allowed */
-	__u64 last_refill_ns;
+	__u64 last_refill_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	struct bpf_spin_lock lock;
+	__u32 pad;
+};
+
+/* counter.bpf.c (benchmark baseline): key of its plain per-5-tuple packet counter. */
+struct fa_plain_key {
+	__u32 saddr; /* network order */
+	__u32 daddr;
+	__u16 sport; /* network order */
+	__u16 dport;
+	__u8 proto;
+	__u8 pad[3];
 };
 
 /*

@@ -177,4 +177,82 @@ struct bpf_sock_tuple {
 	};
 };
 
+/* UAPI: include/uapi/linux/bpf.h */
+enum {
+	BPF_F_CURRENT_NETNS = -1L,
+};
+
+/* UAPI: include/uapi/linux/bpf.h (TCX, kernel 6.6) and linux/pkt_cls.h */
+enum tcx_action_base {
+	TCX_NEXT = -1,
+	TCX_PASS = 0,
+	TCX_DROP = 2,
+	TCX_REDIRECT = 7,
+};
+
+enum {
+	TC_ACT_UNSPEC = -1,
+	TC_ACT_OK = 0,
+};
+
+/* UAPI: include/uapi/linux/bpf.h */
+struct bpf_spin_lock {
+	__u32 val;
+};
+
+/* Kernel-internal: only the fields the identity programs read, relocated by CO-RE. */
+typedef struct {
+	uid_t val;
+} kuid_t;
+
+struct cred {
+	kuid_t uid;
+} __attribute__((preserve_access_index));
+
+struct kernfs_node {
+	u64 id;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	pid_t pid;
+	pid_t tgid;
+	struct task_struct *group_leader;
+	u64 start_boottime;
+	const struct cred *cred;
+	char comm[16];
+	struct css_set *cgroups;
+} __attribute__((preserve_access_index));
+
+struct sock_common {
+	unsigned short skc_family;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+
+struct socket {
+	struct sock *sk;
+} __attribute__((preserve_access_index));
+
+struct file;
+
+/* Context of iter/task_file programs: kernel/bpf/task_iter.c (DEFINE_BPF_ITER_FUNC). */
+struct bpf_iter_meta;
+
+struct bpf_iter__task_file {
+	__bpf_md_ptr(struct bpf_iter_meta *, meta);
+	__bpf_md_ptr(struct task_struct *, task);
+	u32 fd;
+	__bpf_md_ptr(struct file *, file);
+} __attribute__((preserve_access_index));
+
 #endif /* FLOWATTR_VMLINUX_H */

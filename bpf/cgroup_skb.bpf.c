@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-cgroup traffic accounting and an optional per-cgroup egress rate limit,
+ * attached to a cgroup v2 (normally the root, so every cgroup below is seen).
+ *
+ * min kernel 5.3: bpf_skb_cgroup_id became callable from cgroup_skb programs in
+ * commit 4ecabd55c904 ("bpf: allow CGROUP_SKB programs to use bpf_skb_cgroup_id()
+ * helper", v5.3). It returns the cgroup v2 id of the skb's socket — the sending
+ * socket on egress, the receiving one on ingress — which is the cgroup the
+ * traffic belongs to even when a packet is sent from softirq context, unlike
+ * bpf_get_current_cgroup_id (not offered to cgroup_skb before 6.10 anyway).
+ * bpf_spin_lock in cgroup_skb: since the helper's introduction (5.1).
+ * The skb's data starts at the IP header here (no L2), so skb->len counts from it.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "flowattr.h"
+#include "counters.bpf.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+#define CG_SKB_DROP 0
+#define CG_SKB_PASS 1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* cgroup id */
+	__type(value, struct fa_cgroup_stats);
+} fa_cgroup_stats SEC(".maps");
+
+/* Filled by the agent; a cgroup without an entry is not limited. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64); /* cgroup id */
+	__type(value, struct fa_rate_limit);
+} fa_rate_limits SEC(".maps");
+
+FA_COUNTER_MAP(fa_cgroup_counters);
+
+static __always_inline struct fa_cgroup_stats *fa_stats_of(__u64 cgroup_id)
+{
+	struct fa_cgroup_stats *stats = bpf_map_lookup_elem(&fa_cgroup_stats, &cgroup_id);
+	struct fa_cgroup_stats zero = {};
+
+	if (stats)
+		return stats;
+	/* BPF_NOEXIST: if another CPU created the entry meanwhile, keep its counts. */
+	bpf_map_update_elem(&fa_cgroup_stats, &cgroup_id, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&fa_cgroup_stats, &cgroup_id);
+}
+
+/*
+ * Refill by the elapsed time, then take len bytes if the bucket holds them.
+ * Runs under rl->lock, so no helper calls. Fractions of a byte are kept by
+ * advancing last_refill_ns only by the time the credited whole bytes are
+ * worth: with small packets at a low rate, restarting the clock at every
+ * packet would round every refill down to 0 and starve the sender.
+ */
+static __always_inline bool fa_take_tokens(struct fa_rate_limit *rl, __u64 now, __u64 len)
+{
+	__u64 rate = rl->rate_bytes_per_sec;
+	__u64 elapsed, deficit, add;
+
+	if (rl->last_refill_ns == 0) {
+		/* First packet since the agent set the limit: start full. */
+		rl->tokens = rl->burst_bytes;
+		rl->last_refill_ns = now;
+	} else if (now > rl->last_refill_ns) {
+		elapsed = now - rl->last_refill_ns;
+		deficit = rl->tokens < rl->burst_bytes ? rl->burst_bytes - rl->tokens : 0;
+		if (rate == 0 || deficit == 0) {
+			/* Nothing to add: idle time must not bank credit. */
+			rl->last_refill_ns = now;
+		} else if (elapsed >= deficit * NSEC_PER_SEC / rate) {
+			rl->tokens = rl->burst_bytes;
+			rl->last_refill_ns = now;
+		} else {
+			/* elapsed < deficit * 1e9 / rate, so elapsed * rate cannot overflow
+			 * for any deficit below 18 GB. */
+			add = elapsed * rate / NSEC_PER_SEC;
+			rl->tokens += add;
+			rl->last_refill_ns += add * NSEC_PER_SEC / rate;
+		}
+	}
+	if (rl->tokens < len)
+		return false;
+	rl->tokens -= len;
+	return true;
+}
+
+static __always_inline int fa_account(struct __sk_buff *skb, enum fa_direction dir)
+{
+	__u64 cgroup_id = bpf_skb_cgroup_id(skb);
+	struct fa_cgroup_stats *stats;
+	struct fa_rate_limit *rl;
+	__u64 len = skb->len;
+	bool pass = true;
+	__u64 now;
+
+	if (dir == FA_DIR_EGRESS) {
+		rl = bpf_map_lookup_elem(&fa_rate_limits, &cgroup_id);
+		if (rl) {
+			now = bpf_ktime_get_ns();
+			bpf_spin_lock(&rl->lock);
+			pass = fa_take_tokens(rl, now, len);
+			bpf_spin_unlock(&rl->lock);
+		}
+	}
+
+	stats = fa_stats_of(cgroup_id);
+	if (pass) {
+		if (stats) {
+			__sync_fetch_and_add(&stats->packets[dir], 1);
+			__sync_fetch_and_add(&stats->bytes[dir], len);
+		}
+		return CG_SKB_PASS;
+	}
+	if (stats) {
+		__sync_fetch_and_add(&stats->dropped_packets, 1);
+		__sync_fetch_and_add(&stats->dropped_bytes, len);
+	}
+	fa_count(&fa_cgroup_counters, FA_CNT_RATE_DROPPED);
+	return CG_SKB_DROP;
+}
+
+SEC("cgroup_skb/ingress")
+int fa_cgroup_ingress(struct __sk_buff *skb)
+{
+	return fa_account(skb, FA_DIR_INGRESS);
+}
+
+SEC("cgroup_skb/egress")
+int fa_cgroup_egress(struct __sk_buff *skb)
+{
+	return fa_account(skb, FA_DIR_EGRESS);
+}
+
+char LICENSE[] SEC("license") = "GPL";

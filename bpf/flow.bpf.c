@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-flow accounting on an interface, attributed to the process owning the
+ * local socket. One handler behind four entry points; the agent autoloads one
+ * pair: TCX (kernel >= 6.6) or, before that, classic tc with clsact.
+ * The entry point fixes the direction, so fa_tc_ingress and fa_tc_egress can be
+ * tested apart with BPF_PROG_TEST_RUN.
+ *
+ * min kernel 5.8 (ring buffer); every helper used is older: skb_load_bytes 4.5,
+ * sk_fullsock 5.1, skc_lookup_tcp 5.2, sk_storage_get from tc 5.2.
+ * tcx/ingress and tcx/egress attach from 6.6 only; their load on older kernels
+ * is skipped with bpf_program__set_autoload(false).
+ *
+ * Observe, never interfere: every path returns TCX_NEXT / TC_ACT_UNSPEC, and the
+ * headers are read with bpf_skb_load_bytes so that non-linear skbs and
+ * truncated packets cost a counter, never a verifier-unsafe access.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "flowattr.h"
+#include "counters.bpf.h"
+#include "identity_map.bpf.h"
+
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+#define FA_MAX_VLAN_TAGS 2
+
+#define IP_OFFSET 0x1FFF
+#define IPV6_FRAG_OFFSET 0xFFF8
+#define FA_MAX_IPV6_EXT_HEADERS 8
+
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_AUTH 51
+#define NEXTHDR_DEST 60
+
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_RST 0x04
+
+#define ICMP_ECHOREPLY 0
+#define ICMP_ECHO 8
+#define ICMPV6_ECHO_REQUEST 128
+#define ICMPV6_ECHO_REPLY 129
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536); /* the agent resizes before load */
+	__type(key, struct fa_flow_key);
+	__type(value, struct fa_flow_stats);
+} fa_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} fa_events SEC(".maps");
+
+FA_COUNTER_MAP(fa_flow_counters);
+
+enum fa_parse_result {
+	FA_PARSE_OK,
+	FA_PARSE_NOT_IP,
+	FA_PARSE_ERROR,
+};
+
+/* A packet's 5-tuple as seen on the wire (source/destination, not local/remote). */
+struct fa_packet {
+	__u8 saddr[FA_ADDR_LEN];
+	__u8 daddr[FA_ADDR_LEN];
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u8 family;
+	__u8 proto;
+	__u8 tcp_flags;
+};
+
+struct fa_ipv4_header {
+	__u8 version_ihl;
+	__u8 tos;
+	__be16 tot_len;
+	__be16 id;
+	__be16 frag_off;
+	__u8 ttl;
+	__u8 protocol;
+	__be16 check;
+	__u8 saddr[4];
+	__u8 daddr[4];
+};
+
+struct fa_ipv6_header {
+	__be32 version_class_label;
+	__be16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* The first 8 bytes every IPv6 extension header has (the Fragment header is exactly 8). */
+struct fa_ipv6_ext_header {
+	__u8 nexthdr;
+	__u8 len;
+	__be16 frag_off; /* Fragment header only */
+	__u32 rest;
+};
+
+/* Ports (and, for ICMP, the echo identifier) of the L4 header at off. */
+static __always_inline int fa_parse_l4(struct __sk_buff *skb, __u32 off, struct fa_packet *pkt)
+{
+	__u8 tcp[14];
+	__be16 ports[2];
+	struct {
+		__u8 type;
+		__u8 code;
+		__be16 checksum;
+		__be16 id;
+	} icmp;
+
+	switch (pkt->proto) {
+	case FA_PROTO_TCP:
+		/* Ports, sequence and ack numbers, data offset, then the flags byte. */
+		if (bpf_skb_load_bytes(skb, off, tcp, sizeof(tcp)))
+			return FA_PARSE_ERROR;
+		pkt->sport = (tcp[0] << 8) | tcp[1];
+		pkt->dport = (tcp[2] << 8) | tcp[3];
+		pkt->tcp_flags = tcp[13];
+		return FA_PARSE_OK;
+	case FA_PROTO_UDP:
+		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+			return FA_PARSE_ERROR;
+		pkt->sport = bpf_ntohs(ports[0]);
+		pkt->dport = bpf_ntohs(ports[1]);
+		return FA_PARSE_OK;
+	case FA_PROTO_ICMP:
+	case FA_PROTO_ICMPV6:
+		if (bpf_skb_load_bytes(skb, off, &icmp, sizeof(icmp)))
+			return FA_PARSE_ERROR;
+		/* An echo exchange is a flow of its own, told apart by its identifier;
+		 * every other ICMP message of a host pair shares ports 0. */
+		if ((pkt->proto == FA_PROTO_ICMP &&
+		     (icmp.type == ICMP_ECHO || icmp.type == ICMP_ECHOREPLY)) ||
+		    (pkt->proto == FA_PROTO_ICMPV6 &&
+		     (icmp.type == ICMPV6_ECHO_REQUEST || icmp.type == ICMPV6_ECHO_REPLY))) {
+			pkt->sport = bpf_ntohs(icmp.id);
+			pkt->dport = pkt->sport;
+		}
+		return FA_PARSE_OK;
+	default:
+		return FA_PARSE_OK;
+	}
+}
+
+static __always_inline int fa_parse_ipv4(struct __sk_buff *skb, __u32 off, struct fa_packet *pkt)
+{
+	struct fa_ipv4_header ip;
+	__u32 ihl;
+
+	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+		return FA_PARSE_ERROR;
+	ihl = (ip.version_ihl & 0x0F) * 4;
+	if ((ip.version_ihl >> 4) != 4 || ihl < sizeof(ip))
+		return FA_PARSE_ERROR;
+	pkt->family = FA_AF_INET;
+	pkt->proto = ip.protocol;
+	__builtin_memcpy(pkt->saddr, ip.saddr, 4);
+	__builtin_memcpy(pkt->daddr, ip.daddr, 4);
+	/* Only the first fragment carries the L4 header: later ones key with ports 0. */
+	if (ip.frag_off & bpf_htons(IP_OFFSET))
+		return FA_PARSE_OK;
+	return fa_parse_l4(skb, off + ihl, pkt);
+}
+
+static __always_inline int fa_parse_ipv6(struct __sk_buff *skb, __u32 off, struct fa_packet *pkt)
+{
+	struct fa_ipv6_ext_header ext;
+	struct fa_ipv6_header ip;
+	__u8 nexthdr;
+	int i;
+
+	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+		return FA_PARSE_ERROR;
+	if ((bpf_ntohl(ip.version_class_label) >> 28) != 6)
+		return FA_PARSE_ERROR;
+	pkt->family = FA_AF_INET6;
+	__builtin_memcpy(pkt->saddr, ip.saddr, 16);
+	__builtin_memcpy(pkt->daddr, ip.daddr, 16);
+	off += sizeof(ip);
+	nexthdr = ip.nexthdr;
+
+	/* Bounded walk to the upper-layer header: the verifier of 5.x kernels
+	 * needs a fixed trip count, and no legitimate packet chains more. */
+#pragma unroll
+	for (i = 0; i < FA_MAX_IPV6_EXT_HEADERS; i++) {
+		if (nexthdr != NEXTHDR_HOP && nexthdr != NEXTHDR_ROUTING &&
+		    nexthdr != NEXTHDR_FRAGMENT && nexthdr != NEXTHDR_AUTH &&
+		    nexthdr != NEXTHDR_DEST) {
+			pkt->proto = nexthdr;
+			return fa_parse_l4(skb, off, pkt);
+		}
+		if (bpf_skb_load_bytes(skb, off, &ext, sizeof(ext)))
+			return FA_PARSE_ERROR;
+		if (nexthdr == NEXTHDR_FRAGMENT) {
+			off += 8;
+			if (ext.frag_off & bpf_htons(IPV6_FRAG_OFFSET)) {
+				pkt->proto = ext.nexthdr;
+				return FA_PARSE_OK;
+			}
+		} else if (nexthdr == NEXTHDR_AUTH) {
+			off += (ext.len + 2) * 4; /* AH counts 4-byte words (RFC 4302) */
+		} else {
+			off += (ext.len + 1) * 8;
+		}
+		nexthdr = ext.nexthdr;
+	}
+	return FA_PARSE_ERROR;
+}
+
+static __always_inline int fa_parse(struct __sk_buff *skb, struct fa_packet *pkt)
+{
+	__u32 off = ETH_HLEN;
+	__be16 proto;
+	int i;
+
+	/* A tag the NIC or the stack already stripped (skb->vlan_present) is not
+	 * in the data: the Ethernet type then names the payload directly. Tags
+	 * still in the data (QinQ inner tag, or an unstripped egress tag) are
+	 * skipped here. */
+	if (bpf_skb_load_bytes(skb, ETH_HLEN - 2, &proto, sizeof(proto)))
+		return FA_PARSE_ERROR;
+#pragma unroll
+	for (i = 0; i < FA_MAX_VLAN_TAGS; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (bpf_skb_load_bytes(skb, off + 2, &proto, sizeof(proto)))
+			return FA_PARSE_ERROR;
+		off += 4;
+	}
+	if (proto == bpf_htons(ETH_P_IP))
+		return fa_parse_ipv4(skb, off, pkt);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return fa_parse_ipv6(skb, off, pkt);
+	return FA_PARSE_NOT_IP;
+}
+
+/*
+ * Identity of the local socket by its 4-tuple. Egress needs this too:
+ * SYN-ACKs and RSTs leave from request and timewait sockets, which are not full
+ * sockets, so the listener is found here instead. The tuple is written from the
+ * socket's receive side (source = remote), as the lookup helpers expect.
+ */
+static __always_inline void fa_identity_by_lookup(struct __sk_buff *skb,
+						  const struct fa_packet *pkt,
+						  enum fa_direction dir, struct fa_identity *out)
+{
+	const __u8 *local = dir == FA_DIR_EGRESS ? pkt->saddr : pkt->daddr;
+	const __u8 *remote = dir == FA_DIR_EGRESS ? pkt->daddr : pkt->saddr;
+	__u16 local_port = dir == FA_DIR_EGRESS ? pkt->sport : pkt->dport;
+	__u16 remote_port = dir == FA_DIR_EGRESS ? pkt->dport : pkt->sport;
+	struct bpf_sock_tuple tuple = {};
+	struct fa_identity *id = 0;
+	struct bpf_sock *sk, *full;
+	__u32 len;
+
+	if (pkt->family == FA_AF_INET) {
+		__builtin_memcpy(&tuple.ipv4.saddr, remote, 4);
+		__builtin_memcpy(&tuple.ipv4.daddr, local, 4);
+		tuple.ipv4.sport = bpf_htons(remote_port);
+		tuple.ipv4.dport = bpf_htons(local_port);
+		len = sizeof(tuple.ipv4);
+	} else {
+		__builtin_memcpy(tuple.ipv6.saddr, remote, 16);
+		__builtin_memcpy(tuple.ipv6.daddr, local, 16);
+		tuple.ipv6.sport = bpf_htons(remote_port);
+		tuple.ipv6.dport = bpf_htons(local_port);
+		len = sizeof(tuple.ipv6);
+	}
+
+	if (pkt->proto == FA_PROTO_TCP) {
+		/* skc_: also finds request and timewait sockets, which have no
+		 * storage; bpf_sk_lookup_tcp would hand them over as full sockets
+		 * only to fail the same way later. */
+		sk = bpf_skc_lookup_tcp(skb, &tuple, len, BPF_F_CURRENT_NETNS, 0);
+		if (!sk)
+			return;
+		full = bpf_sk_fullsock(sk);
+		if (full)
+			id = bpf_sk_storage_get(&fa_sk_identity, full, 0, 0);
+	} else if (pkt->proto == FA_PROTO_UDP) {
+		sk = bpf_sk_lookup_udp(skb, &tuple, len, BPF_F_CURRENT_NETNS, 0);
+		if (!sk)
+			return;
+		id = bpf_sk_storage_get(&fa_sk_identity, sk, 0, 0);
+	} else {
+		return;
+	}
+	if (id)
+		*out = *id;
+	bpf_sk_release(sk);
+}
+
+/* Fill *out with the local socket's identity if it has one; leave it untouched otherwise. */
+static __always_inline void fa_find_identity(struct __sk_buff *skb, const struct fa_packet *pkt,
+					     enum fa_direction dir, struct fa_identity *out)
+{
+	struct fa_identity *id = 0;
+	struct bpf_sock *sk;
+
+	if (dir == FA_DIR_EGRESS) {
+		sk = skb->sk;
+		if (sk)
+			sk = bpf_sk_fullsock(sk);
+		if (sk)
+			id = bpf_sk_storage_get(&fa_sk_identity, sk, 0, 0);
+		if (id) {
+			*out = *id;
+			return;
+		}
+	}
+	fa_identity_by_lookup(skb, pkt, dir, out);
+}
+
+static __always_inline void fa_emit(__u32 type, enum fa_direction dir,
+				    const struct fa_flow_key *key, const struct fa_identity *id,
+				    __u64 now)
+{
+	struct fa_flow_event *event;
+
+	event = bpf_ringbuf_reserve(&fa_events, sizeof(*event), 0);
+	if (!event) {
+		fa_count(&fa_flow_counters, FA_CNT_RINGBUF_DROPS);
+		return;
+	}
+	event->type = type;
+	event->direction = dir;
+	event->ts_ns = now;
+	event->key = *key;
+	event->identity = *id;
+	bpf_ringbuf_submit(event, 0);
+}
+
+static __always_inline void fa_handle(struct __sk_buff *skb, enum fa_direction dir)
+{
+	__u8 end_flags = TCP_FLAG_FIN | TCP_FLAG_RST;
+	struct fa_flow_stats *stats, fresh;
+	struct fa_packet pkt = {};
+	struct fa_flow_key key;
+	__u64 len = skb->len;
+	__u64 now;
+	int ret;
+
+	ret = fa_parse(skb, &pkt);
+	if (ret != FA_PARSE_OK) {
+		fa_count(&fa_flow_counters,
+			 ret == FA_PARSE_NOT_IP ? FA_CNT_NOT_IP : FA_CNT_PARSE_ERRORS);
+		return;
+	}
+	fa_flow_key_init(&key, skb->ifindex, pkt.family, pkt.proto, dir, pkt.saddr, pkt.daddr,
+			 pkt.sport, pkt.dport);
+	now = bpf_ktime_get_ns();
+
+	stats = bpf_map_lookup_elem(&fa_flows, &key);
+	if (!stats) {
+		__builtin_memset(&fresh, 0, sizeof(fresh));
+		fresh.packets[dir] = 1;
+		fresh.bytes[dir] = len;
+		fresh.first_seen_ns = now;
+		fresh.last_seen_ns = now;
+		fresh.tcp_flags = pkt.tcp_flags;
+		fresh.ended = !!(pkt.tcp_flags & end_flags);
+		fa_find_identity(skb, &pkt, dir, &fresh.identity);
+		if (bpf_map_update_elem(&fa_flows, &key, &fresh, BPF_NOEXIST) == 0) {
+			fa_emit(FA_EVENT_FLOW_START, dir, &key, &fresh.identity, now);
+			if (fresh.ended)
+				fa_emit(FA_EVENT_FLOW_END, dir, &key, &fresh.identity, now);
+			return;
+		}
+		/* Another CPU inserted this flow in between: account on its entry. */
+		stats = bpf_map_lookup_elem(&fa_flows, &key);
+		if (!stats)
+			return;
+	}
+
+	/* The hot path: one lookup, two atomic adds, no event. */
+	__sync_fetch_and_add(&stats->packets[dir], 1);
+	__sync_fetch_and_add(&stats->bytes[dir], len);
+	stats->last_seen_ns = now;
+	/* No atomic OR on a byte (and none at all before 5.12): a flag bit set by a
+	 * concurrent packet of the same flow on another CPU may be lost. Written only
+	 * when it adds a bit, so steady traffic does not dirty the line further. */
+	if (pkt.tcp_flags & ~stats->tcp_flags)
+		stats->tcp_flags |= pkt.tcp_flags;
+	if (!stats->identity.tgid)
+		fa_find_identity(skb, &pkt, dir, &stats->identity);
+	/* Without compare-and-swap two CPUs may both see ended == 0 and emit two
+	 * FLOW_END events; consumers treat END as idempotent. */
+	if ((pkt.tcp_flags & end_flags) && !stats->ended) {
+		stats->ended = 1;
+		fa_emit(FA_EVENT_FLOW_END, dir, &key, &stats->identity, now);
+	}
+}
+
+SEC("tcx/ingress")
+int fa_tcx_ingress(struct __sk_buff *skb)
+{
+	fa_handle(skb, FA_DIR_INGRESS);
+	return TCX_NEXT;
+}
+
+SEC("tcx/egress")
+int fa_tcx_egress(struct __sk_buff *skb)
+{
+	fa_handle(skb, FA_DIR_EGRESS);
+	return TCX_NEXT;
+}
+
+SEC("tc")
+int fa_tc_ingress(struct __sk_buff *skb)
+{
+	fa_handle(skb, FA_DIR_INGRESS);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int fa_tc_egress(struct __sk_buff *skb)
+{
+	fa_handle(skb, FA_DIR_EGRESS);
+	return TC_ACT_UNSPEC;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,913 @@
+// flow.bpf.o (and the identity objects it reads) run with BPF_PROG_TEST_RUN on crafted
+// frames: the exact flow-table contents, counters and ring-buffer events are asserted.
+// Only the classic tc pair is loaded: it runs the same handler as the TCX pair and
+// loads on every kernel, and the entry point alone decides the direction.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "flow.skel.h"
+#include "flowattr.h"
+#include "identity.skel.h"
+#include "kernel_env.h"
+#include "packet_builder.h"
+#include "task_sockets.skel.h"
+
+namespace {
+
+using namespace fa::test;
+
+constexpr int kTcActUnspec = -1;
+
+struct Flow {
+    fa_flow_key key;
+    fa_flow_stats stats;
+};
+
+std::uint32_t lo_ifindex() { return if_nametoindex("lo"); }
+
+// The expected key, written field by field rather than through fa_flow_key_init(),
+// so that the normalisation itself is under test.
+template <std::size_t N>
+fa_flow_key make_key(std::uint8_t proto, const std::array<std::uint8_t, N>& local,
+                     std::uint16_t local_port, const std::array<std::uint8_t, N>& remote,
+                     std::uint16_t remote_port) {
+    fa_flow_key key{};
+    key.ifindex = lo_ifindex();
+    key.family = N == 4 ? FA_AF_INET : FA_AF_INET6;
+    key.proto = proto;
+    key.local_port = local_port;
+    key.remote_port = remote_port;
+    std::memcpy(key.local_addr, local.data(), N);
+    std::memcpy(key.remote_addr, remote.data(), N);
+    return key;
+}
+
+bool same_key(const fa_flow_key& a, const fa_flow_key& b) { return std::memcmp(&a, &b, sizeof(a)) == 0; }
+
+std::string describe(const fa_flow_key& k) {
+    return "ifindex=" + std::to_string(k.ifindex) + " family=" + std::to_string(k.family) +
+           " proto=" + std::to_string(k.proto) + " local_port=" + std::to_string(k.local_port) +
+           " remote_port=" + std::to_string(k.remote_port);
+}
+
+std::string self_comm() {
+    std::ifstream in("/proc/self/comm");
+    std::string comm;
+    std::getline(in, comm);
+    return comm;
+}
+
+// Sum a per-CPU counter array of FA_CNT_MAX slots.
+std::array<std::uint64_t, FA_CNT_MAX> read_counters(int map_fd) {
+    std::array<std::uint64_t, FA_CNT_MAX> sums{};
+    std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(libbpf_num_possible_cpus()));
+    for (std::uint32_t i = 0; i < FA_CNT_MAX; i++) {
+        if (bpf_map_lookup_elem(map_fd, &i, per_cpu.data()) != 0) continue;
+        for (auto v : per_cpu) sums[i] += v;
+    }
+    return sums;
+}
+
+class FlowProgTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        FA_REQUIRE_ROOT();
+        skel_ = flow_bpf__open();
+        ASSERT_NE(skel_, nullptr) << "open flow.bpf.o: " << std::strerror(errno);
+        bpf_program__set_autoload(skel_->progs.fa_tcx_ingress, false);
+        bpf_program__set_autoload(skel_->progs.fa_tcx_egress, false);
+        configure(skel_);
+        const int err = flow_bpf__load(skel_);
+        if (err) GTEST_SKIP() << "tc programs of flow.bpf.o do not load here: " << std::strerror(-err);
+    }
+
+    void TearDown() override { flow_bpf__destroy(skel_); }
+
+    // Hook for fixtures that change the object before load.
+    virtual void configure(flow_bpf*) {}
+
+    int run(bpf_program* prog, const std::vector<std::uint8_t>& frame) {
+        int retval = 0;
+        EXPECT_TRUE(try_run(prog, frame, &retval)) << "kernel refused a " << frame.size() << "-byte frame";
+        return retval;
+    }
+
+    // Recent kernels' PROG_TEST_RUN refuses (EINVAL) frames whose IP header is cut
+    // short before any program sees them; older ones run every frame of 14+ bytes.
+    // false: refused.
+    bool try_run(bpf_program* prog, const std::vector<std::uint8_t>& frame, int* retval) {
+        LIBBPF_OPTS(bpf_test_run_opts, opts);
+        opts.data_in = frame.data();
+        opts.data_size_in = static_cast<std::uint32_t>(frame.size());
+        opts.repeat = 1;
+        const int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+        if (err == -EINVAL) return false;
+        EXPECT_EQ(err, 0) << "test run of " << frame.size() << " bytes: " << std::strerror(errno);
+        *retval = static_cast<int>(opts.retval);
+        return true;
+    }
+    int ingress(const std::vector<std::uint8_t>& frame) { return run(skel_->progs.fa_tc_ingress, frame); }
+    int egress(const std::vector<std::uint8_t>& frame) { return run(skel_->progs.fa_tc_egress, frame); }
+
+    std::vector<Flow> flows() {
+        std::vector<Flow> out;
+        const int fd = bpf_map__fd(skel_->maps.fa_flows);
+        fa_flow_key key{}, next{};
+        const void* prev = nullptr;
+        while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+            Flow flow{};
+            flow.key = next;
+            if (bpf_map_lookup_elem(fd, &next, &flow.stats) == 0) out.push_back(flow);
+            key = next;
+            prev = &key;
+        }
+        return out;
+    }
+
+    // The flow with this key; a failed expectation (and zeroes) if there is none.
+    fa_flow_stats flow(const fa_flow_key& key) {
+        fa_flow_stats stats{};
+        EXPECT_EQ(bpf_map_lookup_elem(bpf_map__fd(skel_->maps.fa_flows), &key, &stats), 0)
+            << "no flow " << describe(key);
+        return stats;
+    }
+
+    std::array<std::uint64_t, FA_CNT_MAX> counters() {
+        return read_counters(bpf_map__fd(skel_->maps.fa_flow_counters));
+    }
+
+    static void expect_counts(const fa_flow_stats& s, std::uint64_t in_pkts, std::uint64_t in_bytes,
+                              std::uint64_t out_pkts, std::uint64_t out_bytes) {
+        EXPECT_EQ(s.packets[FA_DIR_INGRESS], in_pkts);
+        EXPECT_EQ(s.bytes[FA_DIR_INGRESS], in_bytes);
+        EXPECT_EQ(s.packets[FA_DIR_EGRESS], out_pkts);
+        EXPECT_EQ(s.bytes[FA_DIR_EGRESS], out_bytes);
+    }
+
+    flow_bpf* skel_ = nullptr;
+};
+
+const Ipv4Addr kLocal4 = ipv4_addr("10.0.0.1");
+const Ipv4Addr kRemote4 = ipv4_addr("10.0.0.2");
+const Ipv6Addr kLocal6 = ipv6_addr("fd00::1");
+const Ipv6Addr kRemote6 = ipv6_addr("fd00::2");
+
+// Router alert (4 bytes) in IPv4, MSS + SACK-permitted + NOPs in TCP.
+const std::vector<std::uint8_t> kIpOptions = {0x94, 0x04, 0x00, 0x00};
+const std::vector<std::uint8_t> kTcpOptions = {0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x01, 0x01};
+
+TEST_F(FlowProgTest, Ipv4TcpWithOptionsBothDirectionsShareOneFlow) {
+    const auto syn = PacketBuilder()
+                         .ethernet(kEthIpv4)
+                         .ipv4(kRemote4, kLocal4, kProtoTcp, 0, kIpOptions)
+                         .tcp(40000, 80, kTcpSyn, kTcpOptions)
+                         .build();
+    const auto syn_ack = PacketBuilder()
+                             .ethernet(kEthIpv4)
+                             .ipv4(kLocal4, kRemote4, kProtoTcp)
+                             .tcp(80, 40000, kTcpSyn | kTcpAck, kTcpOptions)
+                             .build();
+    const auto data = PacketBuilder()
+                          .ethernet(kEthIpv4)
+                          .ipv4(kRemote4, kLocal4, kProtoTcp, 0, kIpOptions)
+                          .tcp(40000, 80, kTcpAck | kTcpPsh)
+                          .payload(100)
+                          .build();
+    EXPECT_EQ(ingress(syn), kTcActUnspec);
+    EXPECT_EQ(egress(syn_ack), kTcActUnspec);
+    EXPECT_EQ(ingress(data), kTcActUnspec);
+
+    const auto all = flows();
+    ASSERT_EQ(all.size(), 1u);
+    const auto key = make_key(kProtoTcp, kLocal4, 80, kRemote4, 40000);
+    EXPECT_TRUE(same_key(all[0].key, key)) << describe(all[0].key);
+    const auto s = flow(key);
+    expect_counts(s, 2, syn.size() + data.size(), 1, syn_ack.size());
+    EXPECT_EQ(s.tcp_flags, kTcpSyn | kTcpAck | kTcpPsh);
+    EXPECT_EQ(s.ended, 0);
+    EXPECT_EQ(s.identity.tgid, 0u) << "no socket owns 10.0.0.1:80";
+    EXPECT_NE(s.first_seen_ns, 0u);
+    EXPECT_LE(s.first_seen_ns, s.last_seen_ns);
+    const auto c = counters();
+    EXPECT_EQ(c[FA_CNT_PARSE_ERRORS], 0u);
+    EXPECT_EQ(c[FA_CNT_NOT_IP], 0u);
+}
+
+TEST_F(FlowProgTest, Ipv6UdpKeyedFromTheLocalSide) {
+    const auto query = PacketBuilder()
+                           .ethernet(kEthIpv6)
+                           .ipv6(kLocal6, kRemote6, kProtoUdp)
+                           .udp(5353, 53)
+                           .payload(30)
+                           .build();
+    const auto answer = PacketBuilder()
+                            .ethernet(kEthIpv6)
+                            .ipv6(kRemote6, kLocal6, kProtoUdp)
+                            .udp(53, 5353)
+                            .payload(90)
+                            .build();
+    egress(query);
+    egress(query);
+    ingress(answer);
+
+    ASSERT_EQ(flows().size(), 1u);
+    const auto s = flow(make_key(kProtoUdp, kLocal6, 5353, kRemote6, 53));
+    expect_counts(s, 1, answer.size(), 2, 2 * query.size());
+    EXPECT_EQ(s.tcp_flags, 0);
+}
+
+TEST_F(FlowProgTest, Ipv6ExtensionHeadersAreWalked) {
+    // Hop-by-Hop -> Destination Options -> Fragment (first, more follow) -> UDP.
+    const auto first = PacketBuilder()
+                           .ethernet(kEthIpv6)
+                           .ipv6(kRemote6, kLocal6, kIpv6HopByHop)
+                           .ipv6_ext(kIpv6DestOpts, 8)
+                           .ipv6_ext(kIpv6Fragment, 16)
+                           .ipv6_fragment(kProtoUdp, 0, true)
+                           .udp(4000, 4001)
+                           .payload(64)
+                           .build();
+    // Same chain, a later fragment: no UDP header, so ports 0.
+    const auto later = PacketBuilder()
+                           .ethernet(kEthIpv6)
+                           .ipv6(kRemote6, kLocal6, kIpv6HopByHop)
+                           .ipv6_ext(kIpv6DestOpts, 8)
+                           .ipv6_ext(kIpv6Fragment, 16)
+                           .ipv6_fragment(kProtoUdp, 9, false)
+                           .payload(40)
+                           .build();
+    // Routing -> AH -> TCP.
+    const auto routed = PacketBuilder()
+                            .ethernet(kEthIpv6)
+                            .ipv6(kRemote6, kLocal6, kIpv6Routing)
+                            .ipv6_ext(kIpv6Auth, 24)
+                            .ipv6_auth(kProtoTcp, 16)
+                            .tcp(5000, 443, kTcpRst)
+                            .build();
+    ingress(first);
+    ingress(later);
+    ingress(routed);
+
+    EXPECT_EQ(flows().size(), 3u);
+    expect_counts(flow(make_key(kProtoUdp, kLocal6, 4001, kRemote6, 4000)), 1, first.size(), 0, 0);
+    expect_counts(flow(make_key(kProtoUdp, kLocal6, 0, kRemote6, 0)), 1, later.size(), 0, 0);
+    const auto tcp = flow(make_key(kProtoTcp, kLocal6, 443, kRemote6, 5000));
+    expect_counts(tcp, 1, routed.size(), 0, 0);
+    EXPECT_EQ(tcp.tcp_flags, kTcpRst);
+    EXPECT_EQ(tcp.ended, 1);
+    EXPECT_EQ(counters()[FA_CNT_PARSE_ERRORS], 0u);
+}
+
+TEST_F(FlowProgTest, Ipv6ChainLongerThanTheWalkIsAParseError) {
+    PacketBuilder chain;
+    chain.ethernet(kEthIpv6).ipv6(kRemote6, kLocal6, kIpv6DestOpts);
+    for (int i = 0; i < 8; i++) chain.ipv6_ext(kIpv6DestOpts, 8);
+    chain.ipv6_ext(kProtoUdp, 8).udp(1, 2);
+    ingress(chain.build());
+    EXPECT_TRUE(flows().empty());
+    EXPECT_EQ(counters()[FA_CNT_PARSE_ERRORS], 1u);
+}
+
+TEST_F(FlowProgTest, VlanAndQinQTagsAreSkipped) {
+    const auto tagged = PacketBuilder()
+                            .ethernet(kEthVlan)
+                            .vlan(100, kEthIpv4)
+                            .ipv4(kRemote4, kLocal4, kProtoUdp)
+                            .udp(7000, 7001)
+                            .build();
+    const auto qinq = PacketBuilder()
+                          .ethernet(kEthQinQ)
+                          .vlan(200, kEthVlan)
+                          .vlan(300, kEthIpv6)
+                          .ipv6(kLocal6, kRemote6, kProtoTcp)
+                          .tcp(33000, 22, kTcpAck)
+                          .build();
+    // Three tags are more than the parser skips: the third TPID is not an IP type.
+    const auto triple = PacketBuilder()
+                            .ethernet(kEthQinQ)
+                            .vlan(1, kEthVlan)
+                            .vlan(2, kEthVlan)
+                            .vlan(3, kEthIpv4)
+                            .ipv4(kRemote4, kLocal4, kProtoUdp)
+                            .udp(1, 2)
+                            .build();
+    ingress(tagged);
+    egress(qinq);
+    ingress(triple);
+
+    EXPECT_EQ(flows().size(), 2u);
+    expect_counts(flow(make_key(kProtoUdp, kLocal4, 7001, kRemote4, 7000)), 1, tagged.size(), 0, 0);
+    const auto ssh = flow(make_key(kProtoTcp, kLocal6, 33000, kRemote6, 22));
+    expect_counts(ssh, 0, 0, 1, qinq.size());
+    EXPECT_EQ(ssh.tcp_flags, kTcpAck);
+    EXPECT_EQ(counters()[FA_CNT_NOT_IP], 1u);
+}
+
+TEST_F(FlowProgTest, Ipv4FirstFragmentHasPortsLaterFragmentsDoNot) {
+    const auto first = PacketBuilder()
+                           .ethernet(kEthIpv4)
+                           .ipv4(kRemote4, kLocal4, kProtoUdp, 0x2000 /* MF, offset 0 */)
+                           .udp(1000, 2000)
+                           .payload(1472)
+                           .build();
+    const auto later = PacketBuilder()
+                           .ethernet(kEthIpv4)
+                           .ipv4(kRemote4, kLocal4, kProtoUdp, 185 /* offset 1480 bytes */)
+                           .payload(500)
+                           .build();
+    // A later fragment whose payload happens to look like a UDP header must not be read as one.
+    const auto later_looking_like_udp = PacketBuilder()
+                                            .ethernet(kEthIpv4)
+                                            .ipv4(kRemote4, kLocal4, kProtoUdp, 0x2000 | 370)
+                                            .udp(1000, 2000)
+                                            .build();
+    ingress(first);
+    ingress(later);
+    ingress(later_looking_like_udp);
+
+    EXPECT_EQ(flows().size(), 2u);
+    expect_counts(flow(make_key(kProtoUdp, kLocal4, 2000, kRemote4, 1000)), 1, first.size(), 0, 0);
+    expect_counts(flow(make_key(kProtoUdp, kLocal4, 0, kRemote4, 0)), 2,
+                  later.size() + later_looking_like_udp.size(), 0, 0);
+}
+
+TEST_F(FlowProgTest, IcmpEchoIsKeyedByIdentifier) {
+    const auto request = PacketBuilder()
+                             .ethernet(kEthIpv4)
+                             .ipv4(kRemote4, kLocal4, kProtoIcmp)
+                             .icmp(8, 0, 0x1234, 1)
+                             .payload(56)
+                             .build();
+    const auto reply = PacketBuilder()
+                           .ethernet(kEthIpv4)
+                           .ipv4(kLocal4, kRemote4, kProtoIcmp)
+                           .icmp(0, 0, 0x1234, 1)
+                           .payload(56)
+                           .build();
+    const auto unreachable = PacketBuilder()
+                                 .ethernet(kEthIpv4)
+                                 .ipv4(kRemote4, kLocal4, kProtoIcmp)
+                                 .icmp(3, 3, 0x5555, 0x6666)
+                                 .build();
+    ingress(request);
+    egress(reply);
+    ingress(unreachable);
+
+    EXPECT_EQ(flows().size(), 2u);
+    expect_counts(flow(make_key(kProtoIcmp, kLocal4, 0x1234, kRemote4, 0x1234)), 1, request.size(), 1,
+                  reply.size());
+    expect_counts(flow(make_key(kProtoIcmp, kLocal4, 0, kRemote4, 0)), 1, unreachable.size(), 0, 0);
+}
+
+TEST_F(FlowProgTest, Icmpv6EchoIsKeyedByIdentifier) {
+    const auto request = PacketBuilder()
+                             .ethernet(kEthIpv6)
+                             .ipv6(kLocal6, kRemote6, kProtoIcmpv6)
+                             .icmp(128, 0, 0x0102, 7)
+                             .build();
+    const auto reply = PacketBuilder()
+                           .ethernet(kEthIpv6)
+                           .ipv6(kRemote6, kLocal6, kProtoIcmpv6)
+                           .icmp(129, 0, 0x0102, 7)
+                           .build();
+    const auto neighbour_solicitation = PacketBuilder()
+                                            .ethernet(kEthIpv6)
+                                            .ipv6(kRemote6, kLocal6, kProtoIcmpv6)
+                                            .icmp(135, 0, 0x0a0b, 0x0c0d)
+                                            .payload(16)
+                                            .build();
+    egress(request);
+    ingress(reply);
+    ingress(neighbour_solicitation);
+
+    EXPECT_EQ(flows().size(), 2u);
+    expect_counts(flow(make_key(kProtoIcmpv6, kLocal6, 0x0102, kRemote6, 0x0102)), 1, reply.size(), 1,
+                  request.size());
+    expect_counts(flow(make_key(kProtoIcmpv6, kLocal6, 0, kRemote6, 0)), 1, neighbour_solicitation.size(),
+                  0, 0);
+}
+
+TEST_F(FlowProgTest, NonIpFramesAreCountedNotKeyed) {
+    ingress(PacketBuilder().ethernet(kEthArp).payload(28).build());
+    egress(PacketBuilder().ethernet(kEthVlan).vlan(5, kEthArp).payload(28).build());
+    EXPECT_TRUE(flows().empty());
+    const auto c = counters();
+    EXPECT_EQ(c[FA_CNT_NOT_IP], 2u);
+    EXPECT_EQ(c[FA_CNT_PARSE_ERRORS], 0u);
+}
+
+// Every prefix of a frame from 14 bytes (the least PROG_TEST_RUN accepts) up: the
+// prefixes that end before the last byte the parser needs are parse errors, the
+// others are accounted on the one flow with their own length. Prefixes the kernel
+// refuses to run are left out of both; the VLAN-tagged cases are never refused
+// (the kernel does not look behind a tag), so every kernel exercises truncation
+// inside the IP and L4 headers.
+struct TruncationCase {
+    const char* name;
+    std::vector<std::uint8_t> frame;
+    std::size_t needed;  // bytes the parser reads
+    fa_flow_key key;
+};
+
+TEST_F(FlowProgTest, TruncatedFramesAtEveryLength) {
+    const std::vector<TruncationCase> cases = {
+        {"ipv4 tcp with options",
+         PacketBuilder()
+             .ethernet(kEthIpv4)
+             .ipv4(kRemote4, kLocal4, kProtoTcp, 0, kIpOptions)
+             .tcp(40000, 80, kTcpSyn, kTcpOptions)
+             .build(),
+         14 + 24 + 14, make_key(kProtoTcp, kLocal4, 80, kRemote4, 40000)},
+        {"ipv6 hop-by-hop udp",
+         PacketBuilder()
+             .ethernet(kEthIpv6)
+             .ipv6(kRemote6, kLocal6, kIpv6HopByHop)
+             .ipv6_ext(kProtoUdp, 16)
+             .udp(9, 10)
+             .payload(8)
+             .build(),
+         14 + 40 + 16 + 4, make_key(kProtoUdp, kLocal6, 10, kRemote6, 9)},
+        {"vlan ipv4 tcp with options",
+         PacketBuilder()
+             .ethernet(kEthVlan)
+             .vlan(10, kEthIpv4)
+             .ipv4(kRemote4, kLocal4, kProtoTcp, 0, kIpOptions)
+             .tcp(40000, 80, kTcpSyn, kTcpOptions)
+             .build(),
+         14 + 4 + 24 + 14, make_key(kProtoTcp, kLocal4, 80, kRemote4, 40000)},
+        {"vlan ipv6 fragment udp",
+         PacketBuilder()
+             .ethernet(kEthVlan)
+             .vlan(10, kEthIpv6)
+             .ipv6(kRemote6, kLocal6, kIpv6Fragment)
+             .ipv6_fragment(kProtoUdp, 0, true)
+             .udp(9, 10)
+             .build(),
+         14 + 4 + 40 + 8 + 4, make_key(kProtoUdp, kLocal6, 10, kRemote6, 9)},
+        {"qinq ipv4 icmp echo",
+         PacketBuilder()
+             .ethernet(kEthQinQ)
+             .vlan(1, kEthVlan)
+             .vlan(2, kEthIpv4)
+             .ipv4(kRemote4, kLocal4, kProtoIcmp)
+             .icmp(8, 0, 77, 1)
+             .build(),
+         14 + 8 + 20 + 6, make_key(kProtoIcmp, kLocal4, 77, kRemote4, 77)},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        ASSERT_TRUE(flows().empty());
+        const auto errors_before = counters()[FA_CNT_PARSE_ERRORS];
+        std::uint64_t packets = 0, bytes = 0, errors = 0;
+        for (std::size_t len = 14; len <= c.frame.size(); len++) {
+            std::vector<std::uint8_t> prefix(c.frame.begin(), c.frame.begin() + static_cast<long>(len));
+            int retval = 0;
+            if (!try_run(skel_->progs.fa_tc_ingress, prefix, &retval)) continue;
+            EXPECT_EQ(retval, kTcActUnspec) << len << " bytes";
+            if (len >= c.needed) {
+                packets++;
+                bytes += len;
+            } else {
+                errors++;
+            }
+        }
+        EXPECT_EQ(counters()[FA_CNT_PARSE_ERRORS] - errors_before, errors);
+        EXPECT_GT(packets, 0u);
+        ASSERT_EQ(flows().size(), 1u);
+        expect_counts(flow(c.key), packets, bytes, 0, 0);
+        EXPECT_EQ(bpf_map_delete_elem(bpf_map__fd(skel_->maps.fa_flows), &c.key), 0);
+    }
+    EXPECT_EQ(counters()[FA_CNT_NOT_IP], 0u);
+}
+
+// Garbage must never fail the program or drop the packet, and every frame is
+// accounted exactly once: as a parse error, as non-IP, or on a flow.
+TEST_F(FlowProgTest, RandomBytesAreAccountedExactlyOnce) {
+    std::mt19937 rng(20261125);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_int_distribution<std::size_t> length(14, 160);
+    std::uniform_int_distribution<int> pick(0, 3);
+    const std::uint16_t types[] = {kEthIpv4, kEthIpv6, kEthVlan, kEthQinQ};
+    constexpr int kFrames = 2000;
+    std::uint64_t ran = 0;
+    for (int i = 0; i < kFrames; i++) {
+        std::vector<std::uint8_t> frame(length(rng));
+        for (auto& b : frame) b = static_cast<std::uint8_t>(byte(rng));
+        // Steer most frames past the Ethernet type so the IP parsers see garbage too.
+        if (i % 4 != 0) {
+            const auto type = types[pick(rng)];
+            frame[12] = static_cast<std::uint8_t>(type >> 8);
+            frame[13] = static_cast<std::uint8_t>(type);
+        }
+        int retval = 0;
+        if (!try_run(i % 2 ? skel_->progs.fa_tc_ingress : skel_->progs.fa_tc_egress, frame, &retval)) continue;
+        ran++;
+        ASSERT_EQ(retval, kTcActUnspec);
+    }
+    std::uint64_t on_flows = 0;
+    for (const auto& f : flows()) on_flows += f.stats.packets[0] + f.stats.packets[1];
+    const auto c = counters();
+    EXPECT_EQ(on_flows + c[FA_CNT_PARSE_ERRORS] + c[FA_CNT_NOT_IP], ran);
+    EXPECT_GT(ran, static_cast<std::uint64_t>(kFrames / 2));
+    EXPECT_GT(c[FA_CNT_PARSE_ERRORS], 0u);
+    EXPECT_GT(on_flows, 0u);
+}
+
+class FlowEventsTest : public FlowProgTest {
+protected:
+    void TearDown() override {
+        ring_buffer__free(rb_);
+        FlowProgTest::TearDown();
+    }
+
+    std::vector<fa_flow_event> drain() {
+        if (!rb_) {
+            rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.fa_events), &FlowEventsTest::on_event, &events_,
+                                   nullptr);
+            EXPECT_NE(rb_, nullptr);
+        }
+        events_.clear();
+        EXPECT_GE(ring_buffer__consume(rb_), 0);
+        return events_;
+    }
+
+    static int on_event(void* ctx, void* data, std::size_t size) {
+        EXPECT_EQ(size, sizeof(fa_flow_event));
+        fa_flow_event event{};
+        std::memcpy(&event, data, std::min(size, sizeof(event)));
+        static_cast<std::vector<fa_flow_event>*>(ctx)->push_back(event);
+        return 0;
+    }
+
+    ring_buffer* rb_ = nullptr;
+    std::vector<fa_flow_event> events_;
+};
+
+TEST_F(FlowEventsTest, StartOnFirstPacketEndOnFirstFinOrRst) {
+    const auto key = make_key(kProtoTcp, kLocal4, 50000, kRemote4, 443);
+    auto segment = [](const Ipv4Addr& s, const Ipv4Addr& d, std::uint16_t sp, std::uint16_t dp,
+                      std::uint8_t flags) {
+        return PacketBuilder().ethernet(kEthIpv4).ipv4(s, d, kProtoTcp).tcp(sp, dp, flags).build();
+    };
+    egress(segment(kLocal4, kRemote4, 50000, 443, kTcpSyn));
+    auto events = drain();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].type, FA_EVENT_FLOW_START);
+    EXPECT_EQ(events[0].direction, FA_DIR_EGRESS);
+    EXPECT_TRUE(same_key(events[0].key, key)) << describe(events[0].key);
+    EXPECT_NE(events[0].ts_ns, 0u);
+
+    // The hot path writes no events.
+    ingress(segment(kRemote4, kLocal4, 443, 50000, kTcpSyn | kTcpAck));
+    egress(segment(kLocal4, kRemote4, 50000, 443, kTcpAck));
+    EXPECT_TRUE(drain().empty());
+
+    ingress(segment(kRemote4, kLocal4, 443, 50000, kTcpFin | kTcpAck));
+    events = drain();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].type, FA_EVENT_FLOW_END);
+    EXPECT_EQ(events[0].direction, FA_DIR_INGRESS);
+    EXPECT_TRUE(same_key(events[0].key, key));
+
+    // Only the first FIN/RST ends the flow.
+    egress(segment(kLocal4, kRemote4, 50000, 443, kTcpFin | kTcpAck));
+    ingress(segment(kRemote4, kLocal4, 443, 50000, kTcpRst));
+    EXPECT_TRUE(drain().empty());
+    const auto s = flow(key);
+    EXPECT_EQ(s.ended, 1);
+    EXPECT_EQ(s.tcp_flags, kTcpSyn | kTcpAck | kTcpFin | kTcpRst);
+    expect_counts(s, 3, 3 * 54, 3, 3 * 54);
+
+    // A flow whose first packet is a RST starts and ends at once.
+    ingress(segment(kRemote4, kLocal4, 1234, 9, kTcpRst));
+    events = drain();
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].type, FA_EVENT_FLOW_START);
+    EXPECT_EQ(events[1].type, FA_EVENT_FLOW_END);
+    EXPECT_TRUE(same_key(events[1].key, make_key(kProtoTcp, kLocal4, 9, kRemote4, 1234)));
+    EXPECT_EQ(counters()[FA_CNT_RINGBUF_DROPS], 0u);
+}
+
+// A ring buffer of one page: new flows beyond what it holds are counted as drops.
+class FlowSmallRingTest : public FlowEventsTest {
+protected:
+    void configure(flow_bpf* skel) override {
+        bpf_map__set_max_entries(skel->maps.fa_events, static_cast<std::uint32_t>(sysconf(_SC_PAGESIZE)));
+    }
+};
+
+TEST_F(FlowSmallRingTest, FullRingBufferCountsDrops) {
+    constexpr int kFlows = 100;
+    for (int i = 0; i < kFlows; i++)
+        ingress(PacketBuilder()
+                    .ethernet(kEthIpv4)
+                    .ipv4(kRemote4, kLocal4, kProtoUdp)
+                    .udp(static_cast<std::uint16_t>(10000 + i), 53)
+                    .build());
+    const auto delivered = drain().size();
+    const auto drops = counters()[FA_CNT_RINGBUF_DROPS];
+    EXPECT_EQ(flows().size(), static_cast<std::size_t>(kFlows));
+    EXPECT_EQ(delivered + drops, static_cast<std::uint64_t>(kFlows));
+    EXPECT_GT(drops, 0u);
+    EXPECT_GT(delivered, 0u);
+}
+
+// ---- Identity: the socket-creation hooks, the start-up walk, and the flow program's
+// lookups of both, against real sockets of this process.
+
+struct Fd {
+    int fd = -1;
+    explicit Fd(int f = -1) : fd(f) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() {
+        if (fd >= 0) close(fd);
+    }
+};
+
+std::uint16_t bound_port(int fd) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    return ntohs(addr.sin_port);
+}
+
+// A connected TCP pair and a bound UDP socket on 127.0.0.1.
+struct LoopbackSockets {
+    Fd listener{socket(AF_INET, SOCK_STREAM, 0)};
+    Fd client{socket(AF_INET, SOCK_STREAM, 0)};
+    Fd server;
+    Fd udp{socket(AF_INET, SOCK_DGRAM, 0)};
+    std::uint16_t server_port = 0, client_port = 0, udp_port = 0;
+
+    bool open() {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const auto* sa = reinterpret_cast<sockaddr*>(&addr);
+        if (bind(listener.fd, sa, sizeof(addr)) || listen(listener.fd, 1)) return false;
+        server_port = bound_port(listener.fd);
+        addr.sin_port = htons(server_port);
+        if (connect(client.fd, sa, sizeof(addr))) return false;
+        server.fd = accept(listener.fd, nullptr, nullptr);
+        client_port = bound_port(client.fd);
+        addr.sin_port = 0;
+        if (server.fd < 0 || bind(udp.fd, sa, sizeof(addr))) return false;
+        udp_port = bound_port(udp.fd);
+        return true;
+    }
+};
+
+// The identity store: identity.bpf.o with no program loaded creates fa_sk_identity.
+class IdentityTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        FA_REQUIRE_ROOT();
+        identity_ = identity_bpf__open();
+        ASSERT_NE(identity_, nullptr);
+        bpf_program__set_autoload(identity_->progs.fa_socket_post_create, false);
+        bpf_program__set_autoload(identity_->progs.fa_sock_create, false);
+        enable(identity_);
+        const int err = identity_bpf__load(identity_);
+        if (err) GTEST_SKIP() << "identity.bpf.o does not load here: " << std::strerror(-err);
+    }
+    void TearDown() override {
+        task_sockets_bpf__destroy(iter_);
+        identity_bpf__destroy(identity_);
+    }
+
+    virtual void enable(identity_bpf*) {}
+
+    int store() { return bpf_map__fd(identity_->maps.fa_sk_identity); }
+
+    bool identity_of(int sock_fd, fa_identity* out) { return bpf_map_lookup_elem(store(), &sock_fd, out) == 0; }
+
+    // Run the start-up walk once over every task's files.
+    void walk_tasks() {
+        iter_ = task_sockets_bpf__open();
+        ASSERT_NE(iter_, nullptr);
+        ASSERT_EQ(bpf_map__reuse_fd(iter_->maps.fa_sk_identity, store()), 0);
+        const int err = task_sockets_bpf__load(iter_);
+        if (err) GTEST_SKIP() << "iter/task_file with bpf_sock_from_file needs kernel 5.11+: "
+                              << std::strerror(-err);
+        bpf_link* link = bpf_program__attach_iter(iter_->progs.fa_stamp_task_sockets, nullptr);
+        ASSERT_NE(link, nullptr) << std::strerror(errno);
+        Fd it(bpf_iter_create(bpf_link__fd(link)));
+        ASSERT_GE(it.fd, 0) << std::strerror(errno);
+        char buf[256];
+        while (read(it.fd, buf, sizeof(buf)) > 0) {
+        }
+        bpf_link__destroy(link);
+    }
+
+    void expect_self(const fa_identity& id, std::uint32_t source) {
+        EXPECT_EQ(id.tgid, static_cast<std::uint32_t>(getpid()));
+        EXPECT_EQ(id.pid, static_cast<std::uint32_t>(getpid()));
+        EXPECT_EQ(id.uid, getuid());
+        EXPECT_EQ(id.source, source);
+        EXPECT_EQ(std::string(id.comm, strnlen(id.comm, sizeof(id.comm))), self_comm());
+        EXPECT_NE(id.start_time_ns, 0u);
+        EXPECT_NE(id.cgroup_id, 0u);
+    }
+
+    identity_bpf* identity_ = nullptr;
+    task_sockets_bpf* iter_ = nullptr;
+};
+
+TEST_F(IdentityTest, TaskWalkStampsExistingSocketsWithoutOverwriting) {
+    LoopbackSockets socks;
+    ASSERT_TRUE(socks.open()) << std::strerror(errno);
+    // An identity from the creation hook must survive the walk.
+    fa_identity earlier{};
+    earlier.tgid = earlier.pid = 4242;
+    earlier.source = FA_ID_LSM;
+    ASSERT_EQ(bpf_map_update_elem(store(), &socks.udp.fd, &earlier, BPF_NOEXIST), 0) << std::strerror(errno);
+
+    walk_tasks();
+    if (IsSkipped()) return;
+
+    for (int fd : {socks.listener.fd, socks.client.fd, socks.server.fd}) {
+        fa_identity id{};
+        ASSERT_TRUE(identity_of(fd, &id)) << "fd " << fd << " not stamped";
+        expect_self(id, FA_ID_TASK_ITER);
+    }
+    fa_identity kept{};
+    ASSERT_TRUE(identity_of(socks.udp.fd, &kept));
+    EXPECT_EQ(kept.tgid, 4242u);
+    EXPECT_EQ(kept.source, static_cast<std::uint32_t>(FA_ID_LSM));
+
+    const auto c = read_counters(bpf_map__fd(iter_->maps.fa_task_iter_counters));
+    EXPECT_GE(c[FA_CNT_IDENTITY_HOOK], 4u);
+    EXPECT_GE(c[FA_CNT_IDENTITY_STAMPED], 3u);
+    EXPECT_LT(c[FA_CNT_IDENTITY_STAMPED], c[FA_CNT_IDENTITY_HOOK]);
+}
+
+// The flow program finds the identity of real sockets: by socket lookup on ingress,
+// and on egress also for skbs whose own socket has none (here PROG_TEST_RUN's
+// dummy socket; in real traffic SYN-ACKs from request sockets).
+TEST_F(IdentityTest, FlowProgramAttributesBothDirections) {
+    LoopbackSockets socks;
+    ASSERT_TRUE(socks.open()) << std::strerror(errno);
+    walk_tasks();
+    if (IsSkipped()) return;
+
+    flow_bpf* flow = flow_bpf__open();
+    ASSERT_NE(flow, nullptr);
+    bpf_program__set_autoload(flow->progs.fa_tcx_ingress, false);
+    bpf_program__set_autoload(flow->progs.fa_tcx_egress, false);
+    ASSERT_EQ(bpf_map__reuse_fd(flow->maps.fa_sk_identity, store()), 0);
+    ASSERT_EQ(flow_bpf__load(flow), 0);
+
+    const auto lo = ipv4_addr("127.0.0.1");
+    auto run = [](bpf_program* prog, const std::vector<std::uint8_t>& frame) {
+        LIBBPF_OPTS(bpf_test_run_opts, opts);
+        opts.data_in = frame.data();
+        opts.data_size_in = static_cast<std::uint32_t>(frame.size());
+        EXPECT_EQ(bpf_prog_test_run_opts(bpf_program__fd(prog), &opts), 0);
+    };
+    // Client -> server arriving: the accepted server socket is the local end.
+    run(flow->progs.fa_tc_ingress, PacketBuilder()
+                                       .ethernet(kEthIpv4)
+                                       .ipv4(lo, lo, kProtoTcp)
+                                       .tcp(socks.client_port, socks.server_port, kTcpAck)
+                                       .build());
+    // Server -> client leaving.
+    run(flow->progs.fa_tc_egress, PacketBuilder()
+                                      .ethernet(kEthIpv4)
+                                      .ipv4(lo, lo, kProtoTcp)
+                                      .tcp(socks.server_port, socks.client_port, kTcpAck)
+                                      .build());
+    // A datagram to the UDP socket.
+    run(flow->progs.fa_tc_ingress,
+        PacketBuilder().ethernet(kEthIpv4).ipv4(lo, lo, kProtoUdp).udp(9, socks.udp_port).build());
+
+    const int flows = bpf_map__fd(flow->maps.fa_flows);
+    fa_flow_stats tcp{}, udp{};
+    auto tcp_key = make_key(kProtoTcp, lo, socks.server_port, lo, socks.client_port);
+    auto udp_key = make_key(kProtoUdp, lo, socks.udp_port, lo, 9);
+    ASSERT_EQ(bpf_map_lookup_elem(flows, &tcp_key, &tcp), 0);
+    ASSERT_EQ(bpf_map_lookup_elem(flows, &udp_key, &udp), 0);
+    expect_self(tcp.identity, FA_ID_TASK_ITER);
+    EXPECT_EQ(tcp.packets[FA_DIR_INGRESS], 1u);
+    EXPECT_EQ(tcp.packets[FA_DIR_EGRESS], 1u);
+    expect_self(udp.identity, FA_ID_TASK_ITER);
+
+    // The egress lookup alone: a fresh flow table, first packet leaving.
+    ASSERT_EQ(bpf_map_delete_elem(flows, &tcp_key), 0);
+    run(flow->progs.fa_tc_egress, PacketBuilder()
+                                      .ethernet(kEthIpv4)
+                                      .ipv4(lo, lo, kProtoTcp)
+                                      .tcp(socks.server_port, socks.client_port, kTcpAck)
+                                      .build());
+    ASSERT_EQ(bpf_map_lookup_elem(flows, &tcp_key, &tcp), 0);
+    expect_self(tcp.identity, FA_ID_TASK_ITER);
+    flow_bpf__destroy(flow);
+}
+
+// The cgroup v2 directory this process is in, under the cgroup2 mount.
+std::string own_cgroup2_dir() {
+    std::ifstream mounts("/proc/self/mounts");
+    std::string dev, dir, type, rest, mount;
+    while (mounts >> dev >> dir >> type && std::getline(mounts, rest))
+        if (type == "cgroup2") {
+            mount = dir;
+            break;
+        }
+    if (mount.empty()) return {};
+    std::ifstream cg("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(cg, line))
+        if (line.rfind("0::", 0) == 0) return mount + line.substr(3);
+    return {};
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+    out.flush();
+    return static_cast<bool>(out);
+}
+
+class SockCreateTest : public IdentityTest {
+protected:
+    void enable(identity_bpf* skel) override { bpf_program__set_autoload(skel->progs.fa_sock_create, true); }
+};
+
+// cgroup/sock_create attached to a fresh cgroup: a socket created while this process
+// is inside is stamped with this process and that cgroup; nothing else runs there.
+TEST_F(SockCreateTest, StampsSocketsCreatedInTheCgroup) {
+    const std::string home = own_cgroup2_dir();
+    if (home.empty()) GTEST_SKIP() << "needs a cgroup2 mount";
+    const std::string dir = home + "/fa_sock_create_test_" + std::to_string(getpid());
+    if (mkdir(dir.c_str(), 0755) != 0) GTEST_SKIP() << "cannot create " << dir << ": " << std::strerror(errno);
+    struct stat st {};
+    ASSERT_EQ(stat(dir.c_str(), &st), 0);
+    Fd cg(open(dir.c_str(), O_RDONLY | O_DIRECTORY));
+    bpf_link* link = bpf_program__attach_cgroup(identity_->progs.fa_sock_create, cg.fd);
+    ASSERT_NE(link, nullptr) << std::strerror(errno);
+
+    const bool moved = write_file(dir + "/cgroup.procs", std::to_string(getpid()));
+    Fd tcp(moved ? socket(AF_INET6, SOCK_STREAM, 0) : -1);
+    if (moved) write_file(home + "/cgroup.procs", std::to_string(getpid()));
+    bpf_link__destroy(link);
+    rmdir(dir.c_str());
+    if (!moved) GTEST_SKIP() << "cannot move this process into " << dir;
+
+    ASSERT_GE(tcp.fd, 0);
+    fa_identity id{};
+    ASSERT_TRUE(identity_of(tcp.fd, &id));
+    expect_self(id, FA_ID_SOCK_CREATE);
+    EXPECT_EQ(id.cgroup_id, static_cast<std::uint64_t>(st.st_ino)) << "cgroup v2 id is the directory's inode";
+    const auto c = read_counters(bpf_map__fd(identity_->maps.fa_identity_counters));
+    EXPECT_EQ(c[FA_CNT_IDENTITY_HOOK], 1u);
+    EXPECT_EQ(c[FA_CNT_IDENTITY_STAMPED], 1u);
+}
+
+class LsmTest : public IdentityTest {
+protected:
+    void SetUp() override {
+        FA_REQUIRE_ROOT();
+        identity_ = identity_bpf__open();
+        ASSERT_NE(identity_, nullptr);
+        bpf_program__set_autoload(identity_->progs.fa_sock_create, false);
+        const int err = identity_bpf__load(identity_);
+        if (err) GTEST_SKIP() << "BPF LSM program does not load here (" << std::strerror(-err)
+                              << "): sandboxed host or kernel without BPF LSM";
+    }
+};
+
+TEST_F(LsmTest, StampsNewSocketsWithTheCreatingProcess) {
+    std::ifstream lsm("/sys/kernel/security/lsm");
+    std::string active;
+    std::getline(lsm, active);
+    if (active.find("bpf") == std::string::npos) GTEST_SKIP() << "bpf is not an active LSM: " << active;
+    bpf_link* link = bpf_program__attach_lsm(identity_->progs.fa_socket_post_create);
+    ASSERT_NE(link, nullptr) << std::strerror(errno);
+    Fd udp(socket(AF_INET, SOCK_DGRAM, 0));
+    Fd unix_sock(socket(AF_UNIX, SOCK_STREAM, 0));
+    bpf_link__destroy(link);
+
+    fa_identity id{};
+    ASSERT_TRUE(identity_of(udp.fd, &id));
+    expect_self(id, FA_ID_LSM);
+    const auto c = read_counters(bpf_map__fd(identity_->maps.fa_identity_counters));
+    EXPECT_GE(c[FA_CNT_IDENTITY_HOOK], 2u);
+    EXPECT_GE(c[FA_CNT_IDENTITY_STAMPED], 1u);
+}
+
+}  // namespace
