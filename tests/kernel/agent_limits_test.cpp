@@ -1,0 +1,235 @@
+// The agent's other duties on this kernel: the cgroup egress rate limit holds a real sender,
+// clsact filters never outlive a run (even a killed one), and the CLI names bad targets.
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "agent/agent.h"
+#include "agent/cli.h"
+#include "agent/load_check.h"
+#include "agent/probe.h"
+#include "kernel_env.h"
+#include "noop.skel.h"
+#include "test_netns.h"
+#include "test_process.h"
+
+namespace {
+
+using namespace flowattr::agent;
+using fa_test::Child;
+using fa_test::report;
+
+// A scratch cgroup v2 directory, removed again at the end.
+class ScratchCgroup {
+public:
+    explicit ScratchCgroup(const std::string& root) : path_(root + "/fa-test-" + std::to_string(getpid())) {
+        ok_ = mkdir(path_.c_str(), 0755) == 0;
+    }
+    ~ScratchCgroup() {
+        if (ok_) rmdir(path_.c_str());
+    }
+    bool ok() const { return ok_; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+    bool ok_ = false;
+};
+
+TEST(AgentRateLimit, HoldsSenderWithinFifteenPercent) {
+    FA_REQUIRE_ROOT();
+    std::string root = find_cgroup2_mount();
+    if (root.empty()) GTEST_SKIP() << "needs a cgroup v2 mount";
+    ScratchCgroup cgroup(root);
+    ASSERT_TRUE(cgroup.ok()) << "cannot create " << cgroup.path();
+    fa_test::VethPair topo;
+
+    const std::uint64_t kLimit = 1 << 20;  // bytes/s at L3, as cgroup_skb counts them
+    const double kSeconds = 3.0;
+    const int kPayload = 1000, kL3 = kPayload + 8 + 20;
+
+    RunOptions o;
+    o.interfaces = {InterfaceSpec{topo.client_if, topo.client.path()}};
+    o.limits = {RateLimitSpec{cgroup.path(), kLimit}};
+    Agent agent(o);
+
+    Child receiver("fa-rate-rx", topo.server.fd(), [&](int out) {
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(7010);
+        inet_pton(AF_INET, "10.231.0.2", &a.sin_addr);
+        int big = 8 << 20;
+        setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+        if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a))) return 2;
+        timeval tv{1, 0};
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        report(out, "ready");
+        long total = 0;
+        char buf[2048];
+        ssize_t n;
+        while ((n = recv(s, buf, sizeof(buf), 0)) > 0) total += n;  // ends 1 s after the last datagram
+        report(out, "count " + std::to_string(total));
+        return 0;
+    });
+    ASSERT_EQ(receiver.read_line(), "ready");
+    std::string procs = cgroup.path() + "/cgroup.procs";
+    Child sender("fa-rate-tx", topo.client.fd(), [&](int out) {
+        std::ofstream(procs) << 0 << std::endl;  // join the limited cgroup before the socket exists
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(7010);
+        inet_pton(AF_INET, "10.231.0.2", &a.sin_addr);
+        if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a))) return 2;
+        std::string payload(kPayload, 'r');
+        long attempted = 0;
+        auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(kSeconds);
+        while (std::chrono::steady_clock::now() < end) {
+            send(s, payload.data(), payload.size(), 0);  // EPERM when the limit drops it
+            attempted++;
+        }
+        report(out, "attempted " + std::to_string(attempted));
+        return 0;
+    });
+    std::string attempted = sender.read_line(int(kSeconds * 1000) + 10000);
+    ASSERT_EQ(attempted.rfind("attempted ", 0), 0u);
+    std::string count = receiver.read_line(15000);
+    ASSERT_EQ(count.rfind("count ", 0), 0u);
+    double datagrams = double(std::stol(count.substr(6))) / kPayload;
+    double rate = datagrams * kL3 / kSeconds;
+    std::printf("[ limit    ] %.0f B/s through a %llu B/s limit (%.1f%%), %s sends\n", rate,
+                static_cast<unsigned long long>(kLimit), 100.0 * rate / double(kLimit), attempted.c_str() + 10);
+    EXPECT_GT(std::stol(attempted.substr(10)) * kL3, long(2 * kLimit * kSeconds)) << "sender never exceeded the limit";
+    EXPECT_GE(rate, 0.85 * double(kLimit));
+    EXPECT_LE(rate, 1.15 * double(kLimit));
+
+    std::uint64_t dropped = 0;
+    for (const auto& c : agent.cgroup_usage()) dropped += c.stats.dropped_packets;
+    EXPECT_GT(dropped, 0u);
+}
+
+std::uint32_t filter_prog_id(int ifindex, bpf_tc_attach_point point) {
+    LibbpfLogCapture quiet;  // "no such filter" is the expected answer here
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+    return bpf_tc_query(&hook, &opts) == 0 ? opts.prog_id : 0;
+}
+
+TEST(FlowMonitorClsact, FiltersAndQdiscGoneAfterExit) {
+    FA_REQUIRE_ROOT();
+    fa_test::VethPair topo;
+    FlowMonitorOptions o;
+    o.interfaces = {InterfaceSpec{topo.client_if, topo.client.path()}};
+    o.use_tcx = false;
+    {
+        FlowMonitor monitor(o, nullptr);
+        EXPECT_EQ(monitor.mode(), TcAttachMode::clsact);
+        topo.client.enter([&] {
+            EXPECT_NE(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_INGRESS), 0u);
+            EXPECT_NE(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_EGRESS), 0u);
+        });
+    }
+    topo.client.enter([&] {
+        EXPECT_EQ(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_INGRESS), 0u);
+        EXPECT_EQ(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_EGRESS), 0u);
+        // The clsact qdisc this run created is gone too: creating it again succeeds.
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fa_test::VethPair::kClientIfindex,
+                    .attach_point = BPF_TC_INGRESS);
+        EXPECT_EQ(bpf_tc_hook_create(&hook), 0);
+    });
+}
+
+TEST(FlowMonitorClsact, LeftoversOfAKilledRunAreRemoved) {
+    FA_REQUIRE_ROOT();
+    fa_test::VethPair topo;
+    std::unique_ptr<noop_bpf, void (*)(noop_bpf*)> noop(noop_bpf__open_and_load(), noop_bpf__destroy);
+    ASSERT_TRUE(noop);
+    topo.client.enter([&] {
+        // What a SIGKILLed run leaves: our handle and priority on both hooks.
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fa_test::VethPair::kClientIfindex,
+                    .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+        ASSERT_EQ(bpf_tc_hook_create(&hook), 0);
+        for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+            hook.attach_point = point;
+            LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(noop->progs.fa_noop), .handle = kTcHandle,
+                        .priority = kTcPriority);
+            ASSERT_EQ(bpf_tc_attach(&hook, &opts), 0);
+        }
+    });
+    EXPECT_EQ(FlowMonitor::remove_leftover_filters(InterfaceSpec{topo.client_if, topo.client.path()}), 2);
+    topo.client.enter([&] {
+        EXPECT_EQ(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_INGRESS), 0u);
+        EXPECT_EQ(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_EGRESS), 0u);
+    });
+}
+
+TEST(FlowattrCli, UnknownInterfaceExitsTwoNamingIt) {
+    FA_REQUIRE_ROOT();
+    std::ostringstream out, err;
+    EXPECT_EQ(run_flowattr_cli({"run", "--iface", "fa-missing0", "--duration", "0.1"}, out, err), 2);
+    EXPECT_NE(err.str().find("unknown interface fa-missing0"), std::string::npos) << err.str();
+    EXPECT_EQ(err.str().find("errno"), std::string::npos) << "a missing interface is not an errno: " << err.str();
+}
+
+TEST(FlowattrCli, UnknownCgroupExitsTwoNamingIt) {
+    FA_REQUIRE_ROOT();
+    std::ostringstream out, err;
+    EXPECT_EQ(run_flowattr_cli({"run", "--iface", "lo", "--cgroup", "/sys/fs/cgroup/fa-no-such"}, out, err), 2);
+    EXPECT_NE(err.str().find("unknown cgroup /sys/fs/cgroup/fa-no-such"), std::string::npos) << err.str();
+}
+
+TEST(FlowattrCli, RunPrintsJsonForLoopbackTraffic) {
+    FA_REQUIRE_ROOT();
+    fa_test::VethPair topo;
+    Child pinger("fa-cli-tx", topo.client.fd(), [&](int) {
+        usleep(500000);  // after the agent attached
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(7020);
+        inet_pton(AF_INET, "10.231.0.2", &a.sin_addr);
+        sendto(s, "hello", 5, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+        return 0;
+    });
+    std::ostringstream out, err;
+    int rc = run_flowattr_cli({"run", "--iface", topo.client_if + "@" + topo.client.path(), "--duration", "1.5",
+                               "--interval", "0.5"},
+                              out, err);
+    ASSERT_EQ(rc, 0) << err.str();
+    EXPECT_NE(out.str().find("\"comm\":\"fa-cli-tx\""), std::string::npos) << out.str();
+    EXPECT_NE(out.str().find("\"remote\":{\"addr\":\"10.231.0.2\",\"port\":7020}"), std::string::npos) << out.str();
+    EXPECT_NE(err.str().find("identity: "), std::string::npos) << err.str();
+}
+
+// Every embedded program loads on this kernel, or is skipped for a missing feature, or is an
+// LSM program this kernel's policy refuses (the host case; inside the matrix VMs it loads).
+TEST(LoadCheck, EveryEmbeddedProgramLoadsOrIsExplained) {
+    FA_REQUIRE_ROOT();
+    KernelFeatures features = probe_kernel_features();
+    auto results = load_check_all(features);
+    ASSERT_FALSE(results.empty());
+    int loaded = 0;
+    for (const auto& r : results) {
+        SCOPED_TRACE(r.object + "/" + r.program + " " + r.section);
+        if (r.outcome == LoadOutcome::loaded) {
+            loaded++;
+            EXPECT_GT(r.insns_processed, 0u) << "no verifier statistics";
+        } else if (r.outcome == LoadOutcome::skipped) {
+            EXPECT_FALSE(r.cause.empty());
+        } else {
+            bool lsm_refused = r.section.rfind("lsm/", 0) == 0 && r.err == EPERM && !features.has("prog.lsm");
+            EXPECT_TRUE(lsm_refused) << r.cause << "\n" << r.log;
+            EXPECT_NE(r.cause.find("policy"), std::string::npos);
+        }
+    }
+    EXPECT_GE(loaded, 6);
+}
+
+}  // namespace
