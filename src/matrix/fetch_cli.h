@@ -1,0 +1,21 @@
+#pragma once
+// `kmatrix fetch [NAME...] [--offline]` and `kmatrix list`, as library functions so the kmatrix
+// main only dispatches and the transcripts can be tested without a process.
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace flowattr::matrix {
+
+// args: everything after "fetch". Options: --offline, --kernels FILE (default $FLOWATTR_KERNELS
+// or ./kernels.txt), --cache DIR (default $FLOWATTR_CACHE or ~/.cache/flowattr), --help.
+// Progress goes to err ("[6.1] downloading ..."), one result line per kernel to out.
+// Exit status: 0 every kernel that has a source is cached (ok or unsupported); 1 some kernel
+// with a source is unavailable; 2 usage error; 3 infrastructure error or sha256 mismatch.
+int run_fetch_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// args: everything after "list". Options: --kernels FILE, --cache DIR, --help. Prints each
+// entry with its cache state (cached / partial / missing / no-source) without fetching.
+int run_list_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace flowattr::matrix

@@ -1,0 +1,178 @@
+#include "matrix/kernel_list.h"
+
+#include <cctype>
+#include <map>
+
+#include "common/error.h"
+#include "common/file.h"
+
+namespace flowattr::matrix {
+namespace {
+
+const char* const kFields = "name version source sha256 cmdline arch";
+
+bool all_of_chars(const std::string& s, const std::string& extra) {
+    if (s.empty()) return false;
+    for (unsigned char c : s)
+        if (!std::isalnum(c) && extra.find(char(c)) == std::string::npos) return false;
+    return true;
+}
+
+bool is_sha256(const std::string& s) {
+    if (s.size() != 64) return false;
+    for (char c : s)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (;;) {
+        std::size_t pos = s.find(sep, start);
+        out.push_back(s.substr(start, pos - start));
+        if (pos == std::string::npos) return out;
+        start = pos + 1;
+    }
+}
+
+std::string dirname_of(const std::string& path) {
+    std::size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+class LineError {
+public:
+    LineError(const std::string& file, int line) : prefix_(file + ":" + std::to_string(line) + ": ") {}
+    [[noreturn]] void fail(const std::string& what) const { throw Error(prefix_ + what); }
+
+private:
+    std::string prefix_;
+};
+
+std::vector<std::string> tokenize(const std::string& line, const LineError& at) {
+    std::vector<std::string> tokens;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        if (std::isspace(static_cast<unsigned char>(line[i]))) {
+            i++;
+            continue;
+        }
+        if (line[i] == '#') break;
+        if (line[i] == '"') {
+            std::size_t close = line.find('"', i + 1);
+            if (close == std::string::npos) at.fail("unterminated '\"' in field " + std::to_string(tokens.size() + 1));
+            tokens.push_back(line.substr(i + 1, close - i - 1));
+            i = close + 1;
+            continue;
+        }
+        std::size_t end = i;
+        while (end < line.size() && !std::isspace(static_cast<unsigned char>(line[end]))) end++;
+        tokens.push_back(line.substr(i, end - i));
+        i = end;
+    }
+    return tokens;
+}
+
+// Parses the source field into items (kind + spec, no sha yet); an item without a "kind:"
+// prefix continues the previous kind, so "deb:a=1,b=1" lists two packages.
+std::vector<SourceItem> parse_source(const std::string& source, const std::string& base_dir, const LineError& at) {
+    std::vector<SourceItem> items;
+    if (source == "none") return items;
+    std::string kind;
+    for (const std::string& raw : split(source, ',')) {
+        std::string spec = raw;
+        for (const char* k : {"deb", "url", "file"}) {
+            std::string prefix = std::string(k) + ":";
+            if (raw.compare(0, prefix.size(), prefix) == 0) {
+                kind = k;
+                spec = raw.substr(prefix.size());
+            }
+        }
+        if (kind.empty())
+            at.fail("source '" + source + "': expected none, deb:PKG=VER[,PKG=VER...], url:URL[,url:URL...] or file:PATH");
+        if (spec.empty()) at.fail("source '" + source + "': empty " + kind + " item");
+        if (kind == "deb") {
+            std::size_t eq = spec.find('=');
+            std::string pkg = eq == std::string::npos ? spec : spec.substr(0, eq);
+            std::string ver = eq == std::string::npos ? "" : spec.substr(eq + 1);
+            if (eq == std::string::npos || !all_of_chars(pkg, "+.-") || !all_of_chars(ver, ".+~:-"))
+                at.fail("source item 'deb:" + spec + "': expected PKG=VERSION with an exact version");
+        } else if (kind == "url") {
+            if (spec.compare(0, 7, "http://") != 0 && spec.compare(0, 8, "https://") != 0)
+                at.fail("source item 'url:" + spec + "': expected an http:// or https:// URL");
+        } else if (spec[0] != '/') {
+            // A relative file: path is relative to the kernels.txt that names it, not to the cwd.
+            spec = base_dir + "/" + spec;
+        }
+        items.push_back(SourceItem{kind, spec, ""});
+    }
+    return items;
+}
+
+}  // namespace
+
+std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::string& file) {
+    std::vector<KernelEntry> entries;
+    std::map<std::string, int> seen;
+    const std::string base_dir = dirname_of(file);
+    int line_no = 0;
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+        std::size_t nl = text.find('\n', pos);
+        std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? text.size() + 1 : nl + 1;
+        line_no++;
+        LineError at(file, line_no);
+        std::vector<std::string> f = tokenize(line, at);
+        if (f.empty()) continue;
+        if (f.size() != 6)
+            at.fail("expected 6 fields (" + std::string(kFields) + "), got " + std::to_string(f.size()));
+
+        KernelEntry e{f[0], f[1], f[2], f[3], f[4], f[5], file, line_no};
+        if (!all_of_chars(e.name, "._-"))
+            at.fail("name '" + e.name + "': expected letters, digits, '.', '_' or '-' (it names cache and report files)");
+        if (!all_of_chars(e.version, ".+~-"))
+            at.fail("version '" + e.version + "': expected a kernel version such as 6.1.176");
+        std::vector<SourceItem> items = parse_source(e.source, base_dir, at);
+        if (items.empty()) {
+            if (e.sha256 != "-") at.fail("sha256 '" + e.sha256 + "': expected '-' for source none");
+        } else {
+            std::vector<std::string> sums = split(e.sha256, ',');
+            if (sums.size() != items.size())
+                at.fail("expected " + std::to_string(items.size()) + " sha256 value(s), one per source artifact in source order, got " +
+                        std::to_string(sums.size()));
+            for (const auto& s : sums)
+                if (!is_sha256(s)) at.fail("sha256 '" + s + "': expected 64 lowercase hex digits");
+            // Store the resolved file: paths, so later stages never depend on the cwd.
+            std::string source;
+            for (const auto& item : items) source += (source.empty() ? "" : ",") + item.kind + ":" + item.spec;
+            e.source = source;
+        }
+        if (e.cmdline.empty()) at.fail("cmdline: expected '-' for none, not an empty field");
+        if (e.arch != "x86_64") at.fail("arch '" + e.arch + "': expected x86_64 (the only architecture the runner boots)");
+
+        auto [it, inserted] = seen.emplace(e.name, line_no);
+        if (!inserted)
+            at.fail("duplicate kernel name '" + e.name + "' (first declared at " + file + ":" + std::to_string(it->second) + ")");
+        entries.push_back(std::move(e));
+    }
+    return entries;
+}
+
+std::vector<KernelEntry> load_kernel_list(const std::string& path) { return parse_kernel_list(read_file(path), path); }
+
+std::vector<SourceItem> source_items(const KernelEntry& entry) {
+    LineError at(entry.file, entry.line);
+    std::vector<SourceItem> items = parse_source(entry.source, dirname_of(entry.file), at);
+    std::vector<std::string> sums = split(entry.sha256, ',');
+    if (!items.empty() && sums.size() != items.size())
+        at.fail("expected " + std::to_string(items.size()) + " sha256 value(s), got " + std::to_string(sums.size()));
+    for (std::size_t i = 0; i < items.size(); i++) items[i].sha256 = sums[i];
+    return items;
+}
+
+std::string extra_cmdline(const KernelEntry& entry) { return entry.cmdline == "-" ? "" : entry.cmdline; }
+
+}  // namespace flowattr::matrix

@@ -1,0 +1,41 @@
+#pragma once
+// kernels.txt: the kernels the matrix boots, one per line, each pinned by sha256.
+#include <string>
+#include <vector>
+
+namespace flowattr::matrix {
+
+struct KernelEntry {
+    std::string name;     // unique, e.g. "6.1", "5.10-nolsm"
+    std::string version;  // e.g. "6.1.176"
+    std::string source;   // "deb:PKG=VER[,PKG=VER...]" | "url:https://...[,url:...]" | "file:/path[,file:...]" | "none"
+    std::string sha256;   // one per source artifact, comma-separated in source order; "-" when source is none
+    std::string cmdline;  // extra kernel command line, "-" for none
+    std::string arch;     // "x86_64"
+    std::string file;
+    int line = 0;
+
+    std::string where() const { return file + ":" + std::to_string(line); }
+};
+
+// One artifact of a source: kind "deb" (spec "PKG=VER"), "url" (spec the URL) or "file" (spec the path).
+struct SourceItem {
+    std::string kind;
+    std::string spec;
+    std::string sha256;
+};
+
+// Parses the text of a kernels.txt. Fields are separated by blanks; a field may be written in
+// double quotes to hold blanks (the cmdline: "lsm=... quiet"). '#' starts a comment outside quotes.
+// Throws flowattr::Error "FILE:LINE: <what was expected>" on the first malformed line and on a
+// duplicate name (naming both lines).
+std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::string& file);
+std::vector<KernelEntry> load_kernel_list(const std::string& path);
+
+// Splits entry.source and entry.sha256 into artifacts (empty for "none"). Validated by the parser.
+std::vector<SourceItem> source_items(const KernelEntry& entry);
+
+// The cmdline field as the kernel gets it: "" for "-".
+std::string extra_cmdline(const KernelEntry& entry);
+
+}  // namespace flowattr::matrix
