@@ -1,0 +1,191 @@
+#include "matrix/initramfs.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "common/error.h"
+#include "common/file.h"
+#include "matrix/vm_suite.h"
+
+namespace flowattr::matrix {
+
+namespace {
+
+std::string normalize(const std::string& path) {
+    std::string p = path;
+    while (!p.empty() && p.front() == '/') p.erase(p.begin());
+    while (!p.empty() && p.back() == '/') p.pop_back();
+    if (p.empty() || p.find("//") != std::string::npos || p == "." || p.find("../") != std::string::npos ||
+        p.rfind("..", 0) == 0)
+        throw Error("invalid initramfs path '" + path + "'");
+    return p;
+}
+
+void append_hex8(std::string& out, std::uint32_t v) {
+    char buf[9];
+    std::snprintf(buf, sizeof buf, "%08X", v);
+    out.append(buf, 8);
+}
+
+void pad4(std::string& out) {
+    while (out.size() % 4) out.push_back('\0');
+}
+
+void append_entry(std::string& out, std::uint32_t ino, std::uint32_t mode, std::uint32_t nlink, std::uint32_t mtime,
+                  const std::string& name, const std::string& data, std::uint32_t rmaj, std::uint32_t rmin) {
+    out += "070701";
+    append_hex8(out, ino);
+    append_hex8(out, mode);
+    append_hex8(out, 0);  // uid
+    append_hex8(out, 0);  // gid
+    append_hex8(out, nlink);
+    append_hex8(out, mtime);
+    append_hex8(out, std::uint32_t(data.size()));
+    append_hex8(out, 0);  // dev major
+    append_hex8(out, 0);  // dev minor
+    append_hex8(out, rmaj);
+    append_hex8(out, rmin);
+    append_hex8(out, std::uint32_t(name.size() + 1));
+    append_hex8(out, 0);  // check: unused by newc
+    out += name;
+    out.push_back('\0');
+    pad4(out);
+    out += data;
+    pad4(out);
+}
+
+struct DirCloser {
+    void operator()(DIR* d) const { closedir(d); }
+};
+
+std::vector<std::string> list_modules(const std::string& dir) {
+    std::unique_ptr<DIR, DirCloser> d(opendir(dir.c_str()));
+    if (!d) throw Error("cannot open modules directory " + dir, errno);
+    std::vector<std::string> names;
+    while (dirent* e = readdir(d.get())) {
+        std::string n = e->d_name;
+        if (n.size() > 3 && n.compare(n.size() - 3, 3, ".ko") == 0) names.push_back(n);
+    }
+    return names;
+}
+
+}  // namespace
+
+void CpioArchive::add_directory(const std::string& path, std::uint32_t mode) {
+    entries_[normalize(path)] = Entry{S_IFDIR | (mode & 07777), {}};
+}
+
+void CpioArchive::add_file(const std::string& path, std::string data, std::uint32_t mode) {
+    entries_[normalize(path)] = Entry{S_IFREG | (mode & 07777), std::move(data)};
+}
+
+void CpioArchive::add_host_file(const std::string& path, const std::string& host_path, std::uint32_t mode) {
+    add_file(path, read_file(host_path), mode);
+}
+
+void CpioArchive::add_symlink(const std::string& path, const std::string& target) {
+    entries_[normalize(path)] = Entry{S_IFLNK | 0777, target};
+}
+
+void CpioArchive::add_char_device(const std::string& path, std::uint32_t major, std::uint32_t minor,
+                                  std::uint32_t mode) {
+    entries_[normalize(path)] = Entry{S_IFCHR | (mode & 07777), {}, major, minor};
+}
+
+std::string CpioArchive::serialize(std::uint32_t mtime) const {
+    // Implicit parents first, so the kernel never meets a file whose directory is missing.
+    std::map<std::string, Entry> all = entries_;
+    for (const auto& [path, entry] : entries_) {
+        for (auto slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+            std::string parent = path.substr(0, slash);
+            all.emplace(parent, Entry{S_IFDIR | 0755, {}});
+        }
+    }
+    std::string out;
+    std::size_t total = 0;
+    for (const auto& [path, entry] : all) total += 112 + path.size() + entry.data.size() + 8;
+    out.reserve(total + 128);
+    // std::map iterates in byte order, and a directory sorts before its contents
+    // ("bin" < "bin/sh"), so the order is both stable and unpack-safe.
+    std::uint32_t ino = 1;
+    for (const auto& [path, entry] : all) {
+        bool dir = (entry.mode & S_IFMT) == S_IFDIR;
+        append_entry(out, ino++, entry.mode, dir ? 2 : 1, mtime, path, entry.data, entry.rdev_major,
+                     entry.rdev_minor);
+    }
+    append_entry(out, 0, 0, 1, 0, "TRAILER!!!", {}, 0, 0);
+    // Pad to 512 like cpio(1) does; the kernel accepts either.
+    while (out.size() % 512) out.push_back('\0');
+    return out;
+}
+
+std::uint32_t reproducible_mtime() {
+    const char* s = std::getenv("SOURCE_DATE_EPOCH");
+    if (!s || !*s) return 0;
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(s, &end, 10);
+    if (errno || *end || v > 0xffffffffULL) return 0;
+    return std::uint32_t(v);
+}
+
+bool is_static_elf(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    unsigned char ehdr[64];
+    if (!in.read(reinterpret_cast<char*>(ehdr), sizeof ehdr)) return false;
+    if (std::memcmp(ehdr, "\x7f" "ELF", 4) != 0 || ehdr[4] != 2 /* ELFCLASS64 */ || ehdr[5] != 1 /* LSB */)
+        return false;
+    auto u16 = [&](int off) { return std::uint16_t(ehdr[off] | ehdr[off + 1] << 8); };
+    std::uint64_t phoff = 0;
+    for (int i = 7; i >= 0; i--) phoff = phoff << 8 | ehdr[32 + i];
+    std::uint16_t type = u16(16), phentsize = u16(54), phnum = u16(56);
+    if (type != 2 /* ET_EXEC */ && type != 3 /* ET_DYN: static-pie */) return false;
+    for (std::uint16_t i = 0; i < phnum; i++) {
+        unsigned char ph[4];
+        in.seekg(std::streamoff(phoff + std::uint64_t(i) * phentsize));
+        if (!in.read(reinterpret_cast<char*>(ph), sizeof ph)) return false;
+        std::uint32_t p_type = ph[0] | ph[1] << 8 | ph[2] << 16 | std::uint32_t(ph[3]) << 24;
+        if (p_type == 3 /* PT_INTERP */) return false;
+    }
+    return true;
+}
+
+CpioArchive assemble_initramfs(const InitramfsInputs& in) {
+    const std::pair<const char*, const std::string*> binaries[] = {
+        {"busybox", &in.busybox}, {"flowattr", &in.agent}, {"flowattr_kernel_tests", &in.kernel_tests}};
+    for (const auto& [what, path] : binaries) {
+        struct stat st;
+        if (path->empty()) throw Error(std::string("no ") + what + " binary given for the initramfs");
+        if (stat(path->c_str(), &st) != 0) throw Error("cannot use " + *path + " as " + what, errno);
+        if (!is_static_elf(*path))
+            throw Error(*path + " is not a static x86-64 executable; the initramfs has no dynamic loader");
+    }
+    CpioArchive a;
+    a.add_host_file("bin/busybox", in.busybox, 0755);
+    for (const auto& applet : init_applets()) a.add_symlink("bin/" + applet, "busybox");
+    a.add_host_file("bin/flowattr", in.agent, 0755);
+    a.add_host_file("bin/flowattr_kernel_tests", in.kernel_tests, 0755);
+    a.add_file("init", render_init_script(), 0755);
+    // The kernel opens /dev/console for init before /init can mount devtmpfs.
+    a.add_char_device("dev/console", 5, 1, 0600);
+    for (const char* dir : {"proc", "sys", "tmp", "run", "root"}) a.add_directory(dir, 0755);
+    a.add_directory(std::string(kGuestModulesDir).substr(1), 0755);
+    if (!in.modules_dir.empty())
+        for (const auto& name : list_modules(in.modules_dir))
+            a.add_host_file(std::string(kGuestModulesDir).substr(1) + "/" + name, in.modules_dir + "/" + name, 0644);
+    return a;
+}
+
+std::string build_initramfs(const InitramfsInputs& in) { return assemble_initramfs(in).serialize(reproducible_mtime()); }
+
+}  // namespace flowattr::matrix

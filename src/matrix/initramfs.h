@@ -1,0 +1,56 @@
+#pragma once
+// Deterministic initramfs for matrix VMs: a cpio "newc" archive written in C++ so the
+// same inputs give the same bytes on every machine (sorted entries, one fixed mtime,
+// uid/gid 0, inode numbers from the sorted position). Reproducible bytes are what lets
+// `kmatrix repro` boot exactly what `kmatrix run` booted, and lets a report name the
+// initramfs by its sha256.
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace flowattr::matrix {
+
+class CpioArchive {
+public:
+    // Paths are archive paths without a leading '/'; missing parent directories are
+    // added (mode 0755) when the archive is serialized. Adding a path twice replaces it.
+    void add_directory(const std::string& path, std::uint32_t mode = 0755);
+    void add_file(const std::string& path, std::string data, std::uint32_t mode = 0644);
+    // Reads HOST_PATH now; throws flowattr::Error naming it.
+    void add_host_file(const std::string& path, const std::string& host_path, std::uint32_t mode);
+    void add_symlink(const std::string& path, const std::string& target);
+    void add_char_device(const std::string& path, std::uint32_t major, std::uint32_t minor, std::uint32_t mode);
+
+    std::string serialize(std::uint32_t mtime) const;
+    std::size_t size() const { return entries_.size(); }
+
+private:
+    struct Entry {
+        std::uint32_t mode;  // including the S_IF* type bits
+        std::string data;    // file contents or symlink target
+        std::uint32_t rdev_major = 0, rdev_minor = 0;
+    };
+    std::map<std::string, Entry> entries_;
+};
+
+// SOURCE_DATE_EPOCH when set to a valid number, else 0.
+std::uint32_t reproducible_mtime();
+
+struct InitramfsInputs {
+    std::string busybox;       // static busybox (Debian's busybox-static: /bin/busybox)
+    std::string agent;         // static `flowattr`
+    std::string kernel_tests;  // static `flowattr_kernel_tests`
+    std::string modules_dir;   // flat dir of .ko files to insmod; may be empty
+};
+
+// The archive: /init (render_init_script), /bin/busybox + applet links, the two flowattr
+// binaries, /lib/modules/kmatrix/*.ko, /dev/console, empty mount points. Throws
+// flowattr::Error when an input is missing or is not a static executable (a dynamic one
+// would fail inside the VM with a baffling "not found").
+CpioArchive assemble_initramfs(const InitramfsInputs& in);
+std::string build_initramfs(const InitramfsInputs& in);
+
+// True when PATH is an ELF executable without a PT_INTERP program header.
+bool is_static_elf(const std::string& path);
+
+}  // namespace flowattr::matrix

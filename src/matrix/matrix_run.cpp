@@ -1,0 +1,169 @@
+#include "matrix/matrix_run.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "common/error.h"
+#include "common/file.h"
+#include "common/sha256.h"
+
+namespace flowattr::matrix {
+
+namespace {
+
+double seconds_between(double from, double to) { return from > 0 && to > 0 ? to - from : -1; }
+
+}  // namespace
+
+void make_directories(const std::string& path) {
+    std::string cur;
+    std::size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = path.find('/', pos + 1);
+        cur = path.substr(0, pos);
+        if (cur.empty()) continue;
+        if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) throw Error("cannot create directory " + cur, errno);
+    }
+}
+
+std::string cell_dir_name(const std::string& name) {
+    std::string out;
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '-' || c == '_' || c == '+';
+        out.push_back(ok ? c : '_');
+    }
+    if (out.empty() || out == "." || out == "..") out = "_" + out;
+    return out;
+}
+
+CellResult unrun_cell(const std::string& name, const std::string& version, Outcome outcome, const std::string& reason) {
+    CellResult r;
+    r.name = name;
+    r.version = version;
+    r.cls = {outcome, reason, {}};
+    return r;
+}
+
+std::string describe_progress(const std::string& type, const SuiteResults& s) {
+    if (type == "init" || type == "mounts") return "setting up";
+    if (type == "setup") return s.mode == "shell" ? "shell" : "load check";
+    if (type == "load_check") return s.mode == "load" ? "shutting down" : "listing tests";
+    if (type == "list" || type == "begin" || type == "test") {
+        int n = s.tests_listed < 0 ? 0 : s.tests_listed;
+        int k = int(s.tests.size()) + (s.running_test ? 1 : 0);
+        std::string st = "test " + std::to_string(std::min(k, n)) + "/" + std::to_string(n);
+        if (s.running_test) st += " " + *s.running_test;
+        return st;
+    }
+    if (type == "done") return "shutting down";
+    return type;
+}
+
+CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChooser& chooser,
+                    const std::atomic<bool>* cancel, const StateFn& state) {
+    CellResult r;
+    r.name = spec.name;
+    r.version = spec.version;
+    r.image_sha256 = spec.image_sha256;
+    auto say = [&](const std::string& s) {
+        if (state) state(s);
+    };
+    try {
+        r.dir = settings.out_dir + "/" + cell_dir_name(spec.name);
+        make_directories(r.dir);
+        say("building initramfs");
+        InitramfsInputs inputs = settings.binaries;
+        inputs.modules_dir = spec.modules_dir;
+        std::string initramfs = build_initramfs(inputs);
+        r.initramfs_sha256 = sha256_hex(initramfs);
+        std::string initrd_path = r.dir + "/initramfs.cpio";
+        write_file_atomic(initrd_path, initramfs);
+
+        if (cancel && cancel->load()) {
+            r.cls = {Outcome::infra_error, "interrupted before the VM started", {}};
+            return r;
+        }
+        say("probing accelerator");
+        Accel accel = chooser.choose(spec.vmlinuz);
+        r.accel = accel_name(accel);
+        Timeouts limits = Timeouts::for_accel(accel, settings.timeout_scale);
+        GuestPlan plan = settings.plan;
+        plan.per_test_timeout_s = limits.per_test_s;
+        r.cmdline = kernel_cmdline(spec.entry_cmdline, guest_plan_cmdline(plan), settings.extra_cmdline);
+
+        QemuConfig cfg;
+        cfg.qemu = settings.qemu;
+        cfg.memory_mb = settings.memory_mb;
+        cfg.accel = accel;
+        cfg.kernel = spec.vmlinuz;
+        cfg.initrd = initrd_path;
+        cfg.append = r.cmdline;
+        cfg.console_log = r.dir + "/console.log";
+        cfg.results = r.dir + "/results.jsonl";
+        cfg.qemu_log = r.dir + "/qemu.log";
+        cfg.interactive = settings.interactive;
+        say("booting");
+        VmRun run = run_vm(cfg, limits, cancel, [&](const std::string& type, const SuiteResults& s) {
+            say(describe_progress(type, s));
+        });
+        r.ran_vm = true;
+        r.console_log = settings.interactive ? std::string() : cfg.console_log;
+        r.marks = run.marks;
+        r.timings.to_init = seconds_between(run.marks.spawn, run.marks.init);
+        r.timings.init_to_first_test = seconds_between(run.marks.init, run.marks.first_test);
+        r.timings.vm = seconds_between(run.marks.spawn, run.marks.exit);
+        r.suite = run.suite;
+        r.cls = classify({run.end, run.exit_code, run.limit_s, run.console, run.qemu_log, run.suite});
+        if (!settings.keep_initramfs) std::remove(initrd_path.c_str());
+    } catch (const std::exception& e) {
+        r.cls = {Outcome::infra_error, e.what(), {}};
+    }
+    return r;
+}
+
+void run_pool(std::size_t count, int jobs, const std::function<void(std::size_t)>& job) {
+    std::size_t workers = std::min<std::size_t>(count, std::size_t(std::max(1, jobs)));
+    std::mutex mu;
+    std::size_t next = 0;
+    std::vector<std::thread> threads;
+    for (std::size_t w = 0; w < workers; w++) {
+        threads.emplace_back([&] {
+            for (;;) {
+                std::size_t i;
+                {
+                    std::lock_guard<std::mutex> lock(mu);
+                    if (next >= count) return;
+                    i = next++;
+                }
+                job(i);
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+}
+
+int default_jobs(int memory_mb) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long long avail_kb = 0;
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    long long value;
+    std::string unit;
+    while (in >> key >> value >> unit)
+        if (key == "MemAvailable:") avail_kb = value;
+    // QEMU/TCG needs ~200 MiB beyond guest RAM (translation cache, device model).
+    long long per_vm_kb = (long long)(memory_mb + 200) * 1024;
+    long long by_memory = avail_kb > 0 ? (avail_kb / 2) / per_vm_kb : 1;
+    long jobs = std::min<long long>(cores > 0 ? cores : 1, by_memory);
+    return int(std::max(1L, jobs));
+}
+
+}  // namespace flowattr::matrix

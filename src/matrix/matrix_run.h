@@ -1,0 +1,83 @@
+#pragma once
+// One matrix cell end to end (initramfs -> QEMU -> outcome) and a pool running many cells
+// in parallel. Independent of where kernels come from: the CLI turns fetched kernels into
+// CellSpecs, so this layer is testable with any vmlinuz on disk.
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "matrix/initramfs.h"
+#include "matrix/outcome.h"
+#include "matrix/qemu_runner.h"
+#include "matrix/vm_suite.h"
+
+namespace flowattr::matrix {
+
+struct CellSpec {
+    std::string name, version;
+    std::string entry_cmdline;  // kernels.txt cmdline ("-" none)
+    std::string image_sha256;
+    std::string vmlinuz;
+    std::string modules_dir;
+};
+
+struct RunSettings {
+    std::string out_dir = "out/matrix";
+    InitramfsInputs binaries;  // modules_dir ignored: taken per cell
+    std::string qemu = "qemu-system-x86_64";
+    int memory_mb = 512;
+    double timeout_scale = 1.0;
+    std::string extra_cmdline;
+    GuestPlan plan;
+    bool interactive = false;
+    bool keep_initramfs = false;
+};
+
+struct CellTimings {
+    double to_init = -1;             // QEMU start -> /init's first record (host seconds)
+    double init_to_first_test = -1;  // /init's first record -> test list
+    double vm = -1;                  // QEMU start -> exit
+};
+
+struct CellResult {
+    std::string name, version;
+    std::string image_sha256, initramfs_sha256;
+    std::string accel;    // "kvm"/"tcg", empty when no VM ran
+    std::string cmdline;  // the full kernel command line booted
+    std::string dir;      // this cell's output directory
+    std::string console_log;  // path, empty when none was written
+    Classification cls;
+    SuiteResults suite;
+    VmMarks marks;
+    CellTimings timings;
+    bool ran_vm = false;
+};
+
+// A cell that never reached QEMU (unavailable/unsupported kernel, fetch or artifact error).
+CellResult unrun_cell(const std::string& name, const std::string& version, Outcome outcome, const std::string& reason);
+
+// mkdir -p; throws flowattr::Error naming the component that failed.
+void make_directories(const std::string& path);
+
+// Directory-safe form of a kernel name ("5.10-nolsm" stays, '/' and blanks become '_').
+std::string cell_dir_name(const std::string& name);
+
+using StateFn = std::function<void(const std::string& state)>;
+
+// Builds the initramfs into the cell directory, boots it, classifies. Never throws:
+// every failure becomes the cell's outcome (infra-error when the runner itself failed).
+CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChooser& accel,
+                    const std::atomic<bool>* cancel, const StateFn& state = {});
+
+// "state" of a running cell for progress displays, from the records seen so far.
+std::string describe_progress(const std::string& record_type, const SuiteResults& so_far);
+
+// Runs JOB(i) for i in [0, count) on up to JOBS threads; returns when all are done.
+void run_pool(std::size_t count, int jobs, const std::function<void(std::size_t)>& job);
+
+// Default parallelism: the number of cores, within half of the available memory at
+// MEMORY_MB (+ QEMU's own overhead) per VM; at least 1.
+int default_jobs(int memory_mb);
+
+}  // namespace flowattr::matrix

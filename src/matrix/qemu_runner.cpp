@@ -1,0 +1,372 @@
+#include "matrix/qemu_runner.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "common/error.h"
+#include "common/file.h"
+#include "common/unique_fd.h"
+
+namespace flowattr::matrix {
+
+namespace {
+
+double wall_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// QEMU option values use ',' as a separator; a literal comma is written twice.
+std::string qemu_escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        out.push_back(c);
+        if (c == ',') out.push_back(',');
+    }
+    return out;
+}
+
+int decode_status(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return -1;
+}
+
+// Reads what a file grew by since the last call; the file may not exist yet (QEMU
+// creates it once it has parsed its options).
+class FileTail {
+public:
+    explicit FileTail(std::string path) : path_(std::move(path)) {}
+    std::string read_new() {
+        if (fd_.get() < 0) {
+            fd_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+            if (fd_.get() < 0) return {};
+        }
+        std::string out;
+        char buf[65536];
+        for (;;) {
+            ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+            if (n > 0) {
+                out.append(buf, std::size_t(n));
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            break;
+        }
+        return out;
+    }
+
+private:
+    std::string path_;
+    UniqueFd fd_;
+};
+
+}  // namespace
+
+const char* accel_name(Accel a) { return a == Accel::kvm ? "kvm" : "tcg"; }
+
+Timeouts Timeouts::for_accel(Accel a, double scale) {
+    // KVM figures are generous multiples of what a healthy boot and test take; TCG gets
+    // 4x (measured: a TCG boot to /init takes 2-3 s vs well under 1 s with KVM, and BPF
+    // verification is CPU-bound).
+    double k = (a == Accel::tcg ? 4.0 : 1.0) * (scale > 0 ? scale : 1.0);
+    Timeouts t;
+    t.boot_s = 20 * k;
+    t.per_test_s = int(30 * k);
+    t.idle_s = t.per_test_s + 15 * k;
+    t.vm_s = 300 * k;
+    return t;
+}
+
+std::string kernel_cmdline(const std::string& entry_cmdline, const std::string& plan, const std::string& extra) {
+    std::string s = "console=ttyS0 panic=-1 quiet";
+    for (const std::string* part : {&entry_cmdline, &plan, &extra})
+        if (!part->empty() && *part != "-") s += " " + *part;
+    return s;
+}
+
+std::vector<std::string> build_qemu_argv(const QemuConfig& cfg) {
+    std::vector<std::string> a = {cfg.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+                                  "-m", std::to_string(cfg.memory_mb)};
+    if (cfg.accel == Accel::kvm) {
+        a.insert(a.end(), {"-accel", "kvm", "-cpu", "host"});
+    } else {
+        a.insert(a.end(), {"-accel", "tcg", "-cpu", "max"});
+    }
+    a.insert(a.end(), {"-kernel", cfg.kernel, "-initrd", cfg.initrd, "-append", cfg.append});
+    if (cfg.interactive) {
+        // Console and monitor share the terminal (Ctrl-A x quits); signal=off hands
+        // Ctrl-C to the guest's shell instead of killing QEMU.
+        a.insert(a.end(), {"-chardev", "stdio,id=con,mux=on,signal=off", "-serial", "chardev:con", "-mon",
+                           "chardev=con,mode=readline"});
+    } else {
+        a.insert(a.end(), {"-chardev", "file,id=con,path=" + qemu_escape(cfg.console_log), "-serial", "chardev:con"});
+    }
+    // ttyS1 in the guest: the results channel, apart from the console so kernel messages
+    // cannot split a record.
+    a.insert(a.end(), {"-chardev", "file,id=res,path=" + qemu_escape(cfg.results), "-serial", "chardev:res"});
+    return a;
+}
+
+AccelChooser::AccelChooser(std::string requested, std::function<bool()> kvm_device_usable_fn, Probe probe, Note note)
+    : requested_(std::move(requested)),
+      device_usable_(std::move(kvm_device_usable_fn)),
+      probe_(std::move(probe)),
+      note_(std::move(note)) {
+    if (requested_ != "auto" && requested_ != "kvm" && requested_ != "tcg")
+        throw Error("unknown accelerator '" + requested_ + "' (want auto, kvm or tcg)");
+}
+
+Accel AccelChooser::choose(const std::string& kernel) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (chosen_) return *chosen_;
+    if (requested_ == "tcg") {
+        chosen_ = Accel::tcg;
+        reason_ = "TCG requested";
+    } else if (requested_ == "kvm") {
+        if (!device_usable_()) throw Error("KVM requested but /dev/kvm cannot be opened", EACCES);
+        chosen_ = Accel::kvm;
+        reason_ = "KVM requested";
+    } else if (!device_usable_()) {
+        chosen_ = Accel::tcg;
+        reason_ = "/dev/kvm not usable; using TCG (slower, timeouts scaled)";
+    } else if (!probe_(kernel)) {
+        chosen_ = Accel::tcg;
+        reason_ = "KVM probe boot did not reach the kernel banner; using TCG (slower, timeouts scaled)";
+    } else {
+        chosen_ = Accel::kvm;
+        reason_ = "KVM probe boot succeeded";
+    }
+    if (note_ && *chosen_ == Accel::tcg && requested_ == "auto") note_(reason_);
+    return *chosen_;
+}
+
+bool kvm_device_usable() {
+    UniqueFd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    return fd.get() >= 0;
+}
+
+bool probe_kvm_boot(const std::string& qemu, const std::string& kernel, double timeout_s) {
+    TempDir dir("kmatrix-kvm-probe");
+    std::string console = dir.path() + "/console";
+    std::vector<std::string> argv = {qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+                                     "-m", "256", "-accel", "kvm", "-cpu", "host", "-kernel", kernel,
+                                     "-append", "console=ttyS0 panic=-1", "-chardev",
+                                     "file,id=con,path=" + qemu_escape(console), "-serial", "chardev:con"};
+    try {
+        ChildProcess child(argv, dir.path() + "/qemu.log", true);
+        FileTail tail(console);
+        std::string seen;
+        auto start = std::chrono::steady_clock::now();
+        while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < timeout_s) {
+            seen += tail.read_new();
+            if (seen.find("Linux version") != std::string::npos) return true;
+            if (child.poll()) return (seen + tail.read_new()).find("Linux version") != std::string::npos;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return false;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& output_path, bool own_group)
+    : own_group_(own_group) {
+    if (argv.empty()) throw Error("empty command line");
+    std::vector<char*> args;
+    for (const auto& s : argv) args.push_back(const_cast<char*>(s.c_str()));
+    args.push_back(nullptr);
+    UniqueFd out;
+    if (!output_path.empty()) {
+        UniqueFd fd(::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        if (fd.get() < 0) throw Error("cannot create " + output_path, errno);
+        out.reset(fd.release());
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) throw Error("pipe2", errno);
+    UniqueFd err_r(p[0]), err_w(p[1]);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) throw Error("fork for " + argv[0], errno);
+    if (pid == 0) {
+        // Only async-signal-safe calls from here to exec: other threads may hold locks.
+        if (own_group) setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (out.get() >= 0) {
+            dup2(out.get(), 1);
+            dup2(out.get(), 2);
+            int devnull = ::open("/dev/null", O_RDONLY);
+            if (devnull >= 0) dup2(devnull, 0);
+        }
+        execvp(args[0], args.data());
+        int e = errno;
+        ssize_t ignored = ::write(err_w.get(), &e, sizeof e);
+        (void)ignored;
+        _exit(127);
+    }
+    // Both sides set the group so neither order of scheduling leaves a window.
+    if (own_group) setpgid(pid, pid);
+    pid_ = pid;
+    err_w.reset();
+    int e = 0;
+    ssize_t n;
+    do n = ::read(err_r.get(), &e, sizeof e);
+    while (n < 0 && errno == EINTR);
+    if (n == sizeof e) {
+        int status;
+        waitpid(pid, &status, 0);
+        pid_ = -1;
+        throw Error("cannot start " + argv[0], e);
+    }
+}
+
+ChildProcess::~ChildProcess() {
+    if (pid_ <= 0) return;
+    if (!status_) terminate(1.0);
+    // A pgid stays reserved while any member lives, so this cannot hit a stranger.
+    if (own_group_) ::kill(-pid_, SIGKILL);
+}
+
+std::optional<int> ChildProcess::poll() {
+    if (status_ || pid_ <= 0) return status_;
+    int status;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) status_ = status;
+    return status_;
+}
+
+int ChildProcess::terminate(double grace_s) {
+    if (poll()) return *status_;
+    pid_t target = own_group_ ? -pid_ : pid_;
+    ::kill(target, SIGTERM);
+    auto start = std::chrono::steady_clock::now();
+    while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < grace_s) {
+        if (poll()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!status_) {
+        ::kill(target, SIGKILL);
+        int status;
+        while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        }
+        status_ = status;
+    }
+    if (own_group_) ::kill(-pid_, SIGKILL);
+    return *status_;
+}
+
+const char* vm_end_name(VmEnd e) {
+    switch (e) {
+        case VmEnd::exited: return "exited";
+        case VmEnd::boot_timeout: return "boot-timeout";
+        case VmEnd::idle_timeout: return "idle-timeout";
+        case VmEnd::vm_timeout: return "vm-timeout";
+        case VmEnd::cancelled: return "cancelled";
+    }
+    return "exited";
+}
+
+VmRun run_vm(const QemuConfig& cfg, const Timeouts& limits, const std::atomic<bool>* cancel, const RecordFn& on_record) {
+    VmRun run;
+    // Stale output of an earlier run must not be mistaken for this one's.
+    std::remove(cfg.results.c_str());
+    if (!cfg.interactive) std::remove(cfg.console_log.c_str());
+    ChildProcess child(build_qemu_argv(cfg), cfg.interactive ? std::string() : cfg.qemu_log, !cfg.interactive);
+    run.marks.spawn = wall_now();
+    using clock = std::chrono::steady_clock;
+    auto start = clock::now();
+    auto last_record = start;
+    FileTail results(cfg.results);
+    std::string pending;
+    auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
+    auto drain = [&] {
+        pending += results.read_new();
+        std::size_t nl;
+        while ((nl = pending.find('\n')) != std::string::npos) {
+            std::string line = pending.substr(0, nl);
+            pending.erase(0, nl + 1);
+            std::string type = run.suite.add_line(line);
+            if (type.empty()) continue;
+            last_record = clock::now();
+            double now = wall_now();
+            if (type == "init") run.marks.init = now;
+            if (type == "list" && !run.marks.first_test) run.marks.first_test = now;
+            if (type == "done") run.marks.done = now;
+            if (on_record) on_record(type, run.suite);
+        }
+    };
+    for (;;) {
+        auto status = child.poll();
+        drain();
+        if (status) {
+            run.end = VmEnd::exited;
+            run.exit_code = decode_status(*status);
+            break;
+        }
+        std::optional<VmEnd> stop;
+        if (cancel && cancel->load()) {
+            stop = VmEnd::cancelled;
+        } else if (!cfg.interactive) {
+            if (!run.suite.init_seen && since(start) > limits.boot_s) {
+                stop = VmEnd::boot_timeout;
+                run.limit_s = limits.boot_s;
+            } else if (run.suite.init_seen && since(last_record) > limits.idle_s) {
+                stop = VmEnd::idle_timeout;
+                run.limit_s = limits.idle_s;
+            } else if (since(start) > limits.vm_s) {
+                stop = VmEnd::vm_timeout;
+                run.limit_s = limits.vm_s;
+            }
+        }
+        if (stop) {
+            run.end = *stop;
+            run.exit_code = decode_status(child.terminate());
+            drain();
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!pending.empty()) run.suite.add_line(pending);
+    run.marks.exit = wall_now();
+    if (!cfg.interactive) {
+        struct stat st;
+        if (::stat(cfg.console_log.c_str(), &st) == 0) run.console = read_file(cfg.console_log);
+        if (::stat(cfg.qemu_log.c_str(), &st) == 0) run.qemu_log = read_file(cfg.qemu_log);
+    }
+    return run;
+}
+
+TempDir::TempDir(const std::string& prefix) {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + prefix + ".XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data())) throw Error("cannot create a temporary directory from " + tmpl, errno);
+    path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+    nftw(
+        path_.c_str(),
+        [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+        FTW_DEPTH | FTW_PHYS);
+}
+
+}  // namespace flowattr::matrix

@@ -1,0 +1,525 @@
+#include "matrix/report.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file.h"
+
+namespace flowattr::matrix {
+
+namespace {
+
+std::string fixed(double v, int digits = 1) {
+    if (v < 0) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+std::string iso_time(double epoch) {
+    if (epoch <= 0) return "";
+    std::time_t t = std::time_t(epoch);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string one_line(const std::string& s, std::size_t max) {
+    std::string out = s.substr(0, s.find('\n'));
+    if (out.size() > max) out = out.substr(0, max - 3) + "...";
+    return out;
+}
+
+struct Counts {
+    int total = 0, passed = 0, failed = 0, skipped = 0;
+};
+
+Counts count_tests(const CellResult& c) {
+    Counts n;
+    for (const auto& t : c.suite.tests) {
+        n.total++;
+        if (t.result == "FAILED")
+            n.failed++;
+        else if (t.result == "SKIPPED")
+            n.skipped++;
+        else
+            n.passed++;
+    }
+    return n;
+}
+
+std::string tests_cell(const CellResult& c) {
+    if (!c.ran_vm || c.suite.tests.empty()) return "-";
+    Counts n = count_tests(c);
+    return std::to_string(n.passed) + "/" + std::to_string(n.failed) + "/" + std::to_string(n.skipped);
+}
+
+// Per (kernel, test) status for the grid: the test's own result, overridden by the cell
+// outcome when that outcome was attributed to this test (a panic or splat during it).
+std::string test_status(const CellResult& c, const std::string& test) {
+    if (c.cls.test == test &&
+        (c.cls.outcome == Outcome::panic || c.cls.outcome == Outcome::splat || c.cls.outcome == Outcome::timeout))
+        return outcome_name(c.cls.outcome);
+    for (const auto& t : c.suite.tests) {
+        if (t.name != test) continue;
+        if (t.result == "FAILED") return "fail";
+        if (t.result == "SKIPPED") return "skip";
+        return "pass";
+    }
+    return c.ran_vm ? "not-run" : outcome_name(c.cls.outcome);
+}
+
+const char* colour(const std::string& status) {
+    static const std::map<std::string, const char*> colours = {
+        {"pass", "#2e9d4e"},        {"fail", "#d9534f"},        {"test-fail", "#d9534f"},
+        {"load-fail", "#c0392b"},   {"boot-fail", "#8e1b1b"},   {"panic", "#7b2d8b"},
+        {"splat", "#c2185b"},       {"timeout", "#e6a100"},     {"unsupported", "#9e9e9e"},
+        {"unavailable", "#bdbdbd"}, {"infra-error", "#37474f"}, {"skip", "#8fb3d9"},
+        {"not-run", "#e0e0e0"}};
+    auto it = colours.find(status);
+    return it == colours.end() ? "#e0e0e0" : it->second;
+}
+
+std::vector<std::string> all_tests(const std::vector<CellResult>& cells) {
+    std::set<std::string> names;
+    for (const auto& c : cells)
+        for (const auto& t : c.suite.tests) names.insert(t.name);
+    return {names.begin(), names.end()};
+}
+
+std::string console_href(const CellResult& c) {
+    return c.console_log.empty() ? std::string() : cell_dir_name(c.name) + "/console.log";
+}
+
+int severity(Outcome o) {
+    static const Outcome order[] = {Outcome::panic,     Outcome::splat,     Outcome::boot_fail,  Outcome::timeout,
+                                    Outcome::load_fail, Outcome::test_fail, Outcome::infra_error};
+    for (std::size_t i = 0; i < std::size(order); i++)
+        if (order[i] == o) return int(i);
+    return int(std::size(order));
+}
+
+}  // namespace
+
+std::string xml_escape(const std::string& s) {
+    std::string out;
+    out.reserve(s.size());
+    for (unsigned char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&apos;"; break;
+            default:
+                // XML 1.0 forbids most control characters even escaped; console logs have them.
+                if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
+                    out += '?';
+                else
+                    out.push_back(char(c));
+        }
+    }
+    return out;
+}
+
+std::string html_escape(const std::string& s) { return xml_escape(s); }
+
+ProgressBoard::ProgressBoard(std::ostream& out, bool tty, const std::vector<std::string>& names)
+    : out_(out), tty_(tty), order_(names) {
+    for (const auto& n : names) {
+        rows_[n];
+        width_ = std::max(width_, n.size());
+    }
+}
+
+std::string ProgressBoard::line_for(const std::string& name, const Row& row) const {
+    double elapsed = row.finished ? row.elapsed
+                     : row.running ? std::chrono::duration<double>(std::chrono::steady_clock::now() - row.started).count()
+                                   : 0;
+    std::string pad(width_ > name.size() ? width_ - name.size() : 0, ' ');
+    char t[16];
+    std::snprintf(t, sizeof t, "%6.1fs", elapsed);
+    return "  " + name + pad + "  " + (row.running || row.finished ? t : "       ") + "  " + row.state;
+}
+
+void ProgressBoard::redraw_locked() {
+    if (drawn_) out_ << "\033[" << order_.size() << "A";
+    for (const auto& n : order_) out_ << "\r\033[K" << line_for(n, rows_[n]) << "\n";
+    out_.flush();
+    drawn_ = true;
+}
+
+void ProgressBoard::set(const std::string& name, const std::string& state) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Row& row = rows_[name];
+    if (row.finished || row.state == state) return;
+    if (!row.running) {
+        row.running = true;
+        row.started = std::chrono::steady_clock::now();
+    }
+    row.state = state;
+    if (tty_)
+        redraw_locked();
+    else
+        out_ << line_for(name, row) << "\n" << std::flush;
+}
+
+void ProgressBoard::finish(const CellResult& r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Row& row = rows_[r.name];
+    row.elapsed = row.running ? std::chrono::duration<double>(std::chrono::steady_clock::now() - row.started).count() : 0;
+    row.running = false;
+    row.finished = true;
+    row.state = std::string(outcome_name(r.cls.outcome)) + (r.cls.reason.empty() ? "" : ": " + one_line(r.cls.reason, 90));
+    if (tty_)
+        redraw_locked();
+    else
+        out_ << line_for(r.name, row) << "\n" << std::flush;
+}
+
+void ProgressBoard::note(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    bool redraw = tty_ && drawn_;
+    // Erase the board, print the note where it was, draw the board again below it.
+    if (redraw) out_ << "\033[" << order_.size() << "A\r\033[J";
+    drawn_ = false;
+    out_ << line << "\n";
+    if (redraw)
+        redraw_locked();
+    else
+        out_.flush();
+}
+
+void ProgressBoard::refresh() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (tty_) redraw_locked();
+}
+
+std::string junit_xml(const CellResult& c) {
+    std::ostringstream x;
+    Counts n = count_tests(c);
+    const Outcome o = c.cls.outcome;
+    bool not_run = !c.ran_vm;
+    // The VM-level verdict is a testcase of its own so a boot failure or panic shows up
+    // in test reporters even when no test result exists.
+    bool vm_failed = outcome_fails_run(o) && o != Outcome::test_fail && o != Outcome::load_fail;
+    int tests = n.total + 2;
+    int failures = n.failed + (c.suite.load_check.ran && c.suite.load_check.rc != 0 ? 1 : 0);
+    int errors = vm_failed ? 1 : 0;
+    int skipped = n.skipped + (not_run && !outcome_fails_run(o) ? 2 : 0);
+    double time = c.timings.vm > 0 ? c.timings.vm : 0;
+    std::string cls = "kernel." + c.name;
+
+    x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    x << "<testsuites name=\"kmatrix\" tests=\"" << tests << "\" failures=\"" << failures << "\" errors=\"" << errors
+      << "\" skipped=\"" << skipped << "\" time=\"" << fixed(time, 3) << "\">\n";
+    x << "  <testsuite name=\"" << xml_escape(cls) << "\" tests=\"" << tests << "\" failures=\"" << failures
+      << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\"" << fixed(time, 3) << "\" timestamp=\""
+      << iso_time(c.marks.spawn) << "\">\n";
+    x << "    <properties>\n";
+    auto prop = [&](const std::string& k, const std::string& v) {
+        x << "      <property name=\"" << xml_escape(k) << "\" value=\"" << xml_escape(v) << "\"/>\n";
+    };
+    prop("kernel.name", c.name);
+    prop("kernel.version", c.version);
+    prop("kernel.release", c.suite.kernel_release);
+    prop("kernel.image_sha256", c.image_sha256);
+    prop("initramfs.sha256", c.initramfs_sha256);
+    prop("accel", c.accel);
+    prop("cmdline", c.cmdline);
+    prop("lsm", c.suite.lsm);
+    std::string modes;
+    for (const auto& m : c.suite.attach_modes()) modes += (modes.empty() ? "" : ",") + m;
+    prop("attach_modes", modes);
+    prop("outcome", outcome_name(o));
+    prop("outcome.reason", c.cls.reason);
+    prop("timing.qemu_to_init_s", fixed(c.timings.to_init, 2));
+    prop("timing.init_to_first_test_s", fixed(c.timings.init_to_first_test, 2));
+    prop("timing.vm_s", fixed(c.timings.vm, 2));
+    x << "    </properties>\n";
+
+    x << "    <testcase classname=\"" << xml_escape(cls) << "\" name=\"vm\" time=\"" << fixed(time, 3) << "\">\n";
+    if (vm_failed)
+        x << "      <error type=\"" << outcome_name(o) << "\" message=\"" << xml_escape(one_line(c.cls.reason, 500))
+          << "\">" << xml_escape(c.cls.reason) << "</error>\n";
+    else if (not_run)
+        x << "      <skipped message=\"" << outcome_name(o) << ": " << xml_escape(one_line(c.cls.reason, 500)) << "\"/>\n";
+    x << "    </testcase>\n";
+
+    const auto& lc = c.suite.load_check;
+    x << "    <testcase classname=\"" << xml_escape(cls) << "\" name=\"flowattr load --check\" time=\""
+      << fixed(lc.ran ? lc.end - lc.start : 0, 3) << "\">\n";
+    if (lc.ran && lc.rc != 0)
+        x << "      <failure type=\"load-fail\" message=\"exit code " << lc.rc << "\">" << xml_escape(lc.output)
+          << "</failure>\n";
+    else if (!lc.ran)
+        x << "      <skipped message=\"not run\"/>\n";
+    if (lc.ran) x << "      <system-out>" << xml_escape(lc.output) << "</system-out>\n";
+    x << "    </testcase>\n";
+
+    for (const auto& t : c.suite.tests) {
+        auto dot = t.name.find('.');
+        std::string suite = dot == std::string::npos ? "" : "." + t.name.substr(0, dot);
+        std::string name = dot == std::string::npos ? t.name : t.name.substr(dot + 1);
+        x << "    <testcase classname=\"" << xml_escape(cls + suite) << "\" name=\"" << xml_escape(name) << "\" time=\""
+          << fixed(t.end - t.start, 3) << "\">\n";
+        if (!t.properties.empty()) {
+            x << "      <properties>\n";
+            for (const auto& [k, v] : t.properties)
+                x << "        <property name=\"" << xml_escape(k) << "\" value=\"" << xml_escape(v) << "\"/>\n";
+            x << "      </properties>\n";
+        }
+        if (t.result == "FAILED") {
+            std::string msg = t.timed_out ? "timed out" : t.failure_message.empty() ? "exit code " + std::to_string(t.rc)
+                                                                                     : t.failure_message;
+            x << "      <failure message=\"" << xml_escape(one_line(msg, 500)) << "\">" << xml_escape(msg)
+              << (t.output.empty() ? "" : "\n\n" + xml_escape(t.output)) << "</failure>\n";
+        } else if (t.result == "SKIPPED") {
+            x << "      <skipped/>\n";
+        }
+        if (!t.splat.empty()) x << "      <system-err>" << xml_escape("kernel splat: " + t.splat) << "</system-err>\n";
+        x << "    </testcase>\n";
+    }
+    // A test that was running when the VM died never reported; list it so it is not lost.
+    if (c.suite.running_test)
+        x << "    <testcase classname=\"" << xml_escape(cls) << "\" name=\"" << xml_escape(*c.suite.running_test)
+          << "\"><error type=\"" << outcome_name(o) << "\" message=\"" << xml_escape(one_line(c.cls.reason, 500))
+          << "\"/></testcase>\n";
+    x << "  </testsuite>\n</testsuites>\n";
+    return x.str();
+}
+
+std::string summary_table(const std::vector<CellResult>& cells) {
+    std::vector<std::vector<std::string>> rows = {
+        {"kernel", "version", "outcome", "accel", "boot s", "vm s", "tests p/f/s", "detail"}};
+    for (const auto& c : cells)
+        rows.push_back({c.name, c.version, outcome_name(c.cls.outcome), c.accel.empty() ? "-" : c.accel,
+                        fixed(c.timings.to_init), fixed(c.timings.vm), tests_cell(c), one_line(c.cls.reason, 70)});
+    std::vector<std::size_t> w(rows[0].size(), 0);
+    for (const auto& r : rows)
+        for (std::size_t i = 0; i < r.size(); i++) w[i] = std::max(w[i], r[i].size());
+    std::ostringstream out;
+    for (std::size_t ri = 0; ri < rows.size(); ri++) {
+        std::string line;
+        for (std::size_t i = 0; i < rows[ri].size(); i++) {
+            line += rows[ri][i];
+            if (i + 1 < rows[ri].size()) line += std::string(w[i] - rows[ri][i].size() + 2, ' ');
+        }
+        out << line << "\n";
+        if (ri == 0) {
+            std::size_t total = 0;
+            for (std::size_t i = 0; i < w.size(); i++) total += w[i] + (i + 1 < w.size() ? 2 : 0);
+            out << std::string(std::min<std::size_t>(total, 120), '-') << "\n";
+        }
+    }
+    return out.str();
+}
+
+std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo& info) {
+    std::ostringstream md;
+    auto cell_text = [](std::string s) {
+        std::string out;
+        for (char ch : s) out += ch == '|' ? std::string("\\|") : ch == '\n' ? std::string(" ") : std::string(1, ch);
+        return out;
+    };
+    md << "## flowattr kernel matrix\n\n";
+    if (info.interrupted) md << "**Interrupted**: partial results.\n\n";
+    if (!info.accel_note.empty()) md << "_" << cell_text(info.accel_note) << "_\n\n";
+    md << "| kernel | version | outcome | accel | QEMU→init s | init→tests s | VM s | tests p/f/s | detail |\n";
+    md << "|---|---|---|---|---:|---:|---:|---|---|\n";
+    for (const auto& c : cells) {
+        std::string mark = c.cls.outcome == Outcome::pass ? "✅ " : outcome_fails_run(c.cls.outcome) ? "❌ " : "⚪ ";
+        md << "| " << cell_text(c.name) << " | " << cell_text(c.version) << " | " << mark << outcome_name(c.cls.outcome)
+           << " | " << (c.accel.empty() ? "-" : c.accel) << " | " << fixed(c.timings.to_init) << " | "
+           << fixed(c.timings.init_to_first_test) << " | " << fixed(c.timings.vm) << " | " << tests_cell(c) << " | "
+           << cell_text(one_line(c.cls.reason, 120)) << " |\n";
+    }
+    auto tests = all_tests(cells);
+    if (!tests.empty()) {
+        md << "\n<details><summary>Per-test results</summary>\n\n| test |";
+        for (const auto& c : cells) md << " " << cell_text(c.name) << " |";
+        md << "\n|---|";
+        for (std::size_t i = 0; i < cells.size(); i++) md << "---|";
+        md << "\n";
+        for (const auto& t : tests) {
+            md << "| " << cell_text(t) << " |";
+            for (const auto& c : cells) md << " " << test_status(c, t) << " |";
+            md << "\n";
+        }
+        md << "\n</details>\n";
+    }
+    return md.str();
+}
+
+std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& info) {
+    std::ostringstream h;
+    h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>flowattr kernel matrix</title>\n<style>\n"
+         "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\n"
+         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}\n"
+         "th{background:#f4f4f4}td.s{color:#fff;text-align:center;font-weight:600}td.s a{color:#fff}\n"
+         ".legend span{display:inline-block;padding:2px 6px;margin:2px;color:#fff;font-size:12px;border-radius:3px}\n"
+         "</style></head><body>\n<h1>flowattr kernel matrix</h1>\n";
+    h << "<p>Run " << html_escape(iso_time(info.start)) << " – " << html_escape(iso_time(info.end)) << " ("
+      << fixed(info.end - info.start) << " s)";
+    if (!info.kernels_file.empty()) h << ", kernels from <code>" << html_escape(info.kernels_file) << "</code>";
+    h << ".";
+    if (!info.accel_note.empty()) h << " " << html_escape(info.accel_note) << ".";
+    if (info.interrupted) h << " <b>Interrupted: partial results.</b>";
+    h << "</p>\n";
+
+    h << "<h2>Kernels</h2>\n<table><tr><th>kernel</th><th>version</th><th>outcome</th><th>accel</th>"
+         "<th>QEMU→init s</th><th>init→tests s</th><th>VM s</th><th>tests p/f/s</th><th>LSM</th><th>detail</th>"
+         "<th>log</th></tr>\n";
+    for (const auto& c : cells) {
+        std::string o = outcome_name(c.cls.outcome);
+        std::string href = console_href(c);
+        h << "<tr><td>" << html_escape(c.name) << "</td><td>" << html_escape(c.version) << "</td><td class=\"s\" style=\"background:"
+          << colour(o) << "\">" << o << "</td><td>" << html_escape(c.accel) << "</td><td>" << fixed(c.timings.to_init)
+          << "</td><td>" << fixed(c.timings.init_to_first_test) << "</td><td>" << fixed(c.timings.vm) << "</td><td>"
+          << tests_cell(c) << "</td><td>" << html_escape(c.suite.lsm) << "</td><td>" << html_escape(c.cls.reason)
+          << "</td><td>" << (href.empty() ? "" : "<a href=\"" + html_escape(href) + "\">console</a>") << "</td></tr>\n";
+    }
+    h << "</table>\n";
+
+    auto tests = all_tests(cells);
+    h << "<h2>Tests × kernels</h2>\n<table><tr><th>test</th>";
+    for (const auto& c : cells) h << "<th>" << html_escape(c.name) << "</th>";
+    h << "</tr>\n<tr><td><i>flowattr load --check</i></td>";
+    for (const auto& c : cells) {
+        std::string s = !c.suite.load_check.ran ? (c.ran_vm ? "not-run" : outcome_name(c.cls.outcome))
+                        : c.suite.load_check.rc == 0 ? "pass" : "load-fail";
+        std::string href = console_href(c);
+        h << "<td class=\"s\" style=\"background:" << colour(s) << "\">"
+          << (href.empty() ? s : "<a href=\"" + html_escape(href) + "\">" + s + "</a>") << "</td>";
+    }
+    h << "</tr>\n";
+    for (const auto& t : tests) {
+        h << "<tr><td>" << html_escape(t) << "</td>";
+        for (const auto& c : cells) {
+            std::string s = test_status(c, t);
+            std::string href = console_href(c);
+            h << "<td class=\"s\" style=\"background:" << colour(s) << "\">"
+              << (href.empty() ? s : "<a href=\"" + html_escape(href) + "\">" + s + "</a>") << "</td>";
+        }
+        h << "</tr>\n";
+    }
+    h << "</table>\n<div class=\"legend\">";
+    for (const char* s : {"pass", "fail", "skip", "not-run", "load-fail", "boot-fail", "panic", "splat", "timeout",
+                          "unsupported", "unavailable", "infra-error"})
+        h << "<span style=\"background:" << colour(s) << "\">" << s << "</span>";
+    h << "</div>\n";
+
+    // Timeline: one bar per kernel, split into boot / setup / tests / shutdown.
+    double t0 = info.start, t1 = std::max(info.end, info.start + 1);
+    for (const auto& c : cells)
+        if (c.marks.exit > t1) t1 = c.marks.exit;
+    const int label_w = 110, bar_w = 640, row_h = 22;
+    int height = int(cells.size()) * row_h + 30;
+    auto x_of = [&](double t) { return label_w + (t - t0) / (t1 - t0) * bar_w; };
+    h << "<h2>Timeline</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << label_w + bar_w + 20
+      << "\" height=\"" << height << "\" font-size=\"12\">\n";
+    int row = 0;
+    for (const auto& c : cells) {
+        int y = row++ * row_h + 4;
+        h << "<text x=\"0\" y=\"" << y + 13 << "\">" << html_escape(c.name) << "</text>\n";
+        if (!c.ran_vm || c.marks.spawn <= 0) continue;
+        struct Seg {
+            double from, to;
+            const char* colour;
+            const char* what;
+        };
+        double end = c.marks.exit;
+        auto upto = [&](double mark) { return mark > 0 ? mark : end; };
+        std::vector<Seg> segs = {{c.marks.spawn, upto(c.marks.init), "#9e9e9e", "boot"}};
+        if (c.marks.init > 0) segs.push_back({c.marks.init, upto(c.marks.first_test), "#5c8fd6", "setup + load check"});
+        if (c.marks.first_test > 0)
+            segs.push_back({c.marks.first_test, upto(c.marks.done), colour(outcome_name(c.cls.outcome)), "tests"});
+        if (c.marks.done > 0) segs.push_back({c.marks.done, end, "#cfd8dc", "shutdown"});
+        for (const auto& s : segs) {
+            if (s.to < s.from) continue;
+            h << "<rect x=\"" << fixed(x_of(s.from), 1) << "\" y=\"" << y << "\" width=\""
+              << fixed(std::max(1.0, x_of(s.to) - x_of(s.from)), 1) << "\" height=\"" << row_h - 6 << "\" fill=\""
+              << s.colour << "\"><title>" << html_escape(c.name) << " " << s.what << ": " << fixed(s.to - s.from, 2)
+              << " s</title></rect>\n";
+        }
+        h << "<text x=\"" << fixed(x_of(end) + 4, 1) << "\" y=\"" << y + 13 << "\">" << fixed(end - c.marks.spawn)
+          << " s</text>\n";
+    }
+    h << "<text x=\"" << label_w << "\" y=\"" << height - 4 << "\">0 s</text><text x=\"" << label_w + bar_w - 40
+      << "\" y=\"" << height - 4 << "\">" << fixed(t1 - t0) << " s</text>\n</svg>\n";
+    h << "<p>Grey: QEMU start → /init; blue: mounts, modules, <code>flowattr load --check</code>; coloured: tests "
+         "(by outcome); light: shutdown. Hover for durations.</p>\n</body></html>\n";
+    return h.str();
+}
+
+std::string results_json(const std::vector<CellResult>& cells, const RunInfo& info) {
+    nlohmann::json j;
+    j["start"] = iso_time(info.start);
+    j["end"] = iso_time(info.end);
+    j["interrupted"] = info.interrupted;
+    j["accel_note"] = info.accel_note;
+    j["exit_code"] = run_exit_code(cells, info.interrupted);
+    j["kernels"] = nlohmann::json::array();
+    for (const auto& c : cells) {
+        nlohmann::json k;
+        k["name"] = c.name;
+        k["version"] = c.version;
+        k["outcome"] = outcome_name(c.cls.outcome);
+        k["exit_code"] = outcome_exit_code(c.cls.outcome);
+        k["reason"] = c.cls.reason;
+        k["test"] = c.cls.test;
+        k["accel"] = c.accel;
+        k["cmdline"] = c.cmdline;
+        k["image_sha256"] = c.image_sha256;
+        k["initramfs_sha256"] = c.initramfs_sha256;
+        k["release"] = c.suite.kernel_release;
+        k["lsm"] = c.suite.lsm;
+        k["attach_modes"] = c.suite.attach_modes();
+        k["timings"] = {{"qemu_to_init_s", c.timings.to_init},
+                        {"init_to_first_test_s", c.timings.init_to_first_test},
+                        {"vm_s", c.timings.vm}};
+        k["console_log"] = console_href(c);
+        k["load_check"] = {{"ran", c.suite.load_check.ran}, {"rc", c.suite.load_check.rc}};
+        nlohmann::json tests = nlohmann::json::array();
+        for (const auto& t : c.suite.tests)
+            tests.push_back({{"name", t.name}, {"result", t.result}, {"seconds", t.end - t.start},
+                             {"timed_out", t.timed_out}, {"splat", t.splat}});
+        k["tests"] = tests;
+        j["kernels"].push_back(k);
+    }
+    return j.dump(2) + "\n";
+}
+
+void write_reports(const std::string& out_dir, const std::vector<CellResult>& cells, const RunInfo& info) {
+    make_directories(out_dir);
+    for (const auto& c : cells) {
+        std::string dir = out_dir + "/" + cell_dir_name(c.name);
+        make_directories(dir);
+        write_file_atomic(dir + "/junit.xml", junit_xml(c));
+    }
+    write_file_atomic(out_dir + "/summary.txt", summary_table(cells));
+    write_file_atomic(out_dir + "/summary.md", summary_markdown(cells, info));
+    write_file_atomic(out_dir + "/index.html", summary_html(cells, info));
+    write_file_atomic(out_dir + "/results.json", results_json(cells, info));
+}
+
+int run_exit_code(const std::vector<CellResult>& cells, bool interrupted) {
+    if (interrupted) return 130;
+    const CellResult* worst = nullptr;
+    for (const auto& c : cells)
+        if (outcome_fails_run(c.cls.outcome) && (!worst || severity(c.cls.outcome) < severity(worst->cls.outcome)))
+            worst = &c;
+    return worst ? outcome_exit_code(worst->cls.outcome) : 0;
+}
+
+}  // namespace flowattr::matrix

@@ -1,0 +1,72 @@
+#pragma once
+// What a matrix run tells people: live progress while it runs, then per-kernel JUnit
+// (for CI test reporters), and a summary as a terminal table, Markdown (for
+// $GITHUB_STEP_SUMMARY), a self-contained HTML page and results.json (for scripts).
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "matrix/matrix_run.h"
+
+namespace flowattr::matrix {
+
+struct RunInfo {
+    double start = 0, end = 0;  // wall clock, seconds since the epoch
+    std::string accel_note;     // why this accelerator (e.g. the TCG fallback)
+    bool interrupted = false;
+    std::string kernels_file;
+};
+
+// One line per kernel: state and elapsed time. On a terminal the block is redrawn in
+// place; otherwise each change is printed once as a plain line (CI logs stay readable).
+class ProgressBoard {
+public:
+    ProgressBoard(std::ostream& out, bool tty, const std::vector<std::string>& names);
+    void set(const std::string& name, const std::string& state);
+    void finish(const CellResult& result);
+    // A line printed above the board (kept in scrollback on a terminal).
+    void note(const std::string& line);
+    // Redraws elapsed times on a terminal; a no-op otherwise.
+    void refresh();
+
+private:
+    struct Row {
+        std::string state = "queued";
+        std::chrono::steady_clock::time_point started;
+        bool running = false, finished = false;
+        double elapsed = 0;
+    };
+    std::string line_for(const std::string& name, const Row& row) const;
+    void redraw_locked();
+
+    std::ostream& out_;
+    bool tty_;
+    std::vector<std::string> order_;
+    std::map<std::string, Row> rows_;
+    std::size_t width_ = 0;
+    bool drawn_ = false;
+    std::mutex mu_;
+};
+
+std::string junit_xml(const CellResult& cell);
+std::string summary_table(const std::vector<CellResult>& cells);
+std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo& info);
+std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& info);
+std::string results_json(const std::vector<CellResult>& cells, const RunInfo& info);
+
+// Writes OUT_DIR/{summary.txt,summary.md,index.html,results.json} and each cell's
+// OUT_DIR/<cell>/junit.xml. Throws flowattr::Error when a file cannot be written.
+void write_reports(const std::string& out_dir, const std::vector<CellResult>& cells, const RunInfo& info);
+
+// 0 when no available kernel failed; otherwise the exit code of the most severe outcome
+// (panic, splat, boot-fail, timeout, load-fail, test-fail, infra-error in that order);
+// 130 when the run was interrupted.
+int run_exit_code(const std::vector<CellResult>& cells, bool interrupted);
+
+std::string xml_escape(const std::string& s);
+std::string html_escape(const std::string& s);
+
+}  // namespace flowattr::matrix
