@@ -176,9 +176,8 @@ int FlowMonitor::poll(int timeout_ms) {
     return n < 0 ? 0 : n;
 }
 
-std::vector<FlowEntry> FlowMonitor::snapshot() const {
+std::vector<FlowEntry> read_flow_table(int fd) {
     std::vector<FlowEntry> out;
-    int fd = flows_fd();
     fa_flow_key key{}, next{};
     const void* prev = nullptr;
     while (bpf_map_get_next_key(fd, prev, &next) == 0) {
@@ -191,6 +190,8 @@ std::vector<FlowEntry> FlowMonitor::snapshot() const {
     }
     return out;
 }
+
+std::vector<FlowEntry> FlowMonitor::snapshot() const { return read_flow_table(flows_fd()); }
 
 void FlowMonitor::erase(const fa_flow_key& key) { bpf_map_delete_elem(flows_fd(), &key); }
 

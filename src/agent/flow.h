@@ -30,6 +30,9 @@ struct FlowEntry {
     fa_flow_stats stats;
 };
 
+// Every entry of a fa_flows map; an LRU entry evicted mid-walk is skipped.
+std::vector<FlowEntry> read_flow_table(int flows_fd);
+
 struct FlowMonitorOptions {
     std::vector<InterfaceSpec> interfaces;
     std::uint32_t max_flows = 65536;
