@@ -1,0 +1,223 @@
+#include "verify/sections.h"
+
+#include <iterator>
+
+namespace flowattr::verify {
+
+namespace {
+
+// enum bpf_prog_type, enum bpf_attach_type and enum bpf_map_type in value order (checked
+// against the 6.18 kernel's BTF: BPF_NETKIT_PEER = 55, BPF_PROG_TYPE_NETFILTER = 32).
+constexpr const char* kProgTypes[] = {
+    "unspec",        "socket_filter",  "kprobe",          "sched_cls",      "sched_act",
+    "tracepoint",    "xdp",            "perf_event",      "cgroup_skb",     "cgroup_sock",
+    "lwt_in",        "lwt_out",        "lwt_xmit",        "sock_ops",       "sk_skb",
+    "cgroup_device", "sk_msg",         "raw_tracepoint",  "cgroup_sock_addr", "lwt_seg6local",
+    "lirc_mode2",    "sk_reuseport",   "flow_dissector",  "cgroup_sysctl",  "raw_tracepoint_writable",
+    "cgroup_sockopt", "tracing",       "struct_ops",      "ext",            "lsm",
+    "sk_lookup",     "syscall",        "netfilter",
+};
+
+constexpr const char* kAttachTypes[] = {
+    "cgroup_inet_ingress",      "cgroup_inet_egress",       "cgroup_inet_sock_create", "cgroup_sock_ops",
+    "sk_skb_stream_parser",     "sk_skb_stream_verdict",    "cgroup_device",           "sk_msg_verdict",
+    "cgroup_inet4_bind",        "cgroup_inet6_bind",        "cgroup_inet4_connect",    "cgroup_inet6_connect",
+    "cgroup_inet4_post_bind",   "cgroup_inet6_post_bind",   "cgroup_udp4_sendmsg",     "cgroup_udp6_sendmsg",
+    "lirc_mode2",               "flow_dissector",           "cgroup_sysctl",           "cgroup_udp4_recvmsg",
+    "cgroup_udp6_recvmsg",      "cgroup_getsockopt",        "cgroup_setsockopt",       "trace_raw_tp",
+    "trace_fentry",             "trace_fexit",              "modify_return",           "lsm_mac",
+    "trace_iter",               "cgroup_inet4_getpeername", "cgroup_inet6_getpeername", "cgroup_inet4_getsockname",
+    "cgroup_inet6_getsockname", "xdp_devmap",               "cgroup_inet_sock_release", "xdp_cpumap",
+    "sk_lookup",                "xdp",                      "sk_skb_verdict",          "sk_reuseport_select",
+    "sk_reuseport_select_or_migrate", "perf_event",         "trace_kprobe_multi",      "lsm_cgroup",
+    "struct_ops",               "netfilter",                "tcx_ingress",             "tcx_egress",
+    "trace_uprobe_multi",       "cgroup_unix_connect",      "cgroup_unix_sendmsg",     "cgroup_unix_recvmsg",
+    "cgroup_unix_getpeername",  "cgroup_unix_getsockname",  "netkit_primary",          "netkit_peer",
+};
+
+constexpr const char* kMapTypes[] = {
+    "unspec",          "hash",           "array",           "prog_array",      "perf_event_array",
+    "percpu_hash",     "percpu_array",   "stack_trace",     "cgroup_array",    "lru_hash",
+    "lru_percpu_hash", "lpm_trie",       "array_of_maps",   "hash_of_maps",    "devmap",
+    "sockmap",         "cpumap",         "xskmap",          "sockhash",        "cgroup_storage",
+    "reuseport_sockarray", "percpu_cgroup_storage", "queue", "stack",          "sk_storage",
+    "devmap_hash",     "struct_ops",     "ringbuf",         "inode_storage",   "task_storage",
+    "bloom_filter",    "user_ringbuf",   "cgrp_storage",    "arena",
+};
+
+enum ProgType : std::uint32_t {
+    kSocketFilter = 1, kKprobe, kSchedCls, kSchedAct, kTracepoint, kXdp, kPerfEvent, kCgroupSkb, kCgroupSock,
+    kLwtIn, kLwtOut, kLwtXmit, kSockOps, kSkSkb, kCgroupDevice, kSkMsg, kRawTracepoint, kCgroupSockAddr,
+    kLwtSeg6local, kLircMode2, kSkReuseport, kFlowDissector, kCgroupSysctl, kRawTracepointWritable,
+    kCgroupSockopt, kTracing, kStructOps, kExt, kLsm, kSkLookup, kSyscall, kNetfilter,
+};
+
+enum AttachType : std::uint32_t {
+    kCgroupInetIngress = 0, kCgroupInetEgress, kCgroupInetSockCreate, kCgroupSockOps, kSkSkbStreamParser,
+    kSkSkbStreamVerdict, kCgroupDeviceAt, kSkMsgVerdict, kCgroupInet4Bind, kCgroupInet6Bind, kCgroupInet4Connect,
+    kCgroupInet6Connect, kCgroupInet4PostBind, kCgroupInet6PostBind, kCgroupUdp4Sendmsg, kCgroupUdp6Sendmsg,
+    kLircMode2At, kFlowDissectorAt, kCgroupSysctlAt, kCgroupUdp4Recvmsg, kCgroupUdp6Recvmsg, kCgroupGetsockopt,
+    kCgroupSetsockopt, kTraceRawTp, kTraceFentry, kTraceFexit, kModifyReturn, kLsmMac, kTraceIter,
+    kCgroupInet4Getpeername, kCgroupInet6Getpeername, kCgroupInet4Getsockname, kCgroupInet6Getsockname,
+    kXdpDevmap, kCgroupInetSockRelease, kXdpCpumap, kSkLookupAt, kXdpAt, kSkSkbVerdict, kSkReuseportSelect,
+    kSkReuseportSelectOrMigrate, kPerfEventAt, kTraceKprobeMulti, kLsmCgroup, kStructOpsAt, kNetfilterAt,
+    kTcxIngress, kTcxEgress, kTraceUprobeMulti, kCgroupUnixConnect, kCgroupUnixSendmsg, kCgroupUnixRecvmsg,
+    kCgroupUnixGetpeername, kCgroupUnixGetsockname, kNetkitPrimary, kNetkitPeer,
+};
+
+constexpr std::nullopt_t kNone = std::nullopt;
+
+const std::vector<SectionDef> kSectionDefs = {
+    {"socket", kSocketFilter, kNone, kSecNone},
+    {"sk_reuseport/migrate", kSkReuseport, kSkReuseportSelectOrMigrate, kSecAttachable},
+    {"sk_reuseport", kSkReuseport, kSkReuseportSelect, kSecAttachable},
+    {"kprobe+", kKprobe, kNone, kSecNone},
+    {"uprobe+", kKprobe, kNone, kSecNone},
+    {"uprobe.s+", kKprobe, kNone, kSecSleepable},
+    {"kretprobe+", kKprobe, kNone, kSecNone},
+    {"uretprobe+", kKprobe, kNone, kSecNone},
+    {"uretprobe.s+", kKprobe, kNone, kSecSleepable},
+    {"kprobe.multi+", kKprobe, kTraceKprobeMulti, kSecNone},
+    {"kretprobe.multi+", kKprobe, kTraceKprobeMulti, kSecNone},
+    {"uprobe.multi+", kKprobe, kTraceUprobeMulti, kSecNone},
+    {"uretprobe.multi+", kKprobe, kTraceUprobeMulti, kSecNone},
+    {"uprobe.multi.s+", kKprobe, kTraceUprobeMulti, kSecSleepable},
+    {"uretprobe.multi.s+", kKprobe, kTraceUprobeMulti, kSecSleepable},
+    {"ksyscall+", kKprobe, kNone, kSecNone},
+    {"kretsyscall+", kKprobe, kNone, kSecNone},
+    {"usdt+", kKprobe, kNone, kSecUsdt},
+    {"usdt.s+", kKprobe, kNone, kSecUsdt | kSecSleepable},
+    {"tc/ingress", kSchedCls, kTcxIngress, kSecNone},
+    {"tc/egress", kSchedCls, kTcxEgress, kSecNone},
+    {"tcx/ingress", kSchedCls, kTcxIngress, kSecNone},
+    {"tcx/egress", kSchedCls, kTcxEgress, kSecNone},
+    {"tc", kSchedCls, kNone, kSecNone},
+    {"classifier", kSchedCls, kNone, kSecNone},
+    {"action", kSchedAct, kNone, kSecNone},
+    {"netkit/primary", kSchedCls, kNetkitPrimary, kSecNone},
+    {"netkit/peer", kSchedCls, kNetkitPeer, kSecNone},
+    {"tracepoint+", kTracepoint, kNone, kSecNone},
+    {"tp+", kTracepoint, kNone, kSecNone},
+    {"raw_tracepoint+", kRawTracepoint, kNone, kSecNone},
+    {"raw_tp+", kRawTracepoint, kNone, kSecNone},
+    {"raw_tracepoint.w+", kRawTracepointWritable, kNone, kSecNone},
+    {"raw_tp.w+", kRawTracepointWritable, kNone, kSecNone},
+    {"tp_btf+", kTracing, kTraceRawTp, kSecAttachBtf},
+    {"fentry+", kTracing, kTraceFentry, kSecAttachBtf},
+    {"fmod_ret+", kTracing, kModifyReturn, kSecAttachBtf},
+    {"fexit+", kTracing, kTraceFexit, kSecAttachBtf},
+    {"fentry.s+", kTracing, kTraceFentry, kSecAttachBtf | kSecSleepable},
+    {"fmod_ret.s+", kTracing, kModifyReturn, kSecAttachBtf | kSecSleepable},
+    {"fexit.s+", kTracing, kTraceFexit, kSecAttachBtf | kSecSleepable},
+    {"freplace+", kExt, kNone, kSecAttachBtf},
+    {"lsm+", kLsm, kLsmMac, kSecAttachBtf},
+    {"lsm.s+", kLsm, kLsmMac, kSecAttachBtf | kSecSleepable},
+    {"lsm_cgroup+", kLsm, kLsmCgroup, kSecAttachBtf},
+    {"iter+", kTracing, kTraceIter, kSecAttachBtf},
+    {"iter.s+", kTracing, kTraceIter, kSecAttachBtf | kSecSleepable},
+    {"syscall", kSyscall, kNone, kSecSleepable},
+    {"xdp.frags/devmap", kXdp, kXdpDevmap, kSecXdpFrags},
+    {"xdp/devmap", kXdp, kXdpDevmap, kSecAttachable},
+    {"xdp.frags/cpumap", kXdp, kXdpCpumap, kSecXdpFrags},
+    {"xdp/cpumap", kXdp, kXdpCpumap, kSecAttachable},
+    {"xdp.frags", kXdp, kXdpAt, kSecXdpFrags},
+    {"xdp", kXdp, kXdpAt, kSecAttachableOpt},
+    {"perf_event", kPerfEvent, kNone, kSecNone},
+    {"lwt_in", kLwtIn, kNone, kSecNone},
+    {"lwt_out", kLwtOut, kNone, kSecNone},
+    {"lwt_xmit", kLwtXmit, kNone, kSecNone},
+    {"lwt_seg6local", kLwtSeg6local, kNone, kSecNone},
+    {"sockops", kSockOps, kCgroupSockOps, kSecAttachableOpt},
+    {"sk_skb/stream_parser", kSkSkb, kSkSkbStreamParser, kSecAttachableOpt},
+    {"sk_skb/stream_verdict", kSkSkb, kSkSkbStreamVerdict, kSecAttachableOpt},
+    {"sk_skb", kSkSkb, kNone, kSecNone},
+    {"sk_msg", kSkMsg, kSkMsgVerdict, kSecAttachableOpt},
+    {"lirc_mode2", kLircMode2, kLircMode2At, kSecAttachableOpt},
+    {"flow_dissector", kFlowDissector, kFlowDissectorAt, kSecAttachableOpt},
+    {"cgroup_skb/ingress", kCgroupSkb, kCgroupInetIngress, kSecAttachableOpt},
+    {"cgroup_skb/egress", kCgroupSkb, kCgroupInetEgress, kSecAttachableOpt},
+    {"cgroup/skb", kCgroupSkb, kNone, kSecNone},
+    {"cgroup/sock_create", kCgroupSock, kCgroupInetSockCreate, kSecAttachable},
+    {"cgroup/sock_release", kCgroupSock, kCgroupInetSockRelease, kSecAttachable},
+    {"cgroup/sock", kCgroupSock, kCgroupInetSockCreate, kSecAttachableOpt},
+    {"cgroup/post_bind4", kCgroupSock, kCgroupInet4PostBind, kSecAttachable},
+    {"cgroup/post_bind6", kCgroupSock, kCgroupInet6PostBind, kSecAttachable},
+    {"cgroup/bind4", kCgroupSockAddr, kCgroupInet4Bind, kSecAttachable},
+    {"cgroup/bind6", kCgroupSockAddr, kCgroupInet6Bind, kSecAttachable},
+    {"cgroup/connect4", kCgroupSockAddr, kCgroupInet4Connect, kSecAttachable},
+    {"cgroup/connect6", kCgroupSockAddr, kCgroupInet6Connect, kSecAttachable},
+    {"cgroup/connect_unix", kCgroupSockAddr, kCgroupUnixConnect, kSecAttachable},
+    {"cgroup/sendmsg4", kCgroupSockAddr, kCgroupUdp4Sendmsg, kSecAttachable},
+    {"cgroup/sendmsg6", kCgroupSockAddr, kCgroupUdp6Sendmsg, kSecAttachable},
+    {"cgroup/sendmsg_unix", kCgroupSockAddr, kCgroupUnixSendmsg, kSecAttachable},
+    {"cgroup/recvmsg4", kCgroupSockAddr, kCgroupUdp4Recvmsg, kSecAttachable},
+    {"cgroup/recvmsg6", kCgroupSockAddr, kCgroupUdp6Recvmsg, kSecAttachable},
+    {"cgroup/recvmsg_unix", kCgroupSockAddr, kCgroupUnixRecvmsg, kSecAttachable},
+    {"cgroup/getpeername4", kCgroupSockAddr, kCgroupInet4Getpeername, kSecAttachable},
+    {"cgroup/getpeername6", kCgroupSockAddr, kCgroupInet6Getpeername, kSecAttachable},
+    {"cgroup/getpeername_unix", kCgroupSockAddr, kCgroupUnixGetpeername, kSecAttachable},
+    {"cgroup/getsockname4", kCgroupSockAddr, kCgroupInet4Getsockname, kSecAttachable},
+    {"cgroup/getsockname6", kCgroupSockAddr, kCgroupInet6Getsockname, kSecAttachable},
+    {"cgroup/getsockname_unix", kCgroupSockAddr, kCgroupUnixGetsockname, kSecAttachable},
+    {"cgroup/sysctl", kCgroupSysctl, kCgroupSysctlAt, kSecAttachable},
+    {"cgroup/getsockopt", kCgroupSockopt, kCgroupGetsockopt, kSecAttachable},
+    {"cgroup/setsockopt", kCgroupSockopt, kCgroupSetsockopt, kSecAttachable},
+    {"cgroup/dev", kCgroupDevice, kCgroupDeviceAt, kSecAttachableOpt},
+    {"struct_ops+", kStructOps, kNone, kSecNone},
+    {"struct_ops.s+", kStructOps, kNone, kSecSleepable},
+    {"sk_lookup", kSkLookup, kSkLookupAt, kSecAttachable},
+    {"netfilter", kNetfilter, kNetfilterAt, kSecNone},
+};
+
+bool matches(std::string_view pattern, std::string_view name) {
+    if (pattern.back() == '/') return name.substr(0, pattern.size()) == pattern;
+    if (pattern.back() == '+') {
+        const std::string_view stem = pattern.substr(0, pattern.size() - 1);
+        if (name.substr(0, stem.size()) != stem) return false;
+        return name.size() == stem.size() || name[stem.size()] == '/';
+    }
+    return name == pattern;
+}
+
+template <std::size_t N>
+std::string name_or_number(const char* const (&names)[N], std::uint32_t value, const char* fallback) {
+    return value < N ? names[value] : std::string(fallback) + std::to_string(value);
+}
+
+template <std::size_t N>
+std::optional<std::uint32_t> number_of(const char* const (&names)[N], std::string_view name) {
+    for (std::size_t i = 0; i < N; i++)
+        if (name == names[i]) return static_cast<std::uint32_t>(i);
+    return std::nullopt;
+}
+
+}  // namespace
+
+const std::vector<SectionDef>& libbpf_section_defs() { return kSectionDefs; }
+
+const SectionDef* find_section_def(std::string_view section_name) {
+    for (const auto& def : kSectionDefs)
+        if (matches(def.pattern, section_name)) return &def;
+    return nullptr;
+}
+
+std::string prog_type_name(std::uint32_t v) { return name_or_number(kProgTypes, v, "prog_type_"); }
+std::string attach_type_name(std::uint32_t v) { return name_or_number(kAttachTypes, v, "attach_type_"); }
+std::string map_type_name(std::uint32_t v) { return name_or_number(kMapTypes, v, "map_type_"); }
+
+std::string expected_attach_name(const std::optional<std::uint32_t>& attach_type) {
+    return attach_type ? attach_type_name(*attach_type) : "none";
+}
+
+std::optional<std::uint32_t> prog_type_from_name(std::string_view name) { return number_of(kProgTypes, name); }
+
+bool expected_attach_from_name(std::string_view name, std::optional<std::uint32_t>& out) {
+    if (name == "none") {
+        out.reset();
+        return true;
+    }
+    out = number_of(kAttachTypes, name);
+    return out.has_value();
+}
+
+}  // namespace flowattr::verify

@@ -1,0 +1,214 @@
+#include "verify/verify_cli.h"
+
+#include <nlohmann/json.hpp>
+
+#include "agent/embedded_objects.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "verify/sections.h"
+
+namespace flowattr::verify {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: flowattr verify [--against DIR] [--expect FILE] [--kernels FILE] [--json] [OBJECT.bpf.o ...]\n"
+    "  Checks BPF objects without loading them: ELF layout, the kernel's BTF checks (after\n"
+    "  libbpf's fix-ups), libbpf 1.4.6 section names, maps, licence, sha256.\n"
+    "  OBJECT...        objects to check (default: the objects embedded in this binary)\n"
+    "  --against DIR    fail when an embedded object differs from DIR/<name>.bpf.o\n"
+    "  --expect FILE    check programs against an expectations file (bpf/expectations.txt)\n"
+    "  --kernels FILE   flag BTF kinds older kernels of the matrix's kernels.txt reject\n"
+    "  --json           machine-readable output\n"
+    "Exit status: 0 clean, 1 findings, 2 usage error.\n";
+
+std::string hex_flags(std::uint32_t v) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%x", v);
+    return buf;
+}
+
+void print_human(const VerifyResult& r, std::ostream& out) {
+    for (const ObjectReport& o : r.objects) {
+        out << o.source << "\n  sha256 " << o.sha256 << "\n  license " << (o.license.empty() ? "(none)" : o.license)
+            << "\n  BTF kernel floor " << o.btf_kernel_floor.str();
+        if (!o.kernel_requirements.empty()) {
+            const KernelRequirement& newest = o.kernel_requirements.back();
+            out << " (" << newest.feature << ", " << newest.type << ")";
+        }
+        out << "\n";
+        for (const ProgramInfo& p : o.programs) {
+            out << "  program " << p.name << "  SEC(\"" << p.section << "\")  ";
+            if (p.section_known)
+                out << prog_type_name(p.prog_type) << ", expected_attach_type "
+                    << expected_attach_name(p.expected_attach_type) << "\n";
+            else
+                out << "unknown to libbpf 1.4.6\n";
+        }
+        for (const MapInfo& m : o.maps)
+            out << "  map " << m.name << "  " << map_type_name(m.type) << "  key " << m.key_size << "B"
+                << (m.key_type.empty() ? "" : " (" + m.key_type + ")") << "  value " << m.value_size << "B"
+                << (m.value_type.empty() ? "" : " (" + m.value_type + ")") << "  max_entries " << m.max_entries
+                << "  flags " << hex_flags(m.map_flags) << "\n";
+    }
+    if (r.findings.empty()) {
+        out << "verify: " << r.objects.size() << " objects, no findings\n";
+        return;
+    }
+    out << "\nfindings:\n";
+    for (const Finding& f : r.findings) {
+        out << "  [" << f.check << "] " << f.message << "\n";
+        std::size_t start = 0;
+        while (start < f.log.size()) {
+            const std::size_t end = f.log.find('\n', start);
+            out << "      " << f.log.substr(start, end - start) << "\n";
+            if (end == std::string::npos) break;
+            start = end + 1;
+        }
+    }
+    out << "verify: " << r.findings.size() << " findings in " << r.objects.size() << " objects\n";
+}
+
+void print_json(const VerifyResult& r, std::ostream& out) {
+    nlohmann::json objects = nlohmann::json::array();
+    for (const ObjectReport& o : r.objects) {
+        nlohmann::json programs = nlohmann::json::array();
+        for (const ProgramInfo& p : o.programs)
+            programs.push_back({{"name", p.name},
+                                {"section", p.section},
+                                {"section_known", p.section_known},
+                                {"prog_type", p.section_known ? prog_type_name(p.prog_type) : ""},
+                                {"expected_attach_type", expected_attach_name(p.expected_attach_type)}});
+        nlohmann::json maps = nlohmann::json::array();
+        for (const MapInfo& m : o.maps)
+            maps.push_back({{"name", m.name},
+                            {"type", map_type_name(m.type)},
+                            {"key_size", m.key_size},
+                            {"value_size", m.value_size},
+                            {"max_entries", m.max_entries},
+                            {"map_flags", m.map_flags},
+                            {"key_type", m.key_type},
+                            {"value_type", m.value_type}});
+        nlohmann::json requirements = nlohmann::json::array();
+        for (const KernelRequirement& k : o.kernel_requirements)
+            requirements.push_back({{"version", k.version.str()}, {"feature", k.feature}, {"type", k.type}});
+        objects.push_back({{"name", o.name},
+                           {"source", o.source},
+                           {"sha256", o.sha256},
+                           {"license", o.license},
+                           {"btf_kernel_floor", o.btf_kernel_floor.str()},
+                           {"kernel_requirements", requirements},
+                           {"libbpf_fixups", o.fixups},
+                           {"programs", programs},
+                           {"maps", maps}});
+    }
+    nlohmann::json findings = nlohmann::json::array();
+    for (const Finding& f : r.findings)
+        findings.push_back({{"object", f.object}, {"check", f.check}, {"message", f.message}, {"log", f.log}});
+    const nlohmann::json doc = {{"ok", r.findings.empty()}, {"objects", objects}, {"findings", findings}};
+    out << doc.dump(2) << "\n";
+}
+
+}  // namespace
+
+VerifyResult run_verify(const VerifyOptions& options) {
+    VerifyResult result;
+    const bool embedded = options.object_paths.empty();
+    if (embedded) {
+        for (const auto& o : agent::embedded_objects())
+            result.objects.push_back(
+                inspect_object(o.name, "embedded:" + o.name, std::string(static_cast<const char*>(o.data), o.size)));
+    } else {
+        for (const std::string& path : options.object_paths) {
+            const std::string name = object_name_from_path(path);
+            std::string bytes;
+            try {
+                bytes = flowattr::read_file(path);
+            } catch (const flowattr::Error& e) {
+                ObjectReport r;
+                r.name = name;
+                r.source = path;
+                r.findings.push_back({name, "elf", e.what(), {}});
+                result.objects.push_back(std::move(r));
+                continue;
+            }
+            result.objects.push_back(inspect_object(name, path, std::move(bytes)));
+        }
+    }
+    for (const ObjectReport& r : result.objects)
+        result.findings.insert(result.findings.end(), r.findings.begin(), r.findings.end());
+
+    const std::vector<ProgramExpectation> none;
+    const auto& expectations = options.expectations ? *options.expectations : none;
+    if (options.expectations) {
+        auto f = check_expectations(result.objects, expectations, embedded);
+        result.findings.insert(result.findings.end(), f.begin(), f.end());
+    }
+    auto k = check_kernels(result.objects, expectations, options.kernels);
+    result.findings.insert(result.findings.end(), k.begin(), k.end());
+    if (options.against_dir) {
+        std::vector<EmbeddedBlob> blobs;
+        for (const auto& o : agent::embedded_objects())
+            blobs.push_back({o.name, std::string_view(static_cast<const char*>(o.data), o.size)});
+        auto e = check_embedded_against(blobs, *options.against_dir);
+        result.findings.insert(result.findings.end(), e.begin(), e.end());
+    }
+    return result;
+}
+
+int run_verify_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                   const KernelListReader& kernels_reader) {
+    VerifyOptions options;
+    bool json = false;
+    std::optional<std::string> expect_path, kernels_path;
+    for (std::size_t i = 0; i < args.size(); i++) {
+        const std::string& a = args[i];
+        const auto value = [&](const char* option) -> std::optional<std::string> {
+            if (i + 1 < args.size()) return args[++i];
+            err << "flowattr verify: " << option << " needs a value\n" << kUsage;
+            return std::nullopt;
+        };
+        if (a == "--json") {
+            json = true;
+        } else if (a == "-h" || a == "--help") {
+            out << kUsage;
+            return 0;
+        } else if (a == "--against") {
+            if (!(options.against_dir = value("--against"))) return 2;
+        } else if (a == "--expect") {
+            if (!(expect_path = value("--expect"))) return 2;
+        } else if (a == "--kernels") {
+            if (!(kernels_path = value("--kernels"))) return 2;
+        } else if (!a.empty() && a[0] == '-') {
+            err << "flowattr verify: unknown option " << a << "\n" << kUsage;
+            return 2;
+        } else {
+            options.object_paths.push_back(a);
+        }
+    }
+    try {
+        if (expect_path) options.expectations = parse_expectations(flowattr::read_file(*expect_path), *expect_path);
+        if (kernels_path) {
+            if (!kernels_reader) {
+                err << "flowattr verify: --kernels is not available in this build (no kernels.txt reader wired in)\n";
+                return 2;
+            }
+            options.kernels = kernels_reader(*kernels_path);
+        }
+    } catch (const flowattr::Error& e) {
+        err << "flowattr verify: " << e.what() << "\n";
+        return 2;
+    }
+    const VerifyResult result = run_verify(options);
+    if (json)
+        print_json(result, out);
+    else
+        print_human(result, out);
+    return result.findings.empty() ? 0 : 1;
+}
+
+int run_verify_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    return run_verify_cli(args, out, err, nullptr);
+}
+
+}  // namespace flowattr::verify
