@@ -35,3 +35,24 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) out
+
+# --- Docker builder (docker/, scripts/docker-*.sh): the pinned, reproducible build.
+# docker-build exports the static binaries, every .bpf.o and MANIFEST to out/;
+# repro-check builds two fresh clones of HEAD and fails on any differing byte.
+.PHONY: docker-image docker-build shell repro-check lock-refresh
+
+docker-image:
+	scripts/docker-engine.sh
+	scripts/docker-image.sh
+
+docker-build:
+	scripts/docker-build.sh
+
+shell:
+	scripts/docker-shell.sh
+
+repro-check:
+	scripts/repro-check.sh
+
+lock-refresh:
+	scripts/lock-refresh.sh

@@ -1,0 +1,72 @@
+#!/bin/sh
+# Runs inside the builder (scripts/docker-build.sh, or the Dockerfile's build stage):
+# configure, build, run the unit tests, then export the artifacts to OUT with a MANIFEST
+# of sha256s of every artifact and input. Usage: docker-inside.sh SRC BUILD OUT
+# Needs SOURCE_DATE_EPOCH, FLOWATTR_SOURCE_SHA256 and FLOWATTR_BASE_SHA256 in the
+# environment (the host computes them: the container has neither git nor the image).
+set -eu
+[ $# -eq 3 ] || { echo "usage: docker-inside.sh SRC BUILD OUT" >&2; exit 2; }
+src=$1 build=$2 out=$3
+: "${SOURCE_DATE_EPOCH:?set to the source commit time}"
+: "${FLOWATTR_SOURCE_SHA256:?set to the source tree hash}"
+: "${FLOWATTR_BASE_SHA256:?set to the base rootfs sha256}"
+export SOURCE_DATE_EPOCH
+
+die() { echo "docker-inside: $*" >&2; exit 1; }
+
+cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOWATTR_STATIC=ON
+cmake --build "$build" -j"${JOBS:-2}"
+ctest --test-dir "$build" -L unit --output-on-failure
+
+# out/bpf is ours alone: recreate it so an object whose source was deleted does not
+# linger. Other files in out/ (e.g. out/matrix) belong to other tools and stay.
+mkdir -p "$out"
+rm -rf "$out/bpf" "$out/MANIFEST"
+mkdir "$out/bpf"
+artifacts=""
+export_file() { # FILE NAME-IN-OUT
+	cp "$1" "$out/$2"
+	touch -d "@$SOURCE_DATE_EPOCH" "$out/$2"
+	artifacts="$artifacts $2"
+}
+# kmatrix is optional until src/cli builds it; the others must exist.
+for name in flowattr kmatrix flowattr_unit_tests flowattr_kernel_tests; do
+	found=$(find "$build" -type f -name "$name" -perm -u+x)
+	if [ -z "$found" ]; then
+		[ "$name" = kmatrix ] && continue
+		die "$name was not built under $build"
+	fi
+	[ "$(echo "$found" | wc -l)" -eq 1 ] || die "several files named $name under $build: $found"
+	# Every executable runs unchanged in the VMs' busybox initramfs: it must be static.
+	if readelf -lW "$found" | grep -q 'program interpreter' || readelf -dW "$found" | grep -q NEEDED; then
+		die "$name is dynamically linked (configure with FLOWATTR_STATIC=ON)"
+	fi
+	export_file "$found" "$name"
+done
+for obj in $(find "$build/bpf" -maxdepth 1 -name '*.bpf.o' | LC_ALL=C sort); do
+	export_file "$obj" "bpf/${obj##*/}"
+done
+
+toolchain=$(
+	echo "clang: $(clang-14 --version | head -1)"
+	echo "bpftool: $(bpftool version | head -1) ($(bpftool version | sed -n 's/^using //p'))"
+	echo "libbpf: libbpf-dev $(dpkg-query -W -f '${Version}' libbpf-dev)"
+	echo "cmake: $(cmake --version | head -1)"
+	echo "g++: $(g++-12 --version | head -1)"
+)
+lock_sha=$(sha256sum "$src/docker/packages.lock" | cut -d' ' -f1)
+toolchain_sha=$(echo "$toolchain" | sha256sum | cut -d' ' -f1)
+{
+	echo "# flowattr build manifest. Check the artifacts: cd out && sha256sum -c --ignore-missing MANIFEST"
+	echo "# Artifacts:"
+	(cd "$out" && sha256sum $artifacts)
+	echo "# Inputs (input:toolchain is the sha256 of the toolchain lines below, newline-terminated):"
+	echo "${FLOWATTR_BASE_SHA256#sha256:}  input:base-rootfs.tar"
+	echo "$lock_sha  input:docker/packages.lock"
+	echo "$FLOWATTR_SOURCE_SHA256  input:source-tree"
+	echo "$toolchain_sha  input:toolchain"
+	echo "# source-tree: git ls-files -co --exclude-standard (minus deleted) | LC_ALL=C sort | xargs sha256sum | sha256sum"
+	echo "$toolchain" | sed 's/^/# toolchain: /'
+} >"$out/MANIFEST"
+touch -d "@$SOURCE_DATE_EPOCH" "$out/MANIFEST"
+echo "docker-inside: exported$artifacts and MANIFEST to $out"

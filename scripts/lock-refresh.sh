@@ -1,0 +1,61 @@
+#!/bin/sh
+# Rewrite docker/packages.lock and docker/host.lock with the versions the mirror offers
+# now, for review with `git diff docker/`. A package locked from bookworm or
+# bookworm-security takes the newest of the two (and records where it came from);
+# one locked from bookworm-backports stays there. apt runs on a private state directory
+# (.cache/lock-refresh), so the machine's own apt setup is neither read nor changed.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir="$top/.cache/lock-refresh"
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+
+mkdir -p "$dir/state/lists/partial" "$dir/cache/archives/partial"
+: >"$dir/status"
+cat >"$dir/sources.list" <<SOURCES
+deb [signed-by=$keyring] http://deb.debian.org/debian bookworm main
+deb [signed-by=$keyring] http://deb.debian.org/debian-security bookworm-security main
+deb [signed-by=$keyring] http://deb.debian.org/debian bookworm-backports main
+SOURCES
+apt_opts="-o Dir::Etc::SourceList=$dir/sources.list -o Dir::Etc::SourceParts=/dev/null
+	-o Dir::State=$dir/state -o Dir::State::status=$dir/status -o Dir::Cache=$dir/cache
+	-o APT::Architectures::=amd64"
+# shellcheck disable=SC2086
+apt-get $apt_opts update -qq
+
+# Print "suite version" of the newest version of package $1 in the suites listed in $2.
+newest() {
+	# shellcheck disable=SC2086
+	apt-cache $apt_opts madison "$1" | awk -F' *[|] *' '{ split($3, w, " "); split(w[2], s, "/"); print s[1], $2 }' |
+		while read -r suite ver; do
+			case " $2 " in *" $suite "*) echo "$suite $ver" ;; esac
+		done | {
+		best_suite="" best=""
+		while read -r suite ver; do
+			if [ -z "$best" ] || dpkg --compare-versions "$ver" gt "$best"; then
+				best_suite=$suite best=$ver
+			fi
+		done
+		[ -n "$best" ] && echo "$best_suite $best"
+	}
+}
+
+for lock in "$top/docker/packages.lock" "$top/docker/host.lock"; do
+	new="$lock.new"
+	while IFS= read -r line; do
+		case $line in '#'* | '') echo "$line"; continue ;; esac
+		set -- $line
+		case $1 in
+		bookworm | bookworm-security) suites="bookworm bookworm-security" ;;
+		*) suites=$1 ;;
+		esac
+		found=$(newest "$2" "$suites") || {
+			echo "lock-refresh: $2 is in none of: $suites" >&2
+			rm -f "$new"
+			exit 1
+		}
+		[ "$found" = "$1 $3" ] || echo "lock-refresh: $2 $1 $3 -> $found" >&2
+		echo "${found% *} $2 ${found#* }"
+	done <"$lock" >"$new"
+	mv "$new" "$lock"
+done
+echo "lock-refresh: review with: git diff docker/packages.lock docker/host.lock" >&2
