@@ -71,7 +71,8 @@ int run_agent(const RunOptions& options, std::ostream& out, std::ostream& err) {
 
 }  // namespace
 
-int run_flowattr_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int run_flowattr_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                     const VerifyCommand& verify) {
     ParseResult parsed = parse_command_line(args);
     if (parsed.error) {
         err << "flowattr: " << parsed.error->message << "\n" << usage_text();
@@ -107,8 +108,11 @@ int run_flowattr_cli(const std::vector<std::string>& args, std::ostream& out, st
         }
     }
     case Command::verify:
-        err << "flowattr: verify is not built into this binary yet\n";
-        return 1;
+        if (!verify) {
+            err << "flowattr: verify is not part of this binary\n";
+            return 1;
+        }
+        return verify(cmd.verify_args, out, err);
     }
     return 1;
 }

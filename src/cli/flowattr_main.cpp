@@ -1,7 +1,17 @@
 #include <iostream>
 
 #include "agent/cli.h"
+#include "matrix/kernel_list.h"
+#include "verify/verify_cli.h"
 
 int main(int argc, char** argv) {
-    return flowattr::agent::run_flowattr_cli(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr);
+    auto verify = [](const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+        return flowattr::verify::run_verify_cli(args, out, err, [](const std::string& path) {
+            flowattr::verify::KernelList kernels;
+            for (const auto& k : flowattr::matrix::load_kernel_list(path)) kernels.push_back({k.name, k.version});
+            return kernels;
+        });
+    };
+    return flowattr::agent::run_flowattr_cli(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr,
+                                             verify);
 }

@@ -21,8 +21,8 @@
 namespace {
 
 using namespace flowattr::agent;
-using fa_test::Child;
-using fa_test::report;
+using fa::test::Child;
+using fa::test::report;
 
 struct Family {
     int af;
@@ -126,7 +126,7 @@ protected:
     void SetUp() override {
         FA_REQUIRE_ROOT();
         if (find_cgroup2_mount().empty()) GTEST_SKIP() << "needs a cgroup v2 mount";
-        topo_ = std::make_unique<fa_test::VethPair>();
+        topo_ = std::make_unique<fa::test::VethPair>();
     }
 
     std::unique_ptr<Agent> start_agent() {
@@ -136,7 +136,7 @@ protected:
         return std::make_unique<Agent>(o);
     }
 
-    std::unique_ptr<fa_test::VethPair> topo_;
+    std::unique_ptr<fa::test::VethPair> topo_;
 };
 
 TEST_P(AgentEndToEnd, TcpAndUdpAttributedOnBothEnds) {

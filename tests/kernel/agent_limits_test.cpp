@@ -22,8 +22,8 @@
 namespace {
 
 using namespace flowattr::agent;
-using fa_test::Child;
-using fa_test::report;
+using fa::test::Child;
+using fa::test::report;
 
 // A scratch cgroup v2 directory, removed again at the end.
 class ScratchCgroup {
@@ -48,7 +48,7 @@ TEST(AgentRateLimit, HoldsSenderWithinFifteenPercent) {
     if (root.empty()) GTEST_SKIP() << "needs a cgroup v2 mount";
     ScratchCgroup cgroup(root);
     ASSERT_TRUE(cgroup.ok()) << "cannot create " << cgroup.path();
-    fa_test::VethPair topo;
+    fa::test::VethPair topo;
 
     const std::uint64_t kLimit = 1 << 20;  // bytes/s at L3, as cgroup_skb counts them
     const double kSeconds = 3.0;
@@ -124,7 +124,7 @@ std::uint32_t filter_prog_id(int ifindex, bpf_tc_attach_point point) {
 
 TEST(FlowMonitorClsact, FiltersAndQdiscGoneAfterExit) {
     FA_REQUIRE_ROOT();
-    fa_test::VethPair topo;
+    fa::test::VethPair topo;
     FlowMonitorOptions o;
     o.interfaces = {InterfaceSpec{topo.client_if, topo.client.path()}};
     o.use_tcx = false;
@@ -132,15 +132,15 @@ TEST(FlowMonitorClsact, FiltersAndQdiscGoneAfterExit) {
         FlowMonitor monitor(o, nullptr);
         EXPECT_EQ(monitor.mode(), TcAttachMode::clsact);
         topo.client.enter([&] {
-            EXPECT_NE(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_INGRESS), 0u);
-            EXPECT_NE(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_EGRESS), 0u);
+            EXPECT_NE(filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_INGRESS), 0u);
+            EXPECT_NE(filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_EGRESS), 0u);
         });
     }
     topo.client.enter([&] {
-        EXPECT_EQ(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_INGRESS), 0u);
-        EXPECT_EQ(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_EGRESS), 0u);
+        EXPECT_EQ(filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_INGRESS), 0u);
+        EXPECT_EQ(filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_EGRESS), 0u);
         // The clsact qdisc this run created is gone too: creating it again succeeds.
-        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fa_test::VethPair::kClientIfindex,
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fa::test::VethPair::kClientIfindex,
                     .attach_point = BPF_TC_INGRESS);
         EXPECT_EQ(bpf_tc_hook_create(&hook), 0);
     });
@@ -148,12 +148,12 @@ TEST(FlowMonitorClsact, FiltersAndQdiscGoneAfterExit) {
 
 TEST(FlowMonitorClsact, LeftoversOfAKilledRunAreRemoved) {
     FA_REQUIRE_ROOT();
-    fa_test::VethPair topo;
+    fa::test::VethPair topo;
     std::unique_ptr<noop_bpf, void (*)(noop_bpf*)> noop(noop_bpf__open_and_load(), noop_bpf__destroy);
     ASSERT_TRUE(noop);
     topo.client.enter([&] {
         // What a SIGKILLed run leaves: our handle and priority on both hooks.
-        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fa_test::VethPair::kClientIfindex,
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fa::test::VethPair::kClientIfindex,
                     .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
         ASSERT_EQ(bpf_tc_hook_create(&hook), 0);
         for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
@@ -165,8 +165,8 @@ TEST(FlowMonitorClsact, LeftoversOfAKilledRunAreRemoved) {
     });
     EXPECT_EQ(FlowMonitor::remove_leftover_filters(InterfaceSpec{topo.client_if, topo.client.path()}), 2);
     topo.client.enter([&] {
-        EXPECT_EQ(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_INGRESS), 0u);
-        EXPECT_EQ(filter_prog_id(fa_test::VethPair::kClientIfindex, BPF_TC_EGRESS), 0u);
+        EXPECT_EQ(filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_INGRESS), 0u);
+        EXPECT_EQ(filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_EGRESS), 0u);
     });
 }
 
@@ -187,7 +187,7 @@ TEST(FlowattrCli, UnknownCgroupExitsTwoNamingIt) {
 
 TEST(FlowattrCli, RunPrintsJsonForLoopbackTraffic) {
     FA_REQUIRE_ROOT();
-    fa_test::VethPair topo;
+    fa::test::VethPair topo;
     Child pinger("fa-cli-tx", topo.client.fd(), [&](int) {
         usleep(500000);  // after the agent attached
         int s = socket(AF_INET, SOCK_DGRAM, 0);

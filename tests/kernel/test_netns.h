@@ -21,7 +21,7 @@
 #include "common/error.h"
 #include "common/unique_fd.h"
 
-namespace fa_test {
+namespace fa::test {
 
 // Builds one rtnetlink request: header, family struct, nested attributes.
 class NetlinkRequest {
@@ -187,4 +187,4 @@ struct VethPair {
     }
 };
 
-}  // namespace fa_test
+}  // namespace fa::test

@@ -14,7 +14,7 @@
 #include <functional>
 #include <string>
 
-namespace fa_test {
+namespace fa::test {
 
 class Child {
 public:
@@ -90,4 +90,4 @@ inline void report(int fd, const std::string& line) {
     if (write(fd, s.data(), s.size()) < 0) _exit(121);
 }
 
-}  // namespace fa_test
+}  // namespace fa::test
