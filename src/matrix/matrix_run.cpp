@@ -56,7 +56,9 @@ std::string describe_progress(const std::string& type, const SuiteResults& s) {
     if (type == "init" || type == "mounts") return "setting up";
     if (type == "setup") return s.mode == "shell" ? "shell" : "load check";
     if (type == "load_check") return s.mode == "load" ? "shutting down" : "listing tests";
-    if (type == "list" || type == "begin" || type == "test") {
+    // A finished test changes nothing worth a line: the next "begin" follows at once.
+    if (type == "test") return {};
+    if (type == "list" || type == "begin") {
         int n = s.tests_listed < 0 ? 0 : s.tests_listed;
         int k = int(s.tests.size()) + (s.running_test ? 1 : 0);
         std::string st = "test " + std::to_string(std::min(k, n)) + "/" + std::to_string(n);
@@ -112,7 +114,8 @@ CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChoo
         cfg.interactive = settings.interactive;
         say("booting");
         VmRun run = run_vm(cfg, limits, cancel, [&](const std::string& type, const SuiteResults& s) {
-            say(describe_progress(type, s));
+            std::string st = describe_progress(type, s);
+            if (!st.empty()) say(st);
         });
         r.ran_vm = true;
         r.console_log = settings.interactive ? std::string() : cfg.console_log;

@@ -70,7 +70,8 @@ using StateFn = std::function<void(const std::string& state)>;
 CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChooser& accel,
                     const std::atomic<bool>* cancel, const StateFn& state = {});
 
-// "state" of a running cell for progress displays, from the records seen so far.
+// "state" of a running cell for progress displays, from the records seen so far; empty
+// when the record is not worth a progress line.
 std::string describe_progress(const std::string& record_type, const SuiteResults& so_far);
 
 // Runs JOB(i) for i in [0, count) on up to JOBS threads; returns when all are done.

@@ -1,0 +1,533 @@
+#include "matrix/kmatrix_cli.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/file.h"
+#include "matrix/fetch_cli.h"
+#include "matrix/kernel_cache.h"
+#include "matrix/kernel_list.h"
+#include "matrix/matrix_run.h"
+#include "matrix/report.h"
+
+namespace flowattr::matrix {
+
+namespace {
+
+constexpr int kUsage = 64;
+
+const char* const kUsageText =
+    "usage: kmatrix COMMAND [OPTIONS]\n"
+    "  run    boot every kernel of kernels.txt under QEMU and run flowattr's kernel suite in each\n"
+    "  repro  NAME: boot one kernel again with the same kernel and initramfs bytes\n"
+    "  fetch  download and verify kernels into the cache\n"
+    "  list   show the kernels and their cache state\n"
+    "Run `kmatrix COMMAND --help` for a command's options.\n";
+
+const char* const kRunUsage =
+    "usage: kmatrix run [--kernels FILE] [--only NAME,...] [-j N] [--offline] [--out DIR] [--artifacts DIR]\n"
+    "                   [--cache DIR] [--accel auto|kvm|tcg] [--timeout-scale X] [--memory MB] [--cmdline ARGS]\n"
+    "  --kernels FILE   kernel list (default $FLOWATTR_KERNELS or ./kernels.txt)\n"
+    "  --only A,B       run only these kernels\n"
+    "  -j N             VMs at a time (default: cores, within half the free memory)\n"
+    "  --offline        use only cached kernels; missing ones are reported unavailable\n"
+    "  --out DIR        reports and per-kernel logs (default out/matrix)\n"
+    "  --artifacts DIR  where the static flowattr and flowattr_kernel_tests are (default out/, then build/)\n"
+    "  --accel MODE     auto probes KVM with a short boot and falls back to TCG (default $FLOWATTR_ACCEL or auto)\n"
+    "  --timeout-scale  multiply every timeout (slow or loaded machines)\n"
+    "  --cmdline ARGS   appended to every kernel command line\n"
+    "Exit: 0 all available kernels passed; else the most severe outcome's code (pass 0, test-fail 10,\n"
+    "load-fail 11, boot-fail 12, panic 13, splat 14, timeout 15, infra-error 18); 130 interrupted.\n";
+
+const char* const kReproUsage =
+    "usage: kmatrix repro NAME [--shell] [--keep] [--cmdline ARGS] [--test NAME] [--kernels FILE] [--offline]\n"
+    "                     [--artifacts DIR] [--out DIR] [--cache DIR] [--accel auto|kvm|tcg]\n"
+    "  Boots NAME's kernel with the initramfs `kmatrix run` builds (same bytes) and runs\n"
+    "  `flowattr load --check` (printing the verifier output), or that plus one test with --test.\n"
+    "  --shell          interactive shell in the VM on this terminal (after the test with --test);\n"
+    "                   Ctrl-A x quits QEMU\n"
+    "  --keep           keep initramfs and logs in OUT/repro/NAME (default: a temporary directory)\n"
+    "  --cmdline ARGS   appended to the kernel command line (e.g. loglevel=7)\n"
+    "Exit: the outcome's code (see kmatrix run --help).\n";
+
+// Set from signal handlers; everything that waits polls it.
+std::atomic<bool> g_cancel{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "signal handler needs a lock-free flag");
+
+extern "C" void kmatrix_on_signal(int) { g_cancel.store(true); }
+
+// Installs SIGINT/SIGTERM/SIGHUP handlers for its lifetime, restoring the previous ones.
+class SignalScope {
+public:
+    SignalScope() {
+        struct sigaction sa {};
+        sa.sa_handler = kmatrix_on_signal;
+        sigemptyset(&sa.sa_mask);
+        for (std::size_t i = 0; i < std::size(kSignals); i++) sigaction(kSignals[i], &sa, &old_[i]);
+    }
+    ~SignalScope() {
+        for (std::size_t i = 0; i < std::size(kSignals); i++) sigaction(kSignals[i], &old_[i], nullptr);
+    }
+    SignalScope(const SignalScope&) = delete;
+    SignalScope& operator=(const SignalScope&) = delete;
+
+private:
+    static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction old_[3];
+};
+
+double wall_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool exists(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+struct Options {
+    std::string kernels;
+    std::vector<std::string> only;
+    int jobs = 0;
+    bool offline = false;
+    std::string out = "out/matrix";
+    std::string artifacts;
+    std::string cache;
+    std::string accel;
+    double timeout_scale = 1.0;
+    int memory_mb = 512;
+    std::string cmdline;
+    std::string qemu = "qemu-system-x86_64";
+    // repro
+    std::string name;
+    bool shell = false, keep = false;
+    std::string test;
+    bool help = false;
+};
+
+std::vector<std::string> split_commas(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ','))
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+// Returns false after printing why on a usage error.
+bool parse_options(const std::vector<std::string>& args, bool repro, Options& o, std::ostream& err) {
+    const char* env_kernels = std::getenv("FLOWATTR_KERNELS");
+    o.kernels = env_kernels && *env_kernels ? env_kernels : "kernels.txt";
+    const char* env_accel = std::getenv("FLOWATTR_ACCEL");
+    o.accel = env_accel && *env_accel ? env_accel : "auto";
+    auto value = [&](std::size_t& i, const std::string& opt) -> std::optional<std::string> {
+        if (i + 1 >= args.size()) {
+            err << "kmatrix: " << opt << " needs a value\n";
+            return std::nullopt;
+        }
+        return args[++i];
+    };
+    auto number = [&](const std::string& opt, const std::string& v, double& out) {
+        char* end = nullptr;
+        out = std::strtod(v.c_str(), &end);
+        if (v.empty() || *end || out <= 0) {
+            err << "kmatrix: " << opt << " wants a positive number, not '" << v << "'\n";
+            return false;
+        }
+        return true;
+    };
+    for (std::size_t i = 0; i < args.size(); i++) {
+        const std::string& a = args[i];
+        std::optional<std::string> v;
+        double num = 0;
+        if (a == "--help" || a == "-h") {
+            o.help = true;
+        } else if (a == "--offline") {
+            o.offline = true;
+        } else if (repro && a == "--shell") {
+            o.shell = true;
+        } else if (repro && a == "--keep") {
+            o.keep = true;
+        } else if (a == "--kernels" || a == "--out" || a == "--artifacts" || a == "--cache" || a == "--accel" ||
+                   a == "--cmdline" || a == "--qemu" || (repro && a == "--test") || (!repro && a == "--only")) {
+            if (!(v = value(i, a))) return false;
+            std::string& dst = a == "--kernels" ? o.kernels : a == "--out" ? o.out : a == "--artifacts" ? o.artifacts
+                               : a == "--cache" ? o.cache : a == "--accel" ? o.accel : a == "--cmdline" ? o.cmdline
+                               : a == "--qemu" ? o.qemu : o.test;
+            if (a == "--only")
+                o.only = split_commas(*v);
+            else if (a == "--cmdline" && !o.cmdline.empty())
+                o.cmdline += " " + *v;
+            else
+                dst = *v;
+        } else if (a == "-j" || a == "--jobs" || a == "--timeout-scale" || a == "--memory") {
+            if (!(v = value(i, a)) || !number(a, *v, num)) return false;
+            if (a == "--timeout-scale")
+                o.timeout_scale = num;
+            else if (a == "--memory")
+                o.memory_mb = int(num);
+            else
+                o.jobs = int(num);
+        } else if (a.rfind("-j", 0) == 0 && a.size() > 2 && !repro) {
+            if (!number("-j", a.substr(2), num)) return false;
+            o.jobs = int(num);
+        } else if (repro && o.name.empty() && !a.empty() && a[0] != '-') {
+            o.name = a;
+        } else {
+            err << "kmatrix: unexpected argument '" << a << "'\n";
+            return false;
+        }
+    }
+    if (o.accel != "auto" && o.accel != "kvm" && o.accel != "tcg") {
+        err << "kmatrix: --accel wants auto, kvm or tcg, not '" << o.accel << "'\n";
+        return false;
+    }
+    if (o.cache.empty()) o.cache = KernelCache::default_root();
+    return true;
+}
+
+// The static binaries the initramfs carries. Looks in --artifacts, else out/ (what
+// `make docker-build` produces) then build/ (a local cmake build); busybox may also come
+// from the host's busybox-static.
+InitramfsInputs find_binaries(const std::string& artifacts) {
+    std::vector<std::string> roots = artifacts.empty() ? std::vector<std::string>{"out", "build"}
+                                                       : std::vector<std::string>{artifacts};
+    auto find = [&](const std::string& name, const std::vector<std::string>& subdirs,
+                    const std::vector<std::string>& fallbacks) -> std::string {
+        std::vector<std::string> tried;
+        for (const auto& root : roots)
+            for (const auto& sub : subdirs) {
+                std::string p = root + (sub.empty() ? "" : "/" + sub) + "/" + name;
+                if (exists(p)) return p;
+                tried.push_back(p);
+            }
+        for (const auto& p : fallbacks) {
+            if (exists(p)) return p;
+            tried.push_back(p);
+        }
+        std::string list;
+        for (const auto& t : tried) list += " " + t;
+        throw Error("cannot find " + name + " (looked at" + list + "); build it or pass --artifacts DIR");
+    };
+    InitramfsInputs in;
+    in.agent = find("flowattr", {"", "bin", "src/cli"}, {});
+    in.kernel_tests = find("flowattr_kernel_tests", {"", "bin", "tests/kernel"}, {});
+    in.busybox = find("busybox", {"", "bin"}, {"/bin/busybox", "/usr/bin/busybox"});
+    return in;
+}
+
+bool qemu_available(const std::string& qemu) {
+    if (qemu.find('/') != std::string::npos) return ::access(qemu.c_str(), X_OK) == 0;
+    const char* path = std::getenv("PATH");
+    std::stringstream ss(path ? path : "/usr/bin:/bin");
+    std::string dir;
+    while (std::getline(ss, dir, ':'))
+        if (!dir.empty() && ::access((dir + "/" + qemu).c_str(), X_OK) == 0) return true;
+    return false;
+}
+
+// Fetches one kernel, turning every way it can go wrong into a cell outcome.
+std::optional<CellSpec> fetch_cell(KernelCache& cache, std::mutex& fetch_mu, const KernelEntry& e,
+                                   const ProgressFn& progress, CellResult& unrun) {
+    if (e.arch != "x86_64") {
+        unrun = unrun_cell(e.name, e.version, Outcome::unsupported, "arch " + e.arch + " cannot boot in qemu-system-x86_64");
+        return std::nullopt;
+    }
+    try {
+        std::lock_guard<std::mutex> lock(fetch_mu);
+        FetchResult r = cache.fetch(e, progress);
+        if (r.status == FetchStatus::unavailable) {
+            unrun = unrun_cell(e.name, e.version, Outcome::unavailable, r.reason);
+            return std::nullopt;
+        }
+        if (r.status == FetchStatus::unsupported) {
+            unrun = unrun_cell(e.name, e.version, Outcome::unsupported, r.reason);
+            unrun.image_sha256 = r.image.image_sha256;
+            return std::nullopt;
+        }
+        return CellSpec{e.name, e.version, e.cmdline, r.image.image_sha256, r.image.vmlinuz, r.image.modules_dir};
+    } catch (const std::exception& ex) {
+        unrun = unrun_cell(e.name, e.version, Outcome::infra_error, std::string("fetch failed: ") + ex.what());
+        return std::nullopt;
+    }
+}
+
+std::vector<KernelEntry> select_kernels(const std::vector<KernelEntry>& all, const std::vector<std::string>& only,
+                                        std::ostream& err, bool& ok) {
+    ok = true;
+    std::vector<KernelEntry> out;
+    std::set<std::string> wanted(only.begin(), only.end());
+    for (const auto& n : only) {
+        if (std::none_of(all.begin(), all.end(), [&](const KernelEntry& e) { return e.name == n; })) {
+            err << "kmatrix: no kernel named '" << n << "'; known:";
+            for (const auto& e : all) err << " " << e.name;
+            err << "\n";
+            ok = false;
+        }
+    }
+    for (const auto& e : all)
+        if (wanted.empty() || wanted.count(e.name)) out.push_back(e);
+    return out;
+}
+
+AccelChooser make_chooser(const Options& o, const std::function<void(const std::string&)>& note) {
+    std::string qemu = o.qemu;
+    double probe_s = 6.0 * o.timeout_scale;
+    return AccelChooser(o.accel, kvm_device_usable,
+                        [qemu, probe_s](const std::string& kernel) { return probe_kvm_boot(qemu, kernel, probe_s); },
+                        note);
+}
+
+int cmd_run(const std::vector<std::string>& args) {
+    Options o;
+    if (!parse_options(args, false, o, std::cerr)) return kUsage;
+    if (o.help) {
+        std::cout << kRunUsage;
+        return 0;
+    }
+    std::vector<KernelEntry> entries;
+    try {
+        entries = load_kernel_list(o.kernels);
+    } catch (const Error& e) {
+        std::cerr << "kmatrix: " << e.what() << "\n";
+        return kUsage;
+    }
+    bool ok = true;
+    entries = select_kernels(entries, o.only, std::cerr, ok);
+    if (!ok) return kUsage;
+    if (entries.empty()) {
+        std::cerr << "kmatrix: no kernels to run\n";
+        return kUsage;
+    }
+    int jobs = o.jobs > 0 ? o.jobs : default_jobs(o.memory_mb);
+
+    std::vector<std::string> names;
+    for (const auto& e : entries) names.push_back(e.name);
+    ProgressBoard board(std::cerr, ::isatty(2) == 1, names);
+    RunInfo info;
+    info.start = wall_now();
+    info.kernels_file = o.kernels;
+    std::vector<CellResult> results(entries.size());
+
+    // Problems shared by every cell (no binaries, no QEMU) still give each cell its outcome
+    // and a report, so CI shows the same table whatever broke.
+    std::string shared_error;
+    RunSettings settings;
+    settings.out_dir = o.out;
+    settings.qemu = o.qemu;
+    settings.memory_mb = o.memory_mb;
+    settings.timeout_scale = o.timeout_scale;
+    settings.extra_cmdline = o.cmdline;
+    try {
+        settings.binaries = find_binaries(o.artifacts);
+        if (!qemu_available(o.qemu)) shared_error = o.qemu + " not found (install qemu-system-x86)";
+    } catch (const Error& e) {
+        shared_error = e.what();
+    }
+    std::string accel_note;
+    AccelChooser chooser = make_chooser(o, [&](const std::string& msg) {
+        accel_note = msg;
+        board.note("kmatrix: " + msg);
+    });
+    KernelCache cache(o.cache, o.offline);
+    std::mutex fetch_mu;
+
+    SignalScope signals;
+    std::atomic<bool> finished{false};
+    std::mutex tick_mu;
+    std::condition_variable tick_cv;
+    std::thread ticker([&] {
+        std::unique_lock<std::mutex> lock(tick_mu);
+        while (!tick_cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished.load(); })) board.refresh();
+    });
+    run_pool(entries.size(), jobs, [&](std::size_t i) {
+        const KernelEntry& e = entries[i];
+        CellResult& r = results[i];
+        if (g_cancel.load()) {
+            r = unrun_cell(e.name, e.version, Outcome::infra_error, "interrupted before it started");
+        } else if (!shared_error.empty()) {
+            r = unrun_cell(e.name, e.version, Outcome::infra_error, shared_error);
+        } else {
+            board.set(e.name, "fetching");
+            CellResult unrun;
+            auto spec = fetch_cell(cache, fetch_mu, e,
+                                   [&](const std::string&, const std::string& msg) { board.set(e.name, "fetch: " + msg); },
+                                   unrun);
+            r = spec ? run_cell(*spec, settings, chooser, &g_cancel, [&](const std::string& s) { board.set(e.name, s); })
+                     : unrun;
+        }
+        board.finish(r);
+    });
+    finished = true;
+    tick_cv.notify_all();
+    ticker.join();
+
+    info.end = wall_now();
+    info.accel_note = accel_note;
+    info.interrupted = g_cancel.load();
+    try {
+        write_reports(o.out, results, info);
+    } catch (const Error& e) {
+        std::cerr << "kmatrix: cannot write the report: " << e.what() << "\n";
+        return outcome_exit_code(Outcome::infra_error);
+    }
+    std::cout << "\n" << summary_table(results);
+    if (info.interrupted) std::cout << "interrupted: partial results\n";
+    std::cout << "reports: " << o.out << "/index.html, " << o.out << "/summary.md, " << o.out
+              << "/<kernel>/junit.xml, per-kernel console.log\n";
+    return run_exit_code(results, info.interrupted);
+}
+
+// The initramfs sha256 the last `kmatrix run` recorded for NAME, to show repro boots the same bytes.
+std::string recorded_initramfs_sha(const std::string& out, const std::string& name) {
+    try {
+        auto j = nlohmann::json::parse(read_file(out + "/results.json"));
+        for (const auto& k : j.at("kernels"))
+            if (k.value("name", "") == name) return k.value("initramfs_sha256", "");
+    } catch (const std::exception&) {
+        // No earlier run, or an unreadable report: nothing to compare against.
+    }
+    return {};
+}
+
+int cmd_repro(const std::vector<std::string>& args) {
+    Options o;
+    if (!parse_options(args, true, o, std::cerr)) return kUsage;
+    if (o.help) {
+        std::cout << kReproUsage;
+        return 0;
+    }
+    std::vector<KernelEntry> entries;
+    try {
+        entries = load_kernel_list(o.kernels);
+    } catch (const Error& e) {
+        std::cerr << "kmatrix: " << e.what() << "\n";
+        return kUsage;
+    }
+    auto it = std::find_if(entries.begin(), entries.end(), [&](const KernelEntry& e) { return e.name == o.name; });
+    if (o.name.empty() || it == entries.end()) {
+        std::cerr << (o.name.empty() ? "kmatrix repro: which kernel?" : "kmatrix repro: no kernel named '" + o.name + "'")
+                  << " Known:";
+        for (const auto& e : entries) std::cerr << " " << e.name;
+        std::cerr << "\n";
+        return kUsage;
+    }
+    const KernelEntry& entry = *it;
+
+    RunSettings settings;
+    std::optional<TempDir> tmp;
+    try {
+        settings.binaries = find_binaries(o.artifacts);
+        if (!qemu_available(o.qemu)) throw Error(o.qemu + " not found (install qemu-system-x86)");
+        if (o.keep) {
+            settings.out_dir = o.out + "/repro";
+        } else {
+            tmp.emplace("kmatrix-repro");
+            settings.out_dir = tmp->path();
+        }
+    } catch (const Error& e) {
+        std::cerr << "kmatrix repro: " << e.what() << "\n";
+        return outcome_exit_code(Outcome::infra_error);
+    }
+    settings.qemu = o.qemu;
+    settings.memory_mb = o.memory_mb;
+    settings.timeout_scale = o.timeout_scale;
+    settings.extra_cmdline = o.cmdline;
+    settings.keep_initramfs = o.keep;
+    settings.interactive = o.shell;
+    settings.plan.mode = o.shell ? (o.test.empty() ? GuestMode::shell : GuestMode::suite_then_shell)
+                                 : (o.test.empty() ? GuestMode::load_check : GuestMode::suite);
+    settings.plan.test_filter = o.test.empty() ? "*" : o.test;
+
+    SignalScope signals;
+    KernelCache cache(o.cache, o.offline);
+    std::mutex fetch_mu;
+    CellResult unrun;
+    auto spec = fetch_cell(cache, fetch_mu, entry,
+                           [](const std::string& k, const std::string& msg) { std::cerr << "[" << k << "] " << msg << "\n"; },
+                           unrun);
+    if (!spec) {
+        std::cout << "outcome: " << outcome_name(unrun.cls.outcome) << ": " << unrun.cls.reason << "\n";
+        return outcome_exit_code(unrun.cls.outcome);
+    }
+    AccelChooser chooser = make_chooser(o, [](const std::string& msg) { std::cerr << "kmatrix: " << msg << "\n"; });
+    std::cerr << "kernel:    " << spec->vmlinuz << " (sha256 " << spec->image_sha256 << ")\n";
+    if (o.shell) std::cerr << "kmatrix: interactive VM; exit the shell to power off, or Ctrl-A x to quit QEMU\n";
+    CellResult r = run_cell(*spec, settings, chooser, &g_cancel, [&](const std::string& s) {
+        if (!o.shell) std::cerr << "[" << entry.name << "] " << s << "\n";
+    });
+    std::string recorded = recorded_initramfs_sha(o.out, entry.name);
+    std::cerr << "initramfs: sha256 " << r.initramfs_sha256
+              << (recorded.empty() ? "" : recorded == r.initramfs_sha256 ? " (same bytes as the last run)"
+                                                                         : " (differs from the last run: " + recorded + ")")
+              << "\ncmdline:   " << r.cmdline << "\naccel:     " << r.accel << "\n";
+
+    const auto& lc = r.suite.load_check;
+    if (lc.ran) std::cout << "--- flowattr load --check (exit " << lc.rc << ") ---\n" << lc.output;
+    for (const auto& t : r.suite.tests) {
+        std::cout << "--- " << t.name << ": " << t.result << (t.timed_out ? " (timed out)" : "") << " ---\n";
+        if (!t.output.empty()) std::cout << t.output;
+        if (!t.splat.empty()) std::cout << "kernel splat: " << t.splat << "\n";
+    }
+    if (!r.console_log.empty() && (r.cls.outcome == Outcome::boot_fail || r.cls.outcome == Outcome::panic ||
+                                   r.cls.outcome == Outcome::splat || r.cls.outcome == Outcome::timeout)) {
+        std::string console;
+        try {
+            console = read_file(r.console_log);
+        } catch (const Error&) {
+        }
+        std::size_t from = console.size() > 6000 ? console.size() - 6000 : 0;
+        std::cout << "--- console (last " << console.size() - from << " bytes) ---\n" << console.substr(from);
+    }
+    std::cout << "outcome: " << outcome_name(r.cls.outcome) << (r.cls.reason.empty() ? "" : ": " + r.cls.reason)
+              << (r.cls.test.empty() ? "" : " [" + r.cls.test + "]") << "\n";
+    if (o.keep && !r.dir.empty()) std::cout << "kept: " << r.dir << "\n";
+    return outcome_exit_code(r.cls.outcome);
+}
+
+}  // namespace
+
+int run_kmatrix_cli(int argc, char** argv) {
+    std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+    if (args.empty()) {
+        std::cerr << kUsageText;
+        return kUsage;
+    }
+    std::string cmd = args.front();
+    args.erase(args.begin());
+    try {
+        if (cmd == "run") return cmd_run(args);
+        if (cmd == "repro") return cmd_repro(args);
+        if (cmd == "fetch") return run_fetch_cli(args, std::cout, std::cerr);
+        if (cmd == "list") return run_list_cli(args, std::cout, std::cerr);
+        if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+            std::cout << kUsageText;
+            return 0;
+        }
+    } catch (const Error& e) {
+        std::cerr << "kmatrix " << cmd << ": " << e.what() << "\n";
+        if (!e.log().empty()) std::cerr << e.log() << "\n";
+        return outcome_exit_code(Outcome::infra_error);
+    }
+    std::cerr << "kmatrix: unknown command '" << cmd << "'\n" << kUsageText;
+    return kUsage;
+}
+
+}  // namespace flowattr::matrix
