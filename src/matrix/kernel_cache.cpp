@@ -1,7 +1,6 @@
 #include "matrix/kernel_cache.h"
 
 #include <dirent.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -119,28 +118,30 @@ struct Apt {
         say(kernel, "apt-get update done in " + seconds_since(start));
     }
 
-    // Downloads PKG=VER into workdir and returns the .deb's path.
-    std::string download(const std::string& kernel, const std::string& spec, const std::string& workdir) const {
+    // Downloads every PKG=VER into workdir; returns the .deb files apt left there.
+    std::vector<std::string> download(const std::string& kernel, const std::vector<std::string>& specs,
+                                      const std::string& workdir) const {
         prepare();
         if (!has_lists()) update(kernel);
         RunOptions o;
         o.cwd = workdir;
         o.timeout = std::chrono::minutes(30);
-        const auto argv = apt_base_argv(dir, "apt-get") + std::vector<std::string>{"download", spec};
+        const auto argv = apt_base_argv(dir, "apt-get") + std::vector<std::string>{"download"} + specs;
         RunResult r = run_command(argv, o);
         if (!r.ok()) {
             // Lists may predate the pin (new upload, point release): refresh once and retry.
-            say(kernel, spec + " not found with the cached lists (" + apt_errors(r.err) + "); refreshing them");
+            say(kernel, "not found with the cached lists (" + apt_errors(r.err) + "); refreshing them");
             update(kernel);
             r = run_command(argv, o);
         }
         if (!r.ok())
-            throw DownloadError("apt-get download " + spec + ": " + apt_errors(r.err) +
-                                    " (the pinned version may have left the mirror: re-pin it in kernels.txt)",
+            throw DownloadError("apt-get download: " + apt_errors(r.err) +
+                                    " (a pinned version may have left the mirror: re-pin it in kernels.txt)",
                                 0, r.err);
+        std::vector<std::string> debs;
         for (const auto& name : list_dir(workdir))
-            if (name.size() > 4 && name.compare(name.size() - 4, 4, ".deb") == 0) return workdir + "/" + name;
-        throw Error("apt-get download " + spec + " succeeded but left no .deb in " + workdir, 0, r.out + r.err);
+            if (name.size() > 4 && name.compare(name.size() - 4, 4, ".deb") == 0) debs.push_back(workdir + "/" + name);
+        return debs;
     }
 };
 
@@ -211,6 +212,10 @@ std::vector<std::string> apt_base_argv(const std::string& apt_dir, const std::st
             "-o", "Dir::State=" + apt_dir + "/state",
             "-o", "Dir::State::status=" + apt_dir + "/state/status",
             "-o", "Dir::Cache=" + apt_dir + "/cache",
+            // Debian's container images switch apt's binary cache off; without it every call
+            // re-parses all suites' lists (~3 s each).
+            "-o", "Dir::Cache::pkgcache=pkgcache.bin",
+            "-o", "Dir::Cache::srcpkgcache=srcpkgcache.bin",
             "-o", "APT::Architecture=amd64",
             "-o", "APT::Architectures::=amd64",
             "-o", "Acquire::Languages=none",
@@ -260,12 +265,10 @@ KernelCache::KernelCache(std::string root, bool offline) : root_(std::move(root)
 std::string KernelCache::default_root() {
     std::string dir = env_or("FLOWATTR_CACHE", "");
     if (!dir.empty()) return dir;
+    // HOME only, no getpwuid(): the binaries are linked statically, where NSS lookups need the
+    // build machine's shared glibc at run time.
     std::string home = env_or("HOME", "");
-    if (home.empty()) {
-        struct passwd* pw = getpwuid(getuid());
-        if (!pw || !pw->pw_dir) throw Error("cannot find a home directory for the kernel cache; set FLOWATTR_CACHE");
-        home = pw->pw_dir;
-    }
+    if (home.empty()) throw Error("neither FLOWATTR_CACHE nor HOME is set: no place for the kernel cache");
     return home + "/.cache/flowattr";
 }
 
@@ -305,6 +308,7 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
     }
 
     // 1. Artifacts, each verified against its pin whether it was cached or just downloaded.
+    std::vector<SourceItem> debs, others;
     for (const SourceItem& item : items) {
         const std::string path = artifact_path(item.sha256);
         const std::string label = item.kind + ":" + item.spec;
@@ -315,11 +319,15 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
             remove_tree(path);
         }
         if (offline_) return unavailable("not in the cache and --offline: " + label);
-        try {
-            fetch_artifact(entry, item, progress);
-        } catch (const DownloadError& e) {
-            return unavailable(e.what());
-        }
+        (item.kind == "deb" ? debs : others).push_back(item);
+    }
+    try {
+        // One apt-get call for all packages of the entry: apt's start-up (reading the lists)
+        // costs more than a small package's download.
+        if (!debs.empty()) fetch_debs(entry, debs, progress);
+        for (const SourceItem& item : others) fetch_artifact(entry, item, progress);
+    } catch (const DownloadError& e) {
+        return unavailable(e.what());
     }
 
     // 2. Unpack everything into one staging tree and pick the boot files out of it.
@@ -401,23 +409,47 @@ void KernelCache::fetch_artifact(const KernelEntry& entry, const SourceItem& ite
         say("downloaded " + human_size(r.size) + " in " + seconds_since(start) + ", sha256 ok");
         return;
     }
+    if (!path_exists(item.spec)) throw DownloadError("no such file: " + item.spec);
+    say("copying " + item.spec);
     TempPath work(unique_temp_path(tmp_dir() + "/fetch", item.kind));
-    std::string got;
-    if (item.kind == "deb") {
-        make_dirs(work.path());
-        say("downloading " + item.spec + " (apt, private config)");
-        got = Apt{apt_dir(), progress}.download(entry.name, item.spec, work.path());
-    } else {
-        if (!path_exists(item.spec)) throw DownloadError("no such file: " + item.spec);
-        say("copying " + item.spec);
-        got = work.path();
-        copy_file(item.spec, got);
-    }
+    const std::string got = work.path();
+    copy_file(item.spec, got);
     say("verifying sha256 of " + human_size(file_size(got)));
     std::string actual = sha256_file(got);
     if (actual != item.sha256) throw ChecksumError(label, item.sha256, actual);
-    if (std::rename(got.c_str(), dest.c_str()) != 0) throw Error("cannot rename " + got + " to " + dest, errno);
+    work.commit(dest);
     say("fetched " + label + ": " + human_size(file_size(dest)) + " in " + seconds_since(start) + ", sha256 ok");
+}
+
+void KernelCache::fetch_debs(const KernelEntry& entry, const std::vector<SourceItem>& items, const ProgressFn& progress) const {
+    auto say = [&](const std::string& message) {
+        if (progress) progress(entry.name, message);
+    };
+    std::vector<std::string> specs;
+    std::string names;
+    for (const auto& item : items) {
+        specs.push_back(item.spec);
+        names += (names.empty() ? "" : ", ") + item.spec;
+    }
+    auto start = Clock::now();
+    say("downloading " + names + " (apt, private config)");
+    TempPath work(unique_temp_path(tmp_dir() + "/fetch", "deb"));
+    make_dirs(work.path());
+    std::vector<std::string> debs = Apt{apt_dir(), progress}.download(entry.name, specs, work.path());
+    for (const auto& item : items) {
+        // apt names the file PKG_VERSION_ARCH.deb.
+        const std::string prefix = item.spec.substr(0, item.spec.find('=')) + "_";
+        std::string got;
+        for (const auto& deb : debs)
+            if (fs::path(deb).filename().string().compare(0, prefix.size(), prefix) == 0) got = deb;
+        if (got.empty()) throw Error("apt-get download " + item.spec + " left no " + prefix + "*.deb in " + work.path());
+        std::string actual = sha256_file(got);
+        if (actual != item.sha256) throw ChecksumError("deb:" + item.spec, item.sha256, actual);
+        const std::string dest = artifact_path(item.sha256);
+        if (std::rename(got.c_str(), dest.c_str()) != 0) throw Error("cannot rename " + got + " to " + dest, errno);
+        say("fetched " + item.spec + ": " + human_size(file_size(dest)) + ", sha256 ok");
+    }
+    say("downloaded " + std::to_string(items.size()) + " package(s) in " + seconds_since(start));
 }
 
 FetchResult KernelCache::finish(const KernelEntry& entry, const std::string& dir, const std::function<void(const std::string&)>& say) const {

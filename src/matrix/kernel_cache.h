@@ -66,7 +66,9 @@ private:
     std::string artifact_path(const std::string& sha256) const { return root_ + "/artifacts/" + sha256; }
     std::string tree_dir(const KernelEntry& entry) const;
     std::string tmp_dir() const { return root_ + "/tmp"; }
-    // Downloads/copies one artifact into artifacts/<sha256>; DownloadError when unreachable.
+    // Downloads the packages with one apt-get call into artifacts/<sha256>.
+    void fetch_debs(const KernelEntry& entry, const std::vector<SourceItem>& items, const ProgressFn& progress) const;
+    // Downloads (url:) or copies (file:) one artifact into artifacts/<sha256>; DownloadError when unreachable.
     void fetch_artifact(const KernelEntry& entry, const SourceItem& item, const ProgressFn& progress) const;
     // Result for a verified tree: ok, or unsupported when the config lacks an option.
     FetchResult finish(const KernelEntry& entry, const std::string& dir,
