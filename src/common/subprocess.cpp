@@ -21,6 +21,7 @@ namespace flowattr {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kDrainGrace{2000};
 
 struct Pipe {
     UniqueFd read, write;
@@ -220,14 +221,23 @@ RunResult run_command(const std::vector<std::string>& argv, const RunOptions& op
         if (err_pipe.read) fds[err_i = nfds++] = {err_pipe.read.get(), POLLIN, 0};
         if (in_pipe.write) fds[in_i = nfds++] = {in_pipe.write.get(), POLLOUT, 0};
         int wait_ms = -1;
-        if (has_deadline && !result.timed_out) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (has_deadline) {
+            // After the kill, a process that left the group (setsid) may still hold the pipes:
+            // drain for a short grace period, then stop listening.
+            auto until = result.timed_out ? deadline + kDrainGrace : deadline;
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
             wait_ms = int(std::max<long long>(0, left));
         }
         int r = poll(fds, nfds, wait_ms);
         if (r < 0) {
             if (errno == EINTR) continue;
             throw Error("poll on the pipes of " + argv[0], errno);
+        }
+        if (r == 0 && result.timed_out) {
+            out_pipe.read.reset();
+            err_pipe.read.reset();
+            in_pipe.write.reset();
+            break;
         }
         expire_if_due();
         auto drain = [&](int i, UniqueFd& fd, std::string& sink,

@@ -55,6 +55,16 @@ TEST(Subprocess, TimeoutKillsTheWholeProcessGroup) {
     EXPECT_LT(r.elapsed.count(), 5000);
 }
 
+TEST(Subprocess, TimeoutDoesNotHangOnADescendantThatLeftTheGroup) {
+    RunOptions o;
+    o.timeout = std::chrono::milliseconds(200);
+    // setsid moves the sleeper out of the process group, so the kill misses it while it keeps
+    // stdout open; the runner must give up on the pipe after its grace period.
+    auto r = run_command({"sh", "-c", "setsid sleep 3 & sleep 30"}, o);
+    EXPECT_TRUE(r.timed_out);
+    EXPECT_LT(r.elapsed.count(), 2900);  // less than the escaped sleeper lives
+}
+
 TEST(Subprocess, StdoutToFileCwdEnvAndStreamingCallback) {
     char dir_template[] = "/tmp/flowattr-subprocess-XXXXXX";
     ASSERT_NE(mkdtemp(dir_template), nullptr);
