@@ -1,0 +1,218 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+
+#include "common/error.h"
+#include "common/file.h"
+#include "common/sha256.h"
+#include "common/subprocess.h"
+#include "matrix/initramfs.h"
+#include "matrix/qemu_runner.h"
+#include "matrix/vm_suite.h"
+
+namespace fm = flowattr::matrix;
+
+namespace {
+
+struct CpioEntry {
+    std::uint32_t ino, mode, uid, gid, nlink, mtime, rmaj, rmin;
+    std::string data;
+};
+
+std::uint32_t hex(const std::string& s, std::size_t off) { return std::uint32_t(std::stoul(s.substr(off, 8), nullptr, 16)); }
+
+// A strict newc reader: fails the test on any framing error, so the writer is checked
+// against the format rather than against itself.
+std::vector<std::pair<std::string, CpioEntry>> read_cpio(const std::string& a) {
+    std::vector<std::pair<std::string, CpioEntry>> out;
+    std::size_t pos = 0;
+    for (;;) {
+        EXPECT_LE(pos + 110, a.size());
+        if (pos + 110 > a.size()) return out;
+        EXPECT_EQ(a.substr(pos, 6), "070701") << "at offset " << pos;
+        CpioEntry e{hex(a, pos + 6),  hex(a, pos + 14), hex(a, pos + 22), hex(a, pos + 30), hex(a, pos + 38),
+                    hex(a, pos + 46), hex(a, pos + 78), hex(a, pos + 86), {}};
+        std::uint32_t size = hex(a, pos + 54), namesize = hex(a, pos + 94);
+        std::string name = a.substr(pos + 110, namesize - 1);
+        EXPECT_EQ(a[pos + 110 + namesize - 1], '\0');
+        pos += 110 + namesize;
+        pos = (pos + 3) & ~std::size_t(3);
+        e.data = a.substr(pos, size);
+        pos += size;
+        pos = (pos + 3) & ~std::size_t(3);
+        if (name == "TRAILER!!!") return out;
+        out.emplace_back(name, e);
+    }
+}
+
+// A minimal ELF64 header plus program headers, with or without PT_INTERP.
+std::string fake_elf(bool with_interp) {
+    std::string f(64 + 2 * 56, '\0');
+    f.replace(0, 4, "\x7f" "ELF");
+    f[4] = 2;
+    f[5] = 1;
+    f[6] = 1;
+    f[16] = 2;   // ET_EXEC
+    f[18] = 62;  // EM_X86_64
+    f[32] = 64;  // e_phoff
+    f[54] = 56;  // e_phentsize
+    f[56] = 2;   // e_phnum
+    f[64] = 1;   // PT_LOAD
+    f[64 + 56] = with_interp ? 3 : 1;
+    return f;
+}
+
+class InitramfsFiles : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::make_unique<fm::TempDir>("initramfs-test");
+        bin_ = dir_->path() + "/static";
+        flowattr::write_file_atomic(bin_, fake_elf(false) + "payload");
+        mods_ = dir_->path() + "/mods";
+        ASSERT_EQ(::mkdir(mods_.c_str(), 0755), 0);
+    }
+    fm::InitramfsInputs inputs() const { return {bin_, bin_, bin_, mods_}; }
+    std::unique_ptr<fm::TempDir> dir_;
+    std::string bin_, mods_;
+};
+
+TEST(Cpio, SortedEntriesImpliedParentsAndTrailer) {
+    fm::CpioArchive a;
+    a.add_file("/usr/lib/z", "zz", 0600);
+    a.add_symlink("bin/sh", "busybox");
+    a.add_file("bin/busybox", "BB", 0755);
+    a.add_char_device("dev/console", 5, 1, 0600);
+    std::string bytes = a.serialize(1234);
+    EXPECT_EQ(bytes.size() % 512, 0u);
+    auto entries = read_cpio(bytes);
+    std::vector<std::string> names;
+    for (const auto& [n, e] : entries) names.push_back(n);
+    EXPECT_EQ(names, (std::vector<std::string>{"bin", "bin/busybox", "bin/sh", "dev", "dev/console", "usr", "usr/lib",
+                                               "usr/lib/z"}));
+    std::uint32_t ino = 1;
+    for (const auto& [n, e] : entries) {
+        EXPECT_EQ(e.ino, ino++) << n;
+        EXPECT_EQ(e.uid, 0u);
+        EXPECT_EQ(e.gid, 0u);
+        EXPECT_EQ(e.mtime, 1234u) << n;
+    }
+    std::map<std::string, CpioEntry> by(entries.begin(), entries.end());
+    EXPECT_EQ(by["bin"].mode, std::uint32_t(S_IFDIR | 0755));
+    EXPECT_EQ(by["bin/busybox"].mode, std::uint32_t(S_IFREG | 0755));
+    EXPECT_EQ(by["bin/busybox"].data, "BB");
+    EXPECT_EQ(by["bin/sh"].mode, std::uint32_t(S_IFLNK | 0777));
+    EXPECT_EQ(by["bin/sh"].data, "busybox");
+    EXPECT_EQ(by["dev/console"].mode, std::uint32_t(S_IFCHR | 0600));
+    EXPECT_EQ(by["dev/console"].rmaj, 5u);
+    EXPECT_EQ(by["usr/lib/z"].data, "zz");
+}
+
+TEST(Cpio, InsertionOrderDoesNotChangeBytes) {
+    fm::CpioArchive a, b;
+    a.add_file("b", "2");
+    a.add_file("a/x", "1");
+    a.add_symlink("c", "b");
+    b.add_symlink("c", "b");
+    b.add_file("a/x", "1");
+    b.add_file("b", "2");
+    EXPECT_EQ(a.serialize(0), b.serialize(0));
+    EXPECT_NE(a.serialize(0), a.serialize(1));
+}
+
+TEST(Cpio, RejectsEscapingPaths) {
+    fm::CpioArchive a;
+    EXPECT_THROW(a.add_file("../etc/passwd", "x"), flowattr::Error);
+    EXPECT_THROW(a.add_file("/", "x"), flowattr::Error);
+    EXPECT_THROW(a.add_file("a//b", "x"), flowattr::Error);
+}
+
+TEST(Cpio, MtimeFollowsSourceDateEpoch) {
+    ::setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+    EXPECT_EQ(fm::reproducible_mtime(), 1700000000u);
+    ::setenv("SOURCE_DATE_EPOCH", "not-a-number", 1);
+    EXPECT_EQ(fm::reproducible_mtime(), 0u);
+    ::unsetenv("SOURCE_DATE_EPOCH");
+    EXPECT_EQ(fm::reproducible_mtime(), 0u);
+}
+
+TEST(StaticElf, InterpreterMeansDynamic) {
+    fm::TempDir dir("elf-test");
+    flowattr::write_file_atomic(dir.path() + "/static", fake_elf(false));
+    flowattr::write_file_atomic(dir.path() + "/dynamic", fake_elf(true));
+    flowattr::write_file_atomic(dir.path() + "/script", "#!/bin/sh\n");
+    EXPECT_TRUE(fm::is_static_elf(dir.path() + "/static"));
+    EXPECT_FALSE(fm::is_static_elf(dir.path() + "/dynamic"));
+    EXPECT_FALSE(fm::is_static_elf(dir.path() + "/script"));
+    EXPECT_FALSE(fm::is_static_elf(dir.path() + "/missing"));
+}
+
+TEST_F(InitramfsFiles, ByteIdenticalForTheSameInputs) {
+    flowattr::write_file_atomic(mods_ + "/sch_ingress.ko", "A");
+    flowattr::write_file_atomic(mods_ + "/cls_bpf.ko", "B");
+    std::string first = fm::build_initramfs(inputs());
+    // Same contents written again in the other order, with other file mtimes.
+    ASSERT_EQ(::unlink((mods_ + "/sch_ingress.ko").c_str()), 0);
+    ASSERT_EQ(::unlink((mods_ + "/cls_bpf.ko").c_str()), 0);
+    sleep(1);
+    flowattr::write_file_atomic(mods_ + "/cls_bpf.ko", "B");
+    flowattr::write_file_atomic(mods_ + "/sch_ingress.ko", "A");
+    std::string second = fm::build_initramfs(inputs());
+    EXPECT_EQ(flowattr::sha256_hex(first), flowattr::sha256_hex(second));
+    flowattr::write_file_atomic(mods_ + "/cls_bpf.ko", "C");
+    EXPECT_NE(fm::build_initramfs(inputs()), first);
+}
+
+TEST_F(InitramfsFiles, HoldsInitBinariesAppletsAndModules) {
+    flowattr::write_file_atomic(mods_ + "/cls_bpf.ko", "ko");
+    flowattr::write_file_atomic(mods_ + "/README", "not a module");
+    auto entries = read_cpio(fm::build_initramfs(inputs()));
+    std::map<std::string, CpioEntry> by(entries.begin(), entries.end());
+    ASSERT_TRUE(by.count("init"));
+    EXPECT_EQ(by["init"].mode, std::uint32_t(S_IFREG | 0755));
+    EXPECT_EQ(by["init"].data, fm::render_init_script());
+    EXPECT_TRUE(by.count("bin/busybox"));
+    EXPECT_TRUE(by.count("bin/flowattr"));
+    EXPECT_TRUE(by.count("bin/flowattr_kernel_tests"));
+    for (const auto& applet : fm::init_applets()) EXPECT_EQ(by["bin/" + applet].data, "busybox") << applet;
+    EXPECT_EQ(by["lib/modules/kmatrix/cls_bpf.ko"].data, "ko");
+    EXPECT_FALSE(by.count("lib/modules/kmatrix/README"));
+    EXPECT_EQ(by["dev/console"].mode & S_IFMT, std::uint32_t(S_IFCHR));
+    for (const char* d : {"proc", "sys", "tmp"}) EXPECT_EQ(by[d].mode & S_IFMT, std::uint32_t(S_IFDIR)) << d;
+}
+
+TEST_F(InitramfsFiles, RefusesDynamicOrMissingBinaries) {
+    std::string dynamic = dir_->path() + "/dynamic";
+    flowattr::write_file_atomic(dynamic, fake_elf(true));
+    auto in = inputs();
+    in.agent = dynamic;
+    try {
+        fm::build_initramfs(in);
+        FAIL() << "a dynamic binary was accepted";
+    } catch (const flowattr::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("not a static"), std::string::npos) << e.what();
+    }
+    in = inputs();
+    in.kernel_tests = dir_->path() + "/nope";
+    EXPECT_THROW(fm::build_initramfs(in), flowattr::Error);
+    in = inputs();
+    in.modules_dir = dir_->path() + "/no-such-dir";
+    EXPECT_THROW(fm::build_initramfs(in), flowattr::Error);
+}
+
+// cpio(1) must read what we write (skipped where cpio is not installed).
+TEST_F(InitramfsFiles, GnuCpioListsTheArchive) {
+    if (::access("/usr/bin/cpio", X_OK) != 0 && ::access("/bin/cpio", X_OK) != 0) GTEST_SKIP() << "needs cpio";
+    std::string path = dir_->path() + "/initrd";
+    flowattr::write_file_atomic(path, fm::build_initramfs(inputs()));
+    flowattr::RunOptions opt;
+    opt.stdin_data = flowattr::read_file(path);
+    auto r = flowattr::run_command({"cpio", "-t", "--quiet"}, opt);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("init\n"), std::string::npos);
+    EXPECT_NE(r.out.find("bin/flowattr_kernel_tests\n"), std::string::npos);
+}
+
+}  // namespace

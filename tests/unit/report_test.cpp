@@ -1,0 +1,163 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <sstream>
+
+#include "common/error.h"
+#include "common/file.h"
+#include "matrix/report.h"
+#include "matrix_fixtures.h"
+
+namespace fm = flowattr::matrix;
+using namespace flowattr::matrix::fixtures;
+
+namespace {
+
+fm::CellResult ran(const std::string& name, fm::Outcome o, std::vector<std::string> lines, const std::string& reason = "") {
+    fm::CellResult c;
+    c.name = name;
+    c.version = name + ".5";
+    c.image_sha256 = std::string(64, 'a');
+    c.initramfs_sha256 = std::string(64, 'b');
+    c.accel = "tcg";
+    c.cmdline = "console=ttyS0 panic=-1 quiet lsm=bpf";
+    c.dir = "out/" + name;
+    c.console_log = "out/" + name + "/console.log";
+    c.ran_vm = true;
+    std::string channel;
+    for (const auto& l : lines) channel += l + "\n";
+    c.suite = fm::parse_results(channel);
+    c.cls = {o, reason, {}};
+    c.marks = {1000.0, 1002.5, 1003.0, 1008.0, 1008.4};
+    c.timings = {2.5, 0.5, 8.4};
+    return c;
+}
+
+std::vector<fm::CellResult> sample() {
+    auto good = ran("6.1", fm::Outcome::pass,
+                    {init_line(), setup_line(), load_line(0, "prog ok <&>\n"), list_line(2),
+                     passing_test("Flow", "counts", R"(,"attach_mode":"tcx")"),
+                     test_line("Flow.lsm", 0, gtest_json("Flow", "lsm", "SKIPPED")), done_line()},
+                    "1 passed, 1 skipped");
+    auto bad = ran("5.10", fm::Outcome::test_fail,
+                   {init_line(), setup_line(), load_line(0), list_line(2), passing_test("Flow", "counts"),
+                    test_line("Flow.lsm", 1, gtest_json("Flow", "lsm", "COMPLETED", "Expected <1> got \\\"2\\\""))},
+                   "1 of 2 tests failed | pipe");
+    bad.cls.test = "Flow.lsm";
+    auto missing = fm::unrun_cell("6.6", "6.6", fm::Outcome::unavailable, "no source");
+    return {good, bad, missing};
+}
+
+TEST(Junit, PropertiesAndTestcases) {
+    auto cells = sample();
+    std::string x = fm::junit_xml(cells[0]);
+    EXPECT_EQ(x.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites", 0), 0u);
+    for (const char* p : {R"(name="kernel.version" value="6.1.5")", R"(name="accel" value="tcg")",
+                          R"(name="cmdline" value="console=ttyS0 panic=-1 quiet lsm=bpf")",
+                          R"(name="attach_modes" value="tcx")", R"(name="outcome" value="pass")"})
+        EXPECT_NE(x.find(p), std::string::npos) << p;
+    EXPECT_NE(x.find("kernel.image_sha256\" value=\"" + std::string(64, 'a')), std::string::npos);
+    EXPECT_NE(x.find(R"(classname="kernel.6.1.Flow" name="counts")"), std::string::npos);
+    EXPECT_NE(x.find("<skipped/>"), std::string::npos);
+    EXPECT_NE(x.find("prog ok &lt;&amp;&gt;"), std::string::npos);  // load --check output, escaped
+    EXPECT_NE(x.find(R"(tests="4" failures="0" errors="0" skipped="1")"), std::string::npos) << x;
+}
+
+TEST(Junit, FailuresErrorsAndUnrunKernels) {
+    auto cells = sample();
+    std::string x = fm::junit_xml(cells[1]);
+    EXPECT_NE(x.find(R"(<failure message="Expected &lt;1&gt; got &quot;2&quot;")"), std::string::npos) << x;
+    std::string u = fm::junit_xml(cells[2]);
+    EXPECT_NE(u.find(R"(<skipped message="unavailable: no source"/>)"), std::string::npos) << u;
+    auto panic = cells[1];
+    panic.cls = {fm::Outcome::panic, "Kernel panic - not syncing: Fatal exception", "Flow.crash"};
+    panic.suite.running_test = "Flow.crash";
+    std::string p = fm::junit_xml(panic);
+    EXPECT_NE(p.find(R"(<error type="panic")"), std::string::npos);
+    EXPECT_NE(p.find(R"(name="Flow.crash")"), std::string::npos);
+}
+
+TEST(Junit, ControlCharactersNeverReachTheXml) {
+    EXPECT_EQ(fm::xml_escape(std::string("a\x1b[0mb\x01\n")), "a?[0mb?\n");
+}
+
+TEST(Summary, TableMarkdownAndJson) {
+    auto cells = sample();
+    std::string t = fm::summary_table(cells);
+    EXPECT_NE(t.find("kernel"), std::string::npos);
+    EXPECT_NE(t.find("6.1 "), std::string::npos);
+    EXPECT_NE(t.find("unavailable"), std::string::npos);
+    EXPECT_NE(t.find("1/0/1"), std::string::npos);
+    fm::RunInfo info{1000.0, 1010.0, "KVM probe failed; using TCG", false, "kernels.txt"};
+    std::string md = fm::summary_markdown(cells, info);
+    EXPECT_NE(md.find("| 6.1 | 6.1.5 | ✅ pass |"), std::string::npos) << md;
+    EXPECT_NE(md.find("failed \\| pipe"), std::string::npos);
+    EXPECT_NE(md.find("| Flow.lsm | skip | fail | unavailable |"), std::string::npos) << md;
+    std::string js = fm::results_json(cells, info);
+    EXPECT_NE(js.find("\"exit_code\": 10"), std::string::npos);
+    EXPECT_NE(js.find("\"console_log\": \"6.1/console.log\""), std::string::npos);
+}
+
+TEST(Summary, HtmlIsSelfContainedWithGridLinksAndTimeline) {
+    auto cells = sample();
+    fm::RunInfo info{1000.0, 1010.0, "", true, "kernels.txt"};
+    std::string h = fm::summary_html(cells, info);
+    EXPECT_NE(h.find("<!DOCTYPE html>"), std::string::npos);
+    EXPECT_EQ(h.find("<script"), std::string::npos);
+    EXPECT_EQ(h.find("<link"), std::string::npos);
+    EXPECT_EQ(h.find("src=\"http"), std::string::npos);
+    EXPECT_NE(h.find("href=\"6.1/console.log\""), std::string::npos);
+    EXPECT_NE(h.find("<svg"), std::string::npos);
+    EXPECT_NE(h.find("Interrupted"), std::string::npos);
+    EXPECT_NE(h.find("#2e9d4e"), std::string::npos);  // a coloured pass cell
+}
+
+TEST(Summary, ExitCodeIsTheWorstAvailableOutcome) {
+    auto cells = sample();
+    EXPECT_EQ(fm::run_exit_code({cells[0], cells[2]}, false), 0);  // unavailable does not fail
+    EXPECT_EQ(fm::run_exit_code(cells, false), 10);
+    auto panic = cells[1];
+    panic.cls.outcome = fm::Outcome::panic;
+    EXPECT_EQ(fm::run_exit_code({cells[1], panic, cells[0]}, false), 13);
+    EXPECT_EQ(fm::run_exit_code(cells, true), 130);
+}
+
+TEST(Summary, WriteReportsCreatesEveryFile) {
+    fm::TempDir dir("report-test");
+    auto cells = sample();
+    fm::write_reports(dir.path() + "/m", cells, {1000, 1010, "", false, ""});
+    for (const char* f : {"summary.txt", "summary.md", "index.html", "results.json", "6.1/junit.xml", "5.10/junit.xml",
+                          "6.6/junit.xml"}) {
+        struct stat st;
+        EXPECT_EQ(::stat((dir.path() + "/m/" + f).c_str(), &st), 0) << f;
+    }
+}
+
+TEST(Progress, PlainLinesWithoutATerminal) {
+    std::ostringstream out;
+    fm::ProgressBoard b(out, false, {"6.1", "5.10-nolsm"});
+    b.set("6.1", "booting");
+    b.set("6.1", "booting");  // unchanged: no second line
+    b.note("kmatrix: using TCG");
+    auto cells = sample();
+    b.finish(cells[0]);
+    b.refresh();
+    std::string s = out.str();
+    EXPECT_EQ(s.find('\033'), std::string::npos);
+    EXPECT_NE(s.find("  6.1            0.0s  booting\n"), std::string::npos) << s;
+    EXPECT_NE(s.find("kmatrix: using TCG\n"), std::string::npos);
+    EXPECT_NE(s.find("pass: 1 passed, 1 skipped"), std::string::npos);
+    EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 3);
+}
+
+TEST(Progress, RedrawsInPlaceOnATerminal) {
+    std::ostringstream out;
+    fm::ProgressBoard b(out, true, {"6.1", "7.2"});
+    b.set("6.1", "booting");
+    b.set("7.2", "fetching");
+    std::string s = out.str();
+    EXPECT_NE(s.find("\033[2A"), std::string::npos);
+    EXPECT_NE(s.find("\r\033[K"), std::string::npos);
+}
+
+}  // namespace
