@@ -1,0 +1,149 @@
+// `flowattr verify` as run_verify_cli runs it: exit codes, human and JSON output, the
+// stale-embed check, --expect and --kernels.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "agent/embedded_objects.h"
+#include "common/file.h"
+#include "common/sha256.h"
+#include "verify/stale_embed.h"
+#include "verify/verify_cli.h"
+
+namespace flowattr::verify {
+namespace {
+
+struct CliRun {
+    int status;
+    std::string out, err;
+};
+
+CliRun run(const std::vector<std::string>& args, const KernelListReader& reader = nullptr) {
+    std::ostringstream out, err;
+    const int status = run_verify_cli(args, out, err, reader);
+    return {status, out.str(), err.str()};
+}
+
+const std::string kBuiltBpf = std::string(FLOWATTR_BINARY_DIR) + "/bpf";
+
+class TempDir {
+public:
+    TempDir() {
+        char tmpl[] = "/tmp/flowattr-verify-XXXXXX";
+        path_ = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+TEST(VerifyCli, EmbeddedObjectsAreClean) {
+    const CliRun r = run({});
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    for (const auto& o : agent::embedded_objects()) EXPECT_NE(r.out.find("embedded:" + o.name), std::string::npos);
+    EXPECT_NE(r.out.find("no findings"), std::string::npos);
+}
+
+TEST(VerifyCli, UsageErrors) {
+    EXPECT_EQ(run({"--bogus"}).status, 2);
+    EXPECT_EQ(run({"--against"}).status, 2);
+    const CliRun kernels = run({"--kernels", "kernels.txt"});
+    EXPECT_EQ(kernels.status, 2);
+    EXPECT_NE(kernels.err.find("no kernels.txt reader"), std::string::npos);
+    EXPECT_EQ(run({"--expect", "/nonexistent/expectations.txt"}).status, 2);
+    EXPECT_EQ(run({"--help"}).status, 0);
+}
+
+TEST(VerifyCli, NonBpfFileIsAFinding) {
+    const CliRun r = run({"/proc/self/exe"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.out.find("[elf] /proc/self/exe: e_machine at offset 0x12 is 62"), std::string::npos) << r.out;
+}
+
+TEST(VerifyCli, JsonOutput) {
+    const CliRun r = run({"--json", kBuiltBpf + "/flow.bpf.o"});
+    EXPECT_EQ(r.status, 0) << r.out;
+    const auto doc = nlohmann::json::parse(r.out);
+    EXPECT_TRUE(doc["ok"].get<bool>());
+    ASSERT_EQ(doc["objects"].size(), 1u);
+    const auto& flow = doc["objects"][0];
+    EXPECT_EQ(flow["name"], "flow");
+    EXPECT_EQ(flow["sha256"], flowattr::sha256_file(kBuiltBpf + "/flow.bpf.o"));
+    EXPECT_EQ(flow["license"], "GPL");
+    bool saw_tcx = false;
+    for (const auto& p : flow["programs"])
+        if (p["section"] == "tcx/ingress") {
+            saw_tcx = true;
+            EXPECT_EQ(p["prog_type"], "sched_cls");
+            EXPECT_EQ(p["expected_attach_type"], "tcx_ingress");
+        }
+    EXPECT_TRUE(saw_tcx);
+    EXPECT_FALSE(flow["maps"].empty());
+}
+
+TEST(VerifyCli, ExpectationsFromTheSourceTree) {
+    const CliRun r = run({"--expect", std::string(FLOWATTR_SOURCE_DIR) + "/bpf/expectations.txt"});
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+}
+
+TEST(VerifyCli, WrongExpectationIsAFinding) {
+    TempDir dir;
+    const std::string exp = dir.path() + "/expectations.txt";
+    std::ofstream(exp) << "flow fa_tc_ingress tc sched_cls none link 5.10\n";
+    const CliRun r = run({"--expect", exp, kBuiltBpf + "/flow.bpf.o"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.out.find("leaves expected_attach_type 0"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("program fa_tcx_ingress (section \"tcx/ingress\") has no expectations line"), std::string::npos);
+}
+
+TEST(VerifyCli, KernelListThroughTheReader) {
+    const KernelListReader reader = [](const std::string& path) {
+        EXPECT_EQ(path, "kernels.txt");
+        return KernelList{{"debian-4.19", "4.19.0"}, {"debian-6.1", "6.1.176"}};
+    };
+    const CliRun r = run({"--kernels", "kernels.txt", kBuiltBpf + "/flow.bpf.o"}, reader);
+    EXPECT_EQ(r.status, 1) << r.out;  // flowattr's BTF uses global functions and DATASEC (5.6)
+    EXPECT_NE(r.out.find("kernel debian-4.19 (4.19.0) answers BPF_BTF_LOAD with"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("debian-6.1"), std::string::npos);
+}
+
+TEST(VerifyCli, AgainstFreshBuildIsClean) {
+    const CliRun r = run({"--against", kBuiltBpf});
+    EXPECT_EQ(r.status, 0) << r.out;
+}
+
+TEST(VerifyCli, StaleEmbedNamesBothDigests) {
+    TempDir dir;
+    const auto& objects = agent::embedded_objects();
+    ASSERT_FALSE(objects.empty());
+    for (const auto& o : objects)
+        std::ofstream(dir.path() + "/" + o.name + ".bpf.o", std::ios::binary)
+            .write(static_cast<const char*>(o.data), std::streamsize(o.size));
+    const auto& changed = objects.front();
+    std::string bytes(static_cast<const char*>(changed.data), changed.size);
+    bytes.back() ^= 1;
+    std::ofstream(dir.path() + "/" + changed.name + ".bpf.o", std::ios::binary) << bytes;
+
+    const CliRun r = run({"--against", dir.path()});
+    EXPECT_EQ(r.status, 1);
+    const std::string embedded_sha = flowattr::sha256_hex(changed.data, changed.size);
+    EXPECT_NE(r.out.find("[embed] embedded object " + changed.name + " is stale: embedded sha256 " + embedded_sha +
+                         ", " + dir.path() + "/" + changed.name + ".bpf.o sha256 " + flowattr::sha256_hex(bytes)),
+              std::string::npos)
+        << r.out;
+}
+
+TEST(StaleEmbed, MissingBuiltObject) {
+    const std::string data = "abc";
+    const auto findings = check_embedded_against({{"ghost", data}}, "/nonexistent");
+    ASSERT_EQ(findings.size(), 1u);
+    EXPECT_NE(findings[0].message.find("has no built /nonexistent/ghost.bpf.o"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace flowattr::verify

@@ -1,0 +1,113 @@
+// No false positives: the validator over BTF this project did not write (the running
+// kernel's vmlinux and module BTF) and over flowattr's own objects, raw and linked.
+#include <dirent.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "agent/embedded_objects.h"
+#include "common/file.h"
+#include "verify/bpf_object.h"
+#include "verify/btf.h"
+#include "verify/expectations.h"
+
+namespace flowattr::verify {
+namespace {
+
+std::vector<std::string> files_in(const std::string& dir, const std::string& suffix) {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return out;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+            out.push_back(dir + "/" + name);
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string describe(const std::vector<BtfFinding>& findings) {
+    return findings.empty() ? "" : findings.front().log;
+}
+
+TEST(HostBtf, VmlinuxPassesEveryCheck) {
+    std::string vmlinux;
+    try {
+        vmlinux = flowattr::read_file("/sys/kernel/btf/vmlinux");
+    } catch (const std::exception& e) {
+        GTEST_SKIP() << "no kernel BTF to check: " << e.what();
+    }
+    const BtfCheck c = check_btf(vmlinux);
+    EXPECT_TRUE(c.ok()) << describe(c.findings);
+    ASSERT_TRUE(c.btf);
+    EXPECT_GT(c.btf->types().size(), 1000u);
+}
+
+TEST(HostBtf, EveryModuleBtfPassesAsSplitBtf) {
+    std::string vmlinux;
+    try {
+        vmlinux = flowattr::read_file("/sys/kernel/btf/vmlinux");
+    } catch (const std::exception& e) {
+        GTEST_SKIP() << "no kernel BTF to check: " << e.what();
+    }
+    const BtfCheck base = check_btf(vmlinux);
+    ASSERT_TRUE(base.btf);
+    int modules = 0;
+    DIR* d = ::opendir("/sys/kernel/btf");
+    ASSERT_NE(d, nullptr);
+    while (const dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name == "." || name == ".." || name == "vmlinux") continue;
+        const BtfCheck c = check_btf(flowattr::read_file("/sys/kernel/btf/" + name), base.btf);
+        EXPECT_TRUE(c.ok()) << name << ": " << describe(c.findings);
+        modules++;
+    }
+    ::closedir(d);
+    if (modules == 0) GTEST_SKIP() << "the running kernel exposes no module BTF";
+}
+
+TEST(OwnObjects, BuiltObjectsHaveNoFindings) {
+    const auto objects = files_in(std::string(FLOWATTR_BINARY_DIR) + "/bpf", ".bpf.o");
+    ASSERT_FALSE(objects.empty());
+    for (const std::string& path : objects) {
+        const ObjectReport r = inspect_object(object_name_from_path(path), path, flowattr::read_file(path));
+        EXPECT_TRUE(r.findings.empty()) << r.findings.front().message << "\n" << r.findings.front().log;
+        EXPECT_FALSE(r.programs.empty()) << path;
+        EXPECT_EQ(r.license, "GPL") << path;
+    }
+}
+
+// clang's output before `bpftool gen object` links it: DATASEC sizes and VAR offsets are
+// still 0, and only the libbpf fix-up model makes it acceptable.
+TEST(OwnObjects, RawClangObjectsPassOnlyAfterTheFixups) {
+    const auto objects = files_in(std::string(FLOWATTR_BINARY_DIR) + "/bpf", ".raw.o");
+    if (objects.empty()) GTEST_SKIP() << "no raw clang objects in the build tree";
+    for (const std::string& path : objects) {
+        const std::string bytes = flowattr::read_file(path);
+        const ObjectReport r = inspect_object(object_name_from_path(path), path, bytes);
+        EXPECT_TRUE(r.findings.empty()) << r.findings.front().message << "\n" << r.findings.front().log;
+        EXPECT_FALSE(r.fixups.empty()) << path;
+        const ElfFile elf(path, bytes);
+        const BtfCheck raw = check_btf(elf.section_data(*elf.find_section(".BTF")));
+        ASSERT_FALSE(raw.findings.empty()) << path;
+        EXPECT_NE(raw.findings.front().log.find("size == 0"), std::string::npos) << raw.findings.front().log;
+    }
+}
+
+TEST(OwnObjects, EmbeddedObjectsMatchTheExpectations) {
+    std::vector<ObjectReport> reports;
+    for (const auto& o : agent::embedded_objects()) {
+        reports.push_back(
+            inspect_object(o.name, "embedded:" + o.name, std::string(static_cast<const char*>(o.data), o.size)));
+        EXPECT_TRUE(reports.back().findings.empty()) << reports.back().findings.front().message;
+    }
+    ASSERT_FALSE(reports.empty());
+    const std::string path = std::string(FLOWATTR_SOURCE_DIR) + "/bpf/expectations.txt";
+    const auto expectations = parse_expectations(flowattr::read_file(path), path);
+    for (const Finding& f : check_expectations(reports, expectations, true)) ADD_FAILURE() << f.message;
+}
+
+}  // namespace
+}  // namespace flowattr::verify
