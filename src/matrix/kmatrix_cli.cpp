@@ -50,6 +50,7 @@ const char* const kRunUsage =
     "  --offline        use only cached kernels; missing ones are reported unavailable\n"
     "  --out DIR        reports and per-kernel logs (default out/matrix)\n"
     "  --artifacts DIR  where the static flowattr and flowattr_kernel_tests are (default out/, then build/)\n"
+    "  --agent/--suite/--busybox PATH  use these static binaries as flowattr / flowattr_kernel_tests / busybox\n"
     "  --accel MODE     auto probes KVM with a short boot and falls back to TCG (default $FLOWATTR_ACCEL or auto)\n"
     "  --timeout-scale  multiply every timeout (slow or loaded machines)\n"
     "  --cmdline ARGS   appended to every kernel command line\n"
@@ -58,7 +59,8 @@ const char* const kRunUsage =
 
 const char* const kReproUsage =
     "usage: kmatrix repro NAME [--shell] [--keep] [--cmdline ARGS] [--test NAME] [--kernels FILE] [--offline]\n"
-    "                     [--artifacts DIR] [--out DIR] [--cache DIR] [--accel auto|kvm|tcg]\n"
+    "                     [--artifacts DIR] [--agent/--suite/--busybox PATH] [--out DIR] [--cache DIR]\n"
+    "                     [--accel auto|kvm|tcg]\n"
     "  Boots NAME's kernel with the initramfs `kmatrix run` builds (same bytes) and runs\n"
     "  `flowattr load --check` (printing the verifier output), or that plus one test with --test.\n"
     "  --shell          interactive shell in the VM on this terminal (after the test with --test);\n"
@@ -109,6 +111,7 @@ struct Options {
     bool offline = false;
     std::string out = "out/matrix";
     std::string artifacts;
+    std::string agent, suite, busybox;  // explicit binaries, overriding --artifacts
     std::string cache;
     std::string accel;
     double timeout_scale = 1.0;
@@ -166,11 +169,13 @@ bool parse_options(const std::vector<std::string>& args, bool repro, Options& o,
         } else if (repro && a == "--keep") {
             o.keep = true;
         } else if (a == "--kernels" || a == "--out" || a == "--artifacts" || a == "--cache" || a == "--accel" ||
-                   a == "--cmdline" || a == "--qemu" || (repro && a == "--test") || (!repro && a == "--only")) {
+                   a == "--cmdline" || a == "--qemu" || a == "--agent" || a == "--suite" || a == "--busybox" ||
+                   (repro && a == "--test") || (!repro && a == "--only")) {
             if (!(v = value(i, a))) return false;
             std::string& dst = a == "--kernels" ? o.kernels : a == "--out" ? o.out : a == "--artifacts" ? o.artifacts
                                : a == "--cache" ? o.cache : a == "--accel" ? o.accel : a == "--cmdline" ? o.cmdline
-                               : a == "--qemu" ? o.qemu : o.test;
+                               : a == "--qemu" ? o.qemu : a == "--agent" ? o.agent : a == "--suite" ? o.suite
+                               : a == "--busybox" ? o.busybox : o.test;
             if (a == "--only")
                 o.only = split_commas(*v);
             else if (a == "--cmdline" && !o.cmdline.empty())
@@ -203,12 +208,12 @@ bool parse_options(const std::vector<std::string>& args, bool repro, Options& o,
     return true;
 }
 
-// The static binaries the initramfs carries. Looks in --artifacts, else out/ (what
-// `make docker-build` produces) then build/ (a local cmake build); busybox may also come
-// from the host's busybox-static.
-InitramfsInputs find_binaries(const std::string& artifacts) {
-    std::vector<std::string> roots = artifacts.empty() ? std::vector<std::string>{"out", "build"}
-                                                       : std::vector<std::string>{artifacts};
+// The static binaries the initramfs carries: --agent/--suite/--busybox when given, else
+// from --artifacts, else out/ (what `make docker-build` produces) then build/ (a local
+// cmake build); busybox may also come from the host's busybox-static.
+InitramfsInputs find_binaries(const Options& o) {
+    std::vector<std::string> roots = o.artifacts.empty() ? std::vector<std::string>{"out", "build"}
+                                                         : std::vector<std::string>{o.artifacts};
     auto find = [&](const std::string& name, const std::vector<std::string>& subdirs,
                     const std::vector<std::string>& fallbacks) -> std::string {
         std::vector<std::string> tried;
@@ -227,9 +232,9 @@ InitramfsInputs find_binaries(const std::string& artifacts) {
         throw Error("cannot find " + name + " (looked at" + list + "); build it or pass --artifacts DIR");
     };
     InitramfsInputs in;
-    in.agent = find("flowattr", {"", "bin", "src/cli"}, {});
-    in.kernel_tests = find("flowattr_kernel_tests", {"", "bin", "tests/kernel"}, {});
-    in.busybox = find("busybox", {"", "bin"}, {"/bin/busybox", "/usr/bin/busybox"});
+    in.agent = o.agent.empty() ? find("flowattr", {"", "bin", "src/cli"}, {}) : o.agent;
+    in.kernel_tests = o.suite.empty() ? find("flowattr_kernel_tests", {"", "bin", "tests/kernel"}, {}) : o.suite;
+    in.busybox = o.busybox.empty() ? find("busybox", {"", "bin"}, {"/bin/busybox", "/usr/bin/busybox"}) : o.busybox;
     return in;
 }
 
@@ -289,7 +294,7 @@ std::vector<KernelEntry> select_kernels(const std::vector<KernelEntry>& all, con
 
 AccelChooser make_chooser(const Options& o, const std::function<void(const std::string&)>& note) {
     std::string qemu = o.qemu;
-    double probe_s = 6.0 * o.timeout_scale;
+    double probe_s = 4.0 * o.timeout_scale;
     return AccelChooser(o.accel, kvm_device_usable,
                         [qemu, probe_s](const std::string& kernel) { return probe_kvm_boot(qemu, kernel, probe_s); },
                         note);
@@ -336,7 +341,7 @@ int cmd_run(const std::vector<std::string>& args) {
     settings.timeout_scale = o.timeout_scale;
     settings.extra_cmdline = o.cmdline;
     try {
-        settings.binaries = find_binaries(o.artifacts);
+        settings.binaries = find_binaries(o);
         if (!qemu_available(o.qemu)) shared_error = o.qemu + " not found (install qemu-system-x86)";
     } catch (const Error& e) {
         shared_error = e.what();
@@ -434,7 +439,7 @@ int cmd_repro(const std::vector<std::string>& args) {
     RunSettings settings;
     std::optional<TempDir> tmp;
     try {
-        settings.binaries = find_binaries(o.artifacts);
+        settings.binaries = find_binaries(o);
         if (!qemu_available(o.qemu)) throw Error(o.qemu + " not found (install qemu-system-x86)");
         if (o.keep) {
             settings.out_dir = o.out + "/repro";
@@ -470,8 +475,11 @@ int cmd_repro(const std::vector<std::string>& args) {
     AccelChooser chooser = make_chooser(o, [](const std::string& msg) { std::cerr << "kmatrix: " << msg << "\n"; });
     std::cerr << "kernel:    " << spec->vmlinuz << " (sha256 " << spec->image_sha256 << ")\n";
     if (o.shell) std::cerr << "kmatrix: interactive VM; exit the shell to power off, or Ctrl-A x to quit QEMU\n";
+    std::string last_state;
     CellResult r = run_cell(*spec, settings, chooser, &g_cancel, [&](const std::string& s) {
-        if (!o.shell) std::cerr << "[" << entry.name << "] " << s << "\n";
+        if (o.shell || s == last_state) return;
+        last_state = s;
+        std::cerr << "[" << entry.name << "] " << s << "\n";
     });
     std::string recorded = recorded_initramfs_sha(o.out, entry.name);
     std::cerr << "initramfs: sha256 " << r.initramfs_sha256

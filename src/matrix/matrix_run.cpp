@@ -58,7 +58,8 @@ std::string describe_progress(const std::string& type, const SuiteResults& s) {
     if (type == "load_check") return s.mode == "load" ? "shutting down" : "listing tests";
     // A finished test changes nothing worth a line: the next "begin" follows at once.
     if (type == "test") return {};
-    if (type == "list" || type == "begin") {
+    if (type == "list") return s.list_ok ? "running " + std::to_string(s.tests_listed) + " tests" : "listing failed";
+    if (type == "begin") {
         int n = s.tests_listed < 0 ? 0 : s.tests_listed;
         int k = int(s.tests.size()) + (s.running_test ? 1 : 0);
         std::string st = "test " + std::to_string(std::min(k, n)) + "/" + std::to_string(n);

@@ -1,0 +1,125 @@
+// kmatrix_provoke: a stand-in for both `flowattr` and `flowattr_kernel_tests` inside a
+// matrix VM, so the `matrix` CTest label can provoke every outcome for real (a real kernel
+// panic, a real hang killed by the guest's timeout, a real line in the kernel log) and
+// check that kmatrix classifies each one. Its role comes from the name /init calls it by.
+//
+//   flowattr load --check       fails when the kernel command line has provoke.load_fail
+//   flowattr_kernel_tests       gtest-compatible enough for /init: --gtest_list_tests,
+//                               --gtest_filter, --gtest_output=json:PATH; tests Provoke.*
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+const char* const kTests[] = {"Pass", "Fail", "Panic", "Hang", "Splat"};
+
+std::string read_all(const char* path) {
+    std::ifstream in(path);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+bool matches(const std::string& filter, const std::string& name) {
+    std::stringstream ss(filter);
+    std::string pattern;
+    while (std::getline(ss, pattern, ':'))
+        if (fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return true;
+    return false;
+}
+
+void write_json(const std::string& path, const std::string& name, const std::string& failure) {
+    if (path.empty()) return;
+    std::ofstream out(path);
+    out << R"({"tests":1,"testsuites":[{"name":"Provoke","testsuite":[{"name":")" << name
+        << R"(","status":"RUN","result":"COMPLETED","time":"0s","classname":"Provoke")";
+    if (!failure.empty()) out << R"(,"failures":[{"failure":")" << failure << R"(","type":""}])";
+    out << "}]}]}\n";
+}
+
+// Writes to a kernel interface; a failure is reported, since the provoked outcome then cannot happen.
+bool poke(const char* path, const std::string& data) {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        std::perror(path);
+        return false;
+    }
+    bool ok = ::write(fd, data.data(), data.size()) == ssize_t(data.size());
+    if (!ok) std::perror(path);
+    ::close(fd);
+    return ok;
+}
+
+int agent(int argc, char** argv) {
+    if (argc < 3 || std::strcmp(argv[1], "load") != 0 || std::strcmp(argv[2], "--check") != 0) {
+        std::fprintf(stderr, "kmatrix_provoke: only `load --check` is provoked\n");
+        return 2;
+    }
+    if (read_all("/proc/cmdline").find("provoke.load_fail") != std::string::npos) {
+        std::printf("FAIL provoke  fa_provoked  lsm/socket_post_create  rejected by the verifier (provoked)\n");
+        return 1;
+    }
+    std::printf("ok   provoke  fa_provoked  tc  1 insns processed\n");
+    return 0;
+}
+
+int suite(int argc, char** argv) {
+    std::string filter = "*", json;
+    bool list = false;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "--gtest_list_tests") list = true;
+        if (a.rfind("--gtest_filter=", 0) == 0) filter = a.substr(15);
+        if (a.rfind("--gtest_output=json:", 0) == 0) json = a.substr(20);
+    }
+    if (list) {
+        std::printf("Running main() from kmatrix_provoke\nProvoke.\n");
+        for (const char* t : kTests)
+            if (matches(filter, std::string("Provoke.") + t)) std::printf("  %s\n", t);
+        return 0;
+    }
+    std::string test;
+    for (const char* t : kTests)
+        if (matches(filter, std::string("Provoke.") + t)) test = t;
+    if (test == "Pass") {
+        write_json(json, test, "");
+        return 0;
+    }
+    if (test == "Fail") {
+        std::printf("provoked failure\n");
+        write_json(json, test, "Value of: provoked\\n  Actual: false");
+        return 1;
+    }
+    if (test == "Splat") {
+        // Shaped like the first line of a WARN(): what the per-test dmesg check looks for.
+        if (!poke("/dev/kmsg", "<4>WARNING: CPU: 0 PID: 1 at provoke.c:1 provoked_splat+0x0/0x0\n")) return 1;
+        write_json(json, test, "");
+        return 0;
+    }
+    if (test == "Panic") {
+        std::fflush(stdout);
+        poke("/proc/sysrq-trigger", "c");
+        return 1;  // only reached when sysrq is not built in
+    }
+    if (test == "Hang") {
+        for (;;) pause();
+    }
+    std::fprintf(stderr, "kmatrix_provoke: no test matches %s\n", filter.c_str());
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string self = argv[0];
+    std::string base = self.substr(self.rfind('/') + 1);
+    return base == "flowattr" ? agent(argc, argv) : suite(argc, argv);
+}
