@@ -1,0 +1,6 @@
+#!/bin/sh
+# Prints the names of kernels.txt (first field of every non-comment line) as a JSON array:
+# the job matrix of ci/matrix.yml. Names are [A-Za-z0-9._-] (the kernels.txt parser rejects others), so
+# no JSON escaping is needed.
+set -eu
+awk '!/^[[:space:]]*(#|$)/ { printf "%s\"%s\"", (n++ ? "," : "["), $1 } END { print (n ? "]" : "[]") }' "${1:-kernels.txt}"
