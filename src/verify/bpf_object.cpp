@@ -48,6 +48,43 @@ std::uint64_t type_size(const Btf& btf, std::uint32_t id, int depth = 0) {
     }
 }
 
+// btf__align_of(): what libbpf lays .kconfig externs out by.
+std::uint64_t type_align(const Btf& btf, std::uint32_t id, int depth = 0) {
+    const BtfType* t = btf.type_by_id(id);
+    if (!t || depth > kMaxTypeDepth) return 1;
+    switch (t->kind()) {
+    case BtfKind::Int:
+    case BtfKind::Enum:
+    case BtfKind::Enum64:
+    case BtfKind::Float:
+        return std::min<std::uint64_t>(t->size(), 8);
+    case BtfKind::Ptr:
+        return 8;
+    case BtfKind::Array:
+        return type_align(btf, t->array_type, depth + 1);
+    case BtfKind::Struct:
+    case BtfKind::Union: {
+        std::uint64_t align = 1;
+        for (const BtfMember& m : t->members) align = std::max(align, type_align(btf, m.type, depth + 1));
+        return align;
+    }
+    default:
+        return is_modifier(t->kind()) ? type_align(btf, t->type(), depth + 1) : 1;
+    }
+}
+
+void write_secinfos(std::string& out, const BtfType& datasec, std::vector<BtfVarSecinfo> vars) {
+    std::stable_sort(vars.begin(), vars.end(),
+                     [](const BtfVarSecinfo& a, const BtfVarSecinfo& b) { return a.offset < b.offset; });
+    std::uint64_t at = datasec.btf_offset + 12;
+    for (const BtfVarSecinfo& v : vars) {
+        store_le32(out, at, v.type);
+        store_le32(out, at + 4, v.offset);
+        store_le32(out, at + 8, v.size);
+        at += 12;
+    }
+}
+
 std::string type_text(const Btf& btf, std::uint32_t id, int depth) {
     if (id == 0) return "void";
     const BtfType* t = btf.type_by_id(id);
@@ -178,6 +215,24 @@ std::vector<MapInfo> btf_maps(const Btf& btf) {
 std::string apply_libbpf_btf_fixups(std::string_view raw, const Btf& raw_btf, const ElfFile& elf,
                                     std::vector<std::string>& notes) {
     std::string out(raw);
+    std::uint32_t dummy_id = 0, dummy_name = 0, int_id = 0;
+    const auto ksym_int_id = [&] {
+        if (!int_id)
+            for (const BtfType& t : raw_btf.types())
+                if (t.kind() == BtfKind::Int && (t.int_data & 0xff) == 32) {
+                    int_id = t.id;
+                    break;
+                }
+        return int_id;
+    };
+    const auto dummy_var_id = [&](std::uint32_t name_off) {
+        if (!dummy_id) {
+            dummy_id = raw_btf.end_id();
+            dummy_name = name_off;
+        }
+        return dummy_id;
+    };
+    const auto dummy_name_off = [&](std::uint32_t name_off) { return dummy_name ? dummy_name : name_off; };
     const auto find_var_symbol = [&](const std::string& name) -> const ElfSymbol* {
         for (const ElfSymbol& s : elf.symbols())
             if (s.type() == kSttObject && (s.binding() == kStbGlobal || s.binding() == kStbWeak) && s.name == name)
@@ -197,8 +252,61 @@ std::string apply_libbpf_btf_fixups(std::string_view raw, const Btf& raw_btf, co
         }
         if (t.kind() != BtfKind::Datasec) continue;
         const std::string sec_name = raw_btf.name(t.name_off);
-        // Extern-backing sections get their layout from libbpf's extern handling, not the ELF.
-        if (sec_name == ".kconfig" || sec_name == ".ksyms") continue;
+        // Extern-backing sections get their layout from libbpf's extern handling
+        // (bpf_object__collect_externs), not from the ELF.
+        if (sec_name == ".kconfig") {
+            // Sorted by alignment (descending), size, then name, and packed in that order.
+            struct Kcfg {
+                BtfVarSecinfo* vsi;
+                std::uint64_t align, size;
+                std::string name;
+            };
+            std::vector<BtfVarSecinfo> vars = t.secinfos;
+            std::vector<Kcfg> externs;
+            for (BtfVarSecinfo& v : vars)
+                if (const BtfType* var = raw_btf.type_by_id(v.type); var && var->kind() == BtfKind::Var)
+                    externs.push_back({&v, std::max<std::uint64_t>(1, type_align(raw_btf, var->type())),
+                                       type_size(raw_btf, var->type()), raw_btf.name(var->name_off)});
+            std::sort(externs.begin(), externs.end(), [](const Kcfg& a, const Kcfg& b) {
+                if (a.align != b.align) return a.align > b.align;
+                if (a.size != b.size) return a.size < b.size;
+                return a.name < b.name;
+            });
+            std::uint64_t off = 0;
+            for (Kcfg& k : externs) {
+                off = (off + k.align - 1) / k.align * k.align;
+                k.vsi->offset = static_cast<std::uint32_t>(off);
+                off += k.size;
+            }
+            store_le32(out, t.btf_offset + 8, static_cast<std::uint32_t>(off));
+            write_secinfos(out, t, vars);
+            notes.push_back("DATASEC .kconfig: laid out as libbpf does, size " + std::to_string(off));
+            continue;
+        }
+        if (sec_name == ".ksyms") {
+            // Every ksym becomes a 4-byte slot; variables are retyped to a 32-bit int and
+            // functions are replaced by a dummy int variable libbpf appends to the BTF.
+            std::vector<BtfVarSecinfo> vars = t.secinfos;
+            for (std::size_t i = 0; i < vars.size(); i++) {
+                const BtfType* var = raw_btf.type_by_id(vars[i].type);
+                if (var && var->kind() == BtfKind::Var) {
+                    store_le32(out, var->btf_offset + 8, ksym_int_id());
+                } else if (var && var->kind() == BtfKind::Func) {
+                    if (const BtfType* proto = raw_btf.type_by_id(var->type());
+                        proto && proto->kind() == BtfKind::FuncProto)
+                        for (std::size_t p = 0; p < proto->members.size(); p++)
+                            if (proto->members[p].type && !proto->members[p].name_off)
+                                store_le32(out, proto->btf_offset + 12 + 8 * p, dummy_name_off(var->name_off));
+                    vars[i].type = dummy_var_id(var->name_off);
+                }
+                vars[i].offset = static_cast<std::uint32_t>(4 * i);
+                vars[i].size = 4;
+            }
+            store_le32(out, t.btf_offset + 8, static_cast<std::uint32_t>(4 * vars.size()));
+            write_secinfos(out, t, vars);
+            notes.push_back("DATASEC .ksyms: " + std::to_string(vars.size()) + " ksyms as 4-byte slots, as libbpf does");
+            continue;
+        }
         std::vector<BtfVarSecinfo> vars = t.secinfos;
         bool fixup_offsets = false;
         if (t.size() == 0) {
@@ -228,15 +336,20 @@ std::string apply_libbpf_btf_fixups(std::string_view raw, const Btf& raw_btf, co
             if (sym->visibility() == 2 || sym->visibility() == 1)
                 store_le32(out, var->btf_offset + 12, kBtfVarStatic);
         }
-        std::stable_sort(vars.begin(), vars.end(),
-                         [](const BtfVarSecinfo& a, const BtfVarSecinfo& b) { return a.offset < b.offset; });
-        std::uint64_t at = t.btf_offset + 12;
-        for (const BtfVarSecinfo& v : vars) {
-            store_le32(out, at, v.type);
-            store_le32(out, at + 4, v.offset);
-            store_le32(out, at + 8, v.size);
-            at += 12;
-        }
+        write_secinfos(out, t, vars);
+    }
+    if (dummy_id) {
+        // Appended after the last type; the string section moves up by one record.
+        const BtfHeader& h = raw_btf.header();
+        const std::uint64_t types_end = std::uint64_t(h.hdr_len) + h.type_off + h.type_len;
+        std::string record;
+        for (std::uint32_t w : {dummy_name, std::uint32_t(BtfKind::Var) << 24, ksym_int_id(), kBtfVarGlobalAllocated})
+            for (int i = 0; i < 4; i++) record.push_back(char((w >> (8 * i)) & 0xff));
+        out.insert(types_end, record);
+        store_le32(out, 12, h.type_len + 16);
+        if (h.str_off >= h.type_off + h.type_len) store_le32(out, 16, h.str_off + 16);
+        notes.push_back("[" + std::to_string(dummy_id) + "] VAR " + raw_btf.name(dummy_name) +
+                        ": libbpf's dummy ksym variable standing in for extern functions");
     }
     return out;
 }

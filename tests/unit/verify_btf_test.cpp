@@ -140,6 +140,49 @@ TEST(LibbpfFixups, WithoutTheElfSectionTheKernelSeesSizeZero) {
         << r.findings[0].message;
 }
 
+// __kconfig and __ksym externs: clang leaves them extern with size-0 sections; libbpf lays
+// .kconfig out itself and turns every ksym into a 4-byte slot (functions via a dummy VAR).
+std::string object_with_externs() {
+    BtfBuilder b;
+    const auto i32 = b.add_int("int", 4, 32);
+    const auto chr = b.add_int("char", 1, 8, 2);
+    const auto version = b.add_var("LINUX_KERNEL_VERSION", i32, 2);
+    const auto cookie = b.add_var("LINUX_HAS_BPF_COOKIE", chr, 2);
+    const auto ksym_var = b.add_var("bpf_prog_active", i32, 2);
+    const auto proto = b.add_func_proto(i32, {{"", i32}});
+    const auto kfunc = b.add_func("bpf_kfunc_example", proto, 2);
+    b.add_datasec(".kconfig", 0, {{cookie, 0, 1}, {version, 0, 4}});
+    b.add_datasec(".ksyms", 0, {{kfunc, 0, 0}, {ksym_var, 0, 4}});
+    ElfBuilder elf;
+    elf.section(".BTF", b.build());
+    return elf.build();
+}
+
+TEST(LibbpfFixups, KconfigAndKsymExterns) {
+    const ObjectReport r = inspect_object("ext", "ext.bpf.o", object_with_externs());
+    EXPECT_TRUE(r.findings.empty()) << r.findings.front().log;
+    ASSERT_TRUE(r.btf);
+    const BtfType* kconfig = r.btf->type_by_id(8);
+    ASSERT_TRUE(kconfig);
+    EXPECT_EQ(kconfig->size(), 5u);  // int at 0, char at 4
+    ASSERT_EQ(kconfig->secinfos.size(), 2u);
+    EXPECT_EQ(kconfig->secinfos[0].type, 3u);
+    EXPECT_EQ(kconfig->secinfos[1].offset, 4u);
+    const BtfType* ksyms = r.btf->type_by_id(9);
+    ASSERT_TRUE(ksyms);
+    EXPECT_EQ(ksyms->size(), 8u);
+    const BtfType* dummy = r.btf->type_by_id(10);
+    ASSERT_TRUE(dummy);
+    EXPECT_EQ(dummy->kind(), BtfKind::Var);
+}
+
+TEST(LibbpfFixups, ExternsWithoutTheModelAreRejected) {
+    const ElfFile elf("ext.bpf.o", object_with_externs());
+    const BtfCheck raw = check_btf(elf.section_data(*elf.find_section(".BTF")));
+    ASSERT_FALSE(raw.findings.empty());
+    EXPECT_EQ(raw.findings[0].log, "[3] VAR LINUX_KERNEL_VERSION type_id=1 linkage=2 Linkage not supported");
+}
+
 TEST(KernelFloor, FeaturesAndTheirFirstKernels) {
     BtfBuilder b;
     const auto i = b.add_int("int", 4, 32);
