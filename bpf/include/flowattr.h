@@ -114,16 +114,17 @@ struct fa_cgroup_stats {
 
 /*
  * cgroup_skb: token bucket for one cgroup, keyed by cgroup id; egress only.
- * Userspace writes rate and burst with tokens = last_refill_ns = 0: the first
- * packet then starts the bucket full. tokens and last_refill_ns belong to the
- * BPF program afterwards, serialised by lock (kernels before 5.12 have no
- * compare-and-swap, and two CPUs refilling one bucket would double the rate).
- * The syscall update and lookup paths never copy the lock field.
+ * Userspace writes rate and burst, and either tokens = last_refill_ns = 0 (the
+ * first packet then starts the bucket full) or tokens = burst and
+ * last_refill_ns = now. tokens and last_refill_ns belong to the BPF program
+ * afterwards, serialised by lock (kernels before 5.12 have no compare-and-swap,
+ * and two CPUs refilling one bucket would double the rate). The syscall update
+ * and lookup paths never copy the lock field. burst_bytes must stay below 2^62.
  */
 struct fa_rate_limit {
 	__u64 rate_bytes_per_sec;
 	__u64 burst_bytes;
-	__u64 tokens;       /* bytes currently allowed */
+	__s64 tokens;       /* bytes currently allowed; negative: debt, down to -burst */
 	__u64 last_refill_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
 	struct bpf_spin_lock lock;
 	__u32 pad;

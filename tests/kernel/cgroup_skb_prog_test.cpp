@@ -24,8 +24,10 @@ namespace {
 
 using namespace fa::test;
 
+// Egress verdicts: bit 0 = pass, bit 1 = congestion notification.
 constexpr int kPass = 1;
-constexpr int kDrop = 0;
+constexpr int kDropCn = 2;
+constexpr int kPassCn = 3;
 constexpr std::uint64_t kNsPerSec = 1000000000ULL;
 
 std::uint64_t monotonic_ns() {
@@ -132,37 +134,60 @@ TEST_F(CgroupSkbProgTest, CountsPacketsAndBytesPerDirection) {
     EXPECT_EQ(s.dropped_bytes, 0u);
 }
 
-// A fresh limit (tokens = last_refill = 0) starts full: the burst passes, the rest is
-// dropped. At 10 B/s the refill during the test stays far below one 100-byte packet.
-TEST_F(CgroupSkbProgTest, FreshBucketPassesTheBurstThenDrops) {
+// A fresh limit (tokens = last_refill = 0) starts full: the burst passes, then as
+// much again on debt with a congestion notification, then packets are dropped (also
+// with a notification). At 10 B/s the refill during the test stays far below one
+// 100-byte packet.
+TEST_F(CgroupSkbProgTest, FreshBucketPassesBurstThenDebtThenDrops) {
     limit(10, 1000);
     const auto frame = frame_with_ip_len(100);
     for (int i = 0; i < 10; i++) EXPECT_EQ(egress(frame), kPass) << "packet " << i;
-    for (int i = 0; i < 10; i++) EXPECT_EQ(egress(frame), kDrop) << "packet " << 10 + i;
+    for (int i = 10; i < 20; i++) EXPECT_EQ(egress(frame), kPassCn) << "packet " << i;
+    for (int i = 20; i < 25; i++) EXPECT_EQ(egress(frame), kDropCn) << "packet " << i;
     // Ingress is never limited.
     for (int i = 0; i < 3; i++) EXPECT_EQ(ingress(frame), kPass);
 
     const auto s = stats();
-    EXPECT_EQ(s.packets[FA_DIR_EGRESS], 10u);
-    EXPECT_EQ(s.bytes[FA_DIR_EGRESS], 1000u);
-    EXPECT_EQ(s.dropped_packets, 10u);
-    EXPECT_EQ(s.dropped_bytes, 1000u);
+    EXPECT_EQ(s.packets[FA_DIR_EGRESS], 20u);
+    EXPECT_EQ(s.bytes[FA_DIR_EGRESS], 2000u);
+    EXPECT_EQ(s.dropped_packets, 5u);
+    EXPECT_EQ(s.dropped_bytes, 500u);
     EXPECT_EQ(s.packets[FA_DIR_INGRESS], 3u);
-    EXPECT_EQ(rate_dropped(), 10u);
+    EXPECT_EQ(rate_dropped(), 5u);
 
     fa_rate_limit rl{};
     ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(skel_->maps.fa_rate_limits), &cgroup_id_, &rl), 0);
-    EXPECT_EQ(rl.tokens, 0u);
+    EXPECT_EQ(rl.tokens, -1000);
     EXPECT_NE(rl.last_refill_ns, 0u);
 }
 
-// Half a second at 1000 B/s refills 500 bytes: five 100-byte packets, not six.
+// The agent's other way to start a bucket: full, with the clock at "now".
+TEST_F(CgroupSkbProgTest, BucketStartedFullByUserspace) {
+    limit(10, 300, 300, monotonic_ns());
+    const auto frame = frame_with_ip_len(100);
+    for (int i = 0; i < 3; i++) EXPECT_EQ(egress(frame), kPass) << "packet " << i;
+    for (int i = 3; i < 6; i++) EXPECT_EQ(egress(frame), kPassCn) << "packet " << i;
+    EXPECT_EQ(egress(frame), kDropCn);
+}
+
+// A packet larger than the tokens left passes on debt as long as the debt stays
+// within the burst (a 64 KiB GSO packet against a smaller bucket), not beyond.
+TEST_F(CgroupSkbProgTest, LargePacketPassesOnDebtWithinBurst) {
+    limit(10, 1000, 500, monotonic_ns());
+    EXPECT_EQ(egress(frame_with_ip_len(1400)), kPassCn);  // 500 - 1400 = -900
+    EXPECT_EQ(egress(frame_with_ip_len(101)), kDropCn);   // -1001 would exceed the burst
+    EXPECT_EQ(egress(frame_with_ip_len(100)), kPassCn);   // exactly -1000
+}
+
+// Half a second at 1000 B/s refills 500 bytes (the burst of 600 is not reached):
+// five packets of 100 bytes pass cleanly, six more on debt, then the drops start.
 TEST_F(CgroupSkbProgTest, RefillFollowsElapsedTime) {
-    limit(1000, 10000, 0, monotonic_ns() - kNsPerSec / 2);
+    limit(1000, 600, 0, monotonic_ns() - kNsPerSec / 2);
     const auto frame = frame_with_ip_len(100);
     for (int i = 0; i < 5; i++) EXPECT_EQ(egress(frame), kPass) << "packet " << i;
-    EXPECT_EQ(egress(frame), kDrop);
-    EXPECT_EQ(stats().packets[FA_DIR_EGRESS], 5u);
+    for (int i = 5; i < 11; i++) EXPECT_EQ(egress(frame), kPassCn) << "packet " << i;
+    EXPECT_EQ(egress(frame), kDropCn);
+    EXPECT_EQ(stats().packets[FA_DIR_EGRESS], 11u);
 }
 
 // A long idle period (here: since boot) fills the bucket to the burst and no further.
@@ -170,10 +195,11 @@ TEST_F(CgroupSkbProgTest, IdleBucketCapsAtBurst) {
     limit(1000, 300, 0, 1);
     const auto frame = frame_with_ip_len(100);
     for (int i = 0; i < 3; i++) EXPECT_EQ(egress(frame), kPass) << "packet " << i;
-    EXPECT_EQ(egress(frame), kDrop);
+    EXPECT_EQ(egress(frame), kPassCn);
 }
 
-// Two CPUs hammering one bucket: the lock keeps the total passed exactly at the burst.
+// Two CPUs hammering one bucket: the lock keeps the total passed exactly at the burst
+// plus the allowed debt.
 TEST_F(CgroupSkbProgTest, ConcurrentSendersShareOneBucketExactly) {
     limit(1, 100000);
     const auto frame = frame_with_ip_len(100);
@@ -183,9 +209,9 @@ TEST_F(CgroupSkbProgTest, ConcurrentSendersShareOneBucketExactly) {
     a.join();
     b.join();
     const auto s = stats();
-    EXPECT_EQ(s.packets[FA_DIR_EGRESS], 1000u);
-    EXPECT_EQ(s.dropped_packets, 2u * kPerThread - 1000u);
-    EXPECT_EQ(rate_dropped(), 2u * kPerThread - 1000u);
+    EXPECT_EQ(s.packets[FA_DIR_EGRESS], 2000u);
+    EXPECT_EQ(s.dropped_packets, 2u * kPerThread - 2000u);
+    EXPECT_EQ(rate_dropped(), 2u * kPerThread - 2000u);
 }
 
 }  // namespace
