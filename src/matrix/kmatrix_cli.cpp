@@ -1,6 +1,7 @@
 #include "matrix/kmatrix_cli.h"
 
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -325,7 +326,10 @@ int cmd_run(const std::vector<std::string>& args) {
 
     std::vector<std::string> names;
     for (const auto& e : entries) names.push_back(e.name);
-    ProgressBoard board(std::cerr, ::isatty(2) == 1, names);
+    bool tty = ::isatty(2) == 1;
+    struct winsize ws {};
+    std::size_t columns = tty && ::ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 0;
+    ProgressBoard board(std::cerr, tty, names, columns);
     RunInfo info;
     info.start = wall_now();
     info.kernels_file = o.kernels;

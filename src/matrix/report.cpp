@@ -134,8 +134,8 @@ std::string xml_escape(const std::string& s) {
 
 std::string html_escape(const std::string& s) { return xml_escape(s); }
 
-ProgressBoard::ProgressBoard(std::ostream& out, bool tty, const std::vector<std::string>& names)
-    : out_(out), tty_(tty), order_(names) {
+ProgressBoard::ProgressBoard(std::ostream& out, bool tty, const std::vector<std::string>& names, std::size_t columns)
+    : out_(out), tty_(tty), order_(names), columns_(columns) {
     for (const auto& n : names) {
         rows_[n];
         width_ = std::max(width_, n.size());
@@ -149,7 +149,9 @@ std::string ProgressBoard::line_for(const std::string& name, const Row& row) con
     std::string pad(width_ > name.size() ? width_ - name.size() : 0, ' ');
     char t[16];
     std::snprintf(t, sizeof t, "%6.1fs", elapsed);
-    return "  " + name + pad + "  " + (row.running || row.finished ? t : "       ") + "  " + row.state;
+    std::string line = "  " + name + pad + "  " + (row.running || row.finished ? t : "       ") + "  " + row.state;
+    if (columns_ > 1 && line.size() >= columns_) line = line.substr(0, columns_ - 1);
+    return line;
 }
 
 void ProgressBoard::redraw_locked() {

@@ -24,7 +24,9 @@ struct RunInfo {
 // place; otherwise each change is printed once as a plain line (CI logs stay readable).
 class ProgressBoard {
 public:
-    ProgressBoard(std::ostream& out, bool tty, const std::vector<std::string>& names);
+    // COLUMNS > 0 cuts lines to the terminal width: a wrapped line would break the
+    // cursor arithmetic of the in-place redraw.
+    ProgressBoard(std::ostream& out, bool tty, const std::vector<std::string>& names, std::size_t columns = 0);
     void set(const std::string& name, const std::string& state);
     void finish(const CellResult& result);
     // A line printed above the board (kept in scrollback on a terminal).
@@ -47,6 +49,7 @@ private:
     std::vector<std::string> order_;
     std::map<std::string, Row> rows_;
     std::size_t width_ = 0;
+    std::size_t columns_;
     bool drawn_ = false;
     std::mutex mu_;
 };

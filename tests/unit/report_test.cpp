@@ -160,4 +160,13 @@ TEST(Progress, RedrawsInPlaceOnATerminal) {
     EXPECT_NE(s.find("\r\033[K"), std::string::npos);
 }
 
+TEST(Progress, LinesFitTheTerminal) {
+    std::ostringstream out;
+    fm::ProgressBoard b(out, true, {"6.1"}, 20);
+    b.set("6.1", "fetch: a very long message that would wrap the terminal");
+    std::string s = out.str();
+    auto start = s.rfind("\033[K") + 3;
+    EXPECT_EQ(s.substr(start, s.find('\n', start) - start).size(), 19u) << s;
+}
+
 }  // namespace
