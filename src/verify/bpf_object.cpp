@@ -136,6 +136,15 @@ std::string section_license(const ElfFile& elf) {
     return std::string(d.substr(0, d.find('\0')));
 }
 
+// Which part of a BTF blob OFFSET falls in, for findings not about one type.
+std::string btf_region(std::string_view btf, std::uint64_t offset) {
+    if (btf.size() < 24) return "header";
+    const std::uint64_t hdr_len = load_le32(btf, 4);
+    const std::uint64_t str_start = hdr_len + load_le32(btf, 16);
+    if (offset < hdr_len) return "header";
+    return offset >= str_start ? "string section" : "type section";
+}
+
 std::vector<ProgramInfo> find_programs(const ElfFile& elf) {
     std::vector<ProgramInfo> out;
     for (const ElfSymbol& sym : elf.symbols()) {
@@ -225,6 +234,8 @@ std::string apply_libbpf_btf_fixups(std::string_view raw, const Btf& raw_btf, co
                 }
         return int_id;
     };
+    // libbpf appends one dummy VAR (named after the first kfunc here; libbpf's own name does
+    // not matter to the kernel) that every extern function's .ksyms slot points at.
     const auto dummy_var_id = [&](std::uint32_t name_off) {
         if (!dummy_id) {
             dummy_id = raw_btf.end_id();
@@ -232,7 +243,6 @@ std::string apply_libbpf_btf_fixups(std::string_view raw, const Btf& raw_btf, co
         }
         return dummy_id;
     };
-    const auto dummy_name_off = [&](std::uint32_t name_off) { return dummy_name ? dummy_name : name_off; };
     const auto find_var_symbol = [&](const std::string& name) -> const ElfSymbol* {
         for (const ElfSymbol& s : elf.symbols())
             if (s.type() == kSttObject && (s.binding() == kStbGlobal || s.binding() == kStbWeak) && s.name == name)
@@ -292,12 +302,13 @@ std::string apply_libbpf_btf_fixups(std::string_view raw, const Btf& raw_btf, co
                 if (var && var->kind() == BtfKind::Var) {
                     store_le32(out, var->btf_offset + 8, ksym_int_id());
                 } else if (var && var->kind() == BtfKind::Func) {
+                    vars[i].type = dummy_var_id(var->name_off);
+                    // The kernel wants named parameters; libbpf lends them the dummy's name.
                     if (const BtfType* proto = raw_btf.type_by_id(var->type());
                         proto && proto->kind() == BtfKind::FuncProto)
                         for (std::size_t p = 0; p < proto->members.size(); p++)
                             if (proto->members[p].type && !proto->members[p].name_off)
-                                store_le32(out, proto->btf_offset + 12 + 8 * p, dummy_name_off(var->name_off));
-                    vars[i].type = dummy_var_id(var->name_off);
+                                store_le32(out, proto->btf_offset + 12 + 8 * p, dummy_name);
                 }
                 vars[i].offset = static_cast<std::uint32_t>(4 * i);
                 vars[i].size = 4;
@@ -391,7 +402,7 @@ ObjectReport inspect_object(const std::string& name, const std::string& display_
         if (fixed_check.btf) check = std::move(fixed_check);
     }
     for (const BtfFinding& f : check.findings) {
-        const std::string what = f.type_id ? "type [" + std::to_string(f.type_id) + "]" : std::string("header");
+        const std::string what = f.type_id ? "type [" + std::to_string(f.type_id) + "]" : btf_region(raw, f.btf_offset);
         report.findings.push_back({name, "btf",
                                    display_name + ": .BTF " + what + " at offset " + hex(btf_sec->offset + f.btf_offset) +
                                        " (.BTF+" + hex(f.btf_offset) + ") is rejected by the kernel's BTF checks",

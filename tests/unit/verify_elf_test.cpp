@@ -111,6 +111,19 @@ TEST(BpfObject, BtfInsideTheElfWithOverlappingSections) {
     EXPECT_EQ(r.findings[0].message, "o.bpf.o: .BTF header at offset 0x50 (.BTF+0x10) is rejected by the kernel's BTF checks");
 }
 
+TEST(BpfObject, UnterminatedStringSectionNamesFileAndOffset) {
+    std::string btf = minimal_btf();
+    btf.back() = 'x';
+    ElfBuilder b;
+    b.section(".BTF", btf);
+    const ObjectReport r = inspect_object("o", "o.bpf.o", b.build());
+    ASSERT_EQ(r.findings.size(), 1u);
+    EXPECT_EQ(r.findings[0].log, "Invalid string section");
+    // The last byte of the string section: .BTF starts at 0x40, the byte is at .BTF+0x2c.
+    EXPECT_EQ(r.findings[0].message,
+              "o.bpf.o: .BTF string section at offset 0x6c (.BTF+0x2c) is rejected by the kernel's BTF checks");
+}
+
 TEST(BpfObject, CgroupSkbLegacyAndModernSections) {
     ElfBuilder b;
     b.section("cgroup/skb", std::string(16, '\0'), true);
