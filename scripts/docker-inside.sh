@@ -29,19 +29,18 @@ export_file() { # FILE NAME-IN-OUT
 	touch -d "@$SOURCE_DATE_EPOCH" "$out/$2"
 	artifacts="$artifacts $2"
 }
-# kmatrix is optional until src/cli builds it; the others must exist.
-for name in flowattr kmatrix flowattr_unit_tests flowattr_kernel_tests; do
-	found=$(find "$build" -type f -name "$name" -perm -u+x)
-	if [ -z "$found" ]; then
-		[ "$name" = kmatrix ] && continue
-		die "$name was not built under $build"
-	fi
-	[ "$(echo "$found" | wc -l)" -eq 1 ] || die "several files named $name under $build: $found"
+# Exact paths, not a search: a copy staged elsewhere in the build tree (an initramfs)
+# must not be picked up, and a target that moved should fail here, loudly.
+for path in src/cli/flowattr src/cli/kmatrix tests/unit/flowattr_unit_tests \
+	tests/kernel/flowattr_kernel_tests; do
+	name=${path##*/}
+	[ -f "$build/$path" ] || die "$name was not built at $build/$path"
 	# Every executable runs unchanged in the VMs' busybox initramfs: it must be static.
-	if readelf -lW "$found" | grep -q 'program interpreter' || readelf -dW "$found" | grep -q NEEDED; then
+	if readelf -lW "$build/$path" | grep -q 'program interpreter' ||
+		readelf -dW "$build/$path" | grep -q NEEDED; then
 		die "$name is dynamically linked (configure with FLOWATTR_STATIC=ON)"
 	fi
-	export_file "$found" "$name"
+	export_file "$build/$path" "$name"
 done
 for obj in $(find "$build/bpf" -maxdepth 1 -name '*.bpf.o' | LC_ALL=C sort); do
 	export_file "$obj" "bpf/${obj##*/}"
