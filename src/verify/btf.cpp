@@ -287,10 +287,9 @@ private:
 
     // ---- names ----
 
+    // btf_name_offset_valid: inside this blob's (or, below start_str_off, the base's) strings.
     bool name_offset_valid(std::uint32_t off) const {
-        if (off > kMaxNameOffset) return false;
-        return btf_->string_at(off).has_value() || (off >= btf_->start_str_off_ &&
-                                                   off - btf_->start_str_off_ < btf_->header_.str_len);
+        return off <= kMaxNameOffset && btf_->string_at(off).has_value();
     }
     // btf_name_valid_identifier: letter, '_' or '.', then alnum, '_' or '.', shorter than KSYM_NAME_LEN.
     bool valid_identifier(std::uint32_t off) const {

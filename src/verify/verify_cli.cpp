@@ -1,5 +1,6 @@
 #include "verify/verify_cli.h"
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "agent/embedded_objects.h"
