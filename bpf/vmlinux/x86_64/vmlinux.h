@@ -182,17 +182,14 @@ enum {
 	BPF_F_CURRENT_NETNS = -1L,
 };
 
-/* UAPI: include/uapi/linux/bpf.h (TCX, kernel 6.6) and linux/pkt_cls.h */
+/* UAPI: include/uapi/linux/bpf.h (TCX, kernel 6.6) and linux/pkt_cls.h; only the
+ * "continue with the next program" verdicts an observer returns. */
 enum tcx_action_base {
 	TCX_NEXT = -1,
-	TCX_PASS = 0,
-	TCX_DROP = 2,
-	TCX_REDIRECT = 7,
 };
 
 enum {
 	TC_ACT_UNSPEC = -1,
-	TC_ACT_OK = 0,
 };
 
 /* UAPI: include/uapi/linux/bpf.h */
