@@ -145,7 +145,9 @@ std::string btf_region(std::string_view btf, std::uint64_t offset) {
     return offset >= str_start ? "string section" : "type section";
 }
 
-std::vector<ProgramInfo> find_programs(const ElfFile& elf) {
+// Programs as bpf_object__add_programs() finds them; what libbpf refuses there becomes a
+// "section" finding worded as libbpf's own warning.
+std::vector<ProgramInfo> find_programs(const ElfFile& elf, const std::string& object, std::vector<Finding>& findings) {
     std::vector<ProgramInfo> out;
     for (const ElfSymbol& sym : elf.symbols()) {
         if (sym.type() != kSttFunc || sym.section_index == 0 || sym.section_index >= elf.sections().size()) continue;
@@ -153,6 +155,14 @@ std::vector<ProgramInfo> find_programs(const ElfFile& elf) {
         // Functions in .text are subprograms; every function in another executable section
         // is an entry point of its own, which is how libbpf splits a section into programs.
         if (!sec.executable() || sec.name == ".text") continue;
+        const std::string where = elf.display_name() + ": sec '" + sec.name + "': program '" + sym.name + "'";
+        if (sym.value > sec.size || sym.size > sec.size - sym.value)
+            findings.push_back({object, "section", where + " at offset " + std::to_string(sym.value) +
+                                                       " crosses section boundary (libbpf 1.4.6 refuses the object)",
+                                {}});
+        if (sym.binding() == kStbLocal)
+            findings.push_back(
+                {object, "section", where + " is static and not supported (libbpf 1.4.6 refuses the object)", {}});
         ProgramInfo p;
         p.name = sym.name;
         p.section = sec.name;
@@ -381,7 +391,7 @@ ObjectReport inspect_object(const std::string& name, const std::string& display_
         return fail(e.what());
     }
     report.license = section_license(*elf);
-    report.programs = find_programs(*elf);
+    report.programs = find_programs(*elf, name, report.findings);
     for (const ProgramInfo& p : report.programs)
         if (!p.section_known)
             report.findings.push_back({name, "section",

@@ -175,6 +175,20 @@ TEST(BpfObject, SeveralProgramsInOneSectionAndUnknownSections) {
     EXPECT_NE(r.findings[0].message.find("\"bogus/section\", which libbpf 1.4.6 does not recognise"), std::string::npos);
 }
 
+TEST(BpfObject, StaticAndOversizedProgramsAreRefusedLikeLibbpf) {
+    ElfBuilder b;
+    b.section("tc", std::string(16, '\0'), true);
+    b.section(".BTF", minimal_btf());
+    b.symbol({"hidden", "tc", 0, 2, 0, 8});  // STB_LOCAL
+    b.symbol({"too_long", "tc", 8, 2, 1, 16});  // ends 8 bytes past the section
+    const ObjectReport r = inspect_object("s", "s.bpf.o", b.build());
+    ASSERT_EQ(r.findings.size(), 2u);
+    EXPECT_EQ(r.findings[0].message,
+              "s.bpf.o: sec 'tc': program 'hidden' is static and not supported (libbpf 1.4.6 refuses the object)");
+    EXPECT_EQ(r.findings[1].message, "s.bpf.o: sec 'tc': program 'too_long' at offset 8 crosses section boundary "
+                                     "(libbpf 1.4.6 refuses the object)");
+}
+
 TEST(BpfObject, ObjectNames) {
     EXPECT_EQ(object_name_from_path("/a/b/flow.bpf.o"), "flow");
     EXPECT_EQ(object_name_from_path("flow.o"), "flow");
