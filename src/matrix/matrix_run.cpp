@@ -54,7 +54,8 @@ CellResult unrun_cell(const std::string& name, const std::string& version, Outco
 
 std::string describe_progress(const std::string& type, const SuiteResults& s) {
     if (type == "init" || type == "mounts") return "setting up";
-    if (type == "setup") return s.mode == "shell" ? "shell" : "load check";
+    if (type == "setup") return s.mode == "shell" ? "shell" : "probing features";
+    if (type == "probe") return "load check";
     if (type == "load_check") return s.mode == "load" ? "shutting down" : "listing tests";
     // A finished test changes nothing worth a line: the next "begin" follows at once.
     if (type == "test") return {};

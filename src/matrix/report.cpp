@@ -243,6 +243,7 @@ std::string junit_xml(const CellResult& c) {
     std::string modes;
     for (const auto& m : c.suite.attach_modes()) modes += (modes.empty() ? "" : ",") + m;
     prop("attach_modes", modes);
+    for (const auto& [feature, available] : c.suite.probe_features) prop("probe." + feature, available ? "yes" : "no");
     prop("outcome", outcome_name(o));
     prop("outcome.reason", c.cls.reason);
     prop("timing.qemu_to_init_s", fixed(c.timings.to_init, 2));

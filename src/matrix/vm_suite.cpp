@@ -95,6 +95,9 @@ lo=$?
 emit "{\"type\":\"setup\",\"modules\":{${mods#,}},\"lo\":$lo,\"lsm\":\"$(cat /sys/kernel/security/lsm 2>/dev/null)\"}"
 
 if [ "$MODE" != shell ]; then
+	timeout -k 5 "$TT" /bin/flowattr probe --json </dev/null >/tmp/probe.out 2>/dev/null
+	rc=$?
+	emit "{\"type\":\"probe\",\"rc\":$rc,\"output\":\"$(b64 /tmp/probe.out)\"}"
 	dmesg -c >/dev/null
 	s=$(up)
 	timeout -k 5 "$TT" /bin/flowattr load --check </dev/null >/tmp/load.out 2>&1
@@ -291,6 +294,11 @@ std::string SuiteResults::add_line(const std::string& raw) {
         if (j.contains("modules") && j["modules"].is_object())
             for (auto it = j["modules"].begin(); it != j["modules"].end(); ++it)
                 modules[it.key()] = it->is_number_integer() ? it->get<int>() : -1;
+    } else if (type == "probe") {
+        auto doc = nlohmann::json::parse(base64_decode(str(j, "output")), nullptr, false);
+        if (integer(j, "rc", -1) == 0 && doc.is_object() && doc.contains("features") && doc["features"].is_object())
+            for (auto it = doc["features"].begin(); it != doc["features"].end(); ++it)
+                if (it->is_object()) probe_features[it.key()] = it->value("available", false);
     } else if (type == "load_check") {
         load_check.ran = true;
         load_check.rc = integer(j, "rc", -1);
@@ -334,6 +342,15 @@ std::string SuiteResults::add_line(const std::string& raw) {
 
 std::vector<std::string> SuiteResults::attach_modes() const {
     std::set<std::string> modes;
+    // What `flowattr probe` says the agent will pick on this kernel (TCX needs 6.6; the
+    // LSM identity hook needs bpf in the active LSM list).
+    auto has = [&](const char* f) {
+        auto it = probe_features.find(f);
+        return it != probe_features.end() ? std::optional<bool>(it->second) : std::nullopt;
+    };
+    if (auto tcx = has("tcx")) modes.insert(*tcx ? "tc:tcx" : "tc:clsact");
+    auto lsm = has("bpf_lsm"), prog_lsm = has("prog.lsm");
+    if (lsm && prog_lsm) modes.insert(*lsm && *prog_lsm ? "identity:lsm" : "identity:sock_create");
     for (const auto& t : tests)
         for (const auto& [k, v] : t.properties)
             if (k.rfind("attach_mode", 0) == 0 && !v.empty()) modes.insert(v);

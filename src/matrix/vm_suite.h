@@ -78,6 +78,7 @@ struct SuiteResults {
     std::string lsm;             // /sys/kernel/security/lsm
     std::map<std::string, int> modules;        // module file -> insmod rc
     std::vector<std::string> mount_failures;   // fs types that did not mount
+    std::map<std::string, bool> probe_features;  // `flowattr probe --json`: feature -> available
     GuestLoadCheck load_check;
     bool list_ok = true;
     std::string list_output;  // when listing failed
@@ -93,7 +94,9 @@ struct SuiteResults {
     // Feed one line of the channel (without the newline; a trailing '\r' is ignored).
     // Returns the record type ("init", "test", ...) or "" when the line was malformed.
     std::string add_line(const std::string& line);
-    // Attach modes the suite reported as RecordProperty("attach_mode...", ...), sorted, unique.
+    // Attach modes for this kernel, sorted, unique: derived from `flowattr probe`
+    // ("tc:tcx"/"tc:clsact", "identity:lsm"/"identity:sock_create") plus any test's
+    // RecordProperty("attach_mode...", value).
     std::vector<std::string> attach_modes() const;
 };
 

@@ -42,6 +42,22 @@ TEST(GuestProtocol, ParsesAFullRun) {
     EXPECT_TRUE(r.malformed.empty());
 }
 
+TEST(GuestProtocol, ProbeGivesTheAttachModes) {
+    fm::SuiteResults r;
+    std::string probe = R"({"features":{"tcx":{"available":false,"detail":"EINVAL"},"bpf_lsm":{"available":true},)"
+                        R"("prog.lsm":{"available":true}},"kernel":"6.1.0"})";
+    EXPECT_EQ(r.add_line(R"({"type":"probe","rc":0,"output":")" + b64(probe) + "\"}"), "probe");
+    EXPECT_EQ(r.probe_features.at("tcx"), false);
+    EXPECT_EQ(r.attach_modes(), (std::vector<std::string>{"identity:lsm", "tc:clsact"}));
+    fm::SuiteResults inert;
+    probe = R"({"features":{"tcx":{"available":true},"bpf_lsm":{"available":false},"prog.lsm":{"available":true}}})";
+    inert.add_line(R"({"type":"probe","rc":0,"output":")" + b64(probe) + "\"}");
+    EXPECT_EQ(inert.attach_modes(), (std::vector<std::string>{"identity:sock_create", "tc:tcx"}));
+    fm::SuiteResults failed;  // a probe that failed or printed no JSON reports nothing
+    EXPECT_EQ(failed.add_line(R"({"type":"probe","rc":2,"output":")" + b64("usage") + "\"}"), "probe");
+    EXPECT_TRUE(failed.attach_modes().empty());
+}
+
 TEST(GuestProtocol, FailureMessageAndRunningTest) {
     fm::SuiteResults r;
     EXPECT_EQ(r.add_line(begin_line("A.bad")), "begin");
