@@ -759,12 +759,25 @@ TEST_F(IdentityTest, TaskWalkStampsExistingSocketsWithoutOverwriting) {
 
 // The flow program finds the identity of real sockets: by socket lookup on ingress,
 // and on egress also for skbs whose own socket has none (here PROG_TEST_RUN's
-// dummy socket; in real traffic SYN-ACKs from request sockets).
+// dummy socket; in real traffic SYN-ACKs from request sockets). The identities are
+// written from userspace (SK_STORAGE takes a socket fd as key), so this runs on
+// kernels without the start-up walk too.
 TEST_F(IdentityTest, FlowProgramAttributesBothDirections) {
     LoopbackSockets socks;
     ASSERT_TRUE(socks.open()) << std::strerror(errno);
-    walk_tasks();
-    if (IsSkipped()) return;
+    fa_identity server_id{}, udp_id{};
+    server_id.tgid = 1111;
+    server_id.pid = 1112;
+    server_id.uid = 33;
+    server_id.source = FA_ID_SOCK_CREATE;
+    server_id.cgroup_id = 99;
+    server_id.start_time_ns = 123456789;
+    std::strncpy(server_id.comm, "fa-server", sizeof(server_id.comm));
+    udp_id = server_id;
+    udp_id.tgid = 2222;
+    std::strncpy(udp_id.comm, "fa-udp", sizeof(udp_id.comm));
+    ASSERT_EQ(bpf_map_update_elem(store(), &socks.server.fd, &server_id, BPF_NOEXIST), 0) << std::strerror(errno);
+    ASSERT_EQ(bpf_map_update_elem(store(), &socks.udp.fd, &udp_id, BPF_NOEXIST), 0) << std::strerror(errno);
 
     flow_bpf* flow = flow_bpf__open();
     ASSERT_NE(flow, nullptr);
@@ -780,42 +793,55 @@ TEST_F(IdentityTest, FlowProgramAttributesBothDirections) {
         opts.data_size_in = static_cast<std::uint32_t>(frame.size());
         EXPECT_EQ(bpf_prog_test_run_opts(bpf_program__fd(prog), &opts), 0);
     };
+    const auto to_server = PacketBuilder()
+                               .ethernet(kEthIpv4)
+                               .ipv4(lo, lo, kProtoTcp)
+                               .tcp(socks.client_port, socks.server_port, kTcpAck)
+                               .build();
+    const auto from_server = PacketBuilder()
+                                 .ethernet(kEthIpv4)
+                                 .ipv4(lo, lo, kProtoTcp)
+                                 .tcp(socks.server_port, socks.client_port, kTcpAck)
+                                 .build();
     // Client -> server arriving: the accepted server socket is the local end.
-    run(flow->progs.fa_tc_ingress, PacketBuilder()
-                                       .ethernet(kEthIpv4)
-                                       .ipv4(lo, lo, kProtoTcp)
-                                       .tcp(socks.client_port, socks.server_port, kTcpAck)
-                                       .build());
-    // Server -> client leaving.
-    run(flow->progs.fa_tc_egress, PacketBuilder()
-                                      .ethernet(kEthIpv4)
-                                      .ipv4(lo, lo, kProtoTcp)
-                                      .tcp(socks.server_port, socks.client_port, kTcpAck)
-                                      .build());
-    // A datagram to the UDP socket.
+    run(flow->progs.fa_tc_ingress, to_server);
+    run(flow->progs.fa_tc_egress, from_server);
     run(flow->progs.fa_tc_ingress,
         PacketBuilder().ethernet(kEthIpv4).ipv4(lo, lo, kProtoUdp).udp(9, socks.udp_port).build());
+    // Nothing owns this port: the flow stays unattributed.
+    run(flow->progs.fa_tc_ingress,
+        PacketBuilder().ethernet(kEthIpv4).ipv4(lo, lo, kProtoUdp).udp(9, 1).build());
 
     const int flows = bpf_map__fd(flow->maps.fa_flows);
-    fa_flow_stats tcp{}, udp{};
-    auto tcp_key = make_key(kProtoTcp, lo, socks.server_port, lo, socks.client_port);
-    auto udp_key = make_key(kProtoUdp, lo, socks.udp_port, lo, 9);
+    fa_flow_stats tcp{}, udp{}, nobody{};
+    const auto tcp_key = make_key(kProtoTcp, lo, socks.server_port, lo, socks.client_port);
+    const auto udp_key = make_key(kProtoUdp, lo, socks.udp_port, lo, 9);
+    const auto nobody_key = make_key(kProtoUdp, lo, 1, lo, 9);
     ASSERT_EQ(bpf_map_lookup_elem(flows, &tcp_key, &tcp), 0);
     ASSERT_EQ(bpf_map_lookup_elem(flows, &udp_key, &udp), 0);
-    expect_self(tcp.identity, FA_ID_TASK_ITER);
+    ASSERT_EQ(bpf_map_lookup_elem(flows, &nobody_key, &nobody), 0);
+    EXPECT_EQ(std::memcmp(&tcp.identity, &server_id, sizeof(server_id)), 0) << tcp.identity.comm;
     EXPECT_EQ(tcp.packets[FA_DIR_INGRESS], 1u);
     EXPECT_EQ(tcp.packets[FA_DIR_EGRESS], 1u);
-    expect_self(udp.identity, FA_ID_TASK_ITER);
+    EXPECT_EQ(std::memcmp(&udp.identity, &udp_id, sizeof(udp_id)), 0) << udp.identity.comm;
+    EXPECT_EQ(nobody.identity.tgid, 0u);
 
-    // The egress lookup alone: a fresh flow table, first packet leaving.
+    // The egress lookup alone: the flow forgotten, its first packet leaving.
     ASSERT_EQ(bpf_map_delete_elem(flows, &tcp_key), 0);
-    run(flow->progs.fa_tc_egress, PacketBuilder()
-                                      .ethernet(kEthIpv4)
-                                      .ipv4(lo, lo, kProtoTcp)
-                                      .tcp(socks.server_port, socks.client_port, kTcpAck)
-                                      .build());
+    run(flow->progs.fa_tc_egress, from_server);
     ASSERT_EQ(bpf_map_lookup_elem(flows, &tcp_key, &tcp), 0);
-    expect_self(tcp.identity, FA_ID_TASK_ITER);
+    EXPECT_EQ(std::memcmp(&tcp.identity, &server_id, sizeof(server_id)), 0) << tcp.identity.comm;
+
+    // A flow first seen before its socket had an identity picks it up later.
+    const auto client_key = make_key(kProtoTcp, lo, socks.client_port, lo, socks.server_port);
+    run(flow->progs.fa_tc_ingress, from_server);
+    ASSERT_EQ(bpf_map_lookup_elem(flows, &client_key, &tcp), 0);
+    EXPECT_EQ(tcp.identity.tgid, 0u);
+    ASSERT_EQ(bpf_map_update_elem(store(), &socks.client.fd, &udp_id, BPF_NOEXIST), 0);
+    run(flow->progs.fa_tc_ingress, from_server);
+    ASSERT_EQ(bpf_map_lookup_elem(flows, &client_key, &tcp), 0);
+    EXPECT_EQ(std::memcmp(&tcp.identity, &udp_id, sizeof(udp_id)), 0) << tcp.identity.comm;
+    EXPECT_EQ(tcp.packets[FA_DIR_INGRESS], 2u);
     flow_bpf__destroy(flow);
 }
 
