@@ -47,7 +47,6 @@ inline constexpr std::uint16_t kBtfMagic = 0xeB9F;
 inline constexpr std::uint32_t kBtfVarStatic = 0;
 inline constexpr std::uint32_t kBtfVarGlobalAllocated = 1;
 inline constexpr std::uint32_t kBtfVarGlobalExtern = 2;
-inline constexpr std::uint32_t kBtfFuncStatic = 0;
 inline constexpr std::uint32_t kBtfFuncGlobal = 1;
 inline constexpr std::uint32_t kBtfFuncExtern = 2;
 

@@ -3,7 +3,6 @@
 #include <cstdio>
 
 #include "common/error.h"
-#include "common/file.h"
 #include "verify/byte_reader.h"
 
 namespace flowattr::verify {
@@ -27,8 +26,6 @@ ElfFile::ElfFile(std::string display_name, std::string bytes)
     : display_name_(std::move(display_name)), bytes_(std::move(bytes)) {
     parse();
 }
-
-ElfFile ElfFile::open(const std::string& path) { return ElfFile(path, flowattr::read_file(path)); }
 
 void ElfFile::fail(const std::string& subject, std::uint64_t offset, const std::string& problem) const {
     throw flowattr::Error(display_name_ + ": " + subject + " at offset " + hex(offset) + " " + problem);
@@ -55,9 +52,9 @@ void ElfFile::parse() {
         fail("EI_CLASS", 4, "is " + std::to_string(int(std::uint8_t(b[4]))) + ": not a 64-bit ELF file");
     if (b[5] != 1)
         fail("EI_DATA", 5, "is " + std::to_string(int(std::uint8_t(b[5]))) + ": not a little-endian ELF file");
-    machine_ = load_le16(b, 18);
-    if (machine_ != kEmBpf)
-        fail("e_machine", 18, "is " + std::to_string(machine_) + ", expected " + std::to_string(kEmBpf) +
+    const std::uint16_t machine = load_le16(b, 18);
+    if (machine != kEmBpf)
+        fail("e_machine", 18, "is " + std::to_string(machine) + ", expected " + std::to_string(kEmBpf) +
                                   " (EM_BPF): not a BPF object");
 
     const std::uint64_t shoff = load_le64(b, 40);

@@ -13,9 +13,7 @@ namespace flowattr::verify {
 inline constexpr std::uint16_t kEmBpf = 247;
 
 inline constexpr std::uint32_t kShtNull = 0;
-inline constexpr std::uint32_t kShtProgbits = 1;
 inline constexpr std::uint32_t kShtSymtab = 2;
-inline constexpr std::uint32_t kShtStrtab = 3;
 inline constexpr std::uint32_t kShtNobits = 8;
 inline constexpr std::uint64_t kShfExecinstr = 0x4;
 
@@ -59,12 +57,7 @@ public:
     // Throws flowattr::Error on any malformation, and when the file is not an EM_BPF object.
     ElfFile(std::string display_name, std::string bytes);
 
-    // Reads PATH and parses it; errors name the path.
-    static ElfFile open(const std::string& path);
-
     const std::string& display_name() const { return display_name_; }
-    std::string_view bytes() const { return bytes_; }
-    std::uint16_t machine() const { return machine_; }
     const std::vector<ElfSection>& sections() const { return sections_; }
     const std::vector<ElfSymbol>& symbols() const { return symbols_; }
 
@@ -83,7 +76,6 @@ private:
 
     std::string display_name_;
     std::string bytes_;
-    std::uint16_t machine_ = 0;
     std::vector<ElfSection> sections_;
     std::vector<ElfSymbol> symbols_;
 };

@@ -33,9 +33,6 @@ struct SectionDef {
     std::uint32_t flags;
 };
 
-// The whole table, in libbpf's matching order.
-const std::vector<SectionDef>& libbpf_section_defs();
-
 // find_sec_def(): the first definition matching SECTION_NAME, or nullptr.
 // "x/" patterns need a prefix match, "x+" exact or "x/...", others exact.
 const SectionDef* find_section_def(std::string_view section_name);

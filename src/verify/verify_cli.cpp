@@ -79,7 +79,8 @@ void print_json(const VerifyResult& r, std::ostream& out) {
                                 {"section", p.section},
                                 {"section_known", p.section_known},
                                 {"prog_type", p.section_known ? prog_type_name(p.prog_type) : ""},
-                                {"expected_attach_type", expected_attach_name(p.expected_attach_type)}});
+                                {"expected_attach_type", expected_attach_name(p.expected_attach_type)},
+                                {"libbpf_section_flags", p.section_flags}});
         nlohmann::json maps = nlohmann::json::array();
         for (const MapInfo& m : o.maps)
             maps.push_back({{"name", m.name},
