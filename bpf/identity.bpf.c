@@ -52,6 +52,7 @@ int BPF_PROG(fa_socket_post_create, struct socket *sock, int family, int type, i
 	     int kern)
 {
 	struct fa_identity *id;
+	struct sock *sk;
 
 	fa_count(&fa_identity_counters, FA_CNT_IDENTITY_HOOK);
 	/* Kernel sockets have no owning process (current is whoever triggered
@@ -59,7 +60,12 @@ int BPF_PROG(fa_socket_post_create, struct socket *sock, int family, int type, i
 	 * both by construction, so the two hooks stamp the same sockets. */
 	if (kern || (family != FA_AF_INET && family != FA_AF_INET6))
 		return 0;
-	id = bpf_sk_storage_get(&fa_sk_identity, sock->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	/* Never NULL after a successful create, but 6.12+ verifiers type
+	 * sock->sk as maybe-NULL and reject the call without this check. */
+	sk = sock->sk;
+	if (!sk)
+		return 0;
+	id = bpf_sk_storage_get(&fa_sk_identity, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!id)
 		return 0;
 	fa_identity_from_current(id, FA_ID_LSM);
