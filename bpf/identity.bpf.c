@@ -12,9 +12,10 @@
  *    BPF_PROG_TYPE_CGROUP_SOCK in commit f7c6cb1d9728 ("bpf: Expose socket
  *    storage to BPF_PROG_TYPE_CGROUP_SOCK", v5.9), which takes the program's ctx
  *    (the struct sock being created) as the socket argument.
- *    bpf_get_current_{pid_tgid,comm,cgroup_id} have been in the cgroup_sock
- *    helper table since 5.7 and get_current_uid_gid since 4.14; 6.0 moved them
- *    into cgroup_current_func_proto without changing the set.
+ *    bpf_get_current_{pid_tgid,uid_gid,comm,cgroup_id} are in the cgroup_sock
+ *    helper table of every kernel in the matrix (sock_filter_func_proto before
+ *    6.0, cgroup_current_func_proto since); both hooks were loaded and run in
+ *    5.10.223, 6.1.176, 6.12.117 and 7.2.13 VMs.
  *
  * Both run in the creating task's context, so the current task is the owner.
  * bpf_get_current_task() + CO-RE reads (start time) need CAP_PERFMON in

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "counter.skel.h"
 #include "flow.skel.h"
 #include "flowattr.h"
 #include "identity.skel.h"
@@ -628,6 +629,44 @@ TEST_F(FlowSmallRingTest, FullRingBufferCountsDrops) {
     EXPECT_EQ(delivered + drops, static_cast<std::uint64_t>(kFlows));
     EXPECT_GT(drops, 0u);
     EXPECT_GT(delivered, 0u);
+}
+
+// counter.bpf.o, the benchmark baseline: one counter per IPv4 5-tuple, network order.
+TEST(PlainCounterProg, CountsPerFiveTuple) {
+    FA_REQUIRE_ROOT();
+    counter_bpf* skel = counter_bpf__open_and_load();
+    ASSERT_NE(skel, nullptr) << std::strerror(errno);
+    auto run = [&](const std::vector<std::uint8_t>& frame) {
+        LIBBPF_OPTS(bpf_test_run_opts, opts);
+        opts.data_in = frame.data();
+        opts.data_size_in = static_cast<std::uint32_t>(frame.size());
+        EXPECT_EQ(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.fa_plain_counter), &opts), 0);
+        EXPECT_EQ(static_cast<int>(opts.retval), kTcActUnspec);
+    };
+    const auto tcp = PacketBuilder().ethernet(kEthIpv4).ipv4(kRemote4, kLocal4, kProtoTcp).tcp(1000, 80, kTcpAck).build();
+    for (int i = 0; i < 3; i++) run(tcp);
+    run(PacketBuilder().ethernet(kEthIpv4).ipv4(kRemote4, kLocal4, kProtoIcmp).icmp(8, 0, 1, 1).build());
+    run(PacketBuilder().ethernet(kEthIpv6).ipv6(kRemote6, kLocal6, kProtoUdp).udp(1, 2).build());
+
+    fa_plain_key key{};
+    std::memcpy(&key.saddr, kRemote4.data(), 4);
+    std::memcpy(&key.daddr, kLocal4.data(), 4);
+    key.sport = htons(1000);
+    key.dport = htons(80);
+    key.proto = kProtoTcp;
+    std::uint64_t count = 0;
+    const int map = bpf_map__fd(skel->maps.fa_plain_counts);
+    ASSERT_EQ(bpf_map_lookup_elem(map, &key, &count), 0);
+    EXPECT_EQ(count, 3u);
+    key.sport = key.dport = 0;
+    key.proto = kProtoIcmp;
+    ASSERT_EQ(bpf_map_lookup_elem(map, &key, &count), 0);
+    EXPECT_EQ(count, 1u);
+    fa_plain_key next{};
+    int keys = 0;
+    for (const void* prev = nullptr; bpf_map_get_next_key(map, prev, &next) == 0; prev = &key, keys++) key = next;
+    EXPECT_EQ(keys, 2) << "IPv6 is not counted";
+    counter_bpf__destroy(skel);
 }
 
 // ---- Identity: the socket-creation hooks, the start-up walk, and the flow program's
