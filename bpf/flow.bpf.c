@@ -14,6 +14,12 @@
  * Observe, never interfere: every path returns TCX_NEXT / TC_ACT_UNSPEC, and the
  * headers are read with bpf_skb_load_bytes so that non-linear skbs and
  * truncated packets cost a counter, never a verifier-unsafe access.
+ *
+ * Frames are parsed from an Ethernet header at offset 0, as tc sees them on
+ * Ethernet-type devices (ARPHRD_ETHER: NICs, veth, bridges, VLAN devices) and
+ * on loopback. Devices without a link-layer header (tun, WireGuard, ipip) put
+ * the IP header at offset 0 and would be counted as non-IP: the agent should
+ * not attach there.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
