@@ -173,16 +173,16 @@ CpioArchive assemble_initramfs(const InitramfsInputs& in) {
     CpioArchive a;
     a.add_host_file("bin/busybox", in.busybox, 0755);
     for (const auto& applet : init_applets()) a.add_symlink("bin/" + applet, "busybox");
-    a.add_host_file("bin/flowattr", in.agent, 0755);
-    a.add_host_file("bin/flowattr_kernel_tests", in.kernel_tests, 0755);
+    a.add_host_file(kGuestAgent, in.agent, 0755);
+    a.add_host_file(kGuestTests, in.kernel_tests, 0755);
     a.add_file("init", render_init_script(), 0755);
     // The kernel opens /dev/console for init before /init can mount devtmpfs.
     a.add_char_device("dev/console", 5, 1, 0600);
     for (const char* dir : {"proc", "sys", "tmp", "run", "root"}) a.add_directory(dir, 0755);
-    a.add_directory(std::string(kGuestModulesDir).substr(1), 0755);
+    a.add_directory(kGuestModulesDir, 0755);
     if (!in.modules_dir.empty())
         for (const auto& name : list_modules(in.modules_dir))
-            a.add_host_file(std::string(kGuestModulesDir).substr(1) + "/" + name, in.modules_dir + "/" + name, 0644);
+            a.add_host_file(std::string(kGuestModulesDir) + "/" + name, in.modules_dir + "/" + name, 0644);
     return a;
 }
 

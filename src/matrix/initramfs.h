@@ -22,7 +22,6 @@ public:
     void add_char_device(const std::string& path, std::uint32_t major, std::uint32_t minor, std::uint32_t mode);
 
     std::string serialize(std::uint32_t mtime) const;
-    std::size_t size() const { return entries_.size(); }
 
 private:
     struct Entry {

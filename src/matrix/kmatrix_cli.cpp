@@ -63,7 +63,7 @@ const char* const kReproUsage =
     "                     [--artifacts DIR] [--agent/--suite/--busybox PATH] [--out DIR] [--cache DIR]\n"
     "                     [--accel auto|kvm|tcg]\n"
     "  Boots NAME's kernel with the initramfs `kmatrix run` builds (same bytes) and runs\n"
-    "  `flowattr load --check` (printing the verifier output), or that plus one test with --test.\n"
+    "  `flowattr load --check --full-log` (printing every verifier log), or that plus one test with --test.\n"
     "  --shell          interactive shell in the VM on this terminal (after the test with --test);\n"
     "                   Ctrl-A x quits QEMU\n"
     "  --keep           keep initramfs and logs in OUT/repro/NAME (default: a temporary directory)\n"
@@ -464,6 +464,7 @@ int cmd_repro(const std::vector<std::string>& args) {
     settings.plan.mode = o.shell ? (o.test.empty() ? GuestMode::shell : GuestMode::suite_then_shell)
                                  : (o.test.empty() ? GuestMode::load_check : GuestMode::suite);
     settings.plan.test_filter = o.test.empty() ? "*" : o.test;
+    settings.plan.full_verifier_log = true;
 
     SignalScope signals;
     KernelCache cache(o.cache, o.offline);
@@ -492,7 +493,7 @@ int cmd_repro(const std::vector<std::string>& args) {
               << "\ncmdline:   " << r.cmdline << "\naccel:     " << r.accel << "\n";
 
     const auto& lc = r.suite.load_check;
-    if (lc.ran) std::cout << "--- flowattr load --check (exit " << lc.rc << ") ---\n" << lc.output;
+    if (lc.ran) std::cout << "--- flowattr load --check --full-log (exit " << lc.rc << ") ---\n" << lc.output;
     for (const auto& t : r.suite.tests) {
         std::cout << "--- " << t.name << ": " << t.result << (t.timed_out ? " (timed out)" : "") << " ---\n";
         if (!t.output.empty()) std::cout << t.output;

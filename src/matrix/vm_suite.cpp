@@ -40,11 +40,12 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 
-MODE=suite FILTER='*' TT=60
+MODE=suite FILTER='*' TT=60 LOADARGS=--check
 set -f
 for p in $(cat /proc/cmdline); do
 	case "$p" in
 	kmatrix.mode=*) MODE=${p#*=} ;;
+	kmatrix.full_log=1) LOADARGS="--check --full-log" ;;
 	kmatrix.filter=*) FILTER=${p#*=} ;;
 	kmatrix.test_timeout=*) TT=${p#*=} ;;
 	esac
@@ -100,10 +101,10 @@ if [ "$MODE" != shell ]; then
 	emit "{\"type\":\"probe\",\"rc\":$rc,\"output\":\"$(b64 /tmp/probe.out)\"}"
 	dmesg -c >/dev/null
 	s=$(up)
-	timeout -k 5 "$TT" /bin/flowattr load --check </dev/null >/tmp/load.out 2>&1
+	timeout -k 5 "$TT" /bin/flowattr load $LOADARGS </dev/null >/tmp/load.out 2>&1
 	rc=$?
 	e=$(up)
-	echo "--- flowattr load --check: rc=$rc ---"
+	echo "--- flowattr load $LOADARGS: rc=$rc ---"
 	cat /tmp/load.out
 	dmesg -c >/tmp/dmesg
 	cat /tmp/dmesg
@@ -228,7 +229,8 @@ std::string guest_plan_cmdline(const GuestPlan& plan) {
         throw Error("test filter '" + plan.test_filter + "' cannot be passed on the kernel command line");
     if (plan.per_test_timeout_s <= 0) throw Error("per-test timeout must be positive");
     return std::string("kmatrix.mode=") + mode_name(plan.mode) + " kmatrix.filter=" + plan.test_filter +
-           " kmatrix.test_timeout=" + std::to_string(plan.per_test_timeout_s);
+           " kmatrix.test_timeout=" + std::to_string(plan.per_test_timeout_s) +
+           (plan.full_verifier_log ? " kmatrix.full_log=1" : "");
 }
 
 std::string render_init_script() { return kInitScript; }

@@ -32,6 +32,7 @@ struct GuestPlan {
     GuestMode mode = GuestMode::suite;
     std::string test_filter = "*";  // gtest filter: which tests to list and run
     int per_test_timeout_s = 60;    // enforced in the guest with busybox `timeout`
+    bool full_verifier_log = false; // `flowattr load --check --full-log`: every program's log
 };
 
 // "kmatrix.mode=suite kmatrix.filter=* kmatrix.test_timeout=60": appended to the kernel
