@@ -7,8 +7,9 @@
  *
  * min kernel 5.11: bpf_sock_from_file (commit 4f19cab76136, v5.11) and
  * bpf_sk_storage_get from tracing/iterator programs (v5.11). iter/task_file
- * itself is 5.8. On 5.10 the agent cannot load this object and pre-existing
- * sockets stay unattributed until they are re-created.
+ * itself is 5.8. Where the helper is missing (probed: helper.sock_from_file)
+ * the agent walks /proc and stamps the same sockets from userspace instead
+ * (src/agent/proc_sockets.cpp, FA_ID_PROC_WALK).
  *
  * Quiet by design: it only counts, in fa_task_iter_counters —
  * FA_CNT_IDENTITY_HOOK = IP sockets visited, FA_CNT_IDENTITY_STAMPED = stamped.

@@ -24,12 +24,15 @@
 #define FA_PROTO_ICMPV6 58
 
 /* Where an identity came from: the LSM hook, the cgroup/sock_create fallback,
- * or the start-up walk over pre-existing sockets. */
+ * or the start-up walk over pre-existing sockets (iter/task_file, or from
+ * userspace through /proc and pidfd_getfd where the kernel lacks
+ * bpf_sock_from_file). */
 enum fa_identity_source {
 	FA_ID_NONE = 0,
 	FA_ID_LSM = 1,
 	FA_ID_SOCK_CREATE = 2,
 	FA_ID_TASK_ITER = 3,
+	FA_ID_PROC_WALK = 4,
 };
 
 /* The process that created a socket, stored in the socket's sk_storage. */

@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <linux/bpf.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "agent/probe.h"
+#include "agent/proc_sockets.h"
 #include "agent/task_sockets.h"
 #include "common/error.h"
 
@@ -39,8 +41,21 @@ Agent::Agent(const RunOptions& options) : options_(options) {
     identity_ = std::make_unique<IdentityTracker>(options.identity, status_.cgroup_root);
     status_.identity = identity_->status();
 
+    // Probed, not assumed from the version: without bpf_sock_from_file the iterator cannot
+    // load, and /proc + pidfd_getfd reach the same sockets from userspace.
+    FeatureCheck sock_from_file = probe_helper_exists(kFeatureSockFromFile, BPF_FUNC_sock_from_file);
     try {
-        status_.preexisting_stamped = stamp_preexisting_sockets(identity_->sk_storage_fd());
+        if (sock_from_file.available) {
+            status_.preexisting_walk = "iter/task_file";
+            status_.preexisting_stamped = stamp_preexisting_sockets(identity_->sk_storage_fd());
+        } else {
+            status_.preexisting_walk = "/proc + pidfd_getfd (no bpf_sock_from_file: " + sock_from_file.detail + ")";
+            ProcWalkResult walk = stamp_sockets_from_proc(identity_->sk_storage_fd(), status_.cgroup_root);
+            status_.preexisting_stamped = walk.stamped;
+            if (walk.unreachable)
+                status_.preexisting_error = std::to_string(walk.unreachable) +
+                                            " process(es) not reachable, first: " + walk.first_error;
+        }
     } catch (const Error& e) {
         status_.preexisting_error = e.what();
     }
@@ -64,10 +79,9 @@ std::string Agent::status_text() const {
     std::ostringstream out;
     out << "identity: " << identity_path_name(status_.identity.path) << " (" << status_.identity.reason
         << "); hook fired: " << (status_.identity.hook_fired ? "yes" : "NO") << "\n";
-    if (status_.preexisting_error.empty())
-        out << "pre-existing sockets stamped: " << status_.preexisting_stamped << "\n";
-    else
-        out << "pre-existing sockets NOT attributed: " << status_.preexisting_error << "\n";
+    out << "pre-existing sockets stamped: " << status_.preexisting_stamped << " via " << status_.preexisting_walk << "\n";
+    if (!status_.preexisting_error.empty())
+        out << "pre-existing sockets NOT all attributed: " << status_.preexisting_error << "\n";
     out << "flows: " << tc_attach_mode_name(status_.tc_mode) << " (" << status_.tc_reason << ") on";
     for (const auto& i : options_.interfaces) out << " " << i.name << (i.netns_path.empty() ? "" : "@" + i.netns_path);
     out << "\n";

@@ -21,8 +21,9 @@ struct AgentStatus {
     IdentityStatus identity;
     TcAttachMode tc_mode = TcAttachMode::clsact;
     std::string tc_reason;
+    std::string preexisting_walk;  // how sockets older than the agent were found
     std::uint64_t preexisting_stamped = 0;
-    std::string preexisting_error;  // non-empty: pre-existing sockets are not attributed
+    std::string preexisting_error;  // non-empty: some pre-existing sockets are not attributed
     std::string cgroup_root;
     int leftover_filters_removed = 0;
 };

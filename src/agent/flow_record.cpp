@@ -58,6 +58,7 @@ std::string identity_source_name(std::uint32_t source) {
     case FA_ID_LSM: return "lsm";
     case FA_ID_SOCK_CREATE: return "sock_create";
     case FA_ID_TASK_ITER: return "task_iter";
+    case FA_ID_PROC_WALK: return "proc_walk";
     default: return "none";
     }
 }

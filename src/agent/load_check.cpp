@@ -56,6 +56,26 @@ int load_one(const EmbeddedObject& object, const std::string& program, std::uint
     return ret;
 }
 
+// Programs the agent does without where the kernel lacks what they need (found by the
+// probe), and what it does instead: skipped by the load check, not failed.
+struct OptionalProgram {
+    const char* section_prefix;
+    const char* feature;
+    const char* what;
+    const char* instead;
+};
+constexpr OptionalProgram kOptionalPrograms[] = {
+    {"tcx/", "tcx", "TCX", "the agent attaches the tc pair instead"},
+    {"iter/task_file", kFeatureSockFromFile, "bpf_sock_from_file",
+     "the agent finds pre-existing sockets through /proc and pidfd_getfd instead"},
+};
+
+const OptionalProgram* optional_program(const std::string& section) {
+    for (const auto& p : kOptionalPrograms)
+        if (section.rfind(p.section_prefix, 0) == 0) return &p;
+    return nullptr;
+}
+
 }  // namespace
 
 std::uint64_t parse_insns_processed(const std::string& log) {
@@ -104,11 +124,12 @@ std::vector<ProgramLoadResult> load_check_all(const KernelFeatures& features) {
             r.object = object.name;
             r.program = bpf_program__name(prog);
             r.section = bpf_program__section_name(prog);
-            if (r.section.rfind("tcx/", 0) == 0 && !features.has("tcx")) {
+            const OptionalProgram* optional = optional_program(r.section);
+            if (optional && !features.has(optional->feature)) {
                 r.outcome = LoadOutcome::skipped;
-                const FeatureCheck* tcx = features.find("tcx");
-                r.cause = "kernel has no TCX (" + (tcx ? tcx->detail : std::string("not probed")) +
-                          "); the agent attaches the tc pair instead";
+                const FeatureCheck* probed = features.find(optional->feature);
+                r.cause = std::string("kernel has no ") + optional->what + " (" +
+                          (probed ? probed->detail : std::string("not probed")) + "); " + optional->instead;
                 results.push_back(r);
                 continue;
             }

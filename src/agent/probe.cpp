@@ -47,6 +47,28 @@ FeatureCheck probe_prog(const std::string& name, bpf_prog_type type) {
 
 }  // namespace
 
+FeatureCheck probe_helper_exists(const std::string& name, int helper) {
+    // `call HELPER; r0 = 0; exit` as a socket filter. The verifier names an id it has never
+    // heard of "invalid func unknown#N" and a known helper this program type may not call
+    // "unknown func bpf_x#N": only the first means the kernel lacks the helper altogether.
+    // libbpf_probe_bpf_helper() folds both into "no" and cannot probe tracing programs.
+    const bpf_insn insns[] = {
+        {BPF_JMP | BPF_CALL, 0, 0, 0, helper},
+        {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    char log[4096] = "";
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_level = 1, .log_size = sizeof(log), .log_buf = log);
+    UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "fa_helper_probe", "GPL", insns, 3, &opts));
+    int err = errno;
+    std::string text = log;
+    std::string id = "#" + std::to_string(helper);
+    if (text.find("invalid func unknown" + id) != std::string::npos)
+        return check(name, false, "helper " + id + " unknown to this kernel");
+    if (prog || !text.empty()) return check(name, true, "helper " + id + " known to the verifier");
+    return check(name, false, describe_errno("probe program refused", err));
+}
+
 bool KernelFeatures::has(const std::string& name) const {
     const FeatureCheck* c = find(name);
     return c && c->available;
@@ -125,6 +147,7 @@ KernelFeatures probe_kernel_features() {
     f.checks.push_back(probe_helper("sk_storage.cgroup_sock", BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_sk_storage_get));
     f.checks.push_back(probe_helper("sk_storage.cgroup_skb", BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_sk_storage_get));
     f.checks.push_back(probe_helper("sk_lookup.tc", BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_skc_lookup_tcp));
+    f.checks.push_back(probe_helper_exists(kFeatureSockFromFile, BPF_FUNC_sock_from_file));
     std::string cg = find_cgroup2_mount();
     f.checks.push_back(check("cgroup_v2", !cg.empty(), cg.empty() ? "no cgroup2 mount in /proc/self/mounts" : cg));
     return f;

@@ -32,6 +32,10 @@ bool bpf_lsm_active(std::string* lsm_list = nullptr);
 // "/sys/fs/cgroup/unified" on hybrid hosts); empty if none.
 std::string find_cgroup2_mount(const std::string& mounts_text);
 std::string find_cgroup2_mount();
+// Whether the verifier knows helper id HELPER at all, whatever program types may call it.
+FeatureCheck probe_helper_exists(const std::string& name, int helper);
+// bpf_sock_from_file (5.11): the start-up walk iter/task_file needs it.
+inline constexpr const char* kFeatureSockFromFile = "helper.sock_from_file";
 // Attach a trivial program with a TCX link on loopback and detach it again.
 FeatureCheck probe_tcx();
 

@@ -9,14 +9,6 @@
 namespace flowattr::agent {
 namespace {
 
-std::optional<std::string> slurp(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 bool is_hex_id(const std::string& s) {
     if (s.size() != 64) return false;
     for (char c : s)
@@ -26,6 +18,28 @@ bool is_hex_id(const std::string& s) {
 }
 
 }  // namespace
+
+std::optional<std::string> read_proc_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return std::nullopt;
+    return ss.str();
+}
+
+std::optional<std::uint32_t> parse_status_real_uid(const std::string& status) {
+    std::istringstream in(status);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("Uid:", 0) != 0) continue;
+        std::istringstream fields(line.substr(4));
+        unsigned long uid = 0;
+        if (fields >> uid && uid <= 0xffffffffUL) return std::uint32_t(uid);
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
 
 std::string parse_cgroup_v2_path(const std::string& text) {
     std::istringstream in(text);
@@ -70,7 +84,7 @@ ProcessInfo read_process_info(std::uint32_t pid, std::uint64_t start_time_ns, co
     ProcessInfo info;
     info.pid = pid;
     std::string dir = proc_root + "/" + std::to_string(pid);
-    auto stat = slurp(dir + "/stat");
+    auto stat = read_proc_file(dir + "/stat");
     if (!stat) return info;
     if (start_time_ns) {
         auto ticks = parse_stat_start_ticks(*stat);
@@ -83,14 +97,14 @@ ProcessInfo read_process_info(std::uint32_t pid, std::uint64_t start_time_ns, co
         if (proc_ticks + 1 < bpf_ticks || bpf_ticks + 1 < proc_ticks) return info;
     }
     info.alive = true;
-    if (auto comm = slurp(dir + "/comm")) {
+    if (auto comm = read_proc_file(dir + "/comm")) {
         info.comm = *comm;
         while (!info.comm.empty() && info.comm.back() == '\n') info.comm.pop_back();
     }
     char buf[4096];
     ssize_t n = readlink((dir + "/exe").c_str(), buf, sizeof(buf) - 1);
     if (n > 0) info.exe.assign(buf, std::size_t(n));
-    if (auto cg = slurp(dir + "/cgroup")) {
+    if (auto cg = read_proc_file(dir + "/cgroup")) {
         info.cgroup_path = parse_cgroup_v2_path(*cg);
         info.container_id = container_id_from_cgroup(info.cgroup_path);
     }

@@ -16,6 +16,11 @@ struct ProcessInfo {
     bool alive = false;        // false: exited, or the pid now belongs to another process
 };
 
+// The whole text of a /proc file (whose stat size is 0); nullopt when it cannot be read,
+// typically because the process exited.
+std::optional<std::string> read_proc_file(const std::string& path);
+// The real uid from the "Uid:" line of /proc/PID/status.
+std::optional<std::uint32_t> parse_status_real_uid(const std::string& proc_pid_status);
 // "0::/user.slice/..." line of /proc/PID/cgroup (the unified hierarchy); empty if absent.
 std::string parse_cgroup_v2_path(const std::string& proc_pid_cgroup);
 // Docker, containerd, CRI-O and podman ids: docker-<id>.scope, /docker/<id>,

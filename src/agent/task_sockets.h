@@ -6,7 +6,8 @@
 namespace flowattr::agent {
 
 // Returns how many sockets were given an identity. Throws flowattr::Error when the
-// iterator cannot load (bpf_sock_from_file needs Linux 5.11).
+// iterator cannot load (bpf_sock_from_file needs Linux 5.11; before that the agent uses
+// proc_sockets.h instead).
 std::uint64_t stamp_preexisting_sockets(int sk_storage_fd);
 
 }  // namespace flowattr::agent

@@ -2,6 +2,7 @@
 // clsact filters never outlive a run (even a killed one), and the CLI names bad targets.
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
+#include <linux/bpf.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -206,6 +207,19 @@ TEST(FlowattrCli, RunPrintsJsonForLoopbackTraffic) {
     EXPECT_NE(out.str().find("\"comm\":\"fa-cli-tx\""), std::string::npos) << out.str();
     EXPECT_NE(out.str().find("\"remote\":{\"addr\":\"10.231.0.2\",\"port\":7020}"), std::string::npos) << out.str();
     EXPECT_NE(err.str().find("identity: "), std::string::npos) << err.str();
+}
+
+// The helper probe tells a helper the kernel lacks from one a socket filter may not call:
+// only the first may make the agent leave a program out.
+TEST(Probe, HelperExistsTellsUnknownHelpersFromForbiddenOnes) {
+    FA_REQUIRE_ROOT();
+    FeatureCheck lookup = probe_helper_exists("x", BPF_FUNC_map_lookup_elem);
+    EXPECT_TRUE(lookup.available) << lookup.detail;
+    FeatureCheck store = probe_helper_exists("x", BPF_FUNC_skb_store_bytes);  // tc only, since 4.1
+    EXPECT_TRUE(store.available) << store.detail;
+    FeatureCheck future = probe_helper_exists("x", 0x7fff);
+    EXPECT_FALSE(future.available);
+    EXPECT_NE(future.detail.find("unknown to this kernel"), std::string::npos) << future.detail;
 }
 
 // Every embedded program loads on this kernel, or is skipped for a missing feature, or is an

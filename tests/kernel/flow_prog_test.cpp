@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "agent/probe.h"
+#include "agent/proc_sockets.h"
+#include "agent/procfs.h"
+#include "common/error.h"
 #include "counter.skel.h"
 #include "flow.skel.h"
 #include "flowattr.h"
@@ -715,13 +718,6 @@ struct LoopbackSockets {
     }
 };
 
-bool kernel_at_least(int major, int minor) {
-    utsname u{};
-    int have_major = 0, have_minor = 0;
-    if (uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &have_major, &have_minor) != 2) return false;
-    return have_major > major || (have_major == major && have_minor >= minor);
-}
-
 // The identity store: identity.bpf.o with no program loaded creates fa_sk_identity.
 class IdentityTest : public ::testing::Test {
 protected:
@@ -752,8 +748,11 @@ protected:
         ASSERT_NE(iter_, nullptr);
         ASSERT_EQ(bpf_map__reuse_fd(iter_->maps.fa_sk_identity, store()), 0);
         const int err = task_sockets_bpf__load(iter_);
-        if (err && !kernel_at_least(5, 11))
-            GTEST_SKIP() << "bpf_sock_from_file and sk_storage from iterators need kernel 5.11+";
+        const auto helper = flowattr::agent::probe_helper_exists(flowattr::agent::kFeatureSockFromFile,
+                                                                  BPF_FUNC_sock_from_file);
+        if (err && !helper.available)
+            GTEST_SKIP() << "no bpf_sock_from_file (" << helper.detail << "): the agent walks /proc instead, "
+                         << "see ProcWalkStampsExistingSocketsWithoutOverwriting";
         ASSERT_EQ(err, 0) << "task_sockets.bpf.o does not load: " << std::strerror(-err);
         bpf_link* link = bpf_program__attach_iter(iter_->progs.fa_stamp_task_sockets, nullptr);
         ASSERT_NE(link, nullptr) << std::strerror(errno);
@@ -910,6 +909,48 @@ std::string own_cgroup2_dir() {
     while (std::getline(cg, line))
         if (line.rfind("0::", 0) == 0) return mount + line.substr(3);
     return {};
+}
+
+// The userspace walk the agent uses where iter/task_file cannot load; it runs on every kernel.
+TEST_F(IdentityTest, ProcWalkStampsExistingSocketsWithoutOverwriting) {
+    const std::string cgroup_root = flowattr::agent::find_cgroup2_mount();
+    if (cgroup_root.empty()) GTEST_SKIP() << "needs a cgroup2 mount";
+    LoopbackSockets socks;
+    ASSERT_TRUE(socks.open()) << std::strerror(errno);
+    fa_identity earlier{};
+    earlier.tgid = earlier.pid = 4242;
+    earlier.source = FA_ID_LSM;
+    ASSERT_EQ(bpf_map_update_elem(store(), &socks.udp.fd, &earlier, BPF_NOEXIST), 0) << std::strerror(errno);
+    Fd unix_sock(socket(AF_UNIX, SOCK_STREAM, 0));
+
+    flowattr::agent::ProcWalkResult walk;
+    try {
+        walk = flowattr::agent::stamp_sockets_from_proc(store(), cgroup_root);
+    } catch (const flowattr::Error& e) {
+        if (e.err() == ENOSYS) GTEST_SKIP() << e.what();
+        FAIL() << e.what();
+    }
+    EXPECT_EQ(walk.unreachable, 0u) << walk.first_error;
+    EXPECT_GE(walk.sockets, 4u);
+    EXPECT_GE(walk.stamped, 3u);
+    EXPECT_LT(walk.stamped, walk.sockets);
+
+    struct stat cg {};
+    ASSERT_EQ(stat(own_cgroup2_dir().c_str(), &cg), 0);
+    for (int fd : {socks.listener.fd, socks.client.fd, socks.server.fd}) {
+        fa_identity id{};
+        ASSERT_TRUE(identity_of(fd, &id)) << "fd " << fd << " not stamped";
+        expect_self(id, FA_ID_PROC_WALK);
+        EXPECT_EQ(id.cgroup_id, std::uint64_t(cg.st_ino)) << "not bpf_get_current_cgroup_id()'s id";
+        // The start time must pass the agent's pid-reuse check.
+        EXPECT_TRUE(flowattr::agent::read_process_info(id.tgid, id.start_time_ns).alive);
+    }
+    fa_identity kept{};
+    ASSERT_TRUE(identity_of(socks.udp.fd, &kept));
+    EXPECT_EQ(kept.tgid, 4242u);
+    EXPECT_EQ(kept.source, static_cast<std::uint32_t>(FA_ID_LSM));
+    fa_identity none{};
+    EXPECT_FALSE(identity_of(unix_sock.fd, &none)) << "a unix socket has no flows to attribute";
 }
 
 bool write_file(const std::string& path, const std::string& text) {

@@ -40,6 +40,19 @@ TEST(Procfs, StatStartTimeSurvivesHostileComm) {
     EXPECT_FALSE(parse_stat_start_ticks("no parenthesis").has_value());
 }
 
+TEST(Procfs, StatusRealUidIsTheFirstUidField) {
+    EXPECT_EQ(parse_status_real_uid("Name:\tx\nUmask:\t0022\nUid:\t1000\t0\t0\t0\nGid:\t5\t5\t5\t5\n"), 1000u);
+    EXPECT_EQ(parse_status_real_uid("Uid:\t0\t1000\t1000\t1000\n"), 0u);
+    EXPECT_EQ(parse_status_real_uid("Uid:\t4294967295\t0\t0\t0\n"), 4294967295u);
+    EXPECT_FALSE(parse_status_real_uid("Uid:\t4294967296\t0\t0\t0\n").has_value());
+    EXPECT_FALSE(parse_status_real_uid("Uid:\tnobody\n").has_value());
+    EXPECT_FALSE(parse_status_real_uid("Name:\tx\nGid:\t0\n").has_value());
+    auto self = read_proc_file("/proc/self/status");
+    ASSERT_TRUE(self.has_value());
+    EXPECT_EQ(parse_status_real_uid(*self), getuid());
+    EXPECT_FALSE(read_proc_file("/proc/self/no-such-file").has_value());
+}
+
 TEST(Procfs, ReadsThisProcess) {
     ProcessInfo self = read_process_info(std::uint32_t(getpid()), 0);
     EXPECT_TRUE(self.alive);

@@ -50,9 +50,11 @@ TEST(GuestProtocol, ProbeGivesTheAttachModes) {
     EXPECT_EQ(r.probe_features.at("tcx"), false);
     EXPECT_EQ(r.attach_modes(), (std::vector<std::string>{"identity:lsm", "tc:clsact"}));
     fm::SuiteResults inert;
-    probe = R"({"features":{"tcx":{"available":true},"bpf_lsm":{"available":false},"prog.lsm":{"available":true}}})";
+    probe = R"({"features":{"tcx":{"available":true},"bpf_lsm":{"available":false},"prog.lsm":{"available":true},)"
+            R"("helper.sock_from_file":{"available":false}}})";
     inert.add_line(R"({"type":"probe","rc":0,"output":")" + b64(probe) + "\"}");
-    EXPECT_EQ(inert.attach_modes(), (std::vector<std::string>{"identity:sock_create", "tc:tcx"}));
+    EXPECT_EQ(inert.attach_modes(),
+              (std::vector<std::string>{"identity:sock_create", "preexisting:proc_walk", "tc:tcx"}));
     fm::SuiteResults failed;  // a probe that failed or printed no JSON reports nothing
     EXPECT_EQ(failed.add_line(R"({"type":"probe","rc":2,"output":")" + b64("usage") + "\"}"), "probe");
     EXPECT_TRUE(failed.attach_modes().empty());
