@@ -18,8 +18,11 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
+# Every test, then the reproducibility check of the pinned builder (two clean builds of
+# HEAD in different directories must give byte-identical out/ trees).
 check: build
 	ctest --test-dir $(BUILD) --output-on-failure -j1
+	scripts/repro-check.sh
 
 unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit
@@ -58,21 +61,21 @@ lock-refresh:
 	scripts/lock-refresh.sh
 
 # --- Kernel matrix (src/matrix, kmatrix): boot every kernel of kernels.txt under QEMU and
-# run the kernel suite inside each. Reports land in out/matrix/ (index.html, summary.md,
+# run the kernel suite inside each. Both targets build out/ with the pinned builder and run
+# out/kmatrix inside it (scripts/docker-kmatrix.sh): the same QEMU, busybox and initramfs
+# bytes on every machine. Reports land in out/matrix/ (index.html, summary.md,
 # <kernel>/junit.xml and console.log).
 #   make matrix [KERNELS=6.1,7.2] [MATRIX_ARGS=...]
 #   make repro KERNEL=6.1 [SHELL=1] [TEST=Suite.Name] [CMDLINE="loglevel=7"]
 # SHELL is also make's recipe shell: keep what the user meant by it, then pin the real one.
 REPRO_SHELL := $(SHELL)
 override SHELL := /bin/sh
-KMATRIX = $(BUILD)/src/cli/kmatrix
-comma := ,
 .PHONY: matrix repro
 
-matrix: build
-	-$(KMATRIX) fetch $(subst $(comma), ,$(KERNELS))
-	$(KMATRIX) run $(if $(KERNELS),--only $(KERNELS)) $(MATRIX_ARGS)
+matrix:
+	scripts/docker-kmatrix.sh run $(if $(KERNELS),--only $(KERNELS)) $(MATRIX_ARGS)
 
-repro: build
-	@test -n "$(KERNEL)" || { echo "usage: make repro KERNEL=<name> [SHELL=1] [TEST=Suite.Name] [CMDLINE=...]"; $(KMATRIX) list; exit 2; }
-	$(KMATRIX) repro $(KERNEL) $(if $(filter 1 yes true,$(REPRO_SHELL)),--shell) $(if $(TEST),--test $(TEST)) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
+repro:
+	@test -n "$(KERNEL)" || { echo "usage: make repro KERNEL=<name> [SHELL=1] [TEST=Suite.Name] [CMDLINE=...]"; \
+		echo "kernels:" $$(awk '!/^#/ && NF { print $$1 }' kernels.txt); exit 2; }
+	scripts/docker-kmatrix.sh repro $(KERNEL) $(if $(filter 1 yes true,$(REPRO_SHELL)),--shell) $(if $(TEST),--test $(TEST)) $(if $(CMDLINE),--cmdline "$(CMDLINE)")

@@ -2,21 +2,33 @@
 # Build the builder's base image from Debian's mirror alone (no registry here): one
 # mmdebstrap call makes a minbase bookworm rootfs holding every package of
 # docker/packages.lock at its exact version, and `docker import` turns it into an image.
+# Every other package of the rootfs (the dependencies: libc6-dev, binutils, ...) is pinned
+# too, by docker/rootfs.lock, through an apt preferences file placed before apt first
+# runs; the finished rootfs must hold exactly the packages and versions of that lock, or
+# the build stops and names the difference.
 # With SOURCE_DATE_EPOCH fixed and the host-specific files dropped, the tarball is
 # byte-identical on every run and host, and docker keeps its sha256 as the layer digest.
-# Prints the image reference. Reused (not rebuilt) while the lock and this script are
+# Prints the image reference. Reused (not rebuilt) while the locks and this script are
 # unchanged (comments aside): the image is tagged by the sha256 of those inputs.
+#
+# docker-base.sh --resolve: build the rootfs from packages.lock alone (dependencies at
+# the mirror's newest) and print its "package version" list: what `make lock-refresh`
+# writes to docker/rootfs.lock.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 lock="$top/docker/packages.lock"
+rootfs_lock="$top/docker/rootfs.lock"
 # Fixed, not "now": any constant gives identical bytes; this one is bookworm's release day.
 export SOURCE_DATE_EPOCH=1686355200
 
 die() { echo "docker-base: $*" >&2; exit 1; }
 
-inputs=$( { grep -v "^#" "$lock"; cat "$0"; } | sha256sum | cut -c1-16)
+resolve=0
+[ "${1:-}" = --resolve ] && resolve=1
+
+inputs=$( { grep -v "^#" "$lock"; grep -v "^#" "$rootfs_lock"; cat "$0"; } | sha256sum | cut -c1-16)
 ref=flowattr-base:in-$inputs
-if docker image inspect "$ref" >/dev/null 2>&1; then
+if [ $resolve = 0 ] && docker image inspect "$ref" >/dev/null 2>&1; then
 	echo "$ref"
 	exit 0
 fi
@@ -33,15 +45,45 @@ include=$(awk '!/^#/ && NF == 3 { printf "%s%s=%s", sep, $2, $3; sep = "," }' "$
 [ -n "$include" ] || die "no packages in $lock"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-echo "docker-base: mmdebstrap bookworm + $(echo "$include" | tr ',' '\n' | wc -l) pinned packages" >&2
+
+# Priority 1001 makes the locked version apt's only candidate, for the Essential set that
+# mmdebstrap installs first as much as for the rest; a pin naming a version the mirror
+# no longer has is ignored by apt, and the check after the build catches that.
+pins=$tmp/flowattr-rootfs.pref
+: >"$pins"
+if [ $resolve = 0 ]; then
+	grep -qv '^#' "$rootfs_lock" || die "$rootfs_lock is empty: run 'make lock-refresh'"
+	awk '!/^#/ && NF == 2 { printf "Package: %s\nPin: version %s\nPin-Priority: 1001\n\n", $1, $2 }' \
+		"$rootfs_lock" >"$pins"
+fi
+
+echo "docker-base: mmdebstrap bookworm + $(echo "$include" | tr ',' '\n' | wc -l) pinned packages" \
+	"($(grep -c '^Package:' "$pins") pinned in all)" >&2
 # resolv.conf and hostname come from the host running mmdebstrap: drop them so every
 # host produces the same bytes (docker provides both at run time).
 if ! mmdebstrap --variant=minbase --include="$include" \
+	--setup-hook="mkdir -p \"\$1/etc/apt/preferences.d\" && cp '$pins' \"\$1/etc/apt/preferences.d/\"" \
 	--customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname"' \
 	bookworm "$tmp/rootfs.tar" "$@" >"$tmp/log" 2>&1; then
 	cat "$tmp/log" >&2
-	die "mmdebstrap failed. If apt reports \"Version '...' for '...' was not found\", that pinned version left the mirror: run 'make lock-refresh' and review docker/packages.lock"
+	die "mmdebstrap failed. If apt reports \"Version '...' for '...' was not found\" or unmet dependencies, a pinned version left the mirror: run 'make lock-refresh' and review docker/"
 fi
+
+# What the rootfs really holds, "package version", sorted.
+tar -xOf "$tmp/rootfs.tar" ./var/lib/dpkg/status |
+	awk '/^Package: / { p = $2 } /^Version: / { v = $2 } /^$/ { if (p != "") print p, v; p = "" } END { if (p != "") print p, v }' |
+	LC_ALL=C sort >"$tmp/installed"
+if [ $resolve = 1 ]; then
+	cat "$tmp/installed"
+	exit 0
+fi
+grep -v '^#' "$rootfs_lock" | awk 'NF == 2' | LC_ALL=C sort >"$tmp/locked"
+if ! cmp -s "$tmp/locked" "$tmp/installed"; then
+	echo "docker-base: the rootfs differs from $rootfs_lock (-locked +built):" >&2
+	diff "$tmp/locked" "$tmp/installed" | grep '^[<>]' | sed 's/^</  -/; s/^>/  +/' >&2
+	die "a locked version left the mirror or the dependencies changed: run 'make lock-refresh' and review docker/"
+fi
+
 sum=$(sha256sum "$tmp/rootfs.tar" | cut -d' ' -f1)
 docker import --change 'CMD ["/bin/bash"]' "$tmp/rootfs.tar" "flowattr-base:$sum" >/dev/null
 docker tag "flowattr-base:$sum" "$ref"

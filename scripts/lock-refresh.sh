@@ -1,6 +1,7 @@
 #!/bin/sh
 # Rewrite docker/packages.lock and docker/host.lock with the versions the mirror offers
-# now, for review with `git diff docker/`. A package locked from bookworm or
+# now, then docker/rootfs.lock with the builder rootfs they resolve to, for review with
+# `git diff docker/`. A package locked from bookworm or
 # bookworm-security takes the newest of the two (and records where it came from);
 # one locked from bookworm-backports stays there. apt runs on a private state directory
 # (.cache/lock-refresh), so the machine's own apt setup is neither read nor changed.
@@ -58,4 +59,20 @@ for lock in "$top/docker/packages.lock" "$top/docker/host.lock"; do
 	done <"$lock" >"$new"
 	mv "$new" "$lock"
 done
-echo "lock-refresh: review with: git diff docker/packages.lock docker/host.lock" >&2
+
+# The rootfs closure: the builder's base made from the new packages.lock alone, every
+# package it holds recorded at the version it got (mmdebstrap comes from host.lock).
+"$top/scripts/docker-engine.sh"
+rootfs_lock="$top/docker/rootfs.lock"
+[ -f "$rootfs_lock" ] || : >"$rootfs_lock"
+echo "lock-refresh: resolving the builder rootfs (mmdebstrap, about a minute)" >&2
+{
+	echo "# Every package of the builder's base rootfs at its exact version: the dependencies of"
+	echo "# docker/packages.lock as well as the packages it names. Written by \`make lock-refresh\`"
+	echo "# (scripts/docker-base.sh --resolve); scripts/docker-base.sh pins all of them and fails"
+	echo "# naming the difference when the rootfs it builds holds anything else."
+	echo "# Format: <package> <version>"
+	"$top/scripts/docker-base.sh" --resolve
+} >"$rootfs_lock.new"
+mv "$rootfs_lock.new" "$rootfs_lock"
+echo "lock-refresh: review with: git diff docker/" >&2

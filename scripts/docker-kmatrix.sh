@@ -1,0 +1,22 @@
+#!/bin/sh
+# `make matrix` and `make repro`: build out/ with the pinned builder (docker-build.sh),
+# then run out/kmatrix inside that same builder, so the VMs boot with its pinned QEMU and
+# busybox and the initramfs holds exactly the binaries out/MANIFEST lists.
+# Usage: docker-kmatrix.sh run|repro [KMATRIX ARGS...]
+# Kernels are cached on the host in $FLOWATTR_CACHE (default ~/.cache/flowattr) and
+# mounted in; /dev/kvm is handed in when it exists (kmatrix still probes it and falls back
+# to TCG). An interactive terminal is passed through for live progress and `repro --shell`.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+"$top/scripts/docker-build.sh"
+builder=$("$top/scripts/docker-image.sh")
+
+cache=${FLOWATTR_CACHE:-${HOME:?set HOME or FLOWATTR_CACHE}/.cache/flowattr}
+mkdir -p "$cache"
+set -- --network host --init --rm --user "$(id -u):$(id -g)" \
+	-v "$top:$top" -w "$top" -v "$cache:$cache" -e FLOWATTR_CACHE="$cache" -e HOME=/tmp \
+	-e FLOWATTR_ACCEL -e COLUMNS "$builder" "$top/out/kmatrix" "$@" --artifacts "$top/out"
+[ -e /dev/kvm ] && set -- --device /dev/kvm "$@"
+[ -t 0 ] && [ -t 1 ] && set -- -it "$@"
+exec docker run "$@"
