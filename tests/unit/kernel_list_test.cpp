@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "build_tree.h"
 #include "common/error.h"
 #include "matrix/kernel_list.h"
 
@@ -87,7 +88,7 @@ TEST(KernelList, LoadMissingFileThrows) {
 
 // The repository's own list: parses, keeps the user's matrix (never dropped) and pins Debian's kernels.
 TEST(KernelList, RepositoryKernelsTxt) {
-    auto list = flowattr::matrix::load_kernel_list(std::string(FLOWATTR_SOURCE_DIR) + "/kernels.txt");
+    auto list = flowattr::matrix::load_kernel_list(fa::test::source_dir() + "/kernels.txt");
     std::set<std::string> names;
     for (const auto& e : list) names.insert(e.name);
     for (const char* wanted : {"5.15", "6.1", "6.6", "6.11", "5.10", "5.10-nolsm", "6.12"}) EXPECT_TRUE(names.count(wanted)) << wanted;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "build_tree.h"
 #include "agent/embedded_objects.h"
 #include "common/file.h"
 #include "common/sha256.h"
@@ -27,7 +28,7 @@ CliRun run(const std::vector<std::string>& args, const KernelListReader& reader 
     return {status, out.str(), err.str()};
 }
 
-const std::string kBuiltBpf = std::string(FLOWATTR_BINARY_DIR) + "/bpf";
+std::string built_bpf_dir() { return fa::test::build_dir() + "/bpf"; }
 
 class TempDir {
 public:
@@ -66,14 +67,14 @@ TEST(VerifyCli, NonBpfFileIsAFinding) {
 }
 
 TEST(VerifyCli, JsonOutput) {
-    const CliRun r = run({"--json", kBuiltBpf + "/flow.bpf.o"});
+    const CliRun r = run({"--json", built_bpf_dir() + "/flow.bpf.o"});
     EXPECT_EQ(r.status, 0) << r.out;
     const auto doc = nlohmann::json::parse(r.out);
     EXPECT_TRUE(doc["ok"].get<bool>());
     ASSERT_EQ(doc["objects"].size(), 1u);
     const auto& flow = doc["objects"][0];
     EXPECT_EQ(flow["name"], "flow");
-    EXPECT_EQ(flow["sha256"], flowattr::sha256_file(kBuiltBpf + "/flow.bpf.o"));
+    EXPECT_EQ(flow["sha256"], flowattr::sha256_file(built_bpf_dir() + "/flow.bpf.o"));
     EXPECT_EQ(flow["license"], "GPL");
     bool saw_tcx = false;
     for (const auto& p : flow["programs"])
@@ -87,7 +88,7 @@ TEST(VerifyCli, JsonOutput) {
 }
 
 TEST(VerifyCli, ExpectationsFromTheSourceTree) {
-    const CliRun r = run({"--expect", std::string(FLOWATTR_SOURCE_DIR) + "/bpf/expectations.txt"});
+    const CliRun r = run({"--expect", fa::test::source_dir() + "/bpf/expectations.txt"});
     EXPECT_EQ(r.status, 0) << r.out << r.err;
 }
 
@@ -95,7 +96,7 @@ TEST(VerifyCli, WrongExpectationIsAFinding) {
     TempDir dir;
     const std::string exp = dir.path() + "/expectations.txt";
     std::ofstream(exp) << "flow fa_tc_ingress tc sched_cls none link 5.10\n";
-    const CliRun r = run({"--expect", exp, kBuiltBpf + "/flow.bpf.o"});
+    const CliRun r = run({"--expect", exp, built_bpf_dir() + "/flow.bpf.o"});
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.out.find("leaves expected_attach_type 0"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("program fa_tcx_ingress (section \"tcx/ingress\") has no expectations line"), std::string::npos);
@@ -106,14 +107,14 @@ TEST(VerifyCli, KernelListThroughTheReader) {
         EXPECT_EQ(path, "kernels.txt");
         return KernelList{{"debian-4.19", "4.19.0"}, {"debian-6.1", "6.1.176"}};
     };
-    const CliRun r = run({"--kernels", "kernels.txt", kBuiltBpf + "/flow.bpf.o"}, reader);
+    const CliRun r = run({"--kernels", "kernels.txt", built_bpf_dir() + "/flow.bpf.o"}, reader);
     EXPECT_EQ(r.status, 1) << r.out;  // flowattr's BTF uses global functions and DATASEC (5.6)
     EXPECT_NE(r.out.find("kernel debian-4.19 (4.19.0) answers BPF_BTF_LOAD with"), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find("debian-6.1"), std::string::npos);
 }
 
 TEST(VerifyCli, AgainstFreshBuildIsClean) {
-    const CliRun r = run({"--against", kBuiltBpf});
+    const CliRun r = run({"--against", built_bpf_dir()});
     EXPECT_EQ(r.status, 0) << r.out;
 }
 

@@ -2,6 +2,7 @@
 // real object, non-BPF and BTF-less files, bad headers, and program sections.
 #include <gtest/gtest.h>
 
+#include "build_tree.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "verify/bpf_object.h"
@@ -17,7 +18,7 @@ using testing::BtfBuilder;
 using testing::ElfBuilder;
 
 std::string built_object(const std::string& name) {
-    return flowattr::read_file(std::string(FLOWATTR_BINARY_DIR) + "/bpf/" + name + ".bpf.o");
+    return flowattr::read_file(fa::test::build_dir() + "/bpf/" + name + ".bpf.o");
 }
 
 std::string minimal_btf() {

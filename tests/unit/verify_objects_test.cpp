@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "build_tree.h"
 #include "agent/embedded_objects.h"
 #include "common/file.h"
 #include "verify/bpf_object.h"
@@ -69,7 +70,7 @@ TEST(HostBtf, EveryModuleBtfPassesAsSplitBtf) {
 }
 
 TEST(OwnObjects, BuiltObjectsHaveNoFindings) {
-    const auto objects = files_in(std::string(FLOWATTR_BINARY_DIR) + "/bpf", ".bpf.o");
+    const auto objects = files_in(fa::test::build_dir() + "/bpf", ".bpf.o");
     ASSERT_FALSE(objects.empty());
     for (const std::string& path : objects) {
         const ObjectReport r = inspect_object(object_name_from_path(path), path, flowattr::read_file(path));
@@ -82,7 +83,7 @@ TEST(OwnObjects, BuiltObjectsHaveNoFindings) {
 // clang's output before `bpftool gen object` links it: DATASEC sizes and VAR offsets are
 // still 0, and only the libbpf fix-up model makes it acceptable.
 TEST(OwnObjects, RawClangObjectsPassOnlyAfterTheFixups) {
-    const auto objects = files_in(std::string(FLOWATTR_BINARY_DIR) + "/bpf", ".raw.o");
+    const auto objects = files_in(fa::test::build_dir() + "/bpf", ".raw.o");
     if (objects.empty()) GTEST_SKIP() << "no raw clang objects in the build tree";
     for (const std::string& path : objects) {
         const std::string bytes = flowattr::read_file(path);
@@ -104,7 +105,7 @@ TEST(OwnObjects, EmbeddedObjectsMatchTheExpectations) {
         EXPECT_TRUE(reports.back().findings.empty()) << reports.back().findings.front().message;
     }
     ASSERT_FALSE(reports.empty());
-    const std::string path = std::string(FLOWATTR_SOURCE_DIR) + "/bpf/expectations.txt";
+    const std::string path = fa::test::source_dir() + "/bpf/expectations.txt";
     const auto expectations = parse_expectations(flowattr::read_file(path), path);
     for (const Finding& f : check_expectations(reports, expectations, true)) ADD_FAILURE() << f.message;
 }
