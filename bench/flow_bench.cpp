@@ -49,7 +49,7 @@ std::vector<std::uint8_t> udp6() {
 // Average in-kernel ns per run of PROG on PACKET, repeated REPEAT times.
 double run_ns(int prog_fd, const std::vector<std::uint8_t>& packet, int repeat) {
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet.data(), .data_size_in = std::uint32_t(packet.size()),
-                .repeat = std::uint32_t(repeat));
+                .repeat = repeat);
     if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) {
         std::perror("bpf_prog_test_run_opts");
         std::exit(1);

@@ -12,8 +12,9 @@
  * is skipped with bpf_program__set_autoload(false).
  *
  * Observe, never interfere: every path returns TCX_NEXT / TC_ACT_UNSPEC, and the
- * headers are read with bpf_skb_load_bytes so that non-linear skbs and
- * truncated packets cost a counter, never a verifier-unsafe access.
+ * headers are read from the linear data where they lie there and with
+ * bpf_skb_load_bytes otherwise (fa_load), so that non-linear skbs and truncated
+ * packets cost a counter, never a verifier-unsafe access.
  *
  * Frames are parsed from an Ethernet header at offset 0, as tc sees them on
  * Ethernet-type devices (ARPHRD_ETHER: NICs, veth, bridges, VLAN devices) and
@@ -23,6 +24,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
 #include "flowattr.h"
@@ -69,9 +71,10 @@ struct {
 FA_COUNTER_MAP(fa_flow_counters);
 
 enum fa_parse_result {
-	FA_PARSE_OK,
+	FA_PARSE_OK = 0,
 	FA_PARSE_NOT_IP,
 	FA_PARSE_ERROR,
+	FA_PARSE_NONLINEAR, /* direct pass only: a header is not in the linear data */
 };
 
 /* A packet's 5-tuple as seen on the wire (source/destination, not local/remote). */
@@ -115,10 +118,58 @@ struct fa_ipv6_ext_header {
 	__u32 rest;
 };
 
+/* Headers lie this far into the frame at most: VLAN tags, IPv4 options and a
+ * bounded IPv6 extension chain. The bound also lets the verifier accept the
+ * variable offset into the packet. */
+#define FA_MAX_DIRECT_OFF 1024
+
+/*
+ * Copy len bytes at off of the frame into to. The parser runs in one of two
+ * modes, fixed at compile time per copy of it: direct reads straight from the
+ * linear packet data (nearly always enough, and always under PROG_TEST_RUN: a
+ * helper call per header was most of the per-packet cost), and a header outside
+ * the linear data ends the direct pass with FA_PARSE_NONLINEAR; the second
+ * pass reads through bpf_skb_load_bytes, for headers in non-linear fragments
+ * and for truncated packets. One decision per pass, not per header, keeps the
+ * verifier from exploring every mix of the two.
+ */
+static __always_inline int fa_load(struct __sk_buff *skb, __u32 off, void *to, __u32 len,
+				   const bool direct)
+{
+	if (direct) {
+		void *data = (void *)(long)skb->data;
+		void *data_end = (void *)(long)skb->data_end;
+
+		if (off > FA_MAX_DIRECT_OFF || data + off + len > data_end)
+			return FA_PARSE_NONLINEAR;
+		/* Word loads, not byte loads: the verifier allows unaligned packet
+		 * access wherever the CPU does (x86_64, arm64). */
+		__builtin_memcpy(to, __builtin_assume_aligned(data + off, 8), len);
+		return FA_PARSE_OK;
+	}
+	return bpf_skb_load_bytes(skb, off, to, len) ? FA_PARSE_ERROR : FA_PARSE_OK;
+}
+
+/*
+ * The flows' clock, CLOCK_MONOTONIC either way: the coarse one (5.11+, a tick's
+ * resolution) where the kernel has it, as it costs a fraction of the precise one
+ * on every packet, and first/last seen are reported per interval, not per packet.
+ * On older kernels the branch is dead after CO-RE relocation and the verifier
+ * removes it with its unknown helper.
+ */
+static __always_inline __u64 fa_now(void)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_ktime_get_coarse_ns))
+		return bpf_ktime_get_coarse_ns();
+	return bpf_ktime_get_ns();
+}
+
 /* Ports (and, for ICMP, the echo identifier) of the L4 header at off. */
-static __always_inline int fa_parse_l4(struct __sk_buff *skb, __u32 off, struct fa_packet *pkt)
+static __always_inline int fa_parse_l4(struct __sk_buff *skb, __u32 off, struct fa_packet *pkt,
+				       const bool direct)
 {
 	__u8 tcp[14];
+	int ret;
 	__be16 ports[2];
 	struct {
 		__u8 type;
@@ -130,22 +181,22 @@ static __always_inline int fa_parse_l4(struct __sk_buff *skb, __u32 off, struct 
 	switch (pkt->proto) {
 	case FA_PROTO_TCP:
 		/* Ports, sequence and ack numbers, data offset, then the flags byte. */
-		if (bpf_skb_load_bytes(skb, off, tcp, sizeof(tcp)))
-			return FA_PARSE_ERROR;
+		if ((ret = fa_load(skb, off, tcp, sizeof(tcp), direct)))
+			return ret;
 		pkt->sport = (tcp[0] << 8) | tcp[1];
 		pkt->dport = (tcp[2] << 8) | tcp[3];
 		pkt->tcp_flags = tcp[13];
 		return FA_PARSE_OK;
 	case FA_PROTO_UDP:
-		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
-			return FA_PARSE_ERROR;
+		if ((ret = fa_load(skb, off, ports, sizeof(ports), direct)))
+			return ret;
 		pkt->sport = bpf_ntohs(ports[0]);
 		pkt->dport = bpf_ntohs(ports[1]);
 		return FA_PARSE_OK;
 	case FA_PROTO_ICMP:
 	case FA_PROTO_ICMPV6:
-		if (bpf_skb_load_bytes(skb, off, &icmp, sizeof(icmp)))
-			return FA_PARSE_ERROR;
+		if ((ret = fa_load(skb, off, &icmp, sizeof(icmp), direct)))
+			return ret;
 		/* An echo exchange is a flow of its own, told apart by its identifier;
 		 * every other ICMP message of a host pair shares ports 0. */
 		if ((pkt->proto == FA_PROTO_ICMP &&
@@ -161,13 +212,15 @@ static __always_inline int fa_parse_l4(struct __sk_buff *skb, __u32 off, struct 
 	}
 }
 
-static __always_inline int fa_parse_ipv4(struct __sk_buff *skb, __u32 off, struct fa_packet *pkt)
+static __always_inline int fa_parse_ipv4(struct __sk_buff *skb, __u32 off, struct fa_packet *pkt,
+					 const bool direct)
 {
 	struct fa_ipv4_header ip;
 	__u32 ihl;
+	int ret;
 
-	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
-		return FA_PARSE_ERROR;
+	if ((ret = fa_load(skb, off, &ip, sizeof(ip), direct)))
+		return ret;
 	ihl = (ip.version_ihl & 0x0F) * 4;
 	if ((ip.version_ihl >> 4) != 4 || ihl < sizeof(ip))
 		return FA_PARSE_ERROR;
@@ -178,18 +231,19 @@ static __always_inline int fa_parse_ipv4(struct __sk_buff *skb, __u32 off, struc
 	/* Only the first fragment carries the L4 header: later ones key with ports 0. */
 	if (ip.frag_off & bpf_htons(IP_OFFSET))
 		return FA_PARSE_OK;
-	return fa_parse_l4(skb, off + ihl, pkt);
+	return fa_parse_l4(skb, off + ihl, pkt, direct);
 }
 
-static __always_inline int fa_parse_ipv6(struct __sk_buff *skb, __u32 off, struct fa_packet *pkt)
+static __always_inline int fa_parse_ipv6(struct __sk_buff *skb, __u32 off, struct fa_packet *pkt,
+					 const bool direct)
 {
 	struct fa_ipv6_ext_header ext;
 	struct fa_ipv6_header ip;
 	__u8 nexthdr;
-	int i;
+	int i, ret;
 
-	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
-		return FA_PARSE_ERROR;
+	if ((ret = fa_load(skb, off, &ip, sizeof(ip), direct)))
+		return ret;
 	if ((bpf_ntohl(ip.version_class_label) >> 28) != 6)
 		return FA_PARSE_ERROR;
 	pkt->family = FA_AF_INET6;
@@ -206,10 +260,10 @@ static __always_inline int fa_parse_ipv6(struct __sk_buff *skb, __u32 off, struc
 		    nexthdr != NEXTHDR_FRAGMENT && nexthdr != NEXTHDR_AUTH &&
 		    nexthdr != NEXTHDR_DEST) {
 			pkt->proto = nexthdr;
-			return fa_parse_l4(skb, off, pkt);
+			return fa_parse_l4(skb, off, pkt, direct);
 		}
-		if (bpf_skb_load_bytes(skb, off, &ext, sizeof(ext)))
-			return FA_PARSE_ERROR;
+		if ((ret = fa_load(skb, off, &ext, sizeof(ext), direct)))
+			return ret;
 		if (nexthdr == NEXTHDR_FRAGMENT) {
 			off += 8;
 			if (ext.frag_off & bpf_htons(IPV6_FRAG_OFFSET)) {
@@ -226,30 +280,30 @@ static __always_inline int fa_parse_ipv6(struct __sk_buff *skb, __u32 off, struc
 	return FA_PARSE_ERROR;
 }
 
-static __always_inline int fa_parse(struct __sk_buff *skb, struct fa_packet *pkt)
+static __always_inline int fa_parse(struct __sk_buff *skb, struct fa_packet *pkt, const bool direct)
 {
 	__u32 off = ETH_HLEN;
 	__be16 proto;
-	int i;
+	int i, ret;
 
 	/* A tag the NIC or the stack already stripped (skb->vlan_present) is not
 	 * in the data: the Ethernet type then names the payload directly. Tags
 	 * still in the data (QinQ inner tag, or an unstripped egress tag) are
 	 * skipped here. */
-	if (bpf_skb_load_bytes(skb, ETH_HLEN - 2, &proto, sizeof(proto)))
-		return FA_PARSE_ERROR;
+	if ((ret = fa_load(skb, ETH_HLEN - 2, &proto, sizeof(proto), direct)))
+		return ret;
 #pragma unroll
 	for (i = 0; i < FA_MAX_VLAN_TAGS; i++) {
 		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
 			break;
-		if (bpf_skb_load_bytes(skb, off + 2, &proto, sizeof(proto)))
-			return FA_PARSE_ERROR;
+		if ((ret = fa_load(skb, off + 2, &proto, sizeof(proto), direct)))
+			return ret;
 		off += 4;
 	}
 	if (proto == bpf_htons(ETH_P_IP))
-		return fa_parse_ipv4(skb, off, pkt);
+		return fa_parse_ipv4(skb, off, pkt, direct);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return fa_parse_ipv6(skb, off, pkt);
+		return fa_parse_ipv6(skb, off, pkt, direct);
 	return FA_PARSE_NOT_IP;
 }
 
@@ -359,7 +413,11 @@ static __always_inline void fa_handle(struct __sk_buff *skb, enum fa_direction d
 	__u64 now;
 	int ret;
 
-	ret = fa_parse(skb, &pkt);
+	ret = fa_parse(skb, &pkt, true);
+	if (ret == FA_PARSE_NONLINEAR) {
+		__builtin_memset(&pkt, 0, sizeof(pkt));
+		ret = fa_parse(skb, &pkt, false);
+	}
 	if (ret != FA_PARSE_OK) {
 		fa_count(&fa_flow_counters,
 			 ret == FA_PARSE_NOT_IP ? FA_CNT_NOT_IP : FA_CNT_PARSE_ERRORS);
@@ -367,7 +425,7 @@ static __always_inline void fa_handle(struct __sk_buff *skb, enum fa_direction d
 	}
 	fa_flow_key_init(&key, skb->ifindex, pkt.family, pkt.proto, dir, pkt.saddr, pkt.daddr,
 			 pkt.sport, pkt.dport);
-	now = bpf_ktime_get_ns();
+	now = fa_now();
 
 	stats = bpf_map_lookup_elem(&fa_flows, &key);
 	if (!stats) {
@@ -400,8 +458,16 @@ static __always_inline void fa_handle(struct __sk_buff *skb, enum fa_direction d
 	 * when it adds a bit, so steady traffic does not dirty the line further. */
 	if (pkt.tcp_flags & ~stats->tcp_flags)
 		stats->tcp_flags |= pkt.tcp_flags;
-	if (!stats->identity.tgid)
-		fa_find_identity(skb, &pkt, dir, &stats->identity);
+	/* A flow without an owner (forwarded traffic, a socket stamped later) looks
+	 * again at its 2nd, 4th, 8th ... packet: an identity that appears later is
+	 * still picked up, and a flow that never has one costs a few socket
+	 * lookups in all rather than one per packet. */
+	if (!stats->identity.tgid) {
+		__u64 seen = stats->packets[FA_DIR_INGRESS] + stats->packets[FA_DIR_EGRESS];
+
+		if ((seen & (seen - 1)) == 0)
+			fa_find_identity(skb, &pkt, dir, &stats->identity);
+	}
 	/* Without compare-and-swap two CPUs may both see ended == 0 and emit two
 	 * FLOW_END events; consumers treat END as idempotent. */
 	if ((pkt.tcp_flags & end_flags) && !stats->ended) {

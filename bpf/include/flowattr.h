@@ -154,8 +154,6 @@ static __inline void fa_flow_key_init(struct fa_flow_key *key, __u32 ifindex, __
 {
 	const __u8 *local = dir == FA_DIR_EGRESS ? saddr : daddr;
 	const __u8 *remote = dir == FA_DIR_EGRESS ? daddr : saddr;
-	int len = family == FA_AF_INET6 ? 16 : 4;
-	int i;
 
 	key->ifindex = ifindex;
 	key->family = family;
@@ -163,9 +161,17 @@ static __inline void fa_flow_key_init(struct fa_flow_key *key, __u32 ifindex, __
 	key->pad = 0;
 	key->local_port = dir == FA_DIR_EGRESS ? sport : dport;
 	key->remote_port = dir == FA_DIR_EGRESS ? dport : sport;
-	for (i = 0; i < FA_ADDR_LEN; i++) {
-		key->local_addr[i] = i < len ? local[i] : 0;
-		key->remote_addr[i] = i < len ? remote[i] : 0;
+	/* Whole-field copies with constant sizes: the BPF side runs this per
+	 * packet, and a byte loop with a per-byte length test cost more than the
+	 * flow table lookup. */
+	__builtin_memset(key->local_addr, 0, FA_ADDR_LEN);
+	__builtin_memset(key->remote_addr, 0, FA_ADDR_LEN);
+	if (family == FA_AF_INET6) {
+		__builtin_memcpy(key->local_addr, local, 16);
+		__builtin_memcpy(key->remote_addr, remote, 16);
+	} else {
+		__builtin_memcpy(key->local_addr, local, 4);
+		__builtin_memcpy(key->remote_addr, remote, 4);
 	}
 }
 

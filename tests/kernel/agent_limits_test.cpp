@@ -189,14 +189,18 @@ TEST(FlowattrCli, UnknownCgroupExitsTwoNamingIt) {
 TEST(FlowattrCli, RunPrintsJsonForLoopbackTraffic) {
     FA_REQUIRE_ROOT();
     fa::test::VethPair topo;
+    // Sends every 100 ms until killed (when Child goes): however long the agent takes to
+    // attach (seconds under TCG), datagrams keep coming after it did.
     Child pinger("fa-cli-tx", topo.client.fd(), [&](int) {
-        usleep(500000);  // after the agent attached
         int s = socket(AF_INET, SOCK_DGRAM, 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(7020);
         inet_pton(AF_INET, "10.231.0.2", &a.sin_addr);
-        sendto(s, "hello", 5, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+        for (;;) {
+            sendto(s, "hello", 5, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+            usleep(100000);
+        }
         return 0;
     });
     std::ostringstream out, err;

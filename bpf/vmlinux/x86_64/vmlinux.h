@@ -65,6 +65,13 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
+/* Helpers a program asks the running kernel about with bpf_core_enum_value_exists():
+ * CO-RE matches the name in the kernel's BTF, so only the enumerators asked about are
+ * listed. */
+enum bpf_func_id {
+	BPF_FUNC_ktime_get_coarse_ns = 160,
+};
+
 enum {
 	BPF_ANY = 0,
 	BPF_NOEXIST = 1,
