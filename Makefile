@@ -33,8 +33,11 @@ kernel: build
 run: build
 	$(BUILD)/src/cli/flowattr run --iface $(IFACE) --duration $(DURATION) --interval 2
 
+# Datapath figures first, then the kernel matrix at -j1 and -j2; both end up in
+# out/bench/results.json.
 bench: build
-	$(BUILD)/bench/flowattr_bench
+	$(BUILD)/bench/flowattr_bench out/bench
+	$(BUILD)/bench/flowattr_matrix_bench $(BUILD)/src/cli/kmatrix kernels.txt $(BUILD) out/bench
 
 clean:
 	rm -rf $(BUILD) out
