@@ -33,6 +33,19 @@ if [ $resolve = 0 ] && docker image inspect "$ref" >/dev/null 2>&1; then
 	exit 0
 fi
 
+# mmdebstrap writes the tarball, so its version is an input like the packages: the pinned
+# one, unless FLOWATTR_ANY_MMDEBSTRAP=1 accepts the host's (hosts that are not Debian
+# bookworm, e.g. CI runners: the binaries stay identical, the base sha256 may not).
+want=$(awk '!/^#/ && $2 == "mmdebstrap" { print $3 }' "$top/docker/host.lock")
+have=$(dpkg-query -W -f '${Version}' mmdebstrap 2>/dev/null || true)
+if [ "$have" != "$want" ]; then
+	if [ -n "$have" ] && [ "${FLOWATTR_ANY_MMDEBSTRAP:-}" = 1 ]; then
+		echo "docker-base: WARNING: mmdebstrap $have, not the pinned $want: the base rootfs bytes may differ" >&2
+	else
+		"$top/scripts/install-deps.sh" --lock "$top/docker/host.lock" mmdebstrap >&2
+	fi
+fi
+
 # One apt source per suite the lock names; security fixes live in their own archive.
 set -- "deb http://deb.debian.org/debian bookworm main"
 for suite in $(awk '!/^#/ && NF == 3 && $1 != "bookworm" { print $1 }' "$lock" | sort -u); do
@@ -61,7 +74,11 @@ echo "docker-base: mmdebstrap bookworm + $(echo "$include" | tr ',' '\n' | wc -l
 	"($(grep -c '^Package:' "$pins") pinned in all)" >&2
 # resolv.conf and hostname come from the host running mmdebstrap: drop them so every
 # host produces the same bytes (docker provides both at run time).
-if ! mmdebstrap --variant=minbase --include="$include" \
+# Debian's keys by file: a host whose apt does not trust them (a CI runner that is not
+# Debian) still verifies the mirror; mmdebstrap does not copy them into the rootfs.
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+[ -r "$keyring" ] || die "cannot read $keyring (install debian-archive-keyring)"
+if ! mmdebstrap --variant=minbase --keyring="$keyring" --include="$include" \
 	--setup-hook="mkdir -p \"\$1/etc/apt/preferences.d\" && cp '$pins' \"\$1/etc/apt/preferences.d/\"" \
 	--customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname"' \
 	bookworm "$tmp/rootfs.tar" "$@" >"$tmp/log" 2>&1; then

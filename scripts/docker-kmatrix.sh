@@ -2,14 +2,21 @@
 # `make matrix` and `make repro`: build out/ with the pinned builder (docker-build.sh),
 # then run out/kmatrix inside that same builder, so the VMs boot with its pinned QEMU and
 # busybox and the initramfs holds exactly the binaries out/MANIFEST lists.
-# Usage: docker-kmatrix.sh run|repro [KMATRIX ARGS...]
+# Usage: docker-kmatrix.sh [--no-build] run|repro [KMATRIX ARGS...]
+#   --no-build  use the out/ and builder image already there (CI: built by another job)
 # Kernels are cached on the host in $FLOWATTR_CACHE (default ~/.cache/flowattr) and
 # mounted in; /dev/kvm is handed in when it exists (kmatrix still probes it and falls back
 # to TCG). An interactive terminal is passed through for live progress and `repro --shell`.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-"$top/scripts/docker-build.sh"
+if [ "${1:-}" = --no-build ]; then
+	shift
+	[ -x "$top/out/kmatrix" ] || { echo "docker-kmatrix: no $top/out/kmatrix: run make docker-build" >&2; exit 1; }
+	"$top/scripts/docker-engine.sh"
+else
+	"$top/scripts/docker-build.sh"
+fi
 builder=$("$top/scripts/docker-image.sh")
 
 cache=${FLOWATTR_CACHE:-${HOME:?set HOME or FLOWATTR_CACHE}/.cache/flowattr}

@@ -1,12 +1,17 @@
 #!/bin/sh
-# Install the named packages at the exact versions pinned in docker/packages.lock.
-# Usage: scripts/install-deps.sh PACKAGE...   (no argument: every locked package)
+# Install the named packages at the exact versions pinned in a lock file.
+# Usage: scripts/install-deps.sh [--lock FILE] [PACKAGE...]
+#   (default lock docker/packages.lock; no package: every package of the lock)
 # Adds bookworm-backports as a low-priority source when missing (never upgrades the
 # machine by itself: backports are NotAutomatic) and fails naming any pinned version
 # the mirror no longer has.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 lock="$top/docker/packages.lock"
+if [ "${1:-}" = --lock ]; then
+	lock=$2
+	shift 2
+fi
 
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: must run as root to install packages" >&2

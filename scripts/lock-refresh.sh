@@ -61,8 +61,7 @@ for lock in "$top/docker/packages.lock" "$top/docker/host.lock"; do
 done
 
 # The rootfs closure: the builder's base made from the new packages.lock alone, every
-# package it holds recorded at the version it got (mmdebstrap comes from host.lock).
-"$top/scripts/docker-engine.sh"
+# package it holds recorded at the version it got.
 rootfs_lock="$top/docker/rootfs.lock"
 [ -f "$rootfs_lock" ] || : >"$rootfs_lock"
 echo "lock-refresh: resolving the builder rootfs (mmdebstrap, about a minute)" >&2
