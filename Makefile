@@ -21,14 +21,14 @@ build: deps $(BUILD)/CMakeCache.txt
 # Every test, then the reproducibility check of the pinned builder (two clean builds of
 # HEAD in different directories must give byte-identical out/ trees).
 check: build
-	ctest --test-dir $(BUILD) --output-on-failure -j1
+	ctest --test-dir $(BUILD) --output-on-failure -j1; rc=$$?; scripts/skip-reasons.sh $(BUILD); exit $$rc
 	scripts/repro-check.sh
 
 unit: build
-	ctest --test-dir $(BUILD) --output-on-failure -L unit
+	ctest --test-dir $(BUILD) --output-on-failure -L unit; rc=$$?; scripts/skip-reasons.sh $(BUILD); exit $$rc
 
 kernel: build
-	ctest --test-dir $(BUILD) --output-on-failure -L kernel
+	ctest --test-dir $(BUILD) --output-on-failure -L kernel; rc=$$?; scripts/skip-reasons.sh $(BUILD); exit $$rc
 
 run: build
 	$(BUILD)/src/cli/flowattr run --iface $(IFACE) --duration $(DURATION) --interval 2
