@@ -22,11 +22,14 @@ IdentityTracker::IdentityTracker(IdentityMode mode, const std::string& cgroup_ro
         load(IdentityPath::sock_create);
         status_.reason = "requested with --identity sock-create";
     } else if (mode == IdentityMode::lsm) {
-        if (!lsm_active)
-            throw Error("--identity lsm: the bpf LSM is not active (lsm=" + lsm_list +
-                        "); boot with lsm=...,bpf or use --identity auto");
+        // Attached, then proven by the hook counter: where bpf is not an active LSM the
+        // kernel loads and attaches the program all the same, and it never runs.
         load(IdentityPath::lsm);
-        if (!fires()) throw Error("--identity lsm: the LSM program attached but never fired");
+        if (!fires())
+            throw Error("--identity lsm: the LSM program attached but never fired" +
+                        (lsm_active ? std::string()
+                                    : ": bpf is not an active LSM (lsm=" + lsm_list +
+                                          "); boot with lsm=...,bpf or use --identity auto"));
         status_.reason = "requested with --identity lsm";
     } else if (!lsm_active) {
         load(IdentityPath::sock_create);

@@ -17,6 +17,7 @@
 #include "agent/probe.h"
 #include "kernel_env.h"
 #include "noop.skel.h"
+#include "scratch_cgroup.h"
 #include "test_netns.h"
 #include "test_process.h"
 
@@ -25,23 +26,7 @@ namespace {
 using namespace flowattr::agent;
 using fa::test::Child;
 using fa::test::report;
-
-// A scratch cgroup v2 directory, removed again at the end.
-class ScratchCgroup {
-public:
-    explicit ScratchCgroup(const std::string& root) : path_(root + "/fa-test-" + std::to_string(getpid())) {
-        ok_ = mkdir(path_.c_str(), 0755) == 0;
-    }
-    ~ScratchCgroup() {
-        if (ok_) rmdir(path_.c_str());
-    }
-    bool ok() const { return ok_; }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-    bool ok_ = false;
-};
+using fa::test::ScratchCgroup;
 
 TEST(AgentRateLimit, HoldsSenderWithinFifteenPercent) {
     FA_REQUIRE_ROOT();
