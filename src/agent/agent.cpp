@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <bpf/bpf.h>
 #include <linux/bpf.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,15 +62,22 @@ Agent::Agent(const RunOptions& options) : options_(options) {
     }
 
     FeatureCheck tcx = probe_tcx();
+    bool use_tcx = tcx.available;
     status_.tc_reason = tcx.detail;
+    if (options.attach == AttachMode::tcx && !tcx.available)
+        throw Error("--attach tcx: this kernel has no TCX (" + tcx.detail + "); use --attach auto or clsact");
+    if (options.attach == AttachMode::clsact) {
+        use_tcx = false;
+        status_.tc_reason = "requested with --attach clsact";
+    }
     for (const auto& iface : options.interfaces) status_.leftover_filters_removed += FlowMonitor::remove_leftover_filters(iface);
 
     FlowMonitorOptions flow_options;
     flow_options.interfaces = options.interfaces;
     flow_options.max_flows = options.max_flows;
     flow_options.sk_storage_fd = identity_->sk_storage_fd();
-    flow_options.use_tcx = tcx.available;
-    flows_ = std::make_unique<FlowMonitor>(flow_options, [this](const fa_flow_event&) { events_seen_++; });
+    flow_options.use_tcx = use_tcx;
+    flows_ = std::make_unique<FlowMonitor>(flow_options, [this](const fa_flow_event& e) { on_event(e); });
     status_.tc_mode = flows_->mode();
 
     cgroups_ = std::make_unique<CgroupAccounting>(status_.cgroup_root, options.limits);
@@ -98,19 +106,46 @@ const ProcessInfo& Agent::process_for(const fa_identity& id) {
     return it->second;
 }
 
+FlowRecord Agent::record_for(const fa_flow_key& key, const fa_flow_stats& stats) {
+    FlowRecord r;
+    r.key = key;
+    r.stats = stats;
+    r.iface = flows_->interface_name(key.ifindex);
+    r.first_seen_unix_ns = monotonic_to_unix_ns(stats.first_seen_ns);
+    r.last_seen_unix_ns = monotonic_to_unix_ns(stats.last_seen_ns);
+    if (stats.identity.tgid) r.process = process_for(stats.identity);
+    return r;
+}
+
 std::vector<FlowRecord> Agent::collect() {
     std::vector<FlowRecord> out;
-    for (const auto& e : flows_->snapshot()) {
-        FlowRecord r;
-        r.key = e.key;
-        r.stats = e.stats;
-        r.iface = flows_->interface_name(e.key.ifindex);
-        r.first_seen_unix_ns = monotonic_to_unix_ns(e.stats.first_seen_ns);
-        r.last_seen_unix_ns = monotonic_to_unix_ns(e.stats.last_seen_ns);
-        if (e.stats.identity.tgid) r.process = process_for(e.stats.identity);
-        out.push_back(std::move(r));
-    }
+    for (const auto& e : flows_->snapshot()) out.push_back(record_for(e.key, e.stats));
     return out;
+}
+
+// A flow start or end from the ring buffer, printed as it arrives (JSON output), joined
+// with the flow's counters as the table holds them now; an entry the LRU already evicted
+// is reported with the event's own identity and no counters.
+void Agent::on_event(const fa_flow_event& event) {
+    events_seen_++;
+    if (!event_out_) return;
+    fa_flow_stats stats{};
+    if (bpf_map_lookup_elem(flows_->flows_fd(), &event.key, &stats) != 0) {
+        stats.identity = event.identity;
+        stats.first_seen_ns = stats.last_seen_ns = event.ts_ns;
+    }
+    const char* type = event.type == FA_EVENT_FLOW_END ? "flow_end" : "flow_start";
+    *event_out_ << flow_to_json(record_for(event.key, stats), clock_ns(CLOCK_REALTIME), type) << "\n";
+}
+
+DatapathCounters Agent::counters() const {
+    DatapathCounters c;
+    c.flows = flows_->snapshot().size();
+    c.events = events_seen_;
+    c.events_lost = flows_->counter(FA_CNT_RINGBUF_DROPS);
+    c.parse_errors = flows_->counter(FA_CNT_PARSE_ERRORS);
+    c.not_ip = flows_->counter(FA_CNT_NOT_IP);
+    return c;
 }
 
 void Agent::report_interval(std::ostream& out, bool final_report) {
@@ -130,12 +165,14 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
             reported_last_seen_.erase(it);
         }
     }
+    DatapathCounters c = counters();
     if (options_.output == OutputFormat::table) {
         if (isatty(STDOUT_FILENO)) out << "\x1b[H\x1b[2J";
-        out << flows_to_table(final_report ? flows : active) << std::flush;
+        out << flows_to_table(final_report ? flows : active) << counters_to_text(c) << "\n" << std::flush;
         return;
     }
     for (const auto& f : active) out << flow_to_json(f, now) << "\n";
+    out << counters_to_json(c, now) << "\n";
     for (const auto& c : cgroups_->snapshot()) {
         nlohmann::json j;
         j["type"] = "cgroup";
@@ -153,7 +190,10 @@ void Agent::run(std::ostream& out, const std::atomic<bool>& stop) {
     auto start = clock::now();
     auto next_report = start + std::chrono::duration<double>(options_.interval_s);
     auto deadline = start + std::chrono::duration<double>(options_.duration_s);
-    while (!stop.load()) {
+    if (options_.output == OutputFormat::json) event_out_ = &out;
+    // A reader that went away (`flowattr run | head`) fails the stream: stop and detach
+    // like on SIGTERM rather than run on unseen.
+    while (!stop.load() && out) {
         flows_->poll(100);
         auto now = clock::now();
         if (options_.duration_s > 0 && now >= deadline) break;
@@ -162,7 +202,8 @@ void Agent::run(std::ostream& out, const std::atomic<bool>& stop) {
             next_report += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(options_.interval_s));
         }
     }
-    report_interval(out, true);
+    event_out_ = nullptr;
+    if (out) report_interval(out, true);
 }
 
 }  // namespace flowattr::agent

@@ -41,13 +41,15 @@ public:
     std::vector<CgroupUsage> cgroup_usage() const { return cgroups_->snapshot(); }
     std::uint64_t counter(fa_counter index) const { return flows_->counter(index); }
     int poll_events(int timeout_ms) { return flows_->poll(timeout_ms); }
-    std::uint64_t events_seen() const { return events_seen_; }
+    DatapathCounters counters() const;
 
     // The reporting loop: until `stop` is set or the duration passes.
     void run(std::ostream& out, const std::atomic<bool>& stop);
 
 private:
     void report_interval(std::ostream& out, bool final_report);
+    void on_event(const fa_flow_event& event);
+    FlowRecord record_for(const fa_flow_key& key, const fa_flow_stats& stats);
     const ProcessInfo& process_for(const fa_identity& id);
 
     RunOptions options_;
@@ -58,6 +60,7 @@ private:
     std::map<std::pair<std::uint32_t, std::uint64_t>, ProcessInfo> processes_;
     std::map<std::string, std::uint64_t> reported_last_seen_;  // key bytes -> last_seen_ns
     std::uint64_t events_seen_ = 0;
+    std::ostream* event_out_ = nullptr;  // JSON output while run() is running: events go here
 };
 
 // Converts a bpf_ktime_get_ns() (CLOCK_MONOTONIC) stamp to wall-clock ns.

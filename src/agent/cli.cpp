@@ -1,7 +1,9 @@
 #include "agent/cli.h"
 
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include <atomic>
 #include <cerrno>
@@ -26,19 +28,29 @@ void install_stop_handlers() {
     sa.sa_flags = 0;  // no SA_RESTART: the ring-buffer poll returns at once
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    // A closed stdout must end the run through the normal path (detach, remove filters),
+    // not kill the process with filters still attached.
+    signal(SIGPIPE, SIG_IGN);
 }
 
-// Unknown interfaces and cgroups are usage errors (exit 2), found before anything loads.
+bool is_cgroup2_dir(const std::string& path) {
+    struct statfs fs {};
+    struct stat st {};
+    return statfs(path.c_str(), &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC && stat(path.c_str(), &st) == 0 &&
+           S_ISDIR(st.st_mode);
+}
+
+// Unknown interfaces and cgroups are usage errors (exit 2), found before anything loads. A
+// directory that exists but is not in a cgroup v2 hierarchy is as unknown as a missing one.
 std::string check_targets(const RunOptions& o) {
+    if (!o.cgroup_root.empty() && !is_cgroup2_dir(o.cgroup_root))
+        return "unknown cgroup " + o.cgroup_root + " (not a cgroup v2 directory)";
+    const std::string root = o.cgroup_root.empty() ? find_cgroup2_mount() : o.cgroup_root;
     for (const auto& limit : o.limits) {
-        if (o.cgroup_root.empty() && limit.cgroup[0] != '/') continue;
-        std::string path = limit.cgroup[0] == '/' ? limit.cgroup : o.cgroup_root + "/" + limit.cgroup;
-        struct stat st {};
-        if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "unknown cgroup " + path;
-    }
-    if (!o.cgroup_root.empty()) {
-        struct stat st {};
-        if (stat(o.cgroup_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "unknown cgroup " + o.cgroup_root;
+        if (limit.cgroup[0] != '/' && root.empty())
+            return "unknown cgroup " + limit.cgroup + " (no cgroup v2 mount to resolve it against)";
+        std::string path = limit.cgroup[0] == '/' ? limit.cgroup : root + "/" + limit.cgroup;
+        if (!is_cgroup2_dir(path)) return "unknown cgroup " + path + " (not a cgroup v2 directory)";
     }
     return {};
 }
@@ -57,6 +69,7 @@ int run_agent(const RunOptions& options, std::ostream& out, std::ostream& err) {
         Agent agent(options);
         err << agent.status_text() << std::flush;
         agent.run(out, stop_requested);
+        err << "flowattr: " << counters_to_text(agent.counters()) << "\n";
         return 0;
     } catch (const Error& e) {
         err << "flowattr: " << e.what() << "\n";

@@ -63,12 +63,12 @@ std::string identity_source_name(std::uint32_t source) {
     }
 }
 
-std::string flow_to_json(const FlowRecord& f, std::uint64_t report_unix_ns) {
+std::string flow_to_json(const FlowRecord& f, std::uint64_t report_unix_ns, const char* type) {
     using nlohmann::json;
     const fa_flow_key& k = f.key;
     const fa_flow_stats& s = f.stats;
     json j;
-    j["type"] = "flow";
+    j["type"] = type;
     j["time"] = iso8601(report_unix_ns);
     j["iface"] = f.iface;
     j["ifindex"] = k.ifindex;
@@ -101,6 +101,22 @@ std::string flow_to_json(const FlowRecord& f, std::uint64_t report_unix_ns) {
         };
     }
     return j.dump();
+}
+
+std::string counters_to_json(const DatapathCounters& c, std::uint64_t report_unix_ns) {
+    nlohmann::json j;
+    j["type"] = "agent";
+    j["time"] = iso8601(report_unix_ns);
+    j["flows"] = c.flows;
+    j["events"] = {{"received", c.events}, {"lost", c.events_lost}};
+    j["packets_not_keyed"] = {{"parse_errors", c.parse_errors}, {"not_ip", c.not_ip}};
+    return j.dump();
+}
+
+std::string counters_to_text(const DatapathCounters& c) {
+    return std::to_string(c.flows) + " flows, " + std::to_string(c.events) + " flow events (" +
+           std::to_string(c.events_lost) + " lost: ring buffer full), packets not keyed: " +
+           std::to_string(c.parse_errors) + " malformed, " + std::to_string(c.not_ip) + " not IP";
 }
 
 std::string flows_to_table(const std::vector<FlowRecord>& flows) {

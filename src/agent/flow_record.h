@@ -25,8 +25,21 @@ std::string protocol_name(std::uint8_t proto);
 std::vector<std::string> tcp_flag_names(std::uint8_t flags);
 std::string identity_source_name(std::uint32_t source);
 
-// One line of JSON, no trailing newline.
-std::string flow_to_json(const FlowRecord& flow, std::uint64_t report_unix_ns);
+// One line of JSON, no trailing newline. TYPE is "flow" for the interval report and
+// "flow_start" / "flow_end" for a ring-buffer event joined with the flow's counters.
+std::string flow_to_json(const FlowRecord& flow, std::uint64_t report_unix_ns, const char* type = "flow");
+
+// What the datapath counted besides flows: read each interval, shown with the flows.
+struct DatapathCounters {
+    std::uint64_t flows = 0;          // entries in the flow table
+    std::uint64_t events = 0;         // flow start/end events received from the ring buffer
+    std::uint64_t events_lost = 0;    // events the BPF side could not reserve: ring buffer full
+    std::uint64_t parse_errors = 0;   // packets too short or malformed to key
+    std::uint64_t not_ip = 0;         // neither IPv4 nor IPv6
+};
+std::string counters_to_json(const DatapathCounters& counters, std::uint64_t report_unix_ns);
+// One line for under the table and for stderr at exit.
+std::string counters_to_text(const DatapathCounters& counters);
 // A table with a header row, for the refreshing terminal view.
 std::string flows_to_table(const std::vector<FlowRecord>& flows);
 

@@ -84,6 +84,12 @@ ParseResult parse_run(const std::vector<std::string>& args) {
             else if (v == "lsm") o.identity = IdentityMode::lsm;
             else if (v == "sock-create") o.identity = IdentityMode::sock_create;
             else return usage("--identity " + v + ": expected auto, lsm or sock-create");
+        } else if (a == "--attach") {
+            if (!value(v)) return usage("--attach needs auto, tcx or clsact");
+            if (v == "auto") o.attach = AttachMode::automatic;
+            else if (v == "tcx") o.attach = AttachMode::tcx;
+            else if (v == "clsact") o.attach = AttachMode::clsact;
+            else return usage("--attach " + v + ": expected auto, tcx or clsact");
         } else {
             return usage("run: unknown argument " + a);
         }
@@ -175,7 +181,7 @@ std::string usage_text() {
            "\n"
            "  run    --iface IF[@NETNS]... [--cgroup PATH] [--duration S] [--interval S]\n"
            "         [--output json|table] [--max-flows N] [--limit CGROUP=RATE]...\n"
-           "         [--identity auto|lsm|sock-create]\n"
+           "         [--identity auto|lsm|sock-create] [--attach auto|tcx|clsact]\n"
            "         attribute the flows on IF to processes; one JSON object per flow per interval\n"
            "  probe  [--json]          kernel features flowattr depends on\n"
            "  load   --check [--full-log]  load every embedded program, print verifier stats, detach\n"

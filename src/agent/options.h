@@ -10,6 +10,8 @@ namespace flowattr::agent {
 
 enum class OutputFormat { json, table };
 enum class IdentityMode { automatic, lsm, sock_create };
+// How the flow programs attach: TCX links where the probe finds them (auto), or forced.
+enum class AttachMode { automatic, tcx, clsact };
 
 // An interface to watch, optionally inside another network namespace
 // ("veth0@/run/netns/blue" or "veth0@blue" for /run/netns/blue).
@@ -33,6 +35,7 @@ struct RunOptions {
     std::uint32_t max_flows = 65536;
     std::vector<RateLimitSpec> limits;
     IdentityMode identity = IdentityMode::automatic;
+    AttachMode attach = AttachMode::automatic;
 };
 
 struct ProbeOptions {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -123,12 +124,26 @@ std::string comm_of(const FlowRecord& f) {
 
 long count_of(const std::string& line) { return line.rfind("count ", 0) == 0 ? std::stol(line.substr(6)) : -1; }
 
+bool write_sysctl(const std::string& name, const std::string& value) {
+    std::ofstream f("/proc/sys/" + name);
+    f << value;
+    f.flush();
+    return bool(f);
+}
+
 class AgentEndToEnd : public ::testing::TestWithParam<Family> {
 protected:
     void SetUp() override {
         FA_REQUIRE_ROOT();
         if (find_cgroup2_mount().empty()) GTEST_SKIP() << "needs a cgroup v2 mount";
         topo_ = std::make_unique<fa::test::VethPair>();
+        // The client offers no TCP timestamps, SACK or window scaling, so every segment in
+        // both directions has a bare 20-byte TCP header and the handshake only an MSS
+        // option: byte counts can then be checked exactly.
+        topo_->client.enter([&] {
+            for (const char* knob : {"net/ipv4/tcp_timestamps", "net/ipv4/tcp_sack", "net/ipv4/tcp_window_scaling"})
+                ASSERT_TRUE(write_sysctl(knob, "0")) << knob;
+        });
     }
 
     std::unique_ptr<Agent> start_agent() {
@@ -158,8 +173,9 @@ TEST_P(AgentEndToEnd, TcpAndUdpAttributedOnBothEnds) {
     ASSERT_EQ(udp_server.read_line(), "ready");
 
     const long kOldBytes = 3000, kNewBytes = 20000, kUdpBytes = 1000;
-    Child client_old("fa-client", topo_->client.fd(), [&](int out) { return tcp_client(f, 7001, kOldBytes, out); });
-    Child client_new("fa-client", topo_->client.fd(), [&](int out) { return tcp_client(f, 7002, kNewBytes, out); });
+    Child client_old("fa-client-old", topo_->client.fd(), [&](int out) { return tcp_client(f, 7001, kOldBytes, out); });
+    Child client_new("fa-client-new", topo_->client.fd(), [&](int out) { return tcp_client(f, 7002, kNewBytes, out); });
+    const pid_t old_client_pid = client_old.pid(), new_client_pid = client_new.pid();  // wait() forgets them
     std::string old_port = client_old.read_line(), new_port = client_new.read_line();
     ASSERT_EQ(old_port.rfind("port ", 0), 0u);
     ASSERT_EQ(new_port.rfind("port ", 0), 0u);
@@ -204,21 +220,23 @@ TEST_P(AgentEndToEnd, TcpAndUdpAttributedOnBothEnds) {
         const char* name;
         std::uint16_t client_port, server_port;
         long bytes;
-        pid_t server_pid;
+        pid_t client_pid, server_pid;
+        const char* client_comm;
         const char* server_comm;
         std::vector<std::uint32_t> server_sources;  // where the server's identity may come from
     };
-    for (const Expect& e : {Expect{"pre-existing server", port_of(old_port), 7001, kOldBytes, old_server.pid(),
-                                   "fa-old-srv", {FA_ID_TASK_ITER, FA_ID_PROC_WALK}},
-                            Expect{"new server", port_of(new_port), 7002, kNewBytes, new_server.pid(), "fa-new-srv",
-                                   {FA_ID_LSM, FA_ID_SOCK_CREATE}}}) {
+    for (const Expect& e : {Expect{"pre-existing server", port_of(old_port), 7001, kOldBytes, old_client_pid,
+                                   old_server.pid(), "fa-client-old", "fa-old-srv", {FA_ID_TASK_ITER, FA_ID_PROC_WALK}},
+                            Expect{"new server", port_of(new_port), 7002, kNewBytes, new_client_pid, new_server.pid(),
+                                   "fa-client-new", "fa-new-srv", {FA_ID_LSM, FA_ID_SOCK_CREATE}}}) {
         SCOPED_TRACE(e.name);
         const FlowRecord* c = find_flow(flows, topo_->client_if, FA_PROTO_TCP, e.client_port, e.server_port);
         const FlowRecord* s = find_flow(flows, topo_->server_if, FA_PROTO_TCP, e.server_port, e.client_port);
         ASSERT_TRUE(c) << "no client-side flow";
         ASSERT_TRUE(s) << "no server-side flow";
         EXPECT_EQ(c->key.family, f.fa_family);
-        EXPECT_EQ(comm_of(*c), "fa-client");
+        EXPECT_EQ(comm_of(*c), e.client_comm);
+        EXPECT_EQ(c->stats.identity.tgid, std::uint32_t(e.client_pid));
         EXPECT_EQ(comm_of(*s), e.server_comm);
         EXPECT_EQ(s->stats.identity.tgid, std::uint32_t(e.server_pid));
         EXPECT_NE(std::find(e.server_sources.begin(), e.server_sources.end(), s->stats.identity.source),
@@ -228,11 +246,13 @@ TEST_P(AgentEndToEnd, TcpAndUdpAttributedOnBothEnds) {
         EXPECT_EQ(c->stats.packets[FA_DIR_EGRESS], s->stats.packets[FA_DIR_INGRESS]);
         EXPECT_EQ(c->stats.bytes[FA_DIR_EGRESS], s->stats.bytes[FA_DIR_INGRESS]);
         EXPECT_EQ(c->stats.bytes[FA_DIR_INGRESS], s->stats.bytes[FA_DIR_EGRESS]);
-        // Payload plus one set of headers per packet: L2 + L3 + a TCP header of 20 to 60 bytes.
-        std::uint64_t packets = c->stats.packets[FA_DIR_EGRESS];
-        std::uint64_t headers = c->stats.bytes[FA_DIR_EGRESS] - std::uint64_t(e.bytes);
-        EXPECT_GE(headers, packets * (l2l3 + 20));
-        EXPECT_LE(headers, packets * (l2l3 + 60));
+        // Exactly the payload plus one set of headers per packet (per skb: a GSO skb carries
+        // one), L2 + L3 + 20 bytes of TCP, and the 4-byte MSS option of the handshake
+        // packet each way. The server answers "OK".
+        const std::uint64_t kMssOption = 4, kTcp = 20;
+        EXPECT_EQ(c->stats.bytes[FA_DIR_EGRESS],
+                  std::uint64_t(e.bytes) + c->stats.packets[FA_DIR_EGRESS] * (l2l3 + kTcp) + kMssOption);
+        EXPECT_EQ(c->stats.bytes[FA_DIR_INGRESS], 2 + c->stats.packets[FA_DIR_INGRESS] * (l2l3 + kTcp) + kMssOption);
         EXPECT_TRUE(c->stats.tcp_flags & 0x02) << "SYN not seen";
         EXPECT_TRUE(c->stats.ended) << "FIN not seen";
     }
@@ -246,6 +266,7 @@ TEST_P(AgentEndToEnd, TcpAndUdpAttributedOnBothEnds) {
     const FlowRecord* udp_server_side = find_flow(flows, topo_->server_if, FA_PROTO_UDP, 7003, port_of(parent_line));
     ASSERT_TRUE(udp_server_side);
     EXPECT_EQ(comm_of(*udp_server_side), "fa-udp-srv");
+    EXPECT_EQ(udp_server_side->stats.identity.tgid, std::uint32_t(udp_server.pid()));
     EXPECT_EQ(udp_server_side->stats.bytes[FA_DIR_INGRESS], std::uint64_t(kUdpBytes + 8 + l2l3));
 }
 

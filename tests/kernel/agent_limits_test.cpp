@@ -4,11 +4,15 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 
 #include <chrono>
 #include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "agent/agent.h"
@@ -156,6 +160,82 @@ TEST(FlowMonitorClsact, LeftoversOfAKilledRunAreRemoved) {
     });
 }
 
+// Both our filters on the client end of TOPO, read from inside its namespace.
+bool clsact_filters_present(const fa::test::VethPair& topo) {
+    bool both = false;
+    topo.client.enter([&] {
+        both = filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_INGRESS) != 0 &&
+               filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_EGRESS) != 0;
+    });
+    return both;
+}
+
+bool no_clsact_filters(const fa::test::VethPair& topo) {
+    bool none = false;
+    topo.client.enter([&] {
+        none = filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_INGRESS) == 0 &&
+               filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_EGRESS) == 0;
+    });
+    return none;
+}
+
+// `flowattr run --attach clsact` in a process of its own, stdout on FD; waits (TCG is
+// slow) until its filters are in place.
+std::unique_ptr<Child> start_cli_agent(const fa::test::VethPair& topo, const std::function<void()>& setup_stdout) {
+    auto agent = std::make_unique<Child>("fa-agent", -1, [&](int) {
+        setup_stdout();
+        return run_flowattr_cli({"run", "--iface", topo.client_if + "@" + topo.client.path(), "--attach", "clsact",
+                                 "--interval", "0.2"},
+                                std::cout, std::cerr);
+    });
+    for (int i = 0; i < 300 && !clsact_filters_present(topo); i++) usleep(100000);
+    return agent;
+}
+
+TEST(FlowattrCli, SigtermDetachesClsactFilters) {
+    FA_REQUIRE_ROOT();
+    fa::test::VethPair topo;
+    auto agent = start_cli_agent(topo, [] {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+    });
+    ASSERT_TRUE(clsact_filters_present(topo)) << "the agent never attached its clsact filters";
+    ASSERT_EQ(kill(agent->pid(), SIGTERM), 0);
+    EXPECT_EQ(agent->wait(30000), 0) << "SIGTERM is a normal end of a run";
+    EXPECT_TRUE(no_clsact_filters(topo)) << "filters left behind after SIGTERM";
+}
+
+// `flowattr run | head`: the reader goes away; the run must end through the same cleanup.
+TEST(FlowattrCli, ClosedStdoutEndsTheRunAndDetaches) {
+    FA_REQUIRE_ROOT();
+    fa::test::VethPair topo;
+    auto agent = start_cli_agent(topo, [] {
+        int p[2];
+        if (pipe(p) == 0) {
+            close(p[0]);
+            dup2(p[1], STDOUT_FILENO);
+        }
+    });
+    ASSERT_TRUE(clsact_filters_present(topo)) << "the agent never attached its clsact filters";
+    EXPECT_EQ(agent->wait(30000), 0) << "killed (SIGPIPE?) instead of ending the run";
+    EXPECT_TRUE(no_clsact_filters(topo)) << "filters left behind when stdout closed";
+}
+
+TEST(FlowattrCli, LimitOnADirectoryOutsideCgroupV2ExitsTwo) {
+    FA_REQUIRE_ROOT();
+    std::ostringstream out, err;
+    EXPECT_EQ(run_flowattr_cli({"run", "--iface", "lo", "--limit", "/tmp=1M", "--duration", "0.1"}, out, err), 2);
+    EXPECT_NE(err.str().find("unknown cgroup /tmp"), std::string::npos) << err.str();
+    std::ostringstream out2, err2;
+    EXPECT_EQ(run_flowattr_cli({"run", "--iface", "lo", "--limit", "fa-no-such=1M", "--duration", "0.1"}, out2, err2),
+              2);
+    EXPECT_NE(err2.str().find("unknown cgroup "), std::string::npos) << err2.str();
+    EXPECT_EQ(err2.str().find("errno"), std::string::npos) << err2.str();
+    std::ostringstream out3, err3;
+    EXPECT_EQ(run_flowattr_cli({"run", "--iface", "lo", "--cgroup", "/tmp", "--duration", "0.1"}, out3, err3), 2);
+    EXPECT_NE(err3.str().find("unknown cgroup /tmp (not a cgroup v2 directory)"), std::string::npos) << err3.str();
+}
+
 TEST(FlowattrCli, UnknownInterfaceExitsTwoNamingIt) {
     FA_REQUIRE_ROOT();
     std::ostringstream out, err;
@@ -196,6 +276,10 @@ TEST(FlowattrCli, RunPrintsJsonForLoopbackTraffic) {
     EXPECT_NE(out.str().find("\"comm\":\"fa-cli-tx\""), std::string::npos) << out.str();
     EXPECT_NE(out.str().find("\"remote\":{\"addr\":\"10.231.0.2\",\"port\":7020}"), std::string::npos) << out.str();
     EXPECT_NE(err.str().find("identity: "), std::string::npos) << err.str();
+    // Ring-buffer events as they arrive, and the datapath's counters every interval.
+    EXPECT_NE(out.str().find("\"type\":\"flow_start\""), std::string::npos) << out.str();
+    EXPECT_NE(out.str().find("\"type\":\"agent\""), std::string::npos) << out.str();
+    EXPECT_NE(err.str().find("lost: ring buffer full"), std::string::npos) << err.str();
 }
 
 // The helper probe tells a helper the kernel lacks from one a socket filter may not call:

@@ -75,6 +75,30 @@ FlowRecord sample_flow() {
     return f;
 }
 
+TEST(FlowJson, EventsCarryTheirOwnType) {
+    auto j = nlohmann::json::parse(flow_to_json(sample_flow(), 1700000001ull * 1000000000ull, "flow_end"));
+    EXPECT_EQ(j["type"], "flow_end");
+    EXPECT_EQ(j["egress"]["bytes"], 500);
+}
+
+TEST(CountersJson, SchemaFields) {
+    DatapathCounters c;
+    c.flows = 7;
+    c.events = 12;
+    c.events_lost = 3;
+    c.parse_errors = 2;
+    c.not_ip = 5;
+    auto j = nlohmann::json::parse(counters_to_json(c, 1700000001ull * 1000000000ull));
+    EXPECT_EQ(j["type"], "agent");
+    EXPECT_EQ(j["time"], "2023-11-14T22:13:21.000000Z");
+    EXPECT_EQ(j["flows"], 7);
+    EXPECT_EQ(j["events"]["received"], 12);
+    EXPECT_EQ(j["events"]["lost"], 3);
+    EXPECT_EQ(j["packets_not_keyed"]["parse_errors"], 2);
+    EXPECT_EQ(j["packets_not_keyed"]["not_ip"], 5);
+    EXPECT_EQ(counters_to_text(c), "7 flows, 12 flow events (3 lost: ring buffer full), packets not keyed: 2 malformed, 5 not IP");
+}
+
 TEST(FlowJson, SchemaFields) {
     auto j = nlohmann::json::parse(flow_to_json(sample_flow(), 1700000001ull * 1000000000ull));
     EXPECT_EQ(j["type"], "flow");

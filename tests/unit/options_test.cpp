@@ -13,7 +13,8 @@ using flowattr::agent::parse_rate;
 TEST(Options, RunWithEveryOption) {
     auto r = parse_command_line({"run", "--iface", "eth0", "-i", "veth1@blue", "--cgroup", "/sys/fs/cgroup",
                                  "--duration", "2.5", "--interval", "0.5", "--output", "table", "--max-flows", "1024",
-                                 "--limit", "app=10M", "--limit", "/sys/fs/cgroup/b=8mbit", "--identity", "sock-create"});
+                                 "--limit", "app=10M", "--limit", "/sys/fs/cgroup/b=8mbit", "--identity", "sock-create",
+                                 "--attach", "clsact"});
     ASSERT_FALSE(r.error) << r.error->message;
     const auto& o = r.command->run;
     EXPECT_EQ(r.command->command, Command::run);
@@ -33,6 +34,7 @@ TEST(Options, RunWithEveryOption) {
     EXPECT_EQ(o.limits[1].cgroup, "/sys/fs/cgroup/b");
     EXPECT_EQ(o.limits[1].bytes_per_sec, 1000000u);
     EXPECT_EQ(o.identity, IdentityMode::sock_create);
+    EXPECT_EQ(o.attach, flowattr::agent::AttachMode::clsact);
 }
 
 TEST(Options, Defaults) {
@@ -43,6 +45,7 @@ TEST(Options, Defaults) {
     EXPECT_DOUBLE_EQ(r.command->run.interval_s, 5);
     EXPECT_DOUBLE_EQ(r.command->run.duration_s, 0);
     EXPECT_EQ(r.command->run.identity, IdentityMode::automatic);
+    EXPECT_EQ(r.command->run.attach, flowattr::agent::AttachMode::automatic);
 }
 
 TEST(Options, NetnsPathKeptWhenAbsolute) {
@@ -81,6 +84,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadArgs{{"run", "--iface", "lo", "--limit", "app=fast"}, "rate must be"},
                       BadArgs{{"run", "--iface", "lo", "--limit", "app=0"}, "rate must be"},
                       BadArgs{{"run", "--iface", "lo", "--identity", "magic"}, "expected auto, lsm"},
+                      BadArgs{{"run", "--iface", "lo", "--attach", "xdp"}, "--attach xdp: expected auto, tcx"},
+                      BadArgs{{"run", "--iface", "lo", "--attach"}, "--attach needs"},
                       BadArgs{{"run", "--iface", "lo", "--bogus"}, "unknown argument --bogus"},
                       BadArgs{{"probe", "--yaml"}, "unknown argument --yaml"},
                       BadArgs{{"load"}, "only --check"}));
