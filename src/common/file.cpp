@@ -4,7 +4,11 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <ftw.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <vector>
 
 #include "common/error.h"
 
@@ -35,6 +39,21 @@ void write_file_atomic(const std::string& path, const std::string& data) {
         std::remove(tmp.c_str());
         throw Error("cannot rename " + tmp + " to " + path, err);
     }
+}
+
+TempDir::TempDir(const std::string& prefix) {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + prefix + ".XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data())) throw Error("cannot create a temporary directory from " + tmpl, errno);
+    path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+    nftw(
+        path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+        FTW_DEPTH | FTW_PHYS);
 }
 
 }  // namespace flowattr

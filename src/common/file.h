@@ -8,4 +8,17 @@ std::string read_file(const std::string& path);
 // Write to PATH.tmp.<pid> and rename over PATH, so readers never see a partial file.
 void write_file_atomic(const std::string& path, const std::string& data);
 
+// mkdtemp-made directory under $TMPDIR (or /tmp), removed with its contents on destruction.
+class TempDir {
+public:
+    explicit TempDir(const std::string& prefix = "flowattr");
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
 }  // namespace flowattr

@@ -1,7 +1,6 @@
 #include "matrix/qemu_runner.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -351,22 +350,6 @@ VmRun run_vm(const QemuConfig& cfg, const Timeouts& limits, const std::atomic<bo
         if (::stat(cfg.qemu_log.c_str(), &st) == 0) run.qemu_log = read_file(cfg.qemu_log);
     }
     return run;
-}
-
-TempDir::TempDir(const std::string& prefix) {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + prefix + ".XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (!mkdtemp(buf.data())) throw Error("cannot create a temporary directory from " + tmpl, errno);
-    path_ = buf.data();
-}
-
-TempDir::~TempDir() {
-    nftw(
-        path_.c_str(),
-        [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-        FTW_DEPTH | FTW_PHYS);
 }
 
 }  // namespace flowattr::matrix

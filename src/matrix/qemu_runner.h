@@ -131,17 +131,4 @@ using RecordFn = std::function<void(const std::string& type, const SuiteResults&
 VmRun run_vm(const QemuConfig& cfg, const Timeouts& limits, const std::atomic<bool>* cancel,
              const RecordFn& on_record = {});
 
-// mkdtemp-made directory, removed with its contents on destruction.
-class TempDir {
-public:
-    explicit TempDir(const std::string& prefix = "kmatrix");
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
-
 }  // namespace flowattr::matrix

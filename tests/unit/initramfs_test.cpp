@@ -68,14 +68,14 @@ std::string fake_elf(bool with_interp) {
 class InitramfsFiles : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = std::make_unique<fm::TempDir>("initramfs-test");
+        dir_ = std::make_unique<flowattr::TempDir>("initramfs-test");
         bin_ = dir_->path() + "/static";
         flowattr::write_file_atomic(bin_, fake_elf(false) + "payload");
         mods_ = dir_->path() + "/mods";
         ASSERT_EQ(::mkdir(mods_.c_str(), 0755), 0);
     }
     fm::InitramfsInputs inputs() const { return {bin_, bin_, bin_, mods_}; }
-    std::unique_ptr<fm::TempDir> dir_;
+    std::unique_ptr<flowattr::TempDir> dir_;
     std::string bin_, mods_;
 };
 
@@ -139,7 +139,7 @@ TEST(Cpio, MtimeFollowsSourceDateEpoch) {
 }
 
 TEST(StaticElf, InterpreterMeansDynamic) {
-    fm::TempDir dir("elf-test");
+    flowattr::TempDir dir("elf-test");
     flowattr::write_file_atomic(dir.path() + "/static", fake_elf(false));
     flowattr::write_file_atomic(dir.path() + "/dynamic", fake_elf(true));
     flowattr::write_file_atomic(dir.path() + "/script", "#!/bin/sh\n");

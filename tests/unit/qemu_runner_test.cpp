@@ -156,7 +156,7 @@ pid_t read_pid(const std::string& path) {
 }
 
 TEST(ChildProcess, DestructorKillsTheWholeGroup) {
-    fm::TempDir dir("child-test");
+    flowattr::TempDir dir("child-test");
     std::string pidfile = dir.path() + "/grandchild";
     pid_t child, grandchild;
     {
@@ -200,7 +200,7 @@ TEST(ChildProcess, ExitStatusAndTerminate) {
 // SCRIPT with $con and $res set, so run_vm's loop is tested without a VM.
 class FakeQemu : public ::testing::Test {
 protected:
-    void SetUp() override { dir_ = std::make_unique<fm::TempDir>("fake-qemu"); }
+    void SetUp() override { dir_ = std::make_unique<flowattr::TempDir>("fake-qemu"); }
     fm::QemuConfig make(const std::string& script) {
         std::string path = dir_->path() + "/qemu";
         flowattr::write_file_atomic(path, "#!/bin/sh\nfor a; do case \"$a\" in file,id=con,path=*) con=${a#file,id=con,path=};; "
@@ -215,7 +215,7 @@ protected:
         return c;
     }
     static fm::Timeouts quick() { return {1.0, 1.0, 5.0, 1}; }
-    std::unique_ptr<fm::TempDir> dir_;
+    std::unique_ptr<flowattr::TempDir> dir_;
 };
 
 TEST_F(FakeQemu, CompleteRunIsParsedWithMarks) {

@@ -123,7 +123,7 @@ TEST(Summary, ExitCodeIsTheWorstAvailableOutcome) {
 }
 
 TEST(Summary, WriteReportsCreatesEveryFile) {
-    fm::TempDir dir("report-test");
+    flowattr::TempDir dir("report-test");
     auto cells = sample();
     fm::write_reports(dir.path() + "/m", cells, {1000, 1010, "", false, ""});
     for (const char* f : {"summary.txt", "summary.md", "index.html", "results.json", "6.1/junit.xml", "5.10/junit.xml",

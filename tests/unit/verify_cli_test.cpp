@@ -30,18 +30,7 @@ CliRun run(const std::vector<std::string>& args, const KernelListReader& reader 
 
 std::string built_bpf_dir() { return fa::test::build_dir() + "/bpf"; }
 
-class TempDir {
-public:
-    TempDir() {
-        char tmpl[] = "/tmp/flowattr-verify-XXXXXX";
-        path_ = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
+using flowattr::TempDir;
 
 TEST(VerifyCli, EmbeddedObjectsAreClean) {
     const CliRun r = run({});
