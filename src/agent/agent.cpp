@@ -2,8 +2,11 @@
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <chrono>
 #include <cstring>
@@ -167,8 +170,18 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
     }
     DatapathCounters c = counters();
     if (options_.output == OutputFormat::table) {
-        if (isatty(STDOUT_FILENO)) out << "\x1b[H\x1b[2J";
-        out << flows_to_table(final_report ? flows : active) << counters_to_text(c) << "\n" << std::flush;
+        // Like top: every flow, most recently active first, redrawn in place on a terminal
+        // and cut to its height (the counters line says how many flows there are).
+        std::sort(flows.begin(), flows.end(), [](const FlowRecord& a, const FlowRecord& b) {
+            return a.stats.last_seen_ns > b.stats.last_seen_ns;
+        });
+        winsize ws{};
+        bool tty = isatty(STDOUT_FILENO);
+        if (tty && !final_report && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 3 &&
+            flows.size() > std::size_t(ws.ws_row - 3))
+            flows.resize(std::size_t(ws.ws_row - 3));
+        if (tty) out << "\x1b[H\x1b[2J";
+        out << flows_to_table(flows) << counters_to_text(c) << "\n" << std::flush;
         return;
     }
     for (const auto& f : active) out << flow_to_json(f, now) << "\n";
