@@ -774,6 +774,20 @@ protected:
         EXPECT_NE(id.cgroup_id, 0u);
     }
 
+    // An identity from the creation hook, which a start-up walk must never overwrite.
+    void plant_hook_identity(int fd) {
+        fa_identity earlier{};
+        earlier.tgid = earlier.pid = 4242;
+        earlier.source = FA_ID_LSM;
+        ASSERT_EQ(bpf_map_update_elem(store(), &fd, &earlier, BPF_NOEXIST), 0) << std::strerror(errno);
+    }
+    void expect_hook_identity_kept(int fd) {
+        fa_identity kept{};
+        ASSERT_TRUE(identity_of(fd, &kept));
+        EXPECT_EQ(kept.tgid, 4242u);
+        EXPECT_EQ(kept.source, static_cast<std::uint32_t>(FA_ID_LSM));
+    }
+
     identity_bpf* identity_ = nullptr;
     task_sockets_bpf* iter_ = nullptr;
 };
@@ -781,11 +795,7 @@ protected:
 TEST_F(IdentityTest, TaskWalkStampsExistingSocketsWithoutOverwriting) {
     LoopbackSockets socks;
     ASSERT_TRUE(socks.open()) << std::strerror(errno);
-    // An identity from the creation hook must survive the walk.
-    fa_identity earlier{};
-    earlier.tgid = earlier.pid = 4242;
-    earlier.source = FA_ID_LSM;
-    ASSERT_EQ(bpf_map_update_elem(store(), &socks.udp.fd, &earlier, BPF_NOEXIST), 0) << std::strerror(errno);
+    plant_hook_identity(socks.udp.fd);
 
     walk_tasks();
     if (IsSkipped()) return;
@@ -795,10 +805,7 @@ TEST_F(IdentityTest, TaskWalkStampsExistingSocketsWithoutOverwriting) {
         ASSERT_TRUE(identity_of(fd, &id)) << "fd " << fd << " not stamped";
         expect_self(id, FA_ID_TASK_ITER);
     }
-    fa_identity kept{};
-    ASSERT_TRUE(identity_of(socks.udp.fd, &kept));
-    EXPECT_EQ(kept.tgid, 4242u);
-    EXPECT_EQ(kept.source, static_cast<std::uint32_t>(FA_ID_LSM));
+    expect_hook_identity_kept(socks.udp.fd);
 
     const auto c = read_counters(bpf_map__fd(iter_->maps.fa_task_iter_counters));
     EXPECT_GE(c[FA_CNT_IDENTITY_HOOK], 4u);
@@ -917,10 +924,7 @@ TEST_F(IdentityTest, ProcWalkStampsExistingSocketsWithoutOverwriting) {
     if (cgroup_root.empty()) GTEST_SKIP() << "needs a cgroup2 mount";
     LoopbackSockets socks;
     ASSERT_TRUE(socks.open()) << std::strerror(errno);
-    fa_identity earlier{};
-    earlier.tgid = earlier.pid = 4242;
-    earlier.source = FA_ID_LSM;
-    ASSERT_EQ(bpf_map_update_elem(store(), &socks.udp.fd, &earlier, BPF_NOEXIST), 0) << std::strerror(errno);
+    plant_hook_identity(socks.udp.fd);
     Fd unix_sock(socket(AF_UNIX, SOCK_STREAM, 0));
 
     flowattr::agent::ProcWalkResult walk;
@@ -945,10 +949,7 @@ TEST_F(IdentityTest, ProcWalkStampsExistingSocketsWithoutOverwriting) {
         // The start time must pass the agent's pid-reuse check.
         EXPECT_TRUE(flowattr::agent::read_process_info(id.tgid, id.start_time_ns).alive);
     }
-    fa_identity kept{};
-    ASSERT_TRUE(identity_of(socks.udp.fd, &kept));
-    EXPECT_EQ(kept.tgid, 4242u);
-    EXPECT_EQ(kept.source, static_cast<std::uint32_t>(FA_ID_LSM));
+    expect_hook_identity_kept(socks.udp.fd);
     fa_identity none{};
     EXPECT_FALSE(identity_of(unix_sock.fd, &none)) << "a unix socket has no flows to attribute";
 }
