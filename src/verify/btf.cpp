@@ -537,7 +537,9 @@ private:
                 if (!v.type || !id_in_range(v.type)) return log_vsi(id, t, v, "Invalid type_id"), false;
                 if (v.offset < last_end || v.offset >= t.size()) return log_vsi(id, t, v, "Invalid offset"), false;
                 if (!v.size || v.size > t.size()) return log_vsi(id, t, v, "Invalid size"), false;
-                last_end = std::uint64_t(v.offset) + v.size;
+                // u32 arithmetic, as the kernel's vsi->offset + vsi->size: an end past 4 GiB
+                // wraps and passes the next check, and only the sum below catches it.
+                last_end = std::uint32_t(v.offset + v.size);
                 if (last_end > t.size()) return log_vsi(id, t, v, "Invalid offset+size"), false;
                 sum += v.size;
             }

@@ -193,6 +193,8 @@ std::optional<std::uint32_t> number_of(const char* const (&names)[N], std::strin
 
 }  // namespace
 
+const std::vector<SectionDef>& section_defs() { return kSectionDefs; }
+
 const SectionDef* find_section_def(std::string_view section_name) {
     for (const auto& def : kSectionDefs)
         if (matches(def.pattern, section_name)) return &def;

@@ -33,6 +33,10 @@ struct SectionDef {
     std::uint32_t flags;
 };
 
+// The whole table in section_defs[] order, so tests can hold every entry against the
+// libbpf the project links.
+const std::vector<SectionDef>& section_defs();
+
 // find_sec_def(): the first definition matching SECTION_NAME, or nullptr.
 // "x/" patterns need a prefix match, "x+" exact or "x/...", others exact.
 const SectionDef* find_section_def(std::string_view section_name);

@@ -2,6 +2,7 @@
 // Hand-built BTF blobs, one per kernel check, each with the verifier-log text the kernel
 // prints for it (the type line, and the member/variable line where the kernel adds one).
 // The expected texts were confirmed against a 6.18 kernel's BPF_BTF_LOAD log.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -305,6 +306,148 @@ inline std::vector<BtfCase> btf_cases() {
         b.raw(9999, BtfBuilder::info(1, 0), 4, {32});
         add("invalid_name_offset", b, "[1] Invalid name_offset:9999");
     }
+    {
+        BtfBuilder b;
+        b.raw(b.str("x"), BtfBuilder::info(1, 1), 4, {1u << 24 | 32});
+        add("int_vlen", b, "[1] INT x size=4 bits_offset=0 nr_bits=32 encoding=SIGNED vlen != 0");
+    }
+    {
+        BtfBuilder b;
+        b.raw(b.str("x"), BtfBuilder::info(1, 0), 4, {1u << 28 | 32});  // bits 28-31 are reserved
+        add("int_data_reserved_bits", b, "[1] INT x Invalid int_data:10000020");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.raw(b.str("later"), BtfBuilder::info(7, 0), 1);
+        add("fwd_with_type", b, "[2] FWD later struct type != 0");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.raw(0, BtfBuilder::info(3, 0), 8, {1, 1, 2});
+        add("array_with_size", b, "[2] ARRAY (anon) type_id=1 index_type_id=1 nr_elems=2 size != 0");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.add_int("u12", 2, 12);
+        b.add_array(2, 1, 4);
+        add("array_of_irregular_int", b, "[3] ARRAY (anon) type_id=2 index_type_id=1 nr_elems=4 Invalid array of int");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.add_array(1, 1, 1u << 30);  // 4 GiB of int
+        add("array_size_overflow", b,
+            "[2] ARRAY (anon) type_id=1 index_type_id=1 nr_elems=1073741824 Array size overflows U32_MAX");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.raw(b.str("s"), BtfBuilder::info(4, 1), 4, {9999, 1, 0});
+        add("struct_member_name_offset", b,
+            "[2] STRUCT s size=4 vlen=1\n\t(invalid-name-offset) type_id=1 bits_offset=0 Invalid member name_offset:9999");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("u12", 2, 12);
+        b.add_struct("s", 4, {M{"a", 1, 12u << 24}}, true);
+        add("bitfield_of_irregular_int", b,
+            "[2] STRUCT s size=4 vlen=1\n\ta type_id=1 bitfield_size=12 bits_offset=0 Invalid member base type");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.add_struct("s", 8, {M{"a", 1, 4}}, true);  // bitfield_size 0: a whole int, so byte-aligned
+        add("kflag_member_unaligned", b,
+            "[2] STRUCT s size=8 vlen=1\n\ta type_id=1 bitfield_size=0 bits_offset=4 Invalid member offset");
+    }
+    {
+        BtfBuilder b;
+        b.add_float("double", 8);
+        b.add_struct("s", 16, {M{"d", 1, 32}});
+        add("float_member_misaligned", b,
+            "[2] STRUCT s size=16 vlen=1\n\td type_id=1 bits_offset=32 Member is not properly aligned");
+    }
+    {
+        BtfBuilder b;
+        b.add_func_proto(0, {});
+        b.add_struct("s", 8, {M{"f", 1, 0}});
+        add("struct_member_func_proto", b, "[2] STRUCT s size=8 vlen=1\n\tf type_id=1 bits_offset=0 Invalid member");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("hi16", 4, 16, 1, 16);  // the value sits at bit 16 of its 4 bytes
+        b.add_struct("s", 1u << 29, {M{"a", 1, 0xfffffff8}});
+        add("int_member_bits_offset_wraps", b,
+            "[2] STRUCT s size=536870912 vlen=1\n\ta type_id=1 bits_offset=4294967288 bits_offset exceeds U32_MAX");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("__int128", 16, 128);
+        b.add_struct("s", 32, {M{"a", 1, 4}});
+        add("int128_member_off_byte", b,
+            "[2] STRUCT s size=32 vlen=1\n\ta type_id=1 bits_offset=4 nr_copy_bits exceeds 128");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.add_func_proto(1, {P{"a", 9}});
+        add("func_proto_arg_missing_type", b, "[2] FUNC_PROTO (anon) return=1 args=(9 a) Invalid arg#1");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.add_func_proto(1, {P{"", 0}, P{"b", 1}});
+        add("func_proto_vararg_not_last", b, "[2] FUNC_PROTO (anon) return=1 args=(0 (anon), 1 b) Invalid arg#1");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.add_func_proto(1, {P{"a", 1}, P{"rest", 0}});
+        add("func_proto_named_vararg", b, "[2] FUNC_PROTO (anon) return=1 args=(1 a, vararg) Invalid arg#2");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.add_var("a", 1);
+        b.add_datasec(".data", 4, {S{2, 0, 0}});
+        add("datasec_var_size_0", b, "[3] DATASEC .data size=4 vlen=1\n\t type_id=2 offset=0 size=0 Invalid size");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.add_var("a", 1);
+        b.add_datasec(".data", 4, {S{2, 0, 2}});
+        add("datasec_var_smaller_than_type", b,
+            "[3] DATASEC .data size=4 vlen=1\n\t type_id=2 offset=0 size=2 Invalid size");
+    }
+    {
+        // The second variable's end (0xf0000000 + 0x20000000) wraps in the kernel's u32 sum
+        // and so passes the offset+size check; only the 64-bit total of the sizes catches it.
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.add_var("a", 1);
+        b.add_var("b", 1);
+        b.add_datasec(".data", 0xfffffff0, {S{2, 0, 0xf0000000}, S{3, 0xf0000000, 0x20000000}});
+        add("datasec_sizes_wrap_past_section", b, "[4] DATASEC .data size=4294967280 vlen=2 Invalid btf_info size");
+    }
+    {
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        for (std::uint32_t id = 2; id <= 34; id++) b.add_const(id == 34 ? 1 : id + 1);  // 33 CONSTs in a row
+        add("modifier_chain_too_deep", b, "[2] CONST (anon) type_id=3 Exceeded max resolving depth:32");
+    }
+    {
+        // 33 CONSTs in a row ([3] to [35]) that still resolve: [2] points into the middle, so
+        // resolving it first leaves [3] only 16 deep. The type-tag walk from [3] follows all 33.
+        BtfBuilder b;
+        b.add_int("int", 4, 32);
+        b.add_const(19);
+        for (std::uint32_t id = 3; id <= 35; id++) b.add_const(id == 35 ? 1 : id + 1);
+        add("modifier_chain_too_long", b, "Max chain length or cycle detected");
+    }
     // Header and string section.
     BtfBuilder one_int;
     one_int.add_int("int", 4, 32);
@@ -360,6 +503,47 @@ inline std::vector<BtfCase> btf_cases() {
         std::string b = good;
         set32(b, 4, 100);
         cases.push_back({"header_longer_than_data", b, "btf_header not found"});
+    }
+    cases.push_back({"header_only", good.substr(0, 24), "No data"});
+    {
+        std::string b = good.substr(0, 24) + std::string("\x01\0\0\0", 4) + good.substr(24);
+        set32(b, 4, 28);  // a 28-byte header whose field past the known 24 bytes is set
+        cases.push_back({"header_unknown_field_set", b, "Unsupported btf_header"});
+    }
+    {
+        std::string b = good;
+        set32(b, kBtfStrOff, 1000);
+        cases.push_back({"strings_past_the_end", b, "Invalid section offset"});
+    }
+    {
+        std::string b = good;
+        set32(b, kBtfStrLen, std::uint32_t(b.size() - 24 - 16 + 4));  // 4 bytes more than there are
+        cases.push_back({"strings_longer_than_data", b, "Total section length too long"});
+    }
+    {
+        // Strings first (NUL-padded to 8 bytes so the types stay aligned), then the types.
+        const std::string strings = good.substr(24 + 16) + std::string(3, '\0');
+        std::string b = good.substr(0, 24) + strings + good.substr(24, 16);
+        set32(b, kBtfStrOff, 0);
+        set32(b, kBtfStrLen, std::uint32_t(strings.size()));
+        set32(b, kBtfTypeOff, std::uint32_t(strings.size()));
+        cases.push_back({"strings_before_types", b, "String section is not at the end"});
+    }
+    {
+        // The one layout the section checks allow with an unaligned type_off: an empty type
+        // section right after the 5-byte string section.
+        const std::string strings = good.substr(24 + 16);
+        std::string b = good.substr(0, 24) + strings;
+        set32(b, kBtfTypeOff, std::uint32_t(strings.size()));
+        set32(b, kBtfTypeLen, 0);
+        set32(b, kBtfStrOff, 0);
+        cases.push_back({"type_off_unaligned", b, "Unaligned type_off"});
+    }
+    {
+        std::string b = good.substr(0, 24 + 8) + good.substr(24 + 16);  // the INT record cut to 8 bytes
+        set32(b, kBtfTypeLen, 8);
+        set32(b, kBtfStrOff, 8);
+        cases.push_back({"type_record_cut_short", b, "[1] meta_left:8 meta_needed:12"});
     }
     return cases;
 }
