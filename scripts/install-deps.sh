@@ -24,7 +24,7 @@ wanted=$(grep -v '^#' "$lock" | awk 'NF == 3 { print $2 }')
 specs=""
 missing=""
 for pkg in $wanted; do
-	ver=$(awk -v p="$pkg" '$2 == p { print $3 }' "$lock")
+	ver=$(awk -v p="$pkg" '!/^#/ && NF == 3 && $2 == p { print $3 }' "$lock")
 	if [ -z "$ver" ]; then
 		echo "install-deps: $pkg is not in $lock" >&2
 		exit 1
