@@ -288,7 +288,7 @@ std::string junit_xml(const CellResult& c) {
             x << "      <failure message=\"" << xml_escape(one_line(msg, 500)) << "\">" << xml_escape(msg)
               << (t.output.empty() ? "" : "\n\n" + xml_escape(t.output)) << "</failure>\n";
         } else if (t.result == "SKIPPED") {
-            x << "      <skipped/>\n";
+            x << "      <skipped message=\"" << xml_escape(one_line(t.skip_reason, 500)) << "\"/>\n";
         }
         if (!t.splat.empty()) x << "      <system-err>" << xml_escape("kernel splat: " + t.splat) << "</system-err>\n";
         x << "    </testcase>\n";

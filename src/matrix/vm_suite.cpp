@@ -2,12 +2,31 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 
 namespace flowattr::matrix {
+
+std::string gtest_skip_reason(const std::string& output) {
+    // gtest prints "file:line: Skipped", then the streamed reason, then "[  SKIPPED ] Name".
+    std::istringstream in(output);
+    std::string line, reason;
+    bool inside = false;
+    while (std::getline(in, line)) {
+        if (!inside) {
+            inside = line.size() >= 9 && line.compare(line.size() - 9, 9, ": Skipped") == 0;
+        } else if (line.rfind("[  SKIPPED ]", 0) == 0) {
+            return reason;
+        } else {
+            reason += (reason.empty() ? "" : " ") + line;
+        }
+    }
+    return reason;
+}
+
 
 namespace {
 
@@ -139,7 +158,8 @@ if [ "$MODE" = suite ] || [ "$MODE" = suite+shell ]; then
 		dmesg -c >/tmp/dmesg
 		[ -s /tmp/dmesg ] && { echo "--- dmesg after $t ---"; cat /tmp/dmesg; }
 		out=""
-		[ $rc -ne 0 ] && out=$(b64 /tmp/out)
+		# Failures carry their output, skips too: it holds the reason.
+		{ [ $rc -ne 0 ] || grep -q '^\[  SKIPPED \]' /tmp/out; } && out=$(b64 /tmp/out)
 		emit "{\"type\":\"test\",\"name\":\"$t\",\"rc\":$rc,\"start\":$s,\"end\":$e,\"timeout\":$TT,\"splat\":\"$(splat_of /tmp/dmesg)\",\"output\":\"$out\",\"json\":\"$(b64 /tmp/r.json)\"}"
 	done </tmp/tests
 fi
@@ -220,7 +240,9 @@ void absorb_gtest_json(GuestTest& t) {
         t.result = "SKIPPED";
     else
         t.result = "PASSED";
+    if (t.result == "SKIPPED") t.skip_reason = gtest_skip_reason(t.output);
 }
+
 
 }  // namespace
 

@@ -35,6 +35,10 @@ struct GuestPlan {
     bool full_verifier_log = false; // `flowattr load --check --full-log`: every program's log
 };
 
+// The reason a gtest binary's output gives for a GTEST_SKIP(), joined into one line; empty
+// when there is none.
+std::string gtest_skip_reason(const std::string& gtest_output);
+
 // "kmatrix.mode=suite kmatrix.filter=* kmatrix.test_timeout=60": appended to the kernel
 // command line. Throws flowattr::Error when the filter holds characters the command line
 // cannot carry (spaces, quotes).
@@ -58,6 +62,7 @@ struct GuestTest {
     // From gtest_json: "PASSED"/"FAILED"/"SKIPPED" result and RecordProperty values.
     std::string result;
     std::string failure_message;
+    std::string skip_reason;  // what the test streamed into GTEST_SKIP()
     std::map<std::string, std::string> properties;
 };
 

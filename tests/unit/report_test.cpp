@@ -37,7 +37,9 @@ std::vector<fm::CellResult> sample() {
     auto good = ran("6.1", fm::Outcome::pass,
                     {init_line(), setup_line(), load_line(0, "prog ok <&>\n"), list_line(2),
                      passing_test("Flow", "counts", R"(,"attach_mode":"tcx")"),
-                     test_line("Flow.lsm", 0, gtest_json("Flow", "lsm", "SKIPPED")), done_line()},
+                     test_line("Flow.lsm", 0, gtest_json("Flow", "lsm", "SKIPPED"), "", 2.0, 2.5,
+                               "[ RUN      ] Flow.lsm\n./t.cpp:9: Skipped\nno <LSM> here\n[  SKIPPED ] Flow.lsm (1 ms)\n"),
+                     done_line()},
                     "1 passed, 1 skipped");
     auto bad = ran("5.10", fm::Outcome::test_fail,
                    {init_line(), setup_line(), load_line(0), list_line(2), passing_test("Flow", "counts"),
@@ -58,7 +60,7 @@ TEST(Junit, PropertiesAndTestcases) {
         EXPECT_NE(x.find(p), std::string::npos) << p;
     EXPECT_NE(x.find("kernel.image_sha256\" value=\"" + std::string(64, 'a')), std::string::npos);
     EXPECT_NE(x.find(R"(classname="kernel.6.1.Flow" name="counts")"), std::string::npos);
-    EXPECT_NE(x.find("<skipped/>"), std::string::npos);
+    EXPECT_NE(x.find(R"(<skipped message="no &lt;LSM&gt; here"/>)"), std::string::npos) << x;
     EXPECT_NE(x.find("prog ok &lt;&amp;&gt;"), std::string::npos);  // load --check output, escaped
     EXPECT_NE(x.find(R"(tests="4" failures="0" errors="0" skipped="1")"), std::string::npos) << x;
 }

@@ -60,6 +60,13 @@ TEST(GuestProtocol, ProbeGivesTheAttachModes) {
     EXPECT_TRUE(failed.attach_modes().empty());
 }
 
+TEST(GuestProtocol, SkipReasonIsWhatTheTestStreamed) {
+    EXPECT_EQ(fm::gtest_skip_reason("[ RUN      ] A.b\n./a.cpp:3: Skipped\nneeds root\n(CAP_BPF)\n[  SKIPPED ] A.b (0 ms)\n"),
+              "needs root (CAP_BPF)");
+    EXPECT_EQ(fm::gtest_skip_reason("[ RUN      ] A.b\n./a.cpp:3: Skipped\n\n[  SKIPPED ] A.b (0 ms)\n"), "");
+    EXPECT_EQ(fm::gtest_skip_reason("[ RUN      ] A.b\n[       OK ] A.b (0 ms)\n"), "");
+}
+
 TEST(GuestProtocol, FailureMessageAndRunningTest) {
     fm::SuiteResults r;
     EXPECT_EQ(r.add_line(begin_line("A.bad")), "begin");
