@@ -35,6 +35,8 @@ struct Family {
     unsigned l3_header;  // fixed IP header length of our packets
 };
 
+void PrintTo(const Family& f, std::ostream* os) { *os << (f.af == AF_INET ? "IPv4" : "IPv6"); }
+
 const Family kIpv4{AF_INET, FA_AF_INET, "10.231.0.1", "10.231.0.2", 20};
 const Family kIpv6{AF_INET6, FA_AF_INET6, "fd00:fa::1", "fd00:fa::2", 40};
 

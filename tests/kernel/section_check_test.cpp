@@ -35,6 +35,9 @@ struct ProgramRef {
     std::string object, program, section;
 };
 
+// gtest and CTest show the parameter: name it rather than dump its bytes.
+void PrintTo(const ProgramRef& r, std::ostream* os) { *os << r.object << "/" << r.program << " SEC(\"" << r.section << "\")"; }
+
 struct ObjectCloser {
     void operator()(bpf_object* o) const { bpf_object__close(o); }
 };
