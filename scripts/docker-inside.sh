@@ -56,6 +56,7 @@ toolchain=$(
 	echo "g++: $(g++-12 --version | head -1)"
 )
 lock_sha=$(sha256sum "$src/docker/packages.lock" | cut -d' ' -f1)
+rootfs_lock_sha=$(sha256sum "$src/docker/rootfs.lock" | cut -d' ' -f1)
 toolchain_sha=$(echo "$toolchain" | sha256sum | cut -d' ' -f1)
 {
 	echo "# flowattr build manifest. Check the artifacts: cd out && sha256sum -c --ignore-missing MANIFEST"
@@ -64,6 +65,7 @@ toolchain_sha=$(echo "$toolchain" | sha256sum | cut -d' ' -f1)
 	echo "# Inputs (input:toolchain is the sha256 of the toolchain lines below, newline-terminated):"
 	echo "${FLOWATTR_BASE_SHA256#sha256:}  input:base-rootfs.tar"
 	echo "$lock_sha  input:docker/packages.lock"
+	echo "$rootfs_lock_sha  input:docker/rootfs.lock"
 	echo "$FLOWATTR_SOURCE_SHA256  input:source-tree"
 	echo "$toolchain_sha  input:toolchain"
 	echo "# source-tree: git ls-files -co --exclude-standard (minus deleted) | LC_ALL=C sort | xargs sha256sum | sha256sum"

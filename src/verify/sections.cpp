@@ -195,6 +195,22 @@ std::optional<std::uint32_t> number_of(const char* const (&names)[N], std::strin
 
 const std::vector<SectionDef>& section_defs() { return kSectionDefs; }
 
+std::string_view legacy_section_note(std::string_view section) {
+    struct Legacy {
+        std::string_view name, note;
+    };
+    static constexpr Legacy kLegacy[] = {
+        {"classifier", "legacy name of SEC(\"tc\"); with a TCX link use tcx/ingress or tcx/egress"},
+        {"action", "legacy tc action program; flows belong in SEC(\"tc\") or tcx/*"},
+        {"cgroup/skb", "legacy name: leaves expected_attach_type 0; use cgroup_skb/ingress or cgroup_skb/egress"},
+        {"tc/ingress", "libbpf 1.3+ alias of tcx/ingress: say tcx/ingress"},
+        {"tc/egress", "libbpf 1.3+ alias of tcx/egress: say tcx/egress"},
+    };
+    for (const Legacy& l : kLegacy)
+        if (section == l.name) return l.note;
+    return {};
+}
+
 const SectionDef* find_section_def(std::string_view section_name) {
     for (const auto& def : kSectionDefs)
         if (matches(def.pattern, section_name)) return &def;

@@ -41,6 +41,11 @@ const std::vector<SectionDef>& section_defs();
 // "x/" patterns need a prefix match, "x+" exact or "x/...", others exact.
 const SectionDef* find_section_def(std::string_view section_name);
 
+// Why a section name is a legacy spelling and what replaces it, or empty. Not a finding (the
+// object loads), a note in every report: these are the names that leave expected_attach_type
+// 0 or that newer libbpf renamed.
+std::string_view legacy_section_note(std::string_view section_name);
+
 // Lower-case names of the kernel enums without their prefixes ("sched_cls", "tcx_ingress",
 // "lru_hash"); "prog_type_<n>" etc. for values newer than this table.
 std::string prog_type_name(std::uint32_t prog_type);

@@ -45,6 +45,7 @@ void print_human(const VerifyResult& r, std::ostream& out) {
                     << expected_attach_name(p.expected_attach_type) << "\n";
             else
                 out << "unknown to libbpf 1.4.6\n";
+            if (auto note = legacy_section_note(p.section); !note.empty()) out << "    note: " << note << "\n";
         }
         for (const MapInfo& m : o.maps)
             out << "  map " << m.name << "  " << map_type_name(m.type) << "  key " << m.key_size << "B"
@@ -80,7 +81,8 @@ void print_json(const VerifyResult& r, std::ostream& out) {
                                 {"section_known", p.section_known},
                                 {"prog_type", p.section_known ? prog_type_name(p.prog_type) : ""},
                                 {"expected_attach_type", expected_attach_name(p.expected_attach_type)},
-                                {"libbpf_section_flags", p.section_flags}});
+                                {"libbpf_section_flags", p.section_flags},
+                                {"legacy_note", std::string(legacy_section_note(p.section))}});
         nlohmann::json maps = nlohmann::json::array();
         for (const MapInfo& m : o.maps)
             maps.push_back({{"name", m.name},

@@ -129,6 +129,14 @@ TEST(SectionDefs, NamesTheModelRejectsTheLinkedLibbpfRejects) {
     }
 }
 
+TEST(SectionDefs, LegacyNamesAreNotedWithTheirReplacement) {
+    EXPECT_NE(legacy_section_note("cgroup/skb").find("cgroup_skb/ingress"), std::string_view::npos);
+    EXPECT_NE(legacy_section_note("classifier").find("SEC(\"tc\")"), std::string_view::npos);
+    EXPECT_NE(legacy_section_note("tc/ingress").find("tcx/ingress"), std::string_view::npos);
+    for (const char* modern : {"tc", "tcx/ingress", "cgroup_skb/egress", "lsm/socket_post_create", "cgroup/skbx"})
+        EXPECT_TRUE(legacy_section_note(modern).empty()) << modern;
+}
+
 TEST(SectionDefs, Flags) {
     EXPECT_EQ(find_section_def("fentry.s/x")->flags, std::uint32_t(kSecAttachBtf | kSecSleepable));
     EXPECT_EQ(find_section_def("cgroup_skb/ingress")->flags, std::uint32_t(kSecAttachableOpt));
