@@ -25,5 +25,5 @@ set -- --network host --init --rm --user "$(id -u):$(id -g)" \
 	-v "$top:$top" -w "$top" -v "$cache:$cache" -e FLOWATTR_CACHE="$cache" -e HOME=/tmp \
 	-e FLOWATTR_ACCEL -e COLUMNS "$builder" "$top/out/kmatrix" "$@" --artifacts "$top/out"
 [ -e /dev/kvm ] && set -- --device /dev/kvm "$@"
-[ -t 0 ] && [ -t 1 ] && set -- -it "$@"
+[ -t 0 ] && set -- -it "$@"
 exec docker run "$@"

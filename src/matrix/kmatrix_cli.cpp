@@ -439,6 +439,10 @@ int cmd_repro(const std::vector<std::string>& args) {
         return kUsage;
     }
     const KernelEntry& entry = *it;
+    if (o.shell && !::isatty(0)) {
+        std::cerr << "kmatrix repro: --shell needs a terminal on stdin (ssh -t, docker run -it)\n";
+        return kUsage;
+    }
 
     RunSettings settings;
     std::optional<TempDir> tmp;
