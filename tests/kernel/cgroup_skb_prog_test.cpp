@@ -53,7 +53,7 @@ protected:
         skel_ = cgroup_skb_bpf__open();
         ASSERT_NE(skel_, nullptr) << std::strerror(errno);
         const int err = cgroup_skb_bpf__load(skel_);
-        if (err) GTEST_SKIP() << "cgroup_skb.bpf.o does not load here: " << std::strerror(-err);
+        ASSERT_EQ(err, 0) << "cgroup_skb.bpf.o does not load: " << std::strerror(-err);
         // Learn the test socket's cgroup id from one packet, then start from empty maps.
         run(skel_->progs.fa_cgroup_ingress, frame_with_ip_len(100));
         const int stats = bpf_map__fd(skel_->maps.fa_cgroup_stats);
