@@ -163,15 +163,15 @@ static __inline void fa_flow_key_init(struct fa_flow_key *key, __u32 ifindex, __
 	key->remote_port = dir == FA_DIR_EGRESS ? dport : sport;
 	/* Whole-field copies with constant sizes: the BPF side runs this per
 	 * packet, and a byte loop with a per-byte length test cost more than the
-	 * flow table lookup. */
-	__builtin_memset(key->local_addr, 0, FA_ADDR_LEN);
-	__builtin_memset(key->remote_addr, 0, FA_ADDR_LEN);
+	 * flow table lookup. Each byte is written once. */
 	if (family == FA_AF_INET6) {
 		__builtin_memcpy(key->local_addr, local, 16);
 		__builtin_memcpy(key->remote_addr, remote, 16);
 	} else {
 		__builtin_memcpy(key->local_addr, local, 4);
 		__builtin_memcpy(key->remote_addr, remote, 4);
+		__builtin_memset(key->local_addr + 4, 0, FA_ADDR_LEN - 4);
+		__builtin_memset(key->remote_addr + 4, 0, FA_ADDR_LEN - 4);
 	}
 }
 

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -64,14 +63,15 @@ Agent::Agent(const RunOptions& options) : options_(options) {
         status_.preexisting_error = e.what();
     }
 
-    FeatureCheck tcx = probe_tcx();
-    bool use_tcx = tcx.available;
-    status_.tc_reason = tcx.detail;
-    if (options.attach == AttachMode::tcx && !tcx.available)
-        throw Error("--attach tcx: this kernel has no TCX (" + tcx.detail + "); use --attach auto or clsact");
+    bool use_tcx = false;
     if (options.attach == AttachMode::clsact) {
-        use_tcx = false;
         status_.tc_reason = "requested with --attach clsact";
+    } else {
+        FeatureCheck tcx = probe_tcx();
+        if (options.attach == AttachMode::tcx && !tcx.available)
+            throw Error("--attach tcx: this kernel has no TCX (" + tcx.detail + "); use --attach auto or clsact");
+        use_tcx = tcx.available;
+        status_.tc_reason = tcx.detail;
     }
     for (const auto& iface : options.interfaces) status_.leftover_filters_removed += FlowMonitor::remove_leftover_filters(iface);
 
@@ -141,9 +141,11 @@ void Agent::on_event(const fa_flow_event& event) {
     *event_out_ << flow_to_json(record_for(event.key, stats), clock_ns(CLOCK_REALTIME), type) << "\n";
 }
 
-DatapathCounters Agent::counters() const {
+DatapathCounters Agent::counters() const { return counters_with(flows_->snapshot().size()); }
+
+DatapathCounters Agent::counters_with(std::size_t flows_in_table) const {
     DatapathCounters c;
-    c.flows = flows_->snapshot().size();
+    c.flows = flows_in_table;
     c.events = events_seen_;
     c.events_lost = flows_->counter(FA_CNT_RINGBUF_DROPS);
     c.parse_errors = flows_->counter(FA_CNT_PARSE_ERRORS);
@@ -155,6 +157,7 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
     std::uint64_t now = clock_ns(CLOCK_REALTIME);
     std::vector<FlowRecord> flows = collect();
     std::vector<FlowRecord> active;
+    std::size_t erased = 0;
     for (auto& f : flows) {
         std::string k = key_bytes(f.key);
         auto it = reported_last_seen_.find(k);
@@ -166,9 +169,11 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
             // Ended and already reported in its final state: make room in the table.
             flows_->erase(f.key);
             reported_last_seen_.erase(it);
+            erased++;
         }
     }
-    DatapathCounters c = counters();
+    // The table was just read: count it from that read rather than walk it again.
+    DatapathCounters c = counters_with(flows.size() - erased);
     if (options_.output == OutputFormat::table) {
         // Like top: every flow, most recently active first, redrawn in place on a terminal
         // and cut to its height (the counters line says how many flows there are).

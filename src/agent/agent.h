@@ -49,6 +49,7 @@ public:
 private:
     void report_interval(std::ostream& out, bool final_report);
     void on_event(const fa_flow_event& event);
+    DatapathCounters counters_with(std::size_t flows_in_table) const;
     FlowRecord record_for(const fa_flow_key& key, const fa_flow_stats& stats);
     const ProcessInfo& process_for(const fa_identity& id);
 

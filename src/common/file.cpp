@@ -1,13 +1,13 @@
 #include "common/file.h"
 
-#include <cerrno>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <ftw.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "common/error.h"

@@ -27,7 +27,6 @@ std::string gtest_skip_reason(const std::string& output) {
     return reason;
 }
 
-
 namespace {
 
 const char* mode_name(GuestMode m) {
@@ -242,7 +241,6 @@ void absorb_gtest_json(GuestTest& t) {
         t.result = "PASSED";
     if (t.result == "SKIPPED") t.skip_reason = gtest_skip_reason(t.output);
 }
-
 
 }  // namespace
 

@@ -57,7 +57,7 @@ struct GuestTest {
     double start = 0, end = 0;  // guest uptime, seconds
     bool timed_out = false;     // rc from `timeout` and duration reached the limit
     std::string splat;          // first splat line from dmesg after the test, empty if none
-    std::string output;         // test stdout+stderr, sent only when rc != 0
+    std::string output;         // test stdout+stderr, sent when it failed or skipped
     std::string gtest_json;     // --gtest_output=json for this test, may be empty
     // From gtest_json: "PASSED"/"FAILED"/"SKIPPED" result and RecordProperty values.
     std::string result;
