@@ -1,0 +1,203 @@
+// The cause table against the log shapes real kernels and libbpf produce (quoted from the
+// guide's measurements and from runs on this host), and docs/TROUBLESHOOTING.md against it.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <set>
+
+#include "build_tree.h"
+#include "common/file.h"
+#include "diagnose/cause.h"
+
+namespace {
+
+using namespace flowattr::diagnose;
+
+Failure load_failure(int err, std::string verifier_log, std::string libbpf_log = "", std::string section = "tc") {
+    Failure f;
+    f.err = err;
+    f.verifier_log = std::move(verifier_log);
+    f.libbpf_log = std::move(libbpf_log);
+    f.section = std::move(section);
+    f.facts.privileged = true;
+    return f;
+}
+
+TEST(CauseTable, NamesRoundTripAndAreUnique) {
+    std::set<std::string> names;
+    for (Cause c : all_causes()) {
+        EXPECT_TRUE(names.insert(cause_name(c)).second) << cause_name(c);
+        EXPECT_EQ(cause_from_name(cause_name(c)), c);
+        const CauseInfo& info = cause_info(c);
+        EXPECT_EQ(info.cause, c);
+        for (const char* text : {info.title, info.signature, info.cause_text, info.fix}) EXPECT_GT(std::string(text).size(), 10u);
+    }
+    EXPECT_EQ(all_causes().back(), Cause::unclassified);
+    EXPECT_FALSE(cause_from_name("no-such-class"));
+    for (const char* n : {"btf-rejected", "core-relocation", "missing-helper", "helper-not-allowed", "missing-kfunc",
+                          "unsupported-program-type", "unsupported-map-type", "unsupported-attach-type",
+                          "attach-type-mismatch", "lsm-inactive", "missing-module", "not-permitted", "policy-denied",
+                          "verifier-rejected", "too-complex", "stale-embed", "unclassified"})
+        EXPECT_TRUE(cause_from_name(n)) << n << " is a class issue #8 names";
+}
+
+// The mermin case: libbpf ignores the rejected BTF and the SK_STORAGE map fails with a bare
+// EINVAL. The class is the BTF, and the kernel's BTF line is the message.
+TEST(Diagnose, RejectedBtfExplainsTheMapEinval) {
+    std::string libbpf =
+        "libbpf: BTF loading error: -22\n"
+        "libbpf: -- BEGIN BTF LOAD LOG ---\n"
+        "[45] STRUCT Result size=4 vlen=1\n"
+        "\t(anon) type_id=0 bits_offset=0 Invalid type_id\n"
+        "-- END BTF LOAD LOG --\n"
+        "libbpf: Error loading .BTF into kernel: -22. BTF is optional, ignoring.\n"
+        "libbpf: map 'sk_storage': failed to create: Invalid argument(-22)\n"
+        "libbpf: failed to load object 'mermin'\n";
+    Diagnosis d = diagnose(load_failure(EINVAL, "", libbpf));
+    EXPECT_EQ(d.cause, Cause::btf_rejected);
+    EXPECT_NE(d.message.find("Invalid type_id"), std::string::npos) << d.message;
+    EXPECT_NE(d.cause_text.find("map 'sk_storage': failed to create"), std::string::npos) << d.cause_text;
+    EXPECT_NE(btf_ignored_warning(libbpf).find("Invalid type_id"), std::string::npos);
+    EXPECT_EQ(btf_ignored_warning("libbpf: map 'x': created\n"), "");
+}
+
+TEST(Diagnose, RejectedBtfDoesNotHideAVerifierReason) {
+    std::string libbpf = "libbpf: Error loading .BTF into kernel: -22. BTF is optional, ignoring.\n";
+    std::string log = "0: (b7) r0 = 0\n1: (61) r1 = *(u32 *)(r0 +0)\nR0 invalid mem access 'scalar'\nprocessed 2 insns\n";
+    EXPECT_EQ(diagnose(load_failure(EACCES, log, libbpf)).cause, Cause::verifier_rejected);
+}
+
+TEST(Diagnose, UncheckedLookupIsAVerifierRejectionNotPrivilege) {
+    std::string log =
+        "0: R1=ctx() R10=fp0\n"
+        "; v = bpf_map_lookup_elem(&m, &k);\n"
+        "5: (85) call bpf_map_lookup_elem#1      ; R0_w=map_value_or_null(id=1,off=0,ks=4,vs=8,imm=0)\n"
+        "6: (79) r0 = *(u64 *)(r0 +0)\n"
+        "R0 invalid mem access 'map_value_or_null'\n"
+        "verification time 41 usec\n"
+        "stack depth 4\n"
+        "processed 7 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
+    Diagnosis d = diagnose(load_failure(EACCES, log));
+    EXPECT_EQ(d.cause, Cause::verifier_rejected);
+    EXPECT_EQ(d.message, "6: (79) r0 = *(u64 *)(r0 +0): R0 invalid mem access 'map_value_or_null'");
+    EXPECT_NE(d.fix.find("NULL"), std::string::npos);
+}
+
+TEST(Diagnose, ReasonLineThatLooksLikeRegisterState) {
+    EXPECT_EQ(verifier_reason("3: (85) call bpf_skb_load_bytes#26\nR1 type=scalar expected=ctx\nprocessed 4 insns\n"),
+              "3: (85) call bpf_skb_load_bytes#26: R1 type=scalar expected=ctx");
+    EXPECT_EQ(verifier_reason(""), "");
+    EXPECT_EQ(verifier_reason("processed 3 insns (limit 1000000)\n"), "");
+}
+
+TEST(Diagnose, HelperUnknownVersusNotAllowed) {
+    Diagnosis missing = diagnose(load_failure(EINVAL, "0: (85) call unknown#158\ninvalid func unknown#158\nprocessed 1 insns\n"));
+    EXPECT_EQ(missing.cause, Cause::missing_helper);
+    EXPECT_NE(missing.cause_text.find("#158"), std::string::npos);
+    Diagnosis denied = diagnose(load_failure(
+        EINVAL, "5: (85) call bpf_sock_from_file#162\nunknown func bpf_sock_from_file#162\n", "", "iter/task_file"));
+    EXPECT_EQ(denied.cause, Cause::helper_not_allowed);
+    EXPECT_NE(denied.cause_text.find("bpf_sock_from_file"), std::string::npos);
+}
+
+TEST(Diagnose, CoreRelocationAndKfunc) {
+    Diagnosis core = diagnose(load_failure(
+        EINVAL, "", "libbpf: prog 'p': relo #0: failed to resolve CO-RE relocation [5] struct task_struct___x.nope\n"));
+    EXPECT_EQ(core.cause, Cause::core_relocation);
+    Diagnosis fixup = diagnose(load_failure(EINVAL, "2: <invalid CO-RE relocation>\nfailed to resolve CO-RE relocation <byte_off> [9]\n"));
+    EXPECT_EQ(fixup.cause, Cause::core_relocation);
+    Diagnosis kfunc = diagnose(load_failure(
+        ESRCH, "", "libbpf: extern (func ksym) 'bpf_task_from_pid': not found in kernel or module BTFs\n"));
+    EXPECT_EQ(kfunc.cause, Cause::missing_kfunc);
+    EXPECT_NE(kfunc.cause_text.find("bpf_task_from_pid"), std::string::npos);
+}
+
+TEST(Diagnose, PrivilegeVersusPolicy) {
+    Failure unpriv = load_failure(EPERM, "");
+    unpriv.facts.privileged = false;
+    Diagnosis d = diagnose(unpriv);
+    EXPECT_EQ(d.cause, Cause::not_permitted);
+    EXPECT_NE(d.cause_text.find("ulimit -l"), std::string::npos) << "must say plainly the ulimit hint is not it";
+    Diagnosis policy = diagnose(load_failure(EPERM, "", "", "lsm/socket_post_create"));
+    EXPECT_EQ(policy.cause, Cause::policy_denied);
+    EXPECT_NE(policy.cause_text.find("verifier never ran"), std::string::npos);
+}
+
+TEST(Diagnose, UnknownProgramTypeNeedsEinvalAndTheProbe) {
+    Failure f = load_failure(EINVAL, "", "libbpf: prog 'nf': failed to load: -22\n", "netfilter");
+    f.facts.program_type_supported = false;
+    EXPECT_EQ(diagnose(f).cause, Cause::unsupported_program_type);
+    f.err = EPERM;  // a policy that also fails the type probe is not a missing type
+    EXPECT_EQ(diagnose(f).cause, Cause::policy_denied);
+}
+
+TEST(Diagnose, MapTypeFromTheProbe) {
+    Failure f = load_failure(EINVAL, "", "libbpf: map 'bloom': failed to create: Invalid argument(-22)\n");
+    f.facts.unsupported_maps = {"bloom (bloom_filter)"};
+    Diagnosis d = diagnose(f);
+    EXPECT_EQ(d.cause, Cause::unsupported_map_type);
+    EXPECT_NE(d.cause_text.find("bloom (bloom_filter)"), std::string::npos);
+}
+
+TEST(Diagnose, AttachClasses) {
+    Failure tcx = load_failure(EINVAL, "", "libbpf: prog 'p': failed to attach to tcx: Invalid argument\n", "tcx/ingress");
+    tcx.stage = Stage::attach;
+    tcx.facts.attach_type_known = false;
+    EXPECT_EQ(diagnose(tcx).cause, Cause::unsupported_attach_type);
+    tcx.facts.attach_type_known = true;
+    EXPECT_EQ(diagnose(tcx).cause, Cause::unclassified) << "EINVAL alone is not enough to name a class";
+
+    Failure legacy = load_failure(EINVAL, "", "", "cgroup/skb");
+    legacy.stage = Stage::attach;
+    legacy.legacy_section = true;
+    EXPECT_EQ(diagnose(legacy).cause, Cause::attach_type_mismatch);
+
+    Failure qdisc = load_failure(ENOENT, "", "libbpf: Kernel error message: Specified qdisc kind is unknown\n");
+    qdisc.stage = Stage::attach;
+    Diagnosis q = diagnose(qdisc);
+    EXPECT_EQ(q.cause, Cause::missing_module);
+    EXPECT_EQ(q.message, "Kernel error message: Specified qdisc kind is unknown");
+
+    Failure kprobe = load_failure(ENOENT, "", "libbpf: prog 'k': failed to create kprobe 'nope+0x0' perf event: No such file or directory\n",
+                                  "kprobe/nope");
+    kprobe.stage = Stage::attach;
+    kprobe.facts.tracefs_mounted = false;
+    EXPECT_EQ(diagnose(kprobe).cause, Cause::tracefs_missing);
+    kprobe.facts.tracefs_mounted = true;
+    EXPECT_EQ(diagnose(kprobe).cause, Cause::unsupported_attach_type);
+}
+
+TEST(Diagnose, LsmThatNeverRuns) {
+    Failure f;
+    f.stage = Stage::run;
+    f.section = "lsm/socket_post_create";
+    f.facts.bpf_lsm_active = false;
+    Diagnosis d = diagnose(f);
+    EXPECT_EQ(d.cause, Cause::lsm_inactive);
+    EXPECT_NE(d.fix.find("lsm="), std::string::npos);
+    f.facts.bpf_lsm_active = true;
+    EXPECT_EQ(diagnose(f).cause, Cause::unclassified) << "a canary that failed with bpf active is not explained";
+}
+
+TEST(Diagnose, TooComplex) {
+    EXPECT_EQ(diagnose(load_failure(E2BIG, "BPF program is too large. Processed 1000001 insn\nprocessed 1000001 insns\n")).cause,
+              Cause::too_complex);
+    EXPECT_EQ(diagnose(load_failure(E2BIG, "")).cause, Cause::too_complex);
+}
+
+TEST(Diagnose, UnclassifiedShowsWhatItHas) {
+    Diagnosis d = diagnose(load_failure(EBADF, "", "libbpf: something failed oddly\n"));
+    EXPECT_EQ(d.cause, Cause::unclassified);
+    EXPECT_NE(d.message.find("EBADF"), std::string::npos) << d.message;
+    EXPECT_NE(d.message.find("something failed oddly"), std::string::npos) << d.message;
+}
+
+// docs/TROUBLESHOOTING.md is the table's own output; regenerate it when this fails.
+TEST(CauseTable, TroubleshootingDocIsGenerated) {
+    std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/TROUBLESHOOTING.md");
+    EXPECT_EQ(doc, troubleshooting_markdown())
+        << "docs/TROUBLESHOOTING.md is out of date: build/src/cli/flowattr causes --markdown > docs/TROUBLESHOOTING.md";
+    for (Cause c : all_causes()) EXPECT_NE(doc.find(std::string("## ") + cause_name(c) + "\n"), std::string::npos);
+}
+
+}  // namespace
