@@ -5,14 +5,20 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
 #include "agent/libbpf_support.h"
 #include "agent/load_check.h"
+#include "agent/object_check.h"
 #include "agent/probe.h"
 #include "common/error.h"
+#include "diagnose/cause.h"
 
 namespace flowattr::agent {
 namespace {
@@ -82,10 +88,58 @@ int run_agent(const RunOptions& options, std::ostream& out, std::ostream& err) {
     }
 }
 
+std::string causes_text(CausesFormat format) {
+    if (format == CausesFormat::markdown) return diagnose::troubleshooting_markdown();
+    if (format == CausesFormat::json) {
+        nlohmann::json rows = nlohmann::json::array();
+        for (const auto& c : diagnose::cause_table())
+            rows.push_back({{"class", diagnose::cause_name(c.cause)}, {"title", c.title}, {"matched_on", c.signature},
+                            {"cause", c.cause_text}, {"fix", c.fix}, {"offline", c.offline}});
+        return rows.dump(2) + "\n";
+    }
+    std::string text;
+    for (const auto& c : diagnose::cause_table())
+        text += std::string(diagnose::cause_name(c.cause)) + std::string(26 - std::min<std::size_t>(25, std::strlen(diagnose::cause_name(c.cause))), ' ') + c.title + "\n";
+    return text;
+}
+
+// Bad input is refused whole before anything loads: one line naming the file, exit 2.
+int run_check(const CheckCommandOptions& o, const ObjectReader& read_objects, std::ostream& out, std::ostream& err) {
+    if (!read_objects) {
+        err << "flowattr: check is not part of this binary\n";
+        return 1;
+    }
+    std::vector<FileObject> objects;
+    for (const auto& path : o.objects) {
+        try {
+            auto found = read_objects(path);
+            objects.insert(objects.end(), found.begin(), found.end());
+        } catch (const std::exception& e) {
+            err << "flowattr check: " << e.what() << "\n";
+            return 2;
+        }
+    }
+    if (auto missing = missing_privileges())
+        err << "flowattr: " << *missing << "; loads below will fail for that reason (class not-permitted)\n";
+    CheckOptions options;
+    options.attach = !o.load_only;
+    ObjectChecker checker(options);
+    std::vector<ProgramCheck> results;
+    for (const auto& object : objects) {
+        auto r = checker.check(ObjectBytes{object.name, object.origin, object.bytes});
+        if (o.json)
+            for (const auto& c : r) out << program_check_json(c) << "\n" << std::flush;
+        results.insert(results.end(), r.begin(), r.end());
+    }
+    if (!o.json) return print_check_report(results, o.full_log, out);
+    return std::any_of(results.begin(), results.end(), [](const ProgramCheck& c) { return c.status == CheckStatus::fail; })
+               ? 1 : 0;
+}
+
 }  // namespace
 
 int run_flowattr_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-                     const VerifyCommand& verify) {
+                     const VerifyCommand& verify, const ObjectReader& read_objects) {
     ParseResult parsed = parse_command_line(args);
     if (parsed.error) {
         err << "flowattr: " << parsed.error->message << "\n" << usage_text();
@@ -114,12 +168,17 @@ int run_flowattr_cli(const std::vector<std::string>& args, std::ostream& out, st
             return 1;
         }
         try {
-            return print_load_report(load_check_all(probe_kernel_features()), cmd.load.full_log, out);
+            return print_check_report(load_check_all(probe_kernel_features()), cmd.load.full_log, out);
         } catch (const Error& e) {
             err << "flowattr: " << e.what() << "\n";
             return 1;
         }
     }
+    case Command::check:
+        return run_check(cmd.check, read_objects, out, err);
+    case Command::causes:
+        out << causes_text(cmd.causes);
+        return 0;
     case Command::verify:
         if (!verify) {
             err << "flowattr: verify is not part of this binary\n";

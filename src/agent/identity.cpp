@@ -99,4 +99,14 @@ std::uint64_t IdentityTracker::stamped_count() const {
     return sum_percpu_counter(bpf_map__fd(skel_->maps.fa_identity_counters), FA_CNT_IDENTITY_STAMPED);
 }
 
+std::optional<bool> lsm_canary_fires() {
+    IdentityTracker canary{IdentityTracker::Unloaded{}};
+    try {
+        canary.load(IdentityPath::lsm);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    return canary.fires();
+}
+
 }  // namespace flowattr::agent

@@ -4,6 +4,7 @@
 // and proves the chosen hook fires instead of assuming it.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/libbpf_support.h"
@@ -36,6 +37,9 @@ public:
     std::uint64_t stamped_count() const;
 
 private:
+    friend std::optional<bool> lsm_canary_fires();
+    struct Unloaded {};
+    explicit IdentityTracker(Unloaded) {}
     void load(IdentityPath path);
     bool fires();
 
@@ -47,5 +51,10 @@ private:
 };
 
 std::string identity_path_name(IdentityPath path);
+
+// The LSM canary: identity.bpf.c's socket_post_create hook, attached and tested with a
+// socket. True when it fired, false when it attached and never fired (bpf not an active
+// LSM), nullopt when it could not load or attach here.
+std::optional<bool> lsm_canary_fires();
 
 }  // namespace flowattr::agent

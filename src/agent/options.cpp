@@ -167,13 +167,36 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
         if (!cmd.load.check) return usage("load: only --check is supported (load, report, detach)");
         return ParseResult{cmd, std::nullopt};
     }
+    if (sub == "check") {
+        ParsedCommand cmd;
+        cmd.command = Command::check;
+        for (std::size_t i = 1; i < args.size(); i++) {
+            if (args[i] == "--json") cmd.check.json = true;
+            else if (args[i] == "--full-log") cmd.check.full_log = true;
+            else if (args[i] == "--load-only") cmd.check.load_only = true;
+            else if (!args[i].empty() && args[i][0] == '-') return usage("check: unknown argument " + args[i]);
+            else cmd.check.objects.push_back(args[i]);
+        }
+        if (cmd.check.objects.empty()) return usage("check: which BPF object? (OBJECT.bpf.o or an executable embedding one)");
+        return ParseResult{cmd, std::nullopt};
+    }
+    if (sub == "causes") {
+        ParsedCommand cmd;
+        cmd.command = Command::causes;
+        for (std::size_t i = 1; i < args.size(); i++) {
+            if (args[i] == "--json") cmd.causes = CausesFormat::json;
+            else if (args[i] == "--markdown") cmd.causes = CausesFormat::markdown;
+            else return usage("causes: unknown argument " + args[i]);
+        }
+        return ParseResult{cmd, std::nullopt};
+    }
     if (sub == "verify") {
         ParsedCommand cmd;
         cmd.command = Command::verify;
         cmd.verify_args.assign(args.begin() + 1, args.end());
         return ParseResult{cmd, std::nullopt};
     }
-    return usage("unknown command " + sub + " (expected run, probe, load, verify)");
+    return usage("unknown command " + sub + " (expected run, probe, load, check, causes, verify)");
 }
 
 std::string usage_text() {
@@ -185,6 +208,10 @@ std::string usage_text() {
            "         attribute the flows on IF to processes; one JSON object per flow per interval\n"
            "  probe  [--json]          kernel features flowattr depends on\n"
            "  load   --check [--full-log]  load every embedded program, print verifier stats, detach\n"
+           "  check  [--json] [--full-log] [--load-only] OBJECT...  load and attach any BPF object's\n"
+           "         programs one at a time (OBJECT: a .bpf.o or an executable embedding objects);\n"
+           "         each failure named with its class, cause and fix (docs/TROUBLESHOOTING.md)\n"
+           "  causes [--json|--markdown]  the failure classes check names, with cause and fix\n"
            "  verify [--against DIR] [OBJECT.bpf.o...]  check embedded or given BPF objects offline\n"
            "\n"
            "RATE: bytes/s (500K, 10M) or bits/s (8mbit). Exit codes: 0 ok, 1 failure, 2 usage.\n";

@@ -47,13 +47,26 @@ struct LoadOptions {
     bool full_log = false;  // print the whole verifier log even on success
 };
 
-enum class Command { run, probe, load, verify, help, version };
+// `flowattr check OBJECT...`: load and attach any BPF object's programs one at a time.
+struct CheckCommandOptions {
+    bool json = false;       // one JSON line per program (docs/OUTPUT.md) instead of the report
+    bool full_log = false;   // every verifier log, passes too
+    bool load_only = false;  // no attach
+    std::vector<std::string> objects;
+};
+
+// `flowattr causes`: the cause table, as text, JSON or the docs/TROUBLESHOOTING.md Markdown.
+enum class CausesFormat { text, json, markdown };
+
+enum class Command { run, probe, load, check, causes, verify, help, version };
 
 struct ParsedCommand {
     Command command = Command::help;
     RunOptions run;
     ProbeOptions probe;
     LoadOptions load;
+    CheckCommandOptions check;
+    CausesFormat causes = CausesFormat::text;
     std::vector<std::string> verify_args;  // handed to the verify library untouched
 };
 

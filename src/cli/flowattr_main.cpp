@@ -2,6 +2,7 @@
 
 #include "agent/cli.h"
 #include "matrix/kernel_list.h"
+#include "verify/object_input.h"
 #include "verify/verify_cli.h"
 
 int main(int argc, char** argv) {
@@ -12,6 +13,11 @@ int main(int argc, char** argv) {
             return kernels;
         });
     };
+    auto read_objects = [](const std::string& path) {
+        std::vector<flowattr::agent::FileObject> out;
+        for (auto& o : flowattr::verify::read_bpf_objects(path)) out.push_back({o.name, o.origin, std::move(o.bytes)});
+        return out;
+    };
     return flowattr::agent::run_flowattr_cli(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr,
-                                             verify);
+                                             verify, read_objects);
 }

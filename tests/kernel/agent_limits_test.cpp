@@ -305,15 +305,16 @@ TEST(LoadCheck, EveryEmbeddedProgramLoadsOrIsExplained) {
     int loaded = 0;
     for (const auto& r : results) {
         SCOPED_TRACE(r.object + "/" + r.program + " " + r.section);
-        if (r.outcome == LoadOutcome::loaded) {
+        if (r.status == CheckStatus::pass) {
             loaded++;
             EXPECT_GT(r.insns_processed, 0u) << "no verifier statistics";
-        } else if (r.outcome == LoadOutcome::skipped) {
-            EXPECT_FALSE(r.cause.empty());
+        } else if (r.status == CheckStatus::skip) {
+            EXPECT_FALSE(r.note.empty());
         } else {
+            ASSERT_TRUE(r.diagnosis);
             bool lsm_refused = r.section.rfind("lsm/", 0) == 0 && r.err == EPERM && !features.has("prog.lsm");
-            EXPECT_TRUE(lsm_refused) << r.cause << "\n" << r.log;
-            EXPECT_NE(r.cause.find("policy"), std::string::npos);
+            EXPECT_TRUE(lsm_refused) << r.diagnosis->message << "\n" << r.log;
+            EXPECT_EQ(r.diagnosis->cause, flowattr::diagnose::Cause::policy_denied) << r.diagnosis->cause_text;
         }
     }
     EXPECT_GE(loaded, 6);

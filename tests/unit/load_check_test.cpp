@@ -1,69 +1,81 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "agent/load_check.h"
+#include "agent/object_check.h"
 #include "agent/probe.h"
 
 namespace {
 
 using namespace flowattr::agent;
 
-TEST(LoadFailure, MissingHelperNamed) {
-    std::string log = "0: R1=ctx() R10=fp0\n; sock = bpf_sock_from_file(ctx->file);\n"
-                      "5: (85) call bpf_sock_from_file#162\nunknown func bpf_sock_from_file#162\n";
-    EXPECT_EQ(explain_load_failure(EINVAL, log, "iter/task_file"),
-              "helper bpf_sock_from_file is not available to this program type on this kernel");
-}
-
-TEST(LoadFailure, HelperNewerThanKernel) {
-    EXPECT_NE(explain_load_failure(EINVAL, "invalid func unknown#212\n", "tc").find("helper #212 is unknown"),
-              std::string::npos);
-}
-
-TEST(LoadFailure, LsmPolicyRefusalIsNotBlamedOnUlimit) {
-    std::string cause = explain_load_failure(EPERM, "", "lsm/socket_post_create");
-    EXPECT_NE(cause.find("policy"), std::string::npos);
-    EXPECT_NE(cause.find("verifier never ran"), std::string::npos);
-    EXPECT_EQ(cause.find("ulimit"), std::string::npos);
-}
-
-TEST(LoadFailure, UnknownAttachTypeNamesSection) {
-    std::string cause = explain_load_failure(EINVAL, "", "tcx/ingress");
-    EXPECT_NE(cause.find("expected_attach_type"), std::string::npos);
-    EXPECT_NE(cause.find("\"tcx/ingress\""), std::string::npos);
-}
-
-TEST(LoadFailure, BtfRejection) {
-    std::string log = "[45] STRUCT Result<...> size=4 vlen=1\n\t(anon) type_id=0 bits_offset=0 Invalid type_id\n";
-    EXPECT_EQ(explain_load_failure(EINVAL, log, "tc"),
-              "the kernel rejected the object's BTF: \t(anon) type_id=0 bits_offset=0 Invalid type_id");
-}
-
-TEST(LoadFailure, VerifierRejectionQuotesLastLine) {
-    std::string log = "processed 10 insns\n0: (61) r2 = *(u32 *)(r1 +80)\ninvalid bpf_context access off=80 size=4\n";
-    EXPECT_EQ(explain_load_failure(EACCES, log, "tc"), "rejected by the verifier: invalid bpf_context access off=80 size=4");
-}
-
 TEST(LoadFailure, InsnsProcessed) {
     EXPECT_EQ(parse_insns_processed("processed 1234 insns (limit 1000000) max_states_per_insn 1\n"), 1234u);
     EXPECT_EQ(parse_insns_processed("nothing here"), 0u);
 }
 
-TEST(LoadReport, FailureCarriesLogAndExitCode) {
-    ProgramLoadResult ok{"flow", "fa_tc_ingress", "tc", LoadOutcome::loaded, 321, 0, "", ""};
-    ProgramLoadResult skip{"flow", "fa_tcx_ingress", "tcx/ingress", LoadOutcome::skipped, 0, 0, "kernel has no TCX", ""};
-    ProgramLoadResult bad{"identity", "fa_socket_post_create", "lsm/socket_post_create", LoadOutcome::failed, 0, EPERM,
-                          "policy", "the log\n"};
+ProgramCheck failed_check() {
+    ProgramCheck bad;
+    bad.object = "identity";
+    bad.program = "fa_socket_post_create";
+    bad.section = "lsm/socket_post_create";
+    bad.status = CheckStatus::fail;
+    bad.err = EPERM;
+    bad.diagnosis = flowattr::diagnose::diagnosis_for(flowattr::diagnose::Cause::policy_denied, "EPERM with an empty verifier log");
+    bad.log = "the log\n";
+    return bad;
+}
+
+TEST(LoadReport, FailureCarriesClassLogAndExitCode) {
+    ProgramCheck ok;
+    ok.object = "flow";
+    ok.program = "fa_tc_ingress";
+    ok.section = "tc";
+    ok.status = CheckStatus::pass;
+    ok.insns_processed = 321;
+    ok.attach = "clsact ingress on lo";
+    ProgramCheck skip = ok;
+    skip.status = CheckStatus::skip;
+    skip.note = "kernel has no TCX";
     std::ostringstream out;
-    EXPECT_EQ(print_load_report({ok, skip}, false, out), 0);
-    EXPECT_NE(out.str().find("321 insns processed"), std::string::npos);
+    EXPECT_EQ(print_check_report({ok, skip}, false, out), 0);
+    EXPECT_NE(out.str().find("321 insns processed, attached (clsact ingress on lo)"), std::string::npos);
     EXPECT_NE(out.str().find("kernel has no TCX"), std::string::npos);
     std::ostringstream out2;
-    EXPECT_EQ(print_load_report({ok, bad}, false, out2), 1);
+    EXPECT_EQ(print_check_report({ok, failed_check()}, false, out2), 1);
+    EXPECT_NE(out2.str().find("policy-denied at load"), std::string::npos) << out2.str();
     EXPECT_NE(out2.str().find("(errno 1)"), std::string::npos);
     EXPECT_NE(out2.str().find("the log"), std::string::npos);
+    EXPECT_NE(out2.str().find("fix:"), std::string::npos);
     EXPECT_NE(out2.str().find("1 failed"), std::string::npos);
+}
+
+// The guest sends each result as one JSON line and the host rebuilds it: nothing is lost.
+TEST(LoadReport, JsonRoundTrip) {
+    ProgramCheck bad = failed_check();
+    std::string line = program_check_json(bad);
+    EXPECT_EQ(line.find('\n'), std::string::npos);
+    auto back = program_check_from_json(line);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->status, CheckStatus::fail);
+    ASSERT_TRUE(back->diagnosis);
+    EXPECT_EQ(back->diagnosis->cause, flowattr::diagnose::Cause::policy_denied);
+    EXPECT_EQ(back->diagnosis->message, bad.diagnosis->message);
+    EXPECT_EQ(back->err, EPERM);
+    EXPECT_EQ(back->log, "the log\n");
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["class"], "policy-denied");
+    EXPECT_EQ(j["stage"], "load");
+    ProgramCheck ok = bad;
+    ok.status = CheckStatus::pass;
+    ok.diagnosis.reset();
+    EXPECT_TRUE(nlohmann::json::parse(program_check_json(ok))["class"].is_null());
+    EXPECT_FALSE(program_check_from_json("{\"status\":\"fail\",\"class\":\"bogus\"}"));
+    EXPECT_FALSE(program_check_from_json("not json"));
 }
 
 TEST(Probe, Cgroup2MountFromMounts) {

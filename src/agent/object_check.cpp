@@ -1,0 +1,497 @@
+#include "agent/object_check.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/identity.h"
+#include "agent/libbpf_support.h"
+#include "agent/probe.h"
+#include "common/error.h"
+#include "common/unique_fd.h"
+
+namespace flowattr::agent {
+
+using diagnose::Stage;
+
+// Lazily made targets and probe answers, shared by every program of a run.
+class CheckTargets {
+public:
+    ~CheckTargets() {
+        cgroup_fd_.reset();
+        if (!cgroup_path_.empty()) ::rmdir(cgroup_path_.c_str());
+    }
+
+    int loopback() {
+        if (!lo_) lo_ = int(if_nametoindex("lo"));
+        return *lo_;
+    }
+
+    // A scratch cgroup under the cgroup v2 mount, or -1 with WHY set.
+    int cgroup(std::string& why) {
+        if (cgroup_fd_) return cgroup_fd_.get();
+        std::string root = find_cgroup2_mount();
+        if (root.empty()) {
+            why = "no cgroup v2 mount";
+            return -1;
+        }
+        cgroup_path_ = root + "/flowattr-check." + std::to_string(::getpid());
+        if (::mkdir(cgroup_path_.c_str(), 0755) != 0 && errno != EEXIST) {
+            why = describe_errno("cannot create " + cgroup_path_, errno);
+            cgroup_path_.clear();
+            return -1;
+        }
+        cgroup_fd_ = UniqueFd(::open(cgroup_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!cgroup_fd_) why = describe_errno("cannot open " + cgroup_path_, errno);
+        return cgroup_fd_ ? cgroup_fd_.get() : -1;
+    }
+
+    bool tcx_known() {
+        if (!tcx_) tcx_ = probe_tcx().available;
+        return *tcx_;
+    }
+
+    // Whether an LSM hook of our own fires once attached; nullopt when the canary itself
+    // cannot load or attach (then nothing is claimed about the user's LSM program).
+    std::optional<bool> lsm_canary() {
+        if (!canary_probed_) {
+            canary_ = lsm_canary_fires();
+            canary_probed_ = true;
+        }
+        return canary_;
+    }
+
+private:
+    std::optional<int> lo_;
+    std::string cgroup_path_;
+    UniqueFd cgroup_fd_;
+    std::optional<bool> tcx_;
+    bool canary_probed_ = false;
+    std::optional<bool> canary_;
+};
+
+namespace {
+
+struct ObjectCloser {
+    void operator()(bpf_object* obj) const { bpf_object__close(obj); }
+};
+using ObjectPtr = std::unique_ptr<bpf_object, ObjectCloser>;
+
+constexpr const char* kWholeObject = "(object)";
+
+// One program loaded alone: its object's maps are created, every other program is off.
+struct LoadAttempt {
+    ObjectPtr obj;
+    bpf_program* prog = nullptr;
+    int ret = 0;
+    std::string verifier_log;
+    std::string libbpf_log;
+};
+
+ObjectPtr open_object(const ObjectBytes& o) {
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = o.name.c_str());
+    return ObjectPtr(bpf_object__open_mem(o.bytes.data(), o.bytes.size(), &opts));
+}
+
+LoadAttempt load_alone(const ObjectBytes& o, const std::string& program, std::uint32_t log_level, std::size_t log_size) {
+    LoadAttempt a;
+    LibbpfLogCapture capture;
+    a.obj = open_object(o);
+    if (!a.obj) {
+        a.ret = -errno;
+        a.libbpf_log = capture.text();
+        return a;
+    }
+    std::vector<char> buf(log_size, '\0');
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, a.obj.get()) {
+        bool mine = program == bpf_program__name(prog);
+        bpf_program__set_autoload(prog, mine);
+        if (mine) {
+            a.prog = prog;
+            bpf_program__set_log_level(prog, log_level);
+            bpf_program__set_log_buf(prog, buf.data(), buf.size());
+        }
+    }
+    a.ret = bpf_object__load(a.obj.get());
+    a.verifier_log = buf.data();
+    if (a.prog) bpf_program__set_log_buf(a.prog, nullptr, 0);  // buf dies here
+    a.libbpf_log = capture.text();
+    return a;
+}
+
+// Sections whose libbpf definition leaves expected_attach_type 0 (the kernel then takes the
+// program for BPF_CGROUP_INET_INGRESS / no attach type at all).
+bool leaves_attach_type_unset(const std::string& section) {
+    return section == "tc" || section == "classifier" || section == "action" || section == "cgroup/skb";
+}
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+std::optional<bool> probe_answer(int ret) {
+    if (ret == 1) return true;
+    if (ret == 0) return false;
+    return std::nullopt;
+}
+
+diagnose::KernelFacts facts_for(bpf_object* obj, bpf_program* prog, CheckTargets& targets) {
+    diagnose::KernelFacts f;
+    f.privileged = !missing_privileges().has_value();
+    if (!prog) return f;
+    LibbpfLogCapture quiet;
+    f.program_type_supported = probe_answer(libbpf_probe_bpf_prog_type(bpf_program__type(prog), nullptr));
+    auto eat = int(bpf_program__expected_attach_type(prog));
+    if (eat == kBpfTcxIngress || eat == kBpfTcxEgress) f.attach_type_known = targets.tcx_known();
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj) {
+        if (probe_answer(libbpf_probe_bpf_map_type(bpf_map__type(map), nullptr)) == false) {
+            const char* type = libbpf_bpf_map_type_str(bpf_map__type(map));
+            f.unsupported_maps.push_back(std::string(bpf_map__name(map)) + " (" + (type ? type : "type " + std::to_string(bpf_map__type(map))) + ")");
+        }
+    }
+    if (starts_with(bpf_program__section_name(prog), "lsm")) f.bpf_lsm_active = bpf_lsm_active();
+    f.tracefs_mounted = ::access("/sys/kernel/tracing/events", F_OK) == 0 ||
+                        ::access("/sys/kernel/debug/tracing/events", F_OK) == 0;
+    return f;
+}
+
+void fail(ProgramCheck& c, Stage stage, int err, const std::string& verifier_log, const std::string& libbpf_log,
+          const diagnose::KernelFacts& facts) {
+    c.status = CheckStatus::fail;
+    c.stage = stage;
+    c.err = err;
+    diagnose::Failure f;
+    f.stage = stage;
+    f.err = err;
+    f.verifier_log = verifier_log;
+    f.libbpf_log = libbpf_log;
+    f.section = c.section;
+    f.legacy_section = leaves_attach_type_unset(c.section);
+    f.facts = facts;
+    c.diagnosis = diagnose::diagnose(f);
+    // The log shown: the verifier's when it ran, else what libbpf said.
+    c.log = !verifier_log.empty() ? verifier_log : libbpf_log;
+}
+
+// A held attachment; detaching is the destructor's job.
+struct Attachment {
+    BpfLink link;
+    std::optional<bpf_tc_hook> tc_hook;  // clsact filter to remove
+    std::optional<bpf_tc_opts> tc_opts;
+    bool destroy_hook = false;
+
+    ~Attachment() {
+        if (tc_hook && tc_opts) {
+            LibbpfLogCapture quiet;
+            LIBBPF_OPTS(bpf_tc_opts, del, .handle = tc_opts->handle, .priority = tc_opts->priority);
+            bpf_tc_detach(&*tc_hook, &del);
+            if (destroy_hook) {
+                tc_hook->attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+                bpf_tc_hook_destroy(&*tc_hook);
+            }
+        }
+    }
+};
+
+struct AttachOutcome {
+    bool attempted = false;
+    int err = 0;
+    std::string how;         // what was attached where
+    std::string not_why;     // loaded only: why no attach was tried
+    std::string libbpf_log;
+};
+
+AttachOutcome attach_clsact(bpf_program* prog, const std::string& section, CheckTargets& t, Attachment& held) {
+    AttachOutcome r;
+    r.attempted = true;
+    bool egress = section.find("egress") != std::string::npos;
+    LibbpfLogCapture log;
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t.loopback(),
+                .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+    int ret = bpf_tc_hook_create(&hook);
+    if (ret < 0 && ret != -EEXIST) {
+        r.err = -ret;
+        r.libbpf_log = log.text();
+        return r;
+    }
+    held.destroy_hook = ret == 0;
+    held.tc_hook = hook;
+    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(prog));
+    ret = bpf_tc_attach(&hook, &opts);
+    if (ret < 0) {
+        r.err = -ret;
+        r.libbpf_log = log.text();
+        held.tc_opts.reset();
+        if (held.destroy_hook) {
+            hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+            bpf_tc_hook_destroy(&hook);
+        }
+        held.tc_hook.reset();
+        return r;
+    }
+    held.tc_opts = opts;
+    r.how = std::string("clsact ") + (egress ? "egress" : "ingress") + " on lo";
+    return r;
+}
+
+AttachOutcome attach_link(bpf_link* link, std::string how, const LibbpfLogCapture& log, Attachment& held) {
+    AttachOutcome r;
+    r.attempted = true;
+    if (!link) {
+        r.err = errno;
+        r.libbpf_log = log.text();
+        return r;
+    }
+    held.link.reset(link);
+    r.how = std::move(how);
+    return r;
+}
+
+// Attaches PROG the way its program type and section say, where this host has the target.
+AttachOutcome attach_program(bpf_program* prog, CheckTargets& t, Attachment& held) {
+    const std::string section = bpf_program__section_name(prog);
+    const bpf_prog_type type = bpf_program__type(prog);
+    const auto eat = int(bpf_program__expected_attach_type(prog));
+    const char* type_name = libbpf_bpf_prog_type_str(type);
+    AttachOutcome none;
+    LibbpfLogCapture log;
+    switch (type) {
+    case BPF_PROG_TYPE_SCHED_CLS:
+        if (eat == kBpfTcxIngress || eat == kBpfTcxEgress)
+            return attach_link(bpf_program__attach_tcx(prog, t.loopback(), nullptr),
+                               std::string("tcx ") + (eat == kBpfTcxIngress ? "ingress" : "egress") + " on lo", log, held);
+        return attach_clsact(prog, section, t, held);
+    case BPF_PROG_TYPE_XDP:
+        return attach_link(bpf_program__attach_xdp(prog, t.loopback()), "xdp on lo", log, held);
+    case BPF_PROG_TYPE_CGROUP_SKB:
+    case BPF_PROG_TYPE_CGROUP_SOCK:
+    case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
+    case BPF_PROG_TYPE_CGROUP_SOCKOPT:
+    case BPF_PROG_TYPE_CGROUP_SYSCTL:
+    case BPF_PROG_TYPE_CGROUP_DEVICE:
+    case BPF_PROG_TYPE_SOCK_OPS: {
+        std::string why;
+        int fd = t.cgroup(why);
+        if (fd < 0) {
+            none.not_why = "loaded only: " + why;
+            return none;
+        }
+        return attach_link(bpf_program__attach_cgroup(prog, fd), "cgroup link on a scratch cgroup", log, held);
+    }
+    case BPF_PROG_TYPE_KPROBE:
+        if (starts_with(section, "uprobe") || starts_with(section, "uretprobe") || starts_with(section, "usdt")) {
+            none.not_why = "loaded only: a uprobe needs the binary it probes";
+            return none;
+        }
+        [[fallthrough]];
+    case BPF_PROG_TYPE_TRACEPOINT:
+    case BPF_PROG_TYPE_RAW_TRACEPOINT:
+    case BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE:
+    case BPF_PROG_TYPE_TRACING:
+    case BPF_PROG_TYPE_LSM: {
+        AttachOutcome r = attach_link(bpf_program__attach(prog), "libbpf auto-attach", log, held);
+        // libbpf answers EOPNOTSUPP itself, before any syscall, when the section names no
+        // target (SEC("kprobe") without a function): nothing to attach, not a kernel failure.
+        if (r.err == EOPNOTSUPP) {
+            none.not_why = "loaded only: section \"" + section + "\" names no target libbpf can attach automatically";
+            return none;
+        }
+        return r;
+    }
+    default:
+        none.not_why = std::string("loaded only: flowattr check does not attach ") + (type_name ? type_name : "this") +
+                       " programs";
+        return none;
+    }
+}
+
+// The attached LSM program runs only where bpf is an active LSM: a canary hook of our own
+// (identity.bpf.c's socket_post_create) shows whether LSM hooks fire at all here.
+void check_runs(ProgramCheck& c, bpf_object* obj, bpf_program* prog, CheckTargets& t) {
+    if (bpf_program__type(prog) != BPF_PROG_TYPE_LSM) return;
+    std::optional<bool> fires = t.lsm_canary();
+    if (!fires) {
+        c.note += (c.note.empty() ? "" : "; ") + std::string("the LSM canary could not load here: whether hooks fire is unproven");
+        return;
+    }
+    if (*fires) return;
+    fail(c, Stage::run, 0, "", "", facts_for(obj, prog, t));
+}
+
+}  // namespace
+
+const char* check_status_name(CheckStatus status) {
+    switch (status) {
+        case CheckStatus::pass: return "pass";
+        case CheckStatus::fail: return "fail";
+        case CheckStatus::skip: return "skip";
+    }
+    return "fail";
+}
+
+std::uint64_t parse_insns_processed(const std::string& log) {
+    static const std::regex pattern(R"(processed (\d+) insns)");
+    std::smatch m;
+    if (std::regex_search(log, m, pattern)) return std::stoull(m[1]);
+    return 0;
+}
+
+ObjectChecker::ObjectChecker(CheckOptions options) : options_(std::move(options)), targets_(new CheckTargets) {}
+ObjectChecker::~ObjectChecker() { delete targets_; }
+
+std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
+    std::vector<ProgramCheck> out;
+    std::vector<std::pair<std::string, std::string>> programs;  // name, section
+    {
+        LibbpfLogCapture capture;
+        ObjectPtr listing = open_object(object);
+        if (!listing) {
+            ProgramCheck c;
+            c.object = object.name;
+            c.program = kWholeObject;
+            fail(c, Stage::load, errno, "", capture.text(), facts_for(nullptr, nullptr, *targets_));
+            return {c};
+        }
+        bpf_program* prog;
+        bpf_object__for_each_program(prog, listing.get())
+            programs.emplace_back(bpf_program__name(prog), bpf_program__section_name(prog));
+    }
+    for (const auto& [name, section] : programs) {
+        ProgramCheck c;
+        c.object = object.name;
+        c.program = name;
+        c.section = section;
+        if (options_.skip) {
+            if (auto why = options_.skip(section)) {
+                c.status = CheckStatus::skip;
+                c.note = *why;
+                out.push_back(c);
+                continue;
+            }
+        }
+        // Statistics only (log level 4): a full log of a passing program is huge.
+        LoadAttempt a = load_alone(object, name, 4, 1 << 16);
+        if (a.ret != 0) {
+            int err = -a.ret;
+            LoadAttempt full = load_alone(object, name, 1, 16 << 20);
+            fail(c, Stage::load, err, full.verifier_log.empty() ? a.verifier_log : full.verifier_log,
+                 a.libbpf_log, facts_for(a.obj.get(), a.prog, *targets_));
+            out.push_back(c);
+            continue;
+        }
+        c.status = CheckStatus::pass;
+        c.log = a.verifier_log;
+        c.insns_processed = parse_insns_processed(a.verifier_log);
+        c.note = diagnose::btf_ignored_warning(a.libbpf_log);
+        if (!c.note.empty()) c.note = "loaded without its BTF: " + c.note;
+        if (options_.attach) {
+            Attachment held;
+            AttachOutcome at = attach_program(a.prog, *targets_, held);
+            if (!at.attempted) {
+                c.note += (c.note.empty() ? "" : "; ") + at.not_why;
+            } else if (at.err) {
+                fail(c, Stage::attach, at.err, "", at.libbpf_log, facts_for(a.obj.get(), a.prog, *targets_));
+            } else {
+                c.attach = at.how;
+                check_runs(c, a.obj.get(), a.prog, *targets_);
+            }
+        }
+        out.push_back(c);
+    }
+    return out;
+}
+
+std::string program_check_json(const ProgramCheck& c) {
+    nlohmann::json j = {{"object", c.object},   {"program", c.program},
+                        {"section", c.section}, {"status", check_status_name(c.status)},
+                        {"class", nullptr},     {"message", nullptr},
+                        {"cause", nullptr},     {"fix", nullptr},
+                        {"stage", nullptr},     {"errno", nullptr},
+                        {"attach", c.attach},   {"note", c.note},
+                        {"insns", c.insns_processed}, {"log", c.log}};
+    if (c.diagnosis) {
+        j["class"] = diagnose::cause_name(c.diagnosis->cause);
+        j["message"] = c.diagnosis->message;
+        j["cause"] = c.diagnosis->cause_text;
+        j["fix"] = c.diagnosis->fix;
+        j["stage"] = diagnose::stage_name(c.stage);
+        j["errno"] = c.err;
+    }
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<ProgramCheck> program_check_from_json(const std::string& line) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object()) return std::nullopt;
+    auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+    ProgramCheck c;
+    c.object = str("object");
+    c.program = str("program");
+    c.section = str("section");
+    std::string status = str("status");
+    if (status == "pass") c.status = CheckStatus::pass;
+    else if (status == "skip") c.status = CheckStatus::skip;
+    else if (status == "fail") c.status = CheckStatus::fail;
+    else return std::nullopt;
+    c.attach = str("attach");
+    c.note = str("note");
+    c.log = str("log");
+    if (j.contains("insns") && j["insns"].is_number_unsigned()) c.insns_processed = j["insns"].get<std::uint64_t>();
+    if (c.status == CheckStatus::fail) {
+        auto cause = diagnose::cause_from_name(str("class"));
+        if (!cause) return std::nullopt;
+        c.diagnosis = diagnose::Diagnosis{*cause, str("message"), str("cause"), str("fix")};
+        std::string stage = str("stage");
+        c.stage = stage == "attach" ? Stage::attach : stage == "run" ? Stage::run : Stage::load;
+        if (j.contains("errno") && j["errno"].is_number_integer()) c.err = j["errno"].get<int>();
+    }
+    return c;
+}
+
+int print_check_report(const std::vector<ProgramCheck>& checks, bool full_log, std::ostream& out) {
+    int failures = 0;
+    char line[768];
+    for (const auto& c : checks) {
+        const char* state = c.status == CheckStatus::pass ? "ok" : c.status == CheckStatus::skip ? "skip" : "FAIL";
+        std::string detail;
+        if (c.status == CheckStatus::pass) {
+            detail = std::to_string(c.insns_processed) + " insns processed";
+            if (!c.attach.empty()) detail += ", attached (" + c.attach + ")";
+            if (!c.note.empty()) detail += "; " + c.note;
+        } else if (c.status == CheckStatus::skip) {
+            detail = c.note;
+        } else {
+            detail = std::string(diagnose::cause_name(c.diagnosis->cause)) + " at " + diagnose::stage_name(c.stage) +
+                     ": " + c.diagnosis->message;
+        }
+        std::snprintf(line, sizeof(line), "%-4s %-14s %-24s %-26s %s\n", state, c.object.c_str(), c.program.c_str(),
+                      c.section.c_str(), detail.c_str());
+        out << line;
+        if (c.status == CheckStatus::fail) {
+            failures++;
+            out << "     cause: " << c.diagnosis->cause_text << "\n"
+                << "     fix:   " << c.diagnosis->fix << "\n"
+                << "     " << (c.err ? describe_errno(diagnose::stage_name(c.stage), c.err) : std::string("no errno")) << "\n"
+                << "---- log: " << c.object << "/" << c.program << " ----\n"
+                << (c.log.empty() ? "(empty)\n" : c.log) << (c.log.empty() || c.log.back() == '\n' ? "" : "\n")
+                << "---- end of log ----\n";
+        } else if (full_log && !c.log.empty()) {
+            out << c.log;
+        }
+    }
+    out << checks.size() << " programs: " << (checks.size() - std::size_t(failures)) << " passed or skipped, "
+        << failures << " failed\n";
+    return failures ? 1 : 0;
+}
+
+}  // namespace flowattr::agent
