@@ -128,7 +128,7 @@ int run_check(const CheckCommandOptions& o, const ObjectReader& read_objects, st
     for (const auto& object : objects) {
         auto r = checker.check(ObjectBytes{object.name, object.origin, object.bytes});
         if (o.json)
-            for (const auto& c : r) out << program_check_json(c) << "\n" << std::flush;
+            for (const auto& c : r) out << diagnose::program_check_json(c, o.log_limit) << "\n" << std::flush;
         results.insert(results.end(), r.begin(), r.end());
     }
     if (!o.json) return print_check_report(results, o.full_log, out);

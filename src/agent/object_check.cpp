@@ -12,8 +12,6 @@
 #include <memory>
 #include <regex>
 
-#include <nlohmann/json.hpp>
-
 #include "agent/identity.h"
 #include "agent/libbpf_support.h"
 #include "agent/probe.h"
@@ -330,15 +328,6 @@ void check_runs(ProgramCheck& c, bpf_object* obj, bpf_program* prog, CheckTarget
 
 }  // namespace
 
-const char* check_status_name(CheckStatus status) {
-    switch (status) {
-        case CheckStatus::pass: return "pass";
-        case CheckStatus::fail: return "fail";
-        case CheckStatus::skip: return "skip";
-    }
-    return "fail";
-}
-
 std::uint64_t parse_insns_processed(const std::string& log) {
     static const std::regex pattern(R"(processed (\d+) insns)");
     std::smatch m;
@@ -383,7 +372,9 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         LoadAttempt a = load_alone(object, name, 4, 1 << 16);
         if (a.ret != 0) {
             int err = -a.ret;
-            LoadAttempt full = load_alone(object, name, 1, 16 << 20);
+            // The full log of a program that ran the verifier out of its instruction budget
+            // is a million lines and as long again to produce; the statistics say enough.
+            LoadAttempt full = err == E2BIG ? LoadAttempt{} : load_alone(object, name, 1, 16 << 20);
             fail(c, Stage::load, err, full.verifier_log.empty() ? a.verifier_log : full.verifier_log,
                  a.libbpf_log, facts_for(a.obj.get(), a.prog, *targets_));
             out.push_back(c);
@@ -409,89 +400,6 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         out.push_back(c);
     }
     return out;
-}
-
-std::string program_check_json(const ProgramCheck& c) {
-    nlohmann::json j = {{"object", c.object},   {"program", c.program},
-                        {"section", c.section}, {"status", check_status_name(c.status)},
-                        {"class", nullptr},     {"message", nullptr},
-                        {"cause", nullptr},     {"fix", nullptr},
-                        {"stage", nullptr},     {"errno", nullptr},
-                        {"attach", c.attach},   {"note", c.note},
-                        {"insns", c.insns_processed}, {"log", c.log}};
-    if (c.diagnosis) {
-        j["class"] = diagnose::cause_name(c.diagnosis->cause);
-        j["message"] = c.diagnosis->message;
-        j["cause"] = c.diagnosis->cause_text;
-        j["fix"] = c.diagnosis->fix;
-        j["stage"] = diagnose::stage_name(c.stage);
-        j["errno"] = c.err;
-    }
-    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::optional<ProgramCheck> program_check_from_json(const std::string& line) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_object()) return std::nullopt;
-    auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
-    ProgramCheck c;
-    c.object = str("object");
-    c.program = str("program");
-    c.section = str("section");
-    std::string status = str("status");
-    if (status == "pass") c.status = CheckStatus::pass;
-    else if (status == "skip") c.status = CheckStatus::skip;
-    else if (status == "fail") c.status = CheckStatus::fail;
-    else return std::nullopt;
-    c.attach = str("attach");
-    c.note = str("note");
-    c.log = str("log");
-    if (j.contains("insns") && j["insns"].is_number_unsigned()) c.insns_processed = j["insns"].get<std::uint64_t>();
-    if (c.status == CheckStatus::fail) {
-        auto cause = diagnose::cause_from_name(str("class"));
-        if (!cause) return std::nullopt;
-        c.diagnosis = diagnose::Diagnosis{*cause, str("message"), str("cause"), str("fix")};
-        std::string stage = str("stage");
-        c.stage = stage == "attach" ? Stage::attach : stage == "run" ? Stage::run : Stage::load;
-        if (j.contains("errno") && j["errno"].is_number_integer()) c.err = j["errno"].get<int>();
-    }
-    return c;
-}
-
-int print_check_report(const std::vector<ProgramCheck>& checks, bool full_log, std::ostream& out) {
-    int failures = 0;
-    char line[768];
-    for (const auto& c : checks) {
-        const char* state = c.status == CheckStatus::pass ? "ok" : c.status == CheckStatus::skip ? "skip" : "FAIL";
-        std::string detail;
-        if (c.status == CheckStatus::pass) {
-            detail = std::to_string(c.insns_processed) + " insns processed";
-            if (!c.attach.empty()) detail += ", attached (" + c.attach + ")";
-            if (!c.note.empty()) detail += "; " + c.note;
-        } else if (c.status == CheckStatus::skip) {
-            detail = c.note;
-        } else {
-            detail = std::string(diagnose::cause_name(c.diagnosis->cause)) + " at " + diagnose::stage_name(c.stage) +
-                     ": " + c.diagnosis->message;
-        }
-        std::snprintf(line, sizeof(line), "%-4s %-14s %-24s %-26s %s\n", state, c.object.c_str(), c.program.c_str(),
-                      c.section.c_str(), detail.c_str());
-        out << line;
-        if (c.status == CheckStatus::fail) {
-            failures++;
-            out << "     cause: " << c.diagnosis->cause_text << "\n"
-                << "     fix:   " << c.diagnosis->fix << "\n"
-                << "     " << (c.err ? describe_errno(diagnose::stage_name(c.stage), c.err) : std::string("no errno")) << "\n"
-                << "---- log: " << c.object << "/" << c.program << " ----\n"
-                << (c.log.empty() ? "(empty)\n" : c.log) << (c.log.empty() || c.log.back() == '\n' ? "" : "\n")
-                << "---- end of log ----\n";
-        } else if (full_log && !c.log.empty()) {
-            out << c.log;
-        }
-    }
-    out << checks.size() << " programs: " << (checks.size() - std::size_t(failures)) << " passed or skipped, "
-        << failures << " failed\n";
-    return failures ? 1 : 0;
 }
 
 }  // namespace flowattr::agent

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "diagnose/cause.h"
+#include "diagnose/check_record.h"
 
 namespace flowattr::agent {
 
@@ -21,22 +21,9 @@ struct ObjectBytes {
     std::string_view bytes;
 };
 
-enum class CheckStatus { pass, fail, skip };
-const char* check_status_name(CheckStatus status);
-
-struct ProgramCheck {
-    std::string object;
-    std::string program;  // "(object)" when the object itself could not be opened
-    std::string section;
-    CheckStatus status = CheckStatus::fail;
-    std::string attach;  // how it was attached ("tcx ingress on lo"), or empty when loaded only
-    std::string note;    // loaded only and why; a BTF the kernel rejected on a pass; a skip's reason
-    std::uint64_t insns_processed = 0;
-    diagnose::Stage stage = diagnose::Stage::load;  // the failing step
-    int err = 0;                                      // its errno
-    std::optional<diagnose::Diagnosis> diagnosis;     // set on a failure
-    std::string log;  // verifier log: statistics on a pass, the full log on a failure
-};
+using diagnose::CheckStatus;
+using diagnose::ProgramCheck;
+using diagnose::print_check_report;
 
 struct CheckOptions {
     bool attach = true;  // false: load only (`flowattr load --check`)
@@ -61,14 +48,6 @@ private:
     CheckOptions options_;
     CheckTargets* targets_;
 };
-
-// One JSON object per line: {"object","program","section","status","class","message",
-// "cause","fix","stage","errno","attach","note","insns","log"} (docs/OUTPUT.md).
-std::string program_check_json(const ProgramCheck& check);
-std::optional<ProgramCheck> program_check_from_json(const std::string& line);
-
-// The human report; returns the exit status (0: nothing failed, 1: a failure).
-int print_check_report(const std::vector<ProgramCheck>& checks, bool full_log, std::ostream& out);
 
 // "processed 123 insns (limit ..." -> 123; 0 when absent.
 std::uint64_t parse_insns_processed(const std::string& log);

@@ -210,7 +210,10 @@ std::optional<Match> match_too_complex(const Failure& f) {
     if (auto l = line_with(f.verifier_log, {"BPF program is too large", "is too complex", "combined stack size",
                                             "too many states", "complexity limit"}))
         return Match{*l, {}};
-    if (f.err == E2BIG) return Match{errno_line(f.err), {}};
+    if (f.err == E2BIG) {
+        auto stats = line_with(f.verifier_log, {"processed "});
+        return Match{errno_line(f.err) + (stats ? ": " + *stats : ""), {}};
+    }
     return std::nullopt;
 }
 
@@ -218,7 +221,7 @@ std::optional<Match> match_verifier_rejected(const Failure& f) {
     if (f.stage != Stage::load) return std::nullopt;
     std::string reason = verifier_reason(f.verifier_log);
     if (reason.empty()) return std::nullopt;
-    return Match{reason, "the verifier could not prove this instruction safe: " + reason};
+    return Match{reason, {}};
 }
 
 std::optional<Match> match_nothing(const Failure&) { return std::nullopt; }
@@ -441,9 +444,11 @@ std::string verifier_reason(const std::string& log) {
         const std::string& l = lines[i];
         if (is_stats_line(l) || is_insn_line(l) || l.rfind("libbpf: ", 0) == 0) continue;
         // Source-line annotations ("; x = *p @ file.c:12") and register-state dumps ("R1_w=ctx()",
-        // "from 4 to 6: R0=...", "5: R1=...") precede the reason; the reason is the last line
-        // that is neither ("R0 invalid mem access ...", "R1 type=scalar expected=fp" stay).
-        if (l[0] == ';' || std::regex_search(l, re(R"(^(R\d+(_[rwD]+)?=|from \d+ to \d+: |\d+: R\d))")))
+        // "from 4 to 6: R0=...", "5: R1=...", "cur state:"/"old state:" after an infinite loop)
+        // surround the reason; the reason is the last line that is neither ("R0 invalid mem
+        // access ...", "R1 type=scalar expected=fp" stay).
+        if (l[0] == ';' ||
+            std::regex_search(l, re(R"(^(R\d+(_[rwD]+)?=|from \d+ to \d+: |\d+: R\d|cur state:|old state:))")))
             continue;
         for (std::size_t j = i; j-- > 0;)
             if (is_insn_line(lines[j])) return lines[j] + ": " + l;

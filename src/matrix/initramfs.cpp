@@ -183,6 +183,7 @@ CpioArchive assemble_initramfs(const InitramfsInputs& in) {
     if (!in.modules_dir.empty())
         for (const auto& name : list_modules(in.modules_dir))
             a.add_host_file(std::string(kGuestModulesDir) + "/" + name, in.modules_dir + "/" + name, 0644);
+    for (const auto& [path, host_path] : in.extra_files) a.add_host_file(path, host_path, 0755);
     return a;
 }
 

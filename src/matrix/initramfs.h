@@ -40,6 +40,9 @@ struct InitramfsInputs {
     std::string agent;         // static `flowattr`
     std::string kernel_tests;  // static `flowattr_kernel_tests`
     std::string modules_dir;   // flat dir of .ko files to insmod; may be empty
+    // Files a command brought along (`kmatrix check`'s objects): archive path without a
+    // leading '/' -> host path. Read as they are, static or not.
+    std::map<std::string, std::string> extra_files;
 };
 
 // The archive: /init (render_init_script), /bin/busybox + applet links, the two flowattr

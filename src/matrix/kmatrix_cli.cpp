@@ -26,18 +26,24 @@
 #include "matrix/kernel_cache.h"
 #include "matrix/kernel_list.h"
 #include "matrix/matrix_run.h"
+#include "matrix/check_report.h"
 #include "matrix/report.h"
+#include "verify/object_input.h"
 
 namespace flowattr::matrix {
 
 namespace {
 
 constexpr int kUsage = 64;
+// check and lab follow flowattr check: 0 all passed, 1 any failure, 2 bad input.
+constexpr int kCheckUsageExit = 2;
 
 const char* const kUsageText =
     "usage: kmatrix COMMAND [OPTIONS]\n"
     "  run    boot every kernel of kernels.txt under QEMU and run flowattr's kernel suite in each\n"
     "  repro  NAME: boot one kernel again with the same kernel and initramfs bytes\n"
+    "  check  OBJECT...: load and attach any BPF object's programs on every kernel; class, cause, fix\n"
+    "  lab    every loader-failure fixture on every kernel, held against the expected grid\n"
     "  fetch  download and verify kernels into the cache\n"
     "  list   show the kernels and their cache state\n"
     "Run `kmatrix COMMAND --help` for a command's options.\n";
@@ -58,12 +64,34 @@ const char* const kRunUsage =
     "Exit: 0 all available kernels passed; else the most severe outcome's code (pass 0, test-fail 10,\n"
     "load-fail 11, boot-fail 12, panic 13, splat 14, timeout 15, infra-error 18); 130 interrupted.\n";
 
+const char* const kCheckUsage =
+    "usage: kmatrix check [--kernels FILE] [--only NAME,...] [-j N] [--json PATH] [--out DIR] OBJECT...\n"
+    "                     [--offline] [--artifacts DIR] [--cache DIR] [--accel auto|kvm|tcg] [--timeout-scale X]\n"
+    "  OBJECT is a .bpf.o or an ELF executable embedding BPF objects (libbpf skeletons). Each kernel\n"
+    "  boots once; in it every program of every object is loaded alone (its object's maps created),\n"
+    "  attached the way its program type says where the guest has a target (tc/tcx/xdp on lo, cgroup\n"
+    "  programs on a scratch cgroup, tracing and LSM programs by libbpf's auto-attach), then detached.\n"
+    "  --json PATH      {\"kernels\":[...],\"results\":[...]} (docs/OUTPUT.md)\n"
+    "  reports in --out (default out/matrix): index.html, summary.md, check.json, <kernel>/junit.xml\n"
+    "Exit: 0 every program passed on every available kernel, 1 any failed, 2 bad input (no VM booted).\n";
+
+const char* const kLabUsage =
+    "usage: kmatrix lab --fixtures DIR --expect FILE [--write-expected FILE] [--kernels FILE] [--only NAME,...]\n"
+    "                   [-j N] [--out DIR] [--offline] [--artifacts DIR] [--cache DIR] [--accel auto|kvm|tcg]\n"
+    "  kmatrix check over every DIR/*.bpf.o (the loader-failure fixtures), then the grid of classes is\n"
+    "  held against FILE (tests/kernel/fixtures/expected.txt); every difference is printed.\n"
+    "  --write-expected FILE  record what the kernels really did instead of comparing\n"
+    "Exit: 0 the grid matches, 1 it differs, 2 bad input.\n";
+
 const char* const kReproUsage =
-    "usage: kmatrix repro NAME [--shell] [--keep] [--cmdline ARGS] [--test NAME] [--kernels FILE] [--offline]\n"
+    "usage: kmatrix repro NAME [--shell] [--keep] [--cmdline ARGS] [--test NAME | --object PATH] [--kernels FILE]\n"
+    "                     [--offline]\n"
     "                     [--artifacts DIR] [--agent/--suite/--busybox PATH] [--out DIR] [--cache DIR]\n"
     "                     [--accel auto|kvm|tcg]\n"
     "  Boots NAME's kernel with the initramfs `kmatrix run` builds (same bytes) and runs\n"
     "  `flowattr load --check --full-log` (printing every verifier log), or that plus one test with --test.\n"
+    "  --object PATH    instead: `flowattr check` of this BPF object (or executable embedding objects),\n"
+    "                   each program's class, cause, fix and full verifier log\n"
     "  --shell          interactive shell in the VM on this terminal (after the test with --test);\n"
     "                   Ctrl-A x quits QEMU\n"
     "  --keep           keep initramfs and logs in OUT/repro/NAME (default: a temporary directory)\n"
@@ -123,8 +151,15 @@ struct Options {
     std::string name;
     bool shell = false, keep = false;
     std::string test;
+    std::string object;  // repro --object: check this object instead of the suite
+    // check / lab
+    std::vector<std::string> objects;
+    std::string json_path;
+    std::string fixtures, expect, write_expected;  // lab
     bool help = false;
 };
+
+enum class Verb { run, repro, check, lab };
 
 std::vector<std::string> split_commas(const std::string& s) {
     std::vector<std::string> out;
@@ -136,7 +171,9 @@ std::vector<std::string> split_commas(const std::string& s) {
 }
 
 // Returns false after printing why on a usage error.
-bool parse_options(const std::vector<std::string>& args, bool repro, Options& o, std::ostream& err) {
+bool parse_options(const std::vector<std::string>& args, Verb verb, Options& o, std::ostream& err) {
+    const bool repro = verb == Verb::repro;
+    const bool many = verb != Verb::repro;  // --only, -jN
     const char* env_kernels = std::getenv("FLOWATTR_KERNELS");
     o.kernels = env_kernels && *env_kernels ? env_kernels : "kernels.txt";
     const char* env_accel = std::getenv("FLOWATTR_ACCEL");
@@ -171,7 +208,9 @@ bool parse_options(const std::vector<std::string>& args, bool repro, Options& o,
             o.keep = true;
         } else if (a == "--kernels" || a == "--out" || a == "--artifacts" || a == "--cache" || a == "--accel" ||
                    a == "--cmdline" || a == "--qemu" || a == "--agent" || a == "--suite" || a == "--busybox" ||
-                   (repro && a == "--test") || (!repro && a == "--only")) {
+                   (repro && (a == "--test" || a == "--object")) || (many && a == "--only") ||
+                   (verb == Verb::check && a == "--json") ||
+                   (verb == Verb::lab && (a == "--fixtures" || a == "--expect" || a == "--write-expected"))) {
             if (!(v = value(i, a))) return false;
             std::string& dst = a == "--kernels" ? o.kernels : a == "--out" ? o.out : a == "--artifacts" ? o.artifacts
                                : a == "--cache" ? o.cache : a == "--accel" ? o.accel : a == "--cmdline" ? o.cmdline
@@ -179,6 +218,9 @@ bool parse_options(const std::vector<std::string>& args, bool repro, Options& o,
                                : a == "--busybox" ? o.busybox : o.test;
             if (a == "--only")
                 o.only = split_commas(*v);
+            else if (a == "--object" || a == "--json" || a == "--fixtures" || a == "--expect" || a == "--write-expected")
+                (a == "--object" ? o.object : a == "--json" ? o.json_path : a == "--fixtures" ? o.fixtures
+                 : a == "--expect" ? o.expect : o.write_expected) = *v;
             else if (a == "--cmdline" && !o.cmdline.empty())
                 o.cmdline += " " + *v;
             else
@@ -191,11 +233,13 @@ bool parse_options(const std::vector<std::string>& args, bool repro, Options& o,
                 o.memory_mb = int(num);
             else
                 o.jobs = int(num);
-        } else if (a.rfind("-j", 0) == 0 && a.size() > 2 && !repro) {
+        } else if (a.rfind("-j", 0) == 0 && a.size() > 2 && many) {
             if (!number("-j", a.substr(2), num)) return false;
             o.jobs = int(num);
         } else if (repro && o.name.empty() && !a.empty() && a[0] != '-') {
             o.name = a;
+        } else if (verb == Verb::check && !a.empty() && a[0] != '-') {
+            o.objects.push_back(a);
         } else {
             err << "kmatrix: unexpected argument '" << a << "'\n";
             return false;
@@ -301,43 +345,26 @@ AccelChooser make_chooser(const Options& o, const std::function<void(const std::
                         note);
 }
 
-int cmd_run(const std::vector<std::string>& args) {
-    Options o;
-    if (!parse_options(args, false, o, std::cerr)) return kUsage;
-    if (o.help) {
-        std::cout << kRunUsage;
-        return 0;
-    }
-    std::vector<KernelEntry> entries;
+// The kernels a command runs on: kernels.txt (or --kernels) cut to --only. Returns false
+// after saying why.
+bool selected_kernels(const Options& o, std::vector<KernelEntry>& entries) {
     try {
         entries = load_kernel_list(o.kernels);
     } catch (const Error& e) {
         std::cerr << "kmatrix: " << e.what() << "\n";
-        return kUsage;
+        return false;
     }
     bool ok = true;
     entries = select_kernels(entries, o.only, std::cerr, ok);
-    if (!ok) return kUsage;
+    if (!ok) return false;
     if (entries.empty()) {
         std::cerr << "kmatrix: no kernels to run\n";
-        return kUsage;
+        return false;
     }
-    int jobs = o.jobs > 0 ? o.jobs : default_jobs(o.memory_mb);
+    return true;
+}
 
-    std::vector<std::string> names;
-    for (const auto& e : entries) names.push_back(e.name);
-    bool tty = ::isatty(2) == 1;
-    struct winsize ws {};
-    std::size_t columns = tty && ::ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 0;
-    ProgressBoard board(std::cerr, tty, names, columns);
-    RunInfo info;
-    info.start = wall_now();
-    info.kernels_file = o.kernels;
-    std::vector<CellResult> results(entries.size());
-
-    // Problems shared by every cell (no binaries, no QEMU) still give each cell its outcome
-    // and a report, so CI shows the same table whatever broke.
-    std::string shared_error;
+RunSettings base_settings(const Options& o, std::string& shared_error) {
     RunSettings settings;
     settings.out_dir = o.out;
     settings.qemu = o.qemu;
@@ -350,6 +377,25 @@ int cmd_run(const std::vector<std::string>& args) {
     } catch (const Error& e) {
         shared_error = e.what();
     }
+    return settings;
+}
+
+// Boots every entry (JOBS at a time) with SETTINGS, showing progress on stderr. Problems
+// shared by every cell (no binaries, no QEMU) still give each cell its outcome and a
+// report, so CI shows the same table whatever broke.
+std::vector<CellResult> run_cells(const Options& o, const std::vector<KernelEntry>& entries,
+                                  const RunSettings& settings, const std::string& shared_error, RunInfo& info) {
+    int jobs = o.jobs > 0 ? o.jobs : default_jobs(o.memory_mb);
+    std::vector<std::string> names;
+    for (const auto& e : entries) names.push_back(e.name);
+    bool tty = ::isatty(2) == 1;
+    struct winsize ws {};
+    std::size_t columns = tty && ::ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 0;
+    ProgressBoard board(std::cerr, tty, names, columns);
+    info.start = wall_now();
+    info.kernels_file = o.kernels;
+    std::vector<CellResult> results(entries.size());
+
     std::string accel_note;
     AccelChooser chooser = make_chooser(o, [&](const std::string& msg) {
         accel_note = msg;
@@ -391,17 +437,156 @@ int cmd_run(const std::vector<std::string>& args) {
     info.end = wall_now();
     info.accel_note = accel_note;
     info.interrupted = g_cancel.load();
+    return results;
+}
+
+bool write_all_reports(const std::string& out, const std::vector<CellResult>& results, const RunInfo& info) {
     try {
-        write_reports(o.out, results, info);
+        write_reports(out, results, info);
+        return true;
     } catch (const Error& e) {
         std::cerr << "kmatrix: cannot write the report: " << e.what() << "\n";
-        return outcome_exit_code(Outcome::infra_error);
+        return false;
     }
+}
+
+int cmd_run(const std::vector<std::string>& args) {
+    Options o;
+    if (!parse_options(args, Verb::run, o, std::cerr)) return kUsage;
+    if (o.help) {
+        std::cout << kRunUsage;
+        return 0;
+    }
+    std::vector<KernelEntry> entries;
+    if (!selected_kernels(o, entries)) return kUsage;
+    std::string shared_error;
+    RunSettings settings = base_settings(o, shared_error);
+    RunInfo info;
+    std::vector<CellResult> results = run_cells(o, entries, settings, shared_error, info);
+    if (!write_all_reports(o.out, results, info)) return outcome_exit_code(Outcome::infra_error);
     std::cout << "\n" << summary_table(results);
     if (info.interrupted) std::cout << "interrupted: partial results\n";
     std::cout << "reports: " << o.out << "/index.html, " << o.out << "/summary.md, " << o.out
               << "/<kernel>/junit.xml, per-kernel console.log\n";
     return run_exit_code(results, info.interrupted);
+}
+
+// Reads every object file the way the guest will (a .bpf.o, or an executable embedding
+// objects), so bad input is refused before any VM boots, and puts file N at
+// /check/NN/<file name> in the initramfs. Returns false after one line per bad file.
+bool stage_objects(const std::vector<std::string>& paths, RunSettings& settings, std::size_t& object_count) {
+    bool ok = true;
+    object_count = 0;
+    for (std::size_t i = 0; i < paths.size(); i++) {
+        try {
+            object_count += verify::read_bpf_objects(paths[i]).size();
+        } catch (const verify::InputError& e) {
+            std::cerr << "kmatrix check: " << e.what() << "\n";
+            ok = false;
+            continue;
+        }
+        char dir[16];
+        std::snprintf(dir, sizeof(dir), "%02zu", i + 1);
+        std::string base = paths[i].substr(paths[i].rfind('/') + 1);
+        settings.binaries.extra_files[std::string(kGuestCheckDir + 1) + "/" + dir + "/" + base] = paths[i];
+    }
+    return ok;
+}
+
+// `kmatrix check` and `kmatrix lab` share everything but where the objects come from and
+// what the grid is held against.
+std::vector<CellResult> run_check(const Options& o, const std::vector<KernelEntry>& entries, RunSettings settings,
+                                  const std::string& shared_error, RunInfo& info) {
+    settings.plan.mode = GuestMode::check;
+    info.check = true;
+    return run_cells(o, entries, settings, shared_error, info);
+}
+
+int cmd_check(const std::vector<std::string>& args) {
+    Options o;
+    if (!parse_options(args, Verb::check, o, std::cerr)) return kUsage;
+    if (o.help) {
+        std::cout << kCheckUsage;
+        return 0;
+    }
+    if (o.objects.empty()) {
+        std::cerr << "kmatrix check: which BPF object? (OBJECT.bpf.o, or an executable embedding objects)\n" << kCheckUsage;
+        return kCheckUsageExit;
+    }
+    std::vector<KernelEntry> entries;
+    if (!selected_kernels(o, entries)) return kCheckUsageExit;
+    std::string shared_error;
+    RunSettings settings = base_settings(o, shared_error);
+    std::size_t objects = 0;
+    if (!stage_objects(o.objects, settings, objects)) return kCheckUsageExit;
+    std::cerr << "kmatrix check: " << objects << " BPF object(s) from " << o.objects.size() << " file(s) on "
+              << entries.size() << " kernel(s)\n";
+    RunInfo info;
+    std::vector<CellResult> results = run_check(o, entries, settings, shared_error, info);
+    if (!write_all_reports(o.out, results, info)) return 1;
+    if (!o.json_path.empty()) {
+        try {
+            write_file_atomic(o.json_path, check_results_json(results));
+        } catch (const Error& e) {
+            std::cerr << "kmatrix check: cannot write " << o.json_path << ": " << e.what() << "\n";
+            return 1;
+        }
+    }
+    std::cout << "\n" << summary_table(results) << "\n" << check_grid_text(results);
+    if (info.interrupted) std::cout << "interrupted: partial results\n";
+    std::cout << "reports: " << o.out << "/index.html, " << o.out << "/summary.md, " << o.out << "/check.json, " << o.out
+              << "/<kernel>/junit.xml\n";
+    return check_exit_code(results, info.interrupted);
+}
+
+int cmd_lab(const std::vector<std::string>& args) {
+    Options o;
+    if (!parse_options(args, Verb::lab, o, std::cerr)) return kUsage;
+    if (o.help) {
+        std::cout << kLabUsage;
+        return 0;
+    }
+    if (o.fixtures.empty() || o.expect.empty()) {
+        std::cerr << "kmatrix lab: --fixtures DIR and --expect FILE are required\n" << kLabUsage;
+        return kCheckUsageExit;
+    }
+    std::optional<ExpectedGrid> expected;
+    if (o.write_expected.empty()) {
+        try {
+            expected = parse_expected_grid(read_file(o.expect));
+        } catch (const Error& e) {
+            std::cerr << "kmatrix lab: " << o.expect << ": " << e.what() << "\n";
+            return kCheckUsageExit;
+        }
+    }
+    try {
+        o.objects = list_fixture_objects(o.fixtures);
+    } catch (const Error& e) {
+        std::cerr << "kmatrix lab: " << e.what() << "\n";
+        return kCheckUsageExit;
+    }
+    std::vector<KernelEntry> entries;
+    if (!selected_kernels(o, entries)) return kCheckUsageExit;
+    std::string shared_error;
+    RunSettings settings = base_settings(o, shared_error);
+    std::size_t objects = 0;
+    if (!stage_objects(o.objects, settings, objects)) return kCheckUsageExit;
+    std::cerr << "kmatrix lab: " << objects << " fixture objects on " << entries.size() << " kernel(s)\n";
+    RunInfo info;
+    std::vector<CellResult> results = run_check(o, entries, settings, shared_error, info);
+    if (!write_all_reports(o.out, results, info)) return 1;
+    std::cout << "\n" << summary_table(results) << "\n" << check_grid_text(results);
+    if (!o.write_expected.empty()) {
+        write_file_atomic(o.write_expected, expected_grid_text(results));
+        std::cout << "wrote the observed grid to " << o.write_expected << "\n";
+        return 0;
+    }
+    std::vector<std::string> differences = compare_with_expected(*expected, results);
+    for (const auto& d : differences) std::cout << "lab: " << d << "\n";
+    std::cout << "lab: " << (differences.empty() ? "the grid matches " : std::to_string(differences.size()) +
+                                                                            " difference(s) from ")
+              << o.expect << "\n";
+    return differences.empty() && !info.interrupted ? 0 : 1;
 }
 
 // The initramfs sha256 the last `kmatrix run` recorded for NAME, to show repro boots the same bytes.
@@ -418,7 +603,7 @@ std::string recorded_initramfs_sha(const std::string& out, const std::string& na
 
 int cmd_repro(const std::vector<std::string>& args) {
     Options o;
-    if (!parse_options(args, true, o, std::cerr)) return kUsage;
+    if (!parse_options(args, Verb::repro, o, std::cerr)) return kUsage;
     if (o.help) {
         std::cout << kReproUsage;
         return 0;
@@ -465,8 +650,18 @@ int cmd_repro(const std::vector<std::string>& args) {
     settings.extra_cmdline = o.cmdline;
     settings.keep_initramfs = o.keep;
     settings.interactive = o.shell;
+    if (!o.object.empty() && !o.test.empty()) {
+        std::cerr << "kmatrix repro: --object and --test do not go together\n";
+        return kUsage;
+    }
     settings.plan.mode = o.shell ? (o.test.empty() ? GuestMode::shell : GuestMode::suite_then_shell)
                                  : (o.test.empty() ? GuestMode::load_check : GuestMode::suite);
+    if (!o.object.empty()) {
+        std::size_t objects = 0;
+        if (!stage_objects({o.object}, settings, objects)) return kCheckUsageExit;
+        settings.plan.mode = o.shell ? GuestMode::check_then_shell : GuestMode::check;
+        settings.plan.check_log_limit = 8 << 20;  // the full log, within reason for a serial port
+    }
     settings.plan.test_filter = o.test.empty() ? "*" : o.test;
     settings.plan.full_verifier_log = true;
 
@@ -496,6 +691,12 @@ int cmd_repro(const std::vector<std::string>& args) {
                                                                          : " (differs from the last run: " + recorded + ")")
               << "\ncmdline:   " << r.cmdline << "\naccel:     " << r.accel << "\n";
 
+    const auto& ck = r.suite.check;
+    if (!o.object.empty()) {
+        std::cout << "--- flowattr check " << o.object << " on " << entry.name << " (exit " << ck.rc << ") ---\n";
+        diagnose::print_check_report(ck.programs, true, std::cout);
+        if (!ck.output.empty()) std::cout << "--- flowattr check stderr ---\n" << ck.output;
+    }
     const auto& lc = r.suite.load_check;
     if (lc.ran) std::cout << "--- flowattr load --check --full-log (exit " << lc.rc << ") ---\n" << lc.output;
     for (const auto& t : r.suite.tests) {
@@ -516,6 +717,7 @@ int cmd_repro(const std::vector<std::string>& args) {
     std::cout << "outcome: " << outcome_name(r.cls.outcome) << (r.cls.reason.empty() ? "" : ": " + r.cls.reason)
               << (r.cls.test.empty() ? "" : " [" + r.cls.test + "]") << "\n";
     if (o.keep && !r.dir.empty()) std::cout << "kept: " << r.dir << "\n";
+    if (!o.object.empty() && r.cls.outcome == Outcome::pass) return check_exit_code({r}, false);
     return outcome_exit_code(r.cls.outcome);
 }
 
@@ -532,6 +734,8 @@ int run_kmatrix_cli(int argc, char** argv) {
     try {
         if (cmd == "run") return cmd_run(args);
         if (cmd == "repro") return cmd_repro(args);
+        if (cmd == "check") return cmd_check(args);
+        if (cmd == "lab") return cmd_lab(args);
         if (cmd == "fetch") return run_fetch_cli(args, std::cout, std::cerr);
         if (cmd == "list") return run_list_cli(args, std::cout, std::cerr);
         if (cmd == "--help" || cmd == "-h" || cmd == "help") {

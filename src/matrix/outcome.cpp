@@ -58,11 +58,14 @@ std::string last_nonempty_line(const std::string& text) {
     return {};
 }
 
+bool is_check_mode(const std::string& mode) { return mode == "check" || mode == "check+shell"; }
+
 std::string fmt_seconds(double s) { return std::to_string(int(s + 0.5)) + " s"; }
 
 // Where the guest was when it stopped talking: the test in flight, else the phase.
 std::string in_flight(const SuiteResults& s) {
     if (s.running_test) return *s.running_test;
+    if (is_check_mode(s.mode)) return s.init_seen && !s.check.ran ? "flowattr check" : "";
     if (s.init_seen && s.mode != "shell" && !s.load_check.ran) return "flowattr load --check";
     return {};
 }
@@ -144,6 +147,8 @@ Classification classify(const ClassifyInput& in) {
         std::string last = last_nonempty_line(in.console);
         return {Outcome::boot_fail, "VM stopped before /init" + (last.empty() ? "" : " (console: " + last + ")"), {}};
     }
+    if (s.check.timed_out) return {Outcome::timeout, "flowattr check hit its limit in the guest", "flowattr check"};
+    if (!s.check.splat.empty()) return {Outcome::splat, s.check.splat, "flowattr check"};
     if (s.load_check.timed_out) return {Outcome::timeout, "flowattr load --check hit the per-test limit", "flowattr load --check"};
     for (const auto& t : s.tests)
         if (t.timed_out) return {Outcome::timeout, t.name + " hit the per-test limit in the guest", t.name};
@@ -169,6 +174,21 @@ Classification classify(const ClassifyInput& in) {
                 "VM exited (QEMU status " + std::to_string(in.qemu_exit_code) + ") before the suite finished" +
                     (where.empty() ? "" : ", during " + where),
                 where};
+    }
+    // A check cell passes when the VM did its job: every program reported, exit 0 or 1.
+    // Which programs failed, and why, is the check grid's business, not the kernel's outcome.
+    if (is_check_mode(s.mode)) {
+        if (!s.check.ran || (s.check.rc != 0 && s.check.rc != 1)) {
+            std::string last = last_nonempty_line(s.check.output);
+            return {Outcome::infra_error,
+                    "flowattr check " + (s.check.ran ? "exited " + std::to_string(s.check.rc) : std::string("never finished")) +
+                        (last.empty() ? "" : ": " + last),
+                    "flowattr check"};
+        }
+        int failed = 0;
+        for (const auto& p : s.check.programs) failed += p.status == diagnose::CheckStatus::fail;
+        return {Outcome::pass,
+                std::to_string(s.check.programs.size()) + " programs checked, " + std::to_string(failed) + " failed", {}};
     }
     if (!s.list_ok) {
         std::string last = last_nonempty_line(s.list_output);

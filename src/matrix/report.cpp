@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file.h"
+#include "matrix/check_report.h"
 
 namespace flowattr::matrix {
 
@@ -364,6 +365,35 @@ std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo
     return md.str();
 }
 
+// Tests x kernels, the load check first: the suite run's grid.
+std::string tests_grid_html(const std::vector<CellResult>& cells) {
+    std::ostringstream h;
+    auto tests = all_tests(cells);
+    h << "<h2>Tests × kernels</h2>\n<table><tr><th>test</th>";
+    for (const auto& c : cells) h << "<th>" << html_escape(c.name) << "</th>";
+    h << "</tr>\n<tr><td><i>flowattr load --check</i></td>";
+    for (const auto& c : cells) {
+        std::string s = !c.suite.load_check.ran ? (c.ran_vm ? "not-run" : outcome_name(c.cls.outcome))
+                        : c.suite.load_check.rc == 0 ? "pass" : "load-fail";
+        std::string href = console_href(c);
+        h << "<td class=\"s\" style=\"background:" << colour(s) << "\">"
+          << (href.empty() ? s : "<a href=\"" + html_escape(href) + "\">" + s + "</a>") << "</td>";
+    }
+    h << "</tr>\n";
+    for (const auto& t : tests) {
+        h << "<tr><td>" << html_escape(t) << "</td>";
+        for (const auto& c : cells) {
+            std::string s = test_status(c, t);
+            std::string href = console_href(c);
+            h << "<td class=\"s\" style=\"background:" << colour(s) << "\">"
+              << (href.empty() ? s : "<a href=\"" + html_escape(href) + "\">" + s + "</a>") << "</td>";
+        }
+        h << "</tr>\n";
+    }
+    h << "</table>\n";
+    return h.str();
+}
+
 std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& info) {
     std::ostringstream h;
     h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>flowattr kernel matrix</title>\n<style>\n"
@@ -394,29 +424,8 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
     }
     h << "</table>\n";
 
-    auto tests = all_tests(cells);
-    h << "<h2>Tests × kernels</h2>\n<table><tr><th>test</th>";
-    for (const auto& c : cells) h << "<th>" << html_escape(c.name) << "</th>";
-    h << "</tr>\n<tr><td><i>flowattr load --check</i></td>";
-    for (const auto& c : cells) {
-        std::string s = !c.suite.load_check.ran ? (c.ran_vm ? "not-run" : outcome_name(c.cls.outcome))
-                        : c.suite.load_check.rc == 0 ? "pass" : "load-fail";
-        std::string href = console_href(c);
-        h << "<td class=\"s\" style=\"background:" << colour(s) << "\">"
-          << (href.empty() ? s : "<a href=\"" + html_escape(href) + "\">" + s + "</a>") << "</td>";
-    }
-    h << "</tr>\n";
-    for (const auto& t : tests) {
-        h << "<tr><td>" << html_escape(t) << "</td>";
-        for (const auto& c : cells) {
-            std::string s = test_status(c, t);
-            std::string href = console_href(c);
-            h << "<td class=\"s\" style=\"background:" << colour(s) << "\">"
-              << (href.empty() ? s : "<a href=\"" + html_escape(href) + "\">" + s + "</a>") << "</td>";
-        }
-        h << "</tr>\n";
-    }
-    h << "</table>\n<div class=\"legend\">";
+    h << (info.check ? check_grid_html(cells) : tests_grid_html(cells));
+    h << "<div class=\"legend\">";
     for (const char* s : {"pass", "fail", "skip", "not-run", "load-fail", "boot-fail", "panic", "splat", "timeout",
                           "unsupported", "unavailable", "infra-error"})
         h << "<span style=\"background:" << colour(s) << "\">" << s << "</span>";
@@ -508,10 +517,11 @@ void write_reports(const std::string& out_dir, const std::vector<CellResult>& ce
     for (const auto& c : cells) {
         std::string dir = out_dir + "/" + cell_dir_name(c.name);
         make_directories(dir);
-        write_file_atomic(dir + "/junit.xml", junit_xml(c));
+        write_file_atomic(dir + "/junit.xml", info.check ? check_junit_xml(c) : junit_xml(c));
     }
-    write_file_atomic(out_dir + "/summary.txt", summary_table(cells));
-    write_file_atomic(out_dir + "/summary.md", summary_markdown(cells, info));
+    write_file_atomic(out_dir + "/summary.txt", summary_table(cells) + (info.check ? "\n" + check_grid_text(cells) : ""));
+    write_file_atomic(out_dir + "/summary.md", summary_markdown(cells, info) + (info.check ? check_grid_markdown(cells) : ""));
+    if (info.check) write_file_atomic(out_dir + "/check.json", check_results_json(cells));
     write_file_atomic(out_dir + "/index.html", summary_html(cells, info));
     write_file_atomic(out_dir + "/results.json", results_json(cells, info));
 }

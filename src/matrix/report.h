@@ -18,6 +18,7 @@ struct RunInfo {
     std::string accel_note;     // why this accelerator (e.g. the TCG fallback)
     bool interrupted = false;
     std::string kernels_file;
+    bool check = false;  // a `kmatrix check`/`lab` run: programs x kernels instead of tests x kernels
 };
 
 // One line per kernel: state and elapsed time. On a terminal the block is redrawn in
@@ -60,8 +61,8 @@ std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo
 std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& info);
 std::string results_json(const std::vector<CellResult>& cells, const RunInfo& info);
 
-// Writes OUT_DIR/{summary.txt,summary.md,index.html,results.json} and each cell's
-// OUT_DIR/<cell>/junit.xml. Throws flowattr::Error when a file cannot be written.
+// Writes OUT_DIR/{summary.txt,summary.md,index.html,results.json} (and check.json for a
+// check run) and each cell's OUT_DIR/<cell>/junit.xml. Throws flowattr::Error when a file cannot be written.
 void write_reports(const std::string& out_dir, const std::vector<CellResult>& cells, const RunInfo& info);
 
 // 0 when no available kernel failed; otherwise the exit code of the most severe outcome

@@ -35,6 +35,8 @@ const char* mode_name(GuestMode m) {
         case GuestMode::load_check: return "load";
         case GuestMode::shell: return "shell";
         case GuestMode::suite_then_shell: return "suite+shell";
+        case GuestMode::check: return "check";
+        case GuestMode::check_then_shell: return "check+shell";
     }
     return "suite";
 }
@@ -58,7 +60,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 
-MODE=suite FILTER='*' TT=60 LOADARGS=--check
+MODE=suite FILTER='*' TT=60 LOADARGS=--check CHECKLIMIT=0
 set -f
 for p in $(cat /proc/cmdline); do
 	case "$p" in
@@ -66,6 +68,7 @@ for p in $(cat /proc/cmdline); do
 	kmatrix.full_log=1) LOADARGS="--check --full-log" ;;
 	kmatrix.filter=*) FILTER=${p#*=} ;;
 	kmatrix.test_timeout=*) TT=${p#*=} ;;
+	kmatrix.check_log_limit=*) CHECKLIMIT=${p#*=} ;;
 	esac
 done
 set +f
@@ -118,6 +121,27 @@ if [ "$MODE" != shell ]; then
 	rc=$?
 	emit "{\"type\":\"probe\",\"rc\":$rc,\"output\":\"$(b64 /tmp/probe.out)\"}"
 	dmesg -c >/dev/null
+fi
+
+if [ "$MODE" = check ] || [ "$MODE" = check+shell ]; then
+	# Each program's JSON line goes out wrapped as a record the moment it is written, so a
+	# long check never looks silent to the host; pipefail keeps flowattr's exit code.
+	CT=$((TT * 10))
+	set -o pipefail
+	s=$(up)
+	timeout -k 5 "$CT" /bin/flowattr check --json --log-limit "$CHECKLIMIT" /check/*/* </dev/null 2>/tmp/check.err |
+		sed 's/^/{"type":"check","result":/; s/$/}/' >&3
+	rc=$?
+	e=$(up)
+	set +o pipefail
+	echo "--- flowattr check: rc=$rc ---"
+	cat /tmp/check.err
+	dmesg -c >/tmp/dmesg
+	cat /tmp/dmesg
+	emit "{\"type\":\"check_done\",\"rc\":$rc,\"start\":$s,\"end\":$e,\"timeout\":$CT,\"output\":\"$(b64 /tmp/check.err)\",\"splat\":\"$(splat_of /tmp/dmesg)\"}"
+fi
+
+if [ "$MODE" = suite ] || [ "$MODE" = suite+shell ] || [ "$MODE" = load ]; then
 	s=$(up)
 	timeout -k 5 "$TT" /bin/flowattr load $LOADARGS </dev/null >/tmp/load.out 2>&1
 	rc=$?
@@ -166,7 +190,7 @@ fi
 if [ "$MODE" != shell ]; then
 	emit "{\"type\":\"done\",\"uptime\":$(up)}"
 fi
-if [ "$MODE" = shell ] || [ "$MODE" = suite+shell ]; then
+if [ "$MODE" = shell ] || [ "$MODE" = suite+shell ] || [ "$MODE" = check+shell ]; then
 	echo "kmatrix: interactive shell; binaries in /bin, modules loaded, bpffs at /sys/fs/bpf. Exit to power off."
 	setsid cttyhack sh
 fi
@@ -250,7 +274,10 @@ std::string guest_plan_cmdline(const GuestPlan& plan) {
     if (plan.per_test_timeout_s <= 0) throw Error("per-test timeout must be positive");
     return std::string("kmatrix.mode=") + mode_name(plan.mode) + " kmatrix.filter=" + plan.test_filter +
            " kmatrix.test_timeout=" + std::to_string(plan.per_test_timeout_s) +
-           (plan.full_verifier_log ? " kmatrix.full_log=1" : "");
+           (plan.full_verifier_log ? " kmatrix.full_log=1" : "") +
+           (plan.mode == GuestMode::check || plan.mode == GuestMode::check_then_shell
+                ? " kmatrix.check_log_limit=" + std::to_string(plan.check_log_limit)
+                : "");
 }
 
 std::string render_init_script() { return kInitScript; }
@@ -330,6 +357,23 @@ std::string SuiteResults::add_line(const std::string& raw) {
                                                  integer(j, "timeout", 0));
         load_check.output = base64_decode(str(j, "output"));
         load_check.splat = trim_trailing_newlines(base64_decode(str(j, "splat")));
+    } else if (type == "check") {
+        auto result = j.find("result");
+        auto program = result != j.end() && result->is_object() ? diagnose::program_check_from_json(result->dump())
+                                                                : std::nullopt;
+        if (!program) {
+            malformed.push_back(line);
+            return "";
+        }
+        check.programs.push_back(std::move(*program));
+    } else if (type == "check_done") {
+        check.ran = true;
+        check.rc = integer(j, "rc", -1);
+        check.start = num(j, "start");
+        check.end = num(j, "end");
+        check.timed_out = exited_by_timeout(check.rc, check.start, check.end, integer(j, "timeout", 0));
+        check.output = base64_decode(str(j, "output"));
+        check.splat = trim_trailing_newlines(base64_decode(str(j, "splat")));
     } else if (type == "list") {
         int rc = integer(j, "rc", -1);
         list_ok = rc == 0;

@@ -8,6 +8,8 @@
 // boots byte-identical initramfs bytes to the ones `kmatrix run` booted.
 #include <map>
 #include <optional>
+
+#include "diagnose/check_record.h"
 #include <string>
 #include <vector>
 
@@ -17,6 +19,9 @@ namespace flowattr::matrix {
 inline constexpr const char* kGuestAgent = "/bin/flowattr";
 inline constexpr const char* kGuestTests = "/bin/flowattr_kernel_tests";
 inline constexpr const char* kGuestModulesDir = "/lib/modules/kmatrix";
+// `kmatrix check`: object N (from 1, in command-line order) at /check/NN/<its file name>, so
+// each keeps its own name and the glob keeps the order.
+inline constexpr const char* kGuestCheckDir = "/check";
 inline constexpr const char* kGuestResultsTty = "/dev/ttyS1";
 // Printed on the console when /init starts: splats and panics before it belong to boot.
 inline constexpr const char* kInitMarker = "kmatrix: /init started";
@@ -26,6 +31,8 @@ enum class GuestMode {
     load_check,  // `flowattr load --check` only (repro without --test)
     shell,       // interactive shell on the console, nothing run
     suite_then_shell,
+    check,       // `flowattr check --json` over /check/*: one record per program
+    check_then_shell,
 };
 
 struct GuestPlan {
@@ -33,6 +40,7 @@ struct GuestPlan {
     std::string test_filter = "*";  // gtest filter: which tests to list and run
     int per_test_timeout_s = 60;    // enforced in the guest with busybox `timeout`
     bool full_verifier_log = false; // `flowattr load --check --full-log`: every program's log
+    std::size_t check_log_limit = 256 * 1024;  // check mode: bytes of each log sent back
 };
 
 // The reason a gtest binary's output gives for a GTEST_SKIP(), joined into one line; empty
@@ -75,6 +83,17 @@ struct GuestLoadCheck {
     std::string splat;
 };
 
+// `flowattr check` in the guest: one record per program as it finishes, then how it ended.
+struct GuestCheck {
+    bool ran = false;  // the closing record arrived
+    int rc = -1;
+    double start = 0, end = 0;
+    bool timed_out = false;
+    std::string output;  // what flowattr check wrote to stderr
+    std::string splat;
+    std::vector<diagnose::ProgramCheck> programs;
+};
+
 // Everything the guest reported, accumulated line by line.
 struct SuiteResults {
     bool init_seen = false;
@@ -86,6 +105,7 @@ struct SuiteResults {
     std::vector<std::string> mount_failures;   // fs types that did not mount
     std::map<std::string, bool> probe_features;  // `flowattr probe --json`: feature -> available
     GuestLoadCheck load_check;
+    GuestCheck check;
     bool list_ok = true;
     std::string list_output;  // when listing failed
     int tests_listed = -1;

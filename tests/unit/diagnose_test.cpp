@@ -86,6 +86,9 @@ TEST(Diagnose, UncheckedLookupIsAVerifierRejectionNotPrivilege) {
 TEST(Diagnose, ReasonLineThatLooksLikeRegisterState) {
     EXPECT_EQ(verifier_reason("3: (85) call bpf_skb_load_bytes#26\nR1 type=scalar expected=ctx\nprocessed 4 insns\n"),
               "3: (85) call bpf_skb_load_bytes#26: R1 type=scalar expected=ctx");
+    EXPECT_EQ(verifier_reason("13: (05) goto pc-2\ninfinite loop detected at insn 13\ncur state: R0=map_value()\n"
+                              "old state: R0=map_value()\nprocessed 25 insns\n"),
+              "13: (05) goto pc-2: infinite loop detected at insn 13");
     EXPECT_EQ(verifier_reason(""), "");
     EXPECT_EQ(verifier_reason("processed 3 insns (limit 1000000)\n"), "");
 }

@@ -12,6 +12,8 @@
 namespace {
 
 using namespace flowattr::agent;
+using flowattr::diagnose::program_check_from_json;
+using flowattr::diagnose::program_check_json;
 
 TEST(LoadFailure, InsnsProcessed) {
     EXPECT_EQ(parse_insns_processed("processed 1234 insns (limit 1000000) max_states_per_insn 1\n"), 1234u);

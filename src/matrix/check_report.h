@@ -1,0 +1,58 @@
+#pragma once
+// What `kmatrix check` (and `kmatrix lab`) tells people: one result per program per kernel,
+// as a terminal grid (programs x kernels, the class in each failing cell), Markdown, a
+// section of the HTML report, JUnit (one testcase per program per kernel) and the --json
+// document of docs/OUTPUT.md.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "diagnose/check_record.h"
+#include "matrix/matrix_run.h"
+
+namespace flowattr::matrix {
+
+// One row of the grid: a program of an object, in the order the kernels first reported it.
+struct CheckRow {
+    std::string object, program, section;
+};
+std::vector<CheckRow> check_rows(const std::vector<CellResult>& cells);
+
+// The program's result on that kernel; nullptr when the kernel did not report it.
+const diagnose::ProgramCheck* check_result(const CellResult& cell, const CheckRow& row);
+
+// What a grid cell shows: "pass", "skip", the failure class, or, where the kernel did not
+// report the program, the kernel's outcome ("unavailable", "boot-fail") or "missing".
+std::string check_cell_label(const CellResult& cell, const CheckRow& row);
+
+std::string check_grid_text(const std::vector<CellResult>& cells);
+std::string check_grid_markdown(const std::vector<CellResult>& cells);
+std::string check_grid_html(const std::vector<CellResult>& cells);
+std::string check_junit_xml(const CellResult& cell);
+// {"kernels":[{"name","version","outcome"}...],"results":[{"kernel","object","program",
+// "section","status","class","message","cause","fix","log"}...]}
+std::string check_results_json(const std::vector<CellResult>& cells);
+
+// 0 when every program passed or skipped on every kernel that ran; 1 when any program
+// failed, any kernel that should have run did not finish, or the run was interrupted.
+int check_exit_code(const std::vector<CellResult>& cells, bool interrupted);
+
+// The lab's expected grid (tests/kernel/fixtures/expected.txt): '#' comments, a header line
+// "program K1 K2 ...", then one line per program ("object/program") with one label per kernel.
+struct ExpectedGrid {
+    std::vector<std::string> kernels;
+    std::vector<std::string> rows;  // in file order
+    std::map<std::string, std::map<std::string, std::string>> labels;  // row -> kernel -> label
+};
+// Throws flowattr::Error naming the line for a malformed grid.
+ExpectedGrid parse_expected_grid(const std::string& text);
+// The observed grid in that format, over the kernels that ran.
+std::string expected_grid_text(const std::vector<CellResult>& cells);
+// One line per difference; kernels that did not run here (unavailable, or left out with
+// --only) are not compared.
+std::vector<std::string> compare_with_expected(const ExpectedGrid& expected, const std::vector<CellResult>& cells);
+
+// Every DIR/*.bpf.o, sorted; throws flowattr::Error when there is none.
+std::vector<std::string> list_fixture_objects(const std::string& dir);
+
+}  // namespace flowattr::matrix
