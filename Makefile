@@ -69,16 +69,24 @@ lock-refresh:
 # bytes on every machine. Reports land in out/matrix/ (index.html, summary.md,
 # <kernel>/junit.xml and console.log).
 #   make matrix [KERNELS=6.1,7.2] [MATRIX_ARGS=...]
-#   make repro KERNEL=6.1 [SHELL=1] [TEST=Suite.Name] [CMDLINE="loglevel=7"]
+#   make repro KERNEL=6.1 [SHELL=1] [TEST=Suite.Name | OBJECT=path.bpf.o] [CMDLINE="loglevel=7"]
+#   make lab [KERNELS=6.1,7.2]: every loader-failure fixture on every kernel, against the expected grid
 # SHELL is also make's recipe shell: keep what the user meant by it, then pin the real one.
 REPRO_SHELL := $(SHELL)
 override SHELL := /bin/sh
-.PHONY: matrix repro
+.PHONY: matrix repro lab
 
 matrix:
 	scripts/docker-kmatrix.sh run $(if $(KERNELS),--only $(KERNELS)) $(MATRIX_ARGS)
 
 repro:
-	@test -n "$(KERNEL)" || { echo "usage: make repro KERNEL=<name> [SHELL=1] [TEST=Suite.Name] [CMDLINE=...]"; \
+	@test -n "$(KERNEL)" || { echo "usage: make repro KERNEL=<name> [SHELL=1] [TEST=Suite.Name | OBJECT=path.bpf.o] [CMDLINE=...]"; \
 		echo "kernels:" $$(awk '!/^#/ && NF { print $$1 }' kernels.txt); exit 2; }
-	scripts/docker-kmatrix.sh repro $(KERNEL) $(if $(filter 1 yes true,$(REPRO_SHELL)),--shell) $(if $(TEST),--test $(TEST)) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
+	FLOWATTR_MOUNT="$(if $(OBJECT),$(abspath $(OBJECT)))" scripts/docker-kmatrix.sh repro $(KERNEL) \
+		$(if $(filter 1 yes true,$(REPRO_SHELL)),--shell) $(if $(TEST),--test $(TEST)) \
+		$(if $(OBJECT),--object $(abspath $(OBJECT))) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
+
+# The lab runs the host build's kmatrix and fixtures (the fixtures are test inputs, not in out/).
+lab: build
+	$(BUILD)/src/cli/kmatrix lab --fixtures $(BUILD)/tests/kernel/fixtures --expect tests/kernel/fixtures/expected.txt \
+		--artifacts $(BUILD) --out out/lab $(if $(KERNELS),--only $(KERNELS))

@@ -2,11 +2,13 @@
 # `make matrix` and `make repro`: build out/ with the pinned builder (docker-build.sh),
 # then run out/kmatrix inside that same builder, so the VMs boot with its pinned QEMU and
 # busybox and the initramfs holds exactly the binaries out/MANIFEST lists.
-# Usage: docker-kmatrix.sh [--no-build] run|repro [KMATRIX ARGS...]
+# Usage: docker-kmatrix.sh [--no-build] run|repro|check [KMATRIX ARGS...]
 #   --no-build  use the out/ and builder image already there (CI: built by another job)
 # Kernels are cached on the host in $FLOWATTR_CACHE (default ~/.cache/flowattr) and
 # mounted in; /dev/kvm is handed in when it exists (kmatrix still probes it and falls back
 # to TCG). An interactive terminal is passed through for live progress and `repro --shell`.
+# FLOWATTR_MOUNT: absolute paths outside the tree to mount read-only at the same place (the
+# object of `repro --object`).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -25,5 +27,9 @@ set -- --network host --init --rm --user "$(id -u):$(id -g)" \
 	-v "$top:$top" -w "$top" -v "$cache:$cache" -e FLOWATTR_CACHE="$cache" -e HOME=/tmp \
 	-e FLOWATTR_ACCEL -e COLUMNS "$builder" "$top/out/kmatrix" "$@" --artifacts "$top/out"
 [ -e /dev/kvm ] && set -- --device /dev/kvm "$@"
+for f in ${FLOWATTR_MOUNT:-}; do
+	[ -e "$f" ] || { echo "docker-kmatrix: $f does not exist" >&2; exit 2; }
+	set -- -v "$f:$f:ro" "$@"
+done
 [ -t 0 ] && set -- -it "$@"
 exec docker run "$@"

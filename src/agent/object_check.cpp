@@ -9,7 +9,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <set>
 #include <regex>
 
 #include "agent/identity.h"
@@ -142,6 +144,24 @@ std::optional<bool> probe_answer(int ret) {
     return std::nullopt;
 }
 
+// A map the object leaves unsized for its loader: max_entries or value_size 0, where the
+// type does not itself want 0 (local storage) or get it filled in by libbpf (perf event
+// arrays: one slot per CPU).
+bool map_sized_by_loader(const bpf_map* map) {
+    constexpr int kBpfMapTypeCgrpStorage = 32;  // 6.2, newer than the build host's UAPI headers
+    switch (int(bpf_map__type(map))) {
+    case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
+    case BPF_MAP_TYPE_SK_STORAGE:
+    case BPF_MAP_TYPE_INODE_STORAGE:
+    case BPF_MAP_TYPE_TASK_STORAGE:
+    case kBpfMapTypeCgrpStorage:
+    case BPF_MAP_TYPE_STRUCT_OPS:
+        return false;
+    default:
+        return bpf_map__max_entries(map) == 0 || bpf_map__value_size(map) == 0;
+    }
+}
+
 diagnose::KernelFacts facts_for(bpf_object* obj, bpf_program* prog, CheckTargets& targets) {
     diagnose::KernelFacts f;
     f.privileged = !missing_privileges().has_value();
@@ -152,6 +172,7 @@ diagnose::KernelFacts facts_for(bpf_object* obj, bpf_program* prog, CheckTargets
     if (eat == kBpfTcxIngress || eat == kBpfTcxEgress) f.attach_type_known = targets.tcx_known();
     bpf_map* map;
     bpf_object__for_each_map(map, obj) {
+        if (map_sized_by_loader(map)) f.unsized_maps.push_back(bpf_map__name(map));
         if (probe_answer(libbpf_probe_bpf_map_type(bpf_map__type(map), nullptr)) == false) {
             const char* type = libbpf_bpf_map_type_str(bpf_map__type(map));
             f.unsupported_maps.push_back(std::string(bpf_map__name(map)) + " (" + (type ? type : "type " + std::to_string(bpf_map__type(map))) + ")");
@@ -338,6 +359,28 @@ std::uint64_t parse_insns_processed(const std::string& log) {
 ObjectChecker::ObjectChecker(CheckOptions options) : options_(std::move(options)), targets_(new CheckTargets) {}
 ObjectChecker::~ObjectChecker() { delete targets_; }
 
+// The rest of a program that loaded: its statistics, a BTF the kernel refused, then attach,
+// detach and (LSM) the canary.
+void ObjectChecker::finish_pass(ProgramCheck& c, bpf_object* obj, bpf_program* prog, const std::string& stats_log,
+                                const std::string& libbpf_log) {
+    c.status = CheckStatus::pass;
+    c.log = stats_log;
+    c.insns_processed = parse_insns_processed(stats_log);
+    c.note = diagnose::btf_ignored_warning(libbpf_log);
+    if (!c.note.empty()) c.note = "loaded without its BTF: " + c.note;
+    if (!options_.attach) return;
+    Attachment held;
+    AttachOutcome at = attach_program(prog, *targets_, held);
+    if (!at.attempted) {
+        c.note += (c.note.empty() ? "" : "; ") + at.not_why;
+    } else if (at.err) {
+        fail(c, Stage::attach, at.err, "", at.libbpf_log, facts_for(obj, prog, *targets_));
+    } else {
+        c.attach = at.how;
+        check_runs(c, obj, prog, *targets_);
+    }
+}
+
 std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
     std::vector<ProgramCheck> out;
     std::vector<std::pair<std::string, std::string>> programs;  // name, section
@@ -355,6 +398,8 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         bpf_object__for_each_program(prog, listing.get())
             programs.emplace_back(bpf_program__name(prog), bpf_program__section_name(prog));
     }
+    std::vector<ProgramCheck> checks;
+    std::set<std::string> to_load;
     for (const auto& [name, section] : programs) {
         ProgramCheck c;
         c.object = object.name;
@@ -364,42 +409,59 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
             if (auto why = options_.skip(section)) {
                 c.status = CheckStatus::skip;
                 c.note = *why;
-                out.push_back(c);
-                continue;
             }
         }
+        if (c.status != CheckStatus::skip) to_load.insert(name);
+        checks.push_back(c);
+    }
+
+    // Every program at once first. The kernel verifies each program on its own, so a joint
+    // load that passes gives each program its own result and statistics, for one
+    // bpf_object__load instead of one per program (each re-reading the kernel's BTF: seconds
+    // an object under TCG). Only when it fails is each program loaded alone to find which.
+    if (to_load.size() > 1) {
+        LibbpfLogCapture capture;
+        ObjectPtr obj = open_object(object);
+        std::map<std::string, std::vector<char>> logs;
+        bpf_program* prog;
+        if (obj) {
+            bpf_object__for_each_program(prog, obj.get()) {
+                bool load = to_load.count(bpf_program__name(prog)) > 0;
+                bpf_program__set_autoload(prog, load);
+                if (!load) continue;
+                std::vector<char>& buf = logs[bpf_program__name(prog)];
+                buf.assign(1 << 16, '\0');
+                bpf_program__set_log_level(prog, 4);
+                bpf_program__set_log_buf(prog, buf.data(), buf.size());
+            }
+        }
+        if (obj && bpf_object__load(obj.get()) == 0) {
+            std::string libbpf_log = capture.text();
+            for (auto& c : checks) {
+                if (c.status == CheckStatus::skip) continue;
+                prog = bpf_object__find_program_by_name(obj.get(), c.program.c_str());
+                finish_pass(c, obj.get(), prog, logs[c.program].data(), libbpf_log);
+            }
+            return checks;
+        }
+    }
+
+    for (auto& c : checks) {
+        if (c.status == CheckStatus::skip) continue;
         // Statistics only (log level 4): a full log of a passing program is huge.
-        LoadAttempt a = load_alone(object, name, 4, 1 << 16);
-        if (a.ret != 0) {
-            int err = -a.ret;
-            // The full log of a program that ran the verifier out of its instruction budget
-            // is a million lines and as long again to produce; the statistics say enough.
-            LoadAttempt full = err == E2BIG ? LoadAttempt{} : load_alone(object, name, 1, 16 << 20);
-            fail(c, Stage::load, err, full.verifier_log.empty() ? a.verifier_log : full.verifier_log,
-                 a.libbpf_log, facts_for(a.obj.get(), a.prog, *targets_));
-            out.push_back(c);
+        LoadAttempt a = load_alone(object, c.program, 4, 1 << 16);
+        if (a.ret == 0) {
+            finish_pass(c, a.obj.get(), a.prog, a.verifier_log, a.libbpf_log);
             continue;
         }
-        c.status = CheckStatus::pass;
-        c.log = a.verifier_log;
-        c.insns_processed = parse_insns_processed(a.verifier_log);
-        c.note = diagnose::btf_ignored_warning(a.libbpf_log);
-        if (!c.note.empty()) c.note = "loaded without its BTF: " + c.note;
-        if (options_.attach) {
-            Attachment held;
-            AttachOutcome at = attach_program(a.prog, *targets_, held);
-            if (!at.attempted) {
-                c.note += (c.note.empty() ? "" : "; ") + at.not_why;
-            } else if (at.err) {
-                fail(c, Stage::attach, at.err, "", at.libbpf_log, facts_for(a.obj.get(), a.prog, *targets_));
-            } else {
-                c.attach = at.how;
-                check_runs(c, a.obj.get(), a.prog, *targets_);
-            }
-        }
-        out.push_back(c);
+        int err = -a.ret;
+        // The full log of a program that ran the verifier out of its instruction budget
+        // is a million lines and as long again to produce; the statistics say enough.
+        LoadAttempt full = err == E2BIG ? LoadAttempt{} : load_alone(object, c.program, 1, 16 << 20);
+        fail(c, Stage::load, err, full.verifier_log.empty() ? a.verifier_log : full.verifier_log, a.libbpf_log,
+             facts_for(a.obj.get(), a.prog, *targets_));
     }
-    return out;
+    return checks;
 }
 
 }  // namespace flowattr::agent

@@ -13,6 +13,9 @@
 
 #include "diagnose/check_record.h"
 
+struct bpf_object;
+struct bpf_program;
+
 namespace flowattr::agent {
 
 struct ObjectBytes {
@@ -45,6 +48,9 @@ public:
     std::vector<ProgramCheck> check(const ObjectBytes& object);
 
 private:
+    void finish_pass(ProgramCheck& c, bpf_object* obj, bpf_program* prog, const std::string& stats_log,
+                     const std::string& libbpf_log);
+
     CheckOptions options_;
     CheckTargets* targets_;
 };

@@ -153,6 +153,17 @@ std::optional<Match> match_unsupported_map_type(const Failure& f) {
     return Match{l ? *l : errno_line(f.err), "this kernel has no map type for " + maps};
 }
 
+std::optional<Match> match_loader_sized_map(const Failure& f) {
+    for (const auto& line : lines_of(f.libbpf_log))
+        for (const auto& map : f.facts.unsized_maps)
+            if (line.find("map '" + map + "': failed to create") != std::string::npos ||
+                line.find("bpf_create_map_xattr(" + map + ")") != std::string::npos)
+                return Match{strip_libbpf(line), "map '" + map + "' has max_entries or value_size 0 in the object: its "
+                                                 "own loader sets the size before loading, and without it the kernel "
+                                                 "refuses the map"};
+    return std::nullopt;
+}
+
 std::optional<Match> match_unsupported_program_type(const Failure& f) {
     // The kernel answers an unknown program type with EINVAL; anything else (EPERM from a
     // policy that also fails the type probe) is another cause.
@@ -172,6 +183,24 @@ std::optional<Match> match_attach_type_mismatch(const Failure& f) {
 std::optional<Match> match_unsupported_attach_type(const Failure& f) {
     if (auto l = line_with(f.libbpf_log, {"failed to find kernel BTF type ID"}))
         return Match{*l, "the function or hook that section \"" + f.section + "\" names is not in this kernel"};
+    // x86 patches a traced function's entry only where it finds the expected __fentry__ nop;
+    // anything else there (notrace, never instrumented) is EBUSY from bpf_arch_text_poke.
+    if (f.stage == Stage::attach && f.err == EBUSY && section_is(f.section, {"fentry/", "fexit/", "fmod_ret/"})) {
+        auto l = line_with(f.libbpf_log, {"failed to attach"});
+        return Match{l ? *l : errno_line(f.err),
+                     "the function that section \"" + f.section + "\" names is in the kernel's BTF but its entry "
+                     "cannot be patched (no __fentry__ site: notrace or not instrumented), so it cannot be traced"};
+    }
+    // A raw_tp program is checked against its tracepoint's arguments only when attached: the
+    // kernel answers EINVAL when it reads past them (bpf_probe_register's max_ctx_offset check;
+    // an unknown tracepoint is ENOENT).
+    if (f.stage == Stage::attach && f.err == EINVAL && section_is(f.section, {"raw_tp/", "raw_tracepoint/"})) {
+        auto l = line_with(f.libbpf_log, {"failed to attach"});
+        return Match{l ? *l : errno_line(f.err),
+                     "the program reads more arguments than this kernel's tracepoint passes: the tracepoint's "
+                     "signature differs on this kernel (a tp_btf program would be refused at load with \"doesn't "
+                     "have N-th argument\")"};
+    }
     // With tracefs there, ENOENT from a kprobe/tracepoint attach means the target is missing.
     if (f.stage == Stage::attach && f.err == ENOENT && is_perf_attached(f.section) && f.facts.tracefs_mounted == true) {
         auto l = line_with(f.libbpf_log, {"failed to determine tracepoint", "failed to create", "failed to add", "failed to"});
@@ -303,6 +332,13 @@ const std::vector<Row> kTable = {
      "(bpf_map__set_autocreate(map, false) otherwise), or require a newer kernel",
      false},
      match_unsupported_map_type},
+    {{Cause::loader_sized_map, "A map the object leaves for its own loader to size",
+     "a map that failed to create whose max_entries or value_size is 0 in the object",
+     "the object expects its own loader to size the map (bpf_map__set_max_entries / set_value_size) "
+     "before loading; loaded as it is, the kernel refuses a map of size 0",
+     "load the object through its own loader, or set the map's sizes before bpf_object__load()",
+     true},
+     match_loader_sized_map},
     {{Cause::unsupported_program_type, "A program type the kernel predates",
      "a load that failed where the kernel's program-type probe says the type is unknown",
      "the kernel does not have this program type",
@@ -320,10 +356,11 @@ const std::vector<Row> kTable = {
      true},
      match_attach_type_mismatch},
     {{Cause::unsupported_attach_type, "The attach type or target is not in this kernel",
-     "EINVAL/EOPNOTSUPP attaching where the kernel does not know the attach type (TCX before 6.6), or "
-     "libbpf's \"failed to find kernel BTF type ID\" for the attach target",
+     "EINVAL/EOPNOTSUPP attaching where the kernel does not know the attach type (TCX before 6.6); "
+     "libbpf's \"failed to find kernel BTF type ID\" or ENOENT for the target; EBUSY patching a "
+     "function for fentry/fexit; EINVAL attaching a raw_tp that reads more arguments than the tracepoint has",
      "the kernel does not know this attach type, or the function or hook the section names is not in "
-     "this kernel",
+     "this kernel (or in a module that is not loaded), or cannot be traced",
      "fall back to an attach type the kernel has (TCX -> clsact before 6.6) or pick a target that "
      "exists on every kernel you support",
      false},
@@ -384,6 +421,7 @@ const char* cause_name(Cause cause) {
         case Cause::missing_kfunc: return "missing-kfunc";
         case Cause::unsupported_program_type: return "unsupported-program-type";
         case Cause::unsupported_map_type: return "unsupported-map-type";
+        case Cause::loader_sized_map: return "loader-sized-map";
         case Cause::unsupported_attach_type: return "unsupported-attach-type";
         case Cause::attach_type_mismatch: return "attach-type-mismatch";
         case Cause::lsm_inactive: return "lsm-inactive";

@@ -23,6 +23,7 @@ enum class Cause {
     missing_kfunc,
     unsupported_program_type,
     unsupported_map_type,
+    loader_sized_map,
     unsupported_attach_type,
     attach_type_mismatch,
     lsm_inactive,
@@ -55,6 +56,7 @@ struct KernelFacts {
     std::optional<bool> attach_type_known;        // the kernel accepts the section's expected_attach_type
     std::optional<bool> tracefs_mounted;          // tracefs at /sys/kernel/tracing or /sys/kernel/debug/tracing
     std::vector<std::string> unsupported_maps;    // the object's maps whose type the kernel lacks ("name (type)")
+    std::vector<std::string> unsized_maps;        // the object's maps with max_entries or value_size 0 (sized by their loader)
 };
 
 // What a failed step left behind.

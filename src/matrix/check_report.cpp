@@ -15,6 +15,7 @@
 namespace flowattr::matrix {
 namespace {
 
+using diagnose::Cause;
 using diagnose::CheckStatus;
 using diagnose::ProgramCheck;
 
@@ -224,6 +225,35 @@ std::string check_results_json(const std::vector<CellResult>& cells) {
     return nlohmann::json{{"kernels", kernels}, {"results", results}}.dump(2, ' ', false,
                                                                             nlohmann::json::error_handler_t::replace) +
            "\n";
+}
+
+std::string check_tally(const std::vector<CellResult>& cells) {
+    std::map<std::string, int> by_class;
+    int pass = 0, fail = 0, skip = 0, kernels = 0, unclassified = 0;
+    for (const auto& c : cells) {
+        kernels += c.ran_vm;
+        for (const auto& p : c.suite.check.programs) {
+            if (p.status == CheckStatus::pass) pass++;
+            if (p.status == CheckStatus::skip) skip++;
+            if (p.status != CheckStatus::fail) continue;
+            fail++;
+            Cause cause = p.diagnosis ? p.diagnosis->cause : Cause::unclassified;
+            if (cause == Cause::unclassified) unclassified++;
+            else by_class[diagnose::cause_name(cause)]++;
+        }
+    }
+    std::ostringstream t;
+    t << "programs: " << pass << " pass, " << fail << " fail, " << skip << " skip over " << kernels << " kernels";
+    if (!by_class.empty()) {
+        t << "; failures by class:";
+        const char* sep = " ";
+        for (const auto& [name, n] : by_class) {
+            t << sep << name << " " << n;
+            sep = ", ";
+        }
+    }
+    t << "; unclassified: " << unclassified << "\n";
+    return t.str();
 }
 
 int check_exit_code(const std::vector<CellResult>& cells, bool interrupted) {

@@ -532,7 +532,7 @@ int cmd_check(const std::vector<std::string>& args) {
             return 1;
         }
     }
-    std::cout << "\n" << summary_table(results) << "\n" << check_grid_text(results);
+    std::cout << "\n" << summary_table(results) << "\n" << check_grid_text(results) << "\n" << check_tally(results);
     if (info.interrupted) std::cout << "interrupted: partial results\n";
     std::cout << "reports: " << o.out << "/index.html, " << o.out << "/summary.md, " << o.out << "/check.json, " << o.out
               << "/<kernel>/junit.xml\n";
@@ -575,7 +575,7 @@ int cmd_lab(const std::vector<std::string>& args) {
     RunInfo info;
     std::vector<CellResult> results = run_check(o, entries, settings, shared_error, info);
     if (!write_all_reports(o.out, results, info)) return 1;
-    std::cout << "\n" << summary_table(results) << "\n" << check_grid_text(results);
+    std::cout << "\n" << summary_table(results) << "\n" << check_grid_text(results) << "\n" << check_tally(results);
     if (!o.write_expected.empty()) {
         write_file_atomic(o.write_expected, expected_grid_text(results));
         std::cout << "wrote the observed grid to " << o.write_expected << "\n";

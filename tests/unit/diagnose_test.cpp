@@ -134,6 +134,19 @@ TEST(Diagnose, UnknownProgramTypeNeedsEinvalAndTheProbe) {
     EXPECT_EQ(diagnose(f).cause, Cause::policy_denied);
 }
 
+// libbpf-tools' capable leaves its stack map's sizes to its loader (max_entries 0).
+TEST(Diagnose, MapSizedByItsLoader) {
+    Failure f = load_failure(EINVAL, "", "libbpf: map 'stackmap': failed to create: Invalid argument(-22)\n");
+    EXPECT_EQ(diagnose(f).cause, Cause::unclassified) << "without the fact, no guess";
+    f.facts.unsized_maps = {"stackmap"};
+    Diagnosis d = diagnose(f);
+    EXPECT_EQ(d.cause, Cause::loader_sized_map);
+    EXPECT_NE(d.cause_text.find("'stackmap'"), std::string::npos);
+    Failure retry = load_failure(EINVAL, "", "libbpf: Error in bpf_create_map_xattr(start):Invalid argument(-22). Retrying without BTF.\n");
+    retry.facts.unsized_maps = {"start"};
+    EXPECT_EQ(diagnose(retry).cause, Cause::loader_sized_map);
+}
+
 TEST(Diagnose, MapTypeFromTheProbe) {
     Failure f = load_failure(EINVAL, "", "libbpf: map 'bloom': failed to create: Invalid argument(-22)\n");
     f.facts.unsupported_maps = {"bloom (bloom_filter)"};
@@ -160,6 +173,17 @@ TEST(Diagnose, AttachClasses) {
     Diagnosis q = diagnose(qdisc);
     EXPECT_EQ(q.cause, Cause::missing_module);
     EXPECT_EQ(q.message, "Kernel error message: Specified qdisc kind is unknown");
+
+    // Measured on Debian's 5.10.223 with libbpf-tools' biolatency: the tracepoint lost an argument.
+    Failure raw_tp = load_failure(EINVAL, "", "libbpf: prog 'block_rq_insert': failed to attach to raw tracepoint "
+                                              "'block_rq_insert': Invalid argument\n", "raw_tp/block_rq_insert");
+    raw_tp.stage = Stage::attach;
+    Diagnosis r = diagnose(raw_tp);
+    EXPECT_EQ(r.cause, Cause::unsupported_attach_type);
+    EXPECT_NE(r.cause_text.find("more arguments"), std::string::npos);
+    Failure fentry = load_failure(EBUSY, "", "libbpf: prog 'x': failed to attach: Device or resource busy\n", "fentry/blk_account_io_start");
+    fentry.stage = Stage::attach;
+    EXPECT_EQ(diagnose(fentry).cause, Cause::unsupported_attach_type);
 
     Failure kprobe = load_failure(ENOENT, "", "libbpf: prog 'k': failed to create kprobe 'nope+0x0' perf event: No such file or directory\n",
                                   "kprobe/nope");

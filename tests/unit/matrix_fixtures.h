@@ -59,4 +59,13 @@ inline std::string passing_test(const std::string& suite, const std::string& nam
 }
 inline std::string done_line() { return R"({"type":"done","uptime":3.1})"; }
 
+// `kmatrix check`: what /init's sed makes of one `flowattr check --json` line, and the end.
+inline std::string check_line(const std::string& program_json) {
+    return R"({"type":"check","result":)" + program_json + "}";
+}
+inline std::string check_done_line(int rc, const std::string& stderr_text = "", const std::string& splat = "") {
+    return R"({"type":"check_done","rc":)" + std::to_string(rc) + R"(,"start":2.0,"end":3.0,"timeout":1200,"output":")" +
+           b64(stderr_text) + R"(","splat":")" + b64(splat) + R"("})";
+}
+
 }  // namespace flowattr::matrix::fixtures

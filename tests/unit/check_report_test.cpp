@@ -1,0 +1,177 @@
+// kmatrix check's host half: check records through the guest parser and classifier, the
+// grid, JUnit, the --json document, and the lab's expected grid.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "diagnose/check_record.h"
+#include "matrix/check_report.h"
+#include "matrix/outcome.h"
+#include "matrix/vm_suite.h"
+#include "matrix_fixtures.h"
+
+namespace {
+
+using namespace flowattr::matrix;
+using namespace flowattr::matrix::fixtures;
+using flowattr::diagnose::Cause;
+using flowattr::diagnose::CheckStatus;
+using flowattr::diagnose::ProgramCheck;
+
+ProgramCheck program(const std::string& object, const std::string& name, CheckStatus status,
+                     std::optional<Cause> cause = std::nullopt) {
+    ProgramCheck p;
+    p.object = object;
+    p.program = name;
+    p.section = "tc";
+    p.status = status;
+    if (cause) {
+        p.diagnosis = flowattr::diagnose::diagnosis_for(*cause, "R0 invalid mem access 'map_value_or_null'");
+        p.err = EACCES;
+        p.log = "7: (79) r1 = *(u64 *)(r0 +0)\nR0 invalid mem access 'map_value_or_null'\n";
+    }
+    return p;
+}
+
+// A check cell as the guest reports it, through the real parser and classifier.
+CellResult check_cell(const std::string& kernel, const std::vector<ProgramCheck>& programs, int rc = -2) {
+    std::string channel = init_line("check") + "\n" + setup_line() + "\n";
+    bool failed = false;
+    for (const auto& p : programs) {
+        channel += check_line(flowattr::diagnose::program_check_json(p)) + "\n";
+        failed |= p.status == CheckStatus::fail;
+    }
+    channel += check_done_line(rc == -2 ? int(failed) : rc) + "\n" + done_line() + "\n";
+    CellResult c;
+    c.name = kernel;
+    c.version = kernel + ".0";
+    c.ran_vm = true;
+    c.suite = parse_results(channel);
+    c.cls = classify({VmEnd::exited, 0, 60, "kmatrix: /init started\n", "", c.suite});
+    return c;
+}
+
+TEST(CheckRecords, ParsedFromTheChannel) {
+    CellResult c = check_cell("6.1", {program("a", "p1", CheckStatus::pass),
+                                      program("a", "p2", CheckStatus::fail, Cause::verifier_rejected)});
+    ASSERT_TRUE(c.suite.malformed.empty()) << c.suite.malformed.front();
+    ASSERT_EQ(c.suite.check.programs.size(), 2u);
+    EXPECT_TRUE(c.suite.check.ran);
+    EXPECT_EQ(c.suite.check.rc, 1);
+    EXPECT_EQ(c.suite.check.programs[1].diagnosis->cause, Cause::verifier_rejected);
+    // Program failures are the grid's business: the VM did its job.
+    EXPECT_EQ(c.cls.outcome, Outcome::pass) << c.cls.reason;
+    EXPECT_EQ(c.cls.reason, "2 programs checked, 1 failed");
+}
+
+TEST(CheckRecords, ABrokenRecordIsKeptAsMalformed) {
+    SuiteResults s = parse_results(init_line("check") + "\n" + check_line(R"({"status":"fail","class":"nonsense"})") + "\n");
+    EXPECT_TRUE(s.check.programs.empty());
+    EXPECT_EQ(s.malformed.size(), 1u);
+}
+
+TEST(CheckRecords, ACheckThatNeverEndsIsNotAPass) {
+    SuiteResults s = parse_results(init_line("check") + "\n" + setup_line() + "\n" + done_line() + "\n");
+    Classification cls = classify({VmEnd::exited, 0, 60, "", "", s});
+    EXPECT_EQ(cls.outcome, Outcome::infra_error);
+    EXPECT_NE(cls.reason.find("never finished"), std::string::npos) << cls.reason;
+    SuiteResults crashed = parse_results(init_line("check") + "\n" + check_done_line(139, "Segmentation fault\n") + "\n" +
+                                         done_line() + "\n");
+    EXPECT_EQ(classify({VmEnd::exited, 0, 60, "", "", crashed}).outcome, Outcome::infra_error);
+    SuiteResults splat = parse_results(init_line("check") + "\n" + check_done_line(0, "", "WARNING: at kernel/bpf/x.c") +
+                                       "\n" + done_line() + "\n");
+    EXPECT_EQ(classify({VmEnd::exited, 0, 60, "", "", splat}).outcome, Outcome::splat);
+}
+
+std::vector<CellResult> two_kernels() {
+    CellResult old_kernel = check_cell("5.10", {program("tcx", "ingress", CheckStatus::fail, Cause::unsupported_attach_type),
+                                                program("ok", "p", CheckStatus::pass)});
+    CellResult new_kernel = check_cell("6.12", {program("tcx", "ingress", CheckStatus::pass), program("ok", "p", CheckStatus::pass)});
+    CellResult missing = unrun_cell("6.6", "6.6", Outcome::unavailable, "no source");
+    return {old_kernel, new_kernel, missing};
+}
+
+TEST(CheckGrid, LabelsAndExitCode) {
+    auto cells = two_kernels();
+    auto rows = check_rows(cells);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(check_cell_label(cells[0], rows[0]), "unsupported-attach-type");
+    EXPECT_EQ(check_cell_label(cells[1], rows[0]), "pass");
+    EXPECT_EQ(check_cell_label(cells[2], rows[0]), "unavailable");
+    std::string text = check_grid_text(cells);
+    EXPECT_NE(text.find("tcx/ingress [unsupported-attach-type] on 5.10"), std::string::npos) << text;
+    EXPECT_NE(text.find("fix:"), std::string::npos);
+    EXPECT_EQ(check_exit_code(cells, false), 1);
+    EXPECT_EQ(check_exit_code({cells[1], cells[2]}, false), 0) << "an unavailable kernel does not fail a check";
+    EXPECT_EQ(check_exit_code({cells[1]}, true), 1) << "an interrupted run proves nothing";
+    CellResult boot = unrun_cell("7.2", "7.2", Outcome::boot_fail, "no /init");
+    EXPECT_EQ(check_exit_code({cells[1], boot}, false), 1);
+}
+
+TEST(CheckGrid, JsonDocumentMatchesOutputMd) {
+    auto j = nlohmann::json::parse(check_results_json(two_kernels()));
+    ASSERT_EQ(j["kernels"].size(), 3u);
+    EXPECT_EQ(j["kernels"][2]["outcome"], "unavailable");
+    ASSERT_EQ(j["results"].size(), 4u);
+    for (const auto& r : j["results"])
+        for (const char* key : {"kernel", "object", "program", "section", "status", "class", "message", "cause", "fix", "log"})
+            EXPECT_TRUE(r.contains(key)) << key;
+    EXPECT_EQ(j["results"][0]["class"], "unsupported-attach-type");
+    EXPECT_TRUE(j["results"][1]["class"].is_null());
+}
+
+TEST(CheckGrid, JunitOneCasePerProgram) {
+    auto cells = two_kernels();
+    std::string x = check_junit_xml(cells[0]);
+    EXPECT_NE(x.find(R"(tests="3" failures="1" errors="0" skipped="0")"), std::string::npos) << x;
+    EXPECT_NE(x.find(R"(<testcase classname="kernel.5.10.tcx" name="ingress">)"), std::string::npos) << x;
+    EXPECT_NE(x.find(R"(<failure type="unsupported-attach-type")"), std::string::npos) << x;
+    std::string unrun = check_junit_xml(cells[2]);
+    EXPECT_NE(unrun.find("<skipped message=\"unavailable: no source\"/>"), std::string::npos) << unrun;
+}
+
+TEST(ExpectedGrid, RoundTripAndDifferences) {
+    auto cells = two_kernels();
+    std::string text = expected_grid_text(cells);
+    EXPECT_EQ(text.find("6.6"), std::string::npos) << "only kernels that ran are recorded";
+    ExpectedGrid g = parse_expected_grid(text);
+    EXPECT_EQ(g.kernels, (std::vector<std::string>{"5.10", "6.12"}));
+    EXPECT_TRUE(compare_with_expected(g, cells).empty());
+
+    g.labels["tcx/ingress"]["5.10"] = "pass";
+    auto diffs = compare_with_expected(g, cells);
+    ASSERT_EQ(diffs.size(), 1u);
+    EXPECT_EQ(diffs[0].rfind("tcx/ingress on 5.10: expected pass, got unsupported-attach-type", 0), 0u) << diffs[0];
+
+    ExpectedGrid fewer = parse_expected_grid("program 5.10 6.12\ntcx/ingress unsupported-attach-type pass\n");
+    auto extra = compare_with_expected(fewer, cells);
+    ASSERT_EQ(extra.size(), 2u) << "ok/p is reported on both kernels but has no row";
+    EXPECT_NE(extra[0].find("no row"), std::string::npos);
+
+    ExpectedGrid more = parse_expected_grid(text + "gone/prog pass pass\n");
+    EXPECT_EQ(compare_with_expected(more, cells).size(), 2u) << "a fixture no kernel reported is a difference";
+}
+
+TEST(ExpectedGrid, MalformedIsAnError) {
+    EXPECT_THROW(parse_expected_grid("# nothing\n"), flowattr::Error);
+    EXPECT_THROW(parse_expected_grid("kernels 5.10\n"), flowattr::Error);
+    EXPECT_THROW(parse_expected_grid("program 5.10 6.1\na/b pass\n"), flowattr::Error);
+    EXPECT_THROW(parse_expected_grid("program 5.10\na/b pass\na/b pass\n"), flowattr::Error);
+}
+
+TEST(GuestPlan, CheckModeCarriesTheLogLimit) {
+    GuestPlan plan;
+    plan.mode = GuestMode::check;
+    plan.check_log_limit = 4096;
+    EXPECT_NE(guest_plan_cmdline(plan).find("kmatrix.mode=check kmatrix.filter=* "), std::string::npos);
+    EXPECT_NE(guest_plan_cmdline(plan).find("kmatrix.check_log_limit=4096"), std::string::npos);
+    plan.mode = GuestMode::suite;
+    EXPECT_EQ(guest_plan_cmdline(plan).find("check_log_limit"), std::string::npos);
+    EXPECT_NE(render_init_script().find("/bin/flowattr check --json --log-limit \"$CHECKLIMIT\" /check/*/*"),
+              std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,62 @@
+// What `flowattr check` / `kmatrix check` accept: a .bpf.o, or the objects an executable
+// embeds (found as libbpf-tools embeds them); anything else is one line, exit 2.
+#include <gtest/gtest.h>
+
+#include "build_tree.h"
+#include "common/file.h"
+#include "verify/object_input.h"
+
+namespace {
+
+using flowattr::verify::bpf_objects_in;
+using flowattr::verify::InputError;
+
+std::string own_object(const std::string& name) {
+    return flowattr::read_file(fa::test::build_dir() + "/bpf/" + name + ".bpf.o");
+}
+
+std::string message_for(const std::string& display, const std::string& bytes) {
+    try {
+        bpf_objects_in(display, bytes);
+    } catch (const InputError& e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
+TEST(ObjectInput, PlainObjectKeepsItsName) {
+    auto objects = bpf_objects_in("/x/flow.bpf.o", own_object("flow"));
+    ASSERT_EQ(objects.size(), 1u);
+    EXPECT_EQ(objects[0].name, "flow");
+}
+
+// An executable with two objects inside: both found, each byte-exact, named after the file.
+TEST(ObjectInput, EmbeddedObjectsFoundInAnotherElf) {
+    std::string flow = own_object("flow"), noop = own_object("noop");
+    std::string host = "\x7f" "ELF" + std::string(60, '\0');
+    host[4] = 2;
+    host[5] = 1;
+    host[18] = 62;  // EM_X86_64
+    std::string exe = host + "padding \x7f" "ELF but not really" + flow + std::string(13, 'x') + noop + "tail";
+    auto objects = bpf_objects_in("/usr/sbin/tool", exe);
+    ASSERT_EQ(objects.size(), 2u);
+    EXPECT_EQ(objects[0].bytes, flow);
+    EXPECT_EQ(objects[1].bytes, noop);
+    EXPECT_EQ(objects[0].name, "tool.1");
+    EXPECT_EQ(objects[1].name, "tool.2");
+    EXPECT_NE(objects[0].origin.find("/usr/sbin/tool@0x"), std::string::npos);
+}
+
+TEST(ObjectInput, BadInputNamesTheFileAndTheProblem) {
+    EXPECT_EQ(message_for("notes.txt", "hello world, this is not an object"), "notes.txt: not an ELF file (no \\x7fELF magic)");
+    EXPECT_EQ(message_for("short.o", std::string("\x7f" "ELF\2\1", 6)), "short.o: truncated ELF header (6 bytes)");
+    std::string flow = own_object("flow");
+    std::string cut = message_for("cut.bpf.o", flow.substr(0, flow.size() / 2));
+    EXPECT_EQ(cut.rfind("malformed BPF object: cut.bpf.o: ", 0), 0u) << cut;
+    std::string host = "\x7f" "ELF" + std::string(200, '\0');
+    host[18] = 62;
+    EXPECT_EQ(message_for("/bin/ls", host), "/bin/ls: an ELF file for another machine (e_machine 62) that embeds no BPF object");
+    EXPECT_THROW(flowattr::verify::read_bpf_objects("/nonexistent/x.bpf.o"), InputError);
+}
+
+}  // namespace
