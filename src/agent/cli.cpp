@@ -3,7 +3,9 @@
 #include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <grp.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -117,6 +119,13 @@ int run_check(const CheckCommandOptions& o, const ObjectReader& read_objects, st
         } catch (const std::exception& e) {
             err << "flowattr check: " << e.what() << "\n";
             return 2;
+        }
+    }
+    if (o.unprivileged) {
+        // Every capability goes with the switch from uid 0 to a non-zero uid (no keep-caps).
+        if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+            err << "flowattr check: " << describe_errno("cannot drop to uid 65534", errno) << "\n";
+            return 1;
         }
     }
     if (auto missing = missing_privileges())

@@ -165,7 +165,8 @@ bool map_sized_by_loader(const bpf_map* map) {
 diagnose::KernelFacts facts_for(bpf_object* obj, bpf_program* prog, CheckTargets& targets) {
     diagnose::KernelFacts f;
     f.privileged = !missing_privileges().has_value();
-    if (!prog) return f;
+    // An unprivileged loader's type probes fail like missing types would: ask nothing.
+    if (!prog || !*f.privileged) return f;
     LibbpfLogCapture quiet;
     f.program_type_supported = probe_answer(libbpf_probe_bpf_prog_type(bpf_program__type(prog), nullptr));
     auto eat = int(bpf_program__expected_attach_type(prog));

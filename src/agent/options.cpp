@@ -174,6 +174,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
             if (args[i] == "--json") cmd.check.json = true;
             else if (args[i] == "--full-log") cmd.check.full_log = true;
             else if (args[i] == "--load-only") cmd.check.load_only = true;
+            else if (args[i] == "--unprivileged") cmd.check.unprivileged = true;
             else if (args[i] == "--log-limit") {
                 char* end = nullptr;
                 const char* v = i + 1 < args.size() ? args[++i].c_str() : "";
@@ -215,9 +216,10 @@ std::string usage_text() {
            "         attribute the flows on IF to processes; one JSON object per flow per interval\n"
            "  probe  [--json]          kernel features flowattr depends on\n"
            "  load   --check [--full-log]  load every embedded program, print verifier stats, detach\n"
-           "  check  [--json] [--full-log] [--load-only] [--log-limit BYTES] OBJECT...  load and attach any BPF object's\n"
+           "  check  [--json] [--full-log] [--load-only] [--unprivileged] [--log-limit BYTES] OBJECT...  load and attach any BPF object's\n"
            "         programs one at a time (OBJECT: a .bpf.o or an executable embedding objects);\n"
-           "         each failure named with its class, cause and fix (docs/TROUBLESHOOTING.md)\n"
+           "         each failure named with its class, cause and fix (docs/TROUBLESHOOTING.md);\n"
+           "         --unprivileged: as uid 65534 without capabilities, to see what an unprivileged loader gets\n"
            "  causes [--json|--markdown]  the failure classes check names, with cause and fix\n"
            "  verify [--against DIR] [OBJECT.bpf.o...]  check embedded or given BPF objects offline\n"
            "\n"

@@ -52,6 +52,7 @@ struct CheckCommandOptions {
     bool json = false;       // one JSON line per program (docs/OUTPUT.md) instead of the report
     bool full_log = false;   // every verifier log, passes too
     bool load_only = false;  // no attach
+    bool unprivileged = false;  // drop to uid/gid 65534 and no capabilities after reading the objects
     std::size_t log_limit = 0;  // --json: keep each log within this many bytes (0: whole)
     std::vector<std::string> objects;
 };

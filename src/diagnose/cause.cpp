@@ -256,13 +256,21 @@ std::optional<Match> match_verifier_rejected(const Failure& f) {
 std::optional<Match> match_nothing(const Failure&) { return std::nullopt; }
 
 // The table: documentation and matcher per cause. Row order is precedence order in
-// diagnose(): a rejected BTF explains the bare EINVAL of
-// the map that needed it, a missing helper explains the verifier's refusal, and so on.
+// diagnose(): a loader without privileges explains every EPERM after it, a rejected BTF
+// explains the bare EINVAL of the map that needed it, a missing helper explains the
+// verifier's refusal, and so on.
 struct Row {
     CauseInfo info;
     Rule rule;
 };
 const std::vector<Row> kTable = {
+    {{Cause::not_permitted, "The loader lacks the capabilities",
+     "EPERM while the loader is missing CAP_BPF / CAP_PERFMON / CAP_NET_ADMIN (or CAP_SYS_ADMIN)",
+     "the process has neither CAP_SYS_ADMIN nor the capabilities this program type needs; libbpf's "
+     "\"try raising ulimit -l\" hint is not the cause on kernels >= 5.11 (memory is memcg-accounted)",
+     "run the loader as root or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN",
+     false},
+     match_not_permitted},
     {{Cause::lsm_inactive, "LSM program attached but never runs",
      "an `lsm/` program loaded and attached, but a canary hook never fired; `bpf` is missing from "
      "/sys/kernel/security/lsm",
@@ -365,13 +373,6 @@ const std::vector<Row> kTable = {
      "exists on every kernel you support",
      false},
      match_unsupported_attach_type},
-    {{Cause::not_permitted, "The loader lacks the capabilities",
-     "EPERM while the loader is missing CAP_BPF / CAP_PERFMON / CAP_NET_ADMIN (or CAP_SYS_ADMIN)",
-     "the process has neither CAP_SYS_ADMIN nor the capabilities this program type needs; libbpf's "
-     "\"try raising ulimit -l\" hint is not the cause on kernels >= 5.11 (memory is memcg-accounted)",
-     "run the loader as root or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN",
-     false},
-     match_not_permitted},
     {{Cause::policy_denied, "A security policy refused the program",
      "EPERM with an empty verifier log from a privileged loader",
      "the verifier never ran: lockdown (integrity/confidentiality), an LSM or a sandbox policy refused "

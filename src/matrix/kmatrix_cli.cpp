@@ -81,6 +81,8 @@ const char* const kLabUsage =
     "  kmatrix check over every DIR/*.bpf.o (the loader-failure fixtures), then the grid of classes is\n"
     "  held against FILE (tests/kernel/fixtures/expected.txt); every difference is printed.\n"
     "  --write-expected FILE  record what the kernels really did instead of comparing\n"
+    "  --variants-of NAME     the kernel booted twice more: NAME+unprivileged (flowattr check as uid 65534)\n"
+    "                         and NAME+nomodules (no sch_ingress/cls_bpf); default 6.1, none if not selected\n"
     "Exit: 0 the grid matches, 1 it differs, 2 bad input.\n";
 
 const char* const kReproUsage =
@@ -156,6 +158,7 @@ struct Options {
     std::vector<std::string> objects;
     std::string json_path;
     std::string fixtures, expect, write_expected;  // lab
+    std::string variants_of = "6.1";               // lab: the kernel its extra cells boot
     bool help = false;
 };
 
@@ -210,7 +213,8 @@ bool parse_options(const std::vector<std::string>& args, Verb verb, Options& o, 
                    a == "--cmdline" || a == "--qemu" || a == "--agent" || a == "--suite" || a == "--busybox" ||
                    (repro && (a == "--test" || a == "--object")) || (many && a == "--only") ||
                    (verb == Verb::check && a == "--json") ||
-                   (verb == Verb::lab && (a == "--fixtures" || a == "--expect" || a == "--write-expected"))) {
+                   (verb == Verb::lab && (a == "--fixtures" || a == "--expect" || a == "--write-expected" ||
+                                          a == "--variants-of"))) {
             if (!(v = value(i, a))) return false;
             std::string& dst = a == "--kernels" ? o.kernels : a == "--out" ? o.out : a == "--artifacts" ? o.artifacts
                                : a == "--cache" ? o.cache : a == "--accel" ? o.accel : a == "--cmdline" ? o.cmdline
@@ -218,9 +222,10 @@ bool parse_options(const std::vector<std::string>& args, Verb verb, Options& o, 
                                : a == "--busybox" ? o.busybox : o.test;
             if (a == "--only")
                 o.only = split_commas(*v);
-            else if (a == "--object" || a == "--json" || a == "--fixtures" || a == "--expect" || a == "--write-expected")
+            else if (a == "--object" || a == "--json" || a == "--fixtures" || a == "--expect" || a == "--write-expected" ||
+                     a == "--variants-of")
                 (a == "--object" ? o.object : a == "--json" ? o.json_path : a == "--fixtures" ? o.fixtures
-                 : a == "--expect" ? o.expect : o.write_expected) = *v;
+                 : a == "--expect" ? o.expect : a == "--variants-of" ? o.variants_of : o.write_expected) = *v;
             else if (a == "--cmdline" && !o.cmdline.empty())
                 o.cmdline += " " + *v;
             else
@@ -539,6 +544,23 @@ int cmd_check(const std::vector<std::string>& args) {
     return check_exit_code(results, info.interrupted);
 }
 
+// Two failure classes need a guest unlike every kernels.txt cell, so the lab boots one kernel
+// twice more: as an unprivileged loader (not-permitted) and without the clsact and cls_bpf
+// modules (missing-module). /init reads these switches from the kernel command line, where
+// the entry's cmdline comes after the plan's, so a variant is only an entry with more cmdline.
+void add_lab_variants(std::vector<KernelEntry>& entries, const std::string& base_name) {
+    auto base = std::find_if(entries.begin(), entries.end(), [&](const KernelEntry& e) { return e.name == base_name; });
+    if (base == entries.end()) return;
+    const KernelEntry copy = *base;
+    for (const auto& [suffix, switches] : {std::pair<const char*, const char*>{"+unprivileged", "kmatrix.check_unprivileged=1"},
+                                           {"+nomodules", "kmatrix.modules=none"}}) {
+        KernelEntry v = copy;
+        v.name += suffix;
+        v.cmdline = (copy.cmdline == "-" || copy.cmdline.empty() ? std::string() : copy.cmdline + " ") + switches;
+        entries.push_back(v);
+    }
+}
+
 int cmd_lab(const std::vector<std::string>& args) {
     Options o;
     if (!parse_options(args, Verb::lab, o, std::cerr)) return kUsage;
@@ -567,6 +589,7 @@ int cmd_lab(const std::vector<std::string>& args) {
     }
     std::vector<KernelEntry> entries;
     if (!selected_kernels(o, entries)) return kCheckUsageExit;
+    add_lab_variants(entries, o.variants_of);
     std::string shared_error;
     RunSettings settings = base_settings(o, shared_error);
     std::size_t objects = 0;

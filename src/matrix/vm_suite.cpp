@@ -60,7 +60,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 
-MODE=suite FILTER='*' TT=60 LOADARGS=--check CHECKLIMIT=0
+MODE=suite FILTER='*' TT=60 LOADARGS=--check CHECKLIMIT=0 CHECKARGS= MODULES=all
 set -f
 for p in $(cat /proc/cmdline); do
 	case "$p" in
@@ -69,6 +69,8 @@ for p in $(cat /proc/cmdline); do
 	kmatrix.filter=*) FILTER=${p#*=} ;;
 	kmatrix.test_timeout=*) TT=${p#*=} ;;
 	kmatrix.check_log_limit=*) CHECKLIMIT=${p#*=} ;;
+	kmatrix.check_unprivileged=1) CHECKARGS=--unprivileged ;;
+	kmatrix.modules=none) MODULES=none ;;
 	esac
 done
 set +f
@@ -96,9 +98,10 @@ emit "{\"type\":\"mounts\",\"failed\":\"${failed# }\"}"
 
 # No modules.dep in the initramfs: retry until every module found its dependencies,
 # then once more for the stragglers so their error reaches the console and the record.
+# kmatrix.modules=none (the lab's no-module cell) loads none.
 mods="" pending=""
 for m in /lib/modules/kmatrix/*.ko; do
-	[ -e "$m" ] && pending="$pending $m"
+	[ -e "$m" ] && [ "$MODULES" != none ] && pending="$pending $m"
 done
 for pass in 1 2 3 4; do
 	left=""
@@ -129,7 +132,7 @@ if [ "$MODE" = check ] || [ "$MODE" = check+shell ]; then
 	CT=$((TT * 10))
 	set -o pipefail
 	s=$(up)
-	timeout -k 5 "$CT" /bin/flowattr check --json --log-limit "$CHECKLIMIT" /check/*/* </dev/null 2>/tmp/check.err |
+	timeout -k 5 "$CT" /bin/flowattr check --json --log-limit "$CHECKLIMIT" $CHECKARGS /check/*/* </dev/null 2>/tmp/check.err |
 		sed 's/^/{"type":"check","result":/; s/$/}/' >&3
 	rc=$?
 	e=$(up)
