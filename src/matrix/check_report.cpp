@@ -31,11 +31,6 @@ bool failed(const CellResult& cell, const CheckRow& row) {
     return p ? p->status == CheckStatus::fail : cell.ran_vm;
 }
 
-std::string md_text(const std::string& s) {
-    std::string out;
-    for (char ch : s) out += ch == '|' ? std::string("\\|") : ch == '\n' ? std::string(" ") : std::string(1, ch);
-    return out;
-}
 
 }  // namespace
 
@@ -120,15 +115,15 @@ std::string check_grid_markdown(const std::vector<CellResult>& cells) {
     auto rows = check_rows(cells);
     std::ostringstream md;
     md << "\n### Programs × kernels\n\n| program | section |";
-    for (const auto& c : cells) md << " " << md_text(c.name) << " |";
+    for (const auto& c : cells) md << " " << markdown_cell(c.name) << " |";
     md << "\n|---|---|";
     for (std::size_t i = 0; i < cells.size(); i++) md << "---|";
     md << "\n";
     for (const auto& r : rows) {
-        md << "| " << md_text(row_name(r)) << " | `" << md_text(r.section) << "` |";
+        md << "| " << markdown_cell(row_name(r)) << " | `" << markdown_cell(r.section) << "` |";
         for (const auto& c : cells) {
             std::string label = check_cell_label(c, r);
-            md << " " << (label == "pass" ? "✅ " : failed(c, r) ? "❌ " : "") << md_text(label) << " |";
+            md << " " << (label == "pass" ? "✅ " : failed(c, r) ? "❌ " : "") << markdown_cell(label) << " |";
         }
         md << "\n";
     }

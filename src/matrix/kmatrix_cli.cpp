@@ -258,6 +258,15 @@ bool parse_options(const std::vector<std::string>& args, Verb verb, Options& o, 
     return true;
 }
 
+// Parses a command's options; an exit code when there is nothing more to do (a usage error,
+// or --help printed USAGE).
+std::optional<int> parse_command(const std::vector<std::string>& args, Verb verb, const char* usage, Options& o) {
+    if (!parse_options(args, verb, o, std::cerr)) return kUsage;
+    if (!o.help) return std::nullopt;
+    std::cout << usage;
+    return 0;
+}
+
 // The static binaries the initramfs carries: --agent/--suite/--busybox when given, else
 // from --artifacts, else out/ (what `make docker-build` produces) then build/ (a local
 // cmake build); busybox may also come from the host's busybox-static.
@@ -457,11 +466,7 @@ bool write_all_reports(const std::string& out, const std::vector<CellResult>& re
 
 int cmd_run(const std::vector<std::string>& args) {
     Options o;
-    if (!parse_options(args, Verb::run, o, std::cerr)) return kUsage;
-    if (o.help) {
-        std::cout << kRunUsage;
-        return 0;
-    }
+    if (auto done = parse_command(args, Verb::run, kRunUsage, o)) return *done;
     std::vector<KernelEntry> entries;
     if (!selected_kernels(o, entries)) return kUsage;
     std::string shared_error;
@@ -479,14 +484,15 @@ int cmd_run(const std::vector<std::string>& args) {
 // Reads every object file the way the guest will (a .bpf.o, or an executable embedding
 // objects), so bad input is refused before any VM boots, and puts file N at
 // /check/NN/<file name> in the initramfs. Returns false after one line per bad file.
-bool stage_objects(const std::vector<std::string>& paths, RunSettings& settings, std::size_t& object_count) {
+bool stage_objects(const char* who, const std::vector<std::string>& paths, RunSettings& settings,
+                   std::size_t& object_count) {
     bool ok = true;
     object_count = 0;
     for (std::size_t i = 0; i < paths.size(); i++) {
         try {
             object_count += verify::read_bpf_objects(paths[i]).size();
         } catch (const verify::InputError& e) {
-            std::cerr << "kmatrix check: " << e.what() << "\n";
+            std::cerr << who << ": " << e.what() << "\n";
             ok = false;
             continue;
         }
@@ -509,11 +515,7 @@ std::vector<CellResult> run_check(const Options& o, const std::vector<KernelEntr
 
 int cmd_check(const std::vector<std::string>& args) {
     Options o;
-    if (!parse_options(args, Verb::check, o, std::cerr)) return kUsage;
-    if (o.help) {
-        std::cout << kCheckUsage;
-        return 0;
-    }
+    if (auto done = parse_command(args, Verb::check, kCheckUsage, o)) return *done;
     if (o.objects.empty()) {
         std::cerr << "kmatrix check: which BPF object? (OBJECT.bpf.o, or an executable embedding objects)\n" << kCheckUsage;
         return kCheckUsageExit;
@@ -523,7 +525,7 @@ int cmd_check(const std::vector<std::string>& args) {
     std::string shared_error;
     RunSettings settings = base_settings(o, shared_error);
     std::size_t objects = 0;
-    if (!stage_objects(o.objects, settings, objects)) return kCheckUsageExit;
+    if (!stage_objects("kmatrix check", o.objects, settings, objects)) return kCheckUsageExit;
     std::cerr << "kmatrix check: " << objects << " BPF object(s) from " << o.objects.size() << " file(s) on "
               << entries.size() << " kernel(s)\n";
     RunInfo info;
@@ -563,11 +565,7 @@ void add_lab_variants(std::vector<KernelEntry>& entries, const std::string& base
 
 int cmd_lab(const std::vector<std::string>& args) {
     Options o;
-    if (!parse_options(args, Verb::lab, o, std::cerr)) return kUsage;
-    if (o.help) {
-        std::cout << kLabUsage;
-        return 0;
-    }
+    if (auto done = parse_command(args, Verb::lab, kLabUsage, o)) return *done;
     if (o.fixtures.empty() || o.expect.empty()) {
         std::cerr << "kmatrix lab: --fixtures DIR and --expect FILE are required\n" << kLabUsage;
         return kCheckUsageExit;
@@ -593,7 +591,7 @@ int cmd_lab(const std::vector<std::string>& args) {
     std::string shared_error;
     RunSettings settings = base_settings(o, shared_error);
     std::size_t objects = 0;
-    if (!stage_objects(o.objects, settings, objects)) return kCheckUsageExit;
+    if (!stage_objects("kmatrix lab", o.objects, settings, objects)) return kCheckUsageExit;
     std::cerr << "kmatrix lab: " << objects << " fixture objects on " << entries.size() << " kernel(s)\n";
     RunInfo info;
     std::vector<CellResult> results = run_check(o, entries, settings, shared_error, info);
@@ -626,11 +624,7 @@ std::string recorded_initramfs_sha(const std::string& out, const std::string& na
 
 int cmd_repro(const std::vector<std::string>& args) {
     Options o;
-    if (!parse_options(args, Verb::repro, o, std::cerr)) return kUsage;
-    if (o.help) {
-        std::cout << kReproUsage;
-        return 0;
-    }
+    if (auto done = parse_command(args, Verb::repro, kReproUsage, o)) return *done;
     std::vector<KernelEntry> entries;
     try {
         entries = load_kernel_list(o.kernels);
@@ -681,7 +675,7 @@ int cmd_repro(const std::vector<std::string>& args) {
                                  : (o.test.empty() ? GuestMode::load_check : GuestMode::suite);
     if (!o.object.empty()) {
         std::size_t objects = 0;
-        if (!stage_objects({o.object}, settings, objects)) return kCheckUsageExit;
+        if (!stage_objects("kmatrix repro", {o.object}, settings, objects)) return kCheckUsageExit;
         settings.plan.mode = o.shell ? GuestMode::check_then_shell : GuestMode::check;
         settings.plan.check_log_limit = 8 << 20;  // the full log, within reason for a serial port
     }

@@ -329,34 +329,35 @@ std::string summary_table(const std::vector<CellResult>& cells) {
     return out.str();
 }
 
+std::string markdown_cell(const std::string& s) {
+    std::string out;
+    for (char ch : s) out += ch == '|' ? std::string("\\|") : ch == '\n' ? std::string(" ") : std::string(1, ch);
+    return out;
+}
+
 std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo& info) {
     std::ostringstream md;
-    auto cell_text = [](std::string s) {
-        std::string out;
-        for (char ch : s) out += ch == '|' ? std::string("\\|") : ch == '\n' ? std::string(" ") : std::string(1, ch);
-        return out;
-    };
     md << "## flowattr kernel matrix\n\n";
     if (info.interrupted) md << "**Interrupted**: partial results.\n\n";
-    if (!info.accel_note.empty()) md << "_" << cell_text(info.accel_note) << "_\n\n";
+    if (!info.accel_note.empty()) md << "_" << markdown_cell(info.accel_note) << "_\n\n";
     md << "| kernel | version | outcome | accel | QEMU→init s | init→tests s | VM s | tests p/f/s | detail |\n";
     md << "|---|---|---|---|---:|---:|---:|---|---|\n";
     for (const auto& c : cells) {
         std::string mark = c.cls.outcome == Outcome::pass ? "✅ " : outcome_fails_run(c.cls.outcome) ? "❌ " : "⚪ ";
-        md << "| " << cell_text(c.name) << " | " << cell_text(c.version) << " | " << mark << outcome_name(c.cls.outcome)
+        md << "| " << markdown_cell(c.name) << " | " << markdown_cell(c.version) << " | " << mark << outcome_name(c.cls.outcome)
            << " | " << (c.accel.empty() ? "-" : c.accel) << " | " << fixed(c.timings.to_init) << " | "
            << fixed(c.timings.init_to_first_test) << " | " << fixed(c.timings.vm) << " | " << tests_cell(c) << " | "
-           << cell_text(one_line(c.cls.reason, 120)) << " |\n";
+           << markdown_cell(one_line(c.cls.reason, 120)) << " |\n";
     }
     auto tests = all_tests(cells);
     if (!tests.empty()) {
         md << "\n<details><summary>Per-test results</summary>\n\n| test |";
-        for (const auto& c : cells) md << " " << cell_text(c.name) << " |";
+        for (const auto& c : cells) md << " " << markdown_cell(c.name) << " |";
         md << "\n|---|";
         for (std::size_t i = 0; i < cells.size(); i++) md << "---|";
         md << "\n";
         for (const auto& t : tests) {
-            md << "| " << cell_text(t) << " |";
+            md << "| " << markdown_cell(t) << " |";
             for (const auto& c : cells) md << " " << test_status(c, t) << " |";
             md << "\n";
         }

@@ -71,6 +71,8 @@ void write_reports(const std::string& out_dir, const std::vector<CellResult>& ce
 int run_exit_code(const std::vector<CellResult>& cells, bool interrupted);
 
 std::string xml_escape(const std::string& s);
+// A Markdown table cell: '|' escaped, newlines folded.
+std::string markdown_cell(const std::string& s);
 std::string html_escape(const std::string& s);
 
 }  // namespace flowattr::matrix
