@@ -44,15 +44,16 @@ Agent::Agent(const RunOptions& options) : options_(options) {
     identity_ = std::make_unique<IdentityTracker>(options.identity, status_.cgroup_root);
     status_.identity = identity_->status();
 
-    // Probed, not assumed from the version: without bpf_sock_from_file the iterator cannot
-    // load, and /proc + pidfd_getfd reach the same sockets from userspace.
-    FeatureCheck sock_from_file = probe_helper_exists(kFeatureSockFromFile, BPF_FUNC_sock_from_file);
+    // Probed, not assumed from the version: where the iterator cannot load (no
+    // bpf_sock_from_file before 5.11, or a verifier that refuses it), /proc + pidfd_getfd reach
+    // the same sockets from userspace.
+    FeatureCheck task_walk = probe_task_walk();
     try {
-        if (sock_from_file.available) {
+        if (task_walk.available) {
             status_.preexisting_walk = "iter/task_file";
             status_.preexisting_stamped = stamp_preexisting_sockets(identity_->sk_storage_fd());
         } else {
-            status_.preexisting_walk = "/proc + pidfd_getfd (no bpf_sock_from_file: " + sock_from_file.detail + ")";
+            status_.preexisting_walk = "/proc + pidfd_getfd (" + task_walk.detail + ")";
             ProcWalkResult walk = stamp_sockets_from_proc(identity_->sk_storage_fd(), status_.cgroup_root);
             status_.preexisting_stamped = walk.stamped;
             if (walk.unreachable)

@@ -1,6 +1,7 @@
 #include "agent/load_check.h"
 
 #include "agent/embedded_objects.h"
+#include "agent/task_sockets.h"
 
 namespace flowattr::agent {
 namespace {
@@ -15,7 +16,7 @@ struct OptionalProgram {
 };
 constexpr OptionalProgram kOptionalPrograms[] = {
     {"tcx/", "tcx", "TCX", "the agent attaches the tc pair instead"},
-    {"iter/task_file", kFeatureSockFromFile, "bpf_sock_from_file",
+    {"iter/task_file", kFeatureTaskWalk, "task walk",
      "the agent finds pre-existing sockets through /proc and pidfd_getfd instead"},
 };
 
@@ -28,8 +29,8 @@ std::vector<ProgramCheck> load_check_all(const KernelFeatures& features) {
         for (const auto& p : kOptionalPrograms) {
             if (section.rfind(p.section_prefix, 0) != 0 || features.has(p.feature)) continue;
             const FeatureCheck* probed = features.find(p.feature);
-            return std::string("kernel has no ") + p.what + " (" + (probed ? probed->detail : std::string("not probed")) +
-                   "); " + p.instead;
+            return std::string("no ") + p.what + " on this kernel (" +
+                   (probed ? probed->detail : std::string("not probed")) + "); " + p.instead;
         }
         return std::nullopt;
     };

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "agent/libbpf_support.h"
+#include "agent/task_sockets.h"
 #include "common/error.h"
 
 namespace flowattr::agent {
@@ -148,6 +149,7 @@ KernelFeatures probe_kernel_features() {
     f.checks.push_back(probe_helper("sk_storage.cgroup_skb", BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_sk_storage_get));
     f.checks.push_back(probe_helper("sk_lookup.tc", BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_skc_lookup_tcp));
     f.checks.push_back(probe_helper_exists(kFeatureSockFromFile, BPF_FUNC_sock_from_file));
+    f.checks.push_back(probe_task_walk());
     std::string cg = find_cgroup2_mount();
     f.checks.push_back(check("cgroup_v2", !cg.empty(), cg.empty() ? "no cgroup2 mount in /proc/self/mounts" : cg));
     return f;

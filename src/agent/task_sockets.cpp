@@ -4,8 +4,11 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <memory>
+
 #include "agent/libbpf_support.h"
 #include "common/error.h"
+#include "diagnose/cause.h"
 #include "flowattr.h"
 #include "task_sockets.skel.h"
 
@@ -30,6 +33,23 @@ std::uint64_t stamp_preexisting_sockets(int sk_storage_fd) {
     }
     if (n < 0) throw Error("task_file iteration failed", errno);
     return sum_percpu_counter(bpf_map__fd(skel->maps.fa_task_iter_counters), FA_CNT_IDENTITY_STAMPED);
+}
+
+FeatureCheck probe_task_walk() {
+    FeatureCheck helper = probe_helper_exists(kFeatureSockFromFile, BPF_FUNC_sock_from_file);
+    if (!helper.available) return {kFeatureTaskWalk, false, "no bpf_sock_from_file: " + helper.detail};
+    LibbpfLogCapture log;
+    std::unique_ptr<task_sockets_bpf, void (*)(task_sockets_bpf*)> skel(task_sockets_bpf__open(),
+                                                                         task_sockets_bpf__destroy);
+    if (!skel) return {kFeatureTaskWalk, false, describe_errno("cannot open the task_sockets object", errno)};
+    char verifier_log[1 << 16] = "";
+    bpf_program__set_log_buf(skel->progs.fa_stamp_task_sockets, verifier_log, sizeof(verifier_log));
+    bpf_program__set_log_level(skel->progs.fa_stamp_task_sockets, 1);
+    int err = task_sockets_bpf__load(skel.get());
+    if (err == 0) return {kFeatureTaskWalk, true, "iter/task_file loads"};
+    std::string reason = diagnose::verifier_reason(verifier_log);
+    return {kFeatureTaskWalk, false,
+            "the verifier refuses iter/task_file: " + (reason.empty() ? describe_errno("load", -err) : reason)};
 }
 
 }  // namespace flowattr::agent

@@ -496,7 +496,7 @@ bool stage_objects(const char* who, const std::vector<std::string>& paths, RunSe
             ok = false;
             continue;
         }
-        char dir[16];
+        char dir[24];
         std::snprintf(dir, sizeof(dir), "%02zu", i + 1);
         std::string base = paths[i].substr(paths[i].rfind('/') + 1);
         settings.binaries.extra_files[std::string(kGuestCheckDir + 1) + "/" + dir + "/" + base] = paths[i];

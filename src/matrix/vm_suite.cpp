@@ -420,8 +420,11 @@ std::vector<std::string> SuiteResults::attach_modes() const {
     if (auto tcx = has("tcx")) modes.insert(*tcx ? "tc:tcx" : "tc:clsact");
     auto lsm = has("bpf_lsm"), prog_lsm = has("prog.lsm");
     if (lsm && prog_lsm) modes.insert(*lsm && *prog_lsm ? "identity:lsm" : "identity:sock_create");
-    // Sockets older than the agent: iter/task_file needs bpf_sock_from_file (5.11).
-    if (auto walk = has("helper.sock_from_file")) modes.insert(*walk ? "preexisting:task_iter" : "preexisting:proc_walk");
+    // Sockets older than the agent: iter/task_file where the verifier takes it ("task_walk";
+    // older guests only report bpf_sock_from_file, 5.11), /proc + pidfd_getfd otherwise.
+    auto walk = has("task_walk");
+    if (!walk) walk = has("helper.sock_from_file");
+    if (walk) modes.insert(*walk ? "preexisting:task_iter" : "preexisting:proc_walk");
     for (const auto& t : tests)
         for (const auto& [k, v] : t.properties)
             if (k.rfind("attach_mode", 0) == 0 && !v.empty()) modes.insert(v);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "agent/probe.h"
+#include "agent/task_sockets.h"
 #include "agent/proc_sockets.h"
 #include "agent/procfs.h"
 #include "common/error.h"
@@ -749,10 +750,9 @@ protected:
         ASSERT_NE(iter_, nullptr);
         ASSERT_EQ(bpf_map__reuse_fd(iter_->maps.fa_sk_identity, store()), 0);
         const int err = task_sockets_bpf__load(iter_);
-        const auto helper = flowattr::agent::probe_helper_exists(flowattr::agent::kFeatureSockFromFile,
-                                                                  BPF_FUNC_sock_from_file);
-        if (err && !helper.available)
-            GTEST_SKIP() << "no bpf_sock_from_file (" << helper.detail << "): the agent walks /proc instead, "
+        const auto walk = flowattr::agent::probe_task_walk();
+        if (err && !walk.available)
+            GTEST_SKIP() << "no task walk (" << walk.detail << "): the agent walks /proc instead, "
                          << "see ProcWalkStampsExistingSocketsWithoutOverwriting";
         ASSERT_EQ(err, 0) << "task_sockets.bpf.o does not load: " << std::strerror(-err);
         bpf_link* link = bpf_program__attach_iter(iter_->progs.fa_stamp_task_sockets, nullptr);

@@ -21,6 +21,7 @@
 #include "agent/embedded_objects.h"
 #include "agent/libbpf_support.h"
 #include "agent/probe.h"
+#include "agent/task_sockets.h"
 #include "kernel_env.h"
 #include "scratch_cgroup.h"
 
@@ -100,8 +101,9 @@ TEST_P(SectionCheck, KernelAgreesWithTheSection) {
     KernelFeatures features = probe_kernel_features();
     bool tcx = ref.section.rfind("tcx/", 0) == 0;
     if (tcx && !features.has("tcx")) GTEST_SKIP() << "no TCX on this kernel (" << features.find("tcx")->detail << ")";
-    if (ref.section == "iter/task_file" && !features.has(kFeatureSockFromFile))
-        GTEST_SKIP() << "no bpf_sock_from_file on this kernel: the agent walks /proc instead";
+    if (ref.section == "iter/task_file" && !features.has(kFeatureTaskWalk))
+        GTEST_SKIP() << "no task walk on this kernel (" << features.find(kFeatureTaskWalk)->detail
+                     << "): the agent walks /proc instead";
 
     LibbpfLogCapture log;
     int err = bpf_object__load(obj.get());
