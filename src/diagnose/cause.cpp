@@ -552,7 +552,8 @@ std::string troubleshooting_markdown() {
        << "Every failure `flowattr load --check`, `flowattr check`, `kmatrix check`, `kmatrix lab` and\n"
        << "`kmatrix repro` report is named with one of these classes (the `class` field of `--json` and\n"
        << "the JUnit failure type). They are tried in this order; the first that matches wins, so a\n"
-       << "rejected BTF is named before the bare EINVAL of the map that needed it.\n\n"
+       << "rejected BTF is named before the bare EINVAL of the map that needed it. `flowattr verify` names\n"
+       << "the classes marked offline without a kernel: `[btf] (btf-rejected) ...` and `\"class\"` in `--json`.\n\n"
        << "| class | what | offline (`flowattr verify`) |\n|---|---|---|\n";
     for (const auto& row : cause_table())
         md << "| [`" << cause_name(row.cause) << "`](#" << cause_name(row.cause) << ") | " << row.title << " | "

@@ -59,7 +59,10 @@ void print_human(const VerifyResult& r, std::ostream& out) {
     }
     out << "\nfindings:\n";
     for (const Finding& f : r.findings) {
-        out << "  [" << f.check << "] " << f.message << "\n";
+        const auto cause = finding_cause(f);
+        out << "  [" << f.check << "] " << (cause ? std::string("(") + diagnose::cause_name(*cause) + ") " : "")
+            << f.message << "\n";
+        if (cause) out << "      fix: " << diagnose::cause_info(*cause).fix << "\n";
         std::size_t start = 0;
         while (start < f.log.size()) {
             const std::size_t end = f.log.find('\n', start);
@@ -108,12 +111,22 @@ void print_json(const VerifyResult& r, std::ostream& out) {
     }
     nlohmann::json findings = nlohmann::json::array();
     for (const Finding& f : r.findings)
-        findings.push_back({{"object", f.object}, {"check", f.check}, {"message", f.message}, {"log", f.log}});
+        findings.push_back({{"object", f.object},
+                            {"check", f.check},
+                            {"class", finding_cause(f) ? nlohmann::json(diagnose::cause_name(*finding_cause(f))) : nullptr},
+                            {"message", f.message},
+                            {"log", f.log}});
     const nlohmann::json doc = {{"ok", r.findings.empty()}, {"objects", objects}, {"findings", findings}};
     out << doc.dump(2) << "\n";
 }
 
 }  // namespace
+
+std::optional<diagnose::Cause> finding_cause(const Finding& f) {
+    if (f.check == "btf" || (f.check == "kernel" && !f.object.empty())) return diagnose::Cause::btf_rejected;
+    if (f.check == "embed") return diagnose::Cause::stale_embed;
+    return std::nullopt;
+}
 
 VerifyResult run_verify(const VerifyOptions& options) {
     VerifyResult result;

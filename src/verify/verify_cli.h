@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "diagnose/cause.h"
 #include "verify/bpf_object.h"
 #include "verify/expectations.h"
 #include "verify/kernel_floor.h"
@@ -28,6 +29,11 @@ struct VerifyResult {
     std::vector<ObjectReport> objects;
     std::vector<Finding> findings;  // every object's own findings, then the cross checks
 };
+
+// The cause-table class of an offline finding: the kernel's BTF verdict ("btf") and a BTF
+// kind newer than a listed kernel ("kernel") are btf-rejected, an outdated embed
+// ("embed") is stale-embed; ELF, section and expectation findings have none.
+std::optional<diagnose::Cause> finding_cause(const Finding& finding);
 
 // Runs every check. Unreadable or malformed objects are findings, not exceptions.
 VerifyResult run_verify(const VerifyOptions& options);

@@ -63,6 +63,13 @@ TEST(VerifyCli, EveryBtfFixtureFailsWithTheKernelsWording) {
         std::string line;
         while (std::getline(lines, line))
             EXPECT_NE(r.out.find(line), std::string::npos) << c.name << ": no \"" << line << "\" in\n" << r.out;
+        // The kernel refusing an object's BTF is the cause table's btf-rejected, offline too.
+        const CliRun j = run({"--json", path});
+        const auto doc = nlohmann::json::parse(j.out);
+        bool named = false;
+        for (const auto& f : doc["findings"])
+            named = named || (f["check"] == "btf" && f["class"] == "btf-rejected");
+        EXPECT_TRUE(named) << c.name << "\n" << j.out;
         checked++;
     }
     EXPECT_GT(checked, 60);
@@ -158,7 +165,7 @@ TEST(VerifyCli, StaleEmbedNamesBothDigests) {
     const CliRun r = run({"--against", dir.path()});
     EXPECT_EQ(r.status, 1);
     const std::string embedded_sha = flowattr::sha256_hex(changed.data, changed.size);
-    EXPECT_NE(r.out.find("[embed] embedded object " + changed.name + " is stale: embedded sha256 " + embedded_sha +
+    EXPECT_NE(r.out.find("[embed] (stale-embed) embedded object " + changed.name + " is stale: embedded sha256 " + embedded_sha +
                          ", " + dir.path() + "/" + changed.name + ".bpf.o sha256 " + flowattr::sha256_hex(bytes)),
               std::string::npos)
         << r.out;
