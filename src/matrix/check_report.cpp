@@ -26,6 +26,23 @@ std::string first_line(const std::string& s, std::size_t max) {
     return l.size() > max ? l.substr(0, max - 3) + "..." : l;
 }
 
+// The grid's columns: kernels that ran, or should have and did not. Unavailable and
+// unsupported kernels would be a column of one word each; they are named under the grid.
+std::vector<CellResult> grid_cells(const std::vector<CellResult>& cells) {
+    std::vector<CellResult> out;
+    for (const auto& c : cells)
+        if (c.ran_vm || outcome_fails_run(c.cls.outcome)) out.push_back(c);
+    return out;
+}
+
+std::string not_shown(const std::vector<CellResult>& cells) {
+    std::string names;
+    for (const auto& c : cells)
+        if (!c.ran_vm && !outcome_fails_run(c.cls.outcome))
+            names += (names.empty() ? "" : ", ") + c.name + " (" + outcome_name(c.cls.outcome) + ")";
+    return names;
+}
+
 bool failed(const CellResult& cell, const CheckRow& row) {
     const ProgramCheck* p = check_result(cell, row);
     return p ? p->status == CheckStatus::fail : cell.ran_vm;
@@ -59,7 +76,8 @@ std::string check_cell_label(const CellResult& cell, const CheckRow& row) {
 namespace {
 
 // The bare table: a header of kernel names, one line per program.
-std::string grid_table(const std::vector<CellResult>& cells) {
+std::string grid_table(const std::vector<CellResult>& all_cells) {
+    const std::vector<CellResult> cells = grid_cells(all_cells);
     auto rows = check_rows(cells);
     std::size_t w0 = 7;
     for (const auto& r : rows) w0 = std::max(w0, row_name(r).size());
@@ -88,6 +106,7 @@ std::string check_grid_text(const std::vector<CellResult>& cells) {
     auto rows = check_rows(cells);
     std::ostringstream t;
     t << grid_table(cells);
+    if (!not_shown(cells).empty()) t << "not run: " << not_shown(cells) << "\n";
     // Each distinct failure once, with its cause and fix: the grid says where, this says why.
     std::set<std::string> shown;
     for (const auto& r : rows)
@@ -111,7 +130,8 @@ std::string check_grid_text(const std::vector<CellResult>& cells) {
     return t.str();
 }
 
-std::string check_grid_markdown(const std::vector<CellResult>& cells) {
+std::string check_grid_markdown(const std::vector<CellResult>& all_cells) {
+    const std::vector<CellResult> cells = grid_cells(all_cells);
     auto rows = check_rows(cells);
     std::ostringstream md;
     md << "\n### Programs × kernels\n\n| program | section |";
@@ -127,10 +147,12 @@ std::string check_grid_markdown(const std::vector<CellResult>& cells) {
         }
         md << "\n";
     }
+    if (!not_shown(all_cells).empty()) md << "\nNot run: " << markdown_cell(not_shown(all_cells)) << ".\n";
     return md.str();
 }
 
-std::string check_grid_html(const std::vector<CellResult>& cells) {
+std::string check_grid_html(const std::vector<CellResult>& all_cells) {
+    const std::vector<CellResult> cells = grid_cells(all_cells);
     auto rows = check_rows(cells);
     std::ostringstream h;
     h << "<h2>Programs × kernels</h2>\n<table><tr><th>program</th><th>section</th>";
@@ -150,7 +172,8 @@ std::string check_grid_html(const std::vector<CellResult>& cells) {
         }
         h << "</tr>\n";
     }
-    h << "</table>\n<p>Hover a cell for the kernel's message, the cause and the fix; "
+    h << "</table>\n<p>" << (not_shown(all_cells).empty() ? "" : "Not run: " + html_escape(not_shown(all_cells)) + ". ")
+      << "Hover a cell for the kernel's message, the cause and the fix; "
          "the classes are explained in docs/TROUBLESHOOTING.md.</p>\n";
     return h.str();
 }
