@@ -162,7 +162,8 @@ bool is_static_elf(const std::string& path) {
 
 CpioArchive assemble_initramfs(const InitramfsInputs& in) {
     const std::pair<const char*, const std::string*> binaries[] = {
-        {"busybox", &in.busybox}, {"flowattr", &in.agent}, {"flowattr_kernel_tests", &in.kernel_tests}};
+        {"/init (kmatrix)", &in.init}, {"busybox", &in.busybox}, {"flowattr", &in.agent},
+        {"flowattr_kernel_tests", &in.kernel_tests}};
     for (const auto& [what, path] : binaries) {
         struct stat st;
         if (path->empty()) throw Error(std::string("no ") + what + " binary given for the initramfs");
@@ -172,10 +173,10 @@ CpioArchive assemble_initramfs(const InitramfsInputs& in) {
     }
     CpioArchive a;
     a.add_host_file("bin/busybox", in.busybox, 0755);
-    for (const auto& applet : init_applets()) a.add_symlink("bin/" + applet, "busybox");
+    for (const auto& applet : shell_applets()) a.add_symlink("bin/" + applet, "busybox");
     a.add_host_file(kGuestAgent, in.agent, 0755);
     a.add_host_file(kGuestTests, in.kernel_tests, 0755);
-    a.add_file("init", render_init_script(), 0755);
+    a.add_host_file("init", in.init, 0755);
     // The kernel opens /dev/console for init before /init can mount devtmpfs.
     a.add_char_device("dev/console", 5, 1, 0600);
     for (const char* dir : {"proc", "sys", "tmp", "run", "root"}) a.add_directory(dir, 0755);

@@ -36,6 +36,7 @@ private:
 std::uint32_t reproducible_mtime();
 
 struct InitramfsInputs {
+    std::string init;          // static kmatrix: the guest's /init (src/guest/init.h)
     std::string busybox;       // static busybox (Debian's busybox-static: /bin/busybox)
     std::string agent;         // static `flowattr`
     std::string kernel_tests;  // static `flowattr_kernel_tests`
@@ -45,7 +46,7 @@ struct InitramfsInputs {
     std::map<std::string, std::string> extra_files;
 };
 
-// The archive: /init (render_init_script), /bin/busybox + applet links, the two flowattr
+// The archive: /init (kmatrix), /bin/busybox + shell applet links, the two flowattr
 // binaries, /lib/modules/kmatrix/*.ko, /dev/console, empty mount points. Throws
 // flowattr::Error when an input is missing or is not a static executable (a dynamic one
 // would fail inside the VM with a baffling "not found").

@@ -267,6 +267,14 @@ std::optional<int> parse_command(const std::vector<std::string>& args, Verb verb
     return 0;
 }
 
+// This kmatrix: it is also the guest's /init, so host and guest always speak the same records.
+std::string self_executable() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) throw Error("cannot read /proc/self/exe", errno);
+    return std::string(buf, std::size_t(n));
+}
+
 // The static binaries the initramfs carries: --agent/--suite/--busybox when given, else
 // from --artifacts, else out/ (what `make docker-build` produces) then build/ (a local
 // cmake build); busybox may also come from the host's busybox-static.
@@ -291,6 +299,7 @@ InitramfsInputs find_binaries(const Options& o) {
         throw Error("cannot find " + name + " (looked at" + list + "); build it or pass --artifacts DIR");
     };
     InitramfsInputs in;
+    in.init = self_executable();
     in.agent = o.agent.empty() ? find("flowattr", {"", "bin", "src/cli"}, {}) : o.agent;
     in.kernel_tests = o.suite.empty() ? find("flowattr_kernel_tests", {"", "bin", "tests/kernel"}, {}) : o.suite;
     in.busybox = o.busybox.empty() ? find("busybox", {"", "bin"}, {"/bin/busybox", "/usr/bin/busybox"}) : o.busybox;

@@ -52,28 +52,36 @@ CellResult unrun_cell(const std::string& name, const std::string& version, Outco
     return r;
 }
 
-std::string describe_progress(const std::string& type, const SuiteResults& s) {
-    if (type == "init" || type == "mounts") return "setting up";
-    if (type == "setup") return s.mode == "shell" ? "shell" : "probing features";
-    if (type == "probe") return s.mode.rfind("check", 0) == 0 ? "checking objects" : "load check";
-    // Every 25th program: a line per program would flood a CI log with hundreds of lines.
-    if (type == "check")
-        return s.check.programs.size() % 25 == 0 ? "checked " + std::to_string(s.check.programs.size()) + " programs"
-                                                 : std::string();
-    if (type == "check_done") return "shutting down";
-    if (type == "load_check") return s.mode == "load" ? "shutting down" : "listing tests";
-    // A finished test changes nothing worth a line: the next "begin" follows at once.
-    if (type == "test") return {};
-    if (type == "list") return s.list_ok ? "running " + std::to_string(s.tests_listed) + " tests" : "listing failed";
-    if (type == "begin") {
-        int n = s.tests_listed < 0 ? 0 : s.tests_listed;
-        int k = int(s.tests.size()) + (s.running_test ? 1 : 0);
-        std::string st = "test " + std::to_string(std::min(k, n)) + "/" + std::to_string(n);
-        if (s.running_test) st += " " + *s.running_test;
-        return st;
+std::string describe_progress(guest::RecordType type, const SuiteResults& s) {
+    using guest::RecordType;
+    switch (type) {
+        case RecordType::init:
+        case RecordType::mounts: return "setting up";
+        case RecordType::setup:
+            return s.mode == GuestMode::shell ? "shell"
+                   : s.mode && guest::mode_execs(*s.mode) ? "running the command"
+                                                          : "probing features";
+        case RecordType::probe: return s.mode && guest::mode_checks(*s.mode) ? "checking objects" : "load check";
+        // Every 25th program: a line per program would flood a CI log with hundreds of lines.
+        case RecordType::check:
+            return s.check.programs.size() % 25 == 0 ? "checked " + std::to_string(s.check.programs.size()) + " programs"
+                                                     : std::string();
+        case RecordType::load_check: return s.mode == GuestMode::load_check ? "shutting down" : "listing tests";
+        // A finished test changes nothing worth a line: the next "begin" follows at once.
+        case RecordType::test: return {};
+        case RecordType::list: return s.list_ok ? "running " + std::to_string(s.tests_listed) + " tests" : "listing failed";
+        case RecordType::begin: {
+            int n = s.tests_listed < 0 ? 0 : s.tests_listed;
+            int k = int(s.tests.size()) + (s.running_test ? 1 : 0);
+            std::string st = "test " + std::to_string(std::min(k, n)) + "/" + std::to_string(n);
+            if (s.running_test) st += " " + *s.running_test;
+            return st;
+        }
+        case RecordType::check_done:
+        case RecordType::exec:
+        case RecordType::done: return "shutting down";
     }
-    if (type == "done") return "shutting down";
-    return type;
+    return {};
 }
 
 CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChooser& chooser,
@@ -120,18 +128,24 @@ CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChoo
         cfg.qemu_log = r.dir + "/qemu.log";
         cfg.interactive = settings.interactive;
         say("booting");
-        VmRun run = run_vm(cfg, limits, cancel, [&](const std::string& type, const SuiteResults& s) {
-            std::string st = describe_progress(type, s);
+        VmRun run = run_vm(cfg, limits, cancel, [&](const std::string& line) {
+            auto type = r.suite.add_line(line);
+            if (!type) return;
+            double now = wall_clock_now();
+            if (*type == guest::RecordType::init) r.marks.init = now;
+            if (*type == guest::RecordType::list && !r.marks.first_test) r.marks.first_test = now;
+            if (*type == guest::RecordType::done) r.marks.done = now;
+            std::string st = describe_progress(*type, r.suite);
             if (!st.empty()) say(st);
         });
         r.ran_vm = true;
         r.console_log = settings.interactive ? std::string() : cfg.console_log;
-        r.marks = run.marks;
-        r.timings.to_init = seconds_between(run.marks.spawn, run.marks.init);
-        r.timings.init_to_first_test = seconds_between(run.marks.init, run.marks.first_test);
-        r.timings.vm = seconds_between(run.marks.spawn, run.marks.exit);
-        r.suite = run.suite;
-        r.cls = classify({run.end, run.exit_code, run.limit_s, run.console, run.qemu_log, run.suite});
+        r.marks.spawn = run.spawn;
+        r.marks.exit = run.exit;
+        r.timings.to_init = seconds_between(r.marks.spawn, r.marks.init);
+        r.timings.init_to_first_test = seconds_between(r.marks.init, r.marks.first_test);
+        r.timings.vm = seconds_between(r.marks.spawn, r.marks.exit);
+        r.cls = classify({run.end, run.exit_code, run.limit_s, run.console, run.qemu_log, r.suite});
         if (!settings.keep_initramfs) std::remove(initrd_path.c_str());
     } catch (const std::exception& e) {
         r.cls = {Outcome::infra_error, e.what(), {}};

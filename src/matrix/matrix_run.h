@@ -34,6 +34,11 @@ struct RunSettings {
     bool keep_initramfs = false;
 };
 
+// Wall-clock marks (seconds since the Unix epoch; 0 = never reached) for the timeline.
+struct VmMarks {
+    double spawn = 0, init = 0, first_test = 0, done = 0, exit = 0;
+};
+
 struct CellTimings {
     double to_init = -1;             // QEMU start -> /init's first record (host seconds)
     double init_to_first_test = -1;  // /init's first record -> test list

@@ -1,6 +1,5 @@
 #include "matrix/outcome.h"
 
-#include <regex>
 
 #include "common/error.h"
 
@@ -58,15 +57,17 @@ std::string last_nonempty_line(const std::string& text) {
     return {};
 }
 
-bool is_check_mode(const std::string& mode) { return mode == "check" || mode == "check+shell"; }
+bool checks(const SuiteResults& s) { return s.mode && guest::mode_checks(*s.mode); }
+bool execs(const SuiteResults& s) { return s.mode && guest::mode_execs(*s.mode); }
 
 std::string fmt_seconds(double s) { return std::to_string(int(s + 0.5)) + " s"; }
 
 // Where the guest was when it stopped talking: the test in flight, else the phase.
 std::string in_flight(const SuiteResults& s) {
     if (s.running_test) return *s.running_test;
-    if (is_check_mode(s.mode)) return s.init_seen && !s.check.ran ? "flowattr check" : "";
-    if (s.init_seen && s.mode != "shell" && !s.load_check.ran) return "flowattr load --check";
+    if (checks(s)) return s.init_seen && !s.check.ran ? "flowattr check" : "";
+    if (execs(s)) return s.init_seen && !s.exec.ran ? "the command" : "";
+    if (s.init_seen && s.mode != GuestMode::shell && !s.load_check.ran) return "flowattr load --check";
     return {};
 }
 
@@ -96,13 +97,6 @@ const std::vector<Outcome>& all_outcomes() {
 std::string find_panic(const std::string& console) {
     auto pos = console.find("Kernel panic - not syncing");
     return pos == std::string::npos ? std::string() : line_at(console, pos);
-}
-
-std::string find_splat(const std::string& console) {
-    static const std::regex re("WARNING:|BUG:|Oops|general protection");
-    std::smatch m;
-    if (!std::regex_search(console, m, re)) return {};
-    return line_at(console, std::size_t(m.position(0)));
 }
 
 Classification classify(const ClassifyInput& in) {
@@ -149,6 +143,8 @@ Classification classify(const ClassifyInput& in) {
     }
     if (s.check.timed_out) return {Outcome::timeout, "flowattr check hit its limit in the guest", "flowattr check"};
     if (!s.check.splat.empty()) return {Outcome::splat, s.check.splat, "flowattr check"};
+    if (s.exec.timed_out) return {Outcome::timeout, "the command hit the per-test limit in the guest", "the command"};
+    if (!s.exec.splat.empty()) return {Outcome::splat, s.exec.splat, "the command"};
     if (s.load_check.timed_out) return {Outcome::timeout, "flowattr load --check hit the per-test limit", "flowattr load --check"};
     for (const auto& t : s.tests)
         if (t.timed_out) return {Outcome::timeout, t.name + " hit the per-test limit in the guest", t.name};
@@ -157,7 +153,7 @@ Classification classify(const ClassifyInput& in) {
     for (const auto& t : s.tests)
         if (!t.splat.empty()) return {Outcome::splat, t.splat, t.name};
     if (init_at != std::string::npos) {
-        std::string line = find_splat(in.console.substr(init_at));
+        std::string line = guest::find_splat(in.console.substr(init_at));
         if (!line.empty()) return {Outcome::splat, line, in_flight(s)};
     }
 
@@ -167,7 +163,7 @@ Classification classify(const ClassifyInput& in) {
                 "flowattr load --check exited " + std::to_string(s.load_check.rc) + (last.empty() ? "" : ": " + last),
                 "flowattr load --check"};
     }
-    if (s.mode == "shell") return {Outcome::pass, "interactive shell session", {}};
+    if (s.mode == GuestMode::shell) return {Outcome::pass, "interactive shell session", {}};
     if (!s.done) {
         std::string where = in_flight(s);
         return {Outcome::infra_error,
@@ -177,7 +173,7 @@ Classification classify(const ClassifyInput& in) {
     }
     // A check cell passes when the VM did its job: every program reported, exit 0 or 1.
     // Which programs failed, and why, is the check grid's business, not the kernel's outcome.
-    if (is_check_mode(s.mode)) {
+    if (checks(s)) {
         if (!s.check.ran || (s.check.rc != 0 && s.check.rc != 1)) {
             std::string last = last_nonempty_line(s.check.output);
             return {Outcome::infra_error,
@@ -189,6 +185,16 @@ Classification classify(const ClassifyInput& in) {
         for (const auto& p : s.check.programs) failed += p.status == diagnose::CheckStatus::fail;
         return {Outcome::pass,
                 std::to_string(s.check.programs.size()) + " programs checked, " + std::to_string(failed) + " failed", {}};
+    }
+    // An exec cell is its command: exit 0 passes, anything else fails the test.
+    if (execs(s)) {
+        if (!s.exec.ran) return {Outcome::infra_error, "the command never reported", "the command"};
+        if (s.exec.rc == 0) return {Outcome::pass, "exit 0", {}};
+        std::string last = last_nonempty_line(s.exec.output);
+        return {Outcome::test_fail,
+                (s.exec.signal ? "killed by signal " + std::to_string(s.exec.signal) : "exit " + std::to_string(s.exec.rc)) +
+                    (last.empty() ? "" : ": " + last),
+                "the command"};
     }
     if (!s.list_ok) {
         std::string last = last_nonempty_line(s.list_output);
@@ -212,11 +218,12 @@ Classification classify(const ClassifyInput& in) {
                 std::to_string(failed) + " of " + std::to_string(total) + " tests failed; " + first->name + ": " + why,
                 first->name};
     }
-    if (s.mode != "load" && s.tests_listed == 0) return {Outcome::test_fail, "no kernel test matched the filter", {}};
-    if (s.mode != "load" && total < s.tests_listed)
+    bool load_only = s.mode == GuestMode::load_check;
+    if (!load_only && s.tests_listed == 0) return {Outcome::test_fail, "no kernel test matched the filter", {}};
+    if (!load_only && total < s.tests_listed)
         return {Outcome::test_fail,
                 "only " + std::to_string(total) + " of " + std::to_string(s.tests_listed) + " listed tests reported", {}};
-    std::string summary = s.mode == "load" ? "programs loaded"
+    std::string summary = load_only ? "programs loaded"
                                            : std::to_string(total - skipped) + " passed, " + std::to_string(skipped) + " skipped";
     return {Outcome::pass, summary, {}};
 }

@@ -47,8 +47,7 @@ struct ClassifyInput {
 
 Classification classify(const ClassifyInput& in);
 
-// First kernel-panic / splat line in a console log ("" when none).
+// First kernel-panic line in a console log ("" when none); splats: guest::find_splat.
 std::string find_panic(const std::string& console);
-std::string find_splat(const std::string& console);
 
 }  // namespace flowattr::matrix

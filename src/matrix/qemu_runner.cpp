@@ -19,11 +19,11 @@
 
 namespace flowattr::matrix {
 
-namespace {
-
-double wall_now() {
+double wall_clock_now() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+namespace {
 
 // QEMU option values use ',' as a separator; a literal comma is written twice.
 std::string qemu_escape(const std::string& s) {
@@ -282,33 +282,33 @@ const char* vm_end_name(VmEnd e) {
     return "exited";
 }
 
-VmRun run_vm(const QemuConfig& cfg, const Timeouts& limits, const std::atomic<bool>* cancel, const RecordFn& on_record) {
+VmRun run_vm(const QemuConfig& cfg, const Timeouts& limits, const std::atomic<bool>* cancel, const LineFn& on_line) {
     VmRun run;
     // Stale output of an earlier run must not be mistaken for this one's.
     std::remove(cfg.results.c_str());
     if (!cfg.interactive) std::remove(cfg.console_log.c_str());
     ChildProcess child(build_qemu_argv(cfg), cfg.interactive ? std::string() : cfg.qemu_log, !cfg.interactive);
-    run.marks.spawn = wall_now();
+    run.spawn = wall_clock_now();
     using clock = std::chrono::steady_clock;
     auto start = clock::now();
-    auto last_record = start;
+    auto last_line = start;
+    bool spoke = false;
     FileTail results(cfg.results);
     std::string pending;
     auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
+    auto take = [&](const std::string& line) {
+        if (line.empty() || line == "\r") return;
+        spoke = true;
+        last_line = clock::now();
+        if (on_line) on_line(line);
+    };
     auto drain = [&] {
         pending += results.read_new();
         std::size_t nl;
         while ((nl = pending.find('\n')) != std::string::npos) {
             std::string line = pending.substr(0, nl);
             pending.erase(0, nl + 1);
-            std::string type = run.suite.add_line(line);
-            if (type.empty()) continue;
-            last_record = clock::now();
-            double now = wall_now();
-            if (type == "init") run.marks.init = now;
-            if (type == "list" && !run.marks.first_test) run.marks.first_test = now;
-            if (type == "done") run.marks.done = now;
-            if (on_record) on_record(type, run.suite);
+            take(line);
         }
     };
     for (;;) {
@@ -323,10 +323,10 @@ VmRun run_vm(const QemuConfig& cfg, const Timeouts& limits, const std::atomic<bo
         if (cancel && cancel->load()) {
             stop = VmEnd::cancelled;
         } else if (!cfg.interactive) {
-            if (!run.suite.init_seen && since(start) > limits.boot_s) {
+            if (!spoke && since(start) > limits.boot_s) {
                 stop = VmEnd::boot_timeout;
                 run.limit_s = limits.boot_s;
-            } else if (run.suite.init_seen && since(last_record) > limits.idle_s) {
+            } else if (spoke && since(last_line) > limits.idle_s) {
                 stop = VmEnd::idle_timeout;
                 run.limit_s = limits.idle_s;
             } else if (since(start) > limits.vm_s) {
@@ -342,8 +342,8 @@ VmRun run_vm(const QemuConfig& cfg, const Timeouts& limits, const std::atomic<bo
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (!pending.empty()) run.suite.add_line(pending);
-    run.marks.exit = wall_now();
+    take(pending);
+    run.exit = wall_clock_now();
     if (!cfg.interactive) {
         struct stat st;
         if (::stat(cfg.console_log.c_str(), &st) == 0) run.console = read_file(cfg.console_log);

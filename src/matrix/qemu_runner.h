@@ -12,8 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "matrix/vm_suite.h"
-
 namespace flowattr::matrix {
 
 enum class Accel { kvm, tcg };
@@ -22,7 +20,7 @@ const char* accel_name(Accel a);
 // Host-side limits, seconds. The per-test limit is enforced by /init; the host's idle
 // limit only catches a guest that stopped reporting altogether (deadlock, hung printk).
 struct Timeouts {
-    double boot_s;   // QEMU start -> the first record from /init
+    double boot_s;   // QEMU start -> the first line on the results channel
     double idle_s;   // max silence on the results channel once /init runs
     double vm_s;     // whole VM
     int per_test_s;  // passed to the guest
@@ -108,27 +106,25 @@ private:
 enum class VmEnd { exited, boot_timeout, idle_timeout, vm_timeout, cancelled };
 const char* vm_end_name(VmEnd e);
 
-// Wall-clock marks (seconds since the Unix epoch; 0 = never reached) for the timeline.
-struct VmMarks {
-    double spawn = 0, init = 0, first_test = 0, done = 0, exit = 0;
-};
+// Seconds since the Unix epoch: the clock of every timeline mark.
+double wall_clock_now();
 
 struct VmRun {
     VmEnd end = VmEnd::exited;
     int exit_code = -1;    // QEMU's exit code, or 128+signal
     double limit_s = 0;    // the limit that expired, for boot/idle/vm timeouts
-    VmMarks marks;
-    SuiteResults suite;
+    double spawn = 0, exit = 0;  // wall clock (seconds since the Unix epoch)
     std::string console;   // console log text (empty when interactive)
     std::string qemu_log;  // QEMU's own messages
 };
 
-using RecordFn = std::function<void(const std::string& type, const SuiteResults& so_far)>;
+// One line of the results channel, without its newline, as it arrives.
+using LineFn = std::function<void(const std::string& line)>;
 
 // Runs one VM to completion. CANCEL (may be null) is polled; once set, QEMU is killed and
-// the run ends as `cancelled`. ON_RECORD sees every results-channel record as it arrives.
-// Throws flowattr::Error only when QEMU cannot be started.
-VmRun run_vm(const QemuConfig& cfg, const Timeouts& limits, const std::atomic<bool>* cancel,
-             const RecordFn& on_record = {});
+// the run ends as `cancelled`. ON_LINE sees every line of the results channel: the runner
+// knows lines and silences, not what the guest says (vm_suite.h reads that). Throws
+// flowattr::Error only when QEMU cannot be started.
+VmRun run_vm(const QemuConfig& cfg, const Timeouts& limits, const std::atomic<bool>* cancel, const LineFn& on_line);
 
 }  // namespace flowattr::matrix

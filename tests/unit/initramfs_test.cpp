@@ -71,12 +71,14 @@ protected:
         dir_ = std::make_unique<flowattr::TempDir>("initramfs-test");
         bin_ = dir_->path() + "/static";
         flowattr::write_file_atomic(bin_, fake_elf(false) + "payload");
+        init_ = dir_->path() + "/kmatrix";
+        flowattr::write_file_atomic(init_, fake_elf(false) + "init");
         mods_ = dir_->path() + "/mods";
         ASSERT_EQ(::mkdir(mods_.c_str(), 0755), 0);
     }
-    fm::InitramfsInputs inputs() const { return {bin_, bin_, bin_, mods_}; }
+    fm::InitramfsInputs inputs() const { return {init_, bin_, bin_, bin_, mods_, {}}; }
     std::unique_ptr<flowattr::TempDir> dir_;
-    std::string bin_, mods_;
+    std::string bin_, init_, mods_;
 };
 
 TEST(Cpio, SortedEntriesImpliedParentsAndTrailer) {
@@ -172,11 +174,11 @@ TEST_F(InitramfsFiles, HoldsInitBinariesAppletsAndModules) {
     std::map<std::string, CpioEntry> by(entries.begin(), entries.end());
     ASSERT_TRUE(by.count("init"));
     EXPECT_EQ(by["init"].mode, std::uint32_t(S_IFREG | 0755));
-    EXPECT_EQ(by["init"].data, fm::render_init_script());
+    EXPECT_EQ(by["init"].data, fake_elf(false) + "init");
     EXPECT_TRUE(by.count("bin/busybox"));
     EXPECT_TRUE(by.count("bin/flowattr"));
     EXPECT_TRUE(by.count("bin/flowattr_kernel_tests"));
-    for (const auto& applet : fm::init_applets()) EXPECT_EQ(by["bin/" + applet].data, "busybox") << applet;
+    for (const auto& applet : fm::shell_applets()) EXPECT_EQ(by["bin/" + applet].data, "busybox") << applet;
     EXPECT_EQ(by["lib/modules/kmatrix/cls_bpf.ko"].data, "ko");
     EXPECT_FALSE(by.count("lib/modules/kmatrix/README"));
     EXPECT_EQ(by["dev/console"].mode & S_IFMT, std::uint32_t(S_IFCHR));
@@ -194,6 +196,9 @@ TEST_F(InitramfsFiles, RefusesDynamicOrMissingBinaries) {
     } catch (const flowattr::Error& e) {
         EXPECT_NE(std::string(e.what()).find("not a static"), std::string::npos) << e.what();
     }
+    in = inputs();
+    in.init = dynamic;
+    EXPECT_THROW(fm::build_initramfs(in), flowattr::Error);
     in = inputs();
     in.kernel_tests = dir_->path() + "/nope";
     EXPECT_THROW(fm::build_initramfs(in), flowattr::Error);

@@ -3,43 +3,45 @@
 // parser, classifier and reports are tested against the real wire format.
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "guest/record.h"
+
 namespace flowattr::matrix::fixtures {
 
-inline std::string b64(const std::string& in) {
-    static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        unsigned v = unsigned((unsigned char)in[i]) << 16 | unsigned((unsigned char)in[i + 1]) << 8 | (unsigned char)in[i + 2];
-        out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], a[v & 63]};
-    }
-    if (i + 1 == in.size()) {
-        unsigned v = unsigned((unsigned char)in[i]) << 16;
-        out += {a[v >> 18], a[(v >> 12) & 63], '=', '='};
-    } else if (i + 2 == in.size()) {
-        unsigned v = unsigned((unsigned char)in[i]) << 16 | unsigned((unsigned char)in[i + 1]) << 8;
-        out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], '='};
-    }
-    return out;
+using guest::RecordType;
+
+// Every record is built with the guest's own builder, so it is what /init sends.
+inline std::string wire(const nlohmann::json& record) {
+    std::string line = guest::record_line(record);
+    line.pop_back();  // the channel's newline: the tests join lines themselves
+    return line;
+}
+inline nlohmann::json record(guest::RecordType t, nlohmann::json fields) {
+    nlohmann::json r = guest::make_record(t);
+    r.update(fields);
+    return r;
 }
 
 inline std::string init_line(const std::string& mode = "suite") {
-    return R"({"type":"init","uptime":1.65,"mode":")" + mode + R"(","release":"6.1.0-50-cloud-amd64","boot_splat":""})";
+    return wire(record(RecordType::init, {{"uptime", 1.65}, {"mode", mode}, {"release", "6.1.0-50-cloud-amd64"},
+                                          {"boot_splat", ""}}));
 }
 inline std::string setup_line() {
-    return R"({"type":"setup","modules":{"cls_bpf.ko":0,"sch_ingress.ko":0},"lo":0,"lsm":"lockdown,capability,bpf"})";
+    return wire(record(RecordType::setup, {{"modules", {{"cls_bpf.ko", 0}, {"sch_ingress.ko", 0}}},
+                                           {"lo", 0},
+                                           {"lsm", "lockdown,capability,bpf"}}));
 }
 inline std::string load_line(int rc, const std::string& output = "ok all loaded\n", const std::string& splat = "",
                              double start = 1.8, double end = 1.9) {
-    return R"({"type":"load_check","rc":)" + std::to_string(rc) + R"(,"start":)" + std::to_string(start) +
-           R"(,"end":)" + std::to_string(end) + R"(,"timeout":120,"output":")" + b64(output) + R"(","splat":")" +
-           b64(splat) + R"("})";
+    return wire(record(RecordType::load_check, {{"rc", rc}, {"start", start}, {"end", end}, {"timed_out", false},
+                                                {"output", output}, {"splat", splat}}));
 }
 inline std::string list_line(int count) {
-    return R"({"type":"list","rc":0,"count":)" + std::to_string(count) + R"(,"uptime":1.95,"output":""})";
+    return wire(record(RecordType::list, {{"rc", 0}, {"count", count}, {"uptime", 1.95}}));
 }
 inline std::string begin_line(const std::string& name) {
-    return R"({"type":"begin","name":")" + name + R"(","uptime":2.0})";
+    return wire(record(RecordType::begin, {{"name", name}, {"uptime", 2.0}}));
 }
 inline std::string gtest_json(const std::string& suite, const std::string& name, const std::string& result,
                               const std::string& failure = "", const std::string& extra = "") {
@@ -49,23 +51,29 @@ inline std::string gtest_json(const std::string& suite, const std::string& name,
            failures + "}]}]}";
 }
 inline std::string test_line(const std::string& full, int rc, const std::string& json, const std::string& splat = "",
-                             double start = 2.0, double end = 2.5, const std::string& output = "") {
-    return R"({"type":"test","name":")" + full + R"(","rc":)" + std::to_string(rc) + R"(,"start":)" +
-           std::to_string(start) + R"(,"end":)" + std::to_string(end) + R"(,"timeout":120,"splat":")" + b64(splat) +
-           R"(","output":")" + b64(output) + R"(","json":")" + b64(json) + R"("})";
+                             double start = 2.0, double end = 2.5, const std::string& output = "",
+                             bool timed_out = false) {
+    return wire(record(RecordType::test, {{"name", full}, {"rc", rc}, {"start", start}, {"end", end},
+                                          {"timed_out", timed_out}, {"splat", splat}, {"output", output},
+                                          {"gtest", json.empty() ? nlohmann::json() : nlohmann::json::parse(json)}}));
 }
 inline std::string passing_test(const std::string& suite, const std::string& name, const std::string& extra = "") {
     return test_line(suite + "." + name, 0, gtest_json(suite, name, "COMPLETED", "", extra));
 }
-inline std::string done_line() { return R"({"type":"done","uptime":3.1})"; }
+inline std::string done_line() { return wire(record(RecordType::done, {{"uptime", 3.1}})); }
 
-// `kmatrix check`: what /init's sed makes of one `flowattr check --json` line, and the end.
+// `kmatrix check`: one `flowattr check --json` line as /init wraps it, and the end.
 inline std::string check_line(const std::string& program_json) {
-    return R"({"type":"check","result":)" + program_json + "}";
+    return wire(record(RecordType::check, {{"result", nlohmann::json::parse(program_json)}}));
 }
 inline std::string check_done_line(int rc, const std::string& stderr_text = "", const std::string& splat = "") {
-    return R"({"type":"check_done","rc":)" + std::to_string(rc) + R"(,"start":2.0,"end":3.0,"timeout":1200,"output":")" +
-           b64(stderr_text) + R"(","splat":")" + b64(splat) + R"("})";
+    return wire(record(RecordType::check_done, {{"rc", rc}, {"start", 2.0}, {"end", 3.0}, {"timed_out", false},
+                                                {"output", stderr_text}, {"splat", splat}}));
+}
+// `kmatrix exec`: how the command ended.
+inline std::string exec_line(int rc, const std::string& output = "", int signal = 0, bool timed_out = false) {
+    return wire(record(RecordType::exec, {{"argv", {"./t", "-v"}}, {"rc", rc}, {"signal", signal}, {"start", 2.0},
+                                          {"end", 2.5}, {"timed_out", timed_out}, {"output", output}, {"splat", ""}}));
 }
 
 }  // namespace flowattr::matrix::fixtures

@@ -152,7 +152,7 @@ TEST(Outcome, SplatDuringLoadCheck) {
 TEST(Outcome, TimeoutInTheGuest) {
     auto lines = healthy_start();
     lines.insert(lines.end(), {passing_test("A", "one"),
-                               R"({"type":"test","name":"A.hang","rc":143,"start":2.0,"end":122.0,"timeout":120,"splat":"","output":"","json":""})",
+                               test_line("A.hang", 137, "", "", 2.0, 62.0, "", true),
                                done_line()});
     auto c = fm::classify(vm(lines));
     EXPECT_EQ(c.outcome, fm::Outcome::timeout);

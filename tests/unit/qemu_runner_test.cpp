@@ -9,9 +9,10 @@
 #include <thread>
 
 #include "common/error.h"
-#include "common/error.h"
 #include "common/file.h"
+#include "guest/record.h"
 #include "matrix/qemu_runner.h"
+#include "matrix/vm_suite.h"
 #include "matrix_fixtures.h"
 
 namespace fm = flowattr::matrix;
@@ -218,28 +219,31 @@ protected:
     std::unique_ptr<flowattr::TempDir> dir_;
 };
 
-TEST_F(FakeQemu, CompleteRunIsParsedWithMarks) {
+TEST_F(FakeQemu, EveryLineReachesTheCallback) {
     using namespace flowattr::matrix::fixtures;
     std::string records = init_line() + "\n" + setup_line() + "\n" + load_line(0) + "\n" + list_line(1) + "\n" +
                           passing_test("A", "one") + "\n" + done_line() + "\n";
     flowattr::write_file_atomic(dir_->path() + "/records", records);
     auto cfg = make("echo booted > \"$con\"; cat " + dir_->path() + "/records > \"$res\"; echo 'qemu says hi' >&2");
+    fm::SuiteResults suite;
     std::vector<std::string> seen;
-    auto run = fm::run_vm(cfg, quick(), nullptr, [&](const std::string& t, const fm::SuiteResults&) { seen.push_back(t); });
+    auto run = fm::run_vm(cfg, quick(), nullptr, [&](const std::string& line) {
+        if (auto t = suite.add_line(line)) seen.push_back(flowattr::guest::record_type_name(*t));
+    });
     EXPECT_EQ(run.end, fm::VmEnd::exited);
     EXPECT_EQ(run.exit_code, 0);
-    EXPECT_TRUE(run.suite.done);
+    EXPECT_TRUE(suite.done);
     EXPECT_EQ(seen, (std::vector<std::string>{"init", "setup", "load_check", "list", "test", "done"}));
     EXPECT_EQ(run.console, "booted\n");
     EXPECT_NE(run.qemu_log.find("qemu says hi"), std::string::npos);
-    EXPECT_GT(run.marks.init, 0);
-    EXPECT_GE(run.marks.exit, run.marks.spawn);
+    EXPECT_GT(run.spawn, 0);
+    EXPECT_GE(run.exit, run.spawn);
 }
 
 TEST_F(FakeQemu, BootTimeoutKillsIt) {
     auto cfg = make("exec sleep 60");
     auto start = std::chrono::steady_clock::now();
-    auto run = fm::run_vm(cfg, quick(), nullptr);
+    auto run = fm::run_vm(cfg, quick(), nullptr, [](const std::string&) {});
     EXPECT_EQ(run.end, fm::VmEnd::boot_timeout);
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
 }
@@ -247,16 +251,17 @@ TEST_F(FakeQemu, BootTimeoutKillsIt) {
 TEST_F(FakeQemu, IdleTimeoutAfterInit) {
     using namespace flowattr::matrix::fixtures;
     auto cfg = make("echo '" + init_line() + "' > \"$res\"; exec sleep 60");
-    auto run = fm::run_vm(cfg, quick(), nullptr);
+    std::size_t lines = 0;
+    auto run = fm::run_vm(cfg, quick(), nullptr, [&](const std::string&) { lines++; });
     EXPECT_EQ(run.end, fm::VmEnd::idle_timeout);
-    EXPECT_TRUE(run.suite.init_seen);
+    EXPECT_EQ(lines, 1u);
 }
 
 TEST_F(FakeQemu, WholeVmTimeoutEvenWhileTalking) {
     using namespace flowattr::matrix::fixtures;
     auto cfg = make("echo '" + init_line() + "' > \"$res\"; while :; do echo '" + begin_line("A.x") +
                     "' >> \"$res\"; sleep 0.2; done");
-    auto run = fm::run_vm(cfg, {1.0, 1.0, 1.5, 1}, nullptr);
+    auto run = fm::run_vm(cfg, {1.0, 1.0, 1.5, 1}, nullptr, [](const std::string&) {});
     EXPECT_EQ(run.end, fm::VmEnd::vm_timeout);
 }
 
@@ -267,7 +272,7 @@ TEST_F(FakeQemu, CancelStopsItPromptly) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         cancel = true;
     });
-    auto run = fm::run_vm(cfg, {30, 30, 30, 1}, &cancel);
+    auto run = fm::run_vm(cfg, {30, 30, 30, 1}, &cancel, [](const std::string&) {});
     t.join();
     EXPECT_EQ(run.end, fm::VmEnd::cancelled);
 }

@@ -1,29 +1,44 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "guest/init.h"
+#include "guest/plan.h"
+#include "guest/record.h"
 #include "matrix/vm_suite.h"
 #include "matrix_fixtures.h"
 
 namespace fm = flowattr::matrix;
 using namespace flowattr::matrix::fixtures;
+namespace fg = flowattr::guest;
 
 namespace {
 
-TEST(GuestProtocol, Base64RoundTrip) {
-    for (std::string s : {"", "a", "ab", "abc", "abcd", "line\nwith \"quotes\" and \x01 bytes"})
-        EXPECT_EQ(fm::base64_decode(b64(s)), s);
-    EXPECT_EQ(fm::base64_decode("aGVs\r\nbG8="), "hello");  // tty line breaks are ignored
+TEST(GuestProtocol, RecordTypesRoundTripByName) {
+    for (auto t : {RecordType::init, RecordType::mounts, RecordType::setup, RecordType::probe, RecordType::load_check,
+                   RecordType::check, RecordType::check_done, RecordType::list, RecordType::begin, RecordType::test,
+                   RecordType::exec, RecordType::done})
+        EXPECT_EQ(fg::parse_record_type(fg::record_type_name(t)), t) << fg::record_type_name(t);
+    EXPECT_FALSE(fg::parse_record_type("martian"));
+}
+
+TEST(GuestProtocol, RecordLineSurvivesInvalidUtf8) {
+    auto line = fg::record_line(record(RecordType::exec, {{"output", std::string("ok \xff\xfe bytes\n")}}));
+    ASSERT_EQ(line.back(), '\n');
+    auto back = nlohmann::json::parse(line);
+    EXPECT_EQ(back["type"], "exec");
+    EXPECT_NE(back["output"].get<std::string>().find("bytes"), std::string::npos);
 }
 
 TEST(GuestProtocol, ParsesAFullRun) {
-    std::string channel = init_line() + "\r\n" + R"({"type":"mounts","failed":"debugfs tracefs"})" + "\n" + setup_line() +
+    std::string channel = init_line() + "\r\n" + wire(record(RecordType::mounts, {{"failed", {"debugfs", "tracefs"}}})) +
+                          "\n" + setup_line() +
                           "\n" + load_line(0, "prog a ok\n") + "\n" + list_line(2) + "\n" + begin_line("A.one") + "\n" +
                           passing_test("A", "one", R"(,"attach_mode":"tcx")") + "\n" + begin_line("A.two") + "\n" +
                           test_line("A.two", 0, gtest_json("A", "two", "SKIPPED")) + "\n" + done_line() + "\n";
     auto r = fm::parse_results(channel);
     EXPECT_TRUE(r.init_seen);
     EXPECT_DOUBLE_EQ(r.init_uptime, 1.65);
-    EXPECT_EQ(r.mode, "suite");
+    EXPECT_EQ(r.mode, fm::GuestMode::suite);
     EXPECT_EQ(r.kernel_release, "6.1.0-50-cloud-amd64");
     EXPECT_EQ(r.mount_failures, (std::vector<std::string>{"debugfs", "tracefs"}));
     EXPECT_EQ(r.modules.at("cls_bpf.ko"), 0);
@@ -46,17 +61,20 @@ TEST(GuestProtocol, ProbeGivesTheAttachModes) {
     fm::SuiteResults r;
     std::string probe = R"({"features":{"tcx":{"available":false,"detail":"EINVAL"},"bpf_lsm":{"available":true},)"
                         R"("prog.lsm":{"available":true}},"kernel":"6.1.0"})";
-    EXPECT_EQ(r.add_line(R"({"type":"probe","rc":0,"output":")" + b64(probe) + "\"}"), "probe");
+    auto probe_line = [](int rc, const std::string& output) {
+        return wire(record(RecordType::probe, {{"rc", rc}, {"output", output}}));
+    };
+    EXPECT_EQ(r.add_line(probe_line(0, probe)), RecordType::probe);
     EXPECT_EQ(r.probe_features.at("tcx"), false);
     EXPECT_EQ(r.attach_modes(), (std::vector<std::string>{"identity:lsm", "tc:clsact"}));
     fm::SuiteResults inert;
     probe = R"({"features":{"tcx":{"available":true},"bpf_lsm":{"available":false},"prog.lsm":{"available":true},)"
             R"("helper.sock_from_file":{"available":false}}})";
-    inert.add_line(R"({"type":"probe","rc":0,"output":")" + b64(probe) + "\"}");
+    inert.add_line(probe_line(0, probe));
     EXPECT_EQ(inert.attach_modes(),
               (std::vector<std::string>{"identity:sock_create", "preexisting:proc_walk", "tc:tcx"}));
     fm::SuiteResults failed;  // a probe that failed or printed no JSON reports nothing
-    EXPECT_EQ(failed.add_line(R"({"type":"probe","rc":2,"output":")" + b64("usage") + "\"}"), "probe");
+    EXPECT_EQ(failed.add_line(probe_line(2, "usage")), RecordType::probe);
     EXPECT_TRUE(failed.attach_modes().empty());
 }
 
@@ -69,7 +87,7 @@ TEST(GuestProtocol, SkipReasonIsWhatTheTestStreamed) {
 
 TEST(GuestProtocol, FailureMessageAndRunningTest) {
     fm::SuiteResults r;
-    EXPECT_EQ(r.add_line(begin_line("A.bad")), "begin");
+    EXPECT_EQ(r.add_line(begin_line("A.bad")), RecordType::begin);
     ASSERT_TRUE(r.running_test);
     EXPECT_EQ(*r.running_test, "A.bad");
     r.add_line(test_line("A.bad", 1, gtest_json("A", "bad", "COMPLETED", "Expected equality\\n  a: 1"), "", 2, 3,
@@ -81,22 +99,44 @@ TEST(GuestProtocol, FailureMessageAndRunningTest) {
     EXPECT_FALSE(r.running_test);
 }
 
-TEST(GuestProtocol, TimeoutNeedsBothTheExitCodeAndTheDuration) {
+TEST(GuestProtocol, TimeoutIsWhatTheGuestSays) {
     fm::SuiteResults r;
-    r.add_line(R"({"type":"test","name":"A.slow","rc":143,"start":2.0,"end":122.1,"timeout":120,"splat":"","output":"","json":""})");
-    r.add_line(R"({"type":"test","name":"A.quick","rc":143,"start":2.0,"end":2.1,"timeout":120,"splat":"","output":"","json":""})");
+    r.add_line(test_line("A.slow", 137, "", "", 2.0, 62.1, "", true));
+    r.add_line(test_line("A.quick", 143, "", "", 2.0, 2.1));
     ASSERT_EQ(r.tests.size(), 2u);
     EXPECT_TRUE(r.tests[0].timed_out);
     EXPECT_FALSE(r.tests[1].timed_out);
-    EXPECT_EQ(r.tests[1].result, "FAILED");  // no JSON and a non-zero exit
+    EXPECT_EQ(r.tests[1].result, "FAILED");  // no gtest JSON and a non-zero exit
+}
+
+TEST(GuestProtocol, ExecRecordCarriesTheCommandsEnd) {
+    fm::SuiteResults r;
+    EXPECT_EQ(r.add_line(init_line("exec")), RecordType::init);
+    EXPECT_EQ(r.mode, fm::GuestMode::exec);
+    EXPECT_EQ(r.add_line(exec_line(139, "segfault here\n", 11)), RecordType::exec);
+    EXPECT_TRUE(r.exec.ran);
+    EXPECT_EQ(r.exec.argv, (std::vector<std::string>{"./t", "-v"}));
+    EXPECT_EQ(r.exec.rc, 139);
+    EXPECT_EQ(r.exec.signal, 11);
+    EXPECT_EQ(r.exec.output, "segfault here\n");
+    EXPECT_FALSE(r.exec.timed_out);
+}
+
+TEST(GuestProtocol, RecordsWithWrongFieldTypesAreMalformed) {
+    fm::SuiteResults r;
+    EXPECT_FALSE(r.add_line(wire(record(RecordType::test, {{"name", 3}, {"rc", "zero"}}))));
+    EXPECT_FALSE(r.add_line(wire(record(RecordType::exec, {{"rc", 0}, {"timed_out", "no"}}))));
+    EXPECT_TRUE(r.tests.empty());
+    EXPECT_FALSE(r.exec.ran);
+    EXPECT_EQ(r.malformed.size(), 2u);
 }
 
 TEST(GuestProtocol, GarbageIsKeptAsMalformedNotFatal) {
     fm::SuiteResults r;
-    EXPECT_EQ(r.add_line("\x01\x02" + init_line()), "init");  // UART noise before the record
-    EXPECT_EQ(r.add_line("{not json"), "");
-    EXPECT_EQ(r.add_line(R"({"type":"martian"})"), "");
-    EXPECT_EQ(r.add_line("plain text"), "");
+    EXPECT_EQ(r.add_line("\x01\x02" + init_line()), RecordType::init);  // UART noise before the record
+    EXPECT_FALSE(r.add_line("{not json"));
+    EXPECT_FALSE(r.add_line(R"({"type":"martian"})"));
+    EXPECT_FALSE(r.add_line("plain text"));
     EXPECT_TRUE(r.init_seen);
     EXPECT_EQ(r.malformed.size(), 3u);
 }
@@ -117,22 +157,66 @@ TEST(GuestProtocol, PlanGoesOnTheCommandLine) {
     EXPECT_THROW(fm::guest_plan_cmdline(p), flowattr::Error);
 }
 
-TEST(GuestProtocol, InitScriptKeepsResultsOffTheConsole) {
-    std::string s = fm::render_init_script();
-    EXPECT_EQ(s.rfind("#!/bin/busybox sh\n", 0), 0u);
-    EXPECT_NE(s.find(fm::kInitMarker), std::string::npos);
-    EXPECT_NE(s.find(std::string("exec 3>") + fm::kGuestResultsTty), std::string::npos);
-    EXPECT_NE(s.find(std::string(fm::kGuestAgent) + " load $LOADARGS"), std::string::npos);
-    EXPECT_NE(s.find(std::string("T=") + fm::kGuestTests), std::string::npos);
-    EXPECT_NE(s.find(std::string(fm::kGuestModulesDir) + "/*.ko"), std::string::npos);
-    EXPECT_NE(s.find("--gtest_list_tests"), std::string::npos);
-    EXPECT_NE(s.find("--gtest_output=json:"), std::string::npos);
-    EXPECT_NE(s.find("/sys/kernel/security/lsm"), std::string::npos);
-    for (const char* fs : {"bpf", "cgroup2", "tracefs", "securityfs", "debugfs"})
-        EXPECT_NE(s.find(std::string("mnt ") + fs + " "), std::string::npos) << fs;
-    // /init must never return: the kernel panics when init exits.
-    EXPECT_NE(s.find("poweroff -f"), std::string::npos);
-    EXPECT_NE(s.find("sysrq-trigger"), std::string::npos);
+TEST(GuestProtocol, PlanRoundTripsThroughTheKernelCommandLine) {
+    fg::GuestPlan p;
+    p.mode = fg::GuestMode::check_then_shell;
+    p.test_filter = "Flow*";
+    p.per_test_timeout_s = 9;
+    p.full_verifier_log = true;
+    p.check_log_limit = 1234;
+    p.check_unprivileged = true;
+    p.load_modules = false;
+    auto back = fg::parse_guest_plan("BOOT_IMAGE=/vmlinuz console=ttyS0 " + fg::guest_plan_cmdline(p) + " quiet");
+    EXPECT_EQ(back.mode, p.mode);
+    EXPECT_EQ(back.test_filter, "Flow*");
+    EXPECT_EQ(back.per_test_timeout_s, 9);
+    EXPECT_TRUE(back.full_verifier_log);
+    EXPECT_EQ(back.check_log_limit, 1234u);
+    EXPECT_TRUE(back.check_unprivileged);
+    EXPECT_FALSE(back.load_modules);
+    // Later words win (a hand-added --cmdline switch), malformed values are ignored.
+    back = fg::parse_guest_plan(fg::guest_plan_cmdline(p) + " kmatrix.modules=all kmatrix.test_timeout=x kmatrix.mode=nope");
+    EXPECT_TRUE(back.load_modules);
+    EXPECT_EQ(back.per_test_timeout_s, 9);
+    EXPECT_EQ(back.mode, p.mode);
+    EXPECT_EQ(fg::parse_guest_plan("console=ttyS0").mode, fg::GuestMode::suite);
+}
+
+TEST(GuestProtocol, ModeNamesRoundTrip) {
+    for (auto m : {fg::GuestMode::suite, fg::GuestMode::load_check, fg::GuestMode::shell, fg::GuestMode::suite_then_shell,
+                   fg::GuestMode::check, fg::GuestMode::check_then_shell, fg::GuestMode::exec,
+                   fg::GuestMode::exec_then_shell})
+        EXPECT_EQ(fg::parse_guest_mode(fg::guest_mode_name(m)), m) << fg::guest_mode_name(m);
+    EXPECT_TRUE(fg::mode_execs(fg::GuestMode::exec_then_shell));
+    EXPECT_TRUE(fg::mode_ends_in_shell(fg::GuestMode::exec_then_shell));
+    EXPECT_FALSE(fg::mode_runs_suite(fg::GuestMode::exec));
+}
+
+TEST(GuestInit, GtestListingBecomesFullNames) {
+    std::string listing =
+        "Running main() from gtest_main.cc\n"
+        "FlowAttr.\n  TcpIsAttributed\n  UdpIsAttributed\n"
+        "Sections/SectionCase.  # TypeParam = int\n  LoadsInKernel/0  # GetParam() = \"tc\"\n"
+        "  LoadsInKernel/1  # GetParam() = \"lsm\"\n";
+    EXPECT_EQ(fg::parse_gtest_list(listing),
+              (std::vector<std::string>{"FlowAttr.TcpIsAttributed", "FlowAttr.UdpIsAttributed",
+                                        "Sections/SectionCase.LoadsInKernel/0", "Sections/SectionCase.LoadsInKernel/1"}));
+    EXPECT_TRUE(fg::parse_gtest_list("").empty());
+}
+
+TEST(GuestInit, KernelLogLosesItsPriorities) {
+    EXPECT_EQ(fg::strip_log_priorities("<4>[    1.234] WARNING: at x\n<6>[    1.300] ok\nplain\n"),
+              "[    1.234] WARNING: at x\n[    1.300] ok\nplain\n");
+}
+
+TEST(GuestInit, OneSplatMatcher) {
+    EXPECT_EQ(fg::find_splat("[ 1.0] ok\n[ 2.0] WARNING: CPU: 0 PID: 1 at kernel/bpf/x.c:9\n[ 2.1] more\n"),
+              "[ 2.0] WARNING: CPU: 0 PID: 1 at kernel/bpf/x.c:9");
+    EXPECT_NE(fg::find_splat("BUG: kernel NULL pointer dereference, address: 0\n").find("BUG:"), std::string::npos);
+    EXPECT_NE(fg::find_splat("x\nOops: 0002 [#1] SMP\n").find("Oops"), std::string::npos);
+    EXPECT_NE(fg::find_splat("general protection fault, probably for non-canonical address\n").find("general"),
+              std::string::npos);
+    EXPECT_EQ(fg::find_splat("all quiet\nno warnings here\n"), "");
 }
 
 }  // namespace

@@ -1,0 +1,524 @@
+#include "guest/init.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/file.h"
+#include "common/subprocess.h"
+#include "guest/plan.h"
+#include "guest/record.h"
+
+namespace flowattr::guest {
+
+namespace {
+
+struct Mount {
+    const char* fstype;
+    const char* target;
+};
+// /proc, /sys and /dev first: the console is reopened on /dev, the rest live below /sys.
+constexpr Mount kEarlyMounts[] = {{"proc", "/proc"}, {"sysfs", "/sys"}, {"devtmpfs", "/dev"}};
+// What the agent, the tests and a shell user expect: bpffs for pins, cgroup2 for cgroup
+// programs, tracefs for kprobes, securityfs for the active LSM list, debugfs for both.
+constexpr Mount kMounts[] = {{"bpf", "/sys/fs/bpf"},
+                             {"cgroup2", "/sys/fs/cgroup"},
+                             {"tracefs", "/sys/kernel/tracing"},
+                             {"securityfs", "/sys/kernel/security"},
+                             {"debugfs", "/sys/kernel/debug"}};
+
+// syslog(2) actions (glibc has no names for them).
+constexpr int kSyslogReadAll = 3, kSyslogReadClear = 4, kSyslogSizeBuffer = 10;
+
+// The console: what a person watching `kmatrix repro` (or console.log) reads.
+void say(const std::string& text) {
+    std::size_t off = 0;
+    while (off < text.size()) {
+        ssize_t n = ::write(STDOUT_FILENO, text.data() + off, text.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        off += std::size_t(n);
+    }
+}
+
+double uptime() {
+    try {
+        return std::stod(read_file("/proc/uptime"));
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+std::string file_or_empty(const std::string& path) {
+    try {
+        return read_file(path);
+    } catch (const Error&) {
+        return {};
+    }
+}
+
+std::vector<std::string> sorted_entries(const std::string& dir) {
+    std::vector<std::string> names;
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d))
+            if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+        ::closedir(d);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+std::vector<std::string> mount_table(const Mount* begin, const Mount* end) {
+    std::vector<std::string> failed;
+    for (const Mount* m = begin; m != end; ++m) {
+        ::mkdir(m->target, 0755);  // most exist already (sysfs provides them)
+        if (::mount(m->fstype, m->target, m->fstype, 0, nullptr) != 0) {
+            say(std::string("kmatrix: mount ") + m->fstype + " on " + m->target + ": " + std::strerror(errno) + "\n");
+            failed.emplace_back(m->fstype);
+        }
+    }
+    return failed;
+}
+
+// The kernel log since the last clear (or since boot), as `dmesg` prints it.
+std::string kernel_log(bool clear) {
+    int size = ::klogctl(kSyslogSizeBuffer, nullptr, 0);
+    if (size <= 0) size = 1 << 20;
+    std::string buf(std::size_t(size), '\0');
+    int n = ::klogctl(clear ? kSyslogReadClear : kSyslogReadAll, buf.data(), size);
+    if (n < 0) return {};
+    buf.resize(std::size_t(n));
+    return strip_log_priorities(buf);
+}
+
+// The kernel log a step left behind, echoed to the console under a heading, and its splat.
+std::string step_splat(const std::string& what) {
+    std::string log = kernel_log(true);
+    if (!log.empty()) say("--- dmesg after " + what + " ---\n" + log);
+    return find_splat(log);
+}
+
+class ResultsChannel {
+public:
+    ResultsChannel() {
+        fd_ = ::open(kGuestResultsTty, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd_ < 0) {
+            say(std::string("kmatrix: cannot open ") + kGuestResultsTty + ": " + std::strerror(errno) + "\n");
+            return;
+        }
+        // Raw: no "\n" -> "\r\n" rewriting, no echo; the host reads bytes as written.
+        termios t;
+        if (::tcgetattr(fd_, &t) == 0) {
+            ::cfmakeraw(&t);
+            ::tcsetattr(fd_, TCSANOW, &t);
+        }
+    }
+    ~ResultsChannel() {
+        if (fd_ >= 0) {
+            ::tcdrain(fd_);
+            ::close(fd_);
+        }
+    }
+    ResultsChannel(const ResultsChannel&) = delete;
+    ResultsChannel& operator=(const ResultsChannel&) = delete;
+
+    void emit(const nlohmann::json& record) {
+        if (fd_ < 0) return;
+        std::string line = record_line(record);
+        std::size_t off = 0;
+        while (off < line.size()) {
+            ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return;
+            off += std::size_t(n);
+        }
+    }
+
+private:
+    int fd_ = -1;
+};
+
+struct Step {
+    std::vector<std::string> argv;
+    int timeout_s = 60;
+    std::string cwd;
+    bool echo = true;  // copy the output to the console as it comes
+    // When set, stdout arrives here line by line (`flowattr check --json`) instead of into output.
+    std::function<void(const std::string& line)> on_stdout_line;
+};
+
+struct StepResult {
+    int rc = -1;     // exit code, 128 + signal when killed (what a shell would say)
+    int signal = 0;  // the signal that ended it, 0 when it exited
+    bool timed_out = false;
+    double start = 0, end = 0;  // guest uptime
+    std::string out;     // stdout alone (unless on_stdout_line took it)
+    std::string output;  // stdout and stderr interleaved as they arrived
+};
+
+StepResult run_step(const Step& step) {
+    StepResult r;
+    std::string pending;
+    RunOptions o;
+    o.cwd = step.cwd;
+    o.timeout = std::chrono::seconds(step.timeout_s);
+    o.on_stdout = [&](const std::string& chunk) {
+        if (!step.on_stdout_line) {
+            r.out += chunk;
+            r.output += chunk;
+            if (step.echo) say(chunk);
+            return;
+        }
+        pending += chunk;
+        std::size_t nl;
+        while ((nl = pending.find('\n')) != std::string::npos) {
+            step.on_stdout_line(pending.substr(0, nl));
+            pending.erase(0, nl + 1);
+        }
+    };
+    o.on_stderr = [&](const std::string& chunk) {
+        r.output += chunk;
+        if (step.echo) say(chunk);
+    };
+    r.start = uptime();
+    try {
+        RunResult rr = run_command(step.argv, o);
+        r.timed_out = rr.timed_out;
+        r.signal = rr.term_signal;
+        r.rc = rr.term_signal ? 128 + rr.term_signal : rr.exit_code;
+    } catch (const Error& e) {
+        r.rc = 127;
+        r.output += std::string(e.what()) + "\n";
+        say(std::string("kmatrix: ") + e.what() + "\n");
+    }
+    r.end = uptime();
+    if (step.on_stdout_line && !pending.empty()) step.on_stdout_line(pending);
+    return r;
+}
+
+// finit_module on every .ko: no modules.dep in the initramfs, so each pass retries what
+// failed until a pass loads nothing new; the errno of the last try is what is reported.
+std::map<std::string, int> load_modules() {
+    std::map<std::string, int> result;
+    std::vector<std::string> pending;
+    for (const auto& name : sorted_entries(kGuestModulesDir))
+        if (name.size() > 3 && name.compare(name.size() - 3, 3, ".ko") == 0) pending.push_back(name);
+    while (!pending.empty()) {
+        std::vector<std::string> left;
+        for (const auto& name : pending) {
+            std::string path = std::string(kGuestModulesDir) + "/" + name;
+            int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            int err = fd < 0 ? errno : 0;
+            if (fd >= 0) {
+                if (::syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST) err = errno;
+                ::close(fd);
+            }
+            result[name] = err;
+            if (err) left.push_back(name);
+        }
+        if (left.size() == pending.size()) break;
+        pending = std::move(left);
+    }
+    for (const auto& [name, err] : result)
+        if (err) say("kmatrix: insmod " + name + ": " + std::strerror(err) + "\n");
+    return result;
+}
+
+int bring_up_loopback() {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    int err = 0;
+    if (::ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) {
+        err = errno;
+    } else {
+        ifr.ifr_flags |= IFF_UP;
+        if (::ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) err = errno;
+    }
+    ::close(fd);
+    return err;
+}
+
+void put_step(nlohmann::json& r, const StepResult& s) {
+    r["rc"] = s.rc;
+    r["start"] = s.start;
+    r["end"] = s.end;
+    r["timed_out"] = s.timed_out;
+}
+
+void run_check(const GuestPlan& plan, ResultsChannel& out) {
+    Step step;
+    step.argv = {kGuestAgent, "check", "--json", "--log-limit", std::to_string(plan.check_log_limit)};
+    if (plan.check_unprivileged) step.argv.emplace_back("--unprivileged");
+    for (const auto& dir : sorted_entries(kGuestCheckDir))
+        for (const auto& file : sorted_entries(std::string(kGuestCheckDir) + "/" + dir))
+            step.argv.push_back(std::string(kGuestCheckDir) + "/" + dir + "/" + file);
+    step.timeout_s = plan.per_test_timeout_s * 10;
+    // Each program's record goes out the moment flowattr writes it, so a long check never
+    // looks silent to the host.
+    step.on_stdout_line = [&](const std::string& line) {
+        auto result = nlohmann::json::parse(line, nullptr, false);
+        if (!result.is_object()) {
+            say("kmatrix: not a check record: " + line + "\n");
+            return;
+        }
+        auto r = make_record(RecordType::check);
+        r["result"] = std::move(result);
+        out.emit(r);
+    };
+    StepResult s = run_step(step);
+    say("--- flowattr check: rc=" + std::to_string(s.rc) + " ---\n");
+    auto r = make_record(RecordType::check_done);
+    put_step(r, s);
+    r["output"] = s.output;
+    r["splat"] = step_splat("flowattr check");
+    out.emit(r);
+}
+
+void run_load_check(const GuestPlan& plan, ResultsChannel& out) {
+    Step step;
+    step.argv = {kGuestAgent, "load", "--check"};
+    if (plan.full_verifier_log) step.argv.emplace_back("--full-log");
+    step.timeout_s = plan.per_test_timeout_s;
+    StepResult s = run_step(step);
+    say("--- flowattr load --check: rc=" + std::to_string(s.rc) + " ---\n");
+    auto r = make_record(RecordType::load_check);
+    put_step(r, s);
+    r["output"] = s.output;
+    r["splat"] = step_splat("flowattr load --check");
+    out.emit(r);
+}
+
+void run_suite(const GuestPlan& plan, ResultsChannel& out) {
+    Step list;
+    list.argv = {kGuestTests, "--gtest_list_tests", "--gtest_filter=" + plan.test_filter};
+    list.timeout_s = plan.per_test_timeout_s;
+    list.echo = false;
+    StepResult listed = run_step(list);
+    std::vector<std::string> tests = listed.rc == 0 ? parse_gtest_list(listed.out) : std::vector<std::string>{};
+    auto lr = make_record(RecordType::list);
+    lr["rc"] = listed.rc;
+    lr["count"] = tests.size();
+    lr["uptime"] = uptime();
+    if (listed.rc != 0) lr["output"] = listed.output;
+    out.emit(lr);
+    kernel_log(true);
+    const std::string json_path = "/tmp/gtest.json";
+    for (const auto& name : tests) {
+        auto br = make_record(RecordType::begin);
+        br["name"] = name;
+        br["uptime"] = uptime();
+        out.emit(br);
+        ::unlink(json_path.c_str());
+        Step step;
+        step.argv = {kGuestTests, "--gtest_filter=" + name, "--gtest_output=json:" + json_path};
+        step.timeout_s = plan.per_test_timeout_s;
+        StepResult s = run_step(step);
+        auto r = make_record(RecordType::test);
+        r["name"] = name;
+        put_step(r, s);
+        r["splat"] = step_splat(name);
+        // Failures carry their output, skips too: it holds the reason.
+        bool skipped = s.output.find("\n[  SKIPPED ]") != std::string::npos || s.output.rfind("[  SKIPPED ]", 0) == 0;
+        r["output"] = s.rc != 0 || skipped ? s.output : std::string();
+        auto gtest = nlohmann::json::parse(file_or_empty(json_path), nullptr, false);
+        r["gtest"] = gtest.is_object() ? gtest : nlohmann::json();
+        out.emit(r);
+    }
+}
+
+void run_exec(const GuestPlan& plan, ResultsChannel& out) {
+    auto argv_doc = nlohmann::json::parse(file_or_empty(kGuestExecArgv), nullptr, false);
+    Step step;
+    if (argv_doc.is_array())
+        for (const auto& a : argv_doc)
+            if (a.is_string()) step.argv.push_back(a.get<std::string>());
+    step.cwd = kGuestExecDir;
+    step.timeout_s = plan.per_test_timeout_s;
+    auto r = make_record(RecordType::exec);
+    r["argv"] = step.argv;
+    if (step.argv.empty()) {
+        r["rc"] = 127;
+        r["output"] = std::string("no command in ") + kGuestExecArgv;
+        out.emit(r);
+        return;
+    }
+    StepResult s = run_step(step);
+    say("--- kmatrix exec: rc=" + std::to_string(s.rc) + " ---\n");
+    put_step(r, s);
+    r["signal"] = s.signal;
+    r["output"] = s.output;
+    r["splat"] = step_splat("the command");
+    out.emit(r);
+}
+
+void run_plan(const GuestPlan& plan, ResultsChannel& out) {
+    utsname u{};
+    ::uname(&u);
+    auto init = make_record(RecordType::init);
+    init["uptime"] = uptime();
+    init["mode"] = guest_mode_name(plan.mode);
+    init["release"] = u.release;
+    init["boot_splat"] = find_splat(kernel_log(false));
+    out.emit(init);
+
+    auto mounts = make_record(RecordType::mounts);
+    mounts["failed"] = mount_table(std::begin(kMounts), std::end(kMounts));
+    out.emit(mounts);
+
+    auto setup = make_record(RecordType::setup);
+    setup["modules"] = plan.load_modules ? load_modules() : std::map<std::string, int>{};
+    setup["lo"] = bring_up_loopback();
+    setup["lsm"] = trimmed(file_or_empty("/sys/kernel/security/lsm"));
+    out.emit(setup);
+
+    if (plan.mode == GuestMode::shell) return;
+    if (!mode_execs(plan.mode)) {
+        Step probe;
+        probe.argv = {kGuestAgent, "probe", "--json"};
+        probe.timeout_s = plan.per_test_timeout_s;
+        probe.echo = false;
+        StepResult s = run_step(probe);
+        auto r = make_record(RecordType::probe);
+        r["rc"] = s.rc;
+        r["output"] = s.out;
+        out.emit(r);
+        kernel_log(true);
+    }
+    if (mode_checks(plan.mode)) run_check(plan, out);
+    if (mode_runs_suite(plan.mode) || plan.mode == GuestMode::load_check) run_load_check(plan, out);
+    if (mode_runs_suite(plan.mode)) run_suite(plan, out);
+    if (mode_execs(plan.mode)) run_exec(plan, out);
+    auto done = make_record(RecordType::done);
+    done["uptime"] = uptime();
+    out.emit(done);
+}
+
+// busybox sh on the console's real tty (the one /sys/class/tty/console/active names, as
+// busybox's cttyhack finds it): /dev/console itself cannot be a controlling terminal, and
+// without one Ctrl-C would not reach the shell's children.
+void interactive_shell() {
+    say("kmatrix: interactive shell; binaries in /bin, modules loaded, bpffs at /sys/fs/bpf. Exit to power off.\n");
+    std::string active = trimmed(file_or_empty("/sys/class/tty/console/active"));
+    std::string tty = active.substr(active.rfind(' ') == std::string::npos ? 0 : active.rfind(' ') + 1);
+    std::string dev = tty.empty() ? "/dev/console" : "/dev/" + tty;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::setsid();
+        int fd = ::open(dev.c_str(), O_RDWR);
+        if (fd < 0) fd = ::open("/dev/console", O_RDWR);
+        if (fd >= 0) {
+            ::ioctl(fd, TIOCSCTTY, 1);
+            ::dup2(fd, 0);
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+        }
+        ::execl("/bin/sh", "sh", static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    // Orphans are reparented to PID 1 too: reap everything until the shell itself ends.
+    int status;
+    for (;;) {
+        pid_t r = ::wait(&status);
+        if (r == pid || (r < 0 && errno != EINTR)) break;
+    }
+}
+
+[[noreturn]] void power_off() {
+    ::sync();
+    ::reboot(RB_POWER_OFF);
+    for (;;) ::pause();
+}
+
+}  // namespace
+
+std::vector<std::string> parse_gtest_list(const std::string& listing) {
+    std::vector<std::string> tests;
+    std::istringstream in(listing);
+    std::string line, suite;
+    while (std::getline(in, line)) {
+        if (line.rfind("  ", 0) == 0) {
+            if (suite.empty()) continue;
+            std::string name = line.substr(2);
+            name = name.substr(0, name.find("  #"));
+            tests.push_back(suite + name);
+        } else {
+            auto comment = line.find("  #");
+            std::string head = comment == std::string::npos ? line : line.substr(0, comment);
+            suite = !head.empty() && head.back() == '.' && head.find(' ') == std::string::npos ? head : "";
+        }
+    }
+    return tests;
+}
+
+std::string strip_log_priorities(const std::string& raw) {
+    std::string out;
+    out.reserve(raw.size());
+    std::size_t pos = 0;
+    while (pos < raw.size()) {
+        auto nl = raw.find('\n', pos);
+        std::size_t end = nl == std::string::npos ? raw.size() : nl + 1;
+        std::size_t skip = pos;
+        if (raw[pos] == '<') {
+            auto close = raw.find('>', pos);
+            if (close != std::string::npos && close < end && close - pos <= 4 &&
+                std::all_of(raw.begin() + long(pos) + 1, raw.begin() + long(close), ::isdigit))
+                skip = close + 1;
+        }
+        out.append(raw, skip, end - skip);
+        pos = end;
+    }
+    return out;
+}
+
+void run_guest_init() {
+    mount_table(std::begin(kEarlyMounts), std::end(kEarlyMounts));
+    int console = ::open("/dev/console", O_RDWR | O_NOCTTY);
+    if (console >= 0) {
+        ::dup2(console, 0);
+        ::dup2(console, 1);
+        ::dup2(console, 2);
+        if (console > 2) ::close(console);
+    }
+    // Brought files first, so `kmatrix exec -- tool` runs the tool the user gave.
+    ::setenv("PATH", "/exec:/bin", 1);
+    say(std::string(kInitMarker) + "\n");
+    GuestPlan plan = parse_guest_plan(file_or_empty("/proc/cmdline"));
+    try {
+        ResultsChannel out;
+        run_plan(plan, out);
+    } catch (const std::exception& e) {
+        say(std::string("kmatrix: /init failed: ") + e.what() + "\n");
+    }
+    if (mode_ends_in_shell(plan.mode)) interactive_shell();
+    power_off();
+}
+
+}  // namespace flowattr::guest

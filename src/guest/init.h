@@ -1,0 +1,24 @@
+#pragma once
+// The matrix guest's /init: kmatrix itself, run by the kernel as PID 1 from the initramfs
+// (kmatrix_main dispatches here when its pid is 1). It mounts what the agent and the tests
+// need (one table), loads the kernel's modules, then does what the plan on /proc/cmdline says
+// (plan.h): the in-VM suite, `flowattr load --check`, `flowattr check` over /check, or one
+// `kmatrix exec` command, and sends each result as a typed record (record.h) on the results
+// port. Every program it runs is a child with a time limit, so a hung or crashing test is a
+// result, not a dead guest; it never returns (PID 1 exiting panics the kernel): it powers off.
+#include <string>
+#include <vector>
+
+namespace flowattr::guest {
+
+[[noreturn]] void run_guest_init();
+
+// `--gtest_list_tests` output -> "Suite.Name" per test, in order (parameterised and typed
+// suites keep their "/N" and lose the "# GetParam() = ..." comment).
+std::vector<std::string> parse_gtest_list(const std::string& listing);
+
+// A kernel log read through syslog(2) ("<4>[    1.234] text" per line) without the
+// priority prefixes: what `dmesg` prints.
+std::string strip_log_priorities(const std::string& raw);
+
+}  // namespace flowattr::guest

@@ -1,0 +1,66 @@
+#pragma once
+// What a matrix guest does, and where things are inside it. The host renders a GuestPlan onto
+// the kernel command line; the guest's /init (kmatrix itself, run as PID 1: init.h) parses it
+// back from /proc/cmdline. The plan lives on the command line rather than in the initramfs so
+// that `kmatrix repro` boots byte-identical initramfs bytes to the ones `kmatrix run` booted,
+// and so `--cmdline kmatrix.modules=none` can change one switch by hand.
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace flowattr::guest {
+
+// Paths inside the guest.
+inline constexpr const char* kGuestAgent = "/bin/flowattr";
+inline constexpr const char* kGuestTests = "/bin/flowattr_kernel_tests";
+inline constexpr const char* kGuestModulesDir = "/lib/modules/kmatrix";
+// `kmatrix check`: object N (from 1, in command-line order) at /check/NN/<its file name>, so
+// each keeps its own name and sorting keeps the order.
+inline constexpr const char* kGuestCheckDir = "/check";
+// `kmatrix exec`: the files brought along, each under its own name, and the command's argv
+// (a JSON array of strings: the command line cannot carry arbitrary bytes).
+inline constexpr const char* kGuestExecDir = "/exec";
+inline constexpr const char* kGuestExecArgv = "/kmatrix/exec.json";
+inline constexpr const char* kGuestResultsTty = "/dev/ttyS1";
+// Printed on the console when /init starts: splats and panics before it belong to boot.
+inline constexpr const char* kInitMarker = "kmatrix: /init started";
+
+enum class GuestMode {
+    suite,       // load check, then every test
+    load_check,  // `flowattr load --check` only (repro without --test)
+    shell,       // interactive shell on the console, nothing run
+    suite_then_shell,
+    check,       // `flowattr check --json` over /check/*: one record per program
+    check_then_shell,
+    exec,        // `kmatrix exec`: one command, its exit code and output
+    exec_then_shell,
+};
+
+// "suite", "load", "shell", "suite+shell", "check", "check+shell", "exec", "exec+shell".
+const char* guest_mode_name(GuestMode m);
+std::optional<GuestMode> parse_guest_mode(const std::string& name);
+bool mode_checks(GuestMode m);       // check, check+shell
+bool mode_execs(GuestMode m);        // exec, exec+shell
+bool mode_runs_suite(GuestMode m);   // suite, suite+shell
+bool mode_ends_in_shell(GuestMode m);
+
+struct GuestPlan {
+    GuestMode mode = GuestMode::suite;
+    std::string test_filter = "*";  // gtest filter: which tests to list and run
+    int per_test_timeout_s = 60;    // each test, load check and exec command; check gets 10x
+    bool full_verifier_log = false; // `flowattr load --check --full-log`: every program's log
+    std::size_t check_log_limit = 256 * 1024;  // check mode: bytes of each log sent back
+    bool check_unprivileged = false;  // check mode: `flowattr check --unprivileged` (the lab)
+    bool load_modules = true;         // false: no module loaded (the lab's no-module cell)
+};
+
+// "kmatrix.mode=suite kmatrix.filter=* kmatrix.test_timeout=60 ...": appended to the kernel
+// command line. Throws flowattr::Error when the filter holds characters the command line
+// cannot carry (spaces, quotes) or the timeout is not positive.
+std::string guest_plan_cmdline(const GuestPlan& plan);
+
+// The plan in a kernel command line (/proc/cmdline). Later words win; unknown words and
+// malformed values are ignored (the command line also carries the kernel's own switches).
+GuestPlan parse_guest_plan(const std::string& cmdline);
+
+}  // namespace flowattr::guest

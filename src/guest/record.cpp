@@ -1,0 +1,54 @@
+#include "guest/record.h"
+
+#include <regex>
+
+namespace flowattr::guest {
+
+namespace {
+
+struct TypeName {
+    RecordType type;
+    const char* name;
+};
+constexpr TypeName kTypes[] = {
+    {RecordType::init, "init"},         {RecordType::mounts, "mounts"},
+    {RecordType::setup, "setup"},       {RecordType::probe, "probe"},
+    {RecordType::load_check, "load_check"}, {RecordType::check, "check"},
+    {RecordType::check_done, "check_done"}, {RecordType::list, "list"},
+    {RecordType::begin, "begin"},       {RecordType::test, "test"},
+    {RecordType::exec, "exec"},         {RecordType::done, "done"},
+};
+
+}  // namespace
+
+const char* record_type_name(RecordType t) {
+    for (const auto& e : kTypes)
+        if (e.type == t) return e.name;
+    return "done";
+}
+
+std::optional<RecordType> parse_record_type(const std::string& name) {
+    for (const auto& e : kTypes)
+        if (name == e.name) return e.type;
+    return std::nullopt;
+}
+
+nlohmann::json make_record(RecordType t) { return {{"type", record_type_name(t)}}; }
+
+std::string record_line(const nlohmann::json& record) {
+    return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string find_splat(const std::string& text) {
+    static const std::regex re("WARNING:|BUG:|Oops|general protection");
+    std::smatch m;
+    if (!std::regex_search(text, m, re)) return {};
+    auto begin = text.rfind('\n', std::size_t(m.position(0)));
+    begin = begin == std::string::npos ? 0 : begin + 1;
+    auto end = text.find('\n', std::size_t(m.position(0)));
+    std::string line = text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    while (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+}
+
+}  // namespace flowattr::guest
