@@ -360,6 +360,8 @@ void run_exec(const GuestPlan& plan, ResultsChannel& out) {
     if (argv_doc.is_array())
         for (const auto& a : argv_doc)
             if (a.is_string()) step.argv.push_back(a.get<std::string>());
+    // The command's directory exists even when it brought no files along.
+    ::mkdir(kGuestExecDir, 0755);
     step.cwd = kGuestExecDir;
     step.timeout_s = plan.per_test_timeout_s;
     auto r = make_record(RecordType::exec);

@@ -138,26 +138,26 @@ std::uint32_t reproducible_mtime() {
     return std::uint32_t(v);
 }
 
-bool is_static_elf(const std::string& path) {
+ElfLinkage elf_linkage(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
+    if (!in) return ElfLinkage::not_executable;
     unsigned char ehdr[64];
-    if (!in.read(reinterpret_cast<char*>(ehdr), sizeof ehdr)) return false;
+    if (!in.read(reinterpret_cast<char*>(ehdr), sizeof ehdr)) return ElfLinkage::not_executable;
     if (std::memcmp(ehdr, "\x7f" "ELF", 4) != 0 || ehdr[4] != 2 /* ELFCLASS64 */ || ehdr[5] != 1 /* LSB */)
-        return false;
+        return ElfLinkage::not_executable;
     auto u16 = [&](int off) { return std::uint16_t(ehdr[off] | ehdr[off + 1] << 8); };
     std::uint64_t phoff = 0;
     for (int i = 7; i >= 0; i--) phoff = phoff << 8 | ehdr[32 + i];
     std::uint16_t type = u16(16), phentsize = u16(54), phnum = u16(56);
-    if (type != 2 /* ET_EXEC */ && type != 3 /* ET_DYN: static-pie */) return false;
+    if (type != 2 /* ET_EXEC */ && type != 3 /* ET_DYN: static-pie */) return ElfLinkage::not_executable;
     for (std::uint16_t i = 0; i < phnum; i++) {
         unsigned char ph[4];
         in.seekg(std::streamoff(phoff + std::uint64_t(i) * phentsize));
-        if (!in.read(reinterpret_cast<char*>(ph), sizeof ph)) return false;
+        if (!in.read(reinterpret_cast<char*>(ph), sizeof ph)) return ElfLinkage::not_executable;
         std::uint32_t p_type = ph[0] | ph[1] << 8 | ph[2] << 16 | std::uint32_t(ph[3]) << 24;
-        if (p_type == 3 /* PT_INTERP */) return false;
+        if (p_type == 3 /* PT_INTERP */) return ElfLinkage::dynamic_exe;
     }
-    return true;
+    return ElfLinkage::static_exe;
 }
 
 CpioArchive assemble_initramfs(const InitramfsInputs& in) {
@@ -168,7 +168,7 @@ CpioArchive assemble_initramfs(const InitramfsInputs& in) {
         struct stat st;
         if (path->empty()) throw Error(std::string("no ") + what + " binary given for the initramfs");
         if (stat(path->c_str(), &st) != 0) throw Error("cannot use " + *path + " as " + what, errno);
-        if (!is_static_elf(*path))
+        if (elf_linkage(*path) != ElfLinkage::static_exe)
             throw Error(*path + " is not a static x86-64 executable; the initramfs has no dynamic loader");
     }
     CpioArchive a;
@@ -185,6 +185,7 @@ CpioArchive assemble_initramfs(const InitramfsInputs& in) {
         for (const auto& name : list_modules(in.modules_dir))
             a.add_host_file(std::string(kGuestModulesDir) + "/" + name, in.modules_dir + "/" + name, 0644);
     for (const auto& [path, host_path] : in.extra_files) a.add_host_file(path, host_path, 0755);
+    for (const auto& [path, data] : in.generated_files) a.add_file(path, data, 0644);
     return a;
 }
 

@@ -44,6 +44,8 @@ struct InitramfsInputs {
     // Files a command brought along (`kmatrix check`'s objects): archive path without a
     // leading '/' -> host path. Read as they are, static or not.
     std::map<std::string, std::string> extra_files;
+    // Files the host writes for the guest (`kmatrix exec`'s argv): archive path -> contents.
+    std::map<std::string, std::string> generated_files;
 };
 
 // The archive: /init (kmatrix), /bin/busybox + shell applet links, the two flowattr
@@ -53,7 +55,9 @@ struct InitramfsInputs {
 CpioArchive assemble_initramfs(const InitramfsInputs& in);
 std::string build_initramfs(const InitramfsInputs& in);
 
-// True when PATH is an ELF executable without a PT_INTERP program header.
-bool is_static_elf(const std::string& path);
+// static_exe: a 64-bit little-endian ELF executable without a PT_INTERP program header (what
+// runs in the guest, which has no dynamic loader); dynamic_exe: one with it; else not_executable.
+enum class ElfLinkage { not_executable, static_exe, dynamic_exe };
+ElfLinkage elf_linkage(const std::string& path);
 
 }  // namespace flowattr::matrix

@@ -27,6 +27,7 @@
 #include "matrix/kernel_list.h"
 #include "matrix/matrix_run.h"
 #include "matrix/check_report.h"
+#include "matrix/exec_report.h"
 #include "matrix/report.h"
 #include "verify/object_input.h"
 
@@ -44,6 +45,7 @@ const char* const kUsageText =
     "  repro  NAME: boot one kernel again with the same kernel and initramfs bytes\n"
     "  check  OBJECT...: load and attach any BPF object's programs on every kernel; class, cause, fix\n"
     "  lab    every loader-failure fixture on every kernel, held against the expected grid\n"
+    "  exec   -- CMD [ARGS]: run one command in every kernel's VM; its exit and output per kernel\n"
     "  fetch  download and verify kernels into the cache\n"
     "  list   show the kernels and their cache state\n"
     "Run `kmatrix COMMAND --help` for a command's options.\n";
@@ -84,6 +86,19 @@ const char* const kLabUsage =
     "  --variants-of NAME     the kernel booted twice more: NAME+unprivileged (flowattr check as uid 65534)\n"
     "                         and NAME+nomodules (no sch_ingress/cls_bpf); default 6.1, none if not selected\n"
     "Exit: 0 the grid matches, 1 it differs, 2 bad input.\n";
+
+const char* const kExecUsage =
+    "usage: kmatrix exec [--kernels FILE] [--only NAME,...] [-j N] [--file PATH]... [--timeout S] [--json PATH]\n"
+    "                    [--out DIR] [--offline] [--artifacts DIR] [--cache DIR] [--accel auto|kvm|tcg] -- CMD [ARGS]\n"
+    "  Boots every kernel (as root in the guest: bpffs, cgroup2, tracefs, debugfs mounted, modules loaded,\n"
+    "  lo up, no network) and runs CMD with ARGS once in each, in /exec, with PATH=/exec:/bin.\n"
+    "  --file PATH      bring this file along as /exec/<its name> (repeatable): a static binary, a script\n"
+    "                   for busybox sh, a .bpf.o; a dynamically linked executable is refused (no libc in the guest)\n"
+    "  --timeout S      the command's limit in seconds (default: the per-test limit, 120 under TCG)\n"
+    "  --json PATH      {\"command\":[...],\"kernels\":[...]} (docs/OUTPUT.md); also OUT/exec.json\n"
+    "  The guest also has /bin/flowattr and busybox's applets (ip, tc, mount...).\n"
+    "Exit: 0 the command exited 0 on every available kernel; else the most severe outcome's code\n"
+    "(test-fail 10 for a non-zero exit; see kmatrix run --help); 2 bad input (no VM booted).\n";
 
 const char* const kReproUsage =
     "usage: kmatrix repro NAME [--shell] [--keep] [--cmdline ARGS] [--test NAME | --object PATH] [--kernels FILE]\n"
@@ -159,10 +174,14 @@ struct Options {
     std::string json_path;
     std::string fixtures, expect, write_expected;  // lab
     std::string variants_of = "6.1";               // lab: the kernel its extra cells boot
+    // exec
+    std::vector<std::string> files;
+    std::vector<std::string> command;
+    int command_timeout_s = 0;
     bool help = false;
 };
 
-enum class Verb { run, repro, check, lab };
+enum class Verb { run, repro, check, lab, exec };
 
 std::vector<std::string> split_commas(const std::string& s) {
     std::vector<std::string> out;
@@ -201,7 +220,19 @@ bool parse_options(const std::vector<std::string>& args, Verb verb, Options& o, 
         const std::string& a = args[i];
         std::optional<std::string> v;
         double num = 0;
-        if (a == "--help" || a == "-h") {
+        if (verb == Verb::exec && a == "--") {
+            o.command.assign(args.begin() + long(i) + 1, args.end());
+            break;
+        }
+        if (verb == Verb::exec && (a == "--file" || a == "--timeout")) {
+            if (!(v = value(i, a))) return false;
+            if (a == "--file") {
+                o.files.push_back(*v);
+            } else {
+                if (!number(a, *v, num)) return false;
+                o.command_timeout_s = int(num + 0.5);
+            }
+        } else if (a == "--help" || a == "-h") {
             o.help = true;
         } else if (a == "--offline") {
             o.offline = true;
@@ -212,7 +243,7 @@ bool parse_options(const std::vector<std::string>& args, Verb verb, Options& o, 
         } else if (a == "--kernels" || a == "--out" || a == "--artifacts" || a == "--cache" || a == "--accel" ||
                    a == "--cmdline" || a == "--qemu" || a == "--agent" || a == "--suite" || a == "--busybox" ||
                    (repro && (a == "--test" || a == "--object")) || (many && a == "--only") ||
-                   (verb == Verb::check && a == "--json") ||
+                   ((verb == Verb::check || verb == Verb::exec) && a == "--json") ||
                    (verb == Verb::lab && (a == "--fixtures" || a == "--expect" || a == "--write-expected" ||
                                           a == "--variants-of"))) {
             if (!(v = value(i, a))) return false;
@@ -518,7 +549,7 @@ bool stage_objects(const char* who, const std::vector<std::string>& paths, RunSe
 std::vector<CellResult> run_check(const Options& o, const std::vector<KernelEntry>& entries, RunSettings settings,
                                   const std::string& shared_error, RunInfo& info) {
     settings.plan.mode = GuestMode::check;
-    info.check = true;
+    info.kind = RunKind::check;
     return run_cells(o, entries, settings, shared_error, info);
 }
 
@@ -553,6 +584,68 @@ int cmd_check(const std::vector<std::string>& args) {
     std::cout << "reports: " << o.out << "/index.html, " << o.out << "/summary.md, " << o.out << "/check.json, " << o.out
               << "/<kernel>/junit.xml\n";
     return check_exit_code(results, info.interrupted);
+}
+
+// Puts each --file at /exec/<its name> and the argv at kGuestExecArgv. Refuses, before any
+// VM boots, a file that is missing, two files with one name, and a dynamically linked
+// executable (the guest has no libc: it would fail there with a baffling "not found").
+bool stage_exec(const Options& o, RunSettings& settings) {
+    bool ok = true;
+    std::map<std::string, std::string> by_name;
+    for (const auto& path : o.files) {
+        struct stat st;
+        std::string base = path.substr(path.rfind('/') + 1);
+        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+            std::cerr << "kmatrix exec: --file " << path << ": not a readable regular file\n";
+            ok = false;
+        } else if (elf_linkage(path) == ElfLinkage::dynamic_exe) {
+            std::cerr << "kmatrix exec: --file " << path
+                      << " is dynamically linked; the guest has no shared libraries: link it statically (-static)\n";
+            ok = false;
+        } else if (!by_name.emplace(base, path).second) {
+            std::cerr << "kmatrix exec: --file " << path << " and " << by_name[base] << " would both be /exec/" << base
+                      << "\n";
+            ok = false;
+        }
+    }
+    for (const auto& [base, path] : by_name)
+        settings.binaries.extra_files[std::string(kGuestExecDir + 1) + "/" + base] = path;
+    settings.binaries.generated_files[kGuestExecArgv + 1] = nlohmann::json(o.command).dump() + "\n";
+    return ok;
+}
+
+int cmd_exec(const std::vector<std::string>& args) {
+    Options o;
+    if (auto done = parse_command(args, Verb::exec, kExecUsage, o)) return *done;
+    if (o.command.empty()) {
+        std::cerr << "kmatrix exec: which command? put it after --, e.g. kmatrix exec --file ./t -- t -v\n" << kExecUsage;
+        return kCheckUsageExit;
+    }
+    std::vector<KernelEntry> entries;
+    if (!selected_kernels(o, entries)) return kCheckUsageExit;
+    std::string shared_error;
+    RunSettings settings = base_settings(o, shared_error);
+    if (!stage_exec(o, settings)) return kCheckUsageExit;
+    settings.plan.mode = GuestMode::exec;
+    settings.command_timeout_s = o.command_timeout_s;
+    RunInfo info;
+    info.kind = RunKind::exec;
+    info.command = o.command;
+    std::vector<CellResult> results = run_cells(o, entries, settings, shared_error, info);
+    if (!write_all_reports(o.out, results, info)) return outcome_exit_code(Outcome::infra_error);
+    if (!o.json_path.empty()) {
+        try {
+            write_file_atomic(o.json_path, exec_results_json(o.command, results));
+        } catch (const Error& e) {
+            std::cerr << "kmatrix exec: cannot write " << o.json_path << ": " << e.what() << "\n";
+            return outcome_exit_code(Outcome::infra_error);
+        }
+    }
+    std::cout << "\n" << exec_text(results) << "\n" << summary_table(results);
+    if (info.interrupted) std::cout << "interrupted: partial results\n";
+    std::cout << "reports: " << o.out << "/index.html, " << o.out << "/summary.md, " << o.out << "/exec.json, " << o.out
+              << "/<kernel>/junit.xml\n";
+    return run_exit_code(results, info.interrupted);
 }
 
 // Two failure classes need a guest unlike every kernels.txt cell, so the lab boots one kernel
@@ -762,6 +855,7 @@ int run_kmatrix_cli(int argc, char** argv) {
         if (cmd == "repro") return cmd_repro(args);
         if (cmd == "check") return cmd_check(args);
         if (cmd == "lab") return cmd_lab(args);
+        if (cmd == "exec") return cmd_exec(args);
         if (cmd == "fetch") return run_fetch_cli(args, std::cout, std::cerr);
         if (cmd == "list") return run_list_cli(args, std::cout, std::cerr);
         if (cmd == "--help" || cmd == "-h" || cmd == "help") {

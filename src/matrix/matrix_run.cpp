@@ -114,6 +114,11 @@ CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChoo
         Timeouts limits = Timeouts::for_accel(accel, settings.timeout_scale);
         GuestPlan plan = settings.plan;
         plan.per_test_timeout_s = limits.per_test_s;
+        if (settings.command_timeout_s > 0) {
+            plan.per_test_timeout_s = settings.command_timeout_s;
+            limits.idle_s = std::max(limits.idle_s, settings.command_timeout_s + limits.idle_s - limits.per_test_s);
+            limits.vm_s = std::max(limits.vm_s, settings.command_timeout_s + limits.vm_s - limits.per_test_s);
+        }
         r.cmdline = kernel_cmdline(spec.entry_cmdline, guest_plan_cmdline(plan), settings.extra_cmdline);
 
         QemuConfig cfg;
@@ -133,7 +138,10 @@ CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChoo
             if (!type) return;
             double now = wall_clock_now();
             if (*type == guest::RecordType::init) r.marks.init = now;
-            if (*type == guest::RecordType::list && !r.marks.first_test) r.marks.first_test = now;
+            // The tests start after the list; an exec's command right after the setup.
+            bool starts = *type == guest::RecordType::list ||
+                          (*type == guest::RecordType::setup && r.suite.mode && guest::mode_execs(*r.suite.mode));
+            if (starts && !r.marks.first_test) r.marks.first_test = now;
             if (*type == guest::RecordType::done) r.marks.done = now;
             std::string st = describe_progress(*type, r.suite);
             if (!st.empty()) say(st);

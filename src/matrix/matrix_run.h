@@ -30,6 +30,9 @@ struct RunSettings {
     double timeout_scale = 1.0;
     std::string extra_cmdline;
     GuestPlan plan;
+    // exec: the command's own limit in seconds (0: the per-test one); the VM's idle and
+    // whole-run limits grow with it, since the guest is silent while the command runs.
+    int command_timeout_s = 0;
     bool interactive = false;
     bool keep_initramfs = false;
 };
@@ -77,7 +80,7 @@ CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChoo
 
 // "state" of a running cell for progress displays, from the records seen so far; empty
 // when the record is not worth a progress line.
-std::string describe_progress(const std::string& record_type, const SuiteResults& so_far);
+std::string describe_progress(guest::RecordType record_type, const SuiteResults& so_far);
 
 // Runs JOB(i) for i in [0, count) on up to JOBS threads; returns when all are done.
 void run_pool(std::size_t count, int jobs, const std::function<void(std::size_t)>& job);

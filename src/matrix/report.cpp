@@ -13,6 +13,7 @@
 
 #include "common/file.h"
 #include "matrix/check_report.h"
+#include "matrix/exec_report.h"
 
 namespace flowattr::matrix {
 
@@ -425,7 +426,9 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
     }
     h << "</table>\n";
 
-    h << (info.check ? check_grid_html(cells) : tests_grid_html(cells));
+    h << (info.kind == RunKind::check  ? check_grid_html(cells)
+          : info.kind == RunKind::exec ? exec_html(cells)
+                                       : tests_grid_html(cells));
     h << "<div class=\"legend\">";
     for (const char* s : {"pass", "fail", "skip", "not-run", "load-fail", "boot-fail", "panic", "splat", "timeout",
                           "unsupported", "unavailable", "infra-error"})
@@ -518,11 +521,22 @@ void write_reports(const std::string& out_dir, const std::vector<CellResult>& ce
     for (const auto& c : cells) {
         std::string dir = out_dir + "/" + cell_dir_name(c.name);
         make_directories(dir);
-        write_file_atomic(dir + "/junit.xml", info.check ? check_junit_xml(c) : junit_xml(c));
+        write_file_atomic(dir + "/junit.xml", info.kind == RunKind::check  ? check_junit_xml(c)
+                                              : info.kind == RunKind::exec ? exec_junit_xml(c)
+                                                                           : junit_xml(c));
     }
-    write_file_atomic(out_dir + "/summary.txt", summary_table(cells) + (info.check ? "\n" + check_grid_text(cells) : ""));
-    write_file_atomic(out_dir + "/summary.md", summary_markdown(cells, info) + (info.check ? check_grid_markdown(cells) : ""));
-    if (info.check) write_file_atomic(out_dir + "/check.json", check_results_json(cells));
+    std::string text = summary_table(cells), markdown = summary_markdown(cells, info);
+    if (info.kind == RunKind::check) {
+        text += "\n" + check_grid_text(cells);
+        markdown += check_grid_markdown(cells);
+        write_file_atomic(out_dir + "/check.json", check_results_json(cells));
+    } else if (info.kind == RunKind::exec) {
+        text += "\n" + exec_text(cells);
+        markdown += exec_markdown(cells);
+        write_file_atomic(out_dir + "/exec.json", exec_results_json(info.command, cells));
+    }
+    write_file_atomic(out_dir + "/summary.txt", text);
+    write_file_atomic(out_dir + "/summary.md", markdown);
     write_file_atomic(out_dir + "/index.html", summary_html(cells, info));
     write_file_atomic(out_dir + "/results.json", results_json(cells, info));
 }

@@ -13,12 +13,20 @@
 
 namespace flowattr::matrix {
 
+// What the cells ran, and so what the reports show beside the kernels table.
+enum class RunKind {
+    suite,  // `kmatrix run`/`repro`: tests x kernels
+    check,  // `kmatrix check`/`lab`: programs x kernels
+    exec,   // `kmatrix exec`: one command per kernel, its exit and output
+};
+
 struct RunInfo {
     double start = 0, end = 0;  // wall clock, seconds since the epoch
     std::string accel_note;     // why this accelerator (e.g. the TCG fallback)
     bool interrupted = false;
     std::string kernels_file;
-    bool check = false;  // a `kmatrix check`/`lab` run: programs x kernels instead of tests x kernels
+    RunKind kind = RunKind::suite;
+    std::vector<std::string> command;  // exec: the command's argv
 };
 
 // One line per kernel: state and elapsed time. On a terminal the block is redrawn in
@@ -62,7 +70,7 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
 std::string results_json(const std::vector<CellResult>& cells, const RunInfo& info);
 
 // Writes OUT_DIR/{summary.txt,summary.md,index.html,results.json} (and check.json for a
-// check run) and each cell's OUT_DIR/<cell>/junit.xml. Throws flowattr::Error when a file cannot be written.
+// check run, exec.json for an exec run) and each cell's OUT_DIR/<cell>/junit.xml. Throws flowattr::Error when a file cannot be written.
 void write_reports(const std::string& out_dir, const std::vector<CellResult>& cells, const RunInfo& info);
 
 // 0 when no available kernel failed; otherwise the exit code of the most severe outcome

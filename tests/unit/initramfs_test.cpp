@@ -76,7 +76,13 @@ protected:
         mods_ = dir_->path() + "/mods";
         ASSERT_EQ(::mkdir(mods_.c_str(), 0755), 0);
     }
-    fm::InitramfsInputs inputs() const { return {init_, bin_, bin_, bin_, mods_, {}}; }
+    fm::InitramfsInputs inputs() const {
+        fm::InitramfsInputs in;
+        in.init = init_;
+        in.busybox = in.agent = in.kernel_tests = bin_;
+        in.modules_dir = mods_;
+        return in;
+    }
     std::unique_ptr<flowattr::TempDir> dir_;
     std::string bin_, init_, mods_;
 };
@@ -140,15 +146,19 @@ TEST(Cpio, MtimeFollowsSourceDateEpoch) {
     EXPECT_EQ(fm::reproducible_mtime(), 0u);
 }
 
-TEST(StaticElf, InterpreterMeansDynamic) {
+TEST(ElfLinkage, InterpreterMeansDynamic) {
     flowattr::TempDir dir("elf-test");
     flowattr::write_file_atomic(dir.path() + "/static", fake_elf(false));
     flowattr::write_file_atomic(dir.path() + "/dynamic", fake_elf(true));
     flowattr::write_file_atomic(dir.path() + "/script", "#!/bin/sh\n");
-    EXPECT_TRUE(fm::is_static_elf(dir.path() + "/static"));
-    EXPECT_FALSE(fm::is_static_elf(dir.path() + "/dynamic"));
-    EXPECT_FALSE(fm::is_static_elf(dir.path() + "/script"));
-    EXPECT_FALSE(fm::is_static_elf(dir.path() + "/missing"));
+    EXPECT_EQ(fm::elf_linkage(dir.path() + "/static"), fm::ElfLinkage::static_exe);
+    EXPECT_EQ(fm::elf_linkage(dir.path() + "/dynamic"), fm::ElfLinkage::dynamic_exe);
+    EXPECT_EQ(fm::elf_linkage(dir.path() + "/script"), fm::ElfLinkage::not_executable);
+    EXPECT_EQ(fm::elf_linkage(dir.path() + "/missing"), fm::ElfLinkage::not_executable);
+    // The real thing: the host's own dynamically linked shell.
+    if (::access("/bin/sh", R_OK) == 0 && fm::elf_linkage("/bin/sh") != fm::ElfLinkage::not_executable) {
+        EXPECT_EQ(fm::elf_linkage("/bin/sh"), fm::ElfLinkage::dynamic_exe);
+    }
 }
 
 TEST_F(InitramfsFiles, ByteIdenticalForTheSameInputs) {

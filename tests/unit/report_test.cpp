@@ -90,7 +90,7 @@ TEST(Summary, TableMarkdownAndJson) {
     EXPECT_NE(t.find("6.1 "), std::string::npos);
     EXPECT_NE(t.find("unavailable"), std::string::npos);
     EXPECT_NE(t.find("1/0/1"), std::string::npos);
-    fm::RunInfo info{1000.0, 1010.0, "KVM probe failed; using TCG", false, "kernels.txt"};
+    fm::RunInfo info{1000.0, 1010.0, "KVM probe failed; using TCG", false, "kernels.txt", fm::RunKind::suite, {}};
     std::string md = fm::summary_markdown(cells, info);
     EXPECT_NE(md.find("| 6.1 | 6.1.5 | ✅ pass |"), std::string::npos) << md;
     EXPECT_NE(md.find("failed \\| pipe"), std::string::npos);
@@ -102,7 +102,7 @@ TEST(Summary, TableMarkdownAndJson) {
 
 TEST(Summary, HtmlIsSelfContainedWithGridLinksAndTimeline) {
     auto cells = sample();
-    fm::RunInfo info{1000.0, 1010.0, "", true, "kernels.txt"};
+    fm::RunInfo info{1000.0, 1010.0, "", true, "kernels.txt", fm::RunKind::suite, {}};
     std::string h = fm::summary_html(cells, info);
     EXPECT_NE(h.find("<!DOCTYPE html>"), std::string::npos);
     EXPECT_EQ(h.find("<script"), std::string::npos);
@@ -127,7 +127,7 @@ TEST(Summary, ExitCodeIsTheWorstAvailableOutcome) {
 TEST(Summary, WriteReportsCreatesEveryFile) {
     flowattr::TempDir dir("report-test");
     auto cells = sample();
-    fm::write_reports(dir.path() + "/m", cells, {1000, 1010, "", false, ""});
+    fm::write_reports(dir.path() + "/m", cells, {1000, 1010, "", false, "", fm::RunKind::suite, {}});
     for (const char* f : {"summary.txt", "summary.md", "index.html", "results.json", "6.1/junit.xml", "5.10/junit.xml",
                           "6.6/junit.xml"}) {
         struct stat st;

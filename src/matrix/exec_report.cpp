@@ -1,0 +1,146 @@
+#include "matrix/exec_report.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "matrix/report.h"
+
+namespace flowattr::matrix {
+
+namespace {
+
+double seconds(const GuestExec& e) { return e.ran ? e.end - e.start : 0; }
+
+std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f s", s);
+    return buf;
+}
+
+// The status, then where the kernel itself failed the cell (panic, splat, boot), that too.
+std::string status_with_outcome(const CellResult& c) {
+    std::string status = exec_status(c);
+    if (c.cls.outcome != Outcome::pass && c.cls.outcome != Outcome::test_fail)
+        status += " (" + std::string(outcome_name(c.cls.outcome)) + ": " + c.cls.reason + ")";
+    return status;
+}
+
+}  // namespace
+
+std::string exec_status(const CellResult& c) {
+    const GuestExec& e = c.suite.exec;
+    if (!e.ran) return "did not run";
+    if (e.timed_out) return "timed out";
+    if (e.signal) return "killed by signal " + std::to_string(e.signal);
+    return "exit " + std::to_string(e.rc);
+}
+
+std::string exec_text(const std::vector<CellResult>& cells) {
+    std::ostringstream out;
+    for (const auto& c : cells) {
+        if (!c.ran_vm) continue;
+        out << "=== " << c.name << " (" << (c.suite.kernel_release.empty() ? c.version : c.suite.kernel_release)
+            << "): " << status_with_outcome(c);
+        if (c.suite.exec.ran) out << " in " << seconds_text(seconds(c.suite.exec));
+        out << " ===\n" << c.suite.exec.output;
+        if (!c.suite.exec.output.empty() && c.suite.exec.output.back() != '\n') out << "\n";
+        if (!c.suite.exec.splat.empty()) out << "kernel splat: " << c.suite.exec.splat << "\n";
+    }
+    return out.str();
+}
+
+std::string exec_markdown(const std::vector<CellResult>& cells) {
+    std::ostringstream md;
+    md << "\n### The command on each kernel\n\n| kernel | status | seconds | last line of output |\n|---|---|---:|---|\n";
+    for (const auto& c : cells) {
+        if (!c.ran_vm) continue;
+        const std::string& out = c.suite.exec.output;
+        auto end = out.find_last_not_of('\n');
+        std::string last = end == std::string::npos ? "" : out.substr(0, end + 1);
+        last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
+        md << "| " << markdown_cell(c.name) << " | " << markdown_cell(status_with_outcome(c)) << " | "
+           << seconds_text(seconds(c.suite.exec)) << " | " << markdown_cell(last) << " |\n";
+    }
+    return md.str();
+}
+
+std::string exec_html(const std::vector<CellResult>& cells) {
+    std::ostringstream h;
+    std::string command;
+    for (const auto& c : cells)
+        if (c.suite.exec.ran && command.empty())
+            for (const auto& a : c.suite.exec.argv) command += (command.empty() ? "" : " ") + a;
+    h << "<h2>The command on each kernel</h2>\n<p><code>" << html_escape(command) << "</code></p>\n";
+    for (const auto& c : cells) {
+        if (!c.ran_vm) continue;
+        bool passed = c.cls.outcome == Outcome::pass;
+        h << "<details" << (passed ? "" : " open") << "><summary><b>" << html_escape(c.name) << "</b>: "
+          << html_escape(status_with_outcome(c)) << ", " << seconds_text(seconds(c.suite.exec)) << "</summary>\n<pre>"
+          << html_escape(c.suite.exec.output) << "</pre></details>\n";
+    }
+    return h.str();
+}
+
+std::string exec_junit_xml(const CellResult& c) {
+    const GuestExec& e = c.suite.exec;
+    const std::string cls = "kernel." + c.name;
+    std::string command;
+    for (const auto& a : e.argv) command += (command.empty() ? "" : " ") + a;
+    if (command.empty()) command = "command";
+    // The command is the one testcase; a VM that failed around it (boot, panic) is an error.
+    bool failed = c.ran_vm && c.cls.outcome == Outcome::test_fail;
+    bool error = outcome_fails_run(c.cls.outcome) && !failed;
+    bool skipped = !c.ran_vm && !error;
+    std::ostringstream x;
+    x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"kmatrix exec\" tests=\"1\" failures=\""
+      << int(failed) << "\" errors=\"" << int(error) << "\" skipped=\"" << int(skipped) << "\">\n"
+      << "  <testsuite name=\"" << xml_escape(cls) << "\" tests=\"1\" failures=\"" << int(failed) << "\" errors=\""
+      << int(error) << "\" skipped=\"" << int(skipped) << "\">\n"
+      << "    <properties>\n"
+      << "      <property name=\"kernel.version\" value=\"" << xml_escape(c.version) << "\"/>\n"
+      << "      <property name=\"kernel.release\" value=\"" << xml_escape(c.suite.kernel_release) << "\"/>\n"
+      << "      <property name=\"kernel.image_sha256\" value=\"" << xml_escape(c.image_sha256) << "\"/>\n"
+      << "      <property name=\"outcome\" value=\"" << outcome_name(c.cls.outcome) << "\"/>\n"
+      << "    </properties>\n"
+      << "    <testcase classname=\"" << xml_escape(cls) << "\" name=\"" << xml_escape(command) << "\" time=\""
+      << seconds(e) << "\">\n";
+    std::string message = status_with_outcome(c);
+    if (failed)
+        x << "      <failure type=\"test-fail\" message=\"" << xml_escape(message) << "\">" << xml_escape(c.cls.reason)
+          << "</failure>\n";
+    else if (error)
+        x << "      <error type=\"" << outcome_name(c.cls.outcome) << "\" message=\"" << xml_escape(message) << "\">"
+          << xml_escape(c.cls.reason) << "</error>\n";
+    else if (skipped)
+        x << "      <skipped message=\"" << outcome_name(c.cls.outcome) << ": " << xml_escape(c.cls.reason) << "\"/>\n";
+    if (!e.output.empty()) x << "      <system-out>" << xml_escape(e.output) << "</system-out>\n";
+    if (!e.splat.empty()) x << "      <system-err>" << xml_escape("kernel splat: " + e.splat) << "</system-err>\n";
+    x << "    </testcase>\n  </testsuite>\n</testsuites>\n";
+    return x.str();
+}
+
+std::string exec_results_json(const std::vector<std::string>& argv, const std::vector<CellResult>& cells) {
+    nlohmann::json j;
+    j["command"] = argv;
+    j["kernels"] = nlohmann::json::array();
+    for (const auto& c : cells) {
+        const GuestExec& e = c.suite.exec;
+        j["kernels"].push_back({{"name", c.name},
+                                {"version", c.version},
+                                {"release", c.suite.kernel_release},
+                                {"outcome", outcome_name(c.cls.outcome)},
+                                {"reason", c.cls.reason},
+                                {"ran", e.ran},
+                                {"exit_code", e.ran ? nlohmann::json(e.rc) : nlohmann::json()},
+                                {"signal", e.signal},
+                                {"timed_out", e.timed_out},
+                                {"seconds", seconds(e)},
+                                {"splat", e.splat},
+                                {"output", e.output}});
+    }
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace flowattr::matrix

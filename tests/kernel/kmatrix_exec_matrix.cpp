@@ -1,0 +1,114 @@
+// `kmatrix exec` on real kernels, driven from the host as a user would: one command in every
+// VM, its exit, output and timeout per kernel in the exit code, exec.json and JUnit; bad
+// input refused before any VM boots. Label `matrix` (src/matrix/CMakeLists.txt); skips,
+// saying why, without QEMU or without the 6.1 and 5.10 kernels.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file.h"
+#include "common/subprocess.h"
+
+namespace {
+
+std::string env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+}
+
+class KmatrixExec : public ::testing::Test {
+protected:
+    void SetUp() override {
+        kmatrix_ = env("KMATRIX");
+        ASSERT_FALSE(kmatrix_.empty()) << "KMATRIX names the kmatrix binary";
+        if (flowattr::run_command({"sh", "-c", "command -v qemu-system-x86_64"}).exit_code != 0)
+            GTEST_SKIP() << "qemu-system-x86_64 not installed";
+        dir_ = std::make_unique<flowattr::TempDir>("kmatrix-exec");
+    }
+    // kmatrix exec on KERNELS with EXTRA options before `--` and COMMAND after it.
+    flowattr::RunResult exec(const std::string& kernels, const std::vector<std::string>& extra,
+                             const std::vector<std::string>& command) {
+        std::vector<std::string> argv = {kmatrix_, "exec", "--kernels", env("KERNELS"), "--only", kernels, "-j2",
+                                         "--artifacts", env("ARTIFACTS"), "--out", dir_->path() + "/out",
+                                         "--json", dir_->path() + "/exec.json"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        argv.push_back("--");
+        argv.insert(argv.end(), command.begin(), command.end());
+        return flowattr::run_command(argv);
+    }
+    nlohmann::json kernel(const nlohmann::json& doc, const std::string& name) {
+        for (const auto& k : doc["kernels"])
+            if (k["name"] == name) return k;
+        ADD_FAILURE() << "no kernel " << name << " in " << doc.dump();
+        return {};
+    }
+    // Skips when a kernel could not be fetched here (no network to its source).
+    bool all_ran(const nlohmann::json& doc) {
+        for (const auto& k : doc["kernels"])
+            if (k["outcome"] == "unavailable") return false;
+        return true;
+    }
+    std::string kmatrix_;
+    std::unique_ptr<flowattr::TempDir> dir_;
+};
+
+TEST_F(KmatrixExec, ExitAndOutputPerKernelWithTheArgvExact) {
+    // A script brought along with --file, found through PATH=/exec, its arguments kept
+    // exactly (one holds a space and a quote: no shell string is ever built from them).
+    std::string script = dir_->path() + "/which-kernel";
+    flowattr::write_file_atomic(script,
+                                "#!/bin/sh\nfor a in \"$@\"; do echo \"arg<$a>\"; done\n"
+                                "test -d /sys/fs/bpf && echo bpffs\n"
+                                "case $(uname -r) in 5.10.*) echo old; exit 3;; esac\necho new\n");
+    ::chmod(script.c_str(), 0755);
+    auto r = exec("6.1,5.10", {"--file", script}, {"which-kernel", "a b", "it's"});
+    auto doc = nlohmann::json::parse(flowattr::read_file(dir_->path() + "/exec.json"));
+    if (!all_ran(doc)) GTEST_SKIP() << "6.1 or 5.10 unavailable here: " << doc.dump();
+    EXPECT_EQ(r.exit_code, 10) << r.out << r.err;  // test-fail: 5.10 exited 3
+    EXPECT_EQ(doc["command"], nlohmann::json({"which-kernel", "a b", "it's"}));
+    auto old = kernel(doc, "5.10"), cur = kernel(doc, "6.1");
+    EXPECT_EQ(old["outcome"], "test-fail");
+    EXPECT_EQ(old["exit_code"], 3);
+    EXPECT_EQ(old["output"], "arg<a b>\narg<it's>\nbpffs\nold\n");
+    EXPECT_EQ(cur["outcome"], "pass");
+    EXPECT_EQ(cur["exit_code"], 0);
+    EXPECT_EQ(cur["output"], "arg<a b>\narg<it's>\nbpffs\nnew\n");
+    EXPECT_NE(r.out.find("=== 5.10 ("), std::string::npos) << r.out;
+    std::string junit = flowattr::read_file(dir_->path() + "/out/5.10/junit.xml");
+    EXPECT_NE(junit.find("failures=\"1\""), std::string::npos) << junit;
+    EXPECT_NE(junit.find("<system-out>arg&lt;a b&gt;"), std::string::npos) << junit;
+    EXPECT_NE(flowattr::read_file(dir_->path() + "/out/6.1/junit.xml").find("failures=\"0\""), std::string::npos);
+}
+
+TEST_F(KmatrixExec, ACommandPastItsLimitIsATimeout) {
+    auto r = exec("6.1", {"--timeout", "3"}, {"sleep", "600"});
+    auto doc = nlohmann::json::parse(flowattr::read_file(dir_->path() + "/exec.json"));
+    if (!all_ran(doc)) GTEST_SKIP() << "6.1 unavailable here";
+    EXPECT_EQ(r.exit_code, 15) << r.out << r.err;
+    auto k = kernel(doc, "6.1");
+    EXPECT_EQ(k["outcome"], "timeout");
+    EXPECT_EQ(k["timed_out"], true);
+    EXPECT_LT(k["seconds"].get<double>(), 60.0);
+}
+
+TEST_F(KmatrixExec, BadInputIsRefusedBeforeAnyVmBoots) {
+    // The host's own /bin/ls is dynamically linked: it could not run in the guest.
+    auto r = exec("6.1", {"--file", "/bin/ls"}, {"ls"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("dynamically linked"), std::string::npos) << r.err;
+    r = exec("6.1", {"--file", dir_->path() + "/missing"}, {"missing"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("not a readable regular file"), std::string::npos) << r.err;
+    r = flowattr::run_command({kmatrix_, "exec", "--kernels", env("KERNELS"), "--only", "6.1"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("which command?"), std::string::npos) << r.err;
+    EXPECT_NE(::access((dir_->path() + "/out").c_str(), F_OK), 0) << "a VM booted for bad input";
+}
+
+}  // namespace
