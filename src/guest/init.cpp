@@ -273,6 +273,17 @@ void put_step(nlohmann::json& r, const StepResult& s) {
     r["timed_out"] = s.timed_out;
 }
 
+// The closing record of a step named WHAT: how it ended, its output and the splat it left,
+// with a line on the console so a person reading it sees where each step ends.
+nlohmann::json step_end_record(RecordType type, const StepResult& s, const std::string& what) {
+    say("--- " + what + ": rc=" + std::to_string(s.rc) + " ---\n");
+    auto r = make_record(type);
+    put_step(r, s);
+    r["output"] = s.output;
+    r["splat"] = step_splat(what);
+    return r;
+}
+
 void run_check(const GuestPlan& plan, ResultsChannel& out) {
     Step step;
     step.argv = {kGuestAgent, "check", "--json", "--log-limit", std::to_string(plan.check_log_limit)};
@@ -293,13 +304,7 @@ void run_check(const GuestPlan& plan, ResultsChannel& out) {
         r["result"] = std::move(result);
         out.emit(r);
     };
-    StepResult s = run_step(step);
-    say("--- flowattr check: rc=" + std::to_string(s.rc) + " ---\n");
-    auto r = make_record(RecordType::check_done);
-    put_step(r, s);
-    r["output"] = s.output;
-    r["splat"] = step_splat("flowattr check");
-    out.emit(r);
+    out.emit(step_end_record(RecordType::check_done, run_step(step), "flowattr check"));
 }
 
 void run_load_check(const GuestPlan& plan, ResultsChannel& out) {
@@ -307,13 +312,7 @@ void run_load_check(const GuestPlan& plan, ResultsChannel& out) {
     step.argv = {kGuestAgent, "load", "--check"};
     if (plan.full_verifier_log) step.argv.emplace_back("--full-log");
     step.timeout_s = plan.per_test_timeout_s;
-    StepResult s = run_step(step);
-    say("--- flowattr load --check: rc=" + std::to_string(s.rc) + " ---\n");
-    auto r = make_record(RecordType::load_check);
-    put_step(r, s);
-    r["output"] = s.output;
-    r["splat"] = step_splat("flowattr load --check");
-    out.emit(r);
+    out.emit(step_end_record(RecordType::load_check, run_step(step), "flowattr load --check"));
 }
 
 void run_suite(const GuestPlan& plan, ResultsChannel& out) {
@@ -364,20 +363,16 @@ void run_exec(const GuestPlan& plan, ResultsChannel& out) {
     ::mkdir(kGuestExecDir, 0755);
     step.cwd = kGuestExecDir;
     step.timeout_s = plan.per_test_timeout_s;
-    auto r = make_record(RecordType::exec);
-    r["argv"] = step.argv;
+    StepResult s;
     if (step.argv.empty()) {
-        r["rc"] = 127;
-        r["output"] = std::string("no command in ") + kGuestExecArgv;
-        out.emit(r);
-        return;
+        s.rc = 127;
+        s.output = std::string("no command in ") + kGuestExecArgv + "\n";
+    } else {
+        s = run_step(step);
     }
-    StepResult s = run_step(step);
-    say("--- kmatrix exec: rc=" + std::to_string(s.rc) + " ---\n");
-    put_step(r, s);
+    auto r = step_end_record(RecordType::exec, s, "the command");
+    r["argv"] = step.argv;
     r["signal"] = s.signal;
-    r["output"] = s.output;
-    r["splat"] = step_splat("the command");
     out.emit(r);
 }
 

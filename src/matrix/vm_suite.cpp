@@ -93,6 +93,17 @@ const std::vector<std::string>& shell_applets() {
 
 namespace {
 
+// A step's closing record (has_required_fields has checked rc and timed_out).
+void read_step(const nlohmann::json& j, GuestStep& step) {
+    step.ran = true;
+    step.rc = integer(j, "rc", -1);
+    step.start = num(j, "start");
+    step.end = num(j, "end");
+    step.timed_out = j["timed_out"].get<bool>();
+    step.output = str(j, "output");
+    step.splat = str(j, "splat");
+}
+
 // A step's end or a test without its name, exit code or timeout flag says nothing
 // trustworthy: the line is kept as malformed rather than read with defaults.
 bool has_required_fields(guest::RecordType type, const nlohmann::json& j) {
@@ -159,13 +170,7 @@ std::optional<guest::RecordType> SuiteResults::add_line(const std::string& raw) 
             break;
         }
         case RecordType::load_check:
-            load_check.ran = true;
-            load_check.rc = integer(j, "rc", -1);
-            load_check.start = num(j, "start");
-            load_check.end = num(j, "end");
-            load_check.timed_out = flag("timed_out");
-            load_check.output = str(j, "output");
-            load_check.splat = str(j, "splat");
+            read_step(j, load_check);
             break;
         case RecordType::check: {
             auto result = j.find("result");
@@ -179,13 +184,7 @@ std::optional<guest::RecordType> SuiteResults::add_line(const std::string& raw) 
             break;
         }
         case RecordType::check_done:
-            check.ran = true;
-            check.rc = integer(j, "rc", -1);
-            check.start = num(j, "start");
-            check.end = num(j, "end");
-            check.timed_out = flag("timed_out");
-            check.output = str(j, "output");
-            check.splat = str(j, "splat");
+            read_step(j, check);
             break;
         case RecordType::list:
             list_ok = integer(j, "rc", -1) == 0;
@@ -212,16 +211,10 @@ std::optional<guest::RecordType> SuiteResults::add_line(const std::string& raw) 
             break;
         }
         case RecordType::exec:
-            exec.ran = true;
+            read_step(j, exec);
             for (const auto& a : j.value("argv", nlohmann::json::array()))
                 if (a.is_string()) exec.argv.push_back(a.get<std::string>());
-            exec.rc = integer(j, "rc", -1);
             exec.signal = integer(j, "signal", 0);
-            exec.start = num(j, "start");
-            exec.end = num(j, "end");
-            exec.timed_out = flag("timed_out");
-            exec.output = str(j, "output");
-            exec.splat = str(j, "splat");
             break;
         case RecordType::done:
             done = true;

@@ -48,36 +48,28 @@ struct GuestTest {
     std::map<std::string, std::string> properties;
 };
 
-struct GuestLoadCheck {
-    bool ran = false;
-    int rc = -1;
-    double start = 0, end = 0;
-    bool timed_out = false;
-    std::string output;  // verifier stats / log printed by `flowattr load --check`
-    std::string splat;
+// A step /init ran as a child with a time limit, as its closing record says.
+struct GuestStep {
+    bool ran = false;  // the closing record arrived
+    int rc = -1;       // exit code, 128 + signal when killed
+    double start = 0, end = 0;  // guest uptime, seconds
+    bool timed_out = false;     // the guest killed it at its limit
+    std::string output;  // what it printed (flowattr check: only its stderr)
+    std::string splat;   // first splat line from dmesg after it, empty if none
 };
 
+// `flowattr load --check`: verifier stats / log in its output.
+using GuestLoadCheck = GuestStep;
+
 // `flowattr check` in the guest: one record per program as it finishes, then how it ended.
-struct GuestCheck {
-    bool ran = false;  // the closing record arrived
-    int rc = -1;
-    double start = 0, end = 0;
-    bool timed_out = false;
-    std::string output;  // what flowattr check wrote to stderr
-    std::string splat;
+struct GuestCheck : GuestStep {
     std::vector<diagnose::ProgramCheck> programs;
 };
 
 // `kmatrix exec`: the command's end.
-struct GuestExec {
-    bool ran = false;
+struct GuestExec : GuestStep {
     std::vector<std::string> argv;
-    int rc = -1;     // exit code, 128 + signal when killed
     int signal = 0;  // the signal that ended it
-    double start = 0, end = 0;
-    bool timed_out = false;
-    std::string output;  // stdout and stderr, interleaved
-    std::string splat;
 };
 
 // Everything the guest reported, accumulated line by line.
