@@ -19,6 +19,20 @@ std::string seconds_text(double s) {
     return buf;
 }
 
+// ARGV as a person would type it in sh (display only: the guest gets the argv itself).
+// Hand-written: no kept C++ library quotes for the shell, and the rule is four lines.
+std::string display_command(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& a : argv) {
+        bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                                       "_-./=:,+@%") == std::string::npos;
+        std::string quoted = "'";
+        for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        out += (out.empty() ? "" : " ") + (plain ? a : quoted + "'");
+    }
+    return out;
+}
+
 // The status, then where the kernel itself failed the cell (panic, splat, boot), that too.
 std::string status_with_outcome(const CellResult& c) {
     std::string status = exec_status(c);
@@ -70,8 +84,7 @@ std::string exec_html(const std::vector<CellResult>& cells) {
     std::ostringstream h;
     std::string command;
     for (const auto& c : cells)
-        if (c.suite.exec.ran && command.empty())
-            for (const auto& a : c.suite.exec.argv) command += (command.empty() ? "" : " ") + a;
+        if (c.suite.exec.ran && command.empty()) command = display_command(c.suite.exec.argv);
     h << "<h2>The command on each kernel</h2>\n<p><code>" << html_escape(command) << "</code></p>\n";
     for (const auto& c : cells) {
         if (!c.ran_vm) continue;
@@ -86,9 +99,7 @@ std::string exec_html(const std::vector<CellResult>& cells) {
 std::string exec_junit_xml(const CellResult& c) {
     const GuestExec& e = c.suite.exec;
     const std::string cls = "kernel." + c.name;
-    std::string command;
-    for (const auto& a : e.argv) command += (command.empty() ? "" : " ") + a;
-    if (command.empty()) command = "command";
+    std::string command = e.argv.empty() ? "command" : display_command(e.argv);
     // The command is the one testcase; a VM that failed around it (boot, panic) is an error.
     bool failed = c.ran_vm && c.cls.outcome == Outcome::test_fail;
     bool error = outcome_fails_run(c.cls.outcome) && !failed;

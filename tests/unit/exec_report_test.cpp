@@ -84,6 +84,12 @@ TEST(ExecReport, JsonJunitAndTextAgree) {
     EXPECT_EQ(text.find("6.6"), std::string::npos);  // nothing ran there: no heading
     EXPECT_NE(fm::exec_markdown(cells).find("| 5.10 | exit 3 | 0.50 s | old & tired |"), std::string::npos);
     EXPECT_NE(fm::exec_html(cells).find("<code>./t -v</code>"), std::string::npos);
+    // Shown as sh would need it typed; the guest got the argv itself.
+    auto quoted = exec_cell("6.1", ran(wire(record(RecordType::exec, {{"argv", {"sh", "-c", "echo it's; exit 3"}},
+                                                                         {"rc", 3}, {"timed_out", false}}))));
+    EXPECT_NE(fm::exec_junit_xml(quoted).find("name=\"sh -c &apos;echo it&apos;\\&apos;&apos;s; exit 3&apos;\""),
+              std::string::npos)
+        << fm::exec_junit_xml(quoted);
 }
 
 // docs/OUTPUT.md's table names every field exec.json carries, and no other.
