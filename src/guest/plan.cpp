@@ -18,7 +18,7 @@ constexpr ModeName kModes[] = {
     {GuestMode::suite, "suite"},           {GuestMode::load_check, "load"},
     {GuestMode::shell, "shell"},           {GuestMode::suite_then_shell, "suite+shell"},
     {GuestMode::check, "check"},           {GuestMode::check_then_shell, "check+shell"},
-    {GuestMode::exec, "exec"},             {GuestMode::exec_then_shell, "exec+shell"},
+    {GuestMode::exec, "exec"},
 };
 
 bool cmdline_safe(const std::string& s) {
@@ -49,11 +49,10 @@ std::optional<GuestMode> parse_guest_mode(const std::string& name) {
 }
 
 bool mode_checks(GuestMode m) { return m == GuestMode::check || m == GuestMode::check_then_shell; }
-bool mode_execs(GuestMode m) { return m == GuestMode::exec || m == GuestMode::exec_then_shell; }
+bool mode_execs(GuestMode m) { return m == GuestMode::exec; }
 bool mode_runs_suite(GuestMode m) { return m == GuestMode::suite || m == GuestMode::suite_then_shell; }
 bool mode_ends_in_shell(GuestMode m) {
-    return m == GuestMode::shell || m == GuestMode::suite_then_shell || m == GuestMode::check_then_shell ||
-           m == GuestMode::exec_then_shell;
+    return m == GuestMode::shell || m == GuestMode::suite_then_shell || m == GuestMode::check_then_shell;
 }
 
 std::string guest_plan_cmdline(const GuestPlan& plan) {

@@ -33,14 +33,13 @@ enum class GuestMode {
     check,       // `flowattr check --json` over /check/*: one record per program
     check_then_shell,
     exec,        // `kmatrix exec`: one command, its exit code and output
-    exec_then_shell,
 };
 
-// "suite", "load", "shell", "suite+shell", "check", "check+shell", "exec", "exec+shell".
+// "suite", "load", "shell", "suite+shell", "check", "check+shell", "exec".
 const char* guest_mode_name(GuestMode m);
 std::optional<GuestMode> parse_guest_mode(const std::string& name);
 bool mode_checks(GuestMode m);       // check, check+shell
-bool mode_execs(GuestMode m);        // exec, exec+shell
+bool mode_execs(GuestMode m);        // exec
 bool mode_runs_suite(GuestMode m);   // suite, suite+shell
 bool mode_ends_in_shell(GuestMode m);
 

@@ -184,11 +184,11 @@ TEST(GuestProtocol, PlanRoundTripsThroughTheKernelCommandLine) {
 
 TEST(GuestProtocol, ModeNamesRoundTrip) {
     for (auto m : {fg::GuestMode::suite, fg::GuestMode::load_check, fg::GuestMode::shell, fg::GuestMode::suite_then_shell,
-                   fg::GuestMode::check, fg::GuestMode::check_then_shell, fg::GuestMode::exec,
-                   fg::GuestMode::exec_then_shell})
+                   fg::GuestMode::check, fg::GuestMode::check_then_shell, fg::GuestMode::exec})
         EXPECT_EQ(fg::parse_guest_mode(fg::guest_mode_name(m)), m) << fg::guest_mode_name(m);
-    EXPECT_TRUE(fg::mode_execs(fg::GuestMode::exec_then_shell));
-    EXPECT_TRUE(fg::mode_ends_in_shell(fg::GuestMode::exec_then_shell));
+    EXPECT_TRUE(fg::mode_execs(fg::GuestMode::exec));
+    EXPECT_FALSE(fg::mode_ends_in_shell(fg::GuestMode::exec));
+    EXPECT_TRUE(fg::mode_ends_in_shell(fg::GuestMode::check_then_shell));
     EXPECT_FALSE(fg::mode_runs_suite(fg::GuestMode::exec));
 }
 
