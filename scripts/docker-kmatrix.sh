@@ -2,7 +2,7 @@
 # `make matrix` and `make repro`: build out/ with the pinned builder (docker-build.sh),
 # then run out/kmatrix inside that same builder, so the VMs boot with its pinned QEMU and
 # busybox and the initramfs holds exactly the binaries out/MANIFEST lists.
-# Usage: docker-kmatrix.sh [--no-build] run|repro|check [KMATRIX ARGS...]
+# Usage: docker-kmatrix.sh [--no-build] run|repro|check|lab|exec [KMATRIX ARGS...]
 #   --no-build  use the out/ and builder image already there (CI: built by another job)
 # Kernels are cached on the host in $FLOWATTR_CACHE (default ~/.cache/flowattr) and
 # mounted in; /dev/kvm is handed in when it exists (kmatrix still probes it and falls back
@@ -21,11 +21,13 @@ else
 fi
 builder=$("$top/scripts/docker-image.sh")
 
+command=${1:?usage: docker-kmatrix.sh [--no-build] run|repro|check|lab|exec [KMATRIX ARGS...]}
+shift
 cache=${FLOWATTR_CACHE:-${HOME:?set HOME or FLOWATTR_CACHE}/.cache/flowattr}
 mkdir -p "$cache"
 set -- --network host --init --rm --user "$(id -u):$(id -g)" \
 	-v "$top:$top" -w "$top" -v "$cache:$cache" -e FLOWATTR_CACHE="$cache" -e HOME=/tmp \
-	-e FLOWATTR_ACCEL -e COLUMNS "$builder" "$top/out/kmatrix" "$@" --artifacts "$top/out"
+	-e FLOWATTR_ACCEL -e COLUMNS "$builder" "$top/out/kmatrix" "$command" --artifacts "$top/out" "$@"
 [ -e /dev/kvm ] && set -- --device /dev/kvm "$@"
 for f in ${FLOWATTR_MOUNT:-}; do
 	[ -e "$f" ] || { echo "docker-kmatrix: $f does not exist" >&2; exit 2; }

@@ -618,7 +618,8 @@ int cmd_exec(const std::vector<std::string>& args) {
     Options o;
     if (auto done = parse_command(args, Verb::exec, kExecUsage, o)) return *done;
     if (o.command.empty()) {
-        std::cerr << "kmatrix exec: which command? put it after --, e.g. kmatrix exec --file ./t -- t -v\n" << kExecUsage;
+        std::cerr << "kmatrix exec: which command? put it after --, e.g. kmatrix exec --file ./t -- t -v "
+                     "(kmatrix exec --help)\n";
         return kCheckUsageExit;
     }
     std::vector<KernelEntry> entries;
