@@ -27,6 +27,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/subprocess.h"
+#include "diagnose/check_record.h"
 #include "guest/plan.h"
 #include "guest/record.h"
 
@@ -294,17 +295,26 @@ void run_check(const GuestPlan& plan, ResultsChannel& out) {
     step.timeout_s = plan.per_test_timeout_s * 10;
     // Each program's record goes out the moment flowattr writes it, so a long check never
     // looks silent to the host.
+    std::vector<diagnose::ProgramCheck> programs;
     step.on_stdout_line = [&](const std::string& line) {
         auto result = nlohmann::json::parse(line, nullptr, false);
         if (!result.is_object()) {
             say("kmatrix: not a check record: " + line + "\n");
             return;
         }
+        if (auto program = diagnose::program_check_from_json(line)) programs.push_back(std::move(*program));
         auto r = make_record(RecordType::check);
         r["result"] = std::move(result);
         out.emit(r);
     };
     out.emit(step_end_record(RecordType::check_done, run_step(step), "flowattr check"));
+    // Before a shell the person at the console sees each program's class, cause and fix
+    // (the host prints the full logs once the VM is off).
+    if (mode_ends_in_shell(plan.mode)) {
+        std::ostringstream report;
+        diagnose::print_check_report(programs, false, report);
+        say(report.str());
+    }
 }
 
 void run_load_check(const GuestPlan& plan, ResultsChannel& out) {
