@@ -6,6 +6,7 @@
 //   flowattr load --check       fails when the kernel command line has provoke.load_fail
 //   flowattr_kernel_tests       gtest-compatible enough for /init: --gtest_list_tests,
 //                               --gtest_filter, --gtest_output=json:PATH; tests Provoke.*
+//                               (Flood: 16 MiB of output, then a pass; Vanish: power off mid-test)
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <unistd.h>
@@ -19,7 +20,7 @@
 
 namespace {
 
-const char* const kTests[] = {"Pass", "Fail", "Panic", "Hang", "Splat"};
+const char* const kTests[] = {"Pass", "Fail", "Panic", "Hang", "Splat", "Flood", "Vanish"};
 
 std::string read_all(const char* path) {
     std::ifstream in(path);
@@ -110,6 +111,22 @@ int suite(int argc, char** argv) {
         return 1;  // only reached when sysrq is not built in
     }
     if (test == "Hang") {
+        for (;;) pause();
+    }
+    if (test == "Flood") {
+        // 16 MiB: at the serial ports' ~110 KB/s, two and a half minutes if all of it went
+        // through them; /init must keep the console and the record short and pass it.
+        std::string line(1023, 'x');
+        line += '\n';
+        for (int i = 0; i < 16 * 1024; i++) std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fflush(stdout);
+        write_json(json, test, "");
+        return 0;
+    }
+    if (test == "Vanish") {
+        // The guest powers off mid-test: no result, no "done".
+        std::fflush(stdout);
+        poke("/proc/sysrq-trigger", "o");
         for (;;) pause();
     }
     std::fprintf(stderr, "kmatrix_provoke: no test matches %s\n", filter.c_str());
