@@ -52,16 +52,19 @@ constexpr Mount kMounts[] = {{"bpf", "/sys/fs/bpf"},
 // syslog(2) actions (glibc has no names for them).
 constexpr int kSyslogReadAll = 3, kSyslogReadClear = 4, kSyslogSizeBuffer = 10;
 
-// The console: what a person watching `kmatrix repro` (or console.log) reads.
-void say(const std::string& text) {
+// All of TEXT to FD, unless the port fails: the guest has no one to tell but the console.
+void write_all(int fd, const std::string& text) {
     std::size_t off = 0;
     while (off < text.size()) {
-        ssize_t n = ::write(STDOUT_FILENO, text.data() + off, text.size() - off);
+        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return;
         off += std::size_t(n);
     }
 }
+
+// The console: what a person watching `kmatrix repro` (or console.log) reads.
+void say(const std::string& text) { write_all(STDOUT_FILENO, text); }
 
 double uptime() {
     try {
@@ -150,15 +153,7 @@ public:
     ResultsChannel& operator=(const ResultsChannel&) = delete;
 
     void emit(const nlohmann::json& record) {
-        if (fd_ < 0) return;
-        std::string line = record_line(record);
-        std::size_t off = 0;
-        while (off < line.size()) {
-            ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return;
-            off += std::size_t(n);
-        }
+        if (fd_ >= 0) write_all(fd_, record_line(record));
     }
 
 private:
