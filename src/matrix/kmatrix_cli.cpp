@@ -292,7 +292,8 @@ bool parse_options(const std::vector<std::string>& args, Verb verb, Options& o, 
 // Parses a command's options; an exit code when there is nothing more to do (a usage error,
 // or --help printed USAGE).
 std::optional<int> parse_command(const std::vector<std::string>& args, Verb verb, const char* usage, Options& o) {
-    if (!parse_options(args, verb, o, std::cerr)) return kUsage;
+    // check, lab and exec document 2 for bad input, as flowattr does; run and repro 64.
+    if (!parse_options(args, verb, o, std::cerr)) return verb == Verb::run || verb == Verb::repro ? kUsage : kCheckUsageExit;
     if (!o.help) return std::nullopt;
     std::cout << usage;
     return 0;

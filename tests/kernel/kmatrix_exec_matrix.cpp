@@ -108,6 +108,9 @@ TEST_F(KmatrixExec, BadInputIsRefusedBeforeAnyVmBoots) {
     r = flowattr::run_command({kmatrix_, "exec", "--kernels", env("KERNELS"), "--only", "6.1"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("which command?"), std::string::npos) << r.err;
+    r = flowattr::run_command({kmatrix_, "exec", "--kernels", env("KERNELS"), "--no-such-flag", "--", "true"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("unexpected argument '--no-such-flag'"), std::string::npos) << r.err;
     EXPECT_NE(::access((dir_->path() + "/out").c_str(), F_OK), 0) << "a VM booted for bad input";
 }
 
