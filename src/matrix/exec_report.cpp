@@ -70,12 +70,9 @@ std::string exec_markdown(const std::vector<CellResult>& cells) {
     md << "\n### The command on each kernel\n\n| kernel | status | seconds | last line of output |\n|---|---|---:|---|\n";
     for (const auto& c : cells) {
         if (!c.ran_vm) continue;
-        const std::string& out = c.suite.exec.output;
-        auto end = out.find_last_not_of('\n');
-        std::string last = end == std::string::npos ? "" : out.substr(0, end + 1);
-        last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
         md << "| " << markdown_cell(c.name) << " | " << markdown_cell(status_with_outcome(c)) << " | "
-           << seconds_text(seconds(c.suite.exec)) << " | " << markdown_cell(last) << " |\n";
+           << seconds_text(seconds(c.suite.exec)) << " | " << markdown_cell(last_nonempty_line(c.suite.exec.output))
+           << " |\n";
     }
     return md.str();
 }

@@ -505,6 +505,19 @@ bool write_all_reports(const std::string& out, const std::vector<CellResult>& re
     }
 }
 
+// --json PATH: TEXT written there (nothing when PATH is empty). Returns false after saying
+// why it could not be.
+bool write_json_option(const char* who, const std::string& path, const std::string& text) {
+    if (path.empty()) return true;
+    try {
+        write_file_atomic(path, text);
+        return true;
+    } catch (const Error& e) {
+        std::cerr << who << ": cannot write " << path << ": " << e.what() << "\n";
+        return false;
+    }
+}
+
 int cmd_run(const std::vector<std::string>& args) {
     Options o;
     if (auto done = parse_command(args, Verb::run, kRunUsage, o)) return *done;
@@ -572,14 +585,7 @@ int cmd_check(const std::vector<std::string>& args) {
     RunInfo info;
     std::vector<CellResult> results = run_check(o, entries, settings, shared_error, info);
     if (!write_all_reports(o.out, results, info)) return 1;
-    if (!o.json_path.empty()) {
-        try {
-            write_file_atomic(o.json_path, check_results_json(results));
-        } catch (const Error& e) {
-            std::cerr << "kmatrix check: cannot write " << o.json_path << ": " << e.what() << "\n";
-            return 1;
-        }
-    }
+    if (!write_json_option("kmatrix check", o.json_path, check_results_json(results))) return 1;
     std::cout << "\n" << summary_table(results) << "\n" << check_grid_text(results) << "\n" << check_tally(results);
     if (info.interrupted) std::cout << "interrupted: partial results\n";
     std::cout << "reports: " << o.out << "/index.html, " << o.out << "/summary.md, " << o.out << "/check.json, " << o.out
@@ -635,14 +641,8 @@ int cmd_exec(const std::vector<std::string>& args) {
     info.command = o.command;
     std::vector<CellResult> results = run_cells(o, entries, settings, shared_error, info);
     if (!write_all_reports(o.out, results, info)) return outcome_exit_code(Outcome::infra_error);
-    if (!o.json_path.empty()) {
-        try {
-            write_file_atomic(o.json_path, exec_results_json(o.command, results));
-        } catch (const Error& e) {
-            std::cerr << "kmatrix exec: cannot write " << o.json_path << ": " << e.what() << "\n";
-            return outcome_exit_code(Outcome::infra_error);
-        }
-    }
+    if (!write_json_option("kmatrix exec", o.json_path, exec_results_json(o.command, results)))
+        return outcome_exit_code(Outcome::infra_error);
     std::cout << "\n" << exec_text(results) << "\n" << summary_table(results);
     if (info.interrupted) std::cout << "interrupted: partial results\n";
     std::cout << "reports: " << o.out << "/index.html, " << o.out << "/summary.md, " << o.out << "/exec.json, " << o.out

@@ -1,6 +1,5 @@
 #include "matrix/outcome.h"
 
-
 #include "common/error.h"
 
 namespace flowattr::matrix {
@@ -43,19 +42,6 @@ std::size_t init_offset(const std::string& console) {
     return pos == std::string::npos ? std::string::npos : pos;
 }
 
-std::string last_nonempty_line(const std::string& text) {
-    std::size_t end = text.size();
-    while (end > 0) {
-        auto begin = text.rfind('\n', end - 1);
-        std::size_t b = begin == std::string::npos ? 0 : begin + 1;
-        std::string line = text.substr(b, end - b);
-        while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' ')) line.pop_back();
-        if (!line.empty()) return line;
-        if (begin == std::string::npos) break;
-        end = begin;
-    }
-    return {};
-}
 
 bool checks(const SuiteResults& s) { return s.mode && guest::mode_checks(*s.mode); }
 bool execs(const SuiteResults& s) { return s.mode && guest::mode_execs(*s.mode); }
@@ -226,6 +212,20 @@ Classification classify(const ClassifyInput& in) {
     std::string summary = load_only ? "programs loaded"
                                            : std::to_string(total - skipped) + " passed, " + std::to_string(skipped) + " skipped";
     return {Outcome::pass, summary, {}};
+}
+
+std::string last_nonempty_line(const std::string& text) {
+    std::size_t end = text.size();
+    while (end > 0) {
+        auto begin = text.rfind('\n', end - 1);
+        std::size_t b = begin == std::string::npos ? 0 : begin + 1;
+        std::string line = text.substr(b, end - b);
+        while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' ')) line.pop_back();
+        if (!line.empty()) return line;
+        if (begin == std::string::npos) break;
+        end = begin;
+    }
+    return {};
 }
 
 }  // namespace flowattr::matrix

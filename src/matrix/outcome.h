@@ -47,6 +47,10 @@ struct ClassifyInput {
 
 Classification classify(const ClassifyInput& in);
 
+// The last line of TEXT with something on it, trailing blanks and CRs removed ("" when none):
+// what a reason quotes from a command's output.
+std::string last_nonempty_line(const std::string& text);
+
 // First kernel-panic line in a console log ("" when none); splats: guest::find_splat.
 std::string find_panic(const std::string& console);
 
