@@ -70,6 +70,12 @@ struct {
 
 FA_COUNTER_MAP(fa_flow_counters);
 
+/* Which watched network namespace this copy of the programs serves, set by the
+ * agent before load: one copy per namespace, all sharing the maps above, so
+ * that (netns, ifindex) names an interface. Read-only data is frozen at load,
+ * and the verifier folds this into a constant. */
+const volatile __u16 fa_netns_slot = 0;
+
 enum fa_parse_result {
 	FA_PARSE_OK = 0,
 	FA_PARSE_NOT_IP,
@@ -405,8 +411,8 @@ static __always_inline void fa_emit(__u32 type, enum fa_direction dir,
 
 static __always_inline void fa_handle(struct __sk_buff *skb, enum fa_direction dir)
 {
-	__u8 end_flags = TCP_FLAG_FIN | TCP_FLAG_RST;
 	struct fa_flow_stats *stats, fresh;
+	__u8 fin_bit = 1 << dir;
 	struct fa_packet pkt = {};
 	struct fa_flow_key key;
 	__u64 len = skb->len;
@@ -423,7 +429,7 @@ static __always_inline void fa_handle(struct __sk_buff *skb, enum fa_direction d
 			 ret == FA_PARSE_NOT_IP ? FA_CNT_NOT_IP : FA_CNT_PARSE_ERRORS);
 		return;
 	}
-	fa_flow_key_init(&key, skb->ifindex, pkt.family, pkt.proto, dir, pkt.saddr, pkt.daddr,
+	fa_flow_key_init(&key, skb->ifindex, fa_netns_slot, pkt.family, pkt.proto, dir, pkt.saddr, pkt.daddr,
 			 pkt.sport, pkt.dport);
 	now = fa_now();
 
@@ -435,7 +441,8 @@ static __always_inline void fa_handle(struct __sk_buff *skb, enum fa_direction d
 		fresh.first_seen_ns = now;
 		fresh.last_seen_ns = now;
 		fresh.tcp_flags = pkt.tcp_flags;
-		fresh.ended = !!(pkt.tcp_flags & end_flags);
+		fresh.fin_directions = pkt.tcp_flags & TCP_FLAG_FIN ? fin_bit : 0;
+		fresh.ended = !!(pkt.tcp_flags & TCP_FLAG_RST);
 		fa_find_identity(skb, &pkt, dir, &fresh.identity);
 		if (bpf_map_update_elem(&fa_flows, &key, &fresh, BPF_NOEXIST) == 0) {
 			fa_emit(FA_EVENT_FLOW_START, dir, &key, &fresh.identity, now);
@@ -468,9 +475,14 @@ static __always_inline void fa_handle(struct __sk_buff *skb, enum fa_direction d
 		if ((seen & (seen - 1)) == 0)
 			fa_find_identity(skb, &pkt, dir, &stats->identity);
 	}
-	/* Without compare-and-swap two CPUs may both see ended == 0 and emit two
-	 * FLOW_END events; consumers treat END as idempotent. */
-	if ((pkt.tcp_flags & end_flags) && !stats->ended) {
+	/* A half-closed connection goes on: it ends with a RST, or once both
+	 * directions have sent a FIN. Without compare-and-swap two CPUs may both
+	 * see ended == 0 and emit two FLOW_END events; consumers treat END as
+	 * idempotent. */
+	if ((pkt.tcp_flags & TCP_FLAG_FIN) && !(stats->fin_directions & fin_bit))
+		stats->fin_directions |= fin_bit;
+	if (!stats->ended && ((pkt.tcp_flags & TCP_FLAG_RST) ||
+			      stats->fin_directions == ((1 << FA_DIR_INGRESS) | (1 << FA_DIR_EGRESS)))) {
 		stats->ended = 1;
 		fa_emit(FA_EVENT_FLOW_END, dir, &key, &stats->identity, now);
 	}

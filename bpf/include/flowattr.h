@@ -65,7 +65,10 @@ struct fa_flow_key {
 	__u8 proto;  /* FA_PROTO_* or any other IP protocol number */
 	__u16 local_port;
 	__u16 remote_port;
-	__u16 pad;
+	/* The agent's number for the network namespace the interface lives in:
+	 * interfaces in different namespaces often share an ifindex (a veth pair
+	 * between two fresh namespaces has 2 on both ends). */
+	__u16 netns;
 	__u8 local_addr[FA_ADDR_LEN];
 	__u8 remote_addr[FA_ADDR_LEN];
 };
@@ -77,8 +80,11 @@ struct fa_flow_stats {
 	__u64 first_seen_ns;       /* bpf_ktime_get_ns() */
 	__u64 last_seen_ns;
 	__u8 tcp_flags; /* OR of every TCP flag byte seen */
-	__u8 ended;     /* FIN or RST seen */
-	__u8 pad[6];
+	/* The connection is over: a RST, or a FIN in each direction. One FIN is a
+	 * half-close: the other side may go on sending for as long as it likes. */
+	__u8 ended;
+	__u8 fin_directions; /* bit (1 << enum fa_direction) per direction that sent a FIN */
+	__u8 pad[5];
 	struct fa_identity identity; /* tgid == 0 while unknown */
 };
 
@@ -87,7 +93,7 @@ enum fa_event_type {
 	FA_EVENT_FLOW_END = 2,
 };
 
-/* Ring-buffer record: a flow started or ended (FIN/RST). */
+/* Ring-buffer record: a flow started or ended (RST, or FIN both ways). */
 struct fa_flow_event {
 	__u32 type;      /* enum fa_event_type */
 	__u32 direction; /* enum fa_direction of the packet that caused it */
@@ -148,9 +154,10 @@ struct fa_plain_key {
  * and the agent's unit tests, so the tests exercise the exact datapath logic.
  * Addresses are copied as bytes (network order); ports arrive in host order.
  */
-static __inline void fa_flow_key_init(struct fa_flow_key *key, __u32 ifindex, __u8 family,
-				      __u8 proto, enum fa_direction dir, const __u8 *saddr,
-				      const __u8 *daddr, __u16 sport, __u16 dport)
+static __inline void fa_flow_key_init(struct fa_flow_key *key, __u32 ifindex, __u16 netns,
+				      __u8 family, __u8 proto, enum fa_direction dir,
+				      const __u8 *saddr, const __u8 *daddr, __u16 sport,
+				      __u16 dport)
 {
 	const __u8 *local = dir == FA_DIR_EGRESS ? saddr : daddr;
 	const __u8 *remote = dir == FA_DIR_EGRESS ? daddr : saddr;
@@ -158,7 +165,7 @@ static __inline void fa_flow_key_init(struct fa_flow_key *key, __u32 ifindex, __
 	key->ifindex = ifindex;
 	key->family = family;
 	key->proto = proto;
-	key->pad = 0;
+	key->netns = netns;
 	key->local_port = dir == FA_DIR_EGRESS ? sport : dport;
 	key->remote_port = dir == FA_DIR_EGRESS ? dport : sport;
 	/* Whole-field copies with constant sizes: the BPF side runs this per

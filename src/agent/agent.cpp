@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -30,15 +31,17 @@ std::string key_bytes(const fa_flow_key& key) { return std::string(reinterpret_c
 
 }  // namespace
 
-std::uint64_t monotonic_to_unix_ns(std::uint64_t monotonic_ns) {
-    std::uint64_t now_mono = clock_ns(CLOCK_MONOTONIC);
-    std::uint64_t now_unix = clock_ns(CLOCK_REALTIME);
-    return now_unix - (now_mono > monotonic_ns ? now_mono - monotonic_ns : 0);
+std::int64_t monotonic_to_unix_offset_ns() {
+    return std::int64_t(clock_ns(CLOCK_REALTIME)) - std::int64_t(clock_ns(CLOCK_MONOTONIC));
 }
 
 Agent::Agent(const RunOptions& options) : options_(options) {
     status_.cgroup_root = options.cgroup_root.empty() ? find_cgroup2_mount() : options.cgroup_root;
-    if (status_.cgroup_root.empty()) throw Error("no cgroup v2 mount found; mount one or pass --cgroup PATH");
+    if (status_.cgroup_root.empty()) {
+        private_cgroup_ = std::make_unique<PrivateMount>(kPrivateCgroupDir, "cgroup2");
+        status_.cgroup_root = private_cgroup_->path();
+        status_.cgroup_mounted_privately = true;
+    }
     if (access(status_.cgroup_root.c_str(), R_OK) != 0) throw Error("unknown cgroup " + status_.cgroup_root, errno);
 
     identity_ = std::make_unique<IdentityTracker>(options.identity, status_.cgroup_root);
@@ -74,7 +77,11 @@ Agent::Agent(const RunOptions& options) : options_(options) {
         use_tcx = tcx.available;
         status_.tc_reason = tcx.detail;
     }
-    for (const auto& iface : options.interfaces) status_.leftover_filters_removed += FlowMonitor::remove_leftover_filters(iface);
+    for (const auto& iface : options.interfaces) {
+        LeftoverCleanup removed = FlowMonitor::remove_leftovers(iface);
+        status_.leftover_filters_removed += removed.filters;
+        status_.leftover_qdiscs_removed += removed.qdisc;
+    }
 
     FlowMonitorOptions flow_options;
     flow_options.interfaces = options.interfaces;
@@ -98,33 +105,72 @@ std::string Agent::status_text() const {
     for (const auto& i : options_.interfaces) out << " " << i.name << (i.netns_path.empty() ? "" : "@" + i.netns_path);
     out << "\n";
     if (status_.leftover_filters_removed)
-        out << "removed " << status_.leftover_filters_removed << " tc filter(s) left by a killed run\n";
-    out << "cgroup accounting: " << status_.cgroup_root << "\n";
+        out << "removed " << status_.leftover_filters_removed << " tc filter(s) and " << status_.leftover_qdiscs_removed
+            << " clsact qdisc(s) left by a killed run\n";
+    out << "cgroup accounting: " << status_.cgroup_root
+        << (status_.cgroup_mounted_privately ? " (no cgroup v2 was visible: mounted privately, removed at exit)" : "")
+        << "\n";
     return out.str();
 }
 
+// A process is read from /proc once, when first met; afterwards only whether it still lives
+// is checked, once per collect(), so an exited one keeps the comm and exe it had.
 const ProcessInfo& Agent::process_for(const fa_identity& id) {
     auto key = std::make_pair(id.tgid, id.start_time_ns);
     auto it = processes_.find(key);
-    if (it == processes_.end() || !it->second.alive) it = processes_.insert_or_assign(key, read_process_info(id.tgid, id.start_time_ns)).first;
-    return it->second;
+    if (it == processes_.end()) {
+        it = processes_.emplace(key, KnownProcess{read_process_info(id.tgid, id.start_time_ns), collections_}).first;
+    } else if (it->second.info.alive && it->second.checked_in != collections_) {
+        it->second.info.alive = process_alive(id.tgid, id.start_time_ns);
+        it->second.checked_in = collections_;
+    }
+    return it->second.info;
 }
 
-FlowRecord Agent::record_for(const fa_flow_key& key, const fa_flow_stats& stats) {
+FlowRecord Agent::record_for(const fa_flow_key& key, const fa_flow_stats& stats, std::int64_t mono_to_unix_ns) {
     FlowRecord r;
     r.key = key;
     r.stats = stats;
-    r.iface = flows_->interface_name(key.ifindex);
-    r.first_seen_unix_ns = monotonic_to_unix_ns(stats.first_seen_ns);
-    r.last_seen_unix_ns = monotonic_to_unix_ns(stats.last_seen_ns);
+    r.iface = flows_->interface_name(key);
+    r.netns_inode = flows_->netns_inode(key);
+    r.first_seen_unix_ns = std::uint64_t(std::int64_t(stats.first_seen_ns) + mono_to_unix_ns);
+    r.last_seen_unix_ns = std::uint64_t(std::int64_t(stats.last_seen_ns) + mono_to_unix_ns);
     if (stats.identity.tgid) r.process = process_for(stats.identity);
     return r;
 }
 
 std::vector<FlowRecord> Agent::collect() {
+    collections_++;
+    const std::int64_t offset = monotonic_to_unix_offset_ns();
     std::vector<FlowRecord> out;
-    for (const auto& e : flows_->snapshot()) out.push_back(record_for(e.key, e.stats));
+    for (const auto& e : flows_->snapshot()) out.push_back(record_for(e.key, e.stats, offset));
     return out;
+}
+
+// The table is LRU: when it is full, the kernel drops the least recently used flow without a
+// word. A flow we knew to be in the table and no longer find there, or find (or see start)
+// again with another first_seen, was evicted.
+void Agent::note_flow(const std::string& key, std::uint64_t first_seen_ns) {
+    auto [it, inserted] = in_table_.emplace(key, first_seen_ns);
+    if (!inserted && it->second != first_seen_ns) {
+        evicted_++;
+        it->second = first_seen_ns;
+    }
+}
+
+void Agent::note_evictions(const std::vector<FlowRecord>& flows) {
+    std::map<std::string, std::uint64_t> now;
+    for (const auto& f : flows) {
+        std::string k = key_bytes(f.key);
+        note_flow(k, f.stats.first_seen_ns);
+        now.emplace(std::move(k), f.stats.first_seen_ns);
+    }
+    for (const auto& [k, first_seen] : in_table_)
+        if (!now.count(k)) {
+            evicted_++;
+            reported_last_seen_.erase(k);
+        }
+    in_table_ = std::move(now);
 }
 
 // A flow start or end from the ring buffer, printed as it arrives (JSON output), joined
@@ -132,6 +178,7 @@ std::vector<FlowRecord> Agent::collect() {
 // is reported with the event's own identity and no counters.
 void Agent::on_event(const fa_flow_event& event) {
     events_seen_++;
+    if (event.type == FA_EVENT_FLOW_START) note_flow(key_bytes(event.key), event.ts_ns);
     if (!event_out_) return;
     fa_flow_stats stats{};
     if (bpf_map_lookup_elem(flows_->flows_fd(), &event.key, &stats) != 0) {
@@ -139,7 +186,8 @@ void Agent::on_event(const fa_flow_event& event) {
         stats.first_seen_ns = stats.last_seen_ns = event.ts_ns;
     }
     const char* type = event.type == FA_EVENT_FLOW_END ? "flow_end" : "flow_start";
-    *event_out_ << flow_to_json(record_for(event.key, stats), clock_ns(CLOCK_REALTIME), type) << "\n";
+    *event_out_ << flow_to_json(record_for(event.key, stats, monotonic_to_unix_offset_ns()), clock_ns(CLOCK_REALTIME), type)
+                << "\n";
 }
 
 DatapathCounters Agent::counters() const { return counters_with(flows_->snapshot().size()); }
@@ -151,25 +199,35 @@ DatapathCounters Agent::counters_with(std::size_t flows_in_table) const {
     c.events_lost = flows_->counter(FA_CNT_RINGBUF_DROPS);
     c.parse_errors = flows_->counter(FA_CNT_PARSE_ERRORS);
     c.not_ip = flows_->counter(FA_CNT_NOT_IP);
+    c.flows_evicted = evicted_;
     return c;
 }
 
 void Agent::report_interval(std::ostream& out, bool final_report) {
     std::uint64_t now = clock_ns(CLOCK_REALTIME);
+    for (const auto& change : flows_->refresh_interfaces()) {
+        if (options_.output == OutputFormat::json) out << interface_change_to_json(change, now) << "\n";
+        else std::fprintf(stderr, "flowattr: %s\n", interface_change_to_text(change).c_str());
+    }
     std::vector<FlowRecord> flows = collect();
-    std::vector<FlowRecord> active;
+    note_evictions(flows);
+    std::vector<FlowRecord> reported;
     std::size_t erased = 0;
+    const std::uint64_t mono_now = clock_ns(CLOCK_MONOTONIC);
+    const auto grace_ns = std::uint64_t(options_.ended_grace_s * 1e9);
     for (auto& f : flows) {
         std::string k = key_bytes(f.key);
         auto it = reported_last_seen_.find(k);
         bool changed = it == reported_last_seen_.end() || it->second != f.stats.last_seen_ns;
-        if (changed) {
+        if (changed || final_report) {
             reported_last_seen_[k] = f.stats.last_seen_ns;
-            active.push_back(f);
-        } else if (f.stats.ended && !final_report) {
-            // Ended and already reported in its final state: make room in the table.
+            reported.push_back(f);
+        } else if (f.stats.ended && mono_now > f.stats.last_seen_ns + grace_ns) {
+            // Over, reported in its final state, and quiet past TIME_WAIT: no packet of this
+            // connection can come any more, so the room is given back.
             flows_->erase(f.key);
             reported_last_seen_.erase(it);
+            in_table_.erase(k);
             erased++;
         }
     }
@@ -190,8 +248,8 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
         out << flows_to_table(flows) << counters_to_text(c) << "\n" << std::flush;
         return;
     }
-    for (const auto& f : active) out << flow_to_json(f, now) << "\n";
-    out << counters_to_json(c, now) << "\n";
+    for (const auto& f : reported) out << flow_to_json(f, now) << "\n";
+    out << counters_to_json(c, now, final_report) << "\n";
     for (const auto& c : cgroups_->snapshot()) {
         nlohmann::json j;
         j["type"] = "cgroup";
@@ -221,6 +279,7 @@ void Agent::run(std::ostream& out, const std::atomic<bool>& stop) {
             next_report += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(options_.interval_s));
         }
     }
+    if (out) flows_->poll(0);  // events still queued: printed before the final report
     event_out_ = nullptr;
     if (out) report_interval(out, true);
 }

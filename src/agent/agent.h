@@ -14,6 +14,7 @@
 #include "agent/flow_record.h"
 #include "agent/identity.h"
 #include "agent/options.h"
+#include "agent/private_mount.h"
 
 namespace flowattr::agent {
 
@@ -25,7 +26,9 @@ struct AgentStatus {
     std::uint64_t preexisting_stamped = 0;
     std::string preexisting_error;  // non-empty: some pre-existing sockets are not attributed
     std::string cgroup_root;
+    bool cgroup_mounted_privately = false;  // no cgroup2 was visible: the agent mounted its own
     int leftover_filters_removed = 0;
+    int leftover_qdiscs_removed = 0;
 };
 
 class Agent {
@@ -36,35 +39,53 @@ public:
     const AgentStatus& status() const { return status_; }
     std::string status_text() const;
 
-    // Every flow in the table, joined with process details.
+    // Every flow in the table, joined with process details (each process's liveness
+    // checked once per call).
     std::vector<FlowRecord> collect();
     std::vector<CgroupUsage> cgroup_usage() const { return cgroups_->snapshot(); }
     std::uint64_t counter(fa_counter index) const { return flows_->counter(index); }
     int poll_events(int timeout_ms) { return flows_->poll(timeout_ms); }
     DatapathCounters counters() const;
+    std::vector<InterfaceChange> refresh_interfaces() { return flows_->refresh_interfaces(); }
 
-    // The reporting loop: until `stop` is set or the duration passes.
+    // The reporting loop: until `stop` is set or the duration passes; then every flow still
+    // in the table once more.
     void run(std::ostream& out, const std::atomic<bool>& stop);
+    // One interval's report; FINAL_REPORT: every flow, not only those that changed.
+    void report_interval(std::ostream& out, bool final_report);
 
 private:
-    void report_interval(std::ostream& out, bool final_report);
+    struct KnownProcess {
+        ProcessInfo info;
+        std::uint64_t checked_in = 0;  // the collect() that last checked it was alive
+    };
+
     void on_event(const fa_flow_event& event);
+    void note_flow(const std::string& key, std::uint64_t first_seen_ns);
+    void note_evictions(const std::vector<FlowRecord>& flows);
     DatapathCounters counters_with(std::size_t flows_in_table) const;
-    FlowRecord record_for(const fa_flow_key& key, const fa_flow_stats& stats);
+    FlowRecord record_for(const fa_flow_key& key, const fa_flow_stats& stats, std::int64_t mono_to_unix_ns);
     const ProcessInfo& process_for(const fa_identity& id);
 
     RunOptions options_;
     AgentStatus status_;
+    std::unique_ptr<PrivateMount> private_cgroup_;  // first: outlives the programs attached in it
     std::unique_ptr<IdentityTracker> identity_;
     std::unique_ptr<FlowMonitor> flows_;
     std::unique_ptr<CgroupAccounting> cgroups_;
-    std::map<std::pair<std::uint32_t, std::uint64_t>, ProcessInfo> processes_;
+    std::map<std::pair<std::uint32_t, std::uint64_t>, KnownProcess> processes_;
+    std::uint64_t collections_ = 0;
     std::map<std::string, std::uint64_t> reported_last_seen_;  // key bytes -> last_seen_ns
+    // Flows the table holds as far as we know: key bytes -> first_seen_ns, which tells
+    // one instance of a 5-tuple from the next.
+    std::map<std::string, std::uint64_t> in_table_;
+    std::uint64_t evicted_ = 0;
     std::uint64_t events_seen_ = 0;
     std::ostream* event_out_ = nullptr;  // JSON output while run() is running: events go here
 };
 
-// Converts a bpf_ktime_get_ns() (CLOCK_MONOTONIC) stamp to wall-clock ns.
-std::uint64_t monotonic_to_unix_ns(std::uint64_t monotonic_ns);
+// CLOCK_REALTIME minus CLOCK_MONOTONIC now: added to a bpf_ktime_get_ns() stamp it gives
+// wall-clock ns. Taken once per report, so that first_seen <= last_seen always holds.
+std::int64_t monotonic_to_unix_offset_ns();
 
 }  // namespace flowattr::agent

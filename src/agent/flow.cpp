@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <cstdio>
 #include <unistd.h>
 
+#include "agent/tc_filters.h"
 #include "common/error.h"
 #include "flow.skel.h"
 
@@ -35,24 +37,60 @@ void with_netns(const std::string& path, const std::function<void()>& fn) {
         throw Error("cannot return from network namespace " + path, errno);
 }
 
+std::uint64_t netns_inode_of(const std::string& path) {
+    struct stat st {};
+    const std::string p = path.empty() ? "/proc/thread-self/ns/net" : path;
+    if (stat(p.c_str(), &st) != 0) throw Error("unknown network namespace " + p, errno);
+    return st.st_ino;
+}
+
+const char* interface_state_name(InterfaceChange::State state) {
+    switch (state) {
+    case InterfaceChange::State::gone: return "gone";
+    case InterfaceChange::State::attached: return "attached";
+    case InterfaceChange::State::attach_failed: return "attach_failed";
+    }
+    return "?";
+}
+
+// One copy of the flow programs: the network namespace it serves is baked into its
+// read-only data as the key's netns slot.
+struct FlowMonitor::Programs {
+    std::string netns_path;
+    std::uint64_t netns_inode = 0;
+    flow_bpf* skel = nullptr;
+    ~Programs() { flow_bpf__destroy(skel); }
+};
+
 // One interface's programs: two TCX links, or two clsact filters (and the clsact qdisc
-// when this run created it).
+// when this run created it). ifindex 0: not attached now (the interface went away).
 struct FlowMonitor::Attachment {
     InterfaceSpec iface;
+    std::uint16_t slot = 0;
     std::uint32_t ifindex = 0;
     BpfLink ingress_link;
     BpfLink egress_link;
     bool filters_attached = false;
     bool created_qdisc = false;
+    std::string last_failure;  // the last re-attach error reported, so it is said once
 
-    ~Attachment() {
+    ~Attachment() { detach(true); }
+
+    // DEVICE_IS_OURS false: the interface went away, and its index may already name
+    // another device, so nothing is deleted through it.
+    void detach(bool device_is_ours) {
         ingress_link.reset();
         egress_link.reset();
-        if (!filters_attached && !created_qdisc) return;
+        bool cleanup = device_is_ours && ifindex && (filters_attached || created_qdisc);
+        std::uint32_t index = ifindex;
+        bool qdisc = created_qdisc;
+        filters_attached = created_qdisc = false;
+        ifindex = 0;
+        if (!cleanup) return;
         try {
             with_netns(iface.netns_path, [&] {
-                LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex));
-                if (created_qdisc) {
+                LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(index));
+                if (qdisc) {
                     // Deleting the clsact qdisc we made removes our filters with it.
                     hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
                     bpf_tc_hook_destroy(&hook);
@@ -68,28 +106,71 @@ struct FlowMonitor::Attachment {
             std::fprintf(stderr, "flowattr: cleaning %s: %s\n", iface.name.c_str(), e.what());
         }
     }
+
+    // Called inside the interface's namespace. TCX links cannot be asked cheaply whether
+    // their device is the same one; a clsact filter can, which also catches a filter
+    // somebody deleted.
+    bool still_attached() const {
+        if (!filters_attached) return true;
+        LibbpfLogCapture quiet;
+        for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+            LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex), .attach_point = point);
+            LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+            if (bpf_tc_query(&hook, &opts) != 0) return false;
+        }
+        return true;
+    }
 };
+
+std::uint16_t FlowMonitor::programs_for(const std::string& netns_path) {
+    std::uint64_t inode = netns_inode_of(netns_path);
+    for (std::size_t slot = 0; slot < programs_.size(); slot++)
+        if (programs_[slot]->netns_inode == inode) return std::uint16_t(slot);
+    auto p = std::make_unique<Programs>();
+    p->netns_path = netns_path;
+    p->netns_inode = inode;
+    LibbpfLogCapture log;
+    p->skel = flow_bpf__open();
+    if (!p->skel) throw Error("cannot open the flow BPF object", errno, log.text());
+    bool tcx = mode_ == TcAttachMode::tcx;
+    bpf_program__set_autoload(p->skel->progs.fa_tcx_ingress, tcx);
+    bpf_program__set_autoload(p->skel->progs.fa_tcx_egress, tcx);
+    bpf_program__set_autoload(p->skel->progs.fa_tc_ingress, !tcx);
+    bpf_program__set_autoload(p->skel->progs.fa_tc_egress, !tcx);
+    p->skel->rodata->fa_netns_slot = std::uint16_t(programs_.size());
+    if (programs_.empty()) {
+        check_libbpf(bpf_map__set_max_entries(p->skel->maps.fa_flows, options_.max_flows),
+                     "cannot size the flow table", log);
+    } else {
+        const auto& first = programs_.front()->skel->maps;
+        for (auto [map, shared] : {std::pair{p->skel->maps.fa_flows, first.fa_flows},
+                                   std::pair{p->skel->maps.fa_events, first.fa_events},
+                                   std::pair{p->skel->maps.fa_flow_counters, first.fa_flow_counters}})
+            check_libbpf(bpf_map__reuse_fd(map, bpf_map__fd(shared)),
+                         "cannot share the flow maps between network namespaces", log);
+    }
+    if (options_.sk_storage_fd >= 0)
+        check_libbpf(bpf_map__reuse_fd(p->skel->maps.fa_sk_identity, options_.sk_storage_fd),
+                     "cannot share the identity map with the flow object", log);
+    check_libbpf(flow_bpf__load(p->skel), "cannot load the flow programs (" + tc_attach_mode_name(mode_) + ")", log);
+    programs_.push_back(std::move(p));
+    return std::uint16_t(programs_.size() - 1);
+}
 
 FlowMonitor::FlowMonitor(const FlowMonitorOptions& options, EventHandler on_event)
     : options_(options), on_event_(std::move(on_event)),
       mode_(options.use_tcx ? TcAttachMode::tcx : TcAttachMode::clsact) {
-    LibbpfLogCapture log;
-    skel_ = flow_bpf__open();
-    if (!skel_) throw Error("cannot open the flow BPF object", errno, log.text());
     try {
-        bool tcx = mode_ == TcAttachMode::tcx;
-        bpf_program__set_autoload(skel_->progs.fa_tcx_ingress, tcx);
-        bpf_program__set_autoload(skel_->progs.fa_tcx_egress, tcx);
-        bpf_program__set_autoload(skel_->progs.fa_tc_ingress, !tcx);
-        bpf_program__set_autoload(skel_->progs.fa_tc_egress, !tcx);
-        check_libbpf(bpf_map__set_max_entries(skel_->maps.fa_flows, options.max_flows), "cannot size the flow table",
-                     log);
-        if (options.sk_storage_fd >= 0)
-            check_libbpf(bpf_map__reuse_fd(skel_->maps.fa_sk_identity, options.sk_storage_fd),
-                         "cannot share the identity map with the flow object", log);
-        check_libbpf(flow_bpf__load(skel_), "cannot load the flow programs (" + tc_attach_mode_name(mode_) + ")", log);
+        if (options.interfaces.empty()) programs_for("");
+        for (const auto& iface : options.interfaces) {
+            auto a = std::make_unique<Attachment>();
+            a->iface = iface;
+            a->slot = programs_for(iface.netns_path);
+            attachments_.push_back(std::move(a));
+        }
+        LibbpfLogCapture log;
         ring_ = ring_buffer__new(
-            bpf_map__fd(skel_->maps.fa_events),
+            bpf_map__fd(programs_.front()->skel->maps.fa_events),
             [](void* ctx, void* data, size_t size) -> int {
                 auto self = static_cast<FlowMonitor*>(ctx);
                 if (size >= sizeof(fa_flow_event) && self->on_event_)
@@ -98,11 +179,11 @@ FlowMonitor::FlowMonitor(const FlowMonitorOptions& options, EventHandler on_even
             },
             this, nullptr);
         if (!ring_) throw Error("cannot open the flow event ring buffer", errno, log.text());
-        for (const auto& iface : options.interfaces) attach(iface);
+        for (auto& a : attachments_) attach(*a);
     } catch (...) {
         attachments_.clear();
         ring_buffer__free(ring_);
-        flow_bpf__destroy(skel_);
+        programs_.clear();
         throw;
     }
 }
@@ -110,11 +191,11 @@ FlowMonitor::FlowMonitor(const FlowMonitorOptions& options, EventHandler on_even
 FlowMonitor::~FlowMonitor() {
     attachments_.clear();
     ring_buffer__free(ring_);
-    flow_bpf__destroy(skel_);
+    programs_.clear();
 }
 
-int FlowMonitor::remove_leftover_filters(const InterfaceSpec& iface) {
-    int removed = 0;
+LeftoverCleanup FlowMonitor::remove_leftovers(const InterfaceSpec& iface) {
+    LeftoverCleanup removed;
     with_netns(iface.netns_path, [&] {
         unsigned ifindex = if_nametoindex(iface.name.c_str());
         if (!ifindex) return;
@@ -124,50 +205,96 @@ int FlowMonitor::remove_leftover_filters(const InterfaceSpec& iface) {
             LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
             if (bpf_tc_query(&hook, &opts) != 0) continue;
             LIBBPF_OPTS(bpf_tc_opts, detach, .handle = kTcHandle, .priority = kTcPriority);
-            if (bpf_tc_detach(&hook, &detach) == 0) removed++;
+            if (bpf_tc_detach(&hook, &detach) == 0) removed.filters++;
+        }
+        // The qdisc is ours to remove only when our filters were on it and nothing else is:
+        // a clsact qdisc somebody else uses, or one with no trace of a run of ours, stays.
+        if (removed.filters && !tc_hook_has_filters(int(ifindex), BPF_TC_INGRESS) &&
+            !tc_hook_has_filters(int(ifindex), BPF_TC_EGRESS)) {
+            LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex),
+                        .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+            removed.qdisc = bpf_tc_hook_destroy(&hook) == 0;
         }
     });
     return removed;
 }
 
-void FlowMonitor::attach(const InterfaceSpec& iface) {
-    auto a = std::make_unique<Attachment>();
-    a->iface = iface;
+void FlowMonitor::attach(Attachment& a) {
+    const InterfaceSpec& iface = a.iface;
+    flow_bpf* skel = programs_[a.slot]->skel;
     with_netns(iface.netns_path, [&] {
-        a->ifindex = if_nametoindex(iface.name.c_str());
-        if (!a->ifindex)
+        std::uint32_t ifindex = if_nametoindex(iface.name.c_str());
+        if (!ifindex)
             throw Error("unknown interface " + iface.name +
                         (iface.netns_path.empty() ? "" : " in network namespace " + iface.netns_path));
         LibbpfLogCapture log;
         if (mode_ == TcAttachMode::tcx) {
-            a->ingress_link.reset(bpf_program__attach_tcx(skel_->progs.fa_tcx_ingress, int(a->ifindex), nullptr));
-            if (!a->ingress_link) throw Error("cannot attach tcx/ingress to " + iface.name, errno, log.text());
-            a->egress_link.reset(bpf_program__attach_tcx(skel_->progs.fa_tcx_egress, int(a->ifindex), nullptr));
-            if (!a->egress_link) throw Error("cannot attach tcx/egress to " + iface.name, errno, log.text());
+            a.ingress_link.reset(bpf_program__attach_tcx(skel->progs.fa_tcx_ingress, int(ifindex), nullptr));
+            if (!a.ingress_link) throw Error("cannot attach tcx/ingress to " + iface.name, errno, log.text());
+            a.egress_link.reset(bpf_program__attach_tcx(skel->progs.fa_tcx_egress, int(ifindex), nullptr));
+            if (!a.egress_link) {
+                a.ingress_link.reset();
+                throw Error("cannot attach tcx/egress to " + iface.name, errno, log.text());
+            }
+            a.ifindex = ifindex;
             return;
         }
-        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(a->ifindex),
+        a.ifindex = ifindex;
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex),
                     .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
         int ret = bpf_tc_hook_create(&hook);
-        if (ret == 0) a->created_qdisc = true;
-        else if (ret != -EEXIST) check_libbpf(ret, "cannot create the clsact qdisc on " + iface.name, log);
-        a->filters_attached = true;
-        for (auto [point, prog] : {std::pair{BPF_TC_INGRESS, skel_->progs.fa_tc_ingress},
-                                   std::pair{BPF_TC_EGRESS, skel_->progs.fa_tc_egress}}) {
-            hook.attach_point = point;
-            LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(prog), .handle = kTcHandle,
-                        .priority = kTcPriority);
-            check_libbpf(bpf_tc_attach(&hook, &opts), "cannot attach the tc filter to " + iface.name, log);
+        if (ret == 0) a.created_qdisc = true;
+        a.filters_attached = true;
+        try {
+            if (ret != 0 && ret != -EEXIST) check_libbpf(ret, "cannot create the clsact qdisc on " + iface.name, log);
+            for (auto [point, prog] : {std::pair{BPF_TC_INGRESS, skel->progs.fa_tc_ingress},
+                                       std::pair{BPF_TC_EGRESS, skel->progs.fa_tc_egress}}) {
+                hook.attach_point = point;
+                LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(prog), .handle = kTcHandle,
+                            .priority = kTcPriority);
+                check_libbpf(bpf_tc_attach(&hook, &opts), "cannot attach the tc filter to " + iface.name, log);
+            }
+        } catch (...) {
+            a.detach(true);
+            throw;
         }
     });
-    // The flow key carries the ifindex only: two watched interfaces in different network
-    // namespaces with the same index could not be told apart, so refuse rather than mix them.
-    for (const auto& other : attachments_)
-        if (other->ifindex == a->ifindex)
-            throw Error("cannot watch " + iface.name + " and " + other->iface.name +
-                        " together: both have ifindex " + std::to_string(a->ifindex) +
-                        " (in different network namespaces)");
-    attachments_.push_back(std::move(a));
+    names_[{a.slot, a.ifindex}] = iface.name;
+}
+
+std::vector<InterfaceChange> FlowMonitor::refresh_interfaces() {
+    std::vector<InterfaceChange> changes;
+    for (auto& a : attachments_) {
+        std::uint32_t now_index = 0;
+        bool unchanged = false;
+        try {
+            with_netns(a->iface.netns_path, [&] {
+                now_index = if_nametoindex(a->iface.name.c_str());
+                unchanged = a->ifindex && now_index == a->ifindex && a->still_attached();
+            });
+        } catch (const Error&) {
+            now_index = 0;  // the namespace itself is gone
+        }
+        if (unchanged) continue;
+        const std::uint64_t inode = programs_[a->slot]->netns_inode;
+        if (a->ifindex) {
+            a->detach(false);
+            a->last_failure.clear();
+            changes.push_back({a->iface, inode, InterfaceChange::State::gone, {}});
+        }
+        if (!now_index) continue;
+        try {
+            attach(*a);
+            a->last_failure.clear();
+            changes.push_back({a->iface, inode, InterfaceChange::State::attached, {}});
+        } catch (const Error& e) {
+            if (a->last_failure != e.what()) {
+                a->last_failure = e.what();
+                changes.push_back({a->iface, inode, InterfaceChange::State::attach_failed, e.what()});
+            }
+        }
+    }
+    return changes;
 }
 
 int FlowMonitor::poll(int timeout_ms) {
@@ -195,16 +322,19 @@ std::vector<FlowEntry> FlowMonitor::snapshot() const { return read_flow_table(fl
 
 void FlowMonitor::erase(const fa_flow_key& key) { bpf_map_delete_elem(flows_fd(), &key); }
 
-int FlowMonitor::flows_fd() const { return bpf_map__fd(skel_->maps.fa_flows); }
+int FlowMonitor::flows_fd() const { return bpf_map__fd(programs_.front()->skel->maps.fa_flows); }
 
 std::uint64_t FlowMonitor::counter(fa_counter index) const {
-    return sum_percpu_counter(bpf_map__fd(skel_->maps.fa_flow_counters), index);
+    return sum_percpu_counter(bpf_map__fd(programs_.front()->skel->maps.fa_flow_counters), index);
 }
 
-std::string FlowMonitor::interface_name(std::uint32_t ifindex) const {
-    for (const auto& a : attachments_)
-        if (a->ifindex == ifindex) return a->iface.name;
-    return {};
+std::string FlowMonitor::interface_name(const fa_flow_key& key) const {
+    auto it = names_.find({key.netns, key.ifindex});
+    return it == names_.end() ? std::string() : it->second;
+}
+
+std::uint64_t FlowMonitor::netns_inode(const fa_flow_key& key) const {
+    return key.netns < programs_.size() ? programs_[key.netns]->netns_inode : 0;
 }
 
 }  // namespace flowattr::agent

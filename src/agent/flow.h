@@ -4,6 +4,7 @@
 // the ring buffer and reads the flow table.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,10 +41,28 @@ struct FlowMonitorOptions {
     bool use_tcx = true;     // from probe_tcx()
 };
 
+// What a killed run left on one interface and the start-up removed.
+struct LeftoverCleanup {
+    int filters = 0;      // our clsact filters (kTcHandle/kTcPriority)
+    bool qdisc = false;   // the clsact qdisc, once our filters were all it held
+};
+
+// A watched interface that went away, came back, or could not be attached again.
+struct InterfaceChange {
+    enum class State { gone, attached, attach_failed };
+    InterfaceSpec iface;
+    std::uint64_t netns_inode = 0;
+    State state = State::gone;
+    std::string error;  // attach_failed: why
+};
+const char* interface_state_name(InterfaceChange::State state);
+
 class FlowMonitor {
 public:
     using EventHandler = std::function<void(const fa_flow_event&)>;
 
+    // One copy of the flow programs per network namespace among the interfaces, all
+    // sharing one flow table, ring buffer and counters.
     FlowMonitor(const FlowMonitorOptions& options, EventHandler on_event);
     ~FlowMonitor();
     FlowMonitor(const FlowMonitor&) = delete;
@@ -55,25 +74,38 @@ public:
     std::vector<FlowEntry> snapshot() const;
     void erase(const fa_flow_key& key);
     std::uint64_t counter(fa_counter index) const;
-    // ifindex -> name as given, for reports; "" for unknown.
-    std::string interface_name(std::uint32_t ifindex) const;
+    // The name given for the key's (netns, ifindex), for reports; "" for unknown.
+    std::string interface_name(const fa_flow_key& key) const;
+    // The inode of the key's network namespace (what `lsns` and `ip netns identify` show).
+    std::uint64_t netns_inode(const fa_flow_key& key) const;
     int flows_fd() const;
 
-    // Removes clsact filters left at kTcHandle/kTcPriority by a killed run on IFACE;
-    // returns how many were removed.
-    static int remove_leftover_filters(const InterfaceSpec& iface);
+    // Looks at each watched interface: one deleted is dropped (the others go on), one that
+    // is back (under the same name, any ifindex) is attached again. Returns the changes.
+    std::vector<InterfaceChange> refresh_interfaces();
+
+    // Removes clsact filters left at kTcHandle/kTcPriority by a killed run on IFACE, and
+    // the clsact qdisc when nothing else is attached to it.
+    static LeftoverCleanup remove_leftovers(const InterfaceSpec& iface);
 
 private:
+    struct Programs;
     struct Attachment;
-    void attach(const InterfaceSpec& iface);
+    void attach(Attachment& a);
+    // The slot of the programs serving the namespace at NETNS_PATH, loaded on first use.
+    std::uint16_t programs_for(const std::string& netns_path);
 
     FlowMonitorOptions options_;
     EventHandler on_event_;
     TcAttachMode mode_;
-    flow_bpf* skel_ = nullptr;
+    std::vector<std::unique_ptr<Programs>> programs_;  // index: the key's netns slot
     ring_buffer* ring_ = nullptr;
     std::vector<std::unique_ptr<Attachment>> attachments_;
+    std::map<std::pair<std::uint16_t, std::uint32_t>, std::string> names_;  // (slot, ifindex) ever attached
 };
+
+// The inode of the network namespace at PATH (empty: this thread's).
+std::uint64_t netns_inode_of(const std::string& path);
 
 // Runs FN inside the network namespace at PATH (empty: the current one) on this thread.
 void with_netns(const std::string& path, const std::function<void()>& fn);

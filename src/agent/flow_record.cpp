@@ -15,9 +15,11 @@ std::string iso8601(std::uint64_t unix_ns) {
     struct tm tm {};
     gmtime_r(&secs, &tm);
     char buf[64];
-    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06lluZ", tm.tm_year + 1900, tm.tm_mon + 1,
+    // Milliseconds: the flows' clock is the kernel's coarse monotonic one (a tick, 1 to
+    // 4 ms), so more digits would only print noise.
+    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03lluZ", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<unsigned long long>((unix_ns % 1000000000ull) / 1000));
+                  static_cast<unsigned long long>((unix_ns % 1000000000ull) / 1000000));
     return buf;
 }
 
@@ -72,6 +74,7 @@ std::string flow_to_json(const FlowRecord& f, std::uint64_t report_unix_ns, cons
     j["time"] = iso8601(report_unix_ns);
     j["iface"] = f.iface;
     j["ifindex"] = k.ifindex;
+    j["netns"] = f.netns_inode;
     j["family"] = k.family == FA_AF_INET6 ? "ipv6" : "ipv4";
     j["proto"] = protocol_name(k.proto);
     j["local"] = {{"addr", address_to_string(k.family, k.local_addr)}, {"port", k.local_port}};
@@ -103,18 +106,43 @@ std::string flow_to_json(const FlowRecord& f, std::uint64_t report_unix_ns, cons
     return j.dump();
 }
 
-std::string counters_to_json(const DatapathCounters& c, std::uint64_t report_unix_ns) {
+std::string counters_to_json(const DatapathCounters& c, std::uint64_t report_unix_ns, bool final_report) {
     nlohmann::json j;
     j["type"] = "agent";
     j["time"] = iso8601(report_unix_ns);
+    j["final"] = final_report;
     j["flows"] = c.flows;
+    j["flows_evicted"] = c.flows_evicted;
     j["events"] = {{"received", c.events}, {"lost", c.events_lost}};
     j["packets_not_keyed"] = {{"parse_errors", c.parse_errors}, {"not_ip", c.not_ip}};
     return j.dump();
 }
 
+std::string interface_change_to_json(const InterfaceChange& change, std::uint64_t report_unix_ns) {
+    nlohmann::json j;
+    j["type"] = "interface";
+    j["time"] = iso8601(report_unix_ns);
+    j["iface"] = change.iface.name;
+    j["netns"] = change.netns_inode;
+    j["state"] = interface_state_name(change.state);
+    if (!change.error.empty()) j["error"] = change.error;
+    return j.dump();
+}
+
+std::string interface_change_to_text(const InterfaceChange& change) {
+    switch (change.state) {
+    case InterfaceChange::State::gone:
+        return "interface " + change.iface.name + " is gone; watching the others, attaching again when it is back";
+    case InterfaceChange::State::attached: return "interface " + change.iface.name + " is back; attached again";
+    case InterfaceChange::State::attach_failed:
+        return "interface " + change.iface.name + " is back but cannot be attached: " + change.error;
+    }
+    return {};
+}
+
 std::string counters_to_text(const DatapathCounters& c) {
-    return std::to_string(c.flows) + " flows, " + std::to_string(c.events) + " flow events (" +
+    return std::to_string(c.flows) + " flows (" + std::to_string(c.flows_evicted) +
+           " evicted: table full), " + std::to_string(c.events) + " flow events (" +
            std::to_string(c.events_lost) + " lost: ring buffer full), packets not keyed: " +
            std::to_string(c.parse_errors) + " malformed, " + std::to_string(c.not_ip) + " not IP";
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/flow.h"
 #include "agent/procfs.h"
 #include "flowattr.h"
 
@@ -15,6 +16,7 @@ struct FlowRecord {
     fa_flow_key key{};
     fa_flow_stats stats{};
     std::string iface;              // interface name, as given to --iface
+    std::uint64_t netns_inode = 0;  // the interface's network namespace (as `lsns` shows it)
     std::uint64_t first_seen_unix_ns = 0;
     std::uint64_t last_seen_unix_ns = 0;
     ProcessInfo process;            // valid when stats.identity.tgid != 0
@@ -36,10 +38,16 @@ struct DatapathCounters {
     std::uint64_t events_lost = 0;    // events the BPF side could not reserve: ring buffer full
     std::uint64_t parse_errors = 0;   // packets too short or malformed to key
     std::uint64_t not_ip = 0;         // neither IPv4 nor IPv6
+    std::uint64_t flows_evicted = 0;  // flows the full table dropped (LRU) before they ended
 };
-std::string counters_to_json(const DatapathCounters& counters, std::uint64_t report_unix_ns);
+// FINAL: the report at exit, which lists every flow still in the table.
+std::string counters_to_json(const DatapathCounters& counters, std::uint64_t report_unix_ns, bool final_report);
 // One line for under the table and for stderr at exit.
 std::string counters_to_text(const DatapathCounters& counters);
+// A watched interface that went away, came back or could not be attached again.
+std::string interface_change_to_json(const InterfaceChange& change, std::uint64_t report_unix_ns);
+std::string interface_change_to_text(const InterfaceChange& change);
+
 // A table with a header row, for the refreshing terminal view.
 std::string flows_to_table(const std::vector<FlowRecord>& flows);
 

@@ -31,6 +31,9 @@ struct RunOptions {
     std::string cgroup_root;  // empty: the cgroup2 mount found in /proc/self/mounts
     double duration_s = 0;    // 0: until SIGINT/SIGTERM
     double interval_s = 5;
+    // How long an ended TCP flow stays in the table after its last packet: TCP's TIME_WAIT
+    // (60 s in Linux), in which the last ACKs and retransmitted FINs still arrive.
+    double ended_grace_s = 60;
     OutputFormat output = OutputFormat::json;
     std::uint32_t max_flows = 65536;
     std::vector<RateLimitSpec> limits;

@@ -80,22 +80,25 @@ std::optional<std::uint64_t> parse_stat_start_ticks(const std::string& stat) {
     }
 }
 
+bool process_alive(std::uint32_t pid, std::uint64_t start_time_ns, const std::string& proc_root) {
+    auto stat = read_proc_file(proc_root + "/" + std::to_string(pid) + "/stat");
+    if (!stat) return false;
+    if (!start_time_ns) return true;
+    auto ticks = parse_stat_start_ticks(*stat);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (!ticks || hz <= 0) return false;
+    // /proc reports whole clock ticks: compare at that resolution.
+    std::uint64_t tick_ns = 1000000000ull / std::uint64_t(hz);
+    std::uint64_t proc_ticks = *ticks;
+    std::uint64_t bpf_ticks = start_time_ns / tick_ns;
+    return proc_ticks + 1 >= bpf_ticks && bpf_ticks + 1 >= proc_ticks;
+}
+
 ProcessInfo read_process_info(std::uint32_t pid, std::uint64_t start_time_ns, const std::string& proc_root) {
     ProcessInfo info;
     info.pid = pid;
+    if (!process_alive(pid, start_time_ns, proc_root)) return info;
     std::string dir = proc_root + "/" + std::to_string(pid);
-    auto stat = read_proc_file(dir + "/stat");
-    if (!stat) return info;
-    if (start_time_ns) {
-        auto ticks = parse_stat_start_ticks(*stat);
-        long hz = sysconf(_SC_CLK_TCK);
-        if (!ticks || hz <= 0) return info;
-        // /proc reports whole clock ticks: compare at that resolution.
-        std::uint64_t tick_ns = 1000000000ull / std::uint64_t(hz);
-        std::uint64_t proc_ticks = *ticks;
-        std::uint64_t bpf_ticks = start_time_ns / tick_ns;
-        if (proc_ticks + 1 < bpf_ticks || bpf_ticks + 1 < proc_ticks) return info;
-    }
     info.alive = true;
     if (auto comm = read_proc_file(dir + "/comm")) {
         info.comm = *comm;

@@ -10,10 +10,11 @@ namespace flowattr::agent {
 struct ProcessInfo {
     std::uint32_t pid = 0;
     std::string comm;
-    std::string exe;           // empty when the process is gone or unreadable
+    std::string exe;           // empty when it could not be read (gone before it was first seen)
     std::string cgroup_path;   // cgroup v2 path, "/system.slice/x.service"
     std::string container_id;  // 64-hex id found in the cgroup path, or empty
-    bool alive = false;        // false: exited, or the pid now belongs to another process
+    bool alive = false;        // false: exited, or the pid now belongs to another process;
+                               // comm, exe and cgroup then keep what they were while it lived
 };
 
 // The whole text of a /proc file (whose stat size is 0); nullopt when it cannot be read,
@@ -29,6 +30,9 @@ std::string container_id_from_cgroup(const std::string& cgroup_path);
 // Field 22 of /proc/PID/stat (start time in clock ticks after boot); comm may hold
 // spaces and parentheses, so the parse anchors on the last ')'.
 std::optional<std::uint64_t> parse_stat_start_ticks(const std::string& proc_pid_stat);
+
+// Whether PID is still the process that started at START_TIME_NS (boot-time ns; 0: any).
+bool process_alive(std::uint32_t pid, std::uint64_t start_time_ns, const std::string& proc_root = "/proc");
 
 // Reads /proc/PID; `start_time_ns` (boot-time ns, from the BPF identity) tells a reused pid
 // apart: a mismatch marks the process as gone rather than reporting a stranger.

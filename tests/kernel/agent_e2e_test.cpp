@@ -138,7 +138,9 @@ protected:
     void SetUp() override {
         FA_REQUIRE_ROOT();
         if (find_cgroup2_mount().empty()) GTEST_SKIP() << "needs a cgroup v2 mount";
-        topo_ = std::make_unique<fa::test::VethPair>();
+        // Both ends ifindex 2, as a veth pair between two fresh namespaces (or a container's)
+        // has them: the agent tells the interfaces apart by namespace.
+        topo_ = std::make_unique<fa::test::VethPair>(2, 2);
         // The client offers no TCP timestamps, SACK or window scaling, so every segment in
         // both directions has a bare 20-byte TCP header and the handshake only an MSS
         // option: byte counts can then be checked exactly.
@@ -236,6 +238,10 @@ TEST_P(AgentEndToEnd, TcpAndUdpAttributedOnBothEnds) {
         const FlowRecord* s = find_flow(flows, topo_->server_if, FA_PROTO_TCP, e.server_port, e.client_port);
         ASSERT_TRUE(c) << "no client-side flow";
         ASSERT_TRUE(s) << "no server-side flow";
+        EXPECT_EQ(c->key.ifindex, 2u);
+        EXPECT_EQ(s->key.ifindex, 2u);
+        EXPECT_EQ(c->netns_inode, netns_inode_of(topo_->client.path()));
+        EXPECT_EQ(s->netns_inode, netns_inode_of(topo_->server.path()));
         EXPECT_EQ(c->key.family, f.fa_family);
         EXPECT_EQ(comm_of(*c), e.client_comm);
         EXPECT_EQ(c->stats.identity.tgid, std::uint32_t(e.client_pid));
@@ -256,7 +262,8 @@ TEST_P(AgentEndToEnd, TcpAndUdpAttributedOnBothEnds) {
                   std::uint64_t(e.bytes) + c->stats.packets[FA_DIR_EGRESS] * (l2l3 + kTcp) + kMssOption);
         EXPECT_EQ(c->stats.bytes[FA_DIR_INGRESS], 2 + c->stats.packets[FA_DIR_INGRESS] * (l2l3 + kTcp) + kMssOption);
         EXPECT_TRUE(c->stats.tcp_flags & 0x02) << "SYN not seen";
-        EXPECT_TRUE(c->stats.ended) << "FIN not seen";
+        EXPECT_TRUE(c->stats.ended) << "the connection closed both ways";
+        EXPECT_EQ(c->stats.fin_directions, 3u) << "a FIN each way";
     }
 
     const FlowRecord* udp = find_flow(flows, topo_->client_if, FA_PROTO_UDP, port_of(parent_line), 7003);

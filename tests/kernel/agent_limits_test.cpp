@@ -19,6 +19,7 @@
 #include "agent/cli.h"
 #include "agent/load_check.h"
 #include "agent/probe.h"
+#include "agent/tc_filters.h"
 #include "kernel_env.h"
 #include "noop.skel.h"
 #include "scratch_cgroup.h"
@@ -153,10 +154,43 @@ TEST(FlowMonitorClsact, LeftoversOfAKilledRunAreRemoved) {
             ASSERT_EQ(bpf_tc_attach(&hook, &opts), 0);
         }
     });
-    EXPECT_EQ(FlowMonitor::remove_leftover_filters(InterfaceSpec{topo.client_if, topo.client.path()}), 2);
+    LeftoverCleanup removed = FlowMonitor::remove_leftovers(InterfaceSpec{topo.client_if, topo.client.path()});
+    EXPECT_EQ(removed.filters, 2);
+    EXPECT_TRUE(removed.qdisc) << "the clsact qdisc held only our filters";
     topo.client.enter([&] {
         EXPECT_EQ(filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_INGRESS), 0u);
         EXPECT_EQ(filter_prog_id(fa::test::VethPair::kClientIfindex, BPF_TC_EGRESS), 0u);
+        EXPECT_FALSE(tc_hook_has_filters(fa::test::VethPair::kClientIfindex, BPF_TC_INGRESS));
+        // The qdisc is gone: creating it again succeeds (EEXIST otherwise).
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fa::test::VethPair::kClientIfindex, .attach_point = BPF_TC_INGRESS);
+        EXPECT_EQ(bpf_tc_hook_create(&hook), 0);
+    });
+}
+
+TEST(FlowMonitorClsact, LeftoverCleanupKeepsAQdiscSomebodyElseUses) {
+    FA_REQUIRE_ROOT();
+    fa::test::VethPair topo;
+    std::unique_ptr<noop_bpf, void (*)(noop_bpf*)> noop(noop_bpf__open_and_load(), noop_bpf__destroy);
+    ASSERT_TRUE(noop);
+    const int fd = bpf_program__fd(noop->progs.fa_noop);
+    topo.client.enter([&] {
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fa::test::VethPair::kClientIfindex,
+                    .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+        ASSERT_EQ(bpf_tc_hook_create(&hook), 0);
+        hook.attach_point = BPF_TC_INGRESS;
+        LIBBPF_OPTS(bpf_tc_opts, ours, .prog_fd = fd, .handle = kTcHandle, .priority = kTcPriority);
+        ASSERT_EQ(bpf_tc_attach(&hook, &ours), 0);
+        // Somebody else's filter on the egress hook of the same qdisc.
+        hook.attach_point = BPF_TC_EGRESS;
+        LIBBPF_OPTS(bpf_tc_opts, theirs, .prog_fd = fd, .handle = 7, .priority = 7);
+        ASSERT_EQ(bpf_tc_attach(&hook, &theirs), 0);
+    });
+    LeftoverCleanup removed = FlowMonitor::remove_leftovers(InterfaceSpec{topo.client_if, topo.client.path()});
+    EXPECT_EQ(removed.filters, 1);
+    EXPECT_FALSE(removed.qdisc);
+    topo.client.enter([&] {
+        EXPECT_TRUE(tc_hook_has_filters(fa::test::VethPair::kClientIfindex, BPF_TC_EGRESS));
+        EXPECT_FALSE(tc_hook_has_filters(fa::test::VethPair::kClientIfindex, BPF_TC_INGRESS));
     });
 }
 
@@ -203,6 +237,47 @@ TEST(FlowattrCli, SigtermDetachesClsactFilters) {
     ASSERT_EQ(kill(agent->pid(), SIGTERM), 0);
     EXPECT_EQ(agent->wait(30000), 0) << "SIGTERM is a normal end of a run";
     EXPECT_TRUE(no_clsact_filters(topo)) << "filters left behind after SIGTERM";
+}
+
+// SIGKILL leaves the clsact filters and the qdisc the run created; the next run removes both
+// before it attaches, works, and leaves nothing itself.
+TEST(FlowattrCli, RestartAfterSigkillRemovesWhatTheKilledRunLeft) {
+    FA_REQUIRE_ROOT();
+    fa::test::VethPair topo;
+    auto killed = start_cli_agent(topo, [] {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+    });
+    ASSERT_TRUE(clsact_filters_present(topo)) << "the agent never attached its clsact filters";
+    ASSERT_EQ(kill(killed->pid(), SIGKILL), 0);
+    EXPECT_EQ(killed->wait(30000), -SIGKILL);
+    ASSERT_TRUE(clsact_filters_present(topo)) << "a SIGKILLed run cannot clean up: its filters must still be there";
+
+    Child pinger("fa-restart-tx", topo.client.fd(), [&](int) {
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(7030);
+        inet_pton(AF_INET, "10.231.0.2", &a.sin_addr);
+        for (;;) {
+            sendto(s, "again", 5, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+            usleep(100000);
+        }
+        return 0;
+    });
+    std::ostringstream out, err;
+    int rc = run_flowattr_cli({"run", "--iface", topo.client_if + "@" + topo.client.path(), "--attach", "clsact",
+                               "--duration", "1", "--interval", "0.3"},
+                              out, err);
+    ASSERT_EQ(rc, 0) << err.str();
+    EXPECT_NE(err.str().find("removed 2 tc filter(s) and 1 clsact qdisc(s) left by a killed run"), std::string::npos)
+        << err.str();
+    EXPECT_NE(out.str().find("\"comm\":\"fa-restart-tx\""), std::string::npos) << "the new run does not work";
+    EXPECT_TRUE(no_clsact_filters(topo));
+    topo.client.enter([&] {
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fa::test::VethPair::kClientIfindex, .attach_point = BPF_TC_INGRESS);
+        EXPECT_EQ(bpf_tc_hook_create(&hook), 0) << "a clsact qdisc was left behind";
+    });
 }
 
 // `flowattr run | head`: the reader goes away; the run must end through the same cleanup.

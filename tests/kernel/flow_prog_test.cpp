@@ -240,6 +240,22 @@ TEST_F(FlowProgTest, Ipv6UdpKeyedFromTheLocalSide) {
     EXPECT_EQ(s.tcp_flags, 0);
 }
 
+// The agent loads one copy of the programs per watched network namespace, each with its
+// own slot: two interfaces with the same ifindex in two namespaces stay two flows.
+class FlowNetnsSlotTest : public FlowProgTest {
+protected:
+    void configure(flow_bpf* skel) override { skel->rodata->fa_netns_slot = 7; }
+};
+
+TEST_F(FlowNetnsSlotTest, KeyCarriesTheNamespaceSlot) {
+    egress(PacketBuilder().ethernet(kEthIpv4).ipv4(kLocal4, kRemote4, kProtoUdp).udp(4000, 53).payload(10).build());
+    ASSERT_EQ(flows().size(), 1u);
+    EXPECT_EQ(flows()[0].key.netns, 7);
+    auto key = make_key(kProtoUdp, kLocal4, 4000, kRemote4, 53);
+    key.netns = 7;
+    EXPECT_EQ(flow(key).packets[FA_DIR_EGRESS], 1u);
+}
+
 TEST_F(FlowProgTest, Ipv6ExtensionHeadersAreWalked) {
     // Hop-by-Hop -> Destination Options -> Fragment (first, more follow) -> UDP.
     const auto first = PacketBuilder()
@@ -567,7 +583,7 @@ protected:
     std::vector<fa_flow_event> events_;
 };
 
-TEST_F(FlowEventsTest, StartOnFirstPacketEndOnFirstFinOrRst) {
+TEST_F(FlowEventsTest, StartOnFirstPacketEndOnFinBothWaysOrRst) {
     const auto key = make_key(kProtoTcp, kLocal4, 50000, kRemote4, 443);
     auto segment = [](const Ipv4Addr& s, const Ipv4Addr& d, std::uint16_t sp, std::uint16_t dp,
                       std::uint8_t flags) {
@@ -586,21 +602,31 @@ TEST_F(FlowEventsTest, StartOnFirstPacketEndOnFirstFinOrRst) {
     egress(segment(kLocal4, kRemote4, 50000, 443, kTcpAck));
     EXPECT_TRUE(drain().empty());
 
+    // The server's FIN half-closes the connection: the client may still send, and
+    // the flow goes on (a FIN repeated the same way changes nothing).
     ingress(segment(kRemote4, kLocal4, 443, 50000, kTcpFin | kTcpAck));
+    egress(segment(kLocal4, kRemote4, 50000, 443, kTcpAck | kTcpPsh));
+    ingress(segment(kRemote4, kLocal4, 443, 50000, kTcpFin | kTcpAck));
+    EXPECT_TRUE(drain().empty());
+    EXPECT_EQ(flow(key).ended, 0);
+    EXPECT_EQ(flow(key).fin_directions, 1u << FA_DIR_INGRESS);
+
+    // The client's FIN closes it.
+    egress(segment(kLocal4, kRemote4, 50000, 443, kTcpFin | kTcpAck));
     events = drain();
     ASSERT_EQ(events.size(), 1u);
     EXPECT_EQ(events[0].type, FA_EVENT_FLOW_END);
-    EXPECT_EQ(events[0].direction, FA_DIR_INGRESS);
+    EXPECT_EQ(events[0].direction, FA_DIR_EGRESS);
     EXPECT_TRUE(same_key(events[0].key, key));
 
-    // Only the first FIN/RST ends the flow.
-    egress(segment(kLocal4, kRemote4, 50000, 443, kTcpFin | kTcpAck));
+    // The last ACK and a late RST belong to the same flow and end nothing again.
+    ingress(segment(kRemote4, kLocal4, 443, 50000, kTcpAck));
     ingress(segment(kRemote4, kLocal4, 443, 50000, kTcpRst));
     EXPECT_TRUE(drain().empty());
     const auto s = flow(key);
     EXPECT_EQ(s.ended, 1);
-    EXPECT_EQ(s.tcp_flags, kTcpSyn | kTcpAck | kTcpFin | kTcpRst);
-    expect_counts(s, 3, 3 * 54, 3, 3 * 54);
+    EXPECT_EQ(s.tcp_flags, kTcpSyn | kTcpAck | kTcpPsh | kTcpFin | kTcpRst);
+    expect_counts(s, 5, 5 * 54, 4, 4 * 54);
 
     // A flow whose first packet is a RST starts and ends at once.
     ingress(segment(kRemote4, kLocal4, 1234, 9, kTcpRst));

@@ -139,8 +139,19 @@ inline void add_address(const std::string& dev, const std::string& addr, int pre
     req.send("add " + addr + " to " + dev);
 }
 
+inline void delete_link(const std::string& name) {
+    NetlinkRequest req(RTM_DELLINK, 0);
+    ifinfomsg info{};
+    info.ifi_family = AF_UNSPEC;
+    info.ifi_index = int(if_nametoindex(name.c_str()));
+    if (!info.ifi_index) throw flowattr::Error("no interface " + name);
+    req.put_struct(info);
+    req.send("delete " + name);
+}
+
 // Two namespaces joined by a veth pair: "client" side 10.231.0.1 / fd00:fa::1,
-// "server" side 10.231.0.2 / fd00:fa::2.
+// "server" side 10.231.0.2 / fd00:fa::2. The ends get the ifindexes asked for (0: the
+// kernel's choice; 2 on both ends is what two fresh namespaces give).
 struct VethPair {
     NetNs client;
     NetNs server;
@@ -149,13 +160,21 @@ struct VethPair {
     static constexpr int kClientIfindex = 231;
     static constexpr int kServerIfindex = 232;
 
-    VethPair() {
+    explicit VethPair(int client_ifindex = kClientIfindex, int server_ifindex = kServerIfindex) {
+        create(client_ifindex, server_ifindex);
+    }
+
+    // Deleting one end deletes the pair; create() makes it again under the same names.
+    void remove() {
+        client.enter([&] { delete_link(client_if); });
+    }
+
+    void create(int client_ifindex, int server_ifindex) {
         client.enter([&] {
             NetlinkRequest req(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-            // Fixed, distinct ifindexes: the agent's flow key tells interfaces apart by index.
             ifinfomsg info{};
             info.ifi_family = AF_UNSPEC;
-            info.ifi_index = kClientIfindex;
+            info.ifi_index = client_ifindex;
             req.put_struct(info);
             req.put_string(IFLA_IFNAME, client_if);
             std::size_t linkinfo = req.begin_nest(IFLA_LINKINFO);
@@ -164,7 +183,7 @@ struct VethPair {
             std::size_t peer = req.begin_nest(VETH_INFO_PEER);
             ifinfomsg peer_info{};
             peer_info.ifi_family = AF_UNSPEC;
-            peer_info.ifi_index = kServerIfindex;
+            peer_info.ifi_index = server_ifindex;
             req.put_struct(peer_info);
             req.put_string(IFLA_IFNAME, server_if);
             std::uint32_t ns_fd = std::uint32_t(server.fd());

@@ -15,8 +15,8 @@ const std::uint8_t kServer4[4] = {10, 0, 0, 2};
 TEST(FlowKey, BothDirectionsShareOneKey) {
     fa_flow_key egress{}, ingress{};
     // Client 10.0.0.1:40000 -> server 10.0.0.2:80, seen leaving and its reply arriving.
-    fa_flow_key_init(&egress, 3, FA_AF_INET, FA_PROTO_TCP, FA_DIR_EGRESS, kClient4, kServer4, 40000, 80);
-    fa_flow_key_init(&ingress, 3, FA_AF_INET, FA_PROTO_TCP, FA_DIR_INGRESS, kServer4, kClient4, 80, 40000);
+    fa_flow_key_init(&egress, 3, 0, FA_AF_INET, FA_PROTO_TCP, FA_DIR_EGRESS, kClient4, kServer4, 40000, 80);
+    fa_flow_key_init(&ingress, 3, 0, FA_AF_INET, FA_PROTO_TCP, FA_DIR_INGRESS, kServer4, kClient4, 80, 40000);
     EXPECT_EQ(std::memcmp(&egress, &ingress, sizeof(egress)), 0);
     EXPECT_EQ(egress.local_port, 40000);
     EXPECT_EQ(egress.remote_port, 80);
@@ -24,15 +24,16 @@ TEST(FlowKey, BothDirectionsShareOneKey) {
     EXPECT_EQ(std::memcmp(egress.remote_addr, kServer4, 4), 0);
 }
 
-TEST(FlowKey, Ipv4LeavesTailZeroAndPadClear) {
+TEST(FlowKey, Ipv4LeavesTailZeroAndCarriesNetns) {
     fa_flow_key key;
     std::memset(&key, 0xff, sizeof(key));
-    fa_flow_key_init(&key, 1, FA_AF_INET, FA_PROTO_UDP, FA_DIR_EGRESS, kClient4, kServer4, 1, 2);
+    fa_flow_key_init(&key, 1, 5, FA_AF_INET, FA_PROTO_UDP, FA_DIR_EGRESS, kClient4, kServer4, 1, 2);
     for (int i = 4; i < FA_ADDR_LEN; i++) {
         EXPECT_EQ(key.local_addr[i], 0) << i;
         EXPECT_EQ(key.remote_addr[i], 0) << i;
     }
-    EXPECT_EQ(key.pad, 0);
+    EXPECT_EQ(key.netns, 5);
+    EXPECT_EQ(key.ifindex, 1u);
 }
 
 TEST(FlowKey, Ipv6UsesAllSixteenBytes) {
@@ -42,7 +43,7 @@ TEST(FlowKey, Ipv6UsesAllSixteenBytes) {
         b[i] = std::uint8_t(0xf0 + i);
     }
     fa_flow_key key{};
-    fa_flow_key_init(&key, 7, FA_AF_INET6, FA_PROTO_UDP, FA_DIR_INGRESS, a, b, 53, 5353);
+    fa_flow_key_init(&key, 7, 0, FA_AF_INET6, FA_PROTO_UDP, FA_DIR_INGRESS, a, b, 53, 5353);
     // Ingress: the packet's destination is the local end.
     EXPECT_EQ(std::memcmp(key.local_addr, b, 16), 0);
     EXPECT_EQ(std::memcmp(key.remote_addr, a, 16), 0);
@@ -53,8 +54,9 @@ TEST(FlowKey, Ipv6UsesAllSixteenBytes) {
 
 FlowRecord sample_flow() {
     FlowRecord f;
-    fa_flow_key_init(&f.key, 3, FA_AF_INET, FA_PROTO_TCP, FA_DIR_EGRESS, kClient4, kServer4, 40000, 80);
+    fa_flow_key_init(&f.key, 3, 0, FA_AF_INET, FA_PROTO_TCP, FA_DIR_EGRESS, kClient4, kServer4, 40000, 80);
     f.iface = "veth0";
+    f.netns_inode = 4026531840;
     f.stats.packets[FA_DIR_EGRESS] = 5;
     f.stats.bytes[FA_DIR_EGRESS] = 500;
     f.stats.packets[FA_DIR_INGRESS] = 4;
@@ -88,23 +90,27 @@ TEST(CountersJson, SchemaFields) {
     c.events_lost = 3;
     c.parse_errors = 2;
     c.not_ip = 5;
-    auto j = nlohmann::json::parse(counters_to_json(c, 1700000001ull * 1000000000ull));
+    c.flows_evicted = 9;
+    auto j = nlohmann::json::parse(counters_to_json(c, 1700000001ull * 1000000000ull, true));
     EXPECT_EQ(j["type"], "agent");
-    EXPECT_EQ(j["time"], "2023-11-14T22:13:21.000000Z");
+    EXPECT_EQ(j["time"], "2023-11-14T22:13:21.000Z");
+    EXPECT_EQ(j["final"], true);
     EXPECT_EQ(j["flows"], 7);
+    EXPECT_EQ(j["flows_evicted"], 9);
     EXPECT_EQ(j["events"]["received"], 12);
     EXPECT_EQ(j["events"]["lost"], 3);
     EXPECT_EQ(j["packets_not_keyed"]["parse_errors"], 2);
     EXPECT_EQ(j["packets_not_keyed"]["not_ip"], 5);
-    EXPECT_EQ(counters_to_text(c), "7 flows, 12 flow events (3 lost: ring buffer full), packets not keyed: 2 malformed, 5 not IP");
+    EXPECT_EQ(counters_to_text(c), "7 flows (9 evicted: table full), 12 flow events (3 lost: ring buffer full), packets not keyed: 2 malformed, 5 not IP");
 }
 
 TEST(FlowJson, SchemaFields) {
     auto j = nlohmann::json::parse(flow_to_json(sample_flow(), 1700000001ull * 1000000000ull));
     EXPECT_EQ(j["type"], "flow");
-    EXPECT_EQ(j["time"], "2023-11-14T22:13:21.000000Z");
+    EXPECT_EQ(j["time"], "2023-11-14T22:13:21.000Z");
     EXPECT_EQ(j["iface"], "veth0");
     EXPECT_EQ(j["ifindex"], 3);
+    EXPECT_EQ(j["netns"], 4026531840u);
     EXPECT_EQ(j["family"], "ipv4");
     EXPECT_EQ(j["proto"], "tcp");
     EXPECT_EQ(j["local"]["addr"], "10.0.0.1");
@@ -115,8 +121,9 @@ TEST(FlowJson, SchemaFields) {
     EXPECT_EQ(j["egress"]["bytes"], 500);
     EXPECT_EQ(j["ingress"]["packets"], 4);
     EXPECT_EQ(j["ingress"]["bytes"], 300);
-    EXPECT_EQ(j["first_seen"], "2023-11-14T22:13:20.000000Z");
-    EXPECT_EQ(j["last_seen"], "2023-11-14T22:13:20.001500Z");
+    EXPECT_EQ(j["first_seen"], "2023-11-14T22:13:20.000Z");
+    // Milliseconds, cut rather than rounded: the clock behind them moves a tick at a time.
+    EXPECT_EQ(j["last_seen"], "2023-11-14T22:13:20.001Z");
     EXPECT_EQ(j["tcp_flags"], nlohmann::json({"FIN", "SYN", "PSH", "ACK"}));
     EXPECT_EQ(j["ended"], true);
     EXPECT_EQ(j["process"]["pid"], 1234);
@@ -128,6 +135,23 @@ TEST(FlowJson, SchemaFields) {
     EXPECT_EQ(j["process"]["cgroup"], "/user.slice");
     EXPECT_EQ(j["process"]["alive"], true);
     EXPECT_EQ(j["process"]["identity_source"], "lsm");
+}
+
+TEST(InterfaceJson, SaysWhatHappenedOnce) {
+    InterfaceChange change{InterfaceSpec{"vA", "/run/netns/a"}, 4026532000u, InterfaceChange::State::attach_failed,
+                           "cannot attach tcx/ingress to vA"};
+    auto j = nlohmann::json::parse(interface_change_to_json(change, 1700000001ull * 1000000000ull));
+    EXPECT_EQ(j["type"], "interface");
+    EXPECT_EQ(j["iface"], "vA");
+    EXPECT_EQ(j["netns"], 4026532000u);
+    EXPECT_EQ(j["state"], "attach_failed");
+    EXPECT_EQ(j["error"], "cannot attach tcx/ingress to vA");
+    change.state = InterfaceChange::State::gone;
+    change.error.clear();
+    j = nlohmann::json::parse(interface_change_to_json(change, 0));
+    EXPECT_EQ(j["state"], "gone");
+    EXPECT_FALSE(j.contains("error"));
+    EXPECT_NE(interface_change_to_text(change).find("vA is gone"), std::string::npos);
 }
 
 TEST(FlowJson, UnknownProcessIsNull) {
@@ -148,7 +172,7 @@ TEST(FlowJson, Ipv6AndIcmpNames) {
     FlowRecord f = sample_flow();
     std::uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8};
     std::uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    fa_flow_key_init(&f.key, 3, FA_AF_INET6, FA_PROTO_ICMPV6, FA_DIR_EGRESS, a, b, 7, 7);
+    fa_flow_key_init(&f.key, 3, 0, FA_AF_INET6, FA_PROTO_ICMPV6, FA_DIR_EGRESS, a, b, 7, 7);
     auto j = nlohmann::json::parse(flow_to_json(f, 0));
     EXPECT_EQ(j["family"], "ipv6");
     EXPECT_EQ(j["proto"], "icmpv6");
