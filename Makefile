@@ -11,6 +11,7 @@ all: build
 
 deps:
 	scripts/install-deps.sh
+	scripts/install-deps.sh --lock docker/host.lock curl socat python3
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo

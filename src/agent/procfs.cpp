@@ -80,9 +80,17 @@ std::optional<std::uint64_t> parse_stat_start_ticks(const std::string& stat) {
     }
 }
 
+char parse_stat_state(const std::string& stat) {
+    auto close = stat.rfind(") ");
+    return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+}
+
 bool process_alive(std::uint32_t pid, std::uint64_t start_time_ns, const std::string& proc_root) {
     auto stat = read_proc_file(proc_root + "/" + std::to_string(pid) + "/stat");
     if (!stat) return false;
+    // A zombie has exited; only its parent has not collected it yet.
+    const char state = parse_stat_state(*stat);
+    if (state == 'Z' || state == 'X') return false;
     if (!start_time_ns) return true;
     auto ticks = parse_stat_start_ticks(*stat);
     long hz = sysconf(_SC_CLK_TCK);

@@ -31,7 +31,10 @@ std::string container_id_from_cgroup(const std::string& cgroup_path);
 // spaces and parentheses, so the parse anchors on the last ')'.
 std::optional<std::uint64_t> parse_stat_start_ticks(const std::string& proc_pid_stat);
 
+// Field 3 of /proc/PID/stat: R, S, D, Z (exited, not yet reaped), ...; '?' when unreadable.
+char parse_stat_state(const std::string& proc_pid_stat);
 // Whether PID is still the process that started at START_TIME_NS (boot-time ns; 0: any).
+// A zombie counts as gone.
 bool process_alive(std::uint32_t pid, std::uint64_t start_time_ns, const std::string& proc_root = "/proc");
 
 // Reads /proc/PID; `start_time_ns` (boot-time ns, from the BPF identity) tells a reused pid

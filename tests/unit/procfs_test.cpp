@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/procfs.h"
@@ -65,6 +66,27 @@ TEST(Procfs, ReusedPidIsNotAlive) {
     ProcessInfo stranger = read_process_info(std::uint32_t(getpid()), 1);
     EXPECT_FALSE(stranger.alive);
     EXPECT_TRUE(stranger.comm.empty());
+}
+
+TEST(Procfs, StatStateAfterHostileComm) {
+    EXPECT_EQ(parse_stat_state("42 (a) Z) Z 1 2"), 'Z');
+    EXPECT_EQ(parse_stat_state("42 (plain) S 1 2"), 'S');
+    EXPECT_EQ(parse_stat_state("42 (cut)"), '?');
+}
+
+// A child that exited but was not waited for is a zombie: gone, though /proc still lists it.
+TEST(Procfs, ZombieIsNotAlive) {
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    ASSERT_GT(child, 0);
+    for (int i = 0; i < 500; i++) {
+        auto stat = read_proc_file("/proc/" + std::to_string(child) + "/stat");
+        if (stat && parse_stat_state(*stat) == 'Z') break;
+        usleep(10000);
+    }
+    EXPECT_FALSE(process_alive(std::uint32_t(child), 0));
+    EXPECT_TRUE(process_alive(std::uint32_t(getpid()), 0));
+    waitpid(child, nullptr, 0);
 }
 
 TEST(Procfs, MissingPid) {
