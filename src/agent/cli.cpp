@@ -151,7 +151,8 @@ int run_flowattr_cli(const std::vector<std::string>& args, std::ostream& out, st
                      const VerifyCommand& verify, const ObjectReader& read_objects) {
     ParseResult parsed = parse_command_line(args);
     if (parsed.error) {
-        err << "flowattr: " << parsed.error->message << "\n" << usage_text();
+        // One line: the usage text is for --help, not to bury what was wrong.
+        err << "flowattr: " << parsed.error->message << " (flowattr --help shows the usage)\n";
         return 2;
     }
     const ParsedCommand& cmd = *parsed.command;

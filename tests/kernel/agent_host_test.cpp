@@ -3,8 +3,11 @@
 // killed. Each test provokes the situation for real and reads the agent's own output.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <atomic>
 #include <fstream>
@@ -330,6 +333,40 @@ TEST(AgentMounts, PrivateCgroup2WhenNoneIsVisible) {
     std::ifstream mounts("/proc/self/mounts");
     std::string all((std::istreambuf_iterator<char>(mounts)), std::istreambuf_iterator<char>());
     EXPECT_EQ(all.find(kPrivateCgroupDir), std::string::npos) << "the private mount leaked into the test's namespace";
+}
+
+// Without the privileges the agent needs: exit 1 (not a usage error) and one line naming
+// what is missing, before anything is loaded.
+TEST(AgentPrivileges, UnprivilegedOrCapabilityLessRunExitsOneNamingWhatIsMissing) {
+    FA_REQUIRE_ROOT();
+    for (bool keep_root : {false, true}) {
+        SCOPED_TRACE(keep_root ? "root without capabilities" : "uid 65534");
+        Child run("fa-unpriv", -1, [&](int out) {
+            if (keep_root) {
+                __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+                __user_cap_data_struct none[2] = {};
+                if (syscall(SYS_capset, &header, none) != 0) return 10;
+            } else if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+                       setresuid(65534, 65534, 65534) != 0) {
+                return 11;
+            }
+            std::ostringstream o, e;
+            int rc = run_flowattr_cli({"run", "--iface", "lo", "--duration", "0.1"}, o, e);
+            std::string err = e.str();
+            int lines = 0;
+            for (char c : err) lines += c == '\n';
+            report(out, "rc " + std::to_string(rc) + " lines " + std::to_string(lines) + " out " +
+                            std::to_string(o.str().size()));
+            report(out, err.substr(0, err.find('\n')));
+            return 0;
+        });
+        EXPECT_EQ(run.read_line(), "rc 1 lines 1 out 0");
+        std::string line = run.read_line();
+        EXPECT_NE(line.find(keep_root ? "flowattr: missing " : "flowattr: needs root: missing "), std::string::npos)
+            << line;
+        EXPECT_NE(line.find("CAP_NET_ADMIN"), std::string::npos) << line;
+        EXPECT_EQ(run.wait(), 0);
+    }
 }
 
 }  // namespace
