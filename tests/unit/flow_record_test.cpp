@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/flow_record.h"
+#include "build_tree.h"
+#include "common/file.h"
 
 namespace {
 
@@ -194,6 +196,25 @@ TEST(FlowTable, HeaderAndRow) {
 TEST(FlowTable, TcpFlagNames) {
     EXPECT_EQ(tcp_flag_names(0), std::vector<std::string>{});
     EXPECT_EQ(tcp_flag_names(0xff), (std::vector<std::string>{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"}));
+}
+
+// docs/OUTPUT.md documents every field the flow, agent and interface records carry.
+TEST(OutputDoc, NamesEveryFieldOfTheAgentsRecords) {
+    std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/OUTPUT.md");
+    const std::string section = doc.substr(0, doc.find("# `flowattr check --json`"));
+    // Parsed into names first: items() refers to its object, which must outlive the loop.
+    const auto flow = nlohmann::json::parse(flow_to_json(sample_flow(), 0));
+    const auto agent = nlohmann::json::parse(counters_to_json(DatapathCounters{}, 0, true));
+    InterfaceChange change{InterfaceSpec{"veth0", ""}, 1, InterfaceChange::State::attach_failed, "e"};
+    const auto iface = nlohmann::json::parse(interface_change_to_json(change, 0));
+    for (const auto& [key, value] : flow.items())
+        EXPECT_NE(section.find("`" + key + "`"), std::string::npos) << "flow field " << key;
+    for (const auto& [key, value] : flow["process"].items())
+        EXPECT_NE(section.find("`" + key + "`"), std::string::npos) << "process field " << key;
+    for (const auto& [key, value] : agent.items())
+        EXPECT_NE(section.find("\"" + key + "\":"), std::string::npos) << "agent field " << key;
+    for (const auto& [key, value] : iface.items())
+        EXPECT_NE(section.find("\"" + key + "\""), std::string::npos) << "interface field " << key;
 }
 
 }  // namespace
