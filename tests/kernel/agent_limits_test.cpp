@@ -226,6 +226,23 @@ std::unique_ptr<Child> start_cli_agent(const fa::test::VethPair& topo, const std
     return agent;
 }
 
+// Sends a datagram from the client end to PORT every 100 ms until killed (when the Child
+// goes): however long the agent takes to attach (seconds under TCG), datagrams keep coming.
+std::unique_ptr<Child> start_pinger(const fa::test::VethPair& topo, const char* comm, std::uint16_t port) {
+    return std::make_unique<Child>(comm, topo.client.fd(), [port](int) {
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        inet_pton(AF_INET, "10.231.0.2", &a.sin_addr);
+        for (;;) {
+            sendto(s, "ping", 4, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+            usleep(100000);
+        }
+        return 0;
+    });
+}
+
 TEST(FlowattrCli, SigtermDetachesClsactFilters) {
     FA_REQUIRE_ROOT();
     fa::test::VethPair topo;
@@ -253,18 +270,7 @@ TEST(FlowattrCli, RestartAfterSigkillRemovesWhatTheKilledRunLeft) {
     EXPECT_EQ(killed->wait(30000), -SIGKILL);
     ASSERT_TRUE(clsact_filters_present(topo)) << "a SIGKILLed run cannot clean up: its filters must still be there";
 
-    Child pinger("fa-restart-tx", topo.client.fd(), [&](int) {
-        int s = socket(AF_INET, SOCK_DGRAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(7030);
-        inet_pton(AF_INET, "10.231.0.2", &a.sin_addr);
-        for (;;) {
-            sendto(s, "again", 5, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-            usleep(100000);
-        }
-        return 0;
-    });
+    auto pinger = start_pinger(topo, "fa-restart-tx", 7030);
     std::ostringstream out, err;
     int rc = run_flowattr_cli({"run", "--iface", topo.client_if + "@" + topo.client.path(), "--attach", "clsact",
                                "--duration", "1", "--interval", "0.3"},
@@ -329,20 +335,7 @@ TEST(FlowattrCli, UnknownCgroupExitsTwoNamingIt) {
 TEST(FlowattrCli, RunPrintsJsonForLoopbackTraffic) {
     FA_REQUIRE_ROOT();
     fa::test::VethPair topo;
-    // Sends every 100 ms until killed (when Child goes): however long the agent takes to
-    // attach (seconds under TCG), datagrams keep coming after it did.
-    Child pinger("fa-cli-tx", topo.client.fd(), [&](int) {
-        int s = socket(AF_INET, SOCK_DGRAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(7020);
-        inet_pton(AF_INET, "10.231.0.2", &a.sin_addr);
-        for (;;) {
-            sendto(s, "hello", 5, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-            usleep(100000);
-        }
-        return 0;
-    });
+    auto pinger = start_pinger(topo, "fa-cli-tx", 7020);
     std::ostringstream out, err;
     int rc = run_flowattr_cli({"run", "--iface", topo.client_if + "@" + topo.client.path(), "--duration", "1.5",
                                "--interval", "0.5"},
