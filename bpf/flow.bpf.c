@@ -412,7 +412,6 @@ static __always_inline void fa_emit(__u32 type, enum fa_direction dir,
 static __always_inline void fa_handle(struct __sk_buff *skb, enum fa_direction dir)
 {
 	struct fa_flow_stats *stats, fresh;
-	__u8 fin_bit = 1 << dir;
 	struct fa_packet pkt = {};
 	struct fa_flow_key key;
 	__u64 len = skb->len;
@@ -441,7 +440,7 @@ static __always_inline void fa_handle(struct __sk_buff *skb, enum fa_direction d
 		fresh.first_seen_ns = now;
 		fresh.last_seen_ns = now;
 		fresh.tcp_flags = pkt.tcp_flags;
-		fresh.fin_directions = pkt.tcp_flags & TCP_FLAG_FIN ? fin_bit : 0;
+		fresh.fin_seen[dir] = !!(pkt.tcp_flags & TCP_FLAG_FIN);
 		fresh.ended = !!(pkt.tcp_flags & TCP_FLAG_RST);
 		fa_find_identity(skb, &pkt, dir, &fresh.identity);
 		if (bpf_map_update_elem(&fa_flows, &key, &fresh, BPF_NOEXIST) == 0) {
@@ -476,13 +475,15 @@ static __always_inline void fa_handle(struct __sk_buff *skb, enum fa_direction d
 			fa_find_identity(skb, &pkt, dir, &stats->identity);
 	}
 	/* A half-closed connection goes on: it ends with a RST, or once both
-	 * directions have sent a FIN. Without compare-and-swap two CPUs may both
-	 * see ended == 0 and emit two FLOW_END events; consumers treat END as
-	 * idempotent. */
-	if ((pkt.tcp_flags & TCP_FLAG_FIN) && !(stats->fin_directions & fin_bit))
-		stats->fin_directions |= fin_bit;
+	 * directions have sent a FIN. Tested on every packet, not only on FINs: two
+	 * FINs crossing on two CPUs may each miss the other's store, and the last
+	 * ACK that always follows them settles it. Without compare-and-swap two
+	 * CPUs may both see ended == 0 and emit two FLOW_END events; consumers
+	 * treat END as idempotent. */
+	if ((pkt.tcp_flags & TCP_FLAG_FIN) && !stats->fin_seen[dir])
+		stats->fin_seen[dir] = 1;
 	if (!stats->ended && ((pkt.tcp_flags & TCP_FLAG_RST) ||
-			      stats->fin_directions == ((1 << FA_DIR_INGRESS) | (1 << FA_DIR_EGRESS)))) {
+			      (stats->fin_seen[FA_DIR_INGRESS] && stats->fin_seen[FA_DIR_EGRESS]))) {
 		stats->ended = 1;
 		fa_emit(FA_EVENT_FLOW_END, dir, &key, &stats->identity, now);
 	}

@@ -83,8 +83,12 @@ struct fa_flow_stats {
 	/* The connection is over: a RST, or a FIN in each direction. One FIN is a
 	 * half-close: the other side may go on sending for as long as it likes. */
 	__u8 ended;
-	__u8 fin_directions; /* bit (1 << enum fa_direction) per direction that sent a FIN */
-	__u8 pad[5];
+	/* A FIN was seen in this direction. A byte each, not bits of one: packets of
+	 * the two directions run on different CPUs at once (a simultaneous close),
+	 * and without an atomic OR (none before 5.12) one bit would overwrite the
+	 * other and the flow would never end. */
+	__u8 fin_seen[FA_DIR_COUNT];
+	__u8 pad[4];
 	struct fa_identity identity; /* tgid == 0 while unknown */
 };
 

@@ -664,7 +664,8 @@ TEST_F(FlowEventsTest, StartOnFirstPacketEndOnFinBothWaysOrRst) {
     ingress(segment(kRemote4, kLocal4, 443, 50000, kTcpFin | kTcpAck));
     EXPECT_TRUE(drain().empty());
     EXPECT_EQ(flow(key).ended, 0);
-    EXPECT_EQ(flow(key).fin_directions, 1u << FA_DIR_INGRESS);
+    EXPECT_EQ(flow(key).fin_seen[FA_DIR_INGRESS], 1);
+    EXPECT_EQ(flow(key).fin_seen[FA_DIR_EGRESS], 0);
 
     // The client's FIN closes it.
     egress(segment(kLocal4, kRemote4, 50000, 443, kTcpFin | kTcpAck));
@@ -691,6 +692,26 @@ TEST_F(FlowEventsTest, StartOnFirstPacketEndOnFinBothWaysOrRst) {
     EXPECT_EQ(events[1].type, FA_EVENT_FLOW_END);
     EXPECT_TRUE(same_key(events[1].key, make_key(kProtoTcp, kLocal4, 9, kRemote4, 1234)));
     EXPECT_EQ(counters()[FA_CNT_RINGBUF_DROPS], 0u);
+}
+
+// Two FINs crossing on two CPUs may each store their own direction's mark and miss the
+// other's: the flow is then left with both marks and not ended. The ACK that always follows
+// ends it, with its event.
+TEST_F(FlowEventsTest, AFlowLeftWithBothFinsIsEndedByTheNextPacket) {
+    const auto key = make_key(kProtoTcp, kLocal4, 50001, kRemote4, 443);
+    auto segment = [](const Ipv4Addr& s, const Ipv4Addr& d, std::uint16_t sp, std::uint16_t dp, std::uint8_t flags) {
+        return PacketBuilder().ethernet(kEthIpv4).ipv4(s, d, kProtoTcp).tcp(sp, dp, flags).build();
+    };
+    egress(segment(kLocal4, kRemote4, 50001, 443, kTcpAck));
+    drain();
+    fa_flow_stats raced = flow(key);
+    raced.fin_seen[FA_DIR_INGRESS] = raced.fin_seen[FA_DIR_EGRESS] = 1;
+    ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.fa_flows), &key, &raced, BPF_EXIST), 0);
+    ingress(segment(kRemote4, kLocal4, 443, 50001, kTcpAck));
+    const auto events = drain();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].type, FA_EVENT_FLOW_END);
+    EXPECT_EQ(flow(key).ended, 1);
 }
 
 // A ring buffer of one page: new flows beyond what it holds are counted as drops.
