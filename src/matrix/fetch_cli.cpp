@@ -129,6 +129,9 @@ int run_fetch_cli(const std::vector<std::string>& args, std::ostream& out, std::
         out << fetched << " ok, " << unsupported << " unsupported, " << unavailable << " unavailable ("
             << (unavailable - unavailable_with_source) << " without a source)\n";
         return unavailable_with_source ? 1 : 0;
+    } catch (const KernelListError& e) {
+        err << "kmatrix fetch: " << e.what() << "\n";
+        return 2;
     } catch (const ChecksumError& e) {
         err << "kmatrix fetch: " << e.what() << "\n  the downloaded file is not the pinned one; it was not kept\n";
         return 3;
@@ -163,6 +166,9 @@ int run_list_cli(const std::vector<std::string>& args, std::ostream& out, std::o
         }
         out << "cache: " << cache.root() << "\n";
         return 0;
+    } catch (const KernelListError& e) {
+        err << "kmatrix list: " << e.what() << "\n";
+        return 2;
     } catch (const Error& e) {
         err << "kmatrix list: " << e.what() << "\n";
         return 3;

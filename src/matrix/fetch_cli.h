@@ -11,7 +11,8 @@ namespace flowattr::matrix {
 // or ./kernels.txt), --cache DIR (default $FLOWATTR_CACHE or ~/.cache/flowattr), --help.
 // Progress goes to err ("[6.1] downloading ..."), one result line per kernel to out.
 // Exit status: 0 every kernel that has a source is cached (ok or unsupported); 1 some kernel
-// with a source is unavailable; 2 usage error; 3 infrastructure error or sha256 mismatch.
+// with a source is unavailable; 2 usage error or a malformed kernel list (nothing fetched);
+// 3 infrastructure error or sha256 mismatch.
 int run_fetch_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 // args: everything after "list". Options: --kernels FILE, --cache DIR, --help. Prints each

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "common/file.h"
@@ -45,11 +46,39 @@ std::string dirname_of(const std::string& path) {
 class LineError {
 public:
     LineError(const std::string& file, int line) : prefix_(file + ":" + std::to_string(line) + ": ") {}
-    [[noreturn]] void fail(const std::string& what) const { throw Error(prefix_ + what); }
+    [[noreturn]] void fail(const std::string& what) const { throw KernelListError(prefix_ + what); }
 
 private:
     std::string prefix_;
 };
+
+// Longer than any real entry (the sid line with three packages is about 400 bytes): a file
+// that is not a kernel list, or a line run together with others.
+constexpr std::size_t kMaxLineBytes = 4096;
+
+// What the line is made of, before its fields: text, no carriage return, no control bytes.
+void check_line_text(const std::string& line, int line_no, const LineError& at) {
+    if (line.size() > kMaxLineBytes)
+        at.fail("line is " + std::to_string(line.size()) + " bytes long: expected at most " +
+                std::to_string(kMaxLineBytes) + " (is this a kernel list?)");
+    if (line_no == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0)
+        at.fail("starts with a UTF-8 byte-order mark: save the file without one");
+    if (!line.empty() && line.back() == '\r')
+        at.fail("line ends in a carriage return (a CRLF file?): save it with LF line endings");
+    for (std::size_t i = 0; i < line.size(); i++) {
+        unsigned char c = static_cast<unsigned char>(line[i]);
+        if (c < 0x20 && c != '\t')
+            at.fail("control byte 0x" + std::string(1, "0123456789abcdef"[c >> 4]) + "0123456789abcdef"[c & 15] +
+                    " at column " + std::to_string(i + 1) + ": expected text");
+    }
+    // nlohmann's strict serialiser is a kept UTF-8 validator; its message names the byte.
+    try {
+        (void)nlohmann::json(line).dump();
+    } catch (const nlohmann::json::type_error& e) {
+        std::string what = e.what();
+        at.fail("not UTF-8 text (" + what.substr(what.find(']') + 2) + ")");
+    }
+}
 
 std::vector<std::string> tokenize(const std::string& line, const LineError& at) {
     std::vector<std::string> tokens;
@@ -70,6 +99,9 @@ std::vector<std::string> tokenize(const std::string& line, const LineError& at) 
         std::size_t end = i;
         while (end < line.size() && !std::isspace(static_cast<unsigned char>(line[end]))) end++;
         tokens.push_back(line.substr(i, end - i));
+        if (tokens.back().find('"') != std::string::npos)
+            at.fail("stray '\"' inside field " + std::to_string(tokens.size()) + " ('" + tokens.back() +
+                    "'): quote the whole field");
         i = end;
     }
     return tokens;
@@ -100,11 +132,16 @@ std::vector<SourceItem> parse_source(const std::string& source, const std::strin
             if (eq == std::string::npos || !all_of_chars(pkg, "+.-") || !all_of_chars(ver, ".+~:-"))
                 at.fail("source item 'deb:" + spec + "': expected PKG=VERSION with an exact version");
         } else if (kind == "url") {
-            if (spec.compare(0, 7, "http://") != 0 && spec.compare(0, 8, "https://") != 0)
-                at.fail("source item 'url:" + spec + "': expected an http:// or https:// URL");
-        } else if (spec[0] != '/') {
+            std::size_t scheme = spec.compare(0, 7, "http://") == 0 ? 7 : spec.compare(0, 8, "https://") == 0 ? 8 : 0;
+            if (!scheme || scheme == spec.size() || spec[scheme] == '/')
+                at.fail("source item 'url:" + spec + "': expected an http:// or https:// URL with a host");
+        } else {
+            // A file: path names a file of the user's, never one reached by climbing out of a
+            // directory: "..", as a path component, is refused.
+            if (("/" + spec + "/").find("/../") != std::string::npos)
+                at.fail("source item 'file:" + spec + "': '..' in the path; name the file without climbing up");
             // A relative file: path is relative to the kernels.txt that names it, not to the cwd.
-            spec = base_dir + "/" + spec;
+            if (spec[0] != '/') spec = base_dir + "/" + spec;
         }
         items.push_back(SourceItem{kind, spec, ""});
     }
@@ -125,14 +162,17 @@ std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::s
         pos = nl == std::string::npos ? text.size() + 1 : nl + 1;
         line_no++;
         LineError at(file, line_no);
+        check_line_text(line, line_no, at);
         std::vector<std::string> f = tokenize(line, at);
         if (f.empty()) continue;
         if (f.size() != 6)
             at.fail("expected 6 fields (" + std::string(kFields) + "), got " + std::to_string(f.size()));
 
         KernelEntry e{f[0], f[1], f[2], f[3], f[4], f[5], file, line_no};
-        if (!all_of_chars(e.name, "._-"))
-            at.fail("name '" + e.name + "': expected letters, digits, '.', '_' or '-' (it names cache and report files)");
+        if (!all_of_chars(e.name, "._-") || !std::isalnum(static_cast<unsigned char>(e.name[0])) || e.name.size() > 64)
+            at.fail("name '" + e.name +
+                    "': expected up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names "
+                    "cache and report files)");
         if (!all_of_chars(e.version, ".+~-"))
             at.fail("version '" + e.version + "': expected a kernel version such as 6.1.176");
         std::vector<SourceItem> items = parse_source(e.source, base_dir, at);
@@ -161,7 +201,15 @@ std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::s
     return entries;
 }
 
-std::vector<KernelEntry> load_kernel_list(const std::string& path) { return parse_kernel_list(read_file(path), path); }
+std::vector<KernelEntry> load_kernel_list(const std::string& path) {
+    std::string text;
+    try {
+        text = read_file(path);
+    } catch (const Error& e) {
+        throw KernelListError(e.what());
+    }
+    return parse_kernel_list(text, path);
+}
 
 std::vector<SourceItem> source_items(const KernelEntry& entry) {
     LineError at(entry.file, entry.line);

@@ -3,7 +3,16 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
+
 namespace flowattr::matrix {
+
+// kernels.txt is missing, unreadable or malformed: bad input, which commands report as a
+// usage error (exit 2) before anything is fetched or booted.
+class KernelListError : public Error {
+public:
+    using Error::Error;
+};
 
 struct KernelEntry {
     std::string name;     // unique, e.g. "6.1", "5.10-nolsm"
@@ -27,8 +36,8 @@ struct SourceItem {
 
 // Parses the text of a kernels.txt. Fields are separated by blanks; a field may be written in
 // double quotes to hold blanks (the cmdline: "lsm=... quiet"). '#' starts a comment outside quotes.
-// Throws flowattr::Error "FILE:LINE: <what was expected>" on the first malformed line and on a
-// duplicate name (naming both lines).
+// Throws KernelListError "FILE:LINE: <what was expected>" on the first malformed line and on
+// a duplicate name (naming both lines).
 std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::string& file);
 std::vector<KernelEntry> load_kernel_list(const std::string& path);
 

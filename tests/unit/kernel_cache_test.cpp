@@ -358,4 +358,20 @@ TEST_F(KernelCacheTest, ListAndFetchCli) {
     EXPECT_NE(err5.str().find("unknown option --bogus"), std::string::npos);
 }
 
+// A list with one bad line is refused whole, before anything is fetched: the good line
+// above it is not downloaded either.
+TEST_F(KernelCacheTest, MalformedListFetchesNothing) {
+    const std::string deb = build_deb(kGoodConfig);
+    write(dir_ + "/kernels.txt", "local 9.9.9 file:linux-image-test.deb " + flowattr::sha256_file(deb) +
+                                     " - x86_64\nbad 1 file:../elsewhere.deb " + std::string(64, 'a') + " - x86_64\n");
+    std::ostringstream out, err;
+    EXPECT_EQ(run_fetch_cli({"--kernels", dir_ + "/kernels.txt", "--cache", cache_root_}, out, err), 2);
+    EXPECT_NE(err.str().find(dir_ + "/kernels.txt:2: source item 'file:../elsewhere.deb': '..' in the path"),
+              std::string::npos)
+        << err.str();
+    EXPECT_EQ(err.str().find("[local]"), std::string::npos) << "something was fetched: " << err.str();
+    EXPECT_EQ(out.str(), "");
+    EXPECT_FALSE(std::filesystem::exists(cache_root_ + "/kernels")) << "the cache was written to";
+}
+
 }  // namespace

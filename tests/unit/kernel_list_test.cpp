@@ -76,6 +76,53 @@ TEST(KernelList, RejectsBadFields) {
     EXPECT_NE(err("a 1 none - \"lsm=x - x86_64").find("unterminated"), std::string::npos);
 }
 
+// Every malformed input is refused with FILE:LINE and what was expected there.
+TEST(KernelList, MalformedInputsNameTheLineAndWhatWasExpected) {
+    const std::string good = "a 1 none - - x86_64\n";
+    struct Case {
+        const char* what;
+        std::string text;
+        int line;
+        std::string expected;
+    };
+    const std::vector<Case> cases = {
+        {"missing fields", good + "b 1 none -\n", 2, "expected 6 fields (name version source sha256 cmdline arch), got 4"},
+        {"a field too many", "a 1 none - - x86_64 extra\n", 1, "expected 6 fields"},
+        {"duplicate name", good + good, 2, "duplicate kernel name 'a' (first declared at kernels.txt:1)"},
+        {"name with a slash", "a/b 1 none - - x86_64\n", 1, "name 'a/b': expected up to 64 letters"},
+        {"name climbing up", ".. 1 none - - x86_64\n", 1, "name '..': expected up to 64 letters"},
+        {"name too long", std::string(65, 'n') + " 1 none - - x86_64\n", 1, "starting with a letter or digit"},
+        {"bad version", "a 6.1! none - - x86_64\n", 1, "version '6.1!': expected a kernel version"},
+        {"unknown source scheme", "a 1 git:x " + kSha1 + " - x86_64\n", 1, "expected none, deb:PKG=VER"},
+        {"deb without version", "a 1 deb:linux-image " + kSha1 + " - x86_64\n", 1, "expected PKG=VERSION"},
+        {"empty source item", "a 1 deb:p=1, " + kSha1 + " - x86_64\n", 1, "empty deb item"},
+        {"url without host", "a 1 url:https:// " + kSha1 + " - x86_64\n", 1, "with a host"},
+        {"ftp url", "a 1 url:ftp://x/y " + kSha1 + " - x86_64\n", 1, "expected an http:// or https:// URL"},
+        {"file: escaping upward", "a 1 file:../../etc/shadow " + kSha1 + " - x86_64\n", 1, "'..' in the path"},
+        {"sha256 too short", "a 1 deb:p=1 abc - x86_64\n", 1, "sha256 'abc': expected 64 lowercase hex digits"},
+        {"sha256 upper case", "a 1 deb:p=1 " + std::string(64, 'A') + " - x86_64\n", 1, "expected 64 lowercase hex"},
+        {"sha256 count", "a 1 deb:p=1,q=2 " + kSha1 + " - x86_64\n", 1, "expected 2 sha256 value(s)"},
+        {"sha256 for none", "a 1 none " + kSha1 + " - x86_64\n", 1, "expected '-' for source none"},
+        {"empty cmdline", "a 1 none - \"\" x86_64\n", 1, "cmdline: expected '-' for none"},
+        {"unterminated quote", "a 1 none - \"lsm=x - x86_64\n", 1, "unterminated '\"'"},
+        {"stray quote", "a 1 none - lsm=\"x\" x86_64\n", 1, "stray '\"' inside field 5"},
+        {"bad arch", "a 1 none - - arm64\n", 1, "arch 'arm64': expected x86_64"},
+        {"CRLF file", "# list\r\n" + good, 1, "carriage return (a CRLF file?)"},
+        {"byte-order mark", "\xEF\xBB\xBF" + good, 1, "byte-order mark"},
+        {"not UTF-8", good + "# caf\xE9\n", 2, "not UTF-8 text"},
+        {"NUL byte", good + std::string("b 1 none - -\0 x86_64\n", 21), 2, "control byte 0x00 at column 13"},
+        {"very long line", good + "# " + std::string(5000, 'x') + "\n", 2, "bytes long: expected at most 4096"},
+    };
+    ASSERT_GE(cases.size(), 20u);
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.what);
+        const std::string error = error_of(c.text);
+        const std::string where = "kernels.txt:" + std::to_string(c.line) + ": ";
+        EXPECT_EQ(error.rfind(where, 0), 0u) << error;
+        EXPECT_NE(error.find(c.expected), std::string::npos) << error;
+    }
+}
+
 TEST(KernelList, RelativeFilePathsAreRelativeToTheListFile) {
     auto list = parse_kernel_list("k 1 file:images/vmlinuz,file:/abs/config " + kSha1 + "," + kSha2 + " - x86_64\n",
                                   "/etc/flowattr/kernels.txt");
