@@ -17,6 +17,7 @@
 #include "matrix/cache_files.h"
 #include "matrix/deb_extract.h"
 #include "matrix/http_fetch.h"
+#include "matrix/outcome.h"
 
 namespace flowattr::matrix {
 
@@ -341,7 +342,14 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
         const std::string path = artifact_path(item.sha256);
         switch (detect_artifact(path)) {
             case ArtifactKind::deb:
-                extract_deb(path, unpack.path());
+                try {
+                    extract_deb(path, unpack.path());
+                } catch (const Error& e) {
+                    // The bytes are the pinned ones, so the package itself is broken: name it
+                    // and say what dpkg-deb said, not the cache's content-addressed copy.
+                    return unavailable(item.kind + ":" + item.spec + " is not a valid .deb (dpkg-deb: " +
+                                       last_nonempty_line(e.log()) + ")");
+                }
                 break;
             case ArtifactKind::kernel_image:
                 copy_file(path, unpack.path() + "/boot/vmlinuz-" + entry.version);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <thread>
@@ -141,6 +142,40 @@ TEST_F(HttpFetch, FollowsRelativeRedirects) {
     auto r = download(server.url("/old/vmlinuz"), dir_ + "/out", flowattr::sha256_hex(body));
     EXPECT_EQ(r.final_url, server.url("/new/vmlinuz"));
     EXPECT_EQ(flowattr::read_file(dir_ + "/out"), body);
+}
+
+// A server that sends part of the body and then nothing: refused after io_timeout of
+// silence (not after the whole transfer's time), nothing left behind.
+TEST_F(HttpFetch, StalledServerTimesOutAndLeavesNothing) {
+    const std::string body = payload(100000);
+    LoopbackHttpServer server([&](const std::string&, LoopbackHttpServer::Conn& c) {
+        c.send_raw("HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+        c.send_raw(body.substr(0, 1000));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    });
+    flowattr::matrix::HttpOptions options;
+    options.io_timeout = std::chrono::milliseconds(300);
+    try {
+        download(server.url("/vmlinuz"), dir_ + "/out", flowattr::sha256_hex(body), options);
+        FAIL() << "expected DownloadError";
+    } catch (const DownloadError& e) {
+        EXPECT_NE(std::string(e.what()).find("no data for 300 ms"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(files().empty());
+}
+
+TEST_F(HttpFetch, RedirectLoopIsRefused) {
+    LoopbackHttpServer server([&](const std::string& path, LoopbackHttpServer::Conn& c) {
+        c.send_raw(std::string("HTTP/1.0 302 Found\r\nLocation: ") + (path == "/a" ? "/b" : "/a") +
+                   "\r\nContent-Length: 0\r\n\r\n");
+    });
+    try {
+        download(server.url("/a"), dir_ + "/out", "");
+        FAIL() << "expected DownloadError";
+    } catch (const DownloadError& e) {
+        EXPECT_NE(std::string(e.what()).find("more than 5 redirects"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(files().empty());
 }
 
 TEST(HttpUrl, Parses) {

@@ -184,6 +184,42 @@ TEST_F(KernelCacheTest, WrongSha256IsAnErrorAndNothingIsKept) {
     EXPECT_TRUE(entries_in("tmp").empty());
 }
 
+// What a fetch of FILE (pinned by its own sha256, so the checksum passes) ends in: the
+// error's text, or the result's reason when it did not throw.
+std::string fetch_failure(KernelCache& cache, const KernelEntry& e) {
+    try {
+        FetchResult r = cache.fetch(e);
+        return r.status == FetchStatus::ok ? "(ok)" : r.reason;
+    } catch (const flowattr::Error& err) {
+        return err.what();
+    }
+}
+
+TEST_F(KernelCacheTest, CorruptDebIsRefusedAndNothingIsKept) {
+    const std::string deb = dir_ + "/linux-image-corrupt.deb";
+    write(deb, "!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\nthis is no data member");
+    KernelCache cache(cache_root_, false);
+    const std::string why = fetch_failure(cache, entry("corrupt", "file:" + deb, flowattr::sha256_file(deb)));
+    EXPECT_NE(why, "(ok)");
+    EXPECT_NE(why.find("file:" + deb + " is not a valid .deb (dpkg-deb: "), std::string::npos) << why;
+    EXPECT_TRUE(entries_in("kernels").empty());
+    EXPECT_TRUE(entries_in("tmp").empty());
+}
+
+TEST_F(KernelCacheTest, DebWithoutVmlinuzIsRefusedSayingSo) {
+    const std::string root = dir_ + "/pkgroot";
+    write(root + "/DEBIAN/control",
+          "Package: linux-headers-test\nVersion: 1\nArchitecture: amd64\nMaintainer: t <t@example.org>\nDescription: t\n");
+    write(root + "/usr/share/doc/linux-headers-test/README", "headers only\n");
+    const std::string deb = dir_ + "/linux-headers-test.deb";
+    flowattr::check_command({"dpkg-deb", "--root-owner-group", "-Zgzip", "--build", root, deb}, "dpkg-deb --build");
+    KernelCache cache(cache_root_, false);
+    const std::string why = fetch_failure(cache, entry("novmlinuz", "file:" + deb, flowattr::sha256_file(deb)));
+    EXPECT_NE(why.find("vmlinuz"), std::string::npos) << why;
+    EXPECT_TRUE(entries_in("kernels").empty());
+    EXPECT_TRUE(entries_in("tmp").empty());
+}
+
 TEST_F(KernelCacheTest, ConfigWithoutBpfLsmIsUnsupportedNamingTheOption) {
     std::string config = kGoodConfig;
     config.replace(config.find("CONFIG_BPF_LSM=y"), 16, "# CONFIG_BPF_LSM is not set");
