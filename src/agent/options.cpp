@@ -42,7 +42,9 @@ ParseResult parse_run(const std::vector<std::string>& args) {
         if (a == "--iface" || a == "-i") {
             if (!value(v) || v.empty()) return usage("--iface needs an interface name");
             InterfaceSpec spec = parse_interface_spec(v);
-            if (spec.name.empty() || spec.name.size() >= 16)
+            // The kernel's dev_valid_name(): under IFNAMSIZ, not "." or "..", no '/', ':' or blank.
+            if (spec.name.empty() || spec.name.size() >= 16 || spec.name == "." || spec.name == ".." ||
+                spec.name.find_first_of("/: \t\n") != std::string::npos)
                 return usage("--iface " + v + ": not a valid interface name");
             o.interfaces.push_back(spec);
         } else if (a == "--cgroup") {
