@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -10,10 +11,12 @@
 #include <fstream>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <vector>
 
 #include "common/error.h"
 #include "common/file.h"
+#include "common/subprocess.h"
 #include "matrix/vm_suite.h"
 
 namespace flowattr::matrix {
@@ -173,7 +176,10 @@ CpioArchive assemble_initramfs(const InitramfsInputs& in) {
     }
     CpioArchive a;
     a.add_host_file("bin/busybox", in.busybox, 0755);
-    for (const auto& applet : shell_applets()) a.add_symlink("bin/" + applet, "busybox");
+    std::set<std::string> applets(in.busybox_applets.begin(), in.busybox_applets.end());
+    applets.insert(shell_applets().begin(), shell_applets().end());
+    applets.erase("busybox");
+    for (const auto& applet : applets) a.add_symlink("bin/" + applet, "busybox");
     a.add_host_file(kGuestAgent, in.agent, 0755);
     a.add_host_file(kGuestTests, in.kernel_tests, 0755);
     a.add_host_file("init", in.init, 0755);
@@ -187,6 +193,17 @@ CpioArchive assemble_initramfs(const InitramfsInputs& in) {
     for (const auto& [path, host_path] : in.extra_files) a.add_host_file(path, host_path, 0755);
     for (const auto& [path, data] : in.generated_files) a.add_file(path, data, 0644);
     return a;
+}
+
+std::vector<std::string> list_busybox_applets(const std::string& busybox) {
+    RunResult r = run_command({busybox, "--list"});
+    std::vector<std::string> applets;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);)
+        if (!line.empty() && line.find('/') == std::string::npos) applets.push_back(line);
+    if (!r.ok() || std::find(applets.begin(), applets.end(), "sh") == applets.end())
+        throw Error(busybox + " --list " + r.status_text() + " and named no sh: is it busybox?");
+    return applets;
 }
 
 std::string build_initramfs(const InitramfsInputs& in) { return assemble_initramfs(in).serialize(reproducible_mtime()); }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace flowattr::matrix {
 
@@ -38,6 +39,9 @@ std::uint32_t reproducible_mtime();
 struct InitramfsInputs {
     std::string init;          // static kmatrix: the guest's /init (src/guest/init.h)
     std::string busybox;       // static busybox (Debian's busybox-static: /bin/busybox)
+    // Links to busybox in /bin besides the shell's own (shell_applets()): every applet this
+    // busybox has (list_busybox_applets), so `kmatrix exec -- true` finds `true`.
+    std::vector<std::string> busybox_applets;
     std::string agent;         // static `flowattr`
     std::string kernel_tests;  // static `flowattr_kernel_tests`
     std::string modules_dir;   // flat dir of .ko files to insmod; may be empty
@@ -53,6 +57,8 @@ struct InitramfsInputs {
 // flowattr::Error when an input is missing or is not a static executable (a dynamic one
 // would fail inside the VM with a baffling "not found").
 CpioArchive assemble_initramfs(const InitramfsInputs& in);
+// What `BUSYBOX --list` names; throws flowattr::Error when it does not run or names no `sh`.
+std::vector<std::string> list_busybox_applets(const std::string& busybox);
 std::string build_initramfs(const InitramfsInputs& in);
 
 // static_exe: a 64-bit little-endian ELF executable without a PT_INTERP program header (what

@@ -335,6 +335,7 @@ InitramfsInputs find_binaries(const Options& o) {
     in.agent = o.agent.empty() ? find("flowattr", {"", "bin", "src/cli"}, {}) : o.agent;
     in.kernel_tests = o.suite.empty() ? find("flowattr_kernel_tests", {"", "bin", "tests/kernel"}, {}) : o.suite;
     in.busybox = o.busybox.empty() ? find("busybox", {"", "bin"}, {"/bin/busybox", "/usr/bin/busybox"}) : o.busybox;
+    in.busybox_applets = list_busybox_applets(in.busybox);
     return in;
 }
 

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,6 +82,7 @@ protected:
         fm::InitramfsInputs in;
         in.init = init_;
         in.busybox = in.agent = in.kernel_tests = bin_;
+        in.busybox_applets = {"true", "env", "busybox"};
         in.modules_dir = mods_;
         return in;
     }
@@ -189,6 +192,8 @@ TEST_F(InitramfsFiles, HoldsInitBinariesAppletsAndModules) {
     EXPECT_TRUE(by.count("bin/flowattr"));
     EXPECT_TRUE(by.count("bin/flowattr_kernel_tests"));
     for (const auto& applet : fm::shell_applets()) EXPECT_EQ(by["bin/" + applet].data, "busybox") << applet;
+    for (const char* applet : {"true", "env"}) EXPECT_EQ(by[std::string("bin/") + applet].data, "busybox") << applet;
+    EXPECT_EQ(by["bin/busybox"].mode & S_IFMT, std::uint32_t(S_IFREG)) << "busybox is no link to itself";
     EXPECT_EQ(by["lib/modules/kmatrix/cls_bpf.ko"].data, "ko");
     EXPECT_FALSE(by.count("lib/modules/kmatrix/README"));
     EXPECT_EQ(by["dev/console"].mode & S_IFMT, std::uint32_t(S_IFCHR));
@@ -228,6 +233,15 @@ TEST_F(InitramfsFiles, GnuCpioListsTheArchive) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("init\n"), std::string::npos);
     EXPECT_NE(r.out.find("bin/flowattr_kernel_tests\n"), std::string::npos);
+}
+
+// The real busybox-static names its applets; a file that is not busybox is refused by name.
+TEST(BusyboxApplets, ListedFromTheBinaryItself) {
+    if (::access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "needs /bin/busybox (busybox-static)";
+    auto applets = fm::list_busybox_applets("/bin/busybox");
+    for (const char* a : {"sh", "true", "env", "cat"})
+        EXPECT_NE(std::find(applets.begin(), applets.end(), a), applets.end()) << a;
+    EXPECT_THROW(fm::list_busybox_applets("/bin/true"), flowattr::Error);
 }
 
 }  // namespace
