@@ -14,23 +14,15 @@
 
 #include "common/file.h"
 #include "common/subprocess.h"
+#include "kmatrix_host_test.h"
 
 namespace {
 
-std::string env(const char* name) {
-    const char* v = std::getenv(name);
-    return v ? v : "";
-}
+using fa::test::env;
 
-class KmatrixExec : public ::testing::Test {
+class KmatrixExec : public fa::test::KmatrixHostTest {
 protected:
-    void SetUp() override {
-        kmatrix_ = env("KMATRIX");
-        ASSERT_FALSE(kmatrix_.empty()) << "KMATRIX names the kmatrix binary";
-        if (flowattr::run_command({"sh", "-c", "command -v qemu-system-x86_64"}).exit_code != 0)
-            GTEST_SKIP() << "qemu-system-x86_64 not installed";
-        dir_ = std::make_unique<flowattr::TempDir>("kmatrix-exec");
-    }
+    void SetUp() override { set_up("kmatrix-exec"); }
     // kmatrix exec on KERNELS with EXTRA options before `--` and COMMAND after it.
     flowattr::RunResult exec(const std::string& kernels, const std::vector<std::string>& extra,
                              const std::vector<std::string>& command) {
@@ -54,8 +46,6 @@ protected:
             if (k["outcome"] == "unavailable") return false;
         return true;
     }
-    std::string kmatrix_;
-    std::unique_ptr<flowattr::TempDir> dir_;
 };
 
 TEST_F(KmatrixExec, ExitAndOutputPerKernelWithTheArgvExact) {

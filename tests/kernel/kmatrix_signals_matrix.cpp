@@ -18,13 +18,11 @@
 
 #include "common/file.h"
 #include "common/subprocess.h"
+#include "kmatrix_host_test.h"
 
 namespace {
 
-std::string env(const char* name) {
-    const char* v = std::getenv(name);
-    return v ? v : "";
-}
+using fa::test::env;
 
 // Field N (1-based, after "pid (comm)") of /proc/PID/stat; "" when the process is gone.
 std::string stat_field(pid_t pid, int n) {
@@ -68,14 +66,11 @@ std::vector<pid_t> qemu_under(pid_t root) {
     return found;
 }
 
-class KmatrixSignals : public ::testing::Test {
+class KmatrixSignals : public fa::test::KmatrixHostTest {
 protected:
     void SetUp() override {
-        kmatrix_ = env("KMATRIX");
-        ASSERT_FALSE(kmatrix_.empty()) << "KMATRIX names the kmatrix binary";
-        if (flowattr::run_command({"sh", "-c", "command -v qemu-system-x86_64"}).exit_code != 0)
-            GTEST_SKIP() << "qemu-system-x86_64 not installed";
-        dir_ = std::make_unique<flowattr::TempDir>("kmatrix-signals");
+        set_up("kmatrix-signals");
+        if (IsSkipped() || HasFatalFailure()) return;
         auto fetched = flowattr::run_command({kmatrix_, "fetch", "--kernels", env("KERNELS"), "6.1"});
         if (fetched.exit_code != 0) GTEST_SKIP() << "the 6.1 kernel is not obtainable here: " << fetched.out;
     }
@@ -125,8 +120,6 @@ protected:
         }
     }
 
-    std::string kmatrix_;
-    std::unique_ptr<flowattr::TempDir> dir_;
 };
 
 TEST_F(KmatrixSignals, InterruptedRunsLeaveNoQemuAndThePartialReport) {
