@@ -17,7 +17,6 @@
 #include "matrix/cache_files.h"
 #include "matrix/deb_extract.h"
 #include "matrix/http_fetch.h"
-#include "matrix/outcome.h"
 
 namespace flowattr::matrix {
 
@@ -295,12 +294,19 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
     if (items.empty())
         return unavailable("no source: listed with source none at " + entry.where() + " (not obtainable from here)");
 
+    const std::string dir = tree_dir(entry);
+    // A cache nobody may write (a CI cache restored read-only, a read-only mount) still serves
+    // the entries it holds whole; no lock is needed where no one can write.
+    if (path_exists(root_) && ::access(root_.c_str(), W_OK) != 0) {
+        const int err = errno;
+        if (path_exists(dir) && verify_tree(dir).empty()) return finish(entry, dir, say);
+        throw Error("the cache " + root_ + " is not writable and holds no complete entry for " + entry.name, err);
+    }
     for (const char* sub : {"/artifacts", "/kernels", "/tmp"}) make_dirs(root_ + sub);
     FileLock lock(root_ + "/lock", [&] { say("waiting for the cache lock (another kmatrix fetch is running)"); });
     // We hold the lock, so whatever is in tmp/ was left by a process that died mid-write.
     for (const auto& name : list_dir(tmp_dir())) remove_tree(tmp_dir() + "/" + name);
 
-    const std::string dir = tree_dir(entry);
     if (path_exists(dir)) {
         std::string problem = verify_tree(dir);
         if (problem.empty()) return finish(entry, dir, say);
@@ -345,10 +351,13 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
                 try {
                     extract_deb(path, unpack.path());
                 } catch (const Error& e) {
-                    // The bytes are the pinned ones, so the package itself is broken: name it
-                    // and say what dpkg-deb said, not the cache's content-addressed copy.
-                    return unavailable(item.kind + ":" + item.spec + " is not a valid .deb (dpkg-deb: " +
-                                       last_nonempty_line(e.log()) + ")");
+                    // Name the source item, not the cache's content-addressed copy, with all
+                    // dpkg-deb and tar said: a broken package and a full disk both end here.
+                    std::string said = e.log();
+                    while (!said.empty() && said.back() == '\n') said.pop_back();
+                    for (char& c : said)
+                        if (c == '\n') c = ' ';
+                    throw Error("cannot unpack " + item.kind + ":" + item.spec + " into the cache (" + said + ")");
                 }
                 break;
             case ArtifactKind::kernel_image:

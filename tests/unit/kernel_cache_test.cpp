@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <elf.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <sstream>
 #include <thread>
@@ -201,7 +203,7 @@ TEST_F(KernelCacheTest, CorruptDebIsRefusedAndNothingIsKept) {
     KernelCache cache(cache_root_, false);
     const std::string why = fetch_failure(cache, entry("corrupt", "file:" + deb, flowattr::sha256_file(deb)));
     EXPECT_NE(why, "(ok)");
-    EXPECT_NE(why.find("file:" + deb + " is not a valid .deb (dpkg-deb: "), std::string::npos) << why;
+    EXPECT_NE(why.find("cannot unpack file:" + deb + " into the cache (dpkg-deb: "), std::string::npos) << why;
     EXPECT_TRUE(entries_in("kernels").empty());
     EXPECT_TRUE(entries_in("tmp").empty());
 }
@@ -218,6 +220,61 @@ TEST_F(KernelCacheTest, DebWithoutVmlinuzIsRefusedSayingSo) {
     EXPECT_NE(why.find("vmlinuz"), std::string::npos) << why;
     EXPECT_TRUE(entries_in("kernels").empty());
     EXPECT_TRUE(entries_in("tmp").empty());
+}
+
+// The cache on a filesystem of its own (a small tmpfs), for the disk-full and read-only
+// cases; skips, saying why, where mounting is not allowed.
+class KernelCacheOnTmpfs : public KernelCacheTest {
+protected:
+    bool mount_cache(const std::string& options) {
+        fs::create_directories(cache_root_);
+        if (geteuid() != 0 || mount("tmpfs", cache_root_.c_str(), "tmpfs", 0, options.c_str()) != 0) return false;
+        mounted_ = true;
+        return true;
+    }
+    void TearDown() override {
+        if (mounted_) umount2(cache_root_.c_str(), MNT_DETACH);
+        KernelCacheTest::TearDown();
+    }
+    bool mounted_ = false;
+};
+
+TEST_F(KernelCacheOnTmpfs, FullDiskIsNamedAndLeavesNoHalfEntry) {
+    const std::string deb = build_deb(kGoodConfig);
+    if (!mount_cache("size=24k")) GTEST_SKIP() << "needs root to mount a small tmpfs for the cache";
+    KernelCache cache(cache_root_, false);
+    const std::string why = fetch_failure(cache, entry("full", "file:" + deb, flowattr::sha256_file(deb)));
+    EXPECT_NE(why.find("cannot unpack file:" + deb), std::string::npos) << why;
+    EXPECT_NE(why.find("No space left on device"), std::string::npos) << why;
+    EXPECT_TRUE(entries_in("kernels").empty());
+    // The next fetch on a disk with room works: nothing half-written is in the way.
+    umount2(cache_root_.c_str(), MNT_DETACH);
+    mounted_ = false;
+    fs::remove_all(cache_root_);
+    KernelCache roomy(cache_root_, false);
+    EXPECT_EQ(fetch_failure(roomy, entry("full", "file:" + deb, flowattr::sha256_file(deb))), "(ok)");
+}
+
+TEST_F(KernelCacheOnTmpfs, ReadOnlyCacheServesWhatItHoldsAndNamesWhatItCannotStore) {
+    const std::string deb = build_deb(kGoodConfig);
+    if (!mount_cache("size=8m")) GTEST_SKIP() << "needs root to mount a tmpfs for the cache";
+    KernelEntry held = entry("held", "file:" + deb, flowattr::sha256_file(deb));
+    {
+        KernelCache cache(cache_root_, false);
+        ASSERT_EQ(fetch_failure(cache, held), "(ok)");
+    }
+    ASSERT_EQ(mount(nullptr, cache_root_.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr), 0);
+    KernelCache cache(cache_root_, true);
+    EXPECT_EQ(fetch_failure(cache, held), "(ok)") << "a read-only cache (a CI cache restored read-only) still serves";
+    KernelCache writer(cache_root_, false);
+    const std::string other = dir_ + "/other.deb";
+    fs::copy_file(deb, other);
+    std::ofstream(other, std::ios::app) << "x";  // other bytes, another artifact
+    const std::string why = fetch_failure(writer, entry("other", "file:" + other, flowattr::sha256_file(other)));
+    EXPECT_NE(why.find("the cache " + cache_root_ + " is not writable and holds no complete entry for other"),
+              std::string::npos)
+        << why;
+    EXPECT_NE(why.find("Read-only file system"), std::string::npos) << why;
 }
 
 TEST_F(KernelCacheTest, ConfigWithoutBpfLsmIsUnsupportedNamingTheOption) {
