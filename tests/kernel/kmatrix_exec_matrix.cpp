@@ -104,4 +104,13 @@ TEST_F(KmatrixExec, BadInputIsRefusedBeforeAnyVmBoots) {
     EXPECT_NE(::access((dir_->path() + "/out").c_str(), F_OK), 0) << "a VM booted for bad input";
 }
 
+// Inside, the VM has loopback and nothing else: no way out to the network.
+TEST_F(KmatrixExec, TheVmHasNoNetworkButLoopback) {
+    auto r = exec("6.1", {}, {"ls", "/sys/class/net"});
+    auto doc = nlohmann::json::parse(flowattr::read_file(dir_->path() + "/exec.json"));
+    if (!all_ran(doc)) GTEST_SKIP() << "the 6.1 kernel is not obtainable here";
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(kernel(doc, "6.1")["output"], "lo\n") << doc.dump();
+}
+
 }  // namespace

@@ -50,6 +50,18 @@ TEST(QemuArgv, TcgWithTwoSerialPorts) {
     EXPECT_EQ(std::count(a.begin(), a.end(), "kvm"), 0);
 }
 
+// The VMs reach nothing outside: -nodefaults gives them no network card, and nothing adds one.
+TEST(QemuArgv, NoNetworkDevice) {
+    for (bool interactive : {false, true}) {
+        auto c = config(fm::Accel::tcg);
+        c.interactive = interactive;
+        auto a = fm::build_qemu_argv(c);
+        EXPECT_TRUE(has_seq(a, {"-nodefaults"}));
+        for (const char* opt : {"-nic", "-net", "-netdev"}) EXPECT_EQ(std::count(a.begin(), a.end(), opt), 0) << opt;
+        EXPECT_EQ(std::count_if(a.begin(), a.end(), [](const std::string& s) { return s.find("virtio-net") != std::string::npos; }), 0);
+    }
+}
+
 TEST(QemuArgv, KvmAndInteractive) {
     auto c = config(fm::Accel::kvm);
     c.interactive = true;
