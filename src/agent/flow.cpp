@@ -17,6 +17,31 @@ namespace flowattr::agent {
 
 std::string tc_attach_mode_name(TcAttachMode mode) { return mode == TcAttachMode::tcx ? "tcx" : "clsact"; }
 
+namespace {
+
+// Our filter (kTcHandle/kTcPriority) on one hook of IFINDEX, in the calling thread's namespace.
+bool has_our_filter(int ifindex, bpf_tc_attach_point point) {
+    LibbpfLogCapture quiet;  // "no such filter" is an answer here, not news
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+    return bpf_tc_query(&hook, &opts) == 0;
+}
+
+bool detach_our_filter(int ifindex, bpf_tc_attach_point point) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+    return bpf_tc_detach(&hook, &opts) == 0;
+}
+
+// Deleting the clsact qdisc removes every filter on it with it.
+bool destroy_clsact(int ifindex) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+                .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+    return bpf_tc_hook_destroy(&hook) == 0;
+}
+
+}  // namespace
+
 void with_netns(const std::string& path, const std::function<void()>& fn) {
     if (path.empty()) {
         fn();
@@ -56,7 +81,6 @@ const char* interface_state_name(InterfaceChange::State state) {
 // One copy of the flow programs: the network namespace it serves is baked into its
 // read-only data as the key's netns slot.
 struct FlowMonitor::Programs {
-    std::string netns_path;
     std::uint64_t netns_inode = 0;
     flow_bpf* skel = nullptr;
     ~Programs() { flow_bpf__destroy(skel); }
@@ -89,18 +113,11 @@ struct FlowMonitor::Attachment {
         if (!cleanup) return;
         try {
             with_netns(iface.netns_path, [&] {
-                LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(index));
                 if (qdisc) {
-                    // Deleting the clsact qdisc we made removes our filters with it.
-                    hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
-                    bpf_tc_hook_destroy(&hook);
+                    destroy_clsact(int(index));  // the qdisc we made, our filters with it
                     return;
                 }
-                for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
-                    hook.attach_point = point;
-                    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-                    bpf_tc_detach(&hook, &opts);
-                }
+                for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) detach_our_filter(int(index), point);
             });
         } catch (const Error& e) {
             std::fprintf(stderr, "flowattr: cleaning %s: %s\n", iface.name.c_str(), e.what());
@@ -111,14 +128,8 @@ struct FlowMonitor::Attachment {
     // their device is the same one; a clsact filter can, which also catches a filter
     // somebody deleted.
     bool still_attached() const {
-        if (!filters_attached) return true;
-        LibbpfLogCapture quiet;
-        for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
-            LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex), .attach_point = point);
-            LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-            if (bpf_tc_query(&hook, &opts) != 0) return false;
-        }
-        return true;
+        return !filters_attached ||
+               (has_our_filter(int(ifindex), BPF_TC_INGRESS) && has_our_filter(int(ifindex), BPF_TC_EGRESS));
     }
 };
 
@@ -127,7 +138,6 @@ std::uint16_t FlowMonitor::programs_for(const std::string& netns_path) {
     for (std::size_t slot = 0; slot < programs_.size(); slot++)
         if (programs_[slot]->netns_inode == inode) return std::uint16_t(slot);
     auto p = std::make_unique<Programs>();
-    p->netns_path = netns_path;
     p->netns_inode = inode;
     LibbpfLogCapture log;
     p->skel = flow_bpf__open();
@@ -200,21 +210,13 @@ LeftoverCleanup FlowMonitor::remove_leftovers(const InterfaceSpec& iface) {
         unsigned ifindex = if_nametoindex(iface.name.c_str());
         if (!ifindex) return;
         LibbpfLogCapture quiet;
-        for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
-            LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex), .attach_point = point);
-            LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-            if (bpf_tc_query(&hook, &opts) != 0) continue;
-            LIBBPF_OPTS(bpf_tc_opts, detach, .handle = kTcHandle, .priority = kTcPriority);
-            if (bpf_tc_detach(&hook, &detach) == 0) removed.filters++;
-        }
+        for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS})
+            if (has_our_filter(int(ifindex), point) && detach_our_filter(int(ifindex), point)) removed.filters++;
         // The qdisc is ours to remove only when our filters were on it and nothing else is:
         // a clsact qdisc somebody else uses, or one with no trace of a run of ours, stays.
         if (removed.filters && !tc_hook_has_filters(int(ifindex), BPF_TC_INGRESS) &&
-            !tc_hook_has_filters(int(ifindex), BPF_TC_EGRESS)) {
-            LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = int(ifindex),
-                        .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
-            removed.qdisc = bpf_tc_hook_destroy(&hook) == 0;
-        }
+            !tc_hook_has_filters(int(ifindex), BPF_TC_EGRESS))
+            removed.qdisc = destroy_clsact(int(ifindex));
     });
     return removed;
 }
