@@ -1,6 +1,7 @@
 #include "matrix/kernel_list.h"
 
 #include <cctype>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -67,9 +68,11 @@ void check_line_text(const std::string& line, int line_no, const LineError& at) 
         at.fail("line ends in a carriage return (a CRLF file?): save it with LF line endings");
     for (std::size_t i = 0; i < line.size(); i++) {
         unsigned char c = static_cast<unsigned char>(line[i]);
-        if (c < 0x20 && c != '\t')
-            at.fail("control byte 0x" + std::string(1, "0123456789abcdef"[c >> 4]) + "0123456789abcdef"[c & 15] +
-                    " at column " + std::to_string(i + 1) + ": expected text");
+        if (c < 0x20 && c != '\t') {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "0x%02x", c);
+            at.fail("control byte " + std::string(hex) + " at column " + std::to_string(i + 1) + ": expected text");
+        }
     }
     // nlohmann's strict serialiser is a kept UTF-8 validator; its message names the byte.
     try {
