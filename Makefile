@@ -9,9 +9,12 @@ DURATION ?= 10
 
 all: build
 
+# Host tools of the tests (docker/host.lock says which test needs which), then the pinned
+# workflow validator the CI tests run over ci/*.yml (ci/validator.lock).
 deps:
 	scripts/install-deps.sh
-	scripts/install-deps.sh --lock docker/host.lock curl socat python3
+	scripts/install-deps.sh --lock docker/host.lock curl socat python3 python3-yaml nodejs libnode108
+	scripts/workflow-validator.sh $(BUILD)/ci-validator
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -46,7 +49,7 @@ clean:
 # --- Docker builder (docker/, scripts/docker-*.sh): the pinned, reproducible build.
 # docker-build exports the static binaries, every .bpf.o and MANIFEST to out/;
 # repro-check builds two fresh clones of HEAD and fails on any differing byte.
-.PHONY: docker-image docker-build shell repro-check lock-refresh
+.PHONY: docker-image docker-build shell repro-check lock-refresh lock-check
 
 docker-image:
 	scripts/docker-engine.sh
@@ -63,6 +66,10 @@ repro-check:
 
 lock-refresh:
 	scripts/lock-refresh.sh
+
+# Every pin of docker/*.lock against the mirror's indexes: names each one Debian dropped.
+lock-check:
+	scripts/pinned-debs.sh check
 
 # --- Kernel matrix (src/matrix, kmatrix): boot every kernel of kernels.txt under QEMU and
 # run the kernel suite inside each. Both targets build out/ with the pinned builder and run

@@ -6,11 +6,18 @@
 # too, by docker/rootfs.lock, through an apt preferences file placed before apt first
 # runs; the finished rootfs must hold exactly the packages and versions of that lock, or
 # the build stops and names the difference.
+# apt reads no mirror here: the .debs of docker/rootfs.lock are fetched into a
+# content-addressed cache first (scripts/pinned-debs.sh, checked against the lock's
+# sha256) and mmdebstrap installs from a local repository of them. A machine that built
+# once rebuilds offline, to the same bytes, after Debian dropped a pinned version; a fresh
+# one fails before mmdebstrap starts, naming the package and the versions.
 # With SOURCE_DATE_EPOCH fixed and the host-specific files dropped, the tarball is
 # byte-identical on every run and host, and docker keeps its sha256 as the layer digest.
 # Prints the image reference. Reused (not rebuilt) while the locks and this script are
 # unchanged (comments aside): the image is tagged by the sha256 of those inputs.
 #
+# docker-base.sh --rebuild: build it even when an image of these inputs exists (the
+# rootfs sha256 printed on stderr then shows whether the same bytes came out).
 # docker-base.sh --resolve: build the rootfs from packages.lock alone (dependencies at
 # the mirror's newest) and print its "package version" list: what `make lock-refresh`
 # writes to docker/rootfs.lock.
@@ -23,12 +30,17 @@ export SOURCE_DATE_EPOCH=1686355200
 
 die() { echo "docker-base: $*" >&2; exit 1; }
 
-resolve=0
-[ "${1:-}" = --resolve ] && resolve=1
+resolve=0 rebuild=0
+case ${1:-} in
+--resolve) resolve=1 ;;
+--rebuild) rebuild=1 ;;
+'') ;;
+*) die "usage: docker-base.sh [--rebuild | --resolve]" ;;
+esac
 
 inputs=$( { grep -v "^#" "$lock"; grep -v "^#" "$rootfs_lock"; cat "$0"; } | sha256sum | cut -c1-16)
 ref=flowattr-base:in-$inputs
-if [ $resolve = 0 ] && docker image inspect "$ref" >/dev/null 2>&1; then
+if [ $resolve = 0 ] && [ $rebuild = 0 ] && docker image inspect "$ref" >/dev/null 2>&1; then
 	echo "$ref"
 	exit 0
 fi
@@ -46,7 +58,11 @@ if [ "$have" != "$want" ]; then
 	fi
 fi
 
+# scripts/pinned-debs.sh downloads with curl, which a fresh host may lack.
+command -v curl >/dev/null || "$top/scripts/install-deps.sh" --lock "$top/docker/host.lock" curl >&2
+
 # One apt source per suite the lock names; security fixes live in their own archive.
+# These are the rootfs's /etc/apt/sources.list, and the sources of a --resolve run.
 set -- "deb http://deb.debian.org/debian bookworm main"
 for suite in $(awk '!/^#/ && NF == 3 && $1 != "bookworm" { print $1 }' "$lock" | sort -u); do
 	case $suite in
@@ -54,6 +70,9 @@ for suite in $(awk '!/^#/ && NF == 3 && $1 != "bookworm" { print $1 }' "$lock" |
 	*) set -- "$@" "deb http://deb.debian.org/debian $suite main" ;;
 	esac
 done
+# The same text mmdebstrap writes for those sources (one entry per paragraph).
+sources_list=$(printf '%s\n\n' "$@")
+auto=
 include=$(awk '!/^#/ && NF == 3 { printf "%s%s=%s", sep, $2, $3; sep = "," }' "$lock")
 [ -n "$include" ] || die "no packages in $lock"
 tmp=$(mktemp -d)
@@ -66,21 +85,43 @@ pins=$tmp/flowattr-rootfs.pref
 : >"$pins"
 if [ $resolve = 0 ]; then
 	grep -qv '^#' "$rootfs_lock" || die "$rootfs_lock is empty: run 'make lock-refresh'"
-	awk '!/^#/ && NF == 2 { printf "Package: %s\nPin: version %s\nPin-Priority: 1001\n\n", $1, $2 }' \
+	awk '!/^#/ && NF == 4 { printf "Package: %s\nPin: version %s\nPin-Priority: 1001\n\n", $1, $2 }' \
 		"$rootfs_lock" >"$pins"
+	"$top/scripts/pinned-debs.sh" fetch || exit 1
+	"$top/scripts/pinned-debs.sh" repo "$tmp/repo"
+	# copy:// has apt copy each file into the chroot's archive directory, where dpkg
+	# inside finds it (a file:// source would need the repository mounted inside).
+	set -- "deb [trusted=yes] copy://$tmp/repo ./"
+	# Every locked package by name: minbase adds the suite's Priority: required packages,
+	# and that priority is the archive's override, which the .debs' own control files
+	# (all the local repository has) do not always carry.
+	include=$(awk '!/^#/ && NF == 4 { printf "%s%s=%s", sep, $1, $2; sep = "," }' "$rootfs_lock")
+	# ... and the dependencies marked automatically installed again, as apt would have.
+	grep -v '^#' "$lock" | awk 'NF == 3 { print $2 }' | LC_ALL=C sort >"$tmp/named"
+	auto=$(grep -v '^#' "$rootfs_lock" | awk 'NF == 4 { print $1 }' | LC_ALL=C sort | comm -23 - "$tmp/named" | tr '\n' ' ')
 fi
 
-echo "docker-base: mmdebstrap bookworm + $(echo "$include" | tr ',' '\n' | wc -l) pinned packages" \
+# The last step inside the rootfs. resolv.conf and hostname come from the host running
+# mmdebstrap: dropped so every host produces the same bytes (docker provides both at run
+# time). sources.list names Debian's mirror whatever apt read the packages from.
+cat >"$tmp/customize.sh" <<CUSTOMIZE
+#!/bin/sh
+set -e
+rm -f "\$1/etc/resolv.conf" "\$1/etc/hostname"
+printf '%s\\n' '$sources_list' >"\$1/etc/apt/sources.list"
+${auto:+chroot "\$1" apt-mark auto $auto >/dev/null}
+CUSTOMIZE
+chmod +x "$tmp/customize.sh"
+
+echo "docker-base: mmdebstrap bookworm + $(echo "$include" | tr ',' '\n' | wc -l) packages named" \
 	"($(grep -c '^Package:' "$pins") pinned in all)" >&2
-# resolv.conf and hostname come from the host running mmdebstrap: drop them so every
-# host produces the same bytes (docker provides both at run time).
 # Debian's keys by file: a host whose apt does not trust them (a CI runner that is not
 # Debian) still verifies the mirror; mmdebstrap does not copy them into the rootfs.
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -r "$keyring" ] || die "cannot read $keyring (install debian-archive-keyring)"
 if ! mmdebstrap --variant=minbase --keyring="$keyring" --include="$include" \
 	--setup-hook="mkdir -p \"\$1/etc/apt/preferences.d\" && cp '$pins' \"\$1/etc/apt/preferences.d/\"" \
-	--customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname"' \
+	--customize-hook="$tmp/customize.sh" \
 	bookworm "$tmp/rootfs.tar" "$@" >"$tmp/log" 2>&1; then
 	cat "$tmp/log" >&2
 	die "mmdebstrap failed. If apt reports \"Version '...' for '...' was not found\" or unmet dependencies, a pinned version left the mirror: run 'make lock-refresh' and review docker/"
@@ -94,7 +135,7 @@ if [ $resolve = 1 ]; then
 	cat "$tmp/installed"
 	exit 0
 fi
-grep -v '^#' "$rootfs_lock" | awk 'NF == 2' | LC_ALL=C sort >"$tmp/locked"
+grep -v '^#' "$rootfs_lock" | awk 'NF == 4 { print $1, $2 }' | LC_ALL=C sort >"$tmp/locked"
 if ! cmp -s "$tmp/locked" "$tmp/installed"; then
 	echo "docker-base: the rootfs differs from $rootfs_lock (-locked +built):" >&2
 	diff "$tmp/locked" "$tmp/installed" | grep '^[<>]' | sed 's/^</  -/; s/^>/  +/' >&2

@@ -45,8 +45,9 @@ apt-get update -qq
 for spec in $specs; do
 	pkg=${spec%%=*}
 	ver=${spec#*=}
-	if ! apt-cache madison "$pkg" | awk -F'|' '{gsub(/ /, "", $2); print $2}' | grep -qxF "$ver"; then
-		echo "install-deps: pinned version $pkg=$ver is no longer on the mirror; run 'make lock-refresh'" >&2
+	offered=$(apt-cache madison "$pkg" | awk -F'|' '{gsub(/ /, "", $2); print $2}')
+	if ! echo "$offered" | grep -qxF "$ver"; then
+		echo "install-deps: $pkg $ver is pinned but gone from the mirror (it has $(echo "$offered" | paste -sd, - | sed 's/,/, /g')): run 'make lock-refresh' and review 'git diff docker/'" >&2
 		exit 1
 	fi
 done

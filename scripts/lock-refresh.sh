@@ -1,9 +1,12 @@
 #!/bin/sh
 # Rewrite docker/packages.lock and docker/host.lock with the versions the mirror offers
-# now, then docker/rootfs.lock with the builder rootfs they resolve to, for review with
-# `git diff docker/`. A package locked from bookworm or
-# bookworm-security takes the newest of the two (and records where it came from);
-# one locked from bookworm-backports stays there. apt runs on a private state directory
+# now, then docker/rootfs.lock with the builder rootfs they resolve to (each .deb with its
+# sha256 and pool path, the keys of the content-addressed cache of scripts/pinned-debs.sh),
+# for review with `git diff docker/`. A package locked from bookworm or bookworm-security
+# takes the newest of the two and records the slower suite, bookworm, whenever that has
+# the version too; one locked from bookworm-backports stays there. Security versions are
+# kept rather than avoided: bookworm hosts carry them already (libzstd1, liblzma5), and
+# pinning the point release would make `make deps` downgrade a core library. apt runs on a private state directory
 # (.cache/lock-refresh), so the machine's own apt setup is neither read nor changed.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,12 +35,29 @@ newest() {
 		done | {
 		best_suite="" best=""
 		while read -r suite ver; do
-			if [ -z "$best" ] || dpkg --compare-versions "$ver" gt "$best"; then
+			if [ -z "$best" ] || dpkg --compare-versions "$ver" gt "$best" ||
+				{ [ "$ver" = "$best" ] && [ "$suite" = bookworm ]; }; then
 				best_suite=$suite best=$ver
 			fi
 		done
 		[ -n "$best" ] && echo "$best_suite $best"
 	}
+}
+
+# "sha256 path" of the .deb of package $1 at version $2; the path is below the mirror
+# root, in debian/ when the point release has the file, else in debian-security/.
+pool_file() {
+	# shellcheck disable=SC2086
+	files=$(apt-cache $apt_opts show "$1=$2" |
+		awk '/^Filename: / { f = $2 } /^SHA256: / { s = $2 } /^$/ && f != "" { print s, f; f = "" } END { if (f != "") print s, f }')
+	best=$(echo "$files" | grep -v ' pool/updates/' | head -n1)
+	if [ -n "$best" ]; then
+		echo "${best% *} debian/${best#* }"
+		return 0
+	fi
+	best=$(echo "$files" | head -n1)
+	[ -n "$best" ] || { echo "lock-refresh: no .deb of $1 $2 in the mirror's indexes" >&2; return 1; }
+	echo "${best% *} debian-security/${best#* }"
 }
 
 for lock in "$top/docker/packages.lock" "$top/docker/host.lock"; do
@@ -70,8 +90,11 @@ echo "lock-refresh: resolving the builder rootfs (mmdebstrap, about a minute)" >
 	echo "# docker/packages.lock as well as the packages it names. Written by \`make lock-refresh\`"
 	echo "# (scripts/docker-base.sh --resolve); scripts/docker-base.sh pins all of them and fails"
 	echo "# naming the difference when the rootfs it builds holds anything else."
-	echo "# Format: <package> <version>"
-	"$top/scripts/docker-base.sh" --resolve
+	echo "# Format: <package> <version> <sha256 of the .deb> <its path below the mirror root>"
+	"$top/scripts/docker-base.sh" --resolve | while read -r pkg ver; do
+		file=$(pool_file "$pkg" "$ver") || exit 1
+		echo "$pkg $ver $file"
+	done
 } >"$rootfs_lock.new"
 mv "$rootfs_lock.new" "$rootfs_lock"
 echo "lock-refresh: review with: git diff docker/" >&2

@@ -1,0 +1,190 @@
+#!/bin/sh
+# The .deb files of docker/rootfs.lock, kept content-addressed in $cache/debs/<sha256>.deb.
+# Debian deletes superseded versions from its pool and no snapshot archive is reachable
+# here, so a machine (or a CI cache) that built the builder's base once must be able to
+# build it again without the mirror: scripts/docker-base.sh always makes the base from
+# these files (a local repository), and the mirror is asked only for the files the cache
+# lacks. Every file is checked against the sha256 of the lock before it enters the cache.
+#
+# Usage: pinned-debs.sh fetch      put every .deb of docker/rootfs.lock in the cache; a pin
+#                                  the mirror lost fails in one line per package, naming the
+#                                  version the mirror has now and the command that refreshes
+#        pinned-debs.sh repo DIR   write a flat apt repository of the cached .debs to DIR
+#        pinned-debs.sh check      name every pin of docker/*.lock the mirror no longer has
+# FLOWATTR_CACHE (default ~/.cache/flowattr) holds the cache; FLOWATTR_DEBIAN_MIRROR
+# (default http://deb.debian.org) is the mirror root, the parent of debian/ and
+# debian-security/.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+rootfs_lock="$top/docker/rootfs.lock"
+mirror=${FLOWATTR_DEBIAN_MIRROR:-http://deb.debian.org}
+cache=${FLOWATTR_CACHE:-${HOME:?set HOME or FLOWATTR_CACHE}/.cache/flowattr}
+debs="$cache/debs"
+refresh_hint="run 'make lock-refresh' and review 'git diff docker/'"
+
+die() { echo "pinned-debs: $*" >&2; exit 1; }
+
+# "package version sha256 path" of every locked .deb (path below the mirror root).
+locked_debs() {
+	grep -v '^#' "$rootfs_lock" | awk 'NF == 4'
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# The suites' package indexes, fetched once per run into $tmp/index/<suite>. Only ever
+# read to name the versions the mirror has now in an error message.
+indexes_fetched=0
+fetch_indexes() {
+	[ $indexes_fetched = 1 ] && return 0
+	indexes_fetched=1
+	mkdir -p "$tmp/index"
+	for suite in bookworm bookworm-security bookworm-backports; do
+		case $suite in *-security) archive=debian-security ;; *) archive=debian ;; esac
+		base="$mirror/$archive/dists/$suite/main/binary-amd64"
+		# The suites publish Packages.xz (some also .gz); xz-utils is not on every fresh host.
+		: >"$tmp/index/$suite"
+		for ext in xz gz ''; do
+			case $ext in xz) unpack="xz -dc" ;; gz) unpack="gzip -dc" ;; *) unpack=cat ;; esac
+			command -v "${unpack%% *}" >/dev/null || continue
+			if curl -fsS --connect-timeout 10 --max-time 120 "$base/Packages${ext:+.$ext}" 2>/dev/null |
+				$unpack >"$tmp/index/$suite.new" 2>/dev/null && [ -s "$tmp/index/$suite.new" ]; then
+				mv "$tmp/index/$suite.new" "$tmp/index/$suite"
+				break
+			fi
+		done
+	done
+}
+
+# "1:14.0.6-13 (bookworm), ..." — what the mirror has of package $1, or "nothing".
+available_versions() {
+	fetch_indexes
+	found=$(for suite in bookworm bookworm-security bookworm-backports; do
+		awk -v p="$1" -v s="$suite" '/^Package: / { pkg = $2 } /^Version: / && pkg == p { print $2 " (" s ")" }' \
+			"$tmp/index/$suite"
+	done | paste -sd, - | sed 's/,/, /g')
+	echo "${found:-nothing}"
+}
+
+# Security uploads move from debian-security/pool/updates/ to debian/pool/ at a point
+# release, with the same bytes: the other location of a path, for a second try.
+other_location() {
+	case $1 in
+	debian-security/pool/updates/*) echo "debian/pool/${1#debian-security/pool/updates/}" ;;
+	debian/pool/*) echo "debian-security/pool/updates/${1#debian/pool/}" ;;
+	esac
+}
+
+# Download $mirror/$1 to $2; prints the HTTP status ("404", "200", "000" unreachable).
+download() {
+	curl -sS --connect-timeout 10 --max-time 600 --retry 2 -o "$2" -w '%{http_code}' "$mirror/$1" 2>"$tmp/curl.err" || true
+}
+
+cmd_fetch() {
+	mkdir -p "$debs"
+	locked_debs >"$tmp/locked"
+	[ -s "$tmp/locked" ] || die "$rootfs_lock holds no \"package version sha256 path\" line: $refresh_hint"
+	: >"$tmp/todo"
+	while read -r pkg ver sha path; do
+		[ -f "$debs/$sha.deb" ] || echo "$pkg $ver $sha $path" >>"$tmp/todo"
+	done <"$tmp/locked"
+	todo=$(wc -l <"$tmp/todo")
+	[ "$todo" = 0 ] && return 0
+	echo "pinned-debs: fetching $todo of $(wc -l <"$tmp/locked") locked .debs into $debs" >&2
+	: >"$tmp/vanished"
+	while read -r pkg ver sha path; do
+		part="$debs/.$sha.part.$$"
+		status=$(download "$path" "$part")
+		if [ "$status" = 404 ] && alt=$(other_location "$path") && [ -n "$alt" ]; then
+			status=$(download "$alt" "$part")
+		fi
+		case $status in
+		200) ;;
+		404)
+			rm -f "$part"
+			echo "$pkg $ver" >>"$tmp/vanished"
+			continue
+			;;
+		*)
+			rm -f "$part"
+			die "cannot download $mirror/$path (HTTP $status): $(cat "$tmp/curl.err")"
+			;;
+		esac
+		got=$(sha256sum "$part" | cut -d' ' -f1)
+		if [ "$got" != "$sha" ]; then
+			rm -f "$part"
+			die "$mirror/$path has sha256 $got, docker/rootfs.lock pins $sha for $pkg $ver: refused"
+		fi
+		mv "$part" "$debs/$sha.deb"
+	done <"$tmp/todo"
+	[ -s "$tmp/vanished" ] || return 0
+	while read -r pkg ver; do
+		echo "pinned-debs: $pkg $ver is pinned but gone from $mirror and not in $debs (the mirror has $(available_versions "$pkg")): $refresh_hint" >&2
+	done <"$tmp/vanished"
+	exit 1
+}
+
+# A flat repository (Packages + Release, no signature: every file in it was checked against
+# the lock's sha256, and apt checks it again against Packages). The control stanzas come
+# from dpkg-deb, part of dpkg itself, so no dpkg-dev or apt-utils is needed on the host.
+# The Release names the suite bookworm: mmdebstrap picks the Essential and required
+# packages of the suite it is given by that name.
+cmd_repo() {
+	dir=${1:?usage: pinned-debs.sh repo DIR}
+	mkdir -p "$dir"
+	locked_debs | while read -r pkg ver sha path; do
+		deb="$debs/$sha.deb"
+		[ -f "$deb" ] || die "$pkg $ver is not in $debs: run scripts/pinned-debs.sh fetch"
+		ln -sf "$deb" "$dir/$sha.deb"
+		dpkg-deb -f "$deb"
+		echo "Filename: ./$sha.deb"
+		echo "Size: $(stat -c %s "$deb")"
+		echo "SHA256: $sha"
+		echo
+	done >"$dir/Packages"
+	{
+		echo "Suite: bookworm"
+		echo "Codename: bookworm"
+		echo "Date: $(LC_ALL=C date -u -d "@${SOURCE_DATE_EPOCH:-0}" '+%a, %d %b %Y %H:%M:%S UTC')"
+		echo "SHA256:"
+		echo " $(sha256sum "$dir/Packages" | cut -d' ' -f1) $(stat -c %s "$dir/Packages") Packages"
+	} >"$dir/Release"
+}
+
+# Every pin of the three locks against the mirror's indexes, without downloading a .deb.
+cmd_check() {
+	fetch_indexes
+	for suite in bookworm bookworm-security bookworm-backports; do
+		[ -s "$tmp/index/$suite" ] || die "cannot read the $suite index from $mirror"
+	done
+	for suite in bookworm bookworm-security bookworm-backports; do
+		awk -v s="$suite" '/^Package: / { p = $2 } /^Version: / { print s, p, $2 }' "$tmp/index/$suite"
+	done | LC_ALL=C sort -u >"$tmp/offered"
+	awk '{ print $2, $3 }' "$tmp/offered" | LC_ALL=C sort -u >"$tmp/offered-any"
+	bad=0
+	for lock in "$top/docker/packages.lock" "$top/docker/host.lock"; do
+		grep -v '^#' "$lock" | awk 'NF == 3' | while read -r suite pkg ver; do
+			grep -qxF "$suite $pkg $ver" "$tmp/offered" && continue
+			echo "pinned-debs: ${lock#"$top"/}: $suite $pkg $ver is gone from $mirror (it has $(available_versions "$pkg")): $refresh_hint"
+		done
+	done >"$tmp/report"
+	locked_debs | while read -r pkg ver sha path; do
+		grep -qxF "$pkg $ver" "$tmp/offered-any" && continue
+		where="gone from $mirror"
+		[ -f "$debs/$sha.deb" ] && where="$where (kept in $debs)"
+		echo "pinned-debs: docker/rootfs.lock: $pkg $ver is $where (it has $(available_versions "$pkg")): $refresh_hint"
+	done >>"$tmp/report"
+	[ -s "$tmp/report" ] && bad=1
+	cat "$tmp/report" >&2
+	echo "pinned-debs: $(grep -vc '^#' "$rootfs_lock") rootfs pins, of which $(locked_debs | grep -c ' debian-security/') from bookworm-security;" \
+		"$(grep -hv '^#' "$top/docker/packages.lock" "$top/docker/host.lock" | grep -c '^bookworm-security ') security and" \
+		"$(grep -hv '^#' "$top/docker/packages.lock" "$top/docker/host.lock" | grep -cE '^(sid|unstable) ') sid pins in packages.lock and host.lock" >&2
+	return $bad
+}
+
+case ${1:-} in
+fetch) cmd_fetch ;;
+repo) shift; cmd_repo "$@" ;;
+check) cmd_check ;;
+*) die "usage: pinned-debs.sh fetch | repo DIR | check" ;;
+esac
