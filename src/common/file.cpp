@@ -1,6 +1,7 @@
 #include "common/file.h"
 
 #include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 
 namespace flowattr {
 
@@ -22,23 +24,32 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
+// The temporary name comes from mkstemp (random suffix, O_EXCL): a fixed name such as
+// PATH.tmp.PID could be guessed by another user of a shared directory, who could plant a
+// symlink there and have the write go wherever it points.
 void write_file_atomic(const std::string& path, const std::string& data) {
-    std::string tmp = path + ".tmp." + std::to_string(getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) throw Error("cannot create " + tmp, errno);
-        out.write(data.data(), std::streamsize(data.size()));
-        out.flush();
-        if (!out) {
-            std::remove(tmp.c_str());
-            throw Error("cannot write " + tmp, errno);
-        }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::vector<char> name(path.begin(), path.end());
+    const std::string suffix = ".tmp.XXXXXX";
+    name.insert(name.end(), suffix.begin(), suffix.end());
+    name.push_back('\0');
+    UniqueFd fd(mkstemp(name.data()));
+    if (!fd) throw Error("cannot create a temporary file for " + path, errno);
+    const std::string tmp = name.data();
+    auto fail = [&](const std::string& what) {
         int err = errno;
-        std::remove(tmp.c_str());
-        throw Error("cannot rename " + tmp + " to " + path, err);
+        ::unlink(tmp.c_str());
+        throw Error(what, err);
+    };
+    // mkstemp makes the file 0600; the result is an ordinary readable output file.
+    if (fchmod(fd.get(), 0644) != 0) fail("cannot chmod " + tmp);
+    for (std::size_t off = 0; off < data.size();) {
+        ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) fail("cannot write " + tmp);
+        off += std::size_t(n);
     }
+    if (::close(fd.release()) != 0) fail("cannot write " + tmp);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename " + tmp + " to " + path);
 }
 
 TempDir::TempDir(const std::string& prefix) {
