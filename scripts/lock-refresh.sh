@@ -44,20 +44,22 @@ newest() {
 	}
 }
 
-# "sha256 path" of the .deb of package $1 at version $2; the path is below the mirror
-# root, in debian/ when the point release has the file, else in debian-security/.
-pool_file() {
+# Reads "package version" lines, prints "package version sha256 path": the .deb of each, its
+# path below the mirror root, in debian/ when the point release has the file, else in
+# debian-security/. One apt-cache call for all of them (one per package takes minutes).
+pool_files() {
+	pairs=$(cat)
 	# shellcheck disable=SC2086
-	files=$(apt-cache $apt_opts show "$1=$2" |
-		awk '/^Filename: / { f = $2 } /^SHA256: / { s = $2 } /^$/ && f != "" { print s, f; f = "" } END { if (f != "") print s, f }')
-	best=$(echo "$files" | grep -v ' pool/updates/' | head -n1)
-	if [ -n "$best" ]; then
-		echo "${best% *} debian/${best#* }"
-		return 0
-	fi
-	best=$(echo "$files" | head -n1)
-	[ -n "$best" ] || { echo "lock-refresh: no .deb of $1 $2 in the mirror's indexes" >&2; return 1; }
-	echo "${best% *} debian-security/${best#* }"
+	apt-cache $apt_opts show $(echo "$pairs" | awk '{ printf "%s=%s ", $1, $2 }') |
+		awk 'function out() { if (f ~ /^pool\/updates\//) print p, v, 1, s, "debian-security/" f; else print p, v, 0, s, "debian/" f; f = "" }
+			/^Package: / { p = $2 } /^Version: / { v = $2 } /^Filename: / { f = $2 } /^SHA256: / { s = $2 }
+			/^$/ && f != "" { out() } END { if (f != "") out() }' |
+		LC_ALL=C sort -k1,1 -k2,2 -k3,3n | awk '!seen[$1 " " $2]++ { print $1, $2, $4, $5 }' >"$dir/pool-files"
+	echo "$pairs" | while read -r pkg ver; do
+		found=$(awk -v p="$pkg" -v v="$ver" '$1 == p && $2 == v' "$dir/pool-files")
+		[ -n "$found" ] || { echo "lock-refresh: no .deb of $pkg $ver in the mirror's indexes" >&2; exit 1; }
+		echo "$found"
+	done
 }
 
 for lock in "$top/docker/packages.lock" "$top/docker/host.lock"; do
@@ -91,10 +93,7 @@ echo "lock-refresh: resolving the builder rootfs (mmdebstrap, about a minute)" >
 	echo "# (scripts/docker-base.sh --resolve); scripts/docker-base.sh pins all of them and fails"
 	echo "# naming the difference when the rootfs it builds holds anything else."
 	echo "# Format: <package> <version> <sha256 of the .deb> <its path below the mirror root>"
-	"$top/scripts/docker-base.sh" --resolve | while read -r pkg ver; do
-		file=$(pool_file "$pkg" "$ver") || exit 1
-		echo "$pkg $ver $file"
-	done
+	"$top/scripts/docker-base.sh" --resolve | pool_files
 } >"$rootfs_lock.new"
 mv "$rootfs_lock.new" "$rootfs_lock"
 echo "lock-refresh: review with: git diff docker/" >&2

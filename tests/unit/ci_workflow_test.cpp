@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "build_tree.h"
+#include "ci_workflow_yaml.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/subprocess.h"
@@ -25,21 +26,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using flowattr::RunResult;
+using fa::test::missing_program;
+using fa::test::workflow_as_json;
 using nlohmann::json;
 
 std::string src() { return fa::test::source_dir(); }
 
 std::string validator_cli() { return fa::test::build_dir() + "/ci-validator/node_modules/@action-validator/cli/cli.mjs"; }
-
-// Why a program cannot be started here ("" when it can): run_command throws only then.
-std::string missing_program(const std::vector<std::string>& argv, const std::string& installed_by) {
-    try {
-        flowattr::run_command(argv);
-        return "";
-    } catch (const flowattr::Error& e) {
-        return "no " + argv[0] + " (" + installed_by + "): " + e.what();
-    }
-}
 
 std::string validator_missing() {
     if (::access(validator_cli().c_str(), R_OK) != 0)
@@ -57,25 +50,6 @@ json kernel_names_by_the_parser(const std::string& kernels_txt) {
     json names = json::array();
     for (const auto& e : flowattr::matrix::load_kernel_list(kernels_txt)) names.push_back(e.name);
     return names;
-}
-
-// A workflow as JSON, read by PyYAML (GitHub's own parser cannot run here). Sets `why` when
-// PyYAML cannot be used.
-json workflow_as_json(const std::string& path, std::string& why) {
-    const std::vector<std::string> argv = {"python3", "-c",
-                                           "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)", path};
-    why = missing_program({"python3", "--version"}, "make deps installs it");
-    if (!why.empty()) return nullptr;
-    const RunResult r = flowattr::run_command(argv);
-    if (r.err.find("No module named 'yaml'") != std::string::npos) {
-        why = "no PyYAML (python3-yaml, pinned in docker/host.lock; make deps installs it)";
-        return nullptr;
-    }
-    if (!r.ok()) {
-        ADD_FAILURE() << flowattr::format_argv(argv) << " " << r.status_text() << ": " << r.err;
-        return nullptr;
-    }
-    return json::parse(r.out);
 }
 
 // The words of a command as sh splits them, for the plain commands in these files: blanks
