@@ -10,11 +10,13 @@ DURATION ?= 10
 all: build
 
 # Host tools of the tests (docker/host.lock says which test needs which), then the pinned
-# workflow validator the CI tests run over ci/*.yml (ci/validator.lock).
+# npm tools the tests use: the workflow validator run over ci/*.yml (ci/validator.lock) and
+# the Dev Containers CLI (ci/devcontainer-cli.lock).
 deps:
 	scripts/install-deps.sh
-	scripts/install-deps.sh --lock docker/host.lock curl socat python3 python3-yaml nodejs libnode108
-	scripts/workflow-validator.sh $(BUILD)/ci-validator
+	scripts/install-deps.sh --lock docker/host.lock curl socat python3 python3-yaml nodejs libnode108 tmux
+	scripts/npm-tarballs.sh ci/validator.lock $(BUILD)/ci-validator
+	scripts/npm-tarballs.sh ci/devcontainer-cli.lock $(BUILD)/devcontainer-cli
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -58,14 +60,20 @@ docker-image:
 docker-build:
 	scripts/docker-build.sh
 
+# make shell [CMD='cmake --build build-docker'] [ROOT=1]: the builder as the caller (see
+# scripts/docker-shell.sh); CMD runs non-interactively and its exit status is make's.
+# CMD is read from the environment (make exports command-line variables), so any quoting
+# in it survives.
 shell:
-	scripts/docker-shell.sh
+	scripts/docker-shell.sh $(if $(ROOT),--root) $(if $(CMD),--command "$$CMD")
 
 repro-check:
 	scripts/repro-check.sh
 
+# make lock-refresh [UPGRADE=1]: re-pin what Debian dropped (every pin with UPGRADE=1) and
+# re-resolve docker/rootfs.lock; review with `git diff docker/`.
 lock-refresh:
-	scripts/lock-refresh.sh
+	scripts/lock-refresh.sh $(if $(UPGRADE),--upgrade)
 
 # Every pin of docker/*.lock against the mirror's indexes: names each one Debian dropped.
 lock-check:

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Build the builder's base image from Debian's mirror alone (no registry here): one
 # mmdebstrap call makes a minbase bookworm rootfs holding every package of
-# docker/packages.lock at its exact version, and `docker import` turns it into an image.
+# docker/packages.lock and docker/shell.lock at its exact version, and `docker import`
+# turns it into an image.
 # Every other package of the rootfs (the dependencies: libc6-dev, binutils, ...) is pinned
 # too, by docker/rootfs.lock, through an apt preferences file placed before apt first
 # runs; the finished rootfs must hold exactly the packages and versions of that lock, or
@@ -13,32 +14,36 @@
 # one fails before mmdebstrap starts, naming the package and the versions.
 # With SOURCE_DATE_EPOCH fixed and the host-specific files dropped, the tarball is
 # byte-identical on every run and host, and docker keeps its sha256 as the layer digest.
-# Prints the image reference. Reused (not rebuilt) while the locks and this script are
-# unchanged (comments aside): the image is tagged by the sha256 of those inputs.
+# Prints the image reference. Reused (not rebuilt) while the locks, this script and
+# pinned-debs.sh are unchanged (the locks' comments aside): the image is tagged by the sha256 of those inputs.
 #
 # docker-base.sh --rebuild: build it even when an image of these inputs exists (the
 # rootfs sha256 printed on stderr then shows whether the same bytes came out).
-# docker-base.sh --resolve: build the rootfs from packages.lock alone (dependencies at
+# docker-base.sh --resolve: build the rootfs from packages.lock and shell.lock alone (dependencies at
 # the mirror's newest) and print its "package version" list: what `make lock-refresh`
 # writes to docker/rootfs.lock.
+# docker-base.sh --resolve-keep: the same, but a dependency stays at its rootfs.lock version
+# while the mirror offers it (what `make lock-refresh` tries first).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-lock="$top/docker/packages.lock"
+# The packages named: the toolchain (packages.lock) and the tools of `make shell` (shell.lock).
+named_locks() { cat "$top/docker/packages.lock" "$top/docker/shell.lock"; }
 rootfs_lock="$top/docker/rootfs.lock"
 # Fixed, not "now": any constant gives identical bytes; this one is bookworm's release day.
 export SOURCE_DATE_EPOCH=1686355200
 
 die() { echo "docker-base: $*" >&2; exit 1; }
 
-resolve=0 rebuild=0
+resolve=0 rebuild=0 keep=0
 case ${1:-} in
 --resolve) resolve=1 ;;
+--resolve-keep) resolve=1 keep=1 ;;
 --rebuild) rebuild=1 ;;
 '') ;;
-*) die "usage: docker-base.sh [--rebuild | --resolve]" ;;
+*) die "usage: docker-base.sh [--rebuild | --resolve | --resolve-keep]" ;;
 esac
 
-inputs=$( { grep -v "^#" "$lock"; grep -v "^#" "$rootfs_lock"; cat "$0"; } | sha256sum | cut -c1-16)
+inputs=$( { named_locks | grep -v "^#"; grep -v "^#" "$rootfs_lock"; cat "$0" "$top/scripts/pinned-debs.sh"; } | sha256sum | cut -c1-16)
 ref=flowattr-base:in-$inputs
 if [ $resolve = 0 ] && [ $rebuild = 0 ] && docker image inspect "$ref" >/dev/null 2>&1; then
 	echo "$ref"
@@ -64,7 +69,7 @@ command -v curl >/dev/null || "$top/scripts/install-deps.sh" --lock "$top/docker
 # One apt source per suite the lock names; security fixes live in their own archive.
 # These are the rootfs's /etc/apt/sources.list, and the sources of a --resolve run.
 set -- "deb http://deb.debian.org/debian bookworm main"
-for suite in $(awk '!/^#/ && NF == 3 && $1 != "bookworm" { print $1 }' "$lock" | sort -u); do
+for suite in $(named_locks | awk '!/^#/ && NF == 3 && $1 != "bookworm" { print $1 }' | sort -u); do
 	case $suite in
 	*-security) set -- "$@" "deb http://deb.debian.org/debian-security $suite main" ;;
 	*) set -- "$@" "deb http://deb.debian.org/debian $suite main" ;;
@@ -73,8 +78,8 @@ done
 # The same text mmdebstrap writes for those sources (one entry per paragraph).
 sources_list=$(printf '%s\n\n' "$@")
 auto=
-include=$(awk '!/^#/ && NF == 3 { printf "%s%s=%s", sep, $2, $3; sep = "," }' "$lock")
-[ -n "$include" ] || die "no packages in $lock"
+include=$(named_locks | awk '!/^#/ && NF == 3 { printf "%s%s=%s", sep, $2, $3; sep = "," }')
+[ -n "$include" ] || die "no packages in docker/packages.lock"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -97,8 +102,19 @@ if [ $resolve = 0 ]; then
 	# (all the local repository has) do not always carry.
 	include=$(awk '!/^#/ && NF == 4 { printf "%s%s=%s", sep, $1, $2; sep = "," }' "$rootfs_lock")
 	# ... and the dependencies marked automatically installed again, as apt would have.
-	grep -v '^#' "$lock" | awk 'NF == 3 { print $2 }' | LC_ALL=C sort >"$tmp/named"
+	named_locks | grep -v '^#' | awk 'NF == 3 { print $2 }' | LC_ALL=C sort >"$tmp/named"
 	auto=$(grep -v '^#' "$rootfs_lock" | awk 'NF == 4 { print $1 }' | LC_ALL=C sort | comm -23 - "$tmp/named" | tr '\n' ' ')
+else
+	# apt picks the newest version of each dependency, while a named package at an older
+	# version may depend on exactly its own version of a sibling (zlib1g-dev on zlib1g, jq
+	# on libjq1): prefer every package at a named version. Priority 990 prefers without
+	# forcing: a version the mirror lacks is ignored.
+	named_locks | awk '!/^#/ && NF == 3 { printf "Package: /./\nPin: version %s\nPin-Priority: 990\n\n", $3 }' >"$pins"
+	# --resolve-keep: the same preference for every dependency's rootfs.lock version, so
+	# only what the pins force moves; where they need newer dependencies apt fails rather
+	# than downgrade, and the caller resolves with --resolve.
+	[ $keep = 0 ] || awk '!/^#/ && NF == 4 { printf "Package: %s\nPin: version %s\nPin-Priority: 990\n\n", $1, $2 }' \
+		"$rootfs_lock" >>"$pins"
 fi
 
 # The last step inside the rootfs. resolv.conf and hostname come from the host running

@@ -2,7 +2,8 @@
 # Build the builder image (docker/Dockerfile, stage toolchain) on the base from
 # scripts/docker-base.sh and print its reference. Reused (not rebuilt) while its inputs
 # are unchanged: the base rootfs, the Dockerfile, the lock and the scripts that install
-# it. The image carries the base rootfs sha256 as a label for out/MANIFEST.
+# it. The image carries the base rootfs sha256 as a label for out/MANIFEST, and is also
+# tagged flowattr-builder:latest, the name .devcontainer/devcontainer.json opens.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -14,6 +15,7 @@ inputs=$( {
 } | sha256sum | cut -c1-16)
 ref=flowattr-builder:in-$inputs
 if docker image inspect "$ref" >/dev/null 2>&1; then
+	docker tag "$ref" flowattr-builder:latest
 	echo "$ref"
 	exit 0
 fi
@@ -29,4 +31,5 @@ echo "docker-image: building $ref on $base" >&2
 docker build --quiet --network host -f "$ctx/docker/Dockerfile" --target toolchain \
 	--build-arg BASE_IMAGE="$base" --label "flowattr.base-rootfs=$rootfs" \
 	-t "$ref" "$ctx" >&2
+docker tag "$ref" flowattr-builder:latest
 echo "$ref"

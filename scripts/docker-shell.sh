@@ -1,8 +1,67 @@
 #!/bin/sh
-# Interactive shell in the pinned builder, the tree mounted at its host path (as in
-# docker-build.sh, so build-docker/ works in both). Root inside, to try packages with apt.
+# `make shell`: the pinned builder as a place to work. The tree is mounted at its host path
+# (so build-docker/ and its compile_commands.json stay valid on the host), the kernel cache
+# `make matrix` uses at /var/cache/flowattr (where any user may walk; an entry the user cannot
+# write is served read-only), /dev/kvm when there is one (kmatrix still falls back to TCG),
+# and the shell runs as the invoking user ($SUDO_UID/$SUDO_GID under sudo, else the caller)
+# with a passwd entry and a home: what is built inside belongs to that user on the host.
+# Usage: docker-shell.sh [--root] [--command 'CMD']
+#   --command  run CMD with bash -c instead of an interactive shell; its exit status is ours
+#   --root     root inside, with the capabilities BPF needs (SYS_ADMIN, NET_ADMIN): `bpftool
+#              prog`, loading into the host kernel, apt; files made then are root's
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/docker-engine.sh"
+
+root=0 command=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--root) root=1; shift ;;
+	--command) command=${2:?--command needs a command}; shift 2 ;;
+	*) echo "usage: docker-shell.sh [--root] [--command 'CMD']" >&2; exit 2 ;;
+	esac
+done
+
+"$top/scripts/docker-engine.sh" >&2
 builder=$("$top/scripts/docker-image.sh")
-exec docker run -it --rm --init --network host -v "$top:$top" -w "$top" "$builder" bash
+
+uid=${SUDO_UID:-$(id -u)}
+gid=${SUDO_GID:-$(id -g)}
+user=$(getent passwd "$uid" | cut -d: -f1)
+user=${user:-user$uid}
+cache=${FLOWATTR_CACHE:-${HOME:?set HOME or FLOWATTR_CACHE}/.cache/flowattr}
+# The user's passwd and group entries and home live in the cache (the container outlives
+# this script, so no temporary directory): the image's own entries, minus any that would
+# clash, plus the user's.
+state="$cache/shell/$uid"
+mkdir -p "$state/home" "$cache"
+docker run --rm --entrypoint cat "$builder" /etc/passwd |
+	awk -F: -v u="$uid" -v n="$user" '$3 != u && $1 != n' >"$state/passwd"
+echo "$user:x:$uid:$gid::/home/$user:/bin/bash" >>"$state/passwd"
+group=$(getent group "$gid" | cut -d: -f1)
+group=${group:-group$gid}
+docker run --rm --entrypoint cat "$builder" /etc/group |
+	awk -F: -v g="$gid" -v n="$group" '$3 != g && $1 != n' >"$state/group"
+echo "$group:x:$gid:" >>"$state/group"
+# Under sudo the files above are root's: give the user what is theirs.
+[ "$(id -u)" = "$uid" ] || chown -R "$uid:$gid" "$cache/shell"
+
+case $PWD/ in "$top"/*) workdir=$PWD ;; *) workdir=$top ;; esac
+# Labelled with the user's uid: `docker ps --filter label=flowattr.shell` lists the shells.
+set -- --rm --init --network host --label "flowattr.shell=$uid" -v "$top:$top" -w "$workdir" \
+	-v "$cache:/var/cache/flowattr" -e FLOWATTR_CACHE=/var/cache/flowattr -e TERM -e COLUMNS -e LINES -e FLOWATTR_ACCEL
+if [ $root = 0 ]; then
+	set -- "$@" --user "$uid:$gid" -e HOME="/home/$user" -e USER="$user" -v "$state/home:/home/$user" \
+		-v "$state/passwd:/etc/passwd:ro" -v "$state/group:/etc/group:ro"
+else
+	# Docker's default seccomp profile lets bpf(2) through with CAP_SYS_ADMIN (this
+	# docker knows no CAP_BPF); tc and netlink want NET_ADMIN.
+	set -- "$@" --cap-add SYS_ADMIN --cap-add NET_ADMIN
+fi
+[ -e /dev/kvm ] && set -- "$@" --device /dev/kvm
+[ -t 0 ] && [ -t 1 ] && set -- "$@" -it
+if [ -n "$command" ]; then
+	set -- "$@" "$builder" bash -c "$command"
+else
+	set -- "$@" "$builder" bash
+fi
+exec docker run "$@"

@@ -1,15 +1,24 @@
 #!/bin/sh
-# Rewrite docker/packages.lock and docker/host.lock with the versions the mirror offers
+# Rewrite docker/packages.lock, docker/shell.lock and docker/host.lock with the versions the mirror offers
 # now, then docker/rootfs.lock with the builder rootfs they resolve to (each .deb with its
 # sha256 and pool path, the keys of the content-addressed cache of scripts/pinned-debs.sh),
-# for review with `git diff docker/`. A package locked from bookworm or bookworm-security
-# takes the newest of the two and records the slower suite, bookworm, whenever that has
-# the version too; one locked from bookworm-backports stays there. Security versions are
+# for review with `git diff docker/`. A pin the mirror still offers in its suite is kept as
+# it is (a refresh changes only what vanished, so the locks move as little as Debian makes
+# them). A vanished pin, and every pin with --upgrade (`make lock-refresh UPGRADE=1`), takes
+# the newest version: one locked from bookworm or bookworm-security the newest of the two,
+# recorded as the slower suite, bookworm, whenever that has the version too; one locked
+# from bookworm-backports stays there. Security versions are
 # kept rather than avoided: bookworm hosts carry them already (libzstd1, liblzma5), and
 # pinning the point release would make `make deps` downgrade a core library. apt runs on a private state directory
 # (.cache/lock-refresh), so the machine's own apt setup is neither read nor changed.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
+upgrade=0
+case ${1:-} in
+'') ;;
+--upgrade) upgrade=1 ;;
+*) echo "usage: lock-refresh.sh [--upgrade]" >&2; exit 2 ;;
+esac
 dir="$top/.cache/lock-refresh"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 
@@ -25,6 +34,13 @@ apt_opts="-o Dir::Etc::SourceList=$dir/sources.list -o Dir::Etc::SourceParts=/de
 	-o APT::Architectures::=amd64"
 # shellcheck disable=SC2086
 apt-get $apt_opts update -qq
+
+# Whether the mirror offers package $1 at version $3 in suite $2.
+offered() {
+	# shellcheck disable=SC2086
+	apt-cache $apt_opts madison "$1" | awk -F' *[|] *' -v v="$3" -v s="$2" '
+		{ split($3, w, " "); split(w[2], suite, "/") } $2 == v && suite[1] == s { found = 1 } END { exit !found }'
+}
 
 # Print "suite version" of the newest version of package $1 in the suites listed in $2.
 newest() {
@@ -62,11 +78,15 @@ pool_files() {
 	done
 }
 
-for lock in "$top/docker/packages.lock" "$top/docker/host.lock"; do
+for lock in "$top/docker/packages.lock" "$top/docker/shell.lock" "$top/docker/host.lock"; do
 	new="$lock.new"
 	while IFS= read -r line; do
 		case $line in '#'* | '') echo "$line"; continue ;; esac
 		set -- $line
+		if [ $upgrade = 0 ] && offered "$2" "$1" "$3"; then
+			echo "$line"
+			continue
+		fi
 		case $1 in
 		bookworm | bookworm-security) suites="bookworm bookworm-security" ;;
 		*) suites=$1 ;;
@@ -82,18 +102,25 @@ for lock in "$top/docker/packages.lock" "$top/docker/host.lock"; do
 	mv "$new" "$lock"
 done
 
-# The rootfs closure: the builder's base made from the new packages.lock alone, every
+# The rootfs closure: the builder's base made from the new packages.lock and shell.lock alone, every
 # package it holds recorded at the version it got.
 rootfs_lock="$top/docker/rootfs.lock"
 [ -f "$rootfs_lock" ] || : >"$rootfs_lock"
 echo "lock-refresh: resolving the builder rootfs (mmdebstrap, about a minute)" >&2
+# The dependencies stay where they are while the mirror has them (only with --upgrade do
+# they all move), unless the pins need newer ones: then all move, and the log says so.
+if [ $upgrade = 1 ] || ! "$top/scripts/docker-base.sh" --resolve-keep >"$dir/resolved" 2>"$dir/resolve-keep.log"; then
+	[ $upgrade = 1 ] || echo "lock-refresh: the pins need newer dependencies than docker/rootfs.lock holds" \
+		"(apt: $(grep -m1 'Depends:' "$dir/resolve-keep.log" || echo "see $dir/resolve-keep.log")); resolving every dependency at the mirror's newest" >&2
+	"$top/scripts/docker-base.sh" --resolve >"$dir/resolved" || exit 1
+fi
 {
 	echo "# Every package of the builder's base rootfs at its exact version: the dependencies of"
-	echo "# docker/packages.lock as well as the packages it names. Written by \`make lock-refresh\`"
+	echo "# docker/packages.lock and docker/shell.lock as well as the packages they name. Written by \`make lock-refresh\`"
 	echo "# (scripts/docker-base.sh --resolve); scripts/docker-base.sh pins all of them and fails"
 	echo "# naming the difference when the rootfs it builds holds anything else."
 	echo "# Format: <package> <version> <sha256 of the .deb> <its path below the mirror root>"
-	"$top/scripts/docker-base.sh" --resolve | pool_files
+	pool_files <"$dir/resolved"
 } >"$rootfs_lock.new"
 mv "$rootfs_lock.new" "$rootfs_lock"
 echo "lock-refresh: review with: git diff docker/" >&2

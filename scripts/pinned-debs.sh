@@ -56,6 +56,17 @@ fetch_indexes() {
 	done
 }
 
+# "package version" of everything the three suites offer, sorted, into $tmp/offered;
+# fails when an index could not be read.
+offered_versions() {
+	fetch_indexes
+	for suite in bookworm bookworm-security bookworm-backports; do
+		[ -s "$tmp/index/$suite" ] || return 1
+	done
+	cat "$tmp/index/bookworm" "$tmp/index/bookworm-security" "$tmp/index/bookworm-backports" |
+		awk '/^Package: / { p = $2 } /^Version: / { print p, $2 }' | LC_ALL=C sort -u >"$tmp/offered"
+}
+
 # "1:14.0.6-13 (bookworm), ..." — what the mirror has of package $1, or "nothing".
 available_versions() {
 	fetch_indexes
@@ -90,6 +101,12 @@ cmd_fetch() {
 	done <"$tmp/locked"
 	todo=$(wc -l <"$tmp/todo")
 	[ "$todo" = 0 ] && return 0
+	# A version no index lists has left the pool too: say so before downloading anything.
+	# (When an index cannot be read, the downloads below give the answer.)
+	if offered_versions; then
+		awk '{ print $1, $2 }' "$tmp/todo" | LC_ALL=C sort | comm -23 - "$tmp/offered" >"$tmp/vanished"
+		report_vanished
+	fi
 	echo "pinned-debs: fetching $todo of $(wc -l <"$tmp/locked") locked .debs into $debs" >&2
 	: >"$tmp/vanished"
 	while read -r pkg ver sha path; do
@@ -117,6 +134,11 @@ cmd_fetch() {
 		fi
 		mv "$part" "$debs/$sha.deb"
 	done <"$tmp/todo"
+	report_vanished
+}
+
+# One line per package of $tmp/vanished, then exit 1; nothing when it is empty.
+report_vanished() {
 	[ -s "$tmp/vanished" ] || return 0
 	while read -r pkg ver; do
 		echo "pinned-debs: $pkg $ver is pinned but gone from $mirror and not in $debs (the mirror has $(available_versions "$pkg")): $refresh_hint" >&2
@@ -153,23 +175,19 @@ cmd_repo() {
 
 # Every pin of the three locks against the mirror's indexes, without downloading a .deb.
 cmd_check() {
-	fetch_indexes
-	for suite in bookworm bookworm-security bookworm-backports; do
-		[ -s "$tmp/index/$suite" ] || die "cannot read the $suite index from $mirror"
-	done
+	offered_versions || die "cannot read the indexes of bookworm, bookworm-security and bookworm-backports from $mirror"
 	for suite in bookworm bookworm-security bookworm-backports; do
 		awk -v s="$suite" '/^Package: / { p = $2 } /^Version: / { print s, p, $2 }' "$tmp/index/$suite"
-	done | LC_ALL=C sort -u >"$tmp/offered"
-	awk '{ print $2, $3 }' "$tmp/offered" | LC_ALL=C sort -u >"$tmp/offered-any"
+	done >"$tmp/offered-in-suite"
 	bad=0
-	for lock in "$top/docker/packages.lock" "$top/docker/host.lock"; do
+	for lock in "$top/docker/packages.lock" "$top/docker/shell.lock" "$top/docker/host.lock"; do
 		grep -v '^#' "$lock" | awk 'NF == 3' | while read -r suite pkg ver; do
-			grep -qxF "$suite $pkg $ver" "$tmp/offered" && continue
+			grep -qxF "$suite $pkg $ver" "$tmp/offered-in-suite" && continue
 			echo "pinned-debs: ${lock#"$top"/}: $suite $pkg $ver is gone from $mirror (it has $(available_versions "$pkg")): $refresh_hint"
 		done
 	done >"$tmp/report"
 	locked_debs | while read -r pkg ver sha path; do
-		grep -qxF "$pkg $ver" "$tmp/offered-any" && continue
+		grep -qxF "$pkg $ver" "$tmp/offered" && continue
 		where="gone from $mirror"
 		[ -f "$debs/$sha.deb" ] && where="$where (kept in $debs)"
 		echo "pinned-debs: docker/rootfs.lock: $pkg $ver is $where (it has $(available_versions "$pkg")): $refresh_hint"
@@ -177,8 +195,8 @@ cmd_check() {
 	[ -s "$tmp/report" ] && bad=1
 	cat "$tmp/report" >&2
 	echo "pinned-debs: $(grep -vc '^#' "$rootfs_lock") rootfs pins, of which $(locked_debs | grep -c ' debian-security/') from bookworm-security;" \
-		"$(grep -hv '^#' "$top/docker/packages.lock" "$top/docker/host.lock" | grep -c '^bookworm-security ') security and" \
-		"$(grep -hv '^#' "$top/docker/packages.lock" "$top/docker/host.lock" | grep -cE '^(sid|unstable) ') sid pins in packages.lock and host.lock" >&2
+		"$(cat "$top"/docker/packages.lock "$top"/docker/shell.lock "$top"/docker/host.lock | grep -c '^bookworm-security ') security and" \
+		"$(cat "$top"/docker/packages.lock "$top"/docker/shell.lock "$top"/docker/host.lock | grep -cE '^(sid|unstable) ') sid pins in packages.lock, shell.lock and host.lock" >&2
 	return $bad
 }
 

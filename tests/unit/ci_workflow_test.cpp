@@ -36,7 +36,7 @@ std::string validator_cli() { return fa::test::build_dir() + "/ci-validator/node
 
 std::string validator_missing() {
     if (::access(validator_cli().c_str(), R_OK) != 0)
-        return "no workflow validator at " + validator_cli() + " (make deps installs it: scripts/workflow-validator.sh)";
+        return "no workflow validator at " + validator_cli() + " (make deps installs it: scripts/npm-tarballs.sh)";
     return missing_program({"node", "--version"}, "Debian's nodejs, pinned in docker/host.lock; make deps installs it");
 }
 
@@ -251,7 +251,7 @@ TEST(CiWorkflow, KernelJobRunsKmatrixWithFlagsItAccepts) {
     EXPECT_NE(bad.err.find("--no-such-flag"), std::string::npos) << bad.err;
 }
 
-// scripts/workflow-validator.sh against a package of our own, served by file: URL.
+// scripts/npm-tarballs.sh against a package of our own, served by file: URL.
 class CiWorkflowValidatorInstall : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -279,7 +279,7 @@ protected:
     }
 
     RunResult install(const std::string& lock_file) {
-        return flowattr::run_command({src() + "/scripts/workflow-validator.sh", "--lock", lock_file, dest_});
+        return flowattr::run_command({src() + "/scripts/npm-tarballs.sh", lock_file, dest_});
     }
 
     static constexpr const char* kPackageJson = "{\"name\": \"demo\", \"version\": \"1.0.0\"}\n";
@@ -306,7 +306,7 @@ TEST_F(CiWorkflowValidatorInstall, WrongHashIsRefusedAndLeavesNothing) {
     r = install(bad_lock);
     EXPECT_NE(r.exit_code, 0);
     EXPECT_EQ(flowattr::read_file(dest_ + "/node_modules/demo/package.json"), kPackageJson);
-    EXPECT_EQ(flowattr::read_file(dest_ + "/validator.lock"), flowattr::read_file(good_lock_)) << "the refused lock replaced the working one";
+    EXPECT_EQ(flowattr::read_file(dest_ + "/installed.lock"), flowattr::read_file(good_lock_)) << "the refused lock replaced the working one";
 }
 
 // Installed once per lock: the same lock again fetches nothing (the tarball is gone by then),

@@ -1,31 +1,26 @@
 #!/bin/sh
-# Installs the GitHub Actions workflow validator pinned in ci/validator.lock as a
-# node_modules tree under DIR, for the unit tests that validate ci/*.yml:
-#   node DIR/node_modules/@action-validator/cli/cli.mjs WORKFLOW.yml
-# No npm: three tarballs at exact versions need no resolver, and each is checked against the
+# Installs the npm packages a lock pins as a node_modules tree under DIR: the GitHub Actions
+# workflow validator the unit tests run over ci/*.yml (ci/validator.lock), the Dev Containers
+# CLI the dev-shell test opens .devcontainer/ with (ci/devcontainer-cli.lock).
+# No npm: tarballs at exact versions need no resolver, and each is checked against the
 # sha512 the lock pins before it is unpacked (a mismatch is refused, naming both hashes).
 # The tree is built in a temporary sibling of DIR and renamed into place, so a failed run
-# leaves no half-installed DIR; DIR/validator.lock records the lock it came from, so a run
+# leaves no half-installed DIR; DIR/installed.lock records the lock it came from, so a run
 # with the same lock does nothing. Node itself is Debian's (docker/host.lock, `make deps`).
-# Usage: scripts/workflow-validator.sh [--lock FILE] DIR
+# Usage: scripts/npm-tarballs.sh LOCK DIR
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
-lock="$top/ci/validator.lock"
-if [ "${1:-}" = --lock ]; then
-	lock=$2
-	shift 2
-fi
-dir=${1:?usage: workflow-validator.sh [--lock FILE] DIR}
+lock=${1:?usage: npm-tarballs.sh LOCK DIR}
+dir=${2:?usage: npm-tarballs.sh LOCK DIR}
 dir=${dir%/}
 
 die() {
-	echo "workflow-validator: $*" >&2
+	echo "npm-tarballs: $*" >&2
 	exit 1
 }
 [ -f "$lock" ] || die "no lock file $lock"
 pins=$(grep -v '^[[:space:]]*\(#\|$\)' "$lock" | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')
-if cmp -s "$lock" "$dir/validator.lock"; then
-	echo "workflow-validator: $pins already in $dir" >&2
+if cmp -s "$lock" "$dir/installed.lock"; then
+	echo "npm-tarballs: $pins already in $dir" >&2
 	exit 0
 fi
 
@@ -55,7 +50,7 @@ while read -r name version url integrity extra; do
 	tar -xzf "$tgz" -C "$work/tree/node_modules/$name" --strip-components=1 --no-same-owner ||
 		die "$name $version: cannot unpack $url"
 done <"$work/pins"
-cp "$lock" "$work/tree/validator.lock"
+cp "$lock" "$work/tree/installed.lock"
 rm -rf "$dir"
 mv "$work/tree" "$dir"
-echo "workflow-validator: installed $pins in $dir" >&2
+echo "npm-tarballs: installed $pins in $dir" >&2
