@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "common/env.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/sha256.h"
@@ -29,10 +30,6 @@ using Clock = std::chrono::steady_clock;
 // Bumped when the layout of kernels/<key>/ changes, so old trees are rebuilt, not misread.
 const char* const kTreeFormat = "flowattr-kernel-tree-v1";
 
-std::string env_or(const char* name, const std::string& fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? std::string(v) : fallback;
-}
 
 std::string seconds_since(Clock::time_point start) {
     char buf[32];

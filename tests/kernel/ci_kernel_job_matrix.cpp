@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../unit/ci_workflow_yaml.h"
+#include "common/env.h"
 #include "common/file.h"
 #include "common/subprocess.h"
 
@@ -26,13 +27,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string env_or(const char* name, const std::string& fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? v : fallback;
-}
 
-const std::string kSource = env_or("FLOWATTR_SOURCE", "");
-const std::string kBuild = env_or("FLOWATTR_BUILD", "");
+const std::string kSource = flowattr::env_or("FLOWATTR_SOURCE", "");
+const std::string kBuild = flowattr::env_or("FLOWATTR_BUILD", "");
 const std::string kKernel = "6.1";
 
 // The `run:` script of the step of JOB whose name starts with NAME.
@@ -86,7 +83,7 @@ protected:
         flowattr::RunOptions o;
         o.cwd = top_->path();
         o.timeout = std::chrono::minutes(20);
-        o.env = {"PATH=" + top_->path() + "/bin:" + env_or("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        o.env = {"PATH=" + top_->path() + "/bin:" + flowattr::env_or("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
                  "GITHUB_STEP_SUMMARY=" + summary_, "GITHUB_OUTPUT=" + top_->path() + "/github-output"};
         for (const auto& [key, value] : workflow_["env"].items()) o.env.push_back(key + "=" + value.get<std::string>());
         return flowattr::run_command({"bash", "-e", "-c", replace_all(script, "${{ matrix.kernel }}", kKernel)}, o);

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/env.h"
 #include "common/file.h"
 #include "common/subprocess.h"
 
@@ -26,13 +27,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string env_or(const char* name, const std::string& fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? v : fallback;
-}
 
-const std::string kSource = env_or("FLOWATTR_SOURCE", "");
-const std::string kBuild = env_or("FLOWATTR_BUILD", "");
+const std::string kSource = flowattr::env_or("FLOWATTR_SOURCE", "");
+const std::string kBuild = flowattr::env_or("FLOWATTR_BUILD", "");
 
 class DevShell : public ::testing::Test {
 protected:

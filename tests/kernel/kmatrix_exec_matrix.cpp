@@ -18,16 +18,14 @@
 
 namespace {
 
-using fa::test::env;
-
 class KmatrixExec : public fa::test::KmatrixHostTest {
 protected:
     void SetUp() override { set_up("kmatrix-exec"); }
     // kmatrix exec on KERNELS with EXTRA options before `--` and COMMAND after it.
     flowattr::RunResult exec(const std::string& kernels, const std::vector<std::string>& extra,
                              const std::vector<std::string>& command) {
-        std::vector<std::string> argv = {kmatrix_, "exec", "--kernels", env("KERNELS"), "--only", kernels, "-j2",
-                                         "--artifacts", env("ARTIFACTS"), "--out", dir_->path() + "/out",
+        std::vector<std::string> argv = {kmatrix_, "exec", "--kernels", flowattr::env_or("KERNELS", ""), "--only", kernels, "-j2",
+                                         "--artifacts", flowattr::env_or("ARTIFACTS", ""), "--out", dir_->path() + "/out",
                                          "--json", dir_->path() + "/exec.json"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         argv.push_back("--");
@@ -95,10 +93,10 @@ TEST_F(KmatrixExec, BadInputIsRefusedBeforeAnyVmBoots) {
     r = exec("6.1", {"--file", dir_->path() + "/missing"}, {"missing"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("not a readable regular file"), std::string::npos) << r.err;
-    r = flowattr::run_command({kmatrix_, "exec", "--kernels", env("KERNELS"), "--only", "6.1"});
+    r = flowattr::run_command({kmatrix_, "exec", "--kernels", flowattr::env_or("KERNELS", ""), "--only", "6.1"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("which command?"), std::string::npos) << r.err;
-    r = flowattr::run_command({kmatrix_, "exec", "--kernels", env("KERNELS"), "--no-such-flag", "--", "true"});
+    r = flowattr::run_command({kmatrix_, "exec", "--kernels", flowattr::env_or("KERNELS", ""), "--no-such-flag", "--", "true"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("unexpected argument '--no-such-flag'"), std::string::npos) << r.err;
     EXPECT_NE(::access((dir_->path() + "/out").c_str(), F_OK), 0) << "a VM booted for bad input";

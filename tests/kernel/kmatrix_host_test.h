@@ -8,21 +8,17 @@
 #include <memory>
 #include <string>
 
+#include "common/env.h"
 #include "common/file.h"
 #include "common/subprocess.h"
 
 namespace fa::test {
 
-inline std::string env(const char* name) {
-    const char* v = std::getenv(name);
-    return v ? v : "";
-}
-
 class KmatrixHostTest : public ::testing::Test {
 protected:
     // PREFIX names the scratch directory.
     void set_up(const std::string& prefix) {
-        kmatrix_ = env("KMATRIX");
+        kmatrix_ = flowattr::env_or("KMATRIX", "");
         ASSERT_FALSE(kmatrix_.empty()) << "KMATRIX names the kmatrix binary";
         if (flowattr::run_command({"sh", "-c", "command -v qemu-system-x86_64"}).exit_code != 0)
             GTEST_SKIP() << "qemu-system-x86_64 not installed";

@@ -22,8 +22,6 @@
 
 namespace {
 
-using fa::test::env;
-
 // Field N (1-based, after "pid (comm)") of /proc/PID/stat; "" when the process is gone.
 std::string stat_field(pid_t pid, int n) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -71,7 +69,7 @@ protected:
     void SetUp() override {
         set_up("kmatrix-signals");
         if (IsSkipped() || HasFatalFailure()) return;
-        auto fetched = flowattr::run_command({kmatrix_, "fetch", "--kernels", env("KERNELS"), "6.1"});
+        auto fetched = flowattr::run_command({kmatrix_, "fetch", "--kernels", flowattr::env_or("KERNELS", ""), "6.1"});
         if (fetched.exit_code != 0) GTEST_SKIP() << "the 6.1 kernel is not obtainable here: " << fetched.out;
     }
 
@@ -82,8 +80,8 @@ protected:
             int log = open((dir_->path() + "/" + out + ".log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
             dup2(log, STDOUT_FILENO);
             dup2(log, STDERR_FILENO);
-            execl(kmatrix_.c_str(), kmatrix_.c_str(), "run", "--kernels", env("KERNELS").c_str(), "--only", "6.1", "-j1",
-                  "--artifacts", env("ARTIFACTS").c_str(), "--out", (dir_->path() + "/" + out).c_str(), nullptr);
+            execl(kmatrix_.c_str(), kmatrix_.c_str(), "run", "--kernels", flowattr::env_or("KERNELS", "").c_str(), "--only", "6.1", "-j1",
+                  "--artifacts", flowattr::env_or("ARTIFACTS", "").c_str(), "--out", (dir_->path() + "/" + out).c_str(), nullptr);
             _exit(127);
         }
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -149,8 +147,8 @@ TEST_F(KmatrixSignals, SigkilledRunTakesItsQemuAlongAndTheNextRunWorks) {
     EXPECT_EQ(wait_for(run, std::chrono::seconds(30)), -SIGKILL);
     EXPECT_TRUE(all_gone(qemu, std::chrono::seconds(10))) << "QEMU outlived a SIGKILLed kmatrix";
 
-    auto next = flowattr::run_command({kmatrix_, "exec", "--kernels", env("KERNELS"), "--only", "6.1", "--artifacts",
-                                       env("ARTIFACTS"), "--out", dir_->path() + "/out-next", "--", "true"});
+    auto next = flowattr::run_command({kmatrix_, "exec", "--kernels", flowattr::env_or("KERNELS", ""), "--only", "6.1", "--artifacts",
+                                       flowattr::env_or("ARTIFACTS", ""), "--out", dir_->path() + "/out-next", "--", "true"});
     EXPECT_EQ(next.exit_code, 0) << next.out << next.err;
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../unit/loopback_http_server.h"
+#include "common/env.h"
 #include "common/file.h"
 #include "common/subprocess.h"
 
@@ -25,12 +26,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string env_or(const char* name, const std::string& fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? v : fallback;
-}
 
-const std::string kSource = env_or("FLOWATTR_SOURCE", "");
+const std::string kSource = flowattr::env_or("FLOWATTR_SOURCE", "");
 const std::string kVictim = "clang-14";
 const std::string kVictimOffered = "1:14.0.6-99";
 
@@ -51,7 +48,7 @@ std::vector<LockedDeb> rootfs_lock() {
 }
 
 std::string real_cache() {
-    return env_or("FLOWATTR_CACHE", env_or("HOME", "/root") + "/.cache/flowattr");
+    return flowattr::env_or("FLOWATTR_CACHE", flowattr::env_or("HOME", "/root") + "/.cache/flowattr");
 }
 
 // The local mirror: every suite's index, empty but for the victim at a version the lock does
