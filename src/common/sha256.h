@@ -1,6 +1,8 @@
 #pragma once
-// SHA-256 (FIPS 180-4), small and dependency-free: kernel images, BPF objects and the
-// build MANIFEST are all identified by it.
+// SHA-256 from nettle (Debian's nettle-dev, linked statically like libbpf so the binaries run
+// in the initramfs): kernel images, BPF objects and the build MANIFEST are identified by it.
+#include <nettle/sha2.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -12,15 +14,12 @@ class Sha256 {
 public:
     Sha256();
     void update(const void* data, std::size_t len);
+    // The digest of everything given so far; the object starts over afterwards (nettle's way).
     std::array<std::uint8_t, 32> digest();
     std::string hex_digest();
 
 private:
-    void block(const std::uint8_t* p);
-    std::array<std::uint32_t, 8> h_;
-    std::array<std::uint8_t, 64> buf_;
-    std::size_t buf_len_ = 0;
-    std::uint64_t total_ = 0;
+    sha256_ctx ctx_;
 };
 
 std::string sha256_hex(const void* data, std::size_t len);
