@@ -65,9 +65,6 @@ long peak_rss_kib() {
     return -1;
 }
 
-template <typename Skel>
-using SkelPtr = std::unique_ptr<Skel, void (*)(Skel*)>;
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,9 +74,9 @@ int main(int argc, char** argv) {
         return 1;
     }
     flowattr::agent::LibbpfLogCapture quiet;
-    SkelPtr<noop_bpf> noop(noop_bpf__open_and_load(), noop_bpf__destroy);
-    SkelPtr<counter_bpf> counter(counter_bpf__open_and_load(), counter_bpf__destroy);
-    SkelPtr<flow_bpf> flow(flow_bpf__open(), flow_bpf__destroy);
+    flowattr::agent::Skeleton<noop_bpf> noop(noop_bpf__open_and_load());
+    flowattr::agent::Skeleton<counter_bpf> counter(counter_bpf__open_and_load());
+    flowattr::agent::Skeleton<flow_bpf> flow(flow_bpf__open());
     if (!noop || !counter || !flow) {
         std::fprintf(stderr, "flowattr_bench: cannot load the programs:\n%s", quiet.text().c_str());
         return 1;

@@ -35,43 +35,32 @@ CgroupAccounting::CgroupAccounting(const std::string& cgroup_root, const std::ve
     struct stat st {};
     if (stat(cgroup_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw Error("unknown cgroup " + cgroup_root, errno);
     LibbpfLogCapture log;
-    skel_ = cgroup_skb_bpf__open_and_load();
+    skel_.reset(cgroup_skb_bpf__open_and_load());
     if (!skel_) throw Error("cannot load the cgroup_skb programs", errno, log.text());
-    try {
-        for (const auto& limit : limits) {
-            std::string path = resolve_cgroup_path(cgroup_root, limit.cgroup);
-            std::uint64_t id = cgroup_id_of(path);
-            timespec now{};
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            fa_rate_limit bucket{};
-            bucket.rate_bytes_per_sec = limit.bytes_per_sec;
-            // Burst: 50 ms of traffic, at least two full-size frames, so one packet never
-            // exceeds the bucket and a short burst does not skew the average.
-            bucket.burst_bytes = std::max<std::uint64_t>(limit.bytes_per_sec / 20, 3028);
-            bucket.tokens = bucket.burst_bytes;
-            bucket.last_refill_ns = std::uint64_t(now.tv_sec) * 1000000000ull + std::uint64_t(now.tv_nsec);
-            if (bpf_map_update_elem(bpf_map__fd(skel_->maps.fa_rate_limits), &id, &bucket, BPF_ANY) != 0)
-                throw Error("cannot set the rate limit for " + path, errno);
-        }
-        cgroup_fd_ = UniqueFd(open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!cgroup_fd_) throw Error("cannot open cgroup " + cgroup_root, errno);
-        ingress_.reset(bpf_program__attach_cgroup(skel_->progs.fa_cgroup_ingress, cgroup_fd_.get()));
-        if (!ingress_) throw Error("cannot attach cgroup_skb/ingress to " + cgroup_root, errno, log.text());
-        egress_.reset(bpf_program__attach_cgroup(skel_->progs.fa_cgroup_egress, cgroup_fd_.get()));
-        if (!egress_) throw Error("cannot attach cgroup_skb/egress to " + cgroup_root, errno, log.text());
-    } catch (...) {
-        ingress_.reset();
-        egress_.reset();
-        cgroup_skb_bpf__destroy(skel_);
-        throw;
+    for (const auto& limit : limits) {
+        std::string path = resolve_cgroup_path(cgroup_root, limit.cgroup);
+        std::uint64_t id = cgroup_id_of(path);
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        fa_rate_limit bucket{};
+        bucket.rate_bytes_per_sec = limit.bytes_per_sec;
+        // Burst: 50 ms of traffic, at least two full-size frames, so one packet never
+        // exceeds the bucket and a short burst does not skew the average.
+        bucket.burst_bytes = std::max<std::uint64_t>(limit.bytes_per_sec / 20, 3028);
+        bucket.tokens = bucket.burst_bytes;
+        bucket.last_refill_ns = std::uint64_t(now.tv_sec) * 1000000000ull + std::uint64_t(now.tv_nsec);
+        if (bpf_map_update_elem(bpf_map__fd(skel_->maps.fa_rate_limits), &id, &bucket, BPF_ANY) != 0)
+            throw Error("cannot set the rate limit for " + path, errno);
     }
+    cgroup_fd_ = UniqueFd(open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cgroup_fd_) throw Error("cannot open cgroup " + cgroup_root, errno);
+    ingress_.reset(bpf_program__attach_cgroup(skel_->progs.fa_cgroup_ingress, cgroup_fd_.get()));
+    if (!ingress_) throw Error("cannot attach cgroup_skb/ingress to " + cgroup_root, errno, log.text());
+    egress_.reset(bpf_program__attach_cgroup(skel_->progs.fa_cgroup_egress, cgroup_fd_.get()));
+    if (!egress_) throw Error("cannot attach cgroup_skb/egress to " + cgroup_root, errno, log.text());
 }
 
-CgroupAccounting::~CgroupAccounting() {
-    ingress_.reset();
-    egress_.reset();
-    cgroup_skb_bpf__destroy(skel_);
-}
+CgroupAccounting::~CgroupAccounting() = default;
 
 std::vector<CgroupUsage> CgroupAccounting::snapshot() const {
     std::vector<CgroupUsage> out;

@@ -29,7 +29,7 @@ public:
     std::vector<CgroupUsage> snapshot() const;
 
 private:
-    cgroup_skb_bpf* skel_ = nullptr;
+    Skeleton<cgroup_skb_bpf> skel_;
     UniqueFd cgroup_fd_;
     BpfLink ingress_;
     BpfLink egress_;

@@ -82,8 +82,7 @@ const char* interface_state_name(InterfaceChange::State state) {
 // read-only data as the key's netns slot.
 struct FlowMonitor::Programs {
     std::uint64_t netns_inode = 0;
-    flow_bpf* skel = nullptr;
-    ~Programs() { flow_bpf__destroy(skel); }
+    Skeleton<flow_bpf> skel;
 };
 
 // One interface's programs: two TCX links, or two clsact filters (and the clsact qdisc
@@ -140,7 +139,7 @@ std::uint16_t FlowMonitor::programs_for(const std::string& netns_path) {
     auto p = std::make_unique<Programs>();
     p->netns_inode = inode;
     LibbpfLogCapture log;
-    p->skel = flow_bpf__open();
+    p->skel.reset(flow_bpf__open());
     if (!p->skel) throw Error("cannot open the flow BPF object", errno, log.text());
     bool tcx = mode_ == TcAttachMode::tcx;
     bpf_program__set_autoload(p->skel->progs.fa_tcx_ingress, tcx);
@@ -162,7 +161,7 @@ std::uint16_t FlowMonitor::programs_for(const std::string& netns_path) {
     if (options_.sk_storage_fd >= 0)
         check_libbpf(bpf_map__reuse_fd(p->skel->maps.fa_sk_identity, options_.sk_storage_fd),
                      "cannot share the identity map with the flow object", log);
-    check_libbpf(flow_bpf__load(p->skel), "cannot load the flow programs (" + tc_attach_mode_name(mode_) + ")", log);
+    check_libbpf(flow_bpf__load(p->skel.get()), "cannot load the flow programs (" + tc_attach_mode_name(mode_) + ")", log);
     programs_.push_back(std::move(p));
     return std::uint16_t(programs_.size() - 1);
 }
@@ -170,39 +169,29 @@ std::uint16_t FlowMonitor::programs_for(const std::string& netns_path) {
 FlowMonitor::FlowMonitor(const FlowMonitorOptions& options, EventHandler on_event)
     : options_(options), on_event_(std::move(on_event)),
       mode_(options.use_tcx ? TcAttachMode::tcx : TcAttachMode::clsact) {
-    try {
-        if (options.interfaces.empty()) programs_for("");
-        for (const auto& iface : options.interfaces) {
-            auto a = std::make_unique<Attachment>();
-            a->iface = iface;
-            a->slot = programs_for(iface.netns_path);
-            attachments_.push_back(std::move(a));
-        }
-        LibbpfLogCapture log;
-        ring_ = ring_buffer__new(
-            bpf_map__fd(programs_.front()->skel->maps.fa_events),
-            [](void* ctx, void* data, size_t size) -> int {
-                auto self = static_cast<FlowMonitor*>(ctx);
-                if (size >= sizeof(fa_flow_event) && self->on_event_)
-                    self->on_event_(*static_cast<const fa_flow_event*>(data));
-                return 0;
-            },
-            this, nullptr);
-        if (!ring_) throw Error("cannot open the flow event ring buffer", errno, log.text());
-        for (auto& a : attachments_) attach(*a);
-    } catch (...) {
-        attachments_.clear();
-        ring_buffer__free(ring_);
-        programs_.clear();
-        throw;
+    if (options.interfaces.empty()) programs_for("");
+    for (const auto& iface : options.interfaces) {
+        auto a = std::make_unique<Attachment>();
+        a->iface = iface;
+        a->slot = programs_for(iface.netns_path);
+        attachments_.push_back(std::move(a));
     }
+    LibbpfLogCapture log;
+    ring_.reset(ring_buffer__new(
+        bpf_map__fd(programs_.front()->skel->maps.fa_events),
+        [](void* ctx, void* data, size_t size) -> int {
+            auto self = static_cast<FlowMonitor*>(ctx);
+            if (size >= sizeof(fa_flow_event) && self->on_event_)
+                self->on_event_(*static_cast<const fa_flow_event*>(data));
+            return 0;
+        },
+        this, nullptr));
+    if (!ring_) throw Error("cannot open the flow event ring buffer", errno, log.text());
+    for (auto& a : attachments_) attach(*a);
 }
 
-FlowMonitor::~FlowMonitor() {
-    attachments_.clear();
-    ring_buffer__free(ring_);
-    programs_.clear();
-}
+// The members end in reverse order of declaration: attachments, ring buffer, programs.
+FlowMonitor::~FlowMonitor() = default;
 
 LeftoverCleanup FlowMonitor::remove_leftovers(const InterfaceSpec& iface) {
     LeftoverCleanup removed;
@@ -223,7 +212,7 @@ LeftoverCleanup FlowMonitor::remove_leftovers(const InterfaceSpec& iface) {
 
 void FlowMonitor::attach(Attachment& a) {
     const InterfaceSpec& iface = a.iface;
-    flow_bpf* skel = programs_[a.slot]->skel;
+    flow_bpf* skel = programs_[a.slot]->skel.get();
     with_netns(iface.netns_path, [&] {
         std::uint32_t ifindex = if_nametoindex(iface.name.c_str());
         if (!ifindex)
@@ -300,7 +289,7 @@ std::vector<InterfaceChange> FlowMonitor::refresh_interfaces() {
 }
 
 int FlowMonitor::poll(int timeout_ms) {
-    int n = ring_buffer__poll(ring_, timeout_ms);
+    int n = ring_buffer__poll(ring_.get(), timeout_ms);
     if (n < 0 && n != -EINTR) throw Error("cannot read the flow event ring buffer", -n);
     return n < 0 ? 0 : n;
 }

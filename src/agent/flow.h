@@ -99,7 +99,7 @@ private:
     EventHandler on_event_;
     TcAttachMode mode_;
     std::vector<std::unique_ptr<Programs>> programs_;  // index: the key's netns slot
-    ring_buffer* ring_ = nullptr;
+    RingBuffer ring_;  // members end in reverse order: the attachments, the ring, the programs
     std::vector<std::unique_ptr<Attachment>> attachments_;
     std::map<std::pair<std::uint16_t, std::uint32_t>, std::string> names_;  // (slot, ifindex) ever attached
 };

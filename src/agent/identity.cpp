@@ -51,22 +51,20 @@ IdentityTracker::IdentityTracker(IdentityMode mode, const std::string& cgroup_ro
     status_.hook_fired = fires();
 }
 
-IdentityTracker::~IdentityTracker() {
-    link_.reset();
-    identity_bpf__destroy(skel_);
-}
+IdentityTracker::IdentityTracker(Unloaded) {}
+
+IdentityTracker::~IdentityTracker() = default;
 
 void IdentityTracker::load(IdentityPath path) {
     link_.reset();
-    identity_bpf__destroy(skel_);
-    skel_ = nullptr;
+    skel_.reset();
     LibbpfLogCapture log;
-    skel_ = identity_bpf__open();
+    skel_.reset(identity_bpf__open());
     if (!skel_) throw Error("cannot open the identity BPF object", errno, log.text());
     bool lsm = path == IdentityPath::lsm;
     bpf_program__set_autoload(skel_->progs.fa_socket_post_create, lsm);
     bpf_program__set_autoload(skel_->progs.fa_sock_create, !lsm);
-    check_libbpf(identity_bpf__load(skel_), "cannot load " + identity_path_name(path), log);
+    check_libbpf(identity_bpf__load(skel_.get()), "cannot load " + identity_path_name(path), log);
     bpf_link* link = nullptr;
     if (lsm) {
         link = bpf_program__attach_lsm(skel_->progs.fa_socket_post_create);

@@ -39,12 +39,12 @@ public:
 private:
     friend std::optional<bool> lsm_canary_fires();
     struct Unloaded {};
-    explicit IdentityTracker(Unloaded) {}
+    explicit IdentityTracker(Unloaded);
     void load(IdentityPath path);
     bool fires();
 
     std::string cgroup_root_;
-    identity_bpf* skel_ = nullptr;
+    Skeleton<identity_bpf> skel_;
     BpfLink link_;
     UniqueFd cgroup_fd_;
     IdentityStatus status_;

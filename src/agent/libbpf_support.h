@@ -36,6 +36,21 @@ struct BpfLinkDeleter {
 };
 using BpfLink = std::unique_ptr<bpf_link, BpfLinkDeleter>;
 
+// The one owner of a bpftool skeleton, in the product and the tests alike: Skel::destroy is
+// the C++ member bpftool generates next to skel__destroy. Declared before the links that
+// attach its programs, it outlives them.
+template <class Skel>
+struct SkeletonDeleter {
+    void operator()(Skel* skel) const { Skel::destroy(skel); }
+};
+template <class Skel>
+using Skeleton = std::unique_ptr<Skel, SkeletonDeleter<Skel>>;
+
+struct RingBufferDeleter {
+    void operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
+};
+using RingBuffer = std::unique_ptr<ring_buffer, RingBufferDeleter>;
+
 // One line naming what is missing ("needs root: missing CAP_BPF, CAP_NET_ADMIN"), or
 // nothing when the process may load and attach BPF programs.
 std::optional<std::string> missing_privileges();

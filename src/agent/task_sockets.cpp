@@ -16,8 +16,7 @@ namespace flowattr::agent {
 
 std::uint64_t stamp_preexisting_sockets(int sk_storage_fd) {
     LibbpfLogCapture log;
-    std::unique_ptr<task_sockets_bpf, void (*)(task_sockets_bpf*)> skel(task_sockets_bpf__open(),
-                                                                         task_sockets_bpf__destroy);
+    Skeleton<task_sockets_bpf> skel(task_sockets_bpf__open());
     if (!skel) throw Error("cannot open the task_sockets BPF object", errno, log.text());
     check_libbpf(bpf_map__reuse_fd(skel->maps.fa_sk_identity, sk_storage_fd),
                  "cannot share the identity map with the socket walk", log);
@@ -39,8 +38,7 @@ FeatureCheck probe_task_walk() {
     FeatureCheck helper = probe_helper_exists(kFeatureSockFromFile, BPF_FUNC_sock_from_file);
     if (!helper.available) return {kFeatureTaskWalk, false, "no bpf_sock_from_file: " + helper.detail};
     LibbpfLogCapture log;
-    std::unique_ptr<task_sockets_bpf, void (*)(task_sockets_bpf*)> skel(task_sockets_bpf__open(),
-                                                                         task_sockets_bpf__destroy);
+    Skeleton<task_sockets_bpf> skel(task_sockets_bpf__open());
     if (!skel) return {kFeatureTaskWalk, false, describe_errno("cannot open the task_sockets object", errno)};
     char verifier_log[1 << 16] = "";
     bpf_program__set_log_buf(skel->progs.fa_stamp_task_sockets, verifier_log, sizeof(verifier_log));

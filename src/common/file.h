@@ -5,7 +5,7 @@ namespace flowattr {
 
 // Whole-file read; throws flowattr::Error naming the path.
 std::string read_file(const std::string& path);
-// Write to PATH.tmp.<pid> and rename over PATH, so readers never see a partial file.
+// Write to a mkstemp name beside PATH and rename it over PATH, so readers never see a partial file.
 void write_file_atomic(const std::string& path, const std::string& data);
 
 // mkdtemp-made directory under $TMPDIR (or /tmp), removed with its contents on destruction.

@@ -17,6 +17,7 @@
 
 #include "agent/agent.h"
 #include "agent/cli.h"
+#include "agent/libbpf_support.h"
 #include "agent/load_check.h"
 #include "agent/probe.h"
 #include "agent/tc_filters.h"
@@ -147,7 +148,7 @@ TEST(FlowMonitorClsact, FiltersAndQdiscGoneAfterExit) {
 TEST(FlowMonitorClsact, LeftoversOfAKilledRunAreRemoved) {
     FA_REQUIRE_ROOT();
     fa::test::VethPair topo;
-    std::unique_ptr<noop_bpf, void (*)(noop_bpf*)> noop(noop_bpf__open_and_load(), noop_bpf__destroy);
+    flowattr::agent::Skeleton<noop_bpf> noop(noop_bpf__open_and_load());
     ASSERT_TRUE(noop);
     topo.client.enter([&] {
         // What a SIGKILLed run leaves: our handle and priority on both hooks.
@@ -175,7 +176,7 @@ TEST(FlowMonitorClsact, LeftoversOfAKilledRunAreRemoved) {
 TEST(FlowMonitorClsact, LeftoverCleanupKeepsAQdiscSomebodyElseUses) {
     FA_REQUIRE_ROOT();
     fa::test::VethPair topo;
-    std::unique_ptr<noop_bpf, void (*)(noop_bpf*)> noop(noop_bpf__open_and_load(), noop_bpf__destroy);
+    flowattr::agent::Skeleton<noop_bpf> noop(noop_bpf__open_and_load());
     ASSERT_TRUE(noop);
     const int fd = bpf_program__fd(noop->progs.fa_noop);
     topo.client.enter([&] {

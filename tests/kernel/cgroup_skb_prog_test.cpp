@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/libbpf_support.h"
 #include "cgroup_skb.skel.h"
 #include "flowattr.h"
 #include "kernel_env.h"
@@ -50,9 +51,9 @@ class CgroupSkbProgTest : public ::testing::Test {
 protected:
     void SetUp() override {
         FA_REQUIRE_ROOT();
-        skel_ = cgroup_skb_bpf__open();
+        skel_.reset(cgroup_skb_bpf__open());
         ASSERT_NE(skel_, nullptr) << std::strerror(errno);
-        const int err = cgroup_skb_bpf__load(skel_);
+        const int err = cgroup_skb_bpf__load(skel_.get());
         ASSERT_EQ(err, 0) << "cgroup_skb.bpf.o does not load: " << std::strerror(-err);
         // Learn the test socket's cgroup id from one packet, then start from empty maps.
         run(skel_->progs.fa_cgroup_ingress, frame_with_ip_len(100));
@@ -60,7 +61,6 @@ protected:
         ASSERT_EQ(bpf_map_get_next_key(stats, nullptr, &cgroup_id_), 0);
         ASSERT_EQ(bpf_map_delete_elem(stats, &cgroup_id_), 0);
     }
-    void TearDown() override { cgroup_skb_bpf__destroy(skel_); }
 
     int run(bpf_program* prog, const std::vector<std::uint8_t>& frame, int repeat = 1) {
         LIBBPF_OPTS(bpf_test_run_opts, opts);
@@ -98,7 +98,7 @@ protected:
         return sum;
     }
 
-    cgroup_skb_bpf* skel_ = nullptr;
+    flowattr::agent::Skeleton<cgroup_skb_bpf> skel_;
     std::uint64_t cgroup_id_ = 0;
 };
 

@@ -22,11 +22,14 @@
 #include <string>
 #include <vector>
 
+#include "agent/flow.h"
+#include "agent/libbpf_support.h"
 #include "agent/probe.h"
 #include "agent/task_sockets.h"
 #include "agent/proc_sockets.h"
 #include "agent/procfs.h"
 #include "common/error.h"
+#include "common/unique_fd.h"
 #include "counter.skel.h"
 #include "flow.skel.h"
 #include "flowattr.h"
@@ -38,13 +41,9 @@
 namespace {
 
 using namespace fa::test;
+using flowattr::agent::Skeleton;
 
 constexpr int kTcActUnspec = -1;
-
-struct Flow {
-    fa_flow_key key;
-    fa_flow_stats stats;
-};
 
 std::uint32_t lo_ifindex() { return if_nametoindex("lo"); }
 
@@ -80,14 +79,10 @@ std::string self_comm() {
     return comm;
 }
 
-// Sum a per-CPU counter array of FA_CNT_MAX slots.
+// Every slot of a per-CPU counter array of FA_CNT_MAX slots, each summed over the CPUs.
 std::array<std::uint64_t, FA_CNT_MAX> read_counters(int map_fd) {
     std::array<std::uint64_t, FA_CNT_MAX> sums{};
-    std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(libbpf_num_possible_cpus()));
-    for (std::uint32_t i = 0; i < FA_CNT_MAX; i++) {
-        if (bpf_map_lookup_elem(map_fd, &i, per_cpu.data()) != 0) continue;
-        for (auto v : per_cpu) sums[i] += v;
-    }
+    for (std::uint32_t i = 0; i < FA_CNT_MAX; i++) sums[i] = flowattr::agent::sum_percpu_counter(map_fd, i);
     return sums;
 }
 
@@ -95,17 +90,15 @@ class FlowProgTest : public ::testing::Test {
 protected:
     void SetUp() override {
         FA_REQUIRE_ROOT();
-        skel_ = flow_bpf__open();
+        skel_.reset(flow_bpf__open());
         ASSERT_NE(skel_, nullptr) << "open flow.bpf.o: " << std::strerror(errno);
         bpf_program__set_autoload(skel_->progs.fa_tcx_ingress, false);
         bpf_program__set_autoload(skel_->progs.fa_tcx_egress, false);
-        configure(skel_);
-        const int err = flow_bpf__load(skel_);
+        configure(skel_.get());
+        const int err = flow_bpf__load(skel_.get());
         // Our own programs on a kernel we support: a refusal is a failure, not a skip.
         ASSERT_EQ(err, 0) << "tc programs of flow.bpf.o do not load: " << std::strerror(-err);
     }
-
-    void TearDown() override { flow_bpf__destroy(skel_); }
 
     // Hook for fixtures that change the object before load.
     virtual void configure(flow_bpf*) {}
@@ -133,20 +126,7 @@ protected:
     int ingress(const std::vector<std::uint8_t>& frame) { return run(skel_->progs.fa_tc_ingress, frame); }
     int egress(const std::vector<std::uint8_t>& frame) { return run(skel_->progs.fa_tc_egress, frame); }
 
-    std::vector<Flow> flows() {
-        std::vector<Flow> out;
-        const int fd = bpf_map__fd(skel_->maps.fa_flows);
-        fa_flow_key key{}, next{};
-        const void* prev = nullptr;
-        while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-            Flow flow{};
-            flow.key = next;
-            if (bpf_map_lookup_elem(fd, &next, &flow.stats) == 0) out.push_back(flow);
-            key = next;
-            prev = &key;
-        }
-        return out;
-    }
+    std::vector<flowattr::agent::FlowEntry> flows() { return flowattr::agent::read_flow_table(bpf_map__fd(skel_->maps.fa_flows)); }
 
     // The flow with this key; a failed expectation (and zeroes) if there is none.
     fa_flow_stats flow(const fa_flow_key& key) {
@@ -168,7 +148,7 @@ protected:
         EXPECT_EQ(s.bytes[FA_DIR_EGRESS], out_bytes);
     }
 
-    flow_bpf* skel_ = nullptr;
+    Skeleton<flow_bpf> skel_;
 };
 
 const Ipv4Addr kLocal4 = ipv4_addr("10.0.0.1");
@@ -741,7 +721,7 @@ TEST_F(FlowSmallRingTest, FullRingBufferCountsDrops) {
 // counter.bpf.o, the benchmark baseline: one counter per IPv4 5-tuple, network order.
 TEST(PlainCounterProg, CountsPerFiveTuple) {
     FA_REQUIRE_ROOT();
-    counter_bpf* skel = counter_bpf__open_and_load();
+    Skeleton<counter_bpf> skel(counter_bpf__open_and_load());
     ASSERT_NE(skel, nullptr) << std::strerror(errno);
     auto run = [&](const std::vector<std::uint8_t>& frame) {
         LIBBPF_OPTS(bpf_test_run_opts, opts);
@@ -773,21 +753,13 @@ TEST(PlainCounterProg, CountsPerFiveTuple) {
     int keys = 0;
     for (const void* prev = nullptr; bpf_map_get_next_key(map, prev, &next) == 0; prev = &key, keys++) key = next;
     EXPECT_EQ(keys, 2) << "IPv6 is not counted";
-    counter_bpf__destroy(skel);
 }
 
 // ---- Identity: the socket-creation hooks, the start-up walk, and the flow program's
 // lookups of both, against real sockets of this process.
 
-struct Fd {
-    int fd = -1;
-    explicit Fd(int f = -1) : fd(f) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (fd >= 0) close(fd);
-    }
-};
+using flowattr::UniqueFd;
+using flowattr::agent::BpfLink;
 
 std::uint16_t bound_port(int fd) {
     sockaddr_in addr{};
@@ -798,10 +770,10 @@ std::uint16_t bound_port(int fd) {
 
 // A connected TCP pair and a bound UDP socket on 127.0.0.1.
 struct LoopbackSockets {
-    Fd listener{socket(AF_INET, SOCK_STREAM, 0)};
-    Fd client{socket(AF_INET, SOCK_STREAM, 0)};
-    Fd server;
-    Fd udp{socket(AF_INET, SOCK_DGRAM, 0)};
+    UniqueFd listener{socket(AF_INET, SOCK_STREAM, 0)};
+    UniqueFd client{socket(AF_INET, SOCK_STREAM, 0)};
+    UniqueFd server;
+    UniqueFd udp{socket(AF_INET, SOCK_DGRAM, 0)};
     std::uint16_t server_port = 0, client_port = 0, udp_port = 0;
 
     bool open() {
@@ -809,15 +781,15 @@ struct LoopbackSockets {
         addr.sin_family = AF_INET;
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         const auto* sa = reinterpret_cast<sockaddr*>(&addr);
-        if (bind(listener.fd, sa, sizeof(addr)) || listen(listener.fd, 1)) return false;
-        server_port = bound_port(listener.fd);
+        if (bind(listener.get(), sa, sizeof(addr)) || listen(listener.get(), 1)) return false;
+        server_port = bound_port(listener.get());
         addr.sin_port = htons(server_port);
-        if (connect(client.fd, sa, sizeof(addr))) return false;
-        server.fd = accept(listener.fd, nullptr, nullptr);
-        client_port = bound_port(client.fd);
+        if (connect(client.get(), sa, sizeof(addr))) return false;
+        server.reset(accept(listener.get(), nullptr, nullptr));
+        client_port = bound_port(client.get());
         addr.sin_port = 0;
-        if (server.fd < 0 || bind(udp.fd, sa, sizeof(addr))) return false;
-        udp_port = bound_port(udp.fd);
+        if (server.get() < 0 || bind(udp.get(), sa, sizeof(addr))) return false;
+        udp_port = bound_port(udp.get());
         return true;
     }
 };
@@ -827,19 +799,14 @@ class IdentityTest : public ::testing::Test {
 protected:
     void SetUp() override {
         FA_REQUIRE_ROOT();
-        identity_ = identity_bpf__open();
+        identity_.reset(identity_bpf__open());
         ASSERT_NE(identity_, nullptr);
         bpf_program__set_autoload(identity_->progs.fa_socket_post_create, false);
         bpf_program__set_autoload(identity_->progs.fa_sock_create, false);
-        enable(identity_);
-        const int err = identity_bpf__load(identity_);
+        enable(identity_.get());
+        const int err = identity_bpf__load(identity_.get());
         ASSERT_EQ(err, 0) << "identity.bpf.o (maps only) does not load: " << std::strerror(-err);
     }
-    void TearDown() override {
-        task_sockets_bpf__destroy(iter_);
-        identity_bpf__destroy(identity_);
-    }
-
     virtual void enable(identity_bpf*) {}
 
     int store() { return bpf_map__fd(identity_->maps.fa_sk_identity); }
@@ -848,23 +815,22 @@ protected:
 
     // Run the start-up walk once over every task's files.
     void walk_tasks() {
-        iter_ = task_sockets_bpf__open();
+        iter_.reset(task_sockets_bpf__open());
         ASSERT_NE(iter_, nullptr);
         ASSERT_EQ(bpf_map__reuse_fd(iter_->maps.fa_sk_identity, store()), 0);
-        const int err = task_sockets_bpf__load(iter_);
+        const int err = task_sockets_bpf__load(iter_.get());
         const auto walk = flowattr::agent::probe_task_walk();
         if (err && !walk.available)
             GTEST_SKIP() << "no task walk (" << walk.detail << "): the agent walks /proc instead, "
                          << "see ProcWalkStampsExistingSocketsWithoutOverwriting";
         ASSERT_EQ(err, 0) << "task_sockets.bpf.o does not load: " << std::strerror(-err);
-        bpf_link* link = bpf_program__attach_iter(iter_->progs.fa_stamp_task_sockets, nullptr);
+        BpfLink link(bpf_program__attach_iter(iter_->progs.fa_stamp_task_sockets, nullptr));
         ASSERT_NE(link, nullptr) << std::strerror(errno);
-        Fd it(bpf_iter_create(bpf_link__fd(link)));
-        ASSERT_GE(it.fd, 0) << std::strerror(errno);
+        UniqueFd it(bpf_iter_create(bpf_link__fd(link.get())));
+        ASSERT_GE(it.get(), 0) << std::strerror(errno);
         char buf[256];
-        while (read(it.fd, buf, sizeof(buf)) > 0) {
+        while (read(it.get(), buf, sizeof(buf)) > 0) {
         }
-        bpf_link__destroy(link);
     }
 
     void expect_self(const fa_identity& id, std::uint32_t source) {
@@ -891,24 +857,24 @@ protected:
         EXPECT_EQ(kept.source, static_cast<std::uint32_t>(FA_ID_LSM));
     }
 
-    identity_bpf* identity_ = nullptr;
-    task_sockets_bpf* iter_ = nullptr;
+    Skeleton<identity_bpf> identity_;
+    Skeleton<task_sockets_bpf> iter_;  // after identity_: ends first, as it uses identity_'s map
 };
 
 TEST_F(IdentityTest, TaskWalkStampsExistingSocketsWithoutOverwriting) {
     LoopbackSockets socks;
     ASSERT_TRUE(socks.open()) << std::strerror(errno);
-    plant_hook_identity(socks.udp.fd);
+    plant_hook_identity(socks.udp.get());
 
     walk_tasks();
     if (IsSkipped()) return;
 
-    for (int fd : {socks.listener.fd, socks.client.fd, socks.server.fd}) {
+    for (int fd : {socks.listener.get(), socks.client.get(), socks.server.get()}) {
         fa_identity id{};
         ASSERT_TRUE(identity_of(fd, &id)) << "fd " << fd << " not stamped";
         expect_self(id, FA_ID_TASK_ITER);
     }
-    expect_hook_identity_kept(socks.udp.fd);
+    expect_hook_identity_kept(socks.udp.get());
 
     const auto c = read_counters(bpf_map__fd(iter_->maps.fa_task_iter_counters));
     EXPECT_GE(c[FA_CNT_IDENTITY_HOOK], 4u);
@@ -935,15 +901,16 @@ TEST_F(IdentityTest, FlowProgramAttributesBothDirections) {
     udp_id = server_id;
     udp_id.tgid = 2222;
     std::strncpy(udp_id.comm, "fa-udp", sizeof(udp_id.comm));
-    ASSERT_EQ(bpf_map_update_elem(store(), &socks.server.fd, &server_id, BPF_NOEXIST), 0) << std::strerror(errno);
-    ASSERT_EQ(bpf_map_update_elem(store(), &socks.udp.fd, &udp_id, BPF_NOEXIST), 0) << std::strerror(errno);
+    const int server_fd = socks.server.get(), udp_fd = socks.udp.get(), client_fd = socks.client.get();
+    ASSERT_EQ(bpf_map_update_elem(store(), &server_fd, &server_id, BPF_NOEXIST), 0) << std::strerror(errno);
+    ASSERT_EQ(bpf_map_update_elem(store(), &udp_fd, &udp_id, BPF_NOEXIST), 0) << std::strerror(errno);
 
-    flow_bpf* flow = flow_bpf__open();
+    Skeleton<flow_bpf> flow(flow_bpf__open());
     ASSERT_NE(flow, nullptr);
     bpf_program__set_autoload(flow->progs.fa_tcx_ingress, false);
     bpf_program__set_autoload(flow->progs.fa_tcx_egress, false);
     ASSERT_EQ(bpf_map__reuse_fd(flow->maps.fa_sk_identity, store()), 0);
-    ASSERT_EQ(flow_bpf__load(flow), 0);
+    ASSERT_EQ(flow_bpf__load(flow.get()), 0);
 
     const auto lo = ipv4_addr("127.0.0.1");
     auto run = [](bpf_program* prog, const std::vector<std::uint8_t>& frame) {
@@ -996,12 +963,11 @@ TEST_F(IdentityTest, FlowProgramAttributesBothDirections) {
     run(flow->progs.fa_tc_ingress, from_server);
     ASSERT_EQ(bpf_map_lookup_elem(flows, &client_key, &tcp), 0);
     EXPECT_EQ(tcp.identity.tgid, 0u);
-    ASSERT_EQ(bpf_map_update_elem(store(), &socks.client.fd, &udp_id, BPF_NOEXIST), 0);
+    ASSERT_EQ(bpf_map_update_elem(store(), &client_fd, &udp_id, BPF_NOEXIST), 0);
     run(flow->progs.fa_tc_ingress, from_server);
     ASSERT_EQ(bpf_map_lookup_elem(flows, &client_key, &tcp), 0);
     EXPECT_EQ(std::memcmp(&tcp.identity, &udp_id, sizeof(udp_id)), 0) << tcp.identity.comm;
     EXPECT_EQ(tcp.packets[FA_DIR_INGRESS], 2u);
-    flow_bpf__destroy(flow);
 }
 
 // The cgroup v2 directory this process is in, under the cgroup2 mount.
@@ -1027,8 +993,8 @@ TEST_F(IdentityTest, ProcWalkStampsExistingSocketsWithoutOverwriting) {
     if (cgroup_root.empty()) GTEST_SKIP() << "needs a cgroup2 mount";
     LoopbackSockets socks;
     ASSERT_TRUE(socks.open()) << std::strerror(errno);
-    plant_hook_identity(socks.udp.fd);
-    Fd unix_sock(socket(AF_UNIX, SOCK_STREAM, 0));
+    plant_hook_identity(socks.udp.get());
+    UniqueFd unix_sock(socket(AF_UNIX, SOCK_STREAM, 0));
 
     flowattr::agent::ProcWalkResult walk;
     try {
@@ -1044,7 +1010,7 @@ TEST_F(IdentityTest, ProcWalkStampsExistingSocketsWithoutOverwriting) {
 
     struct stat cg {};
     ASSERT_EQ(stat(own_cgroup2_dir().c_str(), &cg), 0);
-    for (int fd : {socks.listener.fd, socks.client.fd, socks.server.fd}) {
+    for (int fd : {socks.listener.get(), socks.client.get(), socks.server.get()}) {
         fa_identity id{};
         ASSERT_TRUE(identity_of(fd, &id)) << "fd " << fd << " not stamped";
         expect_self(id, FA_ID_PROC_WALK);
@@ -1052,9 +1018,9 @@ TEST_F(IdentityTest, ProcWalkStampsExistingSocketsWithoutOverwriting) {
         // The start time must pass the agent's pid-reuse check.
         EXPECT_TRUE(flowattr::agent::read_process_info(id.tgid, id.start_time_ns).alive);
     }
-    expect_hook_identity_kept(socks.udp.fd);
+    expect_hook_identity_kept(socks.udp.get());
     fa_identity none{};
-    EXPECT_FALSE(identity_of(unix_sock.fd, &none)) << "a unix socket has no flows to attribute";
+    EXPECT_FALSE(identity_of(unix_sock.get(), &none)) << "a unix socket has no flows to attribute";
 }
 
 bool write_file(const std::string& path, const std::string& text) {
@@ -1078,20 +1044,20 @@ TEST_F(SockCreateTest, StampsSocketsCreatedInTheCgroup) {
     if (mkdir(dir.c_str(), 0755) != 0) GTEST_SKIP() << "cannot create " << dir << ": " << std::strerror(errno);
     struct stat st {};
     ASSERT_EQ(stat(dir.c_str(), &st), 0);
-    Fd cg(open(dir.c_str(), O_RDONLY | O_DIRECTORY));
-    bpf_link* link = bpf_program__attach_cgroup(identity_->progs.fa_sock_create, cg.fd);
+    UniqueFd cg(open(dir.c_str(), O_RDONLY | O_DIRECTORY));
+    BpfLink link(bpf_program__attach_cgroup(identity_->progs.fa_sock_create, cg.get()));
     ASSERT_NE(link, nullptr) << std::strerror(errno);
 
     const bool moved = write_file(dir + "/cgroup.procs", std::to_string(getpid()));
-    Fd tcp(moved ? socket(AF_INET6, SOCK_STREAM, 0) : -1);
+    UniqueFd tcp(moved ? socket(AF_INET6, SOCK_STREAM, 0) : -1);
     if (moved) write_file(home + "/cgroup.procs", std::to_string(getpid()));
-    bpf_link__destroy(link);
+    link.reset();
     rmdir(dir.c_str());
     if (!moved) GTEST_SKIP() << "cannot move this process into " << dir;
 
-    ASSERT_GE(tcp.fd, 0);
+    ASSERT_GE(tcp.get(), 0);
     fa_identity id{};
-    ASSERT_TRUE(identity_of(tcp.fd, &id));
+    ASSERT_TRUE(identity_of(tcp.get(), &id));
     expect_self(id, FA_ID_SOCK_CREATE);
     EXPECT_EQ(id.cgroup_id, static_cast<std::uint64_t>(st.st_ino)) << "cgroup v2 id is the directory's inode";
     const auto c = read_counters(bpf_map__fd(identity_->maps.fa_identity_counters));
@@ -1114,10 +1080,10 @@ protected:
     void SetUp() override {
         FA_REQUIRE_ROOT();
         if (!kernel_has_bpf_lsm()) GTEST_SKIP() << "kernel built without BPF LSM";
-        identity_ = identity_bpf__open();
+        identity_.reset(identity_bpf__open());
         ASSERT_NE(identity_, nullptr);
         bpf_program__set_autoload(identity_->progs.fa_sock_create, false);
-        const int err = identity_bpf__load(identity_);
+        const int err = identity_bpf__load(identity_.get());
         if (err == -EPERM) GTEST_SKIP() << "LSM programs refused with EPERM (sandboxed host)";
         ASSERT_EQ(err, 0) << "fa_socket_post_create does not load: " << std::strerror(-err);
     }
@@ -1128,14 +1094,14 @@ TEST_F(LsmTest, StampsNewSocketsWithTheCreatingProcess) {
     std::string active;
     std::getline(lsm, active);
     if (active.find("bpf") == std::string::npos) GTEST_SKIP() << "bpf is not an active LSM: " << active;
-    bpf_link* link = bpf_program__attach_lsm(identity_->progs.fa_socket_post_create);
+    BpfLink link(bpf_program__attach_lsm(identity_->progs.fa_socket_post_create));
     ASSERT_NE(link, nullptr) << std::strerror(errno);
-    Fd udp(socket(AF_INET, SOCK_DGRAM, 0));
-    Fd unix_sock(socket(AF_UNIX, SOCK_STREAM, 0));
-    bpf_link__destroy(link);
+    UniqueFd udp(socket(AF_INET, SOCK_DGRAM, 0));
+    UniqueFd unix_sock(socket(AF_UNIX, SOCK_STREAM, 0));
+    link.reset();
 
     fa_identity id{};
-    ASSERT_TRUE(identity_of(udp.fd, &id));
+    ASSERT_TRUE(identity_of(udp.get(), &id));
     expect_self(id, FA_ID_LSM);
     const auto c = read_counters(bpf_map__fd(identity_->maps.fa_identity_counters));
     EXPECT_GE(c[FA_CNT_IDENTITY_HOOK], 2u);

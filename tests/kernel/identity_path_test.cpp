@@ -57,25 +57,24 @@ TEST(IdentityPathChoice, InertLsmIsCaughtByTheHookCounter) {
     std::string lsm_list;
     if (bpf_lsm_active(&lsm_list))
         GTEST_SKIP() << "bpf is an active LSM here (lsm=" << lsm_list << "); the inert case runs on a kernel booted without it";
-    identity_bpf* skel = identity_bpf__open();
+    Skeleton<identity_bpf> skel(identity_bpf__open());
     ASSERT_NE(skel, nullptr);
     bpf_program__set_autoload(skel->progs.fa_sock_create, false);
     LibbpfLogCapture log;
-    int err = identity_bpf__load(skel);
+    int err = identity_bpf__load(skel.get());
     if (err) {
-        identity_bpf__destroy(skel);
         // Only a kernel or policy that refuses LSM programs outright is a reason to skip.
         if (err == -EPERM || !probe_kernel_features().has("prog.lsm"))
             GTEST_SKIP() << "LSM programs do not load here (" << std::strerror(-err) << "): nothing can be inert";
         FAIL() << "fa_socket_post_create does not load: " << std::strerror(-err) << "\n" << log.text();
     }
-    bpf_link* link = bpf_program__attach_lsm(skel->progs.fa_socket_post_create);
+    BpfLink link(bpf_program__attach_lsm(skel->progs.fa_socket_post_create));
     ASSERT_NE(link, nullptr) << "attach: " << std::strerror(errno) << "\n" << log.text();
-    const std::uint64_t before = hook_count(skel);
+    const std::uint64_t before = hook_count(skel.get());
     flowattr::UniqueFd sock(socket(AF_INET, SOCK_DGRAM, 0));
-    EXPECT_EQ(hook_count(skel), before) << "the hook ran although bpf is not an active LSM";
-    bpf_link__destroy(link);
-    identity_bpf__destroy(skel);
+    EXPECT_EQ(hook_count(skel.get()), before) << "the hook ran although bpf is not an active LSM";
+    link.reset();
+    skel.reset();
 
     try {
         IdentityTracker forced(IdentityMode::lsm, find_cgroup2_mount());
