@@ -28,6 +28,7 @@
 #include "matrix/matrix_run.h"
 #include "matrix/check_report.h"
 #include "matrix/exec_report.h"
+#include "matrix/progress_board.h"
 #include "matrix/report.h"
 #include "verify/object_input.h"
 

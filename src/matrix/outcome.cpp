@@ -10,15 +10,23 @@ struct OutcomeInfo {
     Outcome outcome;
     const char* name;
     int exit_code;
+    int severity;    // 0 the most severe: a kernel's own failure before ours before the runner's
+    bool fails_run;  // false for what says nothing against the kernel or our code
+    const char* colour;
 };
 
 // Codes start at 10 so they never collide with 1 (generic error) or 64 (usage) of the CLI.
 constexpr OutcomeInfo kOutcomes[] = {
-    {Outcome::pass, "pass", 0},           {Outcome::test_fail, "test-fail", 10},
-    {Outcome::load_fail, "load-fail", 11}, {Outcome::boot_fail, "boot-fail", 12},
-    {Outcome::panic, "panic", 13},        {Outcome::splat, "splat", 14},
-    {Outcome::timeout, "timeout", 15},    {Outcome::unsupported, "unsupported", 16},
-    {Outcome::unavailable, "unavailable", 17}, {Outcome::infra_error, "infra-error", 18},
+    {Outcome::pass, "pass", 0, 9, false, "#2e9d4e"},
+    {Outcome::test_fail, "test-fail", 10, 5, true, "#d9534f"},
+    {Outcome::load_fail, "load-fail", 11, 4, true, "#c0392b"},
+    {Outcome::boot_fail, "boot-fail", 12, 2, true, "#8e1b1b"},
+    {Outcome::panic, "panic", 13, 0, true, "#7b2d8b"},
+    {Outcome::splat, "splat", 14, 1, true, "#c2185b"},
+    {Outcome::timeout, "timeout", 15, 3, true, "#e6a100"},
+    {Outcome::unsupported, "unsupported", 16, 7, false, "#9e9e9e"},
+    {Outcome::unavailable, "unavailable", 17, 8, false, "#bdbdbd"},
+    {Outcome::infra_error, "infra-error", 18, 6, true, "#37474f"},
 };
 
 const OutcomeInfo& info(Outcome o) {
@@ -61,9 +69,9 @@ std::string in_flight(const SuiteResults& s) {
 
 const char* outcome_name(Outcome o) { return info(o).name; }
 int outcome_exit_code(Outcome o) { return info(o).exit_code; }
-bool outcome_fails_run(Outcome o) {
-    return o != Outcome::pass && o != Outcome::unavailable && o != Outcome::unsupported;
-}
+bool outcome_fails_run(Outcome o) { return info(o).fails_run; }
+int outcome_severity(Outcome o) { return info(o).severity; }
+const char* outcome_colour(Outcome o) { return info(o).colour; }
 
 Outcome outcome_from_name(const std::string& name) {
     for (const auto& i : kOutcomes)

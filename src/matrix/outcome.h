@@ -26,6 +26,10 @@ enum class Outcome {
 const char* outcome_name(Outcome o);       // "pass", "test-fail", ...
 int outcome_exit_code(Outcome o);          // pass 0, test-fail 10 ... infra-error 18
 bool outcome_fails_run(Outcome o);         // false for pass, unavailable, unsupported
+// 0 the most severe (panic, splat, boot-fail, timeout, load-fail, test-fail, infra-error,
+// then the outcomes that fail nothing): the one a run's exit code reports.
+int outcome_severity(Outcome o);
+const char* outcome_colour(Outcome o);     // "#rrggbb" in the HTML reports
 // Parses outcome_name's output; throws flowattr::Error for anything else.
 Outcome outcome_from_name(const std::string& name);
 const std::vector<Outcome>& all_outcomes();

@@ -102,7 +102,9 @@ std::vector<std::string> build_qemu_argv(const QemuConfig& cfg) {
     } else {
         a.insert(a.end(), {"-accel", "tcg", "-cpu", "max"});
     }
-    a.insert(a.end(), {"-kernel", cfg.kernel, "-initrd", cfg.initrd, "-append", cfg.append});
+    a.insert(a.end(), {"-kernel", cfg.kernel});
+    if (!cfg.initrd.empty()) a.insert(a.end(), {"-initrd", cfg.initrd});
+    a.insert(a.end(), {"-append", cfg.append});
     if (cfg.interactive) {
         // Console and monitor share the terminal (Ctrl-A x quits); signal=off hands
         // Ctrl-C to the guest's shell instead of killing QEMU.
@@ -113,7 +115,8 @@ std::vector<std::string> build_qemu_argv(const QemuConfig& cfg) {
     }
     // ttyS1 in the guest: the results channel, apart from the console so kernel messages
     // cannot split a record.
-    a.insert(a.end(), {"-chardev", "file,id=res,path=" + qemu_escape(cfg.results), "-serial", "chardev:res"});
+    if (!cfg.results.empty())
+        a.insert(a.end(), {"-chardev", "file,id=res,path=" + qemu_escape(cfg.results), "-serial", "chardev:res"});
     return a;
 }
 
@@ -157,14 +160,16 @@ bool kvm_device_usable() {
 
 bool probe_kvm_boot(const std::string& qemu, const std::string& kernel, double timeout_s) {
     TempDir dir("kmatrix-kvm-probe");
-    std::string console = dir.path() + "/console";
-    std::vector<std::string> argv = {qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-                                     "-m", "256", "-accel", "kvm", "-cpu", "host", "-kernel", kernel,
-                                     "-append", "console=ttyS0 panic=-1", "-chardev",
-                                     "file,id=con,path=" + qemu_escape(console), "-serial", "chardev:con"};
+    QemuConfig cfg;
+    cfg.qemu = qemu;
+    cfg.memory_mb = 256;
+    cfg.accel = Accel::kvm;
+    cfg.kernel = kernel;
+    cfg.append = "console=ttyS0 panic=-1";
+    cfg.console_log = dir.path() + "/console";
     try {
-        ChildProcess child(argv, dir.path() + "/qemu.log", true);
-        FileTail tail(console);
+        ChildProcess child(build_qemu_argv(cfg), dir.path() + "/qemu.log", true);
+        FileTail tail(cfg.console_log);
         std::string seen;
         auto start = std::chrono::steady_clock::now();
         while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < timeout_s) {

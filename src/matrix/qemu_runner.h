@@ -32,9 +32,9 @@ struct QemuConfig {
     std::string qemu = "qemu-system-x86_64";
     int memory_mb = 512;
     Accel accel = Accel::tcg;
-    std::string kernel, initrd, append;
+    std::string kernel, initrd, append;  // initrd "": none (the KVM probe boots the kernel alone)
     std::string console_log;  // ttyS0; unused when interactive
-    std::string results;      // ttyS1: the results channel
+    std::string results;      // ttyS1: the results channel; "": none
     std::string qemu_log;     // QEMU's own stdout/stderr; unused when interactive
     bool interactive = false; // console (and QEMU monitor, Ctrl-A x) on this terminal
 };

@@ -36,12 +36,6 @@ std::string iso_time(double epoch) {
     return buf;
 }
 
-std::string one_line(const std::string& s, std::size_t max) {
-    std::string out = s.substr(0, s.find('\n'));
-    if (out.size() > max) out = out.substr(0, max - 3) + "...";
-    return out;
-}
-
 struct Counts {
     int total = 0, passed = 0, failed = 0, skipped = 0;
 };
@@ -81,15 +75,13 @@ std::string test_status(const CellResult& c, const std::string& test) {
     return c.ran_vm ? "not-run" : outcome_name(c.cls.outcome);
 }
 
+// A grid status: a test's own (fail, skip, not-run) or an outcome's name.
 const char* colour(const std::string& status) {
-    static const std::map<std::string, const char*> colours = {
-        {"pass", "#2e9d4e"},        {"fail", "#d9534f"},        {"test-fail", "#d9534f"},
-        {"load-fail", "#c0392b"},   {"boot-fail", "#8e1b1b"},   {"panic", "#7b2d8b"},
-        {"splat", "#c2185b"},       {"timeout", "#e6a100"},     {"unsupported", "#9e9e9e"},
-        {"unavailable", "#bdbdbd"}, {"infra-error", "#37474f"}, {"skip", "#8fb3d9"},
-        {"not-run", "#e0e0e0"}};
-    auto it = colours.find(status);
-    return it == colours.end() ? "#e0e0e0" : it->second;
+    if (status == "fail") return outcome_colour(Outcome::test_fail);
+    if (status == "skip") return "#8fb3d9";
+    for (Outcome o : all_outcomes())
+        if (status == outcome_name(o)) return outcome_colour(o);
+    return "#e0e0e0";
 }
 
 std::vector<std::string> all_tests(const std::vector<CellResult>& cells) {
@@ -101,14 +93,6 @@ std::vector<std::string> all_tests(const std::vector<CellResult>& cells) {
 
 std::string console_href(const CellResult& c) {
     return c.console_log.empty() ? std::string() : cell_dir_name(c.name) + "/console.log";
-}
-
-int severity(Outcome o) {
-    static const Outcome order[] = {Outcome::panic,     Outcome::splat,     Outcome::boot_fail,  Outcome::timeout,
-                                    Outcome::load_fail, Outcome::test_fail, Outcome::infra_error};
-    for (std::size_t i = 0; i < std::size(order); i++)
-        if (order[i] == o) return int(i);
-    return int(std::size(order));
 }
 
 }  // namespace
@@ -136,78 +120,12 @@ std::string xml_escape(const std::string& s) {
 
 std::string html_escape(const std::string& s) { return xml_escape(s); }
 
-ProgressBoard::ProgressBoard(std::ostream& out, bool tty, const std::vector<std::string>& names, std::size_t columns)
-    : out_(out), tty_(tty), order_(names), columns_(columns) {
-    for (const auto& n : names) {
-        rows_[n];
-        width_ = std::max(width_, n.size());
-    }
+std::string one_line(const std::string& s, std::size_t max) {
+    std::string out = s.substr(0, s.find('\n'));
+    if (out.size() > max) out = out.substr(0, max - 3) + "...";
+    return out;
 }
 
-std::string ProgressBoard::line_for(const std::string& name, const Row& row) const {
-    double elapsed = row.finished ? row.elapsed
-                     : row.running ? std::chrono::duration<double>(std::chrono::steady_clock::now() - row.started).count()
-                                   : 0;
-    std::string pad(width_ > name.size() ? width_ - name.size() : 0, ' ');
-    char t[16];
-    std::snprintf(t, sizeof t, "%6.1fs", elapsed);
-    std::string line = "  " + name + pad + "  " + (row.running || row.finished ? t : "       ") + "  " + row.state;
-    if (columns_ > 1 && line.size() >= columns_) line = line.substr(0, columns_ - 1);
-    return line;
-}
-
-void ProgressBoard::redraw_locked() {
-    if (drawn_) out_ << "\033[" << order_.size() << "A";
-    for (const auto& n : order_) out_ << "\r\033[K" << line_for(n, rows_[n]) << "\n";
-    out_.flush();
-    drawn_ = true;
-}
-
-void ProgressBoard::set(const std::string& name, const std::string& state) {
-    std::lock_guard<std::mutex> lock(mu_);
-    Row& row = rows_[name];
-    if (row.finished || row.state == state) return;
-    if (!row.running) {
-        row.running = true;
-        row.started = std::chrono::steady_clock::now();
-    }
-    row.state = state;
-    if (tty_)
-        redraw_locked();
-    else
-        out_ << line_for(name, row) << "\n" << std::flush;
-}
-
-void ProgressBoard::finish(const CellResult& r) {
-    std::lock_guard<std::mutex> lock(mu_);
-    Row& row = rows_[r.name];
-    row.elapsed = row.running ? std::chrono::duration<double>(std::chrono::steady_clock::now() - row.started).count() : 0;
-    row.running = false;
-    row.finished = true;
-    row.state = std::string(outcome_name(r.cls.outcome)) + (r.cls.reason.empty() ? "" : ": " + one_line(r.cls.reason, 90));
-    if (tty_)
-        redraw_locked();
-    else
-        out_ << line_for(r.name, row) << "\n" << std::flush;
-}
-
-void ProgressBoard::note(const std::string& line) {
-    std::lock_guard<std::mutex> lock(mu_);
-    bool redraw = tty_ && drawn_;
-    // Erase the board, print the note where it was, draw the board again below it.
-    if (redraw) out_ << "\033[" << order_.size() << "A\r\033[J";
-    drawn_ = false;
-    out_ << line << "\n";
-    if (redraw)
-        redraw_locked();
-    else
-        out_.flush();
-}
-
-void ProgressBoard::refresh() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (tty_) redraw_locked();
-}
 
 std::string junit_xml(const CellResult& c) {
     std::ostringstream x;
@@ -545,7 +463,7 @@ int run_exit_code(const std::vector<CellResult>& cells, bool interrupted) {
     if (interrupted) return 130;
     const CellResult* worst = nullptr;
     for (const auto& c : cells)
-        if (outcome_fails_run(c.cls.outcome) && (!worst || severity(c.cls.outcome) < severity(worst->cls.outcome)))
+        if (outcome_fails_run(c.cls.outcome) && (!worst || outcome_severity(c.cls.outcome) < outcome_severity(worst->cls.outcome)))
             worst = &c;
     return worst ? outcome_exit_code(worst->cls.outcome) : 0;
 }

@@ -1,11 +1,7 @@
 #pragma once
-// What a matrix run tells people: live progress while it runs, then per-kernel JUnit
-// (for CI test reporters), and a summary as a terminal table, Markdown (for
-// $GITHUB_STEP_SUMMARY), a self-contained HTML page and results.json (for scripts).
-#include <chrono>
-#include <map>
-#include <mutex>
-#include <ostream>
+// What a matrix run tells people once it ends (progress_board.h is what it shows while it
+// runs): per-kernel JUnit (for CI test reporters), and a summary as a terminal table,
+// Markdown (for $GITHUB_STEP_SUMMARY), a self-contained HTML page and results.json (for scripts).
 #include <string>
 #include <vector>
 
@@ -29,40 +25,6 @@ struct RunInfo {
     std::vector<std::string> command;  // exec: the command's argv
 };
 
-// One line per kernel: state and elapsed time. On a terminal the block is redrawn in
-// place; otherwise each change is printed once as a plain line (CI logs stay readable).
-class ProgressBoard {
-public:
-    // COLUMNS > 0 cuts lines to the terminal width: a wrapped line would break the
-    // cursor arithmetic of the in-place redraw.
-    ProgressBoard(std::ostream& out, bool tty, const std::vector<std::string>& names, std::size_t columns = 0);
-    void set(const std::string& name, const std::string& state);
-    void finish(const CellResult& result);
-    // A line printed above the board (kept in scrollback on a terminal).
-    void note(const std::string& line);
-    // Redraws elapsed times on a terminal; a no-op otherwise.
-    void refresh();
-
-private:
-    struct Row {
-        std::string state = "queued";
-        std::chrono::steady_clock::time_point started;
-        bool running = false, finished = false;
-        double elapsed = 0;
-    };
-    std::string line_for(const std::string& name, const Row& row) const;
-    void redraw_locked();
-
-    std::ostream& out_;
-    bool tty_;
-    std::vector<std::string> order_;
-    std::map<std::string, Row> rows_;
-    std::size_t width_ = 0;
-    std::size_t columns_;
-    bool drawn_ = false;
-    std::mutex mu_;
-};
-
 std::string junit_xml(const CellResult& cell);
 std::string summary_table(const std::vector<CellResult>& cells);
 std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo& info);
@@ -82,5 +44,7 @@ std::string xml_escape(const std::string& s);
 // A Markdown table cell: '|' escaped, newlines folded.
 std::string markdown_cell(const std::string& s);
 std::string html_escape(const std::string& s);
+// The first line of S, cut to MAX characters ("..." marks the cut).
+std::string one_line(const std::string& s, std::size_t max);
 
 }  // namespace flowattr::matrix

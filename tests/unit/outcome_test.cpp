@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
+#include <vector>
 
 #include "common/error.h"
 #include "matrix/matrix_run.h"
@@ -49,6 +51,26 @@ TEST(Outcome, NamesAndExitCodesAreDistinct) {
     EXPECT_FALSE(fm::outcome_fails_run(fm::Outcome::unavailable));
     EXPECT_FALSE(fm::outcome_fails_run(fm::Outcome::unsupported));
     EXPECT_TRUE(fm::outcome_fails_run(fm::Outcome::infra_error));
+}
+
+// The order run_exit_code (report.h) promises for a run with several failing kernels: the
+// kernel's own failures first; every colour distinct, so the HTML grid tells outcomes apart.
+TEST(Outcome, FailingOutcomesBySeverityAndEachItsOwnColour) {
+    std::vector<fm::Outcome> failing;
+    std::set<std::string> colours;
+    for (auto o : fm::all_outcomes()) {
+        if (fm::outcome_fails_run(o)) failing.push_back(o);
+        colours.insert(fm::outcome_colour(o));
+        if (!fm::outcome_fails_run(o))
+            for (auto f : fm::all_outcomes())
+                if (fm::outcome_fails_run(f)) EXPECT_LT(fm::outcome_severity(f), fm::outcome_severity(o)) << fm::outcome_name(f);
+    }
+    std::sort(failing.begin(), failing.end(),
+              [](auto a, auto b) { return fm::outcome_severity(a) < fm::outcome_severity(b); });
+    std::string order;
+    for (auto o : failing) order += std::string(order.empty() ? "" : " ") + fm::outcome_name(o);
+    EXPECT_EQ(order, "panic splat boot-fail timeout load-fail test-fail infra-error");
+    EXPECT_EQ(colours.size(), fm::all_outcomes().size());
 }
 
 TEST(Outcome, Pass) {

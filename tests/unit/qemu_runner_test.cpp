@@ -72,6 +72,18 @@ TEST(QemuArgv, KvmAndInteractive) {
     EXPECT_EQ(std::count_if(a.begin(), a.end(), [](const std::string& s) { return s.find("console.log") != std::string::npos; }), 0);
 }
 
+// The KVM probe's boot: the kernel alone, its console to a file, no results channel.
+TEST(QemuArgv, KernelAloneWithoutInitrdOrResults) {
+    auto c = config(fm::Accel::kvm);
+    c.initrd.clear();
+    c.results.clear();
+    auto a = fm::build_qemu_argv(c);
+    EXPECT_TRUE(has_seq(a, {"-kernel", "/k/vmlinuz", "-append", "console=ttyS0"}));
+    EXPECT_EQ(std::count(a.begin(), a.end(), "-initrd"), 0);
+    EXPECT_EQ(std::count(a.begin(), a.end(), "chardev:res"), 0);
+    EXPECT_TRUE(has_seq(a, {"-chardev", "file,id=con,path=/o/a,,b/console.log", "-serial", "chardev:con"}));
+}
+
 TEST(QemuCmdline, PanicRebootsAndUserArgsComeLast) {
     EXPECT_EQ(fm::kernel_cmdline("-", "kmatrix.mode=suite", ""), "console=ttyS0 panic=-1 quiet kmatrix.mode=suite");
     EXPECT_EQ(fm::kernel_cmdline("lsm=bpf", "P", "loglevel=7"), "console=ttyS0 panic=-1 quiet lsm=bpf P loglevel=7");

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/file.h"
+#include "matrix/progress_board.h"
 #include "matrix/report.h"
 #include "matrix_fixtures.h"
 
