@@ -42,7 +42,7 @@ Agent::Agent(const RunOptions& options) : options_(options) {
         status_.cgroup_root = private_cgroup_->path();
         status_.cgroup_mounted_privately = true;
     }
-    if (access(status_.cgroup_root.c_str(), R_OK) != 0) throw Error("unknown cgroup " + status_.cgroup_root, errno);
+    if (access(status_.cgroup_root.c_str(), R_OK) != 0) throw BadInputError("unknown cgroup " + status_.cgroup_root, errno);
 
     identity_ = std::make_unique<IdentityTracker>(options.identity, status_.cgroup_root);
     status_.identity = identity_->status();

@@ -33,7 +33,7 @@ std::uint64_t cgroup_id_of(const std::string& path) {
 
 CgroupAccounting::CgroupAccounting(const std::string& cgroup_root, const std::vector<RateLimitSpec>& limits) {
     struct stat st {};
-    if (stat(cgroup_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw Error("unknown cgroup " + cgroup_root, errno);
+    if (stat(cgroup_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw BadInputError("unknown cgroup " + cgroup_root, errno);
     LibbpfLogCapture log;
     skel_.reset(cgroup_skb_bpf__open_and_load());
     if (!skel_) throw Error("cannot load the cgroup_skb programs", errno, log.text());

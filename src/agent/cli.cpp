@@ -82,11 +82,7 @@ int run_agent(const RunOptions& options, std::ostream& out, std::ostream& err) {
     } catch (const Error& e) {
         err << "flowattr: " << e.what() << "\n";
         if (!e.log().empty()) err << e.log() << (e.log().back() == '\n' ? "" : "\n");
-        std::string what = e.what();
-        return what.rfind("unknown interface", 0) == 0 || what.rfind("unknown network namespace", 0) == 0 ||
-                       what.rfind("unknown cgroup", 0) == 0
-                   ? 2
-                   : 1;
+        return dynamic_cast<const BadInputError*>(&e) ? 2 : 1;
     }
 }
 

@@ -50,7 +50,7 @@ void with_netns(const std::string& path, const std::function<void()>& fn) {
     UniqueFd original(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
     if (!original) throw Error("cannot open this thread's network namespace", errno);
     UniqueFd target(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!target) throw Error("unknown network namespace " + path, errno);
+    if (!target) throw BadInputError("unknown network namespace " + path, errno);
     if (setns(target.get(), CLONE_NEWNET) != 0) throw Error("cannot enter network namespace " + path, errno);
     try {
         fn();
@@ -65,7 +65,7 @@ void with_netns(const std::string& path, const std::function<void()>& fn) {
 std::uint64_t netns_inode_of(const std::string& path) {
     struct stat st {};
     const std::string p = path.empty() ? "/proc/thread-self/ns/net" : path;
-    if (stat(p.c_str(), &st) != 0) throw Error("unknown network namespace " + p, errno);
+    if (stat(p.c_str(), &st) != 0) throw BadInputError("unknown network namespace " + p, errno);
     return st.st_ino;
 }
 
@@ -216,7 +216,7 @@ void FlowMonitor::attach(Attachment& a) {
     with_netns(iface.netns_path, [&] {
         std::uint32_t ifindex = if_nametoindex(iface.name.c_str());
         if (!ifindex)
-            throw Error("unknown interface " + iface.name +
+            throw BadInputError("unknown interface " + iface.name +
                         (iface.netns_path.empty() ? "" : " in network namespace " + iface.netns_path));
         LibbpfLogCapture log;
         if (mode_ == TcAttachMode::tcx) {

@@ -18,6 +18,14 @@ private:
     std::string log_;
 };
 
+// Bad input the user gave (a flag's value, an interface, namespace or cgroup that does not
+// exist, a malformed kernels.txt): the commands report it as a usage error, exit 2, by its
+// type rather than by its message.
+class BadInputError : public Error {
+public:
+    using Error::Error;
+};
+
 // "what: strerror(err) (errno N)" — never a bare errno.
 std::string describe_errno(const std::string& what, int err);
 

@@ -9,9 +9,9 @@ namespace flowattr::matrix {
 
 // kernels.txt is missing, unreadable or malformed: bad input, which commands report as a
 // usage error (exit 2) before anything is fetched or booted.
-class KernelListError : public Error {
+class KernelListError : public BadInputError {
 public:
-    using Error::Error;
+    using BadInputError::BadInputError;
 };
 
 struct KernelEntry {

@@ -36,9 +36,9 @@ namespace flowattr::matrix {
 
 namespace {
 
-constexpr int kUsage = 64;
-// check and lab follow flowattr check: 0 all passed, 1 any failure, 2 bad input.
-constexpr int kCheckUsageExit = 2;
+// Bad input (a flag, a kernel name, kernels.txt): 2 for every command, as for flowattr;
+// nothing is fetched or booted.
+constexpr int kUsage = 2;
 
 const char* const kUsageText =
     "usage: kmatrix COMMAND [OPTIONS]\n"
@@ -65,7 +65,8 @@ const char* const kRunUsage =
     "  --timeout-scale  multiply every timeout (slow or loaded machines)\n"
     "  --cmdline ARGS   appended to every kernel command line\n"
     "Exit: 0 all available kernels passed; else the most severe outcome's code (pass 0, test-fail 10,\n"
-    "load-fail 11, boot-fail 12, panic 13, splat 14, timeout 15, infra-error 18); 130 interrupted.\n";
+    "load-fail 11, boot-fail 12, panic 13, splat 14, timeout 15, infra-error 18); 130 interrupted;\n"
+    "2 bad input (nothing booted).\n";
 
 const char* const kCheckUsage =
     "usage: kmatrix check [--kernels FILE] [--only NAME,...] [-j N] [--json PATH] [--out DIR] OBJECT...\n"
@@ -114,7 +115,7 @@ const char* const kReproUsage =
     "                   Ctrl-A x quits QEMU\n"
     "  --keep           keep initramfs and logs in OUT/repro/NAME (default: a temporary directory)\n"
     "  --cmdline ARGS   appended to the kernel command line (e.g. loglevel=7)\n"
-    "Exit: the outcome's code (see kmatrix run --help).\n";
+    "Exit: the outcome's code (see kmatrix run --help); 2 bad input (nothing booted).\n";
 
 // Set from signal handlers; everything that waits polls it.
 std::atomic<bool> g_cancel{false};
@@ -293,8 +294,7 @@ bool parse_options(const std::vector<std::string>& args, Verb verb, Options& o, 
 // Parses a command's options; an exit code when there is nothing more to do (a usage error,
 // or --help printed USAGE).
 std::optional<int> parse_command(const std::vector<std::string>& args, Verb verb, const char* usage, Options& o) {
-    // check, lab and exec document 2 for bad input, as flowattr does; run and repro 64.
-    if (!parse_options(args, verb, o, std::cerr)) return verb == Verb::run || verb == Verb::repro ? kUsage : kCheckUsageExit;
+    if (!parse_options(args, verb, o, std::cerr)) return kUsage;
     if (!o.help) return std::nullopt;
     std::cout << usage;
     return 0;
@@ -574,14 +574,14 @@ int cmd_check(const std::vector<std::string>& args) {
     if (auto done = parse_command(args, Verb::check, kCheckUsage, o)) return *done;
     if (o.objects.empty()) {
         std::cerr << "kmatrix check: which BPF object? (OBJECT.bpf.o, or an executable embedding objects)\n" << kCheckUsage;
-        return kCheckUsageExit;
+        return kUsage;
     }
     std::vector<KernelEntry> entries;
-    if (!selected_kernels(o, entries)) return kCheckUsageExit;
+    if (!selected_kernels(o, entries)) return kUsage;
     std::string shared_error;
     RunSettings settings = base_settings(o, shared_error);
     std::size_t objects = 0;
-    if (!stage_objects("kmatrix check", o.objects, settings, objects)) return kCheckUsageExit;
+    if (!stage_objects("kmatrix check", o.objects, settings, objects)) return kUsage;
     std::cerr << "kmatrix check: " << objects << " BPF object(s) from " << o.objects.size() << " file(s) on "
               << entries.size() << " kernel(s)\n";
     RunInfo info;
@@ -629,13 +629,13 @@ int cmd_exec(const std::vector<std::string>& args) {
     if (o.command.empty()) {
         std::cerr << "kmatrix exec: which command? put it after --, e.g. kmatrix exec --file ./t -- t -v "
                      "(kmatrix exec --help)\n";
-        return kCheckUsageExit;
+        return kUsage;
     }
     std::vector<KernelEntry> entries;
-    if (!selected_kernels(o, entries)) return kCheckUsageExit;
+    if (!selected_kernels(o, entries)) return kUsage;
     std::string shared_error;
     RunSettings settings = base_settings(o, shared_error);
-    if (!stage_exec(o, settings)) return kCheckUsageExit;
+    if (!stage_exec(o, settings)) return kUsage;
     settings.plan.mode = GuestMode::exec;
     settings.command_timeout_s = o.command_timeout_s;
     RunInfo info;
@@ -674,7 +674,7 @@ int cmd_lab(const std::vector<std::string>& args) {
     if (auto done = parse_command(args, Verb::lab, kLabUsage, o)) return *done;
     if (o.fixtures.empty() || o.expect.empty()) {
         std::cerr << "kmatrix lab: --fixtures DIR and --expect FILE are required\n" << kLabUsage;
-        return kCheckUsageExit;
+        return kUsage;
     }
     std::optional<ExpectedGrid> expected;
     if (o.write_expected.empty()) {
@@ -682,22 +682,22 @@ int cmd_lab(const std::vector<std::string>& args) {
             expected = parse_expected_grid(read_file(o.expect));
         } catch (const Error& e) {
             std::cerr << "kmatrix lab: " << o.expect << ": " << e.what() << "\n";
-            return kCheckUsageExit;
+            return kUsage;
         }
     }
     try {
         o.objects = list_fixture_objects(o.fixtures);
     } catch (const Error& e) {
         std::cerr << "kmatrix lab: " << e.what() << "\n";
-        return kCheckUsageExit;
+        return kUsage;
     }
     std::vector<KernelEntry> entries;
-    if (!selected_kernels(o, entries)) return kCheckUsageExit;
+    if (!selected_kernels(o, entries)) return kUsage;
     add_lab_variants(entries, o.variants_of);
     std::string shared_error;
     RunSettings settings = base_settings(o, shared_error);
     std::size_t objects = 0;
-    if (!stage_objects("kmatrix lab", o.objects, settings, objects)) return kCheckUsageExit;
+    if (!stage_objects("kmatrix lab", o.objects, settings, objects)) return kUsage;
     std::cerr << "kmatrix lab: " << objects << " fixture objects on " << entries.size() << " kernel(s)\n";
     RunInfo info;
     std::vector<CellResult> results = run_check(o, entries, settings, shared_error, info);
@@ -781,7 +781,7 @@ int cmd_repro(const std::vector<std::string>& args) {
                                  : (o.test.empty() ? GuestMode::load_check : GuestMode::suite);
     if (!o.object.empty()) {
         std::size_t objects = 0;
-        if (!stage_objects("kmatrix repro", {o.object}, settings, objects)) return kCheckUsageExit;
+        if (!stage_objects("kmatrix repro", {o.object}, settings, objects)) return kUsage;
         settings.plan.mode = o.shell ? GuestMode::check_then_shell : GuestMode::check;
         settings.plan.check_log_limit = 8 << 20;  // the full log, within reason for a serial port
     }

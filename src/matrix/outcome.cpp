@@ -15,7 +15,7 @@ struct OutcomeInfo {
     const char* colour;
 };
 
-// Codes start at 10 so they never collide with 1 (generic error) or 64 (usage) of the CLI.
+// Codes start at 10 so they never collide with 1 (generic error) or 2 (usage) of the CLI.
 constexpr OutcomeInfo kOutcomes[] = {
     {Outcome::pass, "pass", 0, 9, false, "#2e9d4e"},
     {Outcome::test_fail, "test-fail", 10, 5, true, "#d9534f"},

@@ -59,11 +59,15 @@ TEST(Outcome, FailingOutcomesBySeverityAndEachItsOwnColour) {
     std::vector<fm::Outcome> failing;
     std::set<std::string> colours;
     for (auto o : fm::all_outcomes()) {
-        if (fm::outcome_fails_run(o)) failing.push_back(o);
         colours.insert(fm::outcome_colour(o));
-        if (!fm::outcome_fails_run(o))
-            for (auto f : fm::all_outcomes())
-                if (fm::outcome_fails_run(f)) EXPECT_LT(fm::outcome_severity(f), fm::outcome_severity(o)) << fm::outcome_name(f);
+        if (fm::outcome_fails_run(o)) {
+            failing.push_back(o);
+            continue;
+        }
+        for (auto f : fm::all_outcomes()) {
+            if (!fm::outcome_fails_run(f)) continue;
+            EXPECT_LT(fm::outcome_severity(f), fm::outcome_severity(o)) << fm::outcome_name(f);
+        }
     }
     std::sort(failing.begin(), failing.end(),
               [](auto a, auto b) { return fm::outcome_severity(a) < fm::outcome_severity(b); });

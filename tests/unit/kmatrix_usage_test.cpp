@@ -1,0 +1,51 @@
+// One usage exit code across kmatrix's commands, the same as flowattr's: bad input exits 2,
+// saying what is wrong, before anything is fetched or booted.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "build_tree.h"
+#include "matrix/kmatrix_cli.h"
+
+namespace {
+
+int kmatrix(std::vector<std::string> args, std::string* err) {
+    args.insert(args.begin(), "kmatrix");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    testing::internal::CaptureStderr();
+    testing::internal::CaptureStdout();
+    const int rc = flowattr::matrix::run_kmatrix_cli(int(args.size()), argv.data());
+    testing::internal::GetCapturedStdout();
+    *err = testing::internal::GetCapturedStderr();
+    return rc;
+}
+
+TEST(KmatrixUsage, EveryCommandExitsTwoOnBadInput) {
+    const std::string kernels = fa::test::source_dir() + "/kernels.txt";
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{}, "usage: kmatrix COMMAND"},
+        {{"frobnicate"}, "unknown command 'frobnicate'"},
+        {{"run", "--bogus"}, "--bogus"},
+        {{"run", "--kernels", kernels, "--only", "no-such-kernel"}, "no-such-kernel"},
+        {{"run", "--kernels", "/nonexistent/kernels.txt"}, "/nonexistent/kernels.txt"},
+        {{"repro", "--kernels", kernels}, "which kernel?"},
+        {{"repro", "no-such-kernel", "--kernels", kernels}, "no kernel named 'no-such-kernel'"},
+        {{"repro", "6.1", "--bogus"}, "--bogus"},
+        {{"check", "--kernels", kernels}, "which BPF object?"},
+        {{"exec", "--bogus"}, "--bogus"},
+        {{"lab", "--bogus"}, "--bogus"},
+        {{"fetch", "--bogus"}, "--bogus"},
+    };
+    for (const auto& [args, says] : cases) {
+        std::string err;
+        std::string line = "kmatrix";
+        for (const auto& a : args) line += " " + a;
+        EXPECT_EQ(kmatrix(args, &err), 2) << line << "\n" << err;
+        EXPECT_NE(err.find(says), std::string::npos) << line << " does not say '" << says << "':\n" << err;
+    }
+}
+
+}  // namespace
