@@ -59,6 +59,12 @@ struct BadArgs {
     std::string message_part;
 };
 
+// The command line itself, not a dump of the struct's bytes, in test names and failures.
+void PrintTo(const BadArgs& b, std::ostream* os) {
+    *os << "flowattr";
+    for (const auto& a : b.args) *os << " " << a;
+}
+
 class OptionsRejects : public ::testing::TestWithParam<BadArgs> {};
 
 TEST_P(OptionsRejects, WithMessageNamingTheArgument) {

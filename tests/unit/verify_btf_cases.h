@@ -3,6 +3,7 @@
 // prints for it (the type line, and the member/variable line where the kernel adds one).
 // The expected texts were confirmed against a 6.18 kernel's BPF_BTF_LOAD log.
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ struct BtfCase {
     std::string blob;
     std::string expected;  // the first finding's log; "" when the blob must be accepted
 };
+
+// What gtest prints for a case (its name and size), instead of a dump of the struct's bytes.
+inline void PrintTo(const BtfCase& c, std::ostream* os) { *os << c.name << " (" << c.blob.size() << "-byte BTF)"; }
 
 inline std::vector<BtfCase> btf_cases() {
     std::vector<BtfCase> cases;
