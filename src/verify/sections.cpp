@@ -1,50 +1,15 @@
 #include "verify/sections.h"
 
+#include <bpf/libbpf.h>
+
 #include <iterator>
 
 namespace flowattr::verify {
 
 namespace {
 
-// enum bpf_prog_type, enum bpf_attach_type and enum bpf_map_type in value order (checked
-// against the 6.18 kernel's BTF: BPF_NETKIT_PEER = 55, BPF_PROG_TYPE_NETFILTER = 32).
-constexpr const char* kProgTypes[] = {
-    "unspec",        "socket_filter",  "kprobe",          "sched_cls",      "sched_act",
-    "tracepoint",    "xdp",            "perf_event",      "cgroup_skb",     "cgroup_sock",
-    "lwt_in",        "lwt_out",        "lwt_xmit",        "sock_ops",       "sk_skb",
-    "cgroup_device", "sk_msg",         "raw_tracepoint",  "cgroup_sock_addr", "lwt_seg6local",
-    "lirc_mode2",    "sk_reuseport",   "flow_dissector",  "cgroup_sysctl",  "raw_tracepoint_writable",
-    "cgroup_sockopt", "tracing",       "struct_ops",      "ext",            "lsm",
-    "sk_lookup",     "syscall",        "netfilter",
-};
-
-constexpr const char* kAttachTypes[] = {
-    "cgroup_inet_ingress",      "cgroup_inet_egress",       "cgroup_inet_sock_create", "cgroup_sock_ops",
-    "sk_skb_stream_parser",     "sk_skb_stream_verdict",    "cgroup_device",           "sk_msg_verdict",
-    "cgroup_inet4_bind",        "cgroup_inet6_bind",        "cgroup_inet4_connect",    "cgroup_inet6_connect",
-    "cgroup_inet4_post_bind",   "cgroup_inet6_post_bind",   "cgroup_udp4_sendmsg",     "cgroup_udp6_sendmsg",
-    "lirc_mode2",               "flow_dissector",           "cgroup_sysctl",           "cgroup_udp4_recvmsg",
-    "cgroup_udp6_recvmsg",      "cgroup_getsockopt",        "cgroup_setsockopt",       "trace_raw_tp",
-    "trace_fentry",             "trace_fexit",              "modify_return",           "lsm_mac",
-    "trace_iter",               "cgroup_inet4_getpeername", "cgroup_inet6_getpeername", "cgroup_inet4_getsockname",
-    "cgroup_inet6_getsockname", "xdp_devmap",               "cgroup_inet_sock_release", "xdp_cpumap",
-    "sk_lookup",                "xdp",                      "sk_skb_verdict",          "sk_reuseport_select",
-    "sk_reuseport_select_or_migrate", "perf_event",         "trace_kprobe_multi",      "lsm_cgroup",
-    "struct_ops",               "netfilter",                "tcx_ingress",             "tcx_egress",
-    "trace_uprobe_multi",       "cgroup_unix_connect",      "cgroup_unix_sendmsg",     "cgroup_unix_recvmsg",
-    "cgroup_unix_getpeername",  "cgroup_unix_getsockname",  "netkit_primary",          "netkit_peer",
-};
-
-constexpr const char* kMapTypes[] = {
-    "unspec",          "hash",           "array",           "prog_array",      "perf_event_array",
-    "percpu_hash",     "percpu_array",   "stack_trace",     "cgroup_array",    "lru_hash",
-    "lru_percpu_hash", "lpm_trie",       "array_of_maps",   "hash_of_maps",    "devmap",
-    "sockmap",         "cpumap",         "xskmap",          "sockhash",        "cgroup_storage",
-    "reuseport_sockarray", "percpu_cgroup_storage", "queue", "stack",          "sk_storage",
-    "devmap_hash",     "struct_ops",     "ringbuf",         "inode_storage",   "task_storage",
-    "bloom_filter",    "user_ringbuf",   "cgrp_storage",    "arena",
-};
-
+// enum bpf_prog_type and enum bpf_attach_type values, for the table below (the 6.18 kernel's
+// BTF has the same: BPF_NETKIT_PEER = 55, BPF_PROG_TYPE_NETFILTER = 32).
 enum ProgType : std::uint32_t {
     kSocketFilter = 1, kKprobe, kSchedCls, kSchedAct, kTracepoint, kXdp, kPerfEvent, kCgroupSkb, kCgroupSock,
     kLwtIn, kLwtOut, kLwtXmit, kSockOps, kSkSkb, kCgroupDevice, kSkMsg, kRawTracepoint, kCgroupSockAddr,
@@ -179,16 +144,24 @@ bool matches(std::string_view pattern, std::string_view name) {
     return name == pattern;
 }
 
-template <std::size_t N>
-std::string name_or_number(const char* const (&names)[N], std::uint32_t value, const char* fallback) {
-    return value < N ? names[value] : std::string(fallback) + std::to_string(value);
+// libbpf's own names of the kernel's enums (what bpftool prints); nullptr past the newest
+// value the linked libbpf knows.
+template <class Enum>
+using EnumNames = const char* (*)(Enum);
+
+template <class Enum>
+std::string name_or_number(EnumNames<Enum> names, std::uint32_t value, const char* fallback) {
+    const char* name = names(static_cast<Enum>(value));
+    return name ? name : std::string(fallback) + std::to_string(value);
 }
 
-template <std::size_t N>
-std::optional<std::uint32_t> number_of(const char* const (&names)[N], std::string_view name) {
-    for (std::size_t i = 0; i < N; i++)
-        if (name == names[i]) return static_cast<std::uint32_t>(i);
-    return std::nullopt;
+template <class Enum>
+std::optional<std::uint32_t> number_of(EnumNames<Enum> names, std::string_view name) {
+    for (std::uint32_t v = 0;; v++) {
+        const char* n = names(static_cast<Enum>(v));
+        if (!n) return std::nullopt;
+        if (name == n) return v;
+    }
 }
 
 }  // namespace
@@ -217,22 +190,22 @@ const SectionDef* find_section_def(std::string_view section_name) {
     return nullptr;
 }
 
-std::string prog_type_name(std::uint32_t v) { return name_or_number(kProgTypes, v, "prog_type_"); }
-std::string attach_type_name(std::uint32_t v) { return name_or_number(kAttachTypes, v, "attach_type_"); }
-std::string map_type_name(std::uint32_t v) { return name_or_number(kMapTypes, v, "map_type_"); }
+std::string prog_type_name(std::uint32_t v) { return name_or_number(libbpf_bpf_prog_type_str, v, "prog_type_"); }
+std::string attach_type_name(std::uint32_t v) { return name_or_number(libbpf_bpf_attach_type_str, v, "attach_type_"); }
+std::string map_type_name(std::uint32_t v) { return name_or_number(libbpf_bpf_map_type_str, v, "map_type_"); }
 
 std::string expected_attach_name(const std::optional<std::uint32_t>& attach_type) {
     return attach_type ? attach_type_name(*attach_type) : "none";
 }
 
-std::optional<std::uint32_t> prog_type_from_name(std::string_view name) { return number_of(kProgTypes, name); }
+std::optional<std::uint32_t> prog_type_from_name(std::string_view name) { return number_of(libbpf_bpf_prog_type_str, name); }
 
 bool expected_attach_from_name(std::string_view name, std::optional<std::uint32_t>& out) {
     if (name == "none") {
         out.reset();
         return true;
     }
-    out = number_of(kAttachTypes, name);
+    out = number_of(libbpf_bpf_attach_type_str, name);
     return out.has_value();
 }
 

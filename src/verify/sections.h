@@ -1,8 +1,11 @@
 #pragma once
 // libbpf 1.4.6's reading of ELF section names (section_defs[] in src/libbpf.c, v1.4.6):
-// which program type and expected_attach_type a SEC("...") gives a program, so that
-// `flowattr verify` can show and check what libbpf will pass to BPF_PROG_LOAD without
-// linking libbpf. Custom handlers (libbpf_register_prog_handler) are not modelled.
+// which program type and expected_attach_type a SEC("...") gives a program, with the flags
+// libbpf keeps private (SEC_ATTACH_BTF, sleepable, ...), so that `flowattr verify` can show
+// and check what libbpf will pass to BPF_PROG_LOAD without opening the object with it.
+// libbpf_prog_type_by_name() is the public half of the same table; the tests hold every
+// entry against it. The enums' names are libbpf's (libbpf_bpf_*_type_str). Custom handlers
+// (libbpf_register_prog_handler) are not modelled.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -47,7 +50,7 @@ const SectionDef* find_section_def(std::string_view section_name);
 std::string_view legacy_section_note(std::string_view section_name);
 
 // Lower-case names of the kernel enums without their prefixes ("sched_cls", "tcx_ingress",
-// "lru_hash"); "prog_type_<n>" etc. for values newer than this table.
+// "lru_hash"), libbpf's; "prog_type_<n>" etc. for values newer than the linked libbpf.
 std::string prog_type_name(std::uint32_t prog_type);
 std::string attach_type_name(std::uint32_t attach_type);
 std::string map_type_name(std::uint32_t map_type);
