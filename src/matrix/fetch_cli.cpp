@@ -161,7 +161,7 @@ int run_list_cli(const std::vector<std::string>& args, std::ostream& out, std::o
         for (const auto& e : entries) {
             out << std::setw(int(w)) << e.name << "  " << std::setw(10) << e.version << "  " << std::setw(9)
                 << cache_state_name(cache.state(e)) << "  " << e.source;
-            if (e.cmdline != "-") out << "  [" << e.cmdline << "]";
+            if (!e.cmdline.empty()) out << "  [" << e.cmdline << "]";
             out << "\n";
         }
         out << "cache: " << cache.root() << "\n";

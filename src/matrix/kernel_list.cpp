@@ -194,6 +194,7 @@ std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::s
             e.source = source;
         }
         if (e.cmdline.empty()) at.fail("cmdline: expected '-' for none, not an empty field");
+        if (e.cmdline == "-") e.cmdline.clear();
         if (e.arch != "x86_64") at.fail("arch '" + e.arch + "': expected x86_64 (the only architecture the runner boots)");
 
         auto [it, inserted] = seen.emplace(e.name, line_no);
@@ -224,6 +225,5 @@ std::vector<SourceItem> source_items(const KernelEntry& entry) {
     return items;
 }
 
-std::string extra_cmdline(const KernelEntry& entry) { return entry.cmdline == "-" ? "" : entry.cmdline; }
 
 }  // namespace flowattr::matrix

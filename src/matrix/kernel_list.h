@@ -19,7 +19,7 @@ struct KernelEntry {
     std::string version;  // e.g. "6.1.176"
     std::string source;   // "deb:PKG=VER[,PKG=VER...]" | "url:https://...[,url:...]" | "file:/path[,file:...]" | "none"
     std::string sha256;   // one per source artifact, comma-separated in source order; "-" when source is none
-    std::string cmdline;  // extra kernel command line, "-" for none
+    std::string cmdline;  // extra kernel command line; "" for none (the file's "-")
     std::string arch;     // "x86_64"
     std::string file;
     int line = 0;
@@ -43,8 +43,5 @@ std::vector<KernelEntry> load_kernel_list(const std::string& path);
 
 // Splits entry.source and entry.sha256 into artifacts (empty for "none"). Validated by the parser.
 std::vector<SourceItem> source_items(const KernelEntry& entry);
-
-// The cmdline field as the kernel gets it: "" for "-".
-std::string extra_cmdline(const KernelEntry& entry);
 
 }  // namespace flowattr::matrix

@@ -664,7 +664,7 @@ void add_lab_variants(std::vector<KernelEntry>& entries, const std::string& base
                                            {"+nomodules", "kmatrix.modules=none"}}) {
         KernelEntry v = copy;
         v.name += suffix;
-        v.cmdline = (copy.cmdline == "-" || copy.cmdline.empty() ? std::string() : copy.cmdline + " ") + switches;
+        v.cmdline = (copy.cmdline.empty() ? std::string() : copy.cmdline + " ") + switches;
         entries.push_back(v);
     }
 }

@@ -90,7 +90,7 @@ Timeouts Timeouts::for_accel(Accel a, double scale) {
 std::string kernel_cmdline(const std::string& entry_cmdline, const std::string& plan, const std::string& extra) {
     std::string s = "console=ttyS0 panic=-1 quiet";
     for (const std::string* part : {&entry_cmdline, &plan, &extra})
-        if (!part->empty() && *part != "-") s += " " + *part;
+        if (!part->empty()) s += " " + *part;
     return s;
 }
 

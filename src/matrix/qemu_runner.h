@@ -44,7 +44,7 @@ struct QemuConfig {
 // at once instead of hanging until a timeout. quiet keeps the emulated UART (slow under
 // TCG: ~2 s of boot) to warnings and worse; `--cmdline loglevel=7` brings the rest back.
 // An oops is not made fatal (no oops=panic) so it is reported as a splat of the test that
-// caused it. ENTRY_CMDLINE "-" or "" means none.
+// caused it. An empty part adds nothing.
 std::string kernel_cmdline(const std::string& entry_cmdline, const std::string& plan, const std::string& extra);
 
 std::vector<std::string> build_qemu_argv(const QemuConfig& cfg);

@@ -122,7 +122,7 @@ protected:
         e.version = "9.9.9";
         e.source = source;
         e.sha256 = sha;
-        e.cmdline = "-";
+        e.cmdline = "";
         e.arch = "x86_64";
         e.file = dir_ + "/kernels.txt";
         e.line = 1;

@@ -85,7 +85,7 @@ TEST(QemuArgv, KernelAloneWithoutInitrdOrResults) {
 }
 
 TEST(QemuCmdline, PanicRebootsAndUserArgsComeLast) {
-    EXPECT_EQ(fm::kernel_cmdline("-", "kmatrix.mode=suite", ""), "console=ttyS0 panic=-1 quiet kmatrix.mode=suite");
+    EXPECT_EQ(fm::kernel_cmdline("", "kmatrix.mode=suite", ""), "console=ttyS0 panic=-1 quiet kmatrix.mode=suite");
     EXPECT_EQ(fm::kernel_cmdline("lsm=bpf", "P", "loglevel=7"), "console=ttyS0 panic=-1 quiet lsm=bpf P loglevel=7");
 }
 
