@@ -275,7 +275,7 @@ std::string KernelCache::tree_dir(const KernelEntry& entry) const {
 }
 
 CacheState KernelCache::state(const KernelEntry& entry) const {
-    std::vector<SourceItem> items = source_items(entry);
+    const std::vector<SourceItem>& items = entry.sources;
     if (items.empty()) return CacheState::no_source;
     if (path_exists(tree_dir(entry) + "/MANIFEST")) return CacheState::cached;
     for (const auto& item : items)
@@ -287,7 +287,7 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
     auto say = [&](const std::string& message) {
         if (progress) progress(entry.name, message);
     };
-    const std::vector<SourceItem> items = source_items(entry);
+    const std::vector<SourceItem>& items = entry.sources;
     if (items.empty())
         return unavailable("no source: listed with source none at " + entry.where() + " (not obtainable from here)");
 

@@ -186,12 +186,15 @@ std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::s
             if (sums.size() != items.size())
                 at.fail("expected " + std::to_string(items.size()) + " sha256 value(s), one per source artifact in source order, got " +
                         std::to_string(sums.size()));
-            for (const auto& s : sums)
-                if (!is_sha256(s)) at.fail("sha256 '" + s + "': expected 64 lowercase hex digits");
+            for (std::size_t i = 0; i < sums.size(); i++) {
+                if (!is_sha256(sums[i])) at.fail("sha256 '" + sums[i] + "': expected 64 lowercase hex digits");
+                items[i].sha256 = sums[i];
+            }
             // Store the resolved file: paths, so later stages never depend on the cwd.
             std::string source;
             for (const auto& item : items) source += (source.empty() ? "" : ",") + item.kind + ":" + item.spec;
             e.source = source;
+            e.sources = std::move(items);
         }
         if (e.cmdline.empty()) at.fail("cmdline: expected '-' for none, not an empty field");
         if (e.cmdline == "-") e.cmdline.clear();
@@ -214,16 +217,5 @@ std::vector<KernelEntry> load_kernel_list(const std::string& path) {
     }
     return parse_kernel_list(text, path);
 }
-
-std::vector<SourceItem> source_items(const KernelEntry& entry) {
-    LineError at(entry.file, entry.line);
-    std::vector<SourceItem> items = parse_source(entry.source, dirname_of(entry.file), at);
-    std::vector<std::string> sums = split(entry.sha256, ',');
-    if (!items.empty() && sums.size() != items.size())
-        at.fail("expected " + std::to_string(items.size()) + " sha256 value(s), got " + std::to_string(sums.size()));
-    for (std::size_t i = 0; i < items.size(); i++) items[i].sha256 = sums[i];
-    return items;
-}
-
 
 }  // namespace flowattr::matrix

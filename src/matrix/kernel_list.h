@@ -14,24 +14,27 @@ public:
     using BadInputError::BadInputError;
 };
 
+// One artifact of a source: kind "deb" (spec "PKG=VER"), "url" (spec the URL) or "file" (spec the path).
+struct SourceItem {
+    std::string kind;
+    std::string spec;
+    std::string sha256;
+};
+
 struct KernelEntry {
     std::string name;     // unique, e.g. "6.1", "5.10-nolsm"
     std::string version;  // e.g. "6.1.176"
+    // The source and sha256 fields as written (file: paths made absolute): what the cache key
+    // hashes and `kmatrix list` shows. Read them as `sources`.
     std::string source;   // "deb:PKG=VER[,PKG=VER...]" | "url:https://...[,url:...]" | "file:/path[,file:...]" | "none"
     std::string sha256;   // one per source artifact, comma-separated in source order; "-" when source is none
     std::string cmdline;  // extra kernel command line; "" for none (the file's "-")
     std::string arch;     // "x86_64"
     std::string file;
     int line = 0;
+    std::vector<SourceItem> sources;  // each artifact with its sha256, in source order; empty for "none"
 
     std::string where() const { return file + ":" + std::to_string(line); }
-};
-
-// One artifact of a source: kind "deb" (spec "PKG=VER"), "url" (spec the URL) or "file" (spec the path).
-struct SourceItem {
-    std::string kind;
-    std::string spec;
-    std::string sha256;
 };
 
 // Parses the text of a kernels.txt. Fields are separated by blanks; a field may be written in
@@ -40,8 +43,5 @@ struct SourceItem {
 // a duplicate name (naming both lines).
 std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::string& file);
 std::vector<KernelEntry> load_kernel_list(const std::string& path);
-
-// Splits entry.source and entry.sha256 into artifacts (empty for "none"). Validated by the parser.
-std::vector<SourceItem> source_items(const KernelEntry& entry);
 
 }  // namespace flowattr::matrix

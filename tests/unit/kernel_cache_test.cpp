@@ -116,17 +116,10 @@ protected:
         return deb;
     }
 
+    // The entry a one-line kernels.txt in the scratch directory gives.
     KernelEntry entry(const std::string& name, const std::string& source, const std::string& sha) {
-        KernelEntry e;
-        e.name = name;
-        e.version = "9.9.9";
-        e.source = source;
-        e.sha256 = sha;
-        e.cmdline = "";
-        e.arch = "x86_64";
-        e.file = dir_ + "/kernels.txt";
-        e.line = 1;
-        return e;
+        return flowattr::matrix::parse_kernel_list(name + " 9.9.9 " + source + " " + sha + " - x86_64\n", dir_ + "/kernels.txt")
+            .at(0);
     }
 
     std::vector<std::string> entries_in(const std::string& sub) const {

@@ -43,13 +43,13 @@ TEST(KernelList, ParsesEntriesCommentsAndQuotedCmdline) {
     EXPECT_EQ(list[2].source, "none");
     EXPECT_EQ(list[2].sha256, "-");
 
-    auto items = flowattr::matrix::source_items(list[1]);
+    const auto& items = list[1].sources;
     ASSERT_EQ(items.size(), 2u);
     EXPECT_EQ(items[0].kind, "deb");
     EXPECT_EQ(items[1].kind, "deb");  // no prefix: continues the previous kind
     EXPECT_EQ(items[1].spec, "linux-modules-7.2=7.2.13-1");
     EXPECT_EQ(items[1].sha256, kSha2);
-    EXPECT_TRUE(flowattr::matrix::source_items(list[2]).empty());
+    EXPECT_TRUE(list[2].sources.empty());
 }
 
 TEST(KernelList, WrongFieldCountNamesFileLineAndFields) {
