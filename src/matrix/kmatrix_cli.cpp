@@ -752,25 +752,19 @@ int cmd_repro(const std::vector<std::string>& args) {
         return kUsage;
     }
 
-    RunSettings settings;
-    std::optional<TempDir> tmp;
-    try {
-        settings.binaries = find_binaries(o);
-        if (!qemu_available(o.qemu)) throw Error(o.qemu + " not found (install qemu-system-x86)");
-        if (o.keep) {
-            settings.out_dir = o.out + "/repro";
-        } else {
-            tmp.emplace("kmatrix-repro");
-            settings.out_dir = tmp->path();
-        }
-    } catch (const Error& e) {
-        std::cerr << "kmatrix repro: " << e.what() << "\n";
+    std::string shared_error;
+    RunSettings settings = base_settings(o, shared_error);
+    if (!shared_error.empty()) {
+        std::cerr << "kmatrix repro: " << shared_error << "\n";
         return outcome_exit_code(Outcome::infra_error);
     }
-    settings.qemu = o.qemu;
-    settings.memory_mb = o.memory_mb;
-    settings.timeout_scale = o.timeout_scale;
-    settings.extra_cmdline = o.cmdline;
+    std::optional<TempDir> tmp;
+    if (o.keep) {
+        settings.out_dir = o.out + "/repro";
+    } else {
+        tmp.emplace("kmatrix-repro");
+        settings.out_dir = tmp->path();
+    }
     settings.keep_initramfs = o.keep;
     settings.interactive = o.shell;
     if (!o.object.empty() && !o.test.empty()) {
