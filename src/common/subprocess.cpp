@@ -128,15 +128,57 @@ std::string format_argv(const std::vector<std::string>& argv) {
     return out;
 }
 
+pid_t spawn(const SpawnSpec& spec) {
+    if (spec.argv.empty()) throw Error("spawn: empty argv", EINVAL);
+    // Everything the child needs is prepared before fork: between fork and exec only
+    // async-signal-safe calls are allowed (other threads may hold locks).
+    std::vector<std::string> args = spec.argv;
+    std::vector<char*> c_args = c_strings(args);
+    std::vector<std::string> env = merged_environment(spec.env);
+    std::vector<char*> c_env = c_strings(env);
+    Pipe exec_pipe = make_pipe();  // carries exec's errno; closes (EOF) on a successful exec
+
+    const pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) throw Error("cannot fork for " + spec.argv[0], errno);
+    if (pid == 0) {
+        if (spec.own_group) setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        for (int sig : {SIGPIPE, SIGINT, SIGTERM}) signal(sig, SIG_DFL);
+        if ((spec.stdin_fd >= 0 && dup2(spec.stdin_fd, 0) < 0) || (spec.stdout_fd >= 0 && dup2(spec.stdout_fd, 1) < 0) ||
+            (spec.stderr_fd >= 0 && dup2(spec.stderr_fd, 2) < 0) || (!spec.cwd.empty() && chdir(spec.cwd.c_str()) != 0)) {
+            int e = errno;
+            (void)!write(exec_pipe.write.get(), &e, sizeof e);
+            _exit(127);
+        }
+        execvpe(c_args[0], c_args.data(), c_env.data());
+        int e = errno;
+        (void)!write(exec_pipe.write.get(), &e, sizeof e);
+        _exit(127);
+    }
+    // Also set from the parent, so the group exists before any kill(-pid) whichever runs first.
+    if (spec.own_group) setpgid(pid, pid);
+    exec_pipe.write.reset();
+    int exec_errno = 0;
+    ssize_t n;
+    while ((n = read(exec_pipe.read.get(), &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+    }
+    if (n == sizeof exec_errno) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        std::string where = spec.cwd.empty() ? "" : " in " + spec.cwd;
+        throw Error("cannot execute " + spec.argv[0] + where, exec_errno);
+    }
+    return pid;
+}
+
 RunResult run_command(const std::vector<std::string>& argv, const RunOptions& options) {
     if (argv.empty()) throw Error("run_command: empty argv", EINVAL);
-
-    // Everything the child needs is prepared before fork: between fork and exec only
-    // async-signal-safe calls are allowed.
-    std::vector<std::string> args = argv;
-    std::vector<char*> c_args = c_strings(args);
-    std::vector<std::string> env = merged_environment(options.env);
-    std::vector<char*> c_env = c_strings(env);
 
     UniqueFd stdout_file;
     if (!options.stdout_path.empty()) {
@@ -148,7 +190,6 @@ RunResult run_command(const std::vector<std::string>& argv, const RunOptions& op
 
     Pipe out_pipe = make_pipe();
     Pipe err_pipe = make_pipe();
-    Pipe exec_pipe = make_pipe();  // carries exec's errno; closes (EOF) on a successful exec
     Pipe in_pipe;
     if (!options.stdin_data.empty()) {
         in_pipe = make_pipe();
@@ -156,49 +197,21 @@ RunResult run_command(const std::vector<std::string>& argv, const RunOptions& op
         if (fcntl(in_pipe.write.get(), F_SETFL, O_NONBLOCK) != 0) throw Error("cannot set O_NONBLOCK on a pipe", errno);
     }
 
-    const pid_t parent = getpid();
     const auto start = Clock::now();
-    pid_t pid = fork();
-    if (pid < 0) throw Error("cannot fork for " + argv[0], errno);
-    if (pid == 0) {
-        // Own process group, so a timeout kills the child's children too (qemu helpers, xz of tar).
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        signal(SIGPIPE, SIG_DFL);
-        int in_fd = in_pipe.read ? in_pipe.read.get() : dev_null.get();
-        int out_fd = stdout_file ? stdout_file.get() : out_pipe.write.get();
-        if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_pipe.write.get(), 2) < 0 ||
-            (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0)) {
-            int e = errno;
-            (void)!write(exec_pipe.write.get(), &e, sizeof e);
-            _exit(127);
-        }
-        execvpe(c_args[0], c_args.data(), c_env.data());
-        int e = errno;
-        (void)!write(exec_pipe.write.get(), &e, sizeof e);
-        _exit(127);
-    }
-    // Also set from the parent, so the group exists before any kill(-pid) whichever runs first.
-    setpgid(pid, pid);
+    SpawnSpec spec;
+    spec.argv = argv;
+    spec.env = options.env;
+    spec.cwd = options.cwd;
+    spec.stdin_fd = in_pipe.read ? in_pipe.read.get() : dev_null.get();
+    spec.stdout_fd = stdout_file ? stdout_file.get() : out_pipe.write.get();
+    spec.stderr_fd = err_pipe.write.get();
+    // Its own process group, so a timeout kills the child's children too (qemu helpers, xz of tar).
+    const pid_t pid = spawn(spec);
     ChildGuard guard(pid);
     out_pipe.write.reset();
     err_pipe.write.reset();
-    exec_pipe.write.reset();
     in_pipe.read.reset();
     stdout_file.reset();
-
-    int exec_errno = 0;
-    ssize_t n;
-    while ((n = read(exec_pipe.read.get(), &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
-    }
-    if (n == sizeof exec_errno) {
-        std::string where = options.cwd.empty() ? "" : " in " + options.cwd;
-        throw Error("cannot execute " + argv[0] + where, exec_errno);
-    }
 
     RunResult result;
     const bool has_deadline = options.timeout.count() > 0;

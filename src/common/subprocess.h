@@ -1,6 +1,8 @@
 #pragma once
 // Child processes (apt-get, dpkg-deb, xz, qemu-system-x86_64 ...) run by fork/exec with an
 // argv vector: no shell, so no quoting bugs, and stderr is kept for the Error's log.
+#include <sys/types.h>
+
 #include <chrono>
 #include <functional>
 #include <string>
@@ -33,6 +35,22 @@ struct RunResult {
     // "exited with status 2" / "killed by signal 9" / "timed out after 30000 ms"
     std::string status_text() const;
 };
+
+// The one fork/exec of the project, under run_command and the VM runner's ChildProcess:
+// argv[0] looked up in PATH, the environment merged, the child in its own process group
+// (a kill of -pid reaches its children too) and killed when this process dies
+// (PR_SET_PDEATHSIG), signals at their defaults.
+struct SpawnSpec {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;  // "KEY=VALUE" added to (or replacing in) the inherited environment
+    std::string cwd;               // empty: inherit
+    int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // -1: inherit
+    bool own_group = true;         // false: stay in ours (an interactive QEMU keeps the terminal)
+};
+
+// Returns the child's pid once exec succeeded; throws flowattr::Error with exec's errno (or
+// fork's) when the child could not start, after reaping it.
+pid_t spawn(const SpawnSpec& spec);
 
 // Runs argv[0] (looked up in PATH) and waits for it. Throws flowattr::Error only when the child
 // cannot be started (fork/pipe/exec failure, errno kept); a non-zero exit is a result, not an error.

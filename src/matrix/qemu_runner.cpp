@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 
 #include "common/error.h"
 #include "common/file.h"
+#include "common/subprocess.h"
 #include "common/unique_fd.h"
 
 namespace flowattr::matrix {
@@ -186,59 +186,19 @@ bool probe_kvm_boot(const std::string& qemu, const std::string& kernel, double t
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& output_path, bool own_group)
     : own_group_(own_group) {
-    if (argv.empty()) throw Error("empty command line");
-    std::vector<char*> args;
-    for (const auto& s : argv) args.push_back(const_cast<char*>(s.c_str()));
-    args.push_back(nullptr);
-    UniqueFd out;
+    SpawnSpec spec;
+    spec.argv = argv;
+    spec.own_group = own_group;
+    UniqueFd out, dev_null;
     if (!output_path.empty()) {
-        UniqueFd fd(::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-        if (fd.get() < 0) throw Error("cannot create " + output_path, errno);
-        out.reset(fd.release());
+        out.reset(::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        if (!out) throw Error("cannot create " + output_path, errno);
+        dev_null.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!dev_null) throw Error("cannot open /dev/null", errno);
+        spec.stdin_fd = dev_null.get();
+        spec.stdout_fd = spec.stderr_fd = out.get();
     }
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) throw Error("pipe2", errno);
-    UniqueFd err_r(p[0]), err_w(p[1]);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) throw Error("fork for " + argv[0], errno);
-    if (pid == 0) {
-        // Only async-signal-safe calls from here to exec: other threads may hold locks.
-        if (own_group) setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGPIPE, SIG_DFL);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        if (out.get() >= 0) {
-            dup2(out.get(), 1);
-            dup2(out.get(), 2);
-            int devnull = ::open("/dev/null", O_RDONLY);
-            if (devnull >= 0) dup2(devnull, 0);
-        }
-        execvp(args[0], args.data());
-        int e = errno;
-        ssize_t ignored = ::write(err_w.get(), &e, sizeof e);
-        (void)ignored;
-        _exit(127);
-    }
-    // Both sides set the group so neither order of scheduling leaves a window.
-    if (own_group) setpgid(pid, pid);
-    pid_ = pid;
-    err_w.reset();
-    int e = 0;
-    ssize_t n;
-    do n = ::read(err_r.get(), &e, sizeof e);
-    while (n < 0 && errno == EINTR);
-    if (n == sizeof e) {
-        int status;
-        waitpid(pid, &status, 0);
-        pid_ = -1;
-        throw Error("cannot start " + argv[0], e);
-    }
+    pid_ = spawn(spec);
 }
 
 ChildProcess::~ChildProcess() {

@@ -79,9 +79,11 @@ bool kvm_device_usable();
 // hang prints nothing.
 bool probe_kvm_boot(const std::string& qemu, const std::string& kernel, double timeout_s);
 
-// A child in its own process group (unless interactive: it then needs the terminal's
-// foreground group). Destruction kills the group and reaps the child: no QEMU outlives
-// its owner, whichever way the owner leaves. PR_SET_PDEATHSIG covers the owner dying.
+// A QEMU running while the caller watches it (run_command waits instead), started by the
+// one spawn() of common/subprocess.h: in its own process group (unless interactive: it then
+// needs the terminal's foreground group). Destruction kills the group and reaps the child:
+// no QEMU outlives its owner, whichever way the owner leaves. PR_SET_PDEATHSIG covers the
+// owner dying.
 class ChildProcess {
 public:
     // OUTPUT_PATH: stdout+stderr file ("" = inherit). Throws flowattr::Error when QEMU
