@@ -26,8 +26,9 @@
 # while the mirror offers it (what `make lock-refresh` tries first).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-# The packages named: the toolchain (packages.lock) and the tools of `make shell` (shell.lock).
-named_locks() { cat "$top/docker/packages.lock" "$top/docker/shell.lock"; }
+# The packages named, "suite package version": the toolchain (packages.lock) and the tools of
+# `make shell` (shell.lock).
+named_locks() { awk '!/^#/ && NF == 3' "$top/docker/packages.lock" "$top/docker/shell.lock"; }
 rootfs_lock="$top/docker/rootfs.lock"
 # Fixed, not "now": any constant gives identical bytes; this one is bookworm's release day.
 export SOURCE_DATE_EPOCH=1686355200
@@ -43,7 +44,7 @@ case ${1:-} in
 *) die "usage: docker-base.sh [--rebuild | --resolve | --resolve-keep]" ;;
 esac
 
-inputs=$( { named_locks | grep -v "^#"; grep -v "^#" "$rootfs_lock"; cat "$0" "$top/scripts/pinned-debs.sh"; } | sha256sum | cut -c1-16)
+inputs=$( { named_locks; grep -v "^#" "$rootfs_lock"; cat "$0" "$top/scripts/pinned-debs.sh"; } | sha256sum | cut -c1-16)
 ref=flowattr-base:in-$inputs
 if [ $resolve = 0 ] && [ $rebuild = 0 ] && docker image inspect "$ref" >/dev/null 2>&1; then
 	echo "$ref"
@@ -69,7 +70,7 @@ command -v curl >/dev/null || "$top/scripts/install-deps.sh" --lock "$top/docker
 # One apt source per suite the lock names; security fixes live in their own archive.
 # These are the rootfs's /etc/apt/sources.list, and the sources of a --resolve run.
 set -- "deb http://deb.debian.org/debian bookworm main"
-for suite in $(named_locks | awk '!/^#/ && NF == 3 && $1 != "bookworm" { print $1 }' | sort -u); do
+for suite in $(named_locks | awk '$1 != "bookworm" { print $1 }' | sort -u); do
 	case $suite in
 	*-security) set -- "$@" "deb http://deb.debian.org/debian-security $suite main" ;;
 	*) set -- "$@" "deb http://deb.debian.org/debian $suite main" ;;
@@ -78,7 +79,7 @@ done
 # The same text mmdebstrap writes for those sources (one entry per paragraph).
 sources_list=$(printf '%s\n\n' "$@")
 auto=
-include=$(named_locks | awk '!/^#/ && NF == 3 { printf "%s%s=%s", sep, $2, $3; sep = "," }')
+include=$(named_locks | awk '{ printf "%s%s=%s", sep, $2, $3; sep = "," }')
 [ -n "$include" ] || die "no packages in docker/packages.lock"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -102,14 +103,14 @@ if [ $resolve = 0 ]; then
 	# (all the local repository has) do not always carry.
 	include=$(awk '!/^#/ && NF == 4 { printf "%s%s=%s", sep, $1, $2; sep = "," }' "$rootfs_lock")
 	# ... and the dependencies marked automatically installed again, as apt would have.
-	named_locks | grep -v '^#' | awk 'NF == 3 { print $2 }' | LC_ALL=C sort >"$tmp/named"
+	named_locks | awk '{ print $2 }' | LC_ALL=C sort >"$tmp/named"
 	auto=$(grep -v '^#' "$rootfs_lock" | awk 'NF == 4 { print $1 }' | LC_ALL=C sort | comm -23 - "$tmp/named" | tr '\n' ' ')
 else
 	# apt picks the newest version of each dependency, while a named package at an older
 	# version may depend on exactly its own version of a sibling (zlib1g-dev on zlib1g, jq
 	# on libjq1): prefer every package at a named version. Priority 990 prefers without
 	# forcing: a version the mirror lacks is ignored.
-	named_locks | awk '!/^#/ && NF == 3 { printf "Package: /./\nPin: version %s\nPin-Priority: 990\n\n", $3 }' >"$pins"
+	named_locks | awk '{ printf "Package: /./\nPin: version %s\nPin-Priority: 990\n\n", $3 }' >"$pins"
 	# --resolve-keep: the same preference for every dependency's rootfs.lock version, so
 	# only what the pins force moves; where they need newer dependencies apt fails rather
 	# than downgrade, and the caller resolves with --resolve.

@@ -28,20 +28,21 @@ uid=${SUDO_UID:-$(id -u)}
 gid=${SUDO_GID:-$(id -g)}
 user=$(getent passwd "$uid" | cut -d: -f1)
 user=${user:-user$uid}
+group=$(getent group "$gid" | cut -d: -f1)
+group=${group:-group$gid}
 cache=${FLOWATTR_CACHE:-${HOME:?set HOME or FLOWATTR_CACHE}/.cache/flowattr}
 # The user's passwd and group entries and home live in the cache (the container outlives
 # this script, so no temporary directory): the image's own entries, minus any that would
 # clash, plus the user's.
 state="$cache/shell/$uid"
 mkdir -p "$state/home" "$cache"
-docker run --rm --entrypoint cat "$builder" /etc/passwd |
-	awk -F: -v u="$uid" -v n="$user" '$3 != u && $1 != n' >"$state/passwd"
-echo "$user:x:$uid:$gid::/home/$user:/bin/bash" >>"$state/passwd"
-group=$(getent group "$gid" | cut -d: -f1)
-group=${group:-group$gid}
-docker run --rm --entrypoint cat "$builder" /etc/group |
-	awk -F: -v g="$gid" -v n="$group" '$3 != g && $1 != n' >"$state/group"
-echo "$group:x:$gid:" >>"$state/group"
+# The image's FILE ($1) without the entries of id $2 or name $3, then the line $4.
+with_entry() {
+	docker run --rm --entrypoint cat "$builder" "$1" | awk -F: -v id="$2" -v n="$3" '$3 != id && $1 != n'
+	echo "$4"
+}
+with_entry /etc/passwd "$uid" "$user" "$user:x:$uid:$gid::/home/$user:/bin/bash" >"$state/passwd"
+with_entry /etc/group "$gid" "$group" "$group:x:$gid:" >"$state/group"
 # Under sudo the files above are root's: give the user what is theirs.
 [ "$(id -u)" = "$uid" ] || chown -R "$uid:$gid" "$cache/shell"
 

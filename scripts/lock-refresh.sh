@@ -35,17 +35,18 @@ apt_opts="-o Dir::Etc::SourceList=$dir/sources.list -o Dir::Etc::SourceParts=/de
 # shellcheck disable=SC2086
 apt-get $apt_opts update -qq
 
-# Whether the mirror offers package $1 at version $3 in suite $2.
-offered() {
+# "suite version" of every version of package $1 the mirror offers.
+suite_versions() {
 	# shellcheck disable=SC2086
-	apt-cache $apt_opts madison "$1" | awk -F' *[|] *' -v v="$3" -v s="$2" '
-		{ split($3, w, " "); split(w[2], suite, "/") } $2 == v && suite[1] == s { found = 1 } END { exit !found }'
+	apt-cache $apt_opts madison "$1" | awk -F' *[|] *' '{ split($3, w, " "); split(w[2], s, "/"); print s[1], $2 }'
 }
+
+# Whether the mirror offers package $1 at version $3 in suite $2.
+offered() { suite_versions "$1" | grep -qxF "$2 $3"; }
 
 # Print "suite version" of the newest version of package $1 in the suites listed in $2.
 newest() {
-	# shellcheck disable=SC2086
-	apt-cache $apt_opts madison "$1" | awk -F' *[|] *' '{ split($3, w, " "); split(w[2], s, "/"); print s[1], $2 }' |
+	suite_versions "$1" |
 		while read -r suite ver; do
 			case " $2 " in *" $suite "*) echo "$suite $ver" ;; esac
 		done | {

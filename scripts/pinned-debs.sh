@@ -56,15 +56,15 @@ fetch_indexes() {
 	done
 }
 
-# "package version" of everything the three suites offer, sorted, into $tmp/offered;
-# fails when an index could not be read.
+# What the three suites offer: "suite package version" into $tmp/offered-in-suite and
+# "package version", sorted, into $tmp/offered; fails when an index could not be read.
 offered_versions() {
 	fetch_indexes
 	for suite in bookworm bookworm-security bookworm-backports; do
 		[ -s "$tmp/index/$suite" ] || return 1
-	done
-	cat "$tmp/index/bookworm" "$tmp/index/bookworm-security" "$tmp/index/bookworm-backports" |
-		awk '/^Package: / { p = $2 } /^Version: / { print p, $2 }' | LC_ALL=C sort -u >"$tmp/offered"
+		awk -v s="$suite" '/^Package: / { p = $2 } /^Version: / { print s, p, $2 }' "$tmp/index/$suite"
+	done >"$tmp/offered-in-suite"
+	cut -d' ' -f2- "$tmp/offered-in-suite" | LC_ALL=C sort -u >"$tmp/offered"
 }
 
 # "1:14.0.6-13 (bookworm), ..." — what the mirror has of package $1, or "nothing".
@@ -176,9 +176,6 @@ cmd_repo() {
 # Every pin of the three locks against the mirror's indexes, without downloading a .deb.
 cmd_check() {
 	offered_versions || die "cannot read the indexes of bookworm, bookworm-security and bookworm-backports from $mirror"
-	for suite in bookworm bookworm-security bookworm-backports; do
-		awk -v s="$suite" '/^Package: / { p = $2 } /^Version: / { print s, p, $2 }' "$tmp/index/$suite"
-	done >"$tmp/offered-in-suite"
 	bad=0
 	for lock in "$top/docker/packages.lock" "$top/docker/shell.lock" "$top/docker/host.lock"; do
 		grep -v '^#' "$lock" | awk 'NF == 3' | while read -r suite pkg ver; do
@@ -194,9 +191,10 @@ cmd_check() {
 	done >>"$tmp/report"
 	[ -s "$tmp/report" ] && bad=1
 	cat "$tmp/report" >&2
+	pins=$(cat "$top/docker/packages.lock" "$top/docker/shell.lock" "$top/docker/host.lock")
 	echo "pinned-debs: $(grep -vc '^#' "$rootfs_lock") rootfs pins, of which $(locked_debs | grep -c ' debian-security/') from bookworm-security;" \
-		"$(cat "$top"/docker/packages.lock "$top"/docker/shell.lock "$top"/docker/host.lock | grep -c '^bookworm-security ') security and" \
-		"$(cat "$top"/docker/packages.lock "$top"/docker/shell.lock "$top"/docker/host.lock | grep -cE '^(sid|unstable) ') sid pins in packages.lock, shell.lock and host.lock" >&2
+		"$(echo "$pins" | grep -c '^bookworm-security ') security and" \
+		"$(echo "$pins" | grep -cE '^(sid|unstable) ') sid pins in packages.lock, shell.lock and host.lock" >&2
 	return $bad
 }
 

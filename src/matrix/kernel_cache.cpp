@@ -30,7 +30,6 @@ using Clock = std::chrono::steady_clock;
 // Bumped when the layout of kernels/<key>/ changes, so old trees are rebuilt, not misread.
 const char* const kTreeFormat = "flowattr-kernel-tree-v1";
 
-
 std::string seconds_since(Clock::time_point start) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f s", std::chrono::duration<double>(Clock::now() - start).count());

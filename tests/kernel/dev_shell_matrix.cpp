@@ -27,7 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 const std::string kSource = flowattr::env_or("FLOWATTR_SOURCE", "");
 const std::string kBuild = flowattr::env_or("FLOWATTR_BUILD", "");
 

@@ -26,7 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 const std::string kSource = flowattr::env_or("FLOWATTR_SOURCE", "");
 const std::string kVictim = "clang-14";
 const std::string kVictimOffered = "1:14.0.6-99";
