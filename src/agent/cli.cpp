@@ -19,6 +19,7 @@
 #include "agent/load_check.h"
 #include "agent/object_check.h"
 #include "agent/probe.h"
+#include "common/cli_parse.h"
 #include "common/error.h"
 #include "diagnose/cause.h"
 
@@ -148,17 +149,17 @@ int run_flowattr_cli(const std::vector<std::string>& args, std::ostream& out, st
     ParseResult parsed = parse_command_line(args);
     if (parsed.error) {
         // One line: the usage text is for --help, not to bury what was wrong.
-        err << "flowattr: " << parsed.error->message << " (flowattr --help shows the usage)\n";
-        return 2;
+        err << parsed.error->message << "\n";
+        return cli::kUsageExit;
     }
     const ParsedCommand& cmd = *parsed.command;
     install_libbpf_logging(false);
     switch (cmd.command) {
     case Command::help:
-        out << usage_text();
+        out << cmd.help_text;
         return 0;
     case Command::version:
-        out << "flowattr 0.1.0\n";
+        out << version_text();
         return 0;
     case Command::run:
         return run_agent(cmd.run, out, err);

@@ -3,6 +3,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
+
+#include "common/cli_parse.h"
 
 namespace flowattr::agent {
 namespace {
@@ -25,80 +28,141 @@ std::optional<std::uint64_t> parse_count(const std::string& text) {
     return v;
 }
 
-ParseResult usage(std::string message) { return ParseResult{std::nullopt, UsageError{std::move(message)}}; }
-
-ParseResult parse_run(const std::vector<std::string>& args) {
-    ParsedCommand cmd;
-    cmd.command = Command::run;
-    RunOptions& o = cmd.run;
-    for (std::size_t i = 1; i < args.size(); i++) {
-        const std::string& a = args[i];
-        auto value = [&](std::string& out) {
-            if (i + 1 >= args.size()) return false;
-            out = args[++i];
-            return true;
-        };
-        std::string v;
-        if (a == "--iface" || a == "-i") {
-            if (!value(v) || v.empty()) return usage("--iface needs an interface name");
-            InterfaceSpec spec = parse_interface_spec(v);
-            // The kernel's dev_valid_name(): under IFNAMSIZ, not "." or "..", no '/', ':' or blank.
-            if (spec.name.empty() || spec.name.size() >= 16 || spec.name == "." || spec.name == ".." ||
-                spec.name.find_first_of("/: \t\n") != std::string::npos)
-                return usage("--iface " + v + ": not a valid interface name");
-            o.interfaces.push_back(spec);
-        } else if (a == "--cgroup") {
-            if (!value(v) || v.empty()) return usage("--cgroup needs a cgroup v2 directory");
-            o.cgroup_root = v;
-        } else if (a == "--duration") {
-            if (!value(v)) return usage("--duration needs seconds");
-            auto s = parse_seconds(v);
-            if (!s) return usage("--duration " + v + ": not a number of seconds");
-            o.duration_s = *s;
-        } else if (a == "--interval") {
-            if (!value(v)) return usage("--interval needs seconds");
-            auto s = parse_seconds(v);
-            if (!s || *s < 0.1) return usage("--interval " + v + ": must be at least 0.1 seconds");
-            o.interval_s = *s;
-        } else if (a == "--output" || a == "-o") {
-            if (!value(v)) return usage("--output needs json or table");
-            if (v == "json") o.output = OutputFormat::json;
-            else if (v == "table") o.output = OutputFormat::table;
-            else return usage("--output " + v + ": expected json or table");
-        } else if (a == "--max-flows") {
-            if (!value(v)) return usage("--max-flows needs a number");
-            auto n = parse_count(v);
-            if (!n || *n < 16 || *n > (1u << 24))
-                return usage("--max-flows " + v + ": expected 16 to 16777216");
-            o.max_flows = std::uint32_t(*n);
-        } else if (a == "--limit") {
-            if (!value(v)) return usage("--limit needs CGROUP=RATE");
-            auto eq = v.rfind('=');
-            if (eq == std::string::npos || eq == 0)
-                return usage("--limit " + v + ": expected CGROUP=RATE, e.g. /sys/fs/cgroup/app=10M");
-            auto rate = parse_rate(v.substr(eq + 1));
-            if (!rate || *rate == 0)
-                return usage("--limit " + v + ": rate must be bytes/s like 500K, 10M, or bits/s like 8mbit");
-            o.limits.push_back(RateLimitSpec{v.substr(0, eq), *rate});
-        } else if (a == "--identity") {
-            if (!value(v)) return usage("--identity needs auto, lsm or sock-create");
-            if (v == "auto") o.identity = IdentityMode::automatic;
-            else if (v == "lsm") o.identity = IdentityMode::lsm;
-            else if (v == "sock-create") o.identity = IdentityMode::sock_create;
-            else return usage("--identity " + v + ": expected auto, lsm or sock-create");
-        } else if (a == "--attach") {
-            if (!value(v)) return usage("--attach needs auto, tcx or clsact");
-            if (v == "auto") o.attach = AttachMode::automatic;
-            else if (v == "tcx") o.attach = AttachMode::tcx;
-            else if (v == "clsact") o.attach = AttachMode::clsact;
-            else return usage("--attach " + v + ": expected auto, tcx or clsact");
-        } else {
-            return usage("run: unknown argument " + a);
-        }
-    }
-    if (o.interfaces.empty()) return usage("run: at least one --iface is required");
-    return ParseResult{cmd, std::nullopt};
+// The kernel's dev_valid_name(): under IFNAMSIZ, not "." or "..", no '/', ':' or blank.
+bool valid_interface_name(const std::string& name) {
+    return !name.empty() && name.size() < 16 && name != "." && name != ".." &&
+           name.find_first_of("/: \t\n") == std::string::npos;
 }
+
+// The `run` options, each filling its field of O.
+void add_run_options(CLI::App& run, RunOptions& o) {
+    run.add_option_function<std::vector<std::string>>(
+           "-i,--iface",
+           [&o](const std::vector<std::string>& values) {
+               for (const auto& v : values) {
+                   InterfaceSpec spec = parse_interface_spec(v);
+                   if (!valid_interface_name(spec.name))
+                       throw CLI::ValidationError("--iface", v + ": not a valid interface name");
+                   o.interfaces.push_back(spec);
+               }
+           },
+           "an interface to watch, repeatable; IF@NETNS: in /run/netns/NETNS or at the path NETNS")
+        ->type_name("IF[@NETNS]")
+        ->required();
+    run.add_option("--cgroup", o.cgroup_root, "the cgroup v2 directory flows are attributed under "
+                                              "(default: the cgroup2 mount)")
+        ->type_name("PATH")
+        ->check(cli::check([](const std::string& v) { return v.empty() ? "needs a cgroup v2 directory" : ""; }));
+    run.add_option("--duration", o.duration_s, "seconds to run; 0: until SIGINT or SIGTERM")
+        ->type_name("S")
+        ->check(cli::check([](const std::string& v) {
+            return parse_seconds(v) ? "" : v + ": not a number of seconds";
+        }));
+    run.add_option("--interval", o.interval_s, "seconds between reports of the flows that changed")
+        ->type_name("S")
+        ->check(cli::check([](const std::string& v) {
+            auto s = parse_seconds(v);
+            return s && *s >= 0.1 ? "" : v + ": must be at least 0.1 seconds";
+        }));
+    cli::add_choice(run, "-o,--output", o.output, {{"json", OutputFormat::json}, {"table", OutputFormat::table}},
+                    "one JSON object per flow (docs/OUTPUT.md) or a table")
+        ->default_str("json");
+    run.add_option("--max-flows", o.max_flows, "flows tracked at once (the flow table's size)")
+        ->type_name("N")
+        ->check(cli::check([](const std::string& v) {
+            auto n = parse_count(v);
+            return n && *n >= 16 && *n <= (1u << 24) ? "" : v + ": expected 16 to 16777216";
+        }));
+    run.add_option_function<std::vector<std::string>>(
+           "--limit",
+           [&o](const std::vector<std::string>& values) {
+               for (const auto& v : values) {
+                   auto eq = v.rfind('=');
+                   if (eq == std::string::npos || eq == 0)
+                       throw CLI::ValidationError("--limit",
+                                                  v + ": expected CGROUP=RATE, e.g. /sys/fs/cgroup/app=10M");
+                   auto rate = parse_rate(v.substr(eq + 1));
+                   if (!rate || *rate == 0)
+                       throw CLI::ValidationError(
+                           "--limit", v + ": rate must be bytes/s like 500K, 10M, or bits/s like 8mbit");
+                   o.limits.push_back(RateLimitSpec{v.substr(0, eq), *rate});
+               }
+           },
+           "an egress rate limit for one cgroup, repeatable; CGROUP absolute or under --cgroup")
+        ->type_name("CGROUP=RATE");
+    cli::add_choice(run, "--identity", o.identity,
+                    {{"auto", IdentityMode::automatic}, {"lsm", IdentityMode::lsm},
+                     {"sock-create", IdentityMode::sock_create}},
+                    "how a socket's process is learnt: the LSM hook, cgroup/sock_create, or the probe's pick")
+        ->default_str("auto");
+    cli::add_choice(run, "--attach", o.attach,
+                    {{"auto", AttachMode::automatic}, {"tcx", AttachMode::tcx}, {"clsact", AttachMode::clsact}},
+                    "TCX links, or tc filters on a clsact qdisc; auto: TCX where the kernel has it")
+        ->default_str("auto");
+    run.footer("Prints one JSON object per flow that changed in each interval, and every flow once more at exit.\n"
+               "RATE: bytes/s (500K, 10M) or bits/s (8mbit). Exit codes: 0 ok, 1 failure, 2 usage.");
+}
+
+// The whole command line of flowattr, every command filling its part of CMD; which command
+// was given is read back from the App after the parse.
+struct CommandLine {
+    std::unique_ptr<CLI::App> app = cli::make_app("flowattr", "flowattr: which process owns each network flow, "
+                                                              "from eBPF programs on the interfaces and cgroups.");
+    ParsedCommand cmd;
+    std::vector<std::pair<CLI::App*, Command>> commands;
+
+    CommandLine() {
+        app->add_flag("--version", "print the version");
+        app->footer("Exit codes: 0 ok, 1 failure, 2 usage. `flowattr COMMAND --help` shows a command's options.");
+        add_run_options(*add(Command::run, "run", "attribute the flows on the interfaces to processes"), cmd.run);
+
+        CLI::App* probe = add(Command::probe, "probe", "the kernel features flowattr depends on");
+        probe->add_flag("--json", cmd.probe.json, "one JSON object");
+
+        CLI::App* load = add(Command::load, "load", "load every embedded program, print verifier stats, detach");
+        load->add_flag("--check", cmd.load.check, "load, report, detach (the one mode)")->required();
+        load->add_flag("--full-log", cmd.load.full_log, "every verifier log, passes too");
+
+        CLI::App* check = add(Command::check, "check", "load and attach any BPF object's programs one at a time");
+        check->add_flag("--json", cmd.check.json, "one JSON line per program (docs/OUTPUT.md)");
+        check->add_flag("--full-log", cmd.check.full_log, "every verifier log, passes too");
+        check->add_flag("--load-only", cmd.check.load_only, "load without attaching");
+        check->add_flag("--unprivileged", cmd.check.unprivileged,
+                        "as uid 65534 without capabilities, to see what an unprivileged loader gets");
+        check->add_option("--log-limit", cmd.check.log_limit, "--json: keep each verifier log within this many bytes")
+            ->type_name("BYTES")
+            ->check(cli::check([](const std::string& v) { return parse_count(v) ? "" : v + ": not a number of bytes"; }));
+        check->add_option("OBJECT", cmd.check.objects, "a .bpf.o, or an executable embedding BPF objects")
+            ->type_name("")
+            ->default_str("")
+            ->required();
+        check->footer("Each failure is named with its class, cause and fix (docs/TROUBLESHOOTING.md).");
+
+        CLI::App* causes = add(Command::causes, "causes", "the failure classes check names, with cause and fix");
+        auto* json = causes->add_flag_callback("--json", [this] { cmd.causes = CausesFormat::json; }, "as JSON");
+        causes->add_flag_callback("--markdown", [this] { cmd.causes = CausesFormat::markdown; },
+                                  "as docs/TROUBLESHOOTING.md")
+            ->excludes(json);
+
+        // verify parses its own options (verify_cli.cpp): everything after the word is handed on.
+        CLI::App* verify = add(Command::verify, "verify", "check embedded or given BPF objects offline "
+                                                          "(`flowattr verify --help`)");
+        verify->set_help_flag();
+        verify->prefix_command();
+
+        add(Command::help, "help", "this help");
+        add(Command::version, "version", "print the version");
+        // A word that is no command is named as such below, not as CLI11's "not expected".
+        // Set last: subcommands take the setting their parent has when they are added.
+        app->allow_extras();
+    }
+
+    CLI::App* add(Command command, const std::string& name, const std::string& description) {
+        CLI::App* sub = app->add_subcommand(name, description);
+        commands.emplace_back(sub, command);
+        return sub;
+    }
+};
 
 }  // namespace
 
@@ -137,97 +201,33 @@ InterfaceSpec parse_interface_spec(const std::string& text) {
 }
 
 ParseResult parse_command_line(const std::vector<std::string>& args) {
-    if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
-        ParsedCommand cmd;
-        cmd.command = Command::help;
-        return ParseResult{cmd, std::nullopt};
-    }
-    const std::string& sub = args[0];
-    if (sub == "--version" || sub == "version") {
-        ParsedCommand cmd;
-        cmd.command = Command::version;
-        return ParseResult{cmd, std::nullopt};
-    }
-    if (sub == "run") return parse_run(args);
-    if (sub == "probe") {
-        ParsedCommand cmd;
-        cmd.command = Command::probe;
-        for (std::size_t i = 1; i < args.size(); i++) {
-            if (args[i] == "--json") cmd.probe.json = true;
-            else return usage("probe: unknown argument " + args[i]);
+    CommandLine line;
+    std::ostringstream out, err;
+    if (auto done = cli::parse(*line.app, args, out, err)) {
+        if (*done != 0) {
+            std::string message = err.str();
+            if (!message.empty() && message.back() == '\n') message.pop_back();
+            return ParseResult{std::nullopt, UsageError{message}};
         }
-        return ParseResult{cmd, std::nullopt};
+        line.cmd.command = Command::help;
+        line.cmd.help_text = out.str();
+        return ParseResult{line.cmd, std::nullopt};
     }
-    if (sub == "load") {
-        ParsedCommand cmd;
-        cmd.command = Command::load;
-        for (std::size_t i = 1; i < args.size(); i++) {
-            if (args[i] == "--check") cmd.load.check = true;
-            else if (args[i] == "--full-log") cmd.load.full_log = true;
-            else return usage("load: unknown argument " + args[i]);
-        }
-        if (!cmd.load.check) return usage("load: only --check is supported (load, report, detach)");
-        return ParseResult{cmd, std::nullopt};
-    }
-    if (sub == "check") {
-        ParsedCommand cmd;
-        cmd.command = Command::check;
-        for (std::size_t i = 1; i < args.size(); i++) {
-            if (args[i] == "--json") cmd.check.json = true;
-            else if (args[i] == "--full-log") cmd.check.full_log = true;
-            else if (args[i] == "--load-only") cmd.check.load_only = true;
-            else if (args[i] == "--unprivileged") cmd.check.unprivileged = true;
-            else if (args[i] == "--log-limit") {
-                char* end = nullptr;
-                const char* v = i + 1 < args.size() ? args[++i].c_str() : "";
-                unsigned long long n = std::strtoull(v, &end, 10);
-                if (!*v || *end) return usage("check: --log-limit wants a number of bytes");
-                cmd.check.log_limit = std::size_t(n);
-            }
-            else if (!args[i].empty() && args[i][0] == '-') return usage("check: unknown argument " + args[i]);
-            else cmd.check.objects.push_back(args[i]);
-        }
-        if (cmd.check.objects.empty()) return usage("check: which BPF object? (OBJECT.bpf.o or an executable embedding one)");
-        return ParseResult{cmd, std::nullopt};
-    }
-    if (sub == "causes") {
-        ParsedCommand cmd;
-        cmd.command = Command::causes;
-        for (std::size_t i = 1; i < args.size(); i++) {
-            if (args[i] == "--json") cmd.causes = CausesFormat::json;
-            else if (args[i] == "--markdown") cmd.causes = CausesFormat::markdown;
-            else return usage("causes: unknown argument " + args[i]);
-        }
-        return ParseResult{cmd, std::nullopt};
-    }
-    if (sub == "verify") {
-        ParsedCommand cmd;
-        cmd.command = Command::verify;
-        cmd.verify_args.assign(args.begin() + 1, args.end());
-        return ParseResult{cmd, std::nullopt};
-    }
-    return usage("unknown command " + sub + " (expected run, probe, load, check, causes, verify)");
+    if (const auto stray = line.app->remaining(); !stray.empty())
+        return ParseResult{std::nullopt, UsageError{"flowattr: unknown command " + stray.front() +
+                                                    " (expected run, probe, load, check, causes, verify; "
+                                                    "flowattr --help shows the usage)"}};
+    line.cmd.command = Command::help;
+    if (line.app->get_option("--version")->count()) line.cmd.command = Command::version;
+    for (const auto& [sub, command] : line.commands)
+        if (sub->parsed()) line.cmd.command = command;
+    // The program's own help, not that of the `help` command the words selected.
+    if (line.cmd.command == Command::help)
+        line.cmd.help_text = line.app->get_formatter()->make_help(line.app.get(), line.app->get_name(), CLI::AppFormatMode::Normal);
+    if (line.cmd.command == Command::verify) line.cmd.verify_args = line.app->get_subcommand("verify")->remaining();
+    return ParseResult{line.cmd, std::nullopt};
 }
 
-std::string usage_text() {
-    return "usage: flowattr COMMAND [OPTIONS]\n"
-           "\n"
-           "  run    --iface IF[@NETNS]... [--cgroup PATH] [--duration S] [--interval S]\n"
-           "         [--output json|table] [--max-flows N] [--limit CGROUP=RATE]...\n"
-           "         [--identity auto|lsm|sock-create] [--attach auto|tcx|clsact]\n"
-           "         attribute the flows on IF to processes; one JSON object per flow that changed\n"
-           "         in each interval (default 5 s), and every flow once more at exit;\n"
-           "         --duration 0 (the default): run until SIGINT or SIGTERM\n"
-           "  probe  [--json]          kernel features flowattr depends on\n"
-           "  load   --check [--full-log]  load every embedded program, print verifier stats, detach\n"
-           "  check  [--json] [--full-log] [--load-only] [--unprivileged] [--log-limit BYTES] OBJECT...  load and attach any BPF object's\n"
-           "         programs one at a time (OBJECT: a .bpf.o or an executable embedding objects);\n"
-           "         each failure named with its class, cause and fix (docs/TROUBLESHOOTING.md);\n"
-           "         --unprivileged: as uid 65534 without capabilities, to see what an unprivileged loader gets\n"
-           "  causes [--json|--markdown]  the failure classes check names, with cause and fix\n"
-           "  verify [--against DIR] [OBJECT.bpf.o...]  check embedded or given BPF objects offline\n"
-           "\n"
-           "RATE: bytes/s (500K, 10M) or bits/s (8mbit). Exit codes: 0 ok, 1 failure, 2 usage.\n";
-}
+std::string version_text() { return std::string("flowattr ") + FLOWATTR_VERSION + "\n"; }
 
 }  // namespace flowattr::agent

@@ -1,6 +1,7 @@
 #pragma once
-// Command-line model of `flowattr`: parsing and validation only, no side effects, so the
-// unit tests can pin every accepted and rejected argument.
+// Command-line model of `flowattr`: parsing and validation only (declared with CLI11, the
+// help generated from the same definitions), no side effects, so the unit tests can pin
+// every accepted and rejected argument.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -73,9 +74,11 @@ struct ParsedCommand {
     CheckCommandOptions check;
     CausesFormat causes = CausesFormat::text;
     std::vector<std::string> verify_args;  // handed to the verify library untouched
+    std::string help_text;                  // Command::help: the help asked for
 };
 
-// A rejected command line; the message names the offending argument.
+// A rejected command line; the message is one line naming the command and the offending
+// argument.
 struct UsageError {
     std::string message;
 };
@@ -91,6 +94,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args);
 std::optional<std::uint64_t> parse_rate(const std::string& text);
 InterfaceSpec parse_interface_spec(const std::string& text);
 
-std::string usage_text();
+// "flowattr 0.1.0": the version of CMake's project().
+std::string version_text();
 
 }  // namespace flowattr::agent

@@ -2,8 +2,10 @@
 
 #include <cstdlib>
 #include <iomanip>
+#include <optional>
 #include <set>
 
+#include "common/cli_parse.h"
 #include "common/error.h"
 #include "matrix/http_fetch.h"
 #include "matrix/kernel_cache.h"
@@ -13,51 +15,28 @@ namespace flowattr::matrix {
 namespace {
 
 struct CommonArgs {
-    std::string kernels;
+    std::string kernels = "kernels.txt";
     std::string cache;
     bool offline = false;
-    bool help = false;
     std::vector<std::string> names;
 };
 
-const char* const kFetchUsage =
-    "usage: kmatrix fetch [NAME...] [--offline] [--kernels FILE] [--cache DIR]\n"
-    "  Downloads, verifies (sha256) and unpacks the kernels of kernels.txt into the cache.\n"
-    "  --offline      use only what is cached; a missing kernel is reported unavailable\n"
-    "  --kernels FILE the kernel list (default $FLOWATTR_KERNELS or ./kernels.txt)\n"
-    "  --cache DIR    the cache (default $FLOWATTR_CACHE or ~/.cache/flowattr)\n";
-const char* const kListUsage =
-    "usage: kmatrix list [--kernels FILE] [--cache DIR]\n"
-    "  Shows every kernel of kernels.txt and whether it is in the cache.\n";
-
-// Returns false (after printing why) on a usage error.
-bool parse_args(const std::vector<std::string>& args, bool allow_fetch_options, CommonArgs& a, std::ostream& err) {
-    const char* env_kernels = std::getenv("FLOWATTR_KERNELS");
-    a.kernels = env_kernels && *env_kernels ? env_kernels : "kernels.txt";
-    for (std::size_t i = 0; i < args.size(); i++) {
-        const std::string& arg = args[i];
-        if (arg == "--help" || arg == "-h") {
-            a.help = true;
-        } else if (arg == "--kernels" || arg == "--cache") {
-            if (i + 1 >= args.size()) {
-                err << "kmatrix: " << arg << " needs a value\n";
-                return false;
-            }
-            (arg == "--kernels" ? a.kernels : a.cache) = args[++i];
-        } else if (allow_fetch_options && arg == "--offline") {
-            a.offline = true;
-        } else if (!arg.empty() && arg[0] == '-') {
-            err << "kmatrix: unknown option " << arg << "\n";
-            return false;
-        } else if (allow_fetch_options) {
-            a.names.push_back(arg);
-        } else {
-            err << "kmatrix: unexpected argument " << arg << "\n";
-            return false;
-        }
+// fetch's and list's options; an exit code when there is nothing more to do (--help, or a
+// usage error, both printed).
+std::optional<int> parse_args(const std::vector<std::string>& args, bool fetch, CommonArgs& a, std::ostream& out,
+                              std::ostream& err) {
+    auto app = cli::make_app(fetch ? "kmatrix fetch" : "kmatrix list", fetch ? fetch_description() : list_description());
+    app->add_option("--kernels", a.kernels, "the kernel list")->type_name("FILE")->envname("FLOWATTR_KERNELS");
+    app->add_option("--cache", a.cache, "the cache (default $FLOWATTR_CACHE or ~/.cache/flowattr)")->type_name("DIR");
+    if (fetch) {
+        app->add_flag("--offline", a.offline, "use only what is cached; a missing kernel is reported unavailable");
+        app->add_option("NAME", a.names, "only these kernels (default: every kernel)")->type_name("")->default_str("");
+        app->footer("Exit: 0 every kernel that has a source is cached, 1 some kernel with a source is unavailable,\n"
+                    "2 bad input (nothing fetched), 3 a download failed or its sha256 differs from the pin.");
     }
+    if (auto done = cli::parse(*app, args, out, err)) return done;
     if (a.cache.empty()) a.cache = KernelCache::default_root();
-    return true;
+    return std::nullopt;
 }
 
 // The entries named on the command line (all when none), in kernels.txt order.
@@ -87,19 +66,15 @@ std::size_t name_width(const std::vector<KernelEntry>& entries) {
 
 }  // namespace
 
+const char* fetch_description() { return "download and verify (sha256) the kernels of kernels.txt into the cache"; }
+const char* list_description() { return "show the kernels of kernels.txt and whether each is in the cache"; }
+
 int run_fetch_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
     CommonArgs a;
     try {
-        if (!parse_args(args, true, a, err)) {
-            err << kFetchUsage;
-            return 2;
-        }
-        if (a.help) {
-            out << kFetchUsage;
-            return 0;
-        }
+        if (auto done = parse_args(args, true, a, out, err)) return *done;
         std::vector<KernelEntry> entries;
-        if (!select(load_kernel_list(a.kernels), a.names, entries, err)) return 2;
+        if (!select(load_kernel_list(a.kernels), a.names, entries, err)) return cli::kUsageExit;
 
         KernelCache cache(a.cache, a.offline);
         const std::size_t w = name_width(entries);
@@ -131,7 +106,7 @@ int run_fetch_cli(const std::vector<std::string>& args, std::ostream& out, std::
         return unavailable_with_source ? 1 : 0;
     } catch (const KernelListError& e) {
         err << "kmatrix fetch: " << e.what() << "\n";
-        return 2;
+        return cli::kUsageExit;
     } catch (const ChecksumError& e) {
         err << "kmatrix fetch: " << e.what() << "\n  the downloaded file is not the pinned one; it was not kept\n";
         return 3;
@@ -145,14 +120,7 @@ int run_fetch_cli(const std::vector<std::string>& args, std::ostream& out, std::
 int run_list_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
     CommonArgs a;
     try {
-        if (!parse_args(args, false, a, err)) {
-            err << kListUsage;
-            return 2;
-        }
-        if (a.help) {
-            out << kListUsage;
-            return 0;
-        }
+        if (auto done = parse_args(args, false, a, out, err)) return *done;
         std::vector<KernelEntry> entries = load_kernel_list(a.kernels);
         KernelCache cache(a.cache, true);
         const std::size_t w = name_width(entries);
@@ -168,7 +136,7 @@ int run_list_cli(const std::vector<std::string>& args, std::ostream& out, std::o
         return 0;
     } catch (const KernelListError& e) {
         err << "kmatrix list: " << e.what() << "\n";
-        return 2;
+        return cli::kUsageExit;
     } catch (const Error& e) {
         err << "kmatrix list: " << e.what() << "\n";
         return 3;

@@ -19,4 +19,8 @@ int run_fetch_cli(const std::vector<std::string>& args, std::ostream& out, std::
 // entry with its cache state (cached / partial / missing / no-source) without fetching.
 int run_list_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+// One line each, for `kmatrix --help` and the commands' own help.
+const char* fetch_description();
+const char* list_description();
+
 }  // namespace flowattr::matrix

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -20,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/cli_parse.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "matrix/fetch_cli.h"
@@ -38,84 +40,7 @@ namespace {
 
 // Bad input (a flag, a kernel name, kernels.txt): 2 for every command, as for flowattr;
 // nothing is fetched or booted.
-constexpr int kUsage = 2;
-
-const char* const kUsageText =
-    "usage: kmatrix COMMAND [OPTIONS]\n"
-    "  run    boot every kernel of kernels.txt under QEMU and run flowattr's kernel suite in each\n"
-    "  repro  NAME: boot one kernel again with the same kernel and initramfs bytes\n"
-    "  check  OBJECT...: load and attach any BPF object's programs on every kernel; class, cause, fix\n"
-    "  lab    every loader-failure fixture on every kernel, held against the expected grid\n"
-    "  exec   -- CMD [ARGS]: run one command in every kernel's VM; its exit and output per kernel\n"
-    "  fetch  download and verify kernels into the cache\n"
-    "  list   show the kernels and their cache state\n"
-    "Run `kmatrix COMMAND --help` for a command's options.\n";
-
-const char* const kRunUsage =
-    "usage: kmatrix run [--kernels FILE] [--only NAME,...] [-j N] [--offline] [--out DIR] [--artifacts DIR]\n"
-    "                   [--cache DIR] [--accel auto|kvm|tcg] [--timeout-scale X] [--memory MB] [--cmdline ARGS]\n"
-    "  --kernels FILE   kernel list (default $FLOWATTR_KERNELS or ./kernels.txt)\n"
-    "  --only A,B       run only these kernels\n"
-    "  -j N             VMs at a time (default: cores, within half the free memory)\n"
-    "  --offline        use only cached kernels; missing ones are reported unavailable\n"
-    "  --out DIR        reports and per-kernel logs (default out/matrix)\n"
-    "  --artifacts DIR  where the static flowattr and flowattr_kernel_tests are (default out/, then build/)\n"
-    "  --agent/--suite/--busybox PATH  use these static binaries as flowattr / flowattr_kernel_tests / busybox\n"
-    "  --accel MODE     auto probes KVM with a short boot and falls back to TCG (default $FLOWATTR_ACCEL or auto)\n"
-    "  --timeout-scale  multiply every timeout (slow or loaded machines)\n"
-    "  --cmdline ARGS   appended to every kernel command line\n"
-    "Exit: 0 all available kernels passed; else the most severe outcome's code (pass 0, test-fail 10,\n"
-    "load-fail 11, boot-fail 12, panic 13, splat 14, timeout 15, infra-error 18); 130 interrupted;\n"
-    "2 bad input (nothing booted).\n";
-
-const char* const kCheckUsage =
-    "usage: kmatrix check [--kernels FILE] [--only NAME,...] [-j N] [--json PATH] [--out DIR] OBJECT...\n"
-    "                     [--offline] [--artifacts DIR] [--cache DIR] [--accel auto|kvm|tcg] [--timeout-scale X]\n"
-    "  OBJECT is a .bpf.o or an ELF executable embedding BPF objects (libbpf skeletons). Each kernel\n"
-    "  boots once; in it every program of every object is loaded alone (its object's maps created),\n"
-    "  attached the way its program type says where the guest has a target (tc/tcx/xdp on lo, cgroup\n"
-    "  programs on a scratch cgroup, tracing and LSM programs by libbpf's auto-attach), then detached.\n"
-    "  --json PATH      {\"kernels\":[...],\"results\":[...]} (docs/OUTPUT.md)\n"
-    "  reports in --out (default out/matrix): index.html, summary.md, check.json, <kernel>/junit.xml\n"
-    "Exit: 0 every program passed on every available kernel, 1 any failed, 2 bad input (no VM booted).\n";
-
-const char* const kLabUsage =
-    "usage: kmatrix lab --fixtures DIR --expect FILE [--write-expected FILE] [--kernels FILE] [--only NAME,...]\n"
-    "                   [-j N] [--out DIR] [--offline] [--artifacts DIR] [--cache DIR] [--accel auto|kvm|tcg]\n"
-    "  kmatrix check over every DIR/*.bpf.o (the loader-failure fixtures), then the grid of classes is\n"
-    "  held against FILE (tests/kernel/fixtures/expected.txt); every difference is printed.\n"
-    "  --write-expected FILE  record what the kernels really did instead of comparing\n"
-    "  --variants-of NAME     the kernel booted twice more: NAME+unprivileged (flowattr check as uid 65534)\n"
-    "                         and NAME+nomodules (no sch_ingress/cls_bpf); default 6.1, none if not selected\n"
-    "Exit: 0 the grid matches, 1 it differs, 2 bad input.\n";
-
-const char* const kExecUsage =
-    "usage: kmatrix exec [--kernels FILE] [--only NAME,...] [-j N] [--file PATH]... [--timeout S] [--json PATH]\n"
-    "                    [--out DIR] [--offline] [--artifacts DIR] [--cache DIR] [--accel auto|kvm|tcg] -- CMD [ARGS]\n"
-    "  Boots every kernel (as root in the guest: bpffs, cgroup2, tracefs, debugfs mounted, modules loaded,\n"
-    "  lo up, no network) and runs CMD with ARGS once in each, in /exec, with PATH=/exec:/bin.\n"
-    "  --file PATH      bring this file along as /exec/<its name> (repeatable): a static binary, a script\n"
-    "                   for busybox sh, a .bpf.o; a dynamically linked executable is refused (no libc in the guest)\n"
-    "  --timeout S      the command's limit in seconds (default: the per-test limit, 120 under TCG)\n"
-    "  --json PATH      {\"command\":[...],\"kernels\":[...]} (docs/OUTPUT.md); also OUT/exec.json\n"
-    "  The guest also has /bin/flowattr and busybox's applets (ip, tc, mount...).\n"
-    "Exit: 0 the command exited 0 on every available kernel; else the most severe outcome's code\n"
-    "(test-fail 10 for a non-zero exit; see kmatrix run --help); 2 bad input (no VM booted).\n";
-
-const char* const kReproUsage =
-    "usage: kmatrix repro NAME [--shell] [--keep] [--cmdline ARGS] [--test NAME | --object PATH] [--kernels FILE]\n"
-    "                     [--offline]\n"
-    "                     [--artifacts DIR] [--agent/--suite/--busybox PATH] [--out DIR] [--cache DIR]\n"
-    "                     [--accel auto|kvm|tcg]\n"
-    "  Boots NAME's kernel with the initramfs `kmatrix run` builds (same bytes) and runs\n"
-    "  `flowattr load --check --full-log` (printing every verifier log), or that plus one test with --test.\n"
-    "  --object PATH    instead: `flowattr check` of this BPF object (or executable embedding objects),\n"
-    "                   each program's class, cause, fix and full verifier log\n"
-    "  --shell          interactive shell in the VM on this terminal (after the test with --test);\n"
-    "                   Ctrl-A x quits QEMU\n"
-    "  --keep           keep initramfs and logs in OUT/repro/NAME (default: a temporary directory)\n"
-    "  --cmdline ARGS   appended to the kernel command line (e.g. loglevel=7)\n"
-    "Exit: the outcome's code (see kmatrix run --help); 2 bad input (nothing booted).\n";
+constexpr int kUsage = cli::kUsageExit;
 
 // Set from signal handlers; everything that waits polls it.
 std::atomic<bool> g_cancel{false};
@@ -180,124 +105,154 @@ struct Options {
     std::vector<std::string> files;
     std::vector<std::string> command;
     int command_timeout_s = 0;
-    bool help = false;
 };
 
 enum class Verb { run, repro, check, lab, exec };
 
-std::vector<std::string> split_commas(const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ','))
-        if (!item.empty()) out.push_back(item);
-    return out;
+// What each command is for: `kmatrix --help` lists these, `kmatrix COMMAND --help` opens with one.
+const char* verb_description(Verb verb) {
+    switch (verb) {
+    case Verb::run: return "boot every kernel of kernels.txt under QEMU and run flowattr's kernel suite in each";
+    case Verb::repro: return "boot one kernel again with the same kernel and initramfs bytes";
+    case Verb::check: return "load and attach any BPF object's programs on every kernel; class, cause, fix";
+    case Verb::lab: return "every loader-failure fixture on every kernel, held against the expected grid";
+    case Verb::exec: return "run one command in every kernel's VM; its exit and output per kernel";
+    }
+    return "";
 }
 
-// Returns false after printing why on a usage error.
-bool parse_options(const std::vector<std::string>& args, Verb verb, Options& o, std::ostream& err) {
-    const bool repro = verb == Verb::repro;
-    const bool many = verb != Verb::repro;  // --only, -jN
-    const char* env_kernels = std::getenv("FLOWATTR_KERNELS");
-    o.kernels = env_kernels && *env_kernels ? env_kernels : "kernels.txt";
-    const char* env_accel = std::getenv("FLOWATTR_ACCEL");
-    o.accel = env_accel && *env_accel ? env_accel : "auto";
-    auto value = [&](std::size_t& i, const std::string& opt) -> std::optional<std::string> {
-        if (i + 1 >= args.size()) {
-            err << "kmatrix: " << opt << " needs a value\n";
-            return std::nullopt;
-        }
-        return args[++i];
-    };
-    auto number = [&](const std::string& opt, const std::string& v, double& out) {
-        char* end = nullptr;
-        out = std::strtod(v.c_str(), &end);
-        if (v.empty() || *end || out <= 0) {
-            err << "kmatrix: " << opt << " wants a positive number, not '" << v << "'\n";
-            return false;
-        }
-        return true;
-    };
-    for (std::size_t i = 0; i < args.size(); i++) {
-        const std::string& a = args[i];
-        std::optional<std::string> v;
-        double num = 0;
-        if (verb == Verb::exec && a == "--") {
-            o.command.assign(args.begin() + long(i) + 1, args.end());
-            break;
-        }
-        if (verb == Verb::exec && (a == "--file" || a == "--timeout")) {
-            if (!(v = value(i, a))) return false;
-            if (a == "--file") {
-                o.files.push_back(*v);
-            } else {
-                if (!number(a, *v, num)) return false;
-                o.command_timeout_s = int(num + 0.5);
-            }
-        } else if (a == "--help" || a == "-h") {
-            o.help = true;
-        } else if (a == "--offline") {
-            o.offline = true;
-        } else if (repro && a == "--shell") {
-            o.shell = true;
-        } else if (repro && a == "--keep") {
-            o.keep = true;
-        } else if (a == "--kernels" || a == "--out" || a == "--artifacts" || a == "--cache" || a == "--accel" ||
-                   a == "--cmdline" || a == "--qemu" || a == "--agent" || a == "--suite" || a == "--busybox" ||
-                   (repro && (a == "--test" || a == "--object")) || (many && a == "--only") ||
-                   ((verb == Verb::check || verb == Verb::exec) && a == "--json") ||
-                   (verb == Verb::lab && (a == "--fixtures" || a == "--expect" || a == "--write-expected" ||
-                                          a == "--variants-of"))) {
-            if (!(v = value(i, a))) return false;
-            std::string& dst = a == "--kernels" ? o.kernels : a == "--out" ? o.out : a == "--artifacts" ? o.artifacts
-                               : a == "--cache" ? o.cache : a == "--accel" ? o.accel : a == "--cmdline" ? o.cmdline
-                               : a == "--qemu" ? o.qemu : a == "--agent" ? o.agent : a == "--suite" ? o.suite
-                               : a == "--busybox" ? o.busybox : o.test;
-            if (a == "--only")
-                o.only = split_commas(*v);
-            else if (a == "--object" || a == "--json" || a == "--fixtures" || a == "--expect" || a == "--write-expected" ||
-                     a == "--variants-of")
-                (a == "--object" ? o.object : a == "--json" ? o.json_path : a == "--fixtures" ? o.fixtures
-                 : a == "--expect" ? o.expect : a == "--variants-of" ? o.variants_of : o.write_expected) = *v;
-            else if (a == "--cmdline" && !o.cmdline.empty())
-                o.cmdline += " " + *v;
-            else
-                dst = *v;
-        } else if (a == "-j" || a == "--jobs" || a == "--timeout-scale" || a == "--memory") {
-            if (!(v = value(i, a)) || !number(a, *v, num)) return false;
-            if (a == "--timeout-scale")
-                o.timeout_scale = num;
-            else if (a == "--memory")
-                o.memory_mb = int(num);
-            else
-                o.jobs = int(num);
-        } else if (a.rfind("-j", 0) == 0 && a.size() > 2 && many) {
-            if (!number("-j", a.substr(2), num)) return false;
-            o.jobs = int(num);
-        } else if (repro && o.name.empty() && !a.empty() && a[0] != '-') {
-            o.name = a;
-        } else if (verb == Verb::check && !a.empty() && a[0] != '-') {
-            o.objects.push_back(a);
-        } else {
-            err << "kmatrix: unexpected argument '" << a << "'\n";
-            return false;
-        }
+// The options of every command that boots kernels, then each command's own; the help of
+// `kmatrix VERB --help` is generated from these definitions.
+std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Options& o) {
+    auto app = cli::make_app("kmatrix " + name, verb_description(verb));
+    CLI::App& a = *app;
+    o.kernels = "kernels.txt";
+    o.accel = "auto";
+    a.add_option("--kernels", o.kernels, "the kernel list")->type_name("FILE")->envname("FLOWATTR_KERNELS");
+    if (verb != Verb::repro) {
+        a.add_option_function<std::string>(
+             "--only", [&o](const std::string& v) { o.only = cli::split_commas(v); }, "only these kernels")
+            ->type_name("NAME,...");
+        a.add_option("-j,--jobs", o.jobs, "VMs at a time (default: cores, within half the free memory)")
+            ->type_name("N")
+            ->default_str("")
+            ->check(cli::positive_number());
     }
-    if (o.accel != "auto" && o.accel != "kvm" && o.accel != "tcg") {
-        err << "kmatrix: --accel wants auto, kvm or tcg, not '" << o.accel << "'\n";
-        return false;
+    a.add_flag("--offline", o.offline, "use only cached kernels; missing ones are reported unavailable");
+    a.add_option("--out", o.out, "reports and per-kernel logs")->type_name("DIR");
+    a.add_option("--artifacts", o.artifacts,
+                 "where the static flowattr and flowattr_kernel_tests are (default out/, then build/)")
+        ->type_name("DIR");
+    a.add_option("--agent", o.agent, "use this static binary as the guest's flowattr")->type_name("PATH");
+    a.add_option("--suite", o.suite, "use this static binary as flowattr_kernel_tests")->type_name("PATH");
+    a.add_option("--busybox", o.busybox, "use this static busybox")->type_name("PATH");
+    a.add_option("--cache", o.cache, "the kernel cache (default $FLOWATTR_CACHE or ~/.cache/flowattr)")
+        ->type_name("DIR");
+    a.add_option("--accel", o.accel, "auto probes KVM with a short boot and falls back to TCG")
+        ->type_name("auto|kvm|tcg")
+        ->envname("FLOWATTR_ACCEL")
+        ->check(cli::check([](const std::string& v) {
+            return v == "auto" || v == "kvm" || v == "tcg" ? "" : v + ": expected auto, kvm or tcg";
+        }));
+    a.add_option("--timeout-scale", o.timeout_scale, "multiply every timeout (slow or loaded machines)")
+        ->type_name("X")
+        ->check(cli::positive_number());
+    a.add_option("--memory", o.memory_mb, "each VM's memory")->type_name("MB")->check(cli::positive_number());
+    a.add_option_function<std::vector<std::string>>(
+         "--cmdline",
+         [&o](const std::vector<std::string>& values) {
+             for (const auto& v : values) o.cmdline += (o.cmdline.empty() ? "" : " ") + v;
+         },
+         "appended to every kernel command line (repeatable)")
+        ->type_name("ARGS");
+    a.add_option("--qemu", o.qemu, "the QEMU system emulator")->type_name("PATH");
+    switch (verb) {
+    case Verb::run:
+        a.footer("Exit: 0 all available kernels passed; else the most severe outcome's code (pass 0, test-fail 10,\n"
+                 "load-fail 11, boot-fail 12, panic 13, splat 14, timeout 15, infra-error 18); 130 interrupted;\n"
+                 "2 bad input (nothing booted).");
+        break;
+    case Verb::repro:
+        // Not CLI11-required: a missing NAME is answered with the kernels there are.
+        a.add_option("NAME", o.name, "the kernel, as named in kernels.txt")->type_name("");
+        a.add_flag("--shell", o.shell, "interactive shell in the VM on this terminal (after the test with --test); "
+                                       "Ctrl-A x quits QEMU");
+        a.add_flag("--keep", o.keep, "keep initramfs and logs in OUT/repro/NAME (default: a temporary directory)");
+        a.add_option("--test", o.test, "run this test of the suite after the load check")->type_name("NAME");
+        a.add_option("--object", o.object, "instead: `flowattr check` of this BPF object (or executable embedding "
+                                           "objects), each program's class, cause, fix and full verifier log")
+            ->type_name("PATH")
+            ->excludes("--test");
+        a.footer("Boots NAME's kernel with the initramfs `kmatrix run` builds (same bytes) and runs\n"
+                 "`flowattr load --check --full-log` (printing every verifier log), or that plus one test with --test.\n"
+                 "Exit: the outcome's code (see kmatrix run --help); 2 bad input (nothing booted).");
+        break;
+    case Verb::check:
+        a.add_option("OBJECT", o.objects, "a .bpf.o or an ELF executable embedding BPF objects (libbpf skeletons)")
+            ->type_name("")
+            ->default_str("")
+            ->required();
+        a.add_option("--json", o.json_path, "{\"kernels\":[...],\"results\":[...]} (docs/OUTPUT.md)")
+            ->type_name("PATH");
+        a.footer("Each kernel boots once; in it every program of every object is loaded alone (its object's maps\n"
+                 "created), attached the way its program type says where the guest has a target (tc/tcx/xdp on lo,\n"
+                 "cgroup programs on a scratch cgroup, tracing and LSM programs by libbpf's auto-attach), then\n"
+                 "detached. Reports in --out: index.html, summary.md, check.json, <kernel>/junit.xml.\n"
+                 "Exit: 0 every program passed on every available kernel, 1 any failed, 2 bad input (no VM booted).");
+        break;
+    case Verb::lab:
+        a.add_option("--fixtures", o.fixtures, "the loader-failure fixtures, DIR/*.bpf.o")->type_name("DIR")->required();
+        a.add_option("--expect", o.expect, "the expected grid (tests/kernel/fixtures/expected.txt)")
+            ->type_name("FILE")
+            ->required();
+        a.add_option("--write-expected", o.write_expected, "record what the kernels really did instead of comparing")
+            ->type_name("FILE");
+        a.add_option("--variants-of", o.variants_of,
+                     "the kernel booted twice more: NAME+unprivileged (flowattr check as uid 65534) and "
+                     "NAME+nomodules (no sch_ingress/cls_bpf); none if not selected")
+            ->type_name("NAME");
+        a.footer("kmatrix check over every fixture, then the grid of classes is held against --expect; every\n"
+                 "difference is printed. Exit: 0 the grid matches, 1 it differs, 2 bad input.");
+        break;
+    case Verb::exec:
+        a.add_option("--file", o.files, "bring this file along as /exec/<its name> (repeatable): a static binary, "
+                                        "a script for busybox sh, a .bpf.o; a dynamically linked executable is "
+                                        "refused (no libc in the guest)")
+            ->type_name("PATH")
+            ->default_str("");
+        a.add_option_function<double>(
+             "--timeout", [&o](double s) { o.command_timeout_s = int(s + 0.5); },
+             "the command's limit (default: the per-test limit, 120 under TCG)")
+            ->type_name("S")
+            ->check(cli::positive_number());
+        a.add_option("--json", o.json_path, "{\"command\":[...],\"kernels\":[...]} (docs/OUTPUT.md); also OUT/exec.json")
+            ->type_name("PATH");
+        a.footer("Usage: kmatrix exec [OPTIONS] -- CMD [ARGS]\n"
+                 "Boots every kernel (as root in the guest: bpffs, cgroup2, tracefs, debugfs mounted, modules loaded,\n"
+                 "lo up, no network) and runs CMD with ARGS once in each, in /exec, with PATH=/exec:/bin. The guest\n"
+                 "also has /bin/flowattr and busybox's applets (ip, tc, mount...).\n"
+                 "Exit: 0 the command exited 0 on every available kernel; else the most severe outcome's code\n"
+                 "(test-fail 10 for a non-zero exit; see kmatrix run --help); 2 bad input (no VM booted).");
+        break;
     }
-    if (o.cache.empty()) o.cache = KernelCache::default_root();
-    return true;
+    return app;
 }
 
 // Parses a command's options; an exit code when there is nothing more to do (a usage error,
-// or --help printed USAGE).
-std::optional<int> parse_command(const std::vector<std::string>& args, Verb verb, const char* usage, Options& o) {
-    if (!parse_options(args, verb, o, std::cerr)) return kUsage;
-    if (!o.help) return std::nullopt;
-    std::cout << usage;
-    return 0;
+// or --help printed). exec's command is the words after "--", kept from CLI11 so that
+// kmatrix's own options can never be mistaken for the command's.
+std::optional<int> parse_command(std::vector<std::string> args, Verb verb, const std::string& name, Options& o) {
+    if (verb == Verb::exec) {
+        auto dashes = std::find(args.begin(), args.end(), "--");
+        if (dashes != args.end()) {
+            o.command.assign(dashes + 1, args.end());
+            args.erase(dashes, args.end());
+        }
+    }
+    auto app = command_app(verb, name, o);
+    if (auto done = cli::parse(*app, args, std::cout, std::cerr)) return done;
+    if (o.cache.empty()) o.cache = KernelCache::default_root();
+    return std::nullopt;
 }
 
 // This kmatrix: it is also the guest's /init, so host and guest always speak the same records.
@@ -522,7 +477,7 @@ bool write_json_option(const char* who, const std::string& path, const std::stri
 
 int cmd_run(const std::vector<std::string>& args) {
     Options o;
-    if (auto done = parse_command(args, Verb::run, kRunUsage, o)) return *done;
+    if (auto done = parse_command(args, Verb::run, "run", o)) return *done;
     std::vector<KernelEntry> entries;
     if (!selected_kernels(o, entries)) return kUsage;
     std::string shared_error;
@@ -571,11 +526,7 @@ std::vector<CellResult> run_check(const Options& o, const std::vector<KernelEntr
 
 int cmd_check(const std::vector<std::string>& args) {
     Options o;
-    if (auto done = parse_command(args, Verb::check, kCheckUsage, o)) return *done;
-    if (o.objects.empty()) {
-        std::cerr << "kmatrix check: which BPF object? (OBJECT.bpf.o, or an executable embedding objects)\n" << kCheckUsage;
-        return kUsage;
-    }
+    if (auto done = parse_command(args, Verb::check, "check", o)) return *done;
     std::vector<KernelEntry> entries;
     if (!selected_kernels(o, entries)) return kUsage;
     std::string shared_error;
@@ -625,7 +576,7 @@ bool stage_exec(const Options& o, RunSettings& settings) {
 
 int cmd_exec(const std::vector<std::string>& args) {
     Options o;
-    if (auto done = parse_command(args, Verb::exec, kExecUsage, o)) return *done;
+    if (auto done = parse_command(args, Verb::exec, "exec", o)) return *done;
     if (o.command.empty()) {
         std::cerr << "kmatrix exec: which command? put it after --, e.g. kmatrix exec --file ./t -- t -v "
                      "(kmatrix exec --help)\n";
@@ -671,11 +622,7 @@ void add_lab_variants(std::vector<KernelEntry>& entries, const std::string& base
 
 int cmd_lab(const std::vector<std::string>& args) {
     Options o;
-    if (auto done = parse_command(args, Verb::lab, kLabUsage, o)) return *done;
-    if (o.fixtures.empty() || o.expect.empty()) {
-        std::cerr << "kmatrix lab: --fixtures DIR and --expect FILE are required\n" << kLabUsage;
-        return kUsage;
-    }
+    if (auto done = parse_command(args, Verb::lab, "lab", o)) return *done;
     std::optional<ExpectedGrid> expected;
     if (o.write_expected.empty()) {
         try {
@@ -730,7 +677,7 @@ std::string recorded_initramfs_sha(const std::string& out, const std::string& na
 
 int cmd_repro(const std::vector<std::string>& args) {
     Options o;
-    if (auto done = parse_command(args, Verb::repro, kReproUsage, o)) return *done;
+    if (auto done = parse_command(args, Verb::repro, "repro", o)) return *done;
     std::vector<KernelEntry> entries;
     try {
         entries = load_kernel_list(o.kernels);
@@ -767,10 +714,6 @@ int cmd_repro(const std::vector<std::string>& args) {
     }
     settings.keep_initramfs = o.keep;
     settings.interactive = o.shell;
-    if (!o.object.empty() && !o.test.empty()) {
-        std::cerr << "kmatrix repro: --object and --test do not go together\n";
-        return kUsage;
-    }
     settings.plan.mode = o.shell ? (o.test.empty() ? GuestMode::shell : GuestMode::suite_then_shell)
                                  : (o.test.empty() ? GuestMode::load_check : GuestMode::suite);
     if (!o.object.empty()) {
@@ -841,31 +784,48 @@ int cmd_repro(const std::vector<std::string>& args) {
 }  // namespace
 
 int run_kmatrix_cli(int argc, char** argv) {
-    std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+    auto app = cli::make_app("kmatrix", "kmatrix: flowattr's kernel matrix, every kernel of kernels.txt under QEMU.");
+    app->footer("Run `kmatrix COMMAND --help` for a command's options.");
+    using Command = std::function<int(const std::vector<std::string>&)>;
+    std::vector<std::pair<CLI::App*, Command>> commands;
+    auto add = [&](const std::string& name, const std::string& description, Command command) {
+        CLI::App* sub = app->add_subcommand(name, description);
+        // The command parses its own words, --help included (command_app, fetch_cli.cpp).
+        sub->set_help_flag();
+        sub->prefix_command();
+        commands.emplace_back(sub, std::move(command));
+    };
+    add("run", verb_description(Verb::run), cmd_run);
+    add("repro", verb_description(Verb::repro), cmd_repro);
+    add("check", verb_description(Verb::check), cmd_check);
+    add("lab", verb_description(Verb::lab), cmd_lab);
+    add("exec", verb_description(Verb::exec), cmd_exec);
+    add("fetch", fetch_description(), [](const auto& args) { return run_fetch_cli(args, std::cout, std::cerr); });
+    add("list", list_description(), [](const auto& args) { return run_list_cli(args, std::cout, std::cerr); });
+    add("help", "this help", [&app](const auto&) {
+        std::cout << app->get_formatter()->make_help(app.get(), app->get_name(), CLI::AppFormatMode::Normal);
+        return 0;
+    });
+    // Set last: subcommands take the setting their parent has when they are added.
+    app->allow_extras();
+
+    const std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
     if (args.empty()) {
-        std::cerr << kUsageText;
+        std::cerr << app->help();
         return kUsage;
     }
-    std::string cmd = args.front();
-    args.erase(args.begin());
-    try {
-        if (cmd == "run") return cmd_run(args);
-        if (cmd == "repro") return cmd_repro(args);
-        if (cmd == "check") return cmd_check(args);
-        if (cmd == "lab") return cmd_lab(args);
-        if (cmd == "exec") return cmd_exec(args);
-        if (cmd == "fetch") return run_fetch_cli(args, std::cout, std::cerr);
-        if (cmd == "list") return run_list_cli(args, std::cout, std::cerr);
-        if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-            std::cout << kUsageText;
-            return 0;
+    if (auto done = cli::parse(*app, args, std::cout, std::cerr)) return *done;
+    for (const auto& [sub, command] : commands) {
+        if (!sub->parsed()) continue;
+        try {
+            return command(sub->remaining());
+        } catch (const Error& e) {
+            std::cerr << "kmatrix " << sub->get_name() << ": " << e.what() << "\n";
+            if (!e.log().empty()) std::cerr << e.log() << "\n";
+            return outcome_exit_code(Outcome::infra_error);
         }
-    } catch (const Error& e) {
-        std::cerr << "kmatrix " << cmd << ": " << e.what() << "\n";
-        if (!e.log().empty()) std::cerr << e.log() << "\n";
-        return outcome_exit_code(Outcome::infra_error);
     }
-    std::cerr << "kmatrix: unknown command '" << cmd << "'\n" << kUsageText;
+    std::cerr << "kmatrix: unknown command '" << args.front() << "' (kmatrix --help lists them)\n";
     return kUsage;
 }
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/embedded_objects.h"
+#include "common/cli_parse.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "verify/sections.h"
@@ -11,17 +12,6 @@
 namespace flowattr::verify {
 
 namespace {
-
-constexpr const char* kUsage =
-    "usage: flowattr verify [--against DIR] [--expect FILE] [--kernels FILE] [--json] [OBJECT.bpf.o ...]\n"
-    "  Checks BPF objects without loading them: ELF layout, the kernel's BTF checks (after\n"
-    "  libbpf's fix-ups), libbpf 1.4.6 section names, maps, licence, sha256.\n"
-    "  OBJECT...        objects to check (default: the objects embedded in this binary)\n"
-    "  --against DIR    fail when an embedded object differs from DIR/<name>.bpf.o\n"
-    "  --expect FILE    check programs against an expectations file (bpf/expectations.txt)\n"
-    "  --kernels FILE   flag BTF kinds older kernels of the matrix's kernels.txt reject\n"
-    "  --json           machine-readable output\n"
-    "Exit status: 0 clean, 1 findings, 2 usage error.\n";
 
 std::string hex_flags(std::uint32_t v) {
     char buf[16];
@@ -177,44 +167,35 @@ int run_verify_cli(const std::vector<std::string>& args, std::ostream& out, std:
                    const KernelListReader& kernels_reader) {
     VerifyOptions options;
     bool json = false;
-    std::optional<std::string> expect_path, kernels_path;
-    for (std::size_t i = 0; i < args.size(); i++) {
-        const std::string& a = args[i];
-        const auto value = [&](const char* option) -> std::optional<std::string> {
-            if (i + 1 < args.size()) return args[++i];
-            err << "flowattr verify: " << option << " needs a value\n" << kUsage;
-            return std::nullopt;
-        };
-        if (a == "--json") {
-            json = true;
-        } else if (a == "-h" || a == "--help") {
-            out << kUsage;
-            return 0;
-        } else if (a == "--against") {
-            if (!(options.against_dir = value("--against"))) return 2;
-        } else if (a == "--expect") {
-            if (!(expect_path = value("--expect"))) return 2;
-        } else if (a == "--kernels") {
-            if (!(kernels_path = value("--kernels"))) return 2;
-        } else if (!a.empty() && a[0] == '-') {
-            err << "flowattr verify: unknown option " << a << "\n" << kUsage;
-            return 2;
-        } else {
-            options.object_paths.push_back(a);
-        }
-    }
+    std::string against, expect_path, kernels_path;
+    auto app = cli::make_app("flowattr verify",
+                             "Checks BPF objects without loading them: ELF layout, the kernel's BTF checks (after "
+                             "libbpf's fix-ups), libbpf 1.4.6 section names, maps, licence, sha256.");
+    app->add_option("OBJECT", options.object_paths, "objects to check (default: the objects embedded in this binary)")
+        ->type_name("")
+        ->default_str("");
+    app->add_option("--against", against, "fail when an embedded object differs from DIR/<name>.bpf.o")
+        ->type_name("DIR");
+    app->add_option("--expect", expect_path, "check programs against an expectations file (bpf/expectations.txt)")
+        ->type_name("FILE");
+    app->add_option("--kernels", kernels_path, "flag BTF kinds older kernels of the matrix's kernels.txt reject")
+        ->type_name("FILE");
+    app->add_flag("--json", json, "machine-readable output");
+    app->footer("Exit status: 0 clean, 1 findings, 2 usage error.");
+    if (auto done = cli::parse(*app, args, out, err)) return *done;
+    if (!against.empty()) options.against_dir = against;
     try {
-        if (expect_path) options.expectations = parse_expectations(flowattr::read_file(*expect_path), *expect_path);
-        if (kernels_path) {
+        if (!expect_path.empty()) options.expectations = parse_expectations(flowattr::read_file(expect_path), expect_path);
+        if (!kernels_path.empty()) {
             if (!kernels_reader) {
                 err << "flowattr verify: --kernels is not available in this build (no kernels.txt reader wired in)\n";
-                return 2;
+                return cli::kUsageExit;
             }
-            options.kernels = kernels_reader(*kernels_path);
+            options.kernels = kernels_reader(kernels_path);
         }
     } catch (const flowattr::Error& e) {
         err << "flowattr verify: " << e.what() << "\n";
-        return 2;
+        return cli::kUsageExit;
     }
     const VerifyResult result = run_verify(options);
     if (json)

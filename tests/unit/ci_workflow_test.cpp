@@ -242,7 +242,7 @@ TEST(CiWorkflow, KernelJobRunsKmatrixWithFlagsItAccepts) {
     o.cwd = src();
     const RunResult r = flowattr::run_command(argv, o);
     EXPECT_EQ(r.exit_code, 0) << flowattr::format_argv(argv) << ": " << r.status_text() << "\n" << r.err;
-    EXPECT_NE(r.out.find("usage: kmatrix run"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Usage: kmatrix run"), std::string::npos) << r.out;
 
     // --help does not hide a flag kmatrix refuses.
     argv.insert(argv.end() - 1, "--no-such-flag");

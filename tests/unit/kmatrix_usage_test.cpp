@@ -26,17 +26,23 @@ int kmatrix(std::vector<std::string> args, std::string* err) {
 TEST(KmatrixUsage, EveryCommandExitsTwoOnBadInput) {
     const std::string kernels = fa::test::source_dir() + "/kernels.txt";
     const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-        {{}, "usage: kmatrix COMMAND"},
+        {{}, "Usage: kmatrix [OPTIONS] [SUBCOMMAND]"},
         {{"frobnicate"}, "unknown command 'frobnicate'"},
+        {{"run", "--accel", "xyz"}, "--accel: xyz: expected auto, kvm or tcg"},
+        {{"run", "-j0"}, "--jobs: 0: expected a positive number"},
+        {{"run", "--only"}, "--only: 1 required NAME,... missing"},
+        {{"repro", "6.1", "--object", "x.o", "--test", "t"}, "excludes"},
+        {{"lab", "--expect", "e.txt"}, "--fixtures is required"},
+        {{"list", "--offline"}, "--offline"},
         {{"run", "--bogus"}, "--bogus"},
         {{"run", "--kernels", kernels, "--only", "no-such-kernel"}, "no-such-kernel"},
         {{"run", "--kernels", "/nonexistent/kernels.txt"}, "/nonexistent/kernels.txt"},
         {{"repro", "--kernels", kernels}, "which kernel?"},
         {{"repro", "no-such-kernel", "--kernels", kernels}, "no kernel named 'no-such-kernel'"},
         {{"repro", "6.1", "--bogus"}, "--bogus"},
-        {{"check", "--kernels", kernels}, "which BPF object?"},
+        {{"check", "--kernels", kernels}, "kmatrix check: OBJECT is required (kmatrix check --help shows the usage)"},
         {{"exec", "--bogus"}, "--bogus"},
-        {{"lab", "--bogus"}, "--bogus"},
+        {{"lab", "--fixtures", "d", "--expect", "e.txt", "--bogus"}, "not expected: --bogus"},
         {{"fetch", "--bogus"}, "--bogus"},
     };
     for (const auto& [args, says] : cases) {

@@ -77,27 +77,32 @@ TEST_P(OptionsRejects, WithMessageNamingTheArgument) {
 INSTANTIATE_TEST_SUITE_P(
     BadCommandLines, OptionsRejects,
     ::testing::Values(BadArgs{{"frobnicate"}, "unknown command frobnicate"},
-                      BadArgs{{"run"}, "at least one --iface"},
-                      BadArgs{{"run", "--iface"}, "--iface needs"},
+                      BadArgs{{"run"}, "--iface is required"},
+                      BadArgs{{"run", "--iface"}, "--iface: 1 required IF[@NETNS] missing"},
                       BadArgs{{"run", "--iface", "averyveryverylongname0"}, "not a valid interface name"},
                       BadArgs{{"run", "--iface", "bad/name"}, "not a valid interface name"},
                       BadArgs{{"run", "--iface", "a:b"}, "not a valid interface name"},
                       BadArgs{{"run", "--iface", ".."}, "not a valid interface name"},
-                      BadArgs{{"run", "--iface", "lo", "--duration", "soon"}, "--duration soon"},
-                      BadArgs{{"run", "--iface", "lo", "--duration", "-1"}, "--duration -1"},
+                      BadArgs{{"run", "--iface", "lo", "--duration", "soon"}, "--duration: soon: not a number"},
+                      BadArgs{{"run", "--iface", "lo", "--duration", "-1"}, "--duration: -1: not a number"},
                       BadArgs{{"run", "--iface", "lo", "--interval", "0"}, "at least 0.1"},
                       BadArgs{{"run", "--iface", "lo", "--output", "xml"}, "expected json or table"},
                       BadArgs{{"run", "--iface", "lo", "--max-flows", "3"}, "expected 16 to"},
-                      BadArgs{{"run", "--iface", "lo", "--max-flows", "lots"}, "--max-flows lots"},
+                      BadArgs{{"run", "--iface", "lo", "--max-flows", "lots"}, "--max-flows: lots: expected 16 to"},
                       BadArgs{{"run", "--iface", "lo", "--limit", "app"}, "expected CGROUP=RATE"},
                       BadArgs{{"run", "--iface", "lo", "--limit", "app=fast"}, "rate must be"},
                       BadArgs{{"run", "--iface", "lo", "--limit", "app=0"}, "rate must be"},
                       BadArgs{{"run", "--iface", "lo", "--identity", "magic"}, "expected auto, lsm"},
-                      BadArgs{{"run", "--iface", "lo", "--attach", "xdp"}, "--attach xdp: expected auto, tcx"},
-                      BadArgs{{"run", "--iface", "lo", "--attach"}, "--attach needs"},
-                      BadArgs{{"run", "--iface", "lo", "--bogus"}, "unknown argument --bogus"},
-                      BadArgs{{"probe", "--yaml"}, "unknown argument --yaml"},
-                      BadArgs{{"load"}, "only --check"}));
+                      BadArgs{{"run", "--iface", "lo", "--attach", "xdp"}, "--attach: xdp: expected auto, tcx or clsact"},
+                      BadArgs{{"run", "--iface", "lo", "--attach"}, "--attach: 1 required auto|tcx|clsact missing"},
+                      BadArgs{{"run", "--iface", "lo", "--bogus"}, "flowattr run: The following argument was not expected: --bogus"},
+                      BadArgs{{"run", "--iface", "lo", "stray"}, "not expected: stray"},
+                      BadArgs{{"--bogus"}, "unknown command --bogus"},
+                      BadArgs{{"causes", "--json", "--markdown"}, "--json excludes --markdown"},
+                      BadArgs{{"check"}, "OBJECT is required"},
+                      BadArgs{{"check", "--log-limit", "big", "x.o"}, "--log-limit: big: not a number of bytes"},
+                      BadArgs{{"probe", "--yaml"}, "not expected: --yaml"},
+                      BadArgs{{"load"}, "--check is required"}));
 
 TEST(Options, Rates) {
     EXPECT_EQ(parse_rate("1500"), 1500u);
@@ -125,6 +130,26 @@ TEST(Options, SubcommandsParse) {
     ASSERT_FALSE(verify.error);
     EXPECT_EQ(verify.command->verify_args, (std::vector<std::string>{"--against", "dir", "x.bpf.o"}));
     EXPECT_EQ(parse_command_line({}).command->command, Command::help);
+    auto check = parse_command_line({"check", "--json", "--log-limit", "4096", "a.bpf.o", "b"});
+    ASSERT_FALSE(check.error) << check.error->message;
+    EXPECT_EQ(check.command->check.log_limit, 4096u);
+    EXPECT_EQ(check.command->check.objects, (std::vector<std::string>{"a.bpf.o", "b"}));
+    EXPECT_EQ(parse_command_line({"causes", "--markdown"}).command->causes, flowattr::agent::CausesFormat::markdown);
+    EXPECT_EQ(parse_command_line({"--version"}).command->command, Command::version);
+}
+
+// --help anywhere prints that command's help, generated from the definitions the parser uses.
+TEST(Options, HelpComesFromTheDefinitions) {
+    auto run = parse_command_line({"run", "--help"});
+    ASSERT_FALSE(run.error);
+    EXPECT_EQ(run.command->command, Command::help);
+    for (const char* flag : {"--iface", "--cgroup", "--duration", "--interval", "--output", "--max-flows", "--limit",
+                             "--identity", "--attach", "auto|tcx|clsact", "--max-flows N=65536"})
+        EXPECT_NE(run.command->help_text.find(flag), std::string::npos) << flag << " not in:\n" << run.command->help_text;
+    auto top = parse_command_line({"help"});
+    ASSERT_FALSE(top.error);
+    EXPECT_EQ(top.command->help_text, parse_command_line({"--help"}).command->help_text);
+    EXPECT_NE(top.command->help_text.find("Usage: flowattr"), std::string::npos) << top.command->help_text;
 }
 
 }  // namespace

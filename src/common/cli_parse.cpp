@@ -1,0 +1,88 @@
+#include "common/cli_parse.h"
+
+#include <cstdlib>
+#include <sstream>
+
+namespace flowattr::cli {
+namespace {
+
+// The subcommand the parse selected, deepest first ("run" of "flowattr run"); APP itself
+// when none was.
+const CLI::App& selected_command(const CLI::App& app) {
+    const auto selected = app.get_subcommands();
+    return selected.empty() ? app : selected_command(*selected.front());
+}
+
+// "flowattr run": the program and every subcommand the parse selected.
+std::string command_path(const CLI::App& app) {
+    const auto selected = app.get_subcommands();
+    return selected.empty() ? app.get_name() : app.get_name() + " " + command_path(*selected.front());
+}
+
+// "--iface a --iface b", never "--iface a b": a word after an option's value is the next
+// argument, as getopt has it (CLI11 lets a repeatable option swallow the words after it).
+void one_value_per_occurrence(CLI::App& app) {
+    for (CLI::Option* option : app.get_options())
+        if (!option->get_positional()) option->allow_extra_args(false);
+    for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) one_value_per_occurrence(*sub);
+}
+
+int usage_error(const CLI::App& app, const std::string& what, std::ostream& err) {
+    err << command_path(app) << ": " << what << " (" << command_path(app) << " --help shows the usage)\n";
+    return kUsageExit;
+}
+
+}  // namespace
+
+std::unique_ptr<CLI::App> make_app(const std::string& name, const std::string& description) {
+    auto app = std::make_unique<CLI::App>(description, name);
+    app->get_formatter()->column_width(26);
+    app->get_formatter()->label("REQUIRED", "(required)");
+    // The help shows each option's default, taken from the variable it fills.
+    app->option_defaults()->always_capture_default();
+    return app;
+}
+
+std::optional<int> parse(CLI::App& app, const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    // CLI11's vector form takes the words last first, as a stack.
+    one_value_per_occurrence(app);
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    try {
+        app.parse(reversed);
+        return std::nullopt;
+    } catch (const CLI::CallForHelp&) {
+        // A word the command does not know is named even next to --help (CLI11 answers
+        // --help before it looks at the rest), so `CMD FLAGS... --help` checks FLAGS.
+        const CLI::App& command = selected_command(app);
+        if (!command.get_allow_extras() && !command.remaining().empty())
+            return usage_error(app, CLI::ExtrasError(command.get_name(), command.remaining()).what(), err);
+        // help() of the program prints the help of the subcommand the words selected.
+        out << app.help();
+        return 0;
+    } catch (const CLI::ParseError& e) {
+        return usage_error(app, e.what(), err);
+    }
+}
+
+CLI::Validator check(std::function<std::string(const std::string&)> check, const std::string& description) {
+    return CLI::Validator([check](std::string& value) { return check(value); }, description);
+}
+
+CLI::Validator positive_number() {
+    return check([](const std::string& value) {
+        char* end = nullptr;
+        const double number = std::strtod(value.c_str(), &end);
+        return !value.empty() && !*end && number > 0 ? "" : value + ": expected a positive number";
+    });
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+    std::vector<std::string> items;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ','))
+        if (!item.empty()) items.push_back(item);
+    return items;
+}
+
+}  // namespace flowattr::cli
