@@ -177,16 +177,24 @@ pid_t spawn(const SpawnSpec& spec) {
     return pid;
 }
 
+UniqueFd create_output_file(const std::string& path) {
+    UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) throw Error("cannot create " + path, errno);
+    return fd;
+}
+
+UniqueFd open_dev_null() {
+    UniqueFd fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!fd) throw Error("cannot open /dev/null", errno);
+    return fd;
+}
+
 RunResult run_command(const std::vector<std::string>& argv, const RunOptions& options) {
     if (argv.empty()) throw Error("run_command: empty argv", EINVAL);
 
     UniqueFd stdout_file;
-    if (!options.stdout_path.empty()) {
-        stdout_file.reset(open(options.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-        if (!stdout_file) throw Error("cannot create " + options.stdout_path, errno);
-    }
-    UniqueFd dev_null(open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (!dev_null) throw Error("cannot open /dev/null", errno);
+    if (!options.stdout_path.empty()) stdout_file = create_output_file(options.stdout_path);
+    UniqueFd dev_null = open_dev_null();
 
     Pipe out_pipe = make_pipe();
     Pipe err_pipe = make_pipe();

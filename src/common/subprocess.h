@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/unique_fd.h"
+
 namespace flowattr {
 
 struct RunOptions {
@@ -47,6 +49,11 @@ struct SpawnSpec {
     int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // -1: inherit
     bool own_group = true;         // false: stay in ours (an interactive QEMU keeps the terminal)
 };
+
+// A child's ends that are files: PATH created 0644 and truncated for its output, /dev/null for
+// its stdin. Both throw flowattr::Error naming what could not be opened.
+UniqueFd create_output_file(const std::string& path);
+UniqueFd open_dev_null();
 
 // Returns the child's pid once exec succeeded; throws flowattr::Error with exec's errno (or
 // fork's) when the child could not start, after reaping it.

@@ -51,12 +51,6 @@ bool FileLock::held_elsewhere(const std::string& path) {
     return errno == EWOULDBLOCK;
 }
 
-void make_dirs(const std::string& path) {
-    std::error_code ec;
-    fs::create_directories(path, ec);
-    if (ec) throw Error("cannot create directory " + path, ec.value());
-}
-
 void remove_tree(const std::string& path) {
     std::error_code ec;
     fs::remove_all(path, ec);

@@ -44,7 +44,6 @@ private:
     UniqueFd fd_;
 };
 
-void make_dirs(const std::string& path);
 void remove_tree(const std::string& path);
 bool path_exists(const std::string& path);
 std::uint64_t file_size(const std::string& path);

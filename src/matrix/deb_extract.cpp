@@ -56,18 +56,8 @@ ArtifactKind detect_artifact(const std::string& path) {
     return ArtifactKind::unknown;
 }
 
-const char* artifact_kind_name(ArtifactKind kind) {
-    switch (kind) {
-        case ArtifactKind::deb: return ".deb package";
-        case ArtifactKind::kernel_image: return "kernel image";
-        case ArtifactKind::kernel_config: return "kernel config";
-        case ArtifactKind::unknown: break;
-    }
-    return "unknown file";
-}
-
 void extract_deb(const std::string& deb, const std::string& dest) {
-    make_dirs(dest);
+    make_directories(dest);
     check_command({"dpkg-deb", "-x", deb, dest}, "cannot extract " + deb);
 }
 
@@ -210,7 +200,7 @@ std::string config_value(const std::string& config_text, const std::string& opti
 }
 
 std::vector<std::string> collect_modules(const KernelTree& tree, const std::vector<std::string>& names, const std::string& out_dir) {
-    make_dirs(out_dir);
+    make_directories(out_dir);
     std::vector<std::string> pending(names.rbegin(), names.rend());
     std::set<std::string> done;
     std::map<std::string, std::string> needed_by;

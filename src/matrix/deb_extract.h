@@ -12,7 +12,6 @@ enum class ArtifactKind { deb, kernel_image, kernel_config, unknown };
 // By content, not name: "!<arch>\ndebian-binary" is a .deb, "HdrS" at 0x202 an x86 bzImage,
 // "CONFIG_" lines a kernel config.
 ArtifactKind detect_artifact(const std::string& path);
-const char* artifact_kind_name(ArtifactKind kind);
 
 // dpkg-deb -x DEB DEST (nothing is installed, no maintainer scripts run). Error carries stderr.
 void extract_deb(const std::string& deb, const std::string& dest);

@@ -90,7 +90,7 @@ struct Apt {
     }
 
     void prepare() const {
-        for (const char* sub : {"/etc", "/state/lists/partial", "/cache/archives/partial"}) make_dirs(dir + sub);
+        for (const char* sub : {"/etc", "/state/lists/partial", "/cache/archives/partial"}) make_directories(dir + sub);
         std::string list = sources();
         std::string path = dir + "/etc/sources.list";
         if (!path_exists(path) || read_file(path) != list) write_file_atomic(path, list);
@@ -298,7 +298,7 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
         if (path_exists(dir) && verify_tree(dir).empty()) return finish(entry, dir, say);
         throw Error("the cache " + root_ + " is not writable and holds no complete entry for " + entry.name, err);
     }
-    for (const char* sub : {"/artifacts", "/kernels", "/tmp"}) make_dirs(root_ + sub);
+    for (const char* sub : {"/artifacts", "/kernels", "/tmp"}) make_directories(root_ + sub);
     FileLock lock(root_ + "/lock", [&] { say("waiting for the cache lock (another kmatrix fetch is running)"); });
     // We hold the lock, so whatever is in tmp/ was left by a process that died mid-write.
     for (const auto& name : list_dir(tmp_dir())) remove_tree(tmp_dir() + "/" + name);
@@ -338,8 +338,8 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
     auto start = Clock::now();
     TempPath unpack(unique_temp_path(tmp_dir() + "/unpack", "x"));
     TempPath stage(unique_temp_path(tmp_dir() + "/tree", "x"));
-    make_dirs(unpack.path() + "/boot");
-    make_dirs(stage.path() + "/modules");
+    make_directories(unpack.path() + "/boot");
+    make_directories(stage.path() + "/modules");
     for (const SourceItem& item : items) {
         const std::string path = artifact_path(item.sha256);
         switch (detect_artifact(path)) {
@@ -447,7 +447,7 @@ void KernelCache::fetch_debs(const KernelEntry& entry, const std::vector<SourceI
     auto start = Clock::now();
     say("downloading " + names + " (apt, private config)");
     TempPath work(unique_temp_path(tmp_dir() + "/fetch", "deb"));
-    make_dirs(work.path());
+    make_directories(work.path());
     std::vector<std::string> debs = Apt{apt_dir(), progress}.download(entry.name, specs, work.path());
     for (const auto& item : items) {
         // apt names the file PKG_VERSION_ARCH.deb.

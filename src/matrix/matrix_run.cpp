@@ -22,17 +22,6 @@ double seconds_between(double from, double to) { return from > 0 && to > 0 ? to 
 
 }  // namespace
 
-void make_directories(const std::string& path) {
-    std::string cur;
-    std::size_t pos = 0;
-    while (pos != std::string::npos) {
-        pos = path.find('/', pos + 1);
-        cur = path.substr(0, pos);
-        if (cur.empty()) continue;
-        if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) throw Error("cannot create directory " + cur, errno);
-    }
-}
-
 std::string cell_dir_name(const std::string& name) {
     std::string out;
     for (char c : name) {

@@ -65,9 +65,6 @@ struct CellResult {
 // A cell that never reached QEMU (unavailable/unsupported kernel, fetch or artifact error).
 CellResult unrun_cell(const std::string& name, const std::string& version, Outcome outcome, const std::string& reason);
 
-// mkdir -p; throws flowattr::Error naming the component that failed.
-void make_directories(const std::string& path);
-
 // Directory-safe form of a kernel name ("5.10-nolsm" stays, '/' and blanks become '_').
 std::string cell_dir_name(const std::string& name);
 

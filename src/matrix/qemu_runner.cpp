@@ -191,10 +191,8 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
     spec.own_group = own_group;
     UniqueFd out, dev_null;
     if (!output_path.empty()) {
-        out.reset(::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-        if (!out) throw Error("cannot create " + output_path, errno);
-        dev_null.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        if (!dev_null) throw Error("cannot open /dev/null", errno);
+        out = create_output_file(output_path);
+        dev_null = open_dev_null();
         spec.stdin_fd = dev_null.get();
         spec.stdout_fd = spec.stderr_fd = out.get();
     }

@@ -80,7 +80,7 @@ std::string make_vmlinuz(char fill) {
 }
 
 void write(const std::string& path, const std::string& data) {
-    flowattr::matrix::make_dirs(fs::path(path).parent_path().string());
+    flowattr::make_directories(fs::path(path).parent_path().string());
     flowattr::write_file_atomic(path, data);
 }
 
@@ -337,7 +337,7 @@ TEST_F(KernelCacheTest, LeftoversOfADeadFetchAreSweptAndNeverUsed) {
 TEST_F(KernelCacheTest, ConcurrentFetchWaitsForTheLock) {
     const std::string deb = build_deb(kGoodConfig);
     KernelEntry e = entry("test", "file:" + deb, flowattr::sha256_file(deb));
-    make_dirs(cache_root_);
+    flowattr::make_directories(cache_root_);
     std::promise<void> waiting;
     std::future<FetchResult> result;
     {
