@@ -4,6 +4,8 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 IFACE ?= $(shell ip -o route show default 2>/dev/null | awk '{print $$5; exit}')
 DURATION ?= 10
+# No "Entering directory" pairs around every step of the CMake build's make.
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all deps build check unit kernel run bench clean
 
@@ -27,14 +29,14 @@ build: deps $(BUILD)/CMakeCache.txt
 # Every test, then the reproducibility check of the pinned builder (two clean builds of
 # HEAD in different directories must give byte-identical out/ trees).
 check: build
-	ctest --test-dir $(BUILD) --output-on-failure -j1; rc=$$?; scripts/skip-reasons.sh $(BUILD); exit $$rc
+	scripts/ctest-summary.sh $(BUILD)
 	scripts/repro-check.sh
 
 unit: build
-	ctest --test-dir $(BUILD) --output-on-failure -L unit; rc=$$?; scripts/skip-reasons.sh $(BUILD); exit $$rc
+	scripts/ctest-summary.sh $(BUILD) unit
 
 kernel: build
-	ctest --test-dir $(BUILD) --output-on-failure -L kernel; rc=$$?; scripts/skip-reasons.sh $(BUILD); exit $$rc
+	scripts/ctest-summary.sh $(BUILD) kernel
 
 run: build
 	$(BUILD)/src/cli/flowattr run --iface $(IFACE) --duration $(DURATION) --interval 2
