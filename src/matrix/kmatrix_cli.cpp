@@ -121,6 +121,15 @@ const char* verb_description(Verb verb) {
     return "";
 }
 
+// "pass 0, test-fail 10, ...": every outcome whose code a run can end with, from the outcome table.
+std::string outcome_exit_codes() {
+    std::string text;
+    for (Outcome o : all_outcomes())
+        if (o == Outcome::pass || outcome_fails_run(o))
+            text += (text.empty() ? "" : ", ") + std::string(outcome_name(o)) + " " + std::to_string(outcome_exit_code(o));
+    return text;
+}
+
 // The options of every command that boots kernels, then each command's own; the help of
 // `kmatrix VERB --help` is generated from these definitions.
 std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Options& o) {
@@ -168,9 +177,8 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
     a.add_option("--qemu", o.qemu, "the QEMU system emulator")->type_name("PATH");
     switch (verb) {
     case Verb::run:
-        a.footer("Exit: 0 all available kernels passed; else the most severe outcome's code (pass 0, test-fail 10,\n"
-                 "load-fail 11, boot-fail 12, panic 13, splat 14, timeout 15, infra-error 18); 130 interrupted;\n"
-                 "2 bad input (nothing booted).");
+        a.footer("Exit: 0 all available kernels passed; 130 interrupted; 2 bad input (nothing booted); else the\n"
+                 "most severe outcome's code: " + outcome_exit_codes() + ".");
         break;
     case Verb::repro:
         // Not CLI11-required: a missing NAME is answered with the kernels there are.

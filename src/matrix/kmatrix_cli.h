@@ -1,14 +1,12 @@
 #pragma once
-// `kmatrix`: run the kernel matrix, reproduce one cell, fetch or list kernels.
-//
-//   kmatrix run   [--kernels FILE] [--only NAME,...] [-j N] [--offline] [--out DIR] [--artifacts DIR]
-//   kmatrix repro NAME [--shell] [--keep] [--cmdline ARGS] [--test NAME]
-//   kmatrix fetch [NAME...] [--offline]          (see fetch_cli.h)
-//   kmatrix list                                  (see fetch_cli.h)
+// `kmatrix`: run the kernel matrix (run), reproduce one cell (repro), check any BPF object on
+// every kernel (check), hold the loader-failure fixtures against their grid (lab), run one
+// command in every VM (exec), fetch or list kernels (fetch_cli.h). Every command's options
+// and `--help` are declared once with CLI11 in kmatrix_cli.cpp.
 //
 // Exit status of run: 0 when every available kernel passed (unavailable and unsupported
 // kernels are shown but do not fail the run), else the exit code of the most severe
-// outcome (outcome.h), 130 when interrupted, 64 for usage errors. repro exits with its
+// outcome (outcome.h), 130 when interrupted, 2 for usage errors. repro exits with its
 // cell's outcome code.
 namespace flowattr::matrix {
 

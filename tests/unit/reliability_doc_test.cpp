@@ -1,5 +1,6 @@
-// docs/RELIABILITY.md names, for each fault, the test that provokes it: every name there must
-// be a test that exists, so the doc cannot point at something renamed or removed.
+// docs/RELIABILITY.md names, for each fault, the test that provokes it, and docs/CONTRIBUTING.md
+// the files and tests each kind of change touches: every name there must exist, so the docs
+// cannot point at something renamed or removed.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,22 +13,54 @@
 
 namespace {
 
-TEST(ReliabilityDoc, EveryNamedTestExists) {
-    const std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/RELIABILITY.md");
+// "Suite.Name" of every TEST, TEST_F and TEST_P in the test sources.
+std::set<std::string> defined_tests() {
     std::string sources;
     for (const char* dir : {"/tests/unit", "/tests/kernel"})
         for (const auto& entry : std::filesystem::directory_iterator(fa::test::source_dir() + dir))
             if (entry.path().extension() == ".cpp") sources += flowattr::read_file(entry.path().string());
-
-    const std::regex named("`([A-Z][A-Za-z0-9]+)\\.([A-Z][A-Za-z0-9]+)`");
     const std::regex defined("TEST(_F|_P)?\\(\\s*([A-Za-z0-9]+),\\s*([A-Za-z0-9]+)\\)");
     std::set<std::string> tests;
     for (std::sregex_iterator it(sources.begin(), sources.end(), defined), end; it != end; ++it)
         tests.insert((*it)[2].str() + "." + (*it)[3].str());
+    return tests;
+}
+
+TEST(ReliabilityDoc, EveryNamedTestExists) {
+    const std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/RELIABILITY.md");
+    const std::set<std::string> tests = defined_tests();
+    const std::regex named("`([A-Z][A-Za-z0-9]+)\\.([A-Z][A-Za-z0-9]+)`");
     int checked = 0;
     for (std::sregex_iterator it(doc.begin(), doc.end(), named), end; it != end; ++it, checked++)
         EXPECT_TRUE(tests.count((*it)[1].str() + "." + (*it)[2].str())) << "no test " << (*it)[0].str();
     EXPECT_GT(checked, 10) << "the doc names too few tests: did its format change?";
+}
+
+TEST(ContributingDoc, EveryNamedFileAndTestExists) {
+    const std::string root = fa::test::source_dir();
+    const std::string doc = flowattr::read_file(root + "/docs/CONTRIBUTING.md");
+    // A path of the tree in backquotes; NAME and CLASS stand for the file a change adds.
+    const std::regex path("`((bpf|src|tests|docs|ci|scripts|docker)/[A-Za-z0-9_./-]*)`");
+    int paths = 0;
+    for (std::sregex_iterator it(doc.begin(), doc.end(), path), end; it != end; ++it) {
+        const std::string p = (*it)[1].str();
+        if (p.find("NAME") != std::string::npos || p.find("CLASS") != std::string::npos) continue;
+        paths++;
+        EXPECT_TRUE(std::filesystem::exists(root + "/" + p)) << "docs/CONTRIBUTING.md names " << p << ", which is not there";
+    }
+    EXPECT_GT(paths, 15) << "the doc names too few paths: did its format change?";
+    // "Suite.Name", or "Suite.*" for every test of a suite.
+    const std::set<std::string> tests = defined_tests();
+    const std::regex named("`([A-Z][A-Za-z0-9]+)\\.(\\*|[A-Z][A-Za-z0-9]+)`");
+    int named_tests = 0;
+    for (std::sregex_iterator it(doc.begin(), doc.end(), named), end; it != end; ++it, named_tests++) {
+        const std::string suite = (*it)[1].str(), test = (*it)[2].str();
+        const bool found = test == "*" ? tests.lower_bound(suite + ".") != tests.end() &&
+                                             tests.lower_bound(suite + ".")->rfind(suite + ".", 0) == 0
+                                       : tests.count(suite + "." + test) > 0;
+        EXPECT_TRUE(found) << "docs/CONTRIBUTING.md names " << (*it)[0].str() << ", which no test defines";
+    }
+    EXPECT_GT(named_tests, 4);
 }
 
 }  // namespace
