@@ -44,7 +44,7 @@ run: build
 # Datapath figures first, then the kernel matrix at -j1 and -j2; both end up in
 # out/bench/results.json.
 bench: build
-	$(BUILD)/bench/flowattr_bench out/bench
+	$(BUILD)/bench/flowattr_bench out/bench $$(git rev-parse HEAD 2>/dev/null)
 	$(BUILD)/bench/flowattr_matrix_bench $(BUILD)/src/cli/kmatrix kernels.txt $(BUILD) out/bench
 
 clean:

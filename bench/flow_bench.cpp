@@ -1,21 +1,28 @@
 // Datapath benchmark: ns per packet of the flow program against two baselines measured in
-// the same run (a program that only returns TC_ACT_OK and a plain per-5-tuple counter), and
-// the agent's peak RSS while it tracks a full flow table.
+// the same run: a program that only returns TC_ACT_OK (the floor of BPF_PROG_TEST_RUN) and
+// the fastest reasonable plain counter (bpf/counter.bpf.c: the same parsing and map type,
+// no identity, no events). The machine is shared and noisy, so each case runs the counter and
+// the flow program alternately, round after round, and reports medians; a counter slower
+// than the flow program is a broken baseline and fails the benchmark. Also the agent's peak
+// RSS of this process while it reads a full flow table with the agent's reader.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/flow.h"
 #include "agent/libbpf_support.h"
+#include "common/file.h"
 #include "counter.skel.h"
 #include "flow.skel.h"
 #include "noop.skel.h"
@@ -25,15 +32,20 @@ namespace {
 
 using fa::test::PacketBuilder;
 
-constexpr int kRepeat = 1000000;
-constexpr int kNewFlows = 20000;
+constexpr int kRepeat = 1000000;  // per round and program
+constexpr int kRounds = 9;        // alternating counter/flow rounds per case; medians reported
+constexpr int kNewFlowsPerRound = 2000;
+// Targets on this machine (issue 13): an existing IPv4/TCP flow.
+constexpr double kTargetExistingNs = 60;
+constexpr double kTargetExistingRatio = 1.2;
 
-std::vector<std::uint8_t> tcp4(std::uint16_t sport) {
-    return PacketBuilder()
-        .ethernet(fa::test::kEthIpv4)
-        .ipv4(fa::test::ipv4_addr("10.0.0.1"), fa::test::ipv4_addr("10.0.0.2"), fa::test::kProtoTcp)
+std::vector<std::uint8_t> tcp4(std::uint16_t sport, std::uint16_t vlan = 0) {
+    PacketBuilder b;
+    if (vlan) b.ethernet(fa::test::kEthVlan).vlan(vlan, fa::test::kEthIpv4);
+    else b.ethernet(fa::test::kEthIpv4);
+    return b.ipv4(fa::test::ipv4_addr("10.0.0.1"), fa::test::ipv4_addr("10.0.0.2"), fa::test::kProtoTcp)
         .tcp(sport, 80, fa::test::kTcpAck)
-        .payload(64 - 54)
+        .payload(vlan ? 64 - 58 : 64 - 54)
         .build();
 }
 
@@ -44,6 +56,11 @@ std::vector<std::uint8_t> udp6() {
         .udp(5353, 53)
         .payload(64 - 62)
         .build();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
 }
 
 // Average in-kernel ns per run of PROG on PACKET, repeated REPEAT times.
@@ -65,10 +82,46 @@ long peak_rss_kib() {
     return -1;
 }
 
+// The counter against the flow program on one kind of packet: the medians of both and of
+// the per-round ratio, over rounds that alternate which program runs first.
+struct Comparison {
+    std::string name;
+    double counter_ns = 0, flow_ns = 0, ratio = 0;
+};
+
+Comparison compare(const std::string& name, int counter_fd, int flow_fd,
+                   const std::function<double(int fd, int round)>& measure) {
+    std::vector<double> counter, flow, ratios;
+    for (int round = 0; round < kRounds; round++) {
+        double c, f;
+        if (round % 2) {
+            f = measure(flow_fd, round);
+            c = measure(counter_fd, round);
+        } else {
+            c = measure(counter_fd, round);
+            f = measure(flow_fd, round);
+        }
+        counter.push_back(c);
+        flow.push_back(f);
+        ratios.push_back(f / c);
+    }
+    return {name, median(counter), median(flow), median(ratios)};
+}
+
+std::string first_line_of(const std::string& path, const std::string& key) {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(key, 0) == 0) return line.substr(line.find(':') + 2);
+    return "";
+}
+
 }  // namespace
 
+// Usage: flowattr_bench [OUT_DIR [COMMIT]]
 int main(int argc, char** argv) {
-    std::string out_dir = argc > 1 ? argv[1] : "out/bench";
+    const std::string out_dir = argc > 1 ? argv[1] : "out/bench";
+    const std::string commit = argc > 2 ? argv[2] : "";
     if (geteuid() != 0) {
         std::fprintf(stderr, "flowattr_bench: needs root (BPF_PROG_TEST_RUN)\n");
         return 1;
@@ -88,20 +141,43 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "flowattr_bench: cannot load the flow program:\n%s", quiet.text().c_str());
         return 1;
     }
-    int flow_fd = bpf_program__fd(flow->progs.fa_tc_egress);
+    const int flow_fd = bpf_program__fd(flow->progs.fa_tc_egress);
+    const int counter_fd = bpf_program__fd(counter->progs.fa_plain_counter);
+    // New flows send an event each: drained between rounds, so every reserve succeeds, as it
+    // does under an agent that keeps up.
+    flowattr::agent::RingBuffer events(ring_buffer__new(
+        bpf_map__fd(flow->maps.fa_events), [](void*, void*, std::size_t) { return 0; }, nullptr, nullptr));
+    if (!events) {
+        std::fprintf(stderr, "flowattr_bench: cannot read the ring buffer\n");
+        return 1;
+    }
 
-    auto existing_tcp = tcp4(40000);
-    double noop_ns = run_ns(bpf_program__fd(noop->progs.fa_noop), existing_tcp, kRepeat);
-    double counter_ns = run_ns(bpf_program__fd(counter->progs.fa_plain_counter), existing_tcp, kRepeat);
-    run_ns(flow_fd, existing_tcp, 1);  // create the flow: the timed runs hit an existing entry
-    double tcp_existing_ns = run_ns(flow_fd, existing_tcp, kRepeat);
-    auto v6 = udp6();
-    run_ns(flow_fd, v6, 1);
-    double udp6_ns = run_ns(flow_fd, v6, kRepeat);
-    // New flows: a different source port each time, one run each (in-kernel duration only).
-    double new_total = 0;
-    for (int i = 0; i < kNewFlows; i++) new_total += run_ns(flow_fd, tcp4(std::uint16_t(1024 + i)), 1);
-    double new_flow_ns = new_total / kNewFlows;
+    const auto existing = [](std::vector<std::uint8_t> packet) {
+        return [packet](int fd, int) {
+            run_ns(fd, packet, 1);  // the entry exists before the timed runs
+            return run_ns(fd, packet, kRepeat);
+        };
+    };
+    std::vector<Comparison> cases = {
+        compare("existing IPv4/TCP", counter_fd, flow_fd, existing(tcp4(40000))),
+        compare("existing IPv6/UDP", counter_fd, flow_fd, existing(udp6())),
+        compare("existing VLAN IPv4/TCP", counter_fd, flow_fd, existing(tcp4(40001, 7))),
+        // A new 5-tuple per run (one run each, in-kernel time only): the map insert and, for
+        // the flow program, its ring-buffer event.
+        compare("new IPv4/TCP flow", counter_fd, flow_fd, [&](int fd, int round) {
+            double total = 0;
+            for (int i = 0; i < kNewFlowsPerRound; i++)
+                total += run_ns(fd, tcp4(std::uint16_t(1024 + round * kNewFlowsPerRound + i)), 1);
+            ring_buffer__consume(events.get());
+            return total / kNewFlowsPerRound;
+        }),
+    };
+    const std::uint64_t event_drops =
+        flowattr::agent::sum_percpu_counter(bpf_map__fd(flow->maps.fa_flow_counters), FA_CNT_RINGBUF_DROPS);
+    std::vector<double> noop_rounds;
+    for (int round = 0; round < kRounds; round++)
+        noop_rounds.push_back(run_ns(bpf_program__fd(noop->progs.fa_noop), tcp4(40000), kRepeat));
+    const double noop_ns = median(noop_rounds);
 
     // Peak RSS of the agent's reading path with a full table of 65,536 flows.
     int flows_fd = bpf_map__fd(flow->maps.fa_flows);
@@ -120,31 +196,50 @@ int main(int argc, char** argv) {
     for (int pass = 0; pass < 3; pass++) read_back = flowattr::agent::read_flow_table(flows_fd).size();
     long rss_kib = peak_rss_kib();
 
-    std::printf("flowattr datapath benchmark (BPF_PROG_TEST_RUN, repeat=%d, 64-byte frames)\n", kRepeat);
-    std::printf("  %-34s %8.1f ns/packet\n", "baseline: return TC_ACT_OK", noop_ns);
-    std::printf("  %-34s %8.1f ns/packet\n", "baseline: plain 5-tuple counter", counter_ns);
-    std::printf("  %-34s %8.1f ns/packet  %.2fx counter  (target <= 100 ns, <= 1.5x)\n", "flow: existing IPv4/TCP",
-                tcp_existing_ns, tcp_existing_ns / counter_ns);
-    std::printf("  %-34s %8.1f ns/packet  %.2fx counter\n", "flow: existing IPv6/UDP", udp6_ns, udp6_ns / counter_ns);
-    std::printf("  %-34s %8.1f ns/packet  %.2fx counter  (%d flows, one run each)\n", "flow: new IPv4/TCP flow",
-                new_flow_ns, new_flow_ns / counter_ns, kNewFlows);
-    std::printf("  %-34s %8ld KiB (%zu flows read back; target <= 65536 KiB)\n", "agent peak RSS", rss_kib, read_back);
+    std::printf("flowattr datapath benchmark (BPF_PROG_TEST_RUN, 64-byte frames, medians of %d alternating rounds "
+                "of %d runs)\n", kRounds, kRepeat);
+    std::printf("  %-26s %8.1f ns/packet\n", "baseline: TC_ACT_OK", noop_ns);
+    std::printf("  %-26s %12s %12s %8s\n", "case", "counter ns", "flow ns", "flow/counter");
+    nlohmann::json cases_json = nlohmann::json::array();
+    bool baseline_ok = true;
+    for (const auto& c : cases) {
+        const bool broken = c.counter_ns > c.flow_ns;
+        baseline_ok = baseline_ok && !broken;
+        std::printf("  %-26s %12.1f %12.1f %8.2fx%s\n", c.name.c_str(), c.counter_ns, c.flow_ns, c.ratio,
+                    broken ? "  BASELINE SLOWER THAN THE PRODUCT" : "");
+        cases_json.push_back({{"case", c.name}, {"counter_ns", c.counter_ns}, {"flow_ns", c.flow_ns}, {"ratio", c.ratio}});
+    }
+    const Comparison& ipv4 = cases.front();
+    const bool met = ipv4.flow_ns <= kTargetExistingNs && ipv4.ratio <= kTargetExistingRatio;
+    std::printf("  target, existing IPv4/TCP: <= %.0f ns and <= %.1fx the counter: %s\n", kTargetExistingNs,
+                kTargetExistingRatio, met ? "met" : "missed");
+    std::printf("  new flows: %llu ring-buffer events lost\n", static_cast<unsigned long long>(event_drops));
+    // This process, not `flowattr run`: what reading a full table costs the reading side.
+    std::printf("  %-26s %8ld KiB (%zu flows read back)\n", "reader peak RSS", rss_kib, read_back);
 
+    utsname uts{};
+    uname(&uts);
     nlohmann::json j = {
-        {"repeat", kRepeat},
-        {"ns_per_packet",
-         {{"noop", noop_ns},
-          {"plain_counter", counter_ns},
-          {"flow_existing_ipv4_tcp", tcp_existing_ns},
-          {"flow_existing_ipv6_udp", udp6_ns},
-          {"flow_new_ipv4_tcp", new_flow_ns}}},
-        {"ratio_to_counter", {{"flow_existing_ipv4_tcp", tcp_existing_ns / counter_ns}, {"flow_existing_ipv6_udp", udp6_ns / counter_ns}}},
-        {"agent_peak_rss_kib", rss_kib},
+        {"commit", commit},
+        {"machine",
+         {{"kernel", uts.release},
+          {"cpu", first_line_of("/proc/cpuinfo", "model name")},
+          {"cpus", std::thread::hardware_concurrency()}}},
+        {"method", {{"repeat", kRepeat}, {"rounds", kRounds}, {"statistic", "median of alternating rounds"}}},
+        {"noop_ns", noop_ns},
+        {"cases", cases_json},
+        {"baseline_ok", baseline_ok},
+        {"target_existing_ipv4_tcp", {{"ns", kTargetExistingNs}, {"ratio", kTargetExistingRatio}, {"met", met}}},
+        {"new_flow_events_lost", event_drops},
+        {"reader_peak_rss_kib", rss_kib},
         {"flows_tracked", read_back},
     };
-    mkdir("out", 0755);
-    mkdir(out_dir.c_str(), 0755);
-    std::ofstream(out_dir + "/results.json") << j.dump(2) << "\n";
+    flowattr::make_directories(out_dir);
+    flowattr::write_file_atomic(out_dir + "/results.json", j.dump(2) + "\n");
     std::printf("written to %s/results.json\n", out_dir.c_str());
+    if (!baseline_ok) {
+        std::fprintf(stderr, "flowattr_bench: the plain counter is slower than the flow program: the baseline is broken\n");
+        return 1;
+    }
     return 0;
 }

@@ -143,14 +143,17 @@ struct fa_rate_limit {
 	__u32 pad;
 };
 
-/* counter.bpf.c (benchmark baseline): key of its plain per-5-tuple packet counter. */
+/* counter.bpf.c (benchmark baseline): key of its plain per-5-tuple packet
+ * counter, as on the wire (network order, source first); IPv4 addresses fill
+ * the first 4 bytes. */
 struct fa_plain_key {
-	__u32 saddr; /* network order */
-	__u32 daddr;
-	__u16 sport; /* network order */
+	__u8 saddr[FA_ADDR_LEN];
+	__u8 daddr[FA_ADDR_LEN];
+	__u16 sport;
 	__u16 dport;
+	__u8 family; /* FA_AF_INET / FA_AF_INET6 */
 	__u8 proto;
-	__u8 pad[3];
+	__u8 pad[2];
 };
 
 /*
