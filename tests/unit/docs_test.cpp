@@ -1,8 +1,10 @@
-// docs/RELIABILITY.md names, for each fault, the test that provokes it, and docs/CONTRIBUTING.md
-// the files and tests each kind of change touches: every name there must exist, so the docs
-// cannot point at something renamed or removed.
+// The docs that are contracts, held to the code: docs/RELIABILITY.md names, for each fault, the
+// test that provokes it, docs/CONTRIBUTING.md the files and tests each kind of change touches
+// (every name there must exist, so the docs cannot point at something renamed or removed), and
+// docs/PERFORMANCE.md describes the method bench/flow_bench.cpp really uses.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -61,6 +63,35 @@ TEST(ContributingDoc, EveryNamedFileAndTestExists) {
         EXPECT_TRUE(found) << "docs/CONTRIBUTING.md names " << (*it)[0].str() << ", which no test defines";
     }
     EXPECT_GT(named_tests, 4);
+}
+
+// The rounds, runs per round and cases the doc describes are the benchmark's.
+TEST(PerformanceDoc, DescribesTheBenchmarkAsItRuns) {
+    const std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/PERFORMANCE.md");
+    const std::string bench = flowattr::read_file(fa::test::source_dir() + "/bench/flow_bench.cpp");
+    auto constant = [&](const std::string& name) {
+        std::smatch m;
+        const std::regex re("constexpr int " + name + " = ([0-9]+);");
+        EXPECT_TRUE(std::regex_search(bench, m, re)) << name << " not in bench/flow_bench.cpp";
+        return m.size() > 1 ? m[1].str() : std::string("?");
+    };
+    std::string prose = doc;  // line breaks as blanks: the phrases may wrap
+    std::replace(prose.begin(), prose.end(), '\n', ' ');
+    const std::string method = constant("kRounds") + " rounds of " + constant("kRepeat") + " runs each";
+    EXPECT_NE(prose.find(method), std::string::npos) << "docs/PERFORMANCE.md does not say \"" << method << "\"";
+    const std::string new_flows = constant("kNewFlowsPerRound") + " per round";
+    EXPECT_NE(prose.find(new_flows), std::string::npos) << "docs/PERFORMANCE.md does not say \"" << new_flows << "\"";
+    // Every case the bench compares is a row of the doc's table, and the other way round.
+    const std::regex compared("compare\\(\"([^\"]+)\"");
+    int cases = 0;
+    for (std::sregex_iterator it(bench.begin(), bench.end(), compared), end; it != end; ++it, cases++)
+        EXPECT_NE(doc.find("| " + (*it)[1].str() + " |"), std::string::npos) << "no row for " << (*it)[1].str();
+    const std::regex rows("\\n\\| ((existing|new)[^|]*) \\|");
+    int documented = 0;
+    for (std::sregex_iterator it(doc.begin(), doc.end(), rows), end; it != end; ++it, documented++)
+        EXPECT_NE(bench.find("compare(\"" + (*it)[1].str() + "\""), std::string::npos) << "the bench has no case " << (*it)[1].str();
+    EXPECT_EQ(cases, documented);
+    EXPECT_GE(cases, 4);
 }
 
 }  // namespace
