@@ -122,6 +122,70 @@ private:
         std::uint16_t next_member;
     };
 
+    // The kernel's struct btf_kind_operations: each kind's checks, one row per kind as
+    // kind_ops[] in kernel/bpf/btf.c has them, so the two read side by side (the df_ entries
+    // are its btf_df_* defaults: what a kind never needs).
+    using MemberCheck = Err (BtfChecker::*)(std::uint32_t, const BtfType&, const BtfMember&, const BtfType*);
+    struct KindOps {
+        bool (BtfChecker::*check_meta)(const BtfType&);
+        Err (BtfChecker::*resolve)(Vertex&);
+        MemberCheck check_member;
+        MemberCheck check_kflag_member;
+    };
+
+    static const KindOps& kind_ops(BtfKind kind) {
+        using C = BtfChecker;
+        static const KindOps int_ops{&C::int_check_meta, &C::df_resolve, &C::int_check_member, &C::int_check_kflag_member};
+        static const KindOps ptr_ops{&C::ref_type_check_meta, &C::ptr_resolve, &C::ptr_check_member,
+                                     &C::generic_check_kflag_member};
+        static const KindOps array_ops{&C::array_check_meta, &C::array_resolve, &C::array_check_member,
+                                       &C::generic_check_kflag_member};
+        static const KindOps struct_ops{&C::struct_check_meta, &C::struct_resolve, &C::struct_check_member,
+                                        &C::generic_check_kflag_member};
+        // btf_enum_check_member is btf_struct_check_member's check.
+        static const KindOps enum_ops{&C::enum_check_meta, &C::df_resolve, &C::struct_check_member,
+                                      &C::enum_check_kflag_member};
+        static const KindOps fwd_ops{&C::fwd_check_meta, &C::df_resolve, &C::df_check_member, &C::df_check_kflag_member};
+        static const KindOps modifier_ops{&C::ref_type_check_meta, &C::modifier_resolve, &C::modifier_check_member,
+                                          &C::modifier_check_member};
+        static const KindOps func_ops{&C::func_check_meta, &C::func_resolve, &C::df_check_member,
+                                      &C::df_check_kflag_member};
+        static const KindOps func_proto_ops{&C::func_proto_check_meta, &C::df_resolve, &C::df_check_member,
+                                            &C::df_check_kflag_member};
+        static const KindOps var_ops{&C::var_check_meta, &C::var_resolve, &C::df_check_member, &C::df_check_kflag_member};
+        static const KindOps datasec_ops{&C::datasec_check_meta, &C::datasec_resolve, &C::df_check_member,
+                                         &C::df_check_kflag_member};
+        static const KindOps float_ops{&C::float_check_meta, &C::df_resolve, &C::float_check_member,
+                                       &C::generic_check_kflag_member};
+        static const KindOps decl_tag_ops{&C::decl_tag_check_meta, &C::decl_tag_resolve, &C::df_check_member,
+                                          &C::df_check_kflag_member};
+        // Kind 0 and kinds past BTF_KIND_MAX never get here: check_all_metas refuses them first.
+        static const KindOps* const table[kBtfKindMax + 1] = {
+            &fwd_ops,       // (no kind 0)
+            &int_ops,       // BTF_KIND_INT
+            &ptr_ops,       // BTF_KIND_PTR
+            &array_ops,     // BTF_KIND_ARRAY
+            &struct_ops,    // BTF_KIND_STRUCT
+            &struct_ops,    // BTF_KIND_UNION
+            &enum_ops,      // BTF_KIND_ENUM
+            &fwd_ops,       // BTF_KIND_FWD
+            &modifier_ops,  // BTF_KIND_TYPEDEF
+            &modifier_ops,  // BTF_KIND_VOLATILE
+            &modifier_ops,  // BTF_KIND_CONST
+            &modifier_ops,  // BTF_KIND_RESTRICT
+            &func_ops,      // BTF_KIND_FUNC
+            &func_proto_ops,  // BTF_KIND_FUNC_PROTO
+            &var_ops,       // BTF_KIND_VAR
+            &datasec_ops,   // BTF_KIND_DATASEC
+            &float_ops,     // BTF_KIND_FLOAT
+            &decl_tag_ops,  // BTF_KIND_DECL_TAG
+            &modifier_ops,  // BTF_KIND_TYPE_TAG
+            &enum_ops,      // BTF_KIND_ENUM64
+        };
+        const auto k = static_cast<std::size_t>(kind);
+        return *table[k <= kBtfKindMax ? k : 0];
+    }
+
     // ---- logging, with the kernel's format strings ----
 
     void add(std::uint32_t id, std::uint64_t offset, std::string log) {
@@ -357,7 +421,7 @@ private:
                 return false;
             }
             read_extra(t, cur + kTypeRecordSize);
-            if (!check_meta(t)) ok = false;
+            if (!(this->*kind_ops(t.kind()).check_meta)(t)) ok = false;
             btf_->types_.push_back(std::move(t));
             cur += kTypeRecordSize + extra;
         }
@@ -429,140 +493,156 @@ private:
         }
     }
 
-    // Per-kind check_meta; false after logging the kernel's message.
-    bool check_meta(const BtfType& t) {
+    // ---- each kind's check_meta: false after logging the kernel's message ----
+
+    bool int_check_meta(const BtfType& t) {  // btf_int_check_meta
         const std::uint32_t id = t.id;
-        switch (t.kind()) {
-        case BtfKind::Int: {
-            if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
-            if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
-            if (t.int_data & ~kIntMask) return log_basic(id, t, "Invalid int_data:" + hex_no_prefix(t.int_data)), false;
-            const std::uint32_t nr_bits = int_bits(t.int_data) + int_offset(t.int_data);
-            if (nr_bits > kBitsPerU128) return log_type(id, t, "nr_bits exceeds " + std::to_string(kBitsPerU128)), false;
-            if (bits_roundup_bytes(nr_bits) > t.size()) return log_type(id, t, "nr_bits exceeds type_size"), false;
-            const std::uint32_t enc = int_encoding(t.int_data);
-            if (enc && enc != kIntSigned && enc != kIntChar && enc != kIntBool)
-                return log_type(id, t, "Unsupported encoding"), false;
-            return true;
-        }
-        case BtfKind::Ptr:
-        case BtfKind::Typedef:
-        case BtfKind::Volatile:
-        case BtfKind::Const:
-        case BtfKind::Restrict:
-        case BtfKind::TypeTag: {
-            if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
-            // kind_flag on TYPE_TAG marks an attribute tag (accepted since early 2025 kernels).
-            if (t.kflag() && t.kind() != BtfKind::TypeTag) return log_type(id, t, "Invalid btf_info kind_flag"), false;
-            if (!id_in_range(t.type())) return log_type(id, t, "Invalid type_id"), false;
-            if (t.kind() == BtfKind::Typedef) {
-                if (!t.name_off || !valid_identifier(t.name_off)) return log_type(id, t, "Invalid name"), false;
-            } else if (t.kind() == BtfKind::TypeTag) {
-                const auto v = btf_->string_at(t.name_off);
-                if (!v || v->empty()) return log_type(id, t, "Invalid name"), false;
-            } else if (t.name_off) {
-                return log_type(id, t, "Invalid name"), false;
-            }
-            return true;
-        }
-        case BtfKind::Fwd:
-            if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
-            if (t.type()) return log_type(id, t, "type != 0"), false;
+        if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
+        if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
+        if (t.int_data & ~kIntMask) return log_basic(id, t, "Invalid int_data:" + hex_no_prefix(t.int_data)), false;
+        const std::uint32_t nr_bits = int_bits(t.int_data) + int_offset(t.int_data);
+        if (nr_bits > kBitsPerU128) return log_type(id, t, "nr_bits exceeds " + std::to_string(kBitsPerU128)), false;
+        if (bits_roundup_bytes(nr_bits) > t.size()) return log_type(id, t, "nr_bits exceeds type_size"), false;
+        const std::uint32_t enc = int_encoding(t.int_data);
+        if (enc && enc != kIntSigned && enc != kIntChar && enc != kIntBool)
+            return log_type(id, t, "Unsupported encoding"), false;
+        return true;
+    }
+
+    bool ref_type_check_meta(const BtfType& t) {  // btf_ref_type_check_meta: PTR and the modifiers
+        const std::uint32_t id = t.id;
+        if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
+        // kind_flag on TYPE_TAG marks an attribute tag (accepted since early 2025 kernels).
+        if (t.kflag() && t.kind() != BtfKind::TypeTag) return log_type(id, t, "Invalid btf_info kind_flag"), false;
+        if (!id_in_range(t.type())) return log_type(id, t, "Invalid type_id"), false;
+        if (t.kind() == BtfKind::Typedef) {
             if (!t.name_off || !valid_identifier(t.name_off)) return log_type(id, t, "Invalid name"), false;
-            return true;
-        case BtfKind::Array:
-            if (t.name_off) return log_type(id, t, "Invalid name"), false;
-            if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
-            if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
-            if (t.size()) return log_type(id, t, "size != 0"), false;
-            if (!t.array_type || !id_in_range(t.array_type)) return log_type(id, t, "Invalid elem"), false;
-            if (!t.array_index_type || !id_in_range(t.array_index_type)) return log_type(id, t, "Invalid index"), false;
-            return true;
-        case BtfKind::Struct:
-        case BtfKind::Union: {
-            const bool is_union = t.kind() == BtfKind::Union;
-            if (t.name_off && !valid_identifier(t.name_off)) return log_type(id, t, "Invalid name"), false;
-            std::uint32_t last_offset = 0;
-            for (const auto& m : t.members) {
-                if (!name_offset_valid(m.name_off))
-                    return log_member(id, t, m, "Invalid member name_offset:" + std::to_string(m.name_off)), false;
-                if (m.name_off && !valid_identifier(m.name_off)) return log_member(id, t, m, "Invalid name"), false;
-                if (!m.type || !id_in_range(m.type)) return log_member(id, t, m, "Invalid type_id"), false;
-                const std::uint32_t offset = t.kflag() ? member_bit_offset(m.offset) : m.offset;
-                if (is_union && offset) return log_member(id, t, m, "Invalid member bits_offset"), false;
-                // ">" rather than ">=": the last member may be a flexible "char a[0]".
-                if (last_offset > offset) return log_member(id, t, m, "Invalid member bits_offset"), false;
-                if (bits_roundup_bytes(offset) > t.size())
-                    return log_member(id, t, m, "Member bits_offset exceeds its struct size"), false;
-                last_offset = offset;
-            }
-            return true;
-        }
-        case BtfKind::Enum:
-        case BtfKind::Enum64:
-            if (t.size() > 8 || !is_power_of_2(t.size())) return log_type(id, t, "Unexpected size"), false;
-            if (t.name_off && !valid_identifier(t.name_off)) return log_type(id, t, "Invalid name"), false;
-            for (const auto& e : t.enumerators) {
-                if (!name_offset_valid(e.name_off)) {
-                    add(id, t.btf_offset,
-                        type_line(id, t, true, "") + "\n\tInvalid name_offset:" + std::to_string(e.name_off));
-                    return false;
-                }
-                if (!e.name_off || !valid_identifier(e.name_off)) return log_type(id, t, "Invalid name"), false;
-            }
-            return true;
-        case BtfKind::FuncProto:
-            if (t.name_off) return log_type(id, t, "Invalid name"), false;
-            if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
-            return true;
-        case BtfKind::Func:
-            if (!t.name_off || !valid_identifier(t.name_off)) return log_type(id, t, "Invalid name"), false;
-            if (t.vlen() > kBtfFuncGlobal) return log_type(id, t, "Invalid func linkage"), false;
-            if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
-            return true;
-        case BtfKind::Var:
-            if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
-            if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
-            if (!t.name_off || !valid_identifier(t.name_off)) return log_type(id, t, "Invalid name"), false;
-            if (!t.type() || !id_in_range(t.type())) return log_type(id, t, "Invalid type_id"), false;
-            if (t.var_linkage != kBtfVarStatic && t.var_linkage != kBtfVarGlobalAllocated)
-                return log_type(id, t, "Linkage not supported"), false;
-            return true;
-        case BtfKind::Datasec: {
-            if (!t.size()) return log_type(id, t, "size == 0"), false;
-            if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
-            if (!t.name_off || !valid_section_name(t.name_off)) return log_type(id, t, "Invalid name"), false;
-            std::uint64_t last_end = 0, sum = 0;
-            for (const auto& v : t.secinfos) {
-                if (!v.type || !id_in_range(v.type)) return log_vsi(id, t, v, "Invalid type_id"), false;
-                if (v.offset < last_end || v.offset >= t.size()) return log_vsi(id, t, v, "Invalid offset"), false;
-                if (!v.size || v.size > t.size()) return log_vsi(id, t, v, "Invalid size"), false;
-                // u32 arithmetic, as the kernel's vsi->offset + vsi->size: an end past 4 GiB
-                // wraps and passes the next check, and only the sum below catches it.
-                last_end = std::uint32_t(v.offset + v.size);
-                if (last_end > t.size()) return log_vsi(id, t, v, "Invalid offset+size"), false;
-                sum += v.size;
-            }
-            if (t.size() < sum) return log_type(id, t, "Invalid btf_info size"), false;
-            return true;
-        }
-        case BtfKind::Float:
-            if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
-            if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
-            if (t.size() != 2 && t.size() != 4 && t.size() != 8 && t.size() != 12 && t.size() != 16)
-                return log_type(id, t, "Invalid type_size"), false;
-            return true;
-        case BtfKind::DeclTag: {
+        } else if (t.kind() == BtfKind::TypeTag) {
             const auto v = btf_->string_at(t.name_off);
-            if (!v || v->empty()) return log_type(id, t, "Invalid value"), false;
-            if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
-            // kind_flag (attribute tag) is accepted since the same change as for TYPE_TAG.
-            if (t.component_idx < -1) return log_type(id, t, "Invalid component_idx"), false;
-            return true;
+            if (!v || v->empty()) return log_type(id, t, "Invalid name"), false;
+        } else if (t.name_off) {
+            return log_type(id, t, "Invalid name"), false;
         }
-        default:
-            return true;
+        return true;
+    }
+
+    bool fwd_check_meta(const BtfType& t) {  // btf_fwd_check_meta
+        const std::uint32_t id = t.id;
+        if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
+        if (t.type()) return log_type(id, t, "type != 0"), false;
+        if (!t.name_off || !valid_identifier(t.name_off)) return log_type(id, t, "Invalid name"), false;
+        return true;
+    }
+
+    bool array_check_meta(const BtfType& t) {  // btf_array_check_meta
+        const std::uint32_t id = t.id;
+        if (t.name_off) return log_type(id, t, "Invalid name"), false;
+        if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
+        if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
+        if (t.size()) return log_type(id, t, "size != 0"), false;
+        if (!t.array_type || !id_in_range(t.array_type)) return log_type(id, t, "Invalid elem"), false;
+        if (!t.array_index_type || !id_in_range(t.array_index_type)) return log_type(id, t, "Invalid index"), false;
+        return true;
+    }
+
+    bool struct_check_meta(const BtfType& t) {  // btf_struct_check_meta: STRUCT and UNION
+        const std::uint32_t id = t.id;
+        const bool is_union = t.kind() == BtfKind::Union;
+        if (t.name_off && !valid_identifier(t.name_off)) return log_type(id, t, "Invalid name"), false;
+        std::uint32_t last_offset = 0;
+        for (const auto& m : t.members) {
+            if (!name_offset_valid(m.name_off))
+                return log_member(id, t, m, "Invalid member name_offset:" + std::to_string(m.name_off)), false;
+            if (m.name_off && !valid_identifier(m.name_off)) return log_member(id, t, m, "Invalid name"), false;
+            if (!m.type || !id_in_range(m.type)) return log_member(id, t, m, "Invalid type_id"), false;
+            const std::uint32_t offset = t.kflag() ? member_bit_offset(m.offset) : m.offset;
+            if (is_union && offset) return log_member(id, t, m, "Invalid member bits_offset"), false;
+            // ">" rather than ">=": the last member may be a flexible "char a[0]".
+            if (last_offset > offset) return log_member(id, t, m, "Invalid member bits_offset"), false;
+            if (bits_roundup_bytes(offset) > t.size())
+                return log_member(id, t, m, "Member bits_offset exceeds its struct size"), false;
+            last_offset = offset;
         }
+        return true;
+    }
+
+    // btf_enum_check_meta and btf_enum64_check_meta, which differ only in the record they read.
+    bool enum_check_meta(const BtfType& t) {
+        const std::uint32_t id = t.id;
+        if (t.size() > 8 || !is_power_of_2(t.size())) return log_type(id, t, "Unexpected size"), false;
+        if (t.name_off && !valid_identifier(t.name_off)) return log_type(id, t, "Invalid name"), false;
+        for (const auto& e : t.enumerators) {
+            if (!name_offset_valid(e.name_off)) {
+                add(id, t.btf_offset, type_line(id, t, true, "") + "\n\tInvalid name_offset:" + std::to_string(e.name_off));
+                return false;
+            }
+            if (!e.name_off || !valid_identifier(e.name_off)) return log_type(id, t, "Invalid name"), false;
+        }
+        return true;
+    }
+
+    bool func_proto_check_meta(const BtfType& t) {  // btf_func_proto_check_meta
+        if (t.name_off) return log_type(t.id, t, "Invalid name"), false;
+        if (t.kflag()) return log_type(t.id, t, "Invalid btf_info kind_flag"), false;
+        return true;
+    }
+
+    bool func_check_meta(const BtfType& t) {  // btf_func_check_meta
+        const std::uint32_t id = t.id;
+        if (!t.name_off || !valid_identifier(t.name_off)) return log_type(id, t, "Invalid name"), false;
+        if (t.vlen() > kBtfFuncGlobal) return log_type(id, t, "Invalid func linkage"), false;
+        if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
+        return true;
+    }
+
+    bool var_check_meta(const BtfType& t) {  // btf_var_check_meta
+        const std::uint32_t id = t.id;
+        if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
+        if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
+        if (!t.name_off || !valid_identifier(t.name_off)) return log_type(id, t, "Invalid name"), false;
+        if (!t.type() || !id_in_range(t.type())) return log_type(id, t, "Invalid type_id"), false;
+        if (t.var_linkage != kBtfVarStatic && t.var_linkage != kBtfVarGlobalAllocated)
+            return log_type(id, t, "Linkage not supported"), false;
+        return true;
+    }
+
+    bool datasec_check_meta(const BtfType& t) {  // btf_datasec_check_meta
+        const std::uint32_t id = t.id;
+        if (!t.size()) return log_type(id, t, "size == 0"), false;
+        if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
+        if (!t.name_off || !valid_section_name(t.name_off)) return log_type(id, t, "Invalid name"), false;
+        std::uint64_t last_end = 0, sum = 0;
+        for (const auto& v : t.secinfos) {
+            if (!v.type || !id_in_range(v.type)) return log_vsi(id, t, v, "Invalid type_id"), false;
+            if (v.offset < last_end || v.offset >= t.size()) return log_vsi(id, t, v, "Invalid offset"), false;
+            if (!v.size || v.size > t.size()) return log_vsi(id, t, v, "Invalid size"), false;
+            // u32 arithmetic, as the kernel's vsi->offset + vsi->size: an end past 4 GiB
+            // wraps and passes the next check, and only the sum below catches it.
+            last_end = std::uint32_t(v.offset + v.size);
+            if (last_end > t.size()) return log_vsi(id, t, v, "Invalid offset+size"), false;
+            sum += v.size;
+        }
+        if (t.size() < sum) return log_type(id, t, "Invalid btf_info size"), false;
+        return true;
+    }
+
+    bool float_check_meta(const BtfType& t) {  // btf_float_check_meta
+        const std::uint32_t id = t.id;
+        if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
+        if (t.kflag()) return log_type(id, t, "Invalid btf_info kind_flag"), false;
+        if (t.size() != 2 && t.size() != 4 && t.size() != 8 && t.size() != 12 && t.size() != 16)
+            return log_type(id, t, "Invalid type_size"), false;
+        return true;
+    }
+
+    bool decl_tag_check_meta(const BtfType& t) {  // btf_decl_tag_check_meta
+        const std::uint32_t id = t.id;
+        const auto v = btf_->string_at(t.name_off);
+        if (!v || v->empty()) return log_type(id, t, "Invalid value"), false;
+        if (t.vlen()) return log_type(id, t, "vlen != 0"), false;
+        // kind_flag (attribute tag) is accepted since the same change as for TYPE_TAG.
+        if (t.component_idx < -1) return log_type(id, t, "Invalid component_idx"), false;
+        return true;
     }
 
     // ---- resolve phase (btf_check_all_types) ----
@@ -688,35 +768,14 @@ private:
         return lookup(id);
     }
 
-    Err resolve_vertex(Vertex& v) {
-        const BtfType& t = *v.t;
-        switch (t.kind()) {
-        case BtfKind::Typedef:
-        case BtfKind::Volatile:
-        case BtfKind::Const:
-        case BtfKind::Restrict:
-        case BtfKind::TypeTag:
-            return resolve_ref(v, false, false);
-        case BtfKind::Ptr:
-            return resolve_ref(v, true, false);
-        case BtfKind::Var:
-            return resolve_ref(v, true, true);
-        case BtfKind::Struct:
-        case BtfKind::Union:
-            return resolve_struct(v);
-        case BtfKind::Array:
-            return resolve_array(v);
-        case BtfKind::Func:
-            return resolve_func(v);
-        case BtfKind::Datasec:
-            return resolve_datasec(v);
-        case BtfKind::DeclTag:
-            return resolve_decl_tag(v);
-        default:
-            log_basic(v.id, t, "Unsupported resolve");
-            return kInval;
-        }
+    // btf_df_resolve: the kinds that never need resolving.
+    Err df_resolve(Vertex& v) {
+        log_basic(v.id, *v.t, "Unsupported resolve");
+        return kInval;
     }
+    Err modifier_resolve(Vertex& v) { return resolve_ref(v, false, false); }
+    Err ptr_resolve(Vertex& v) { return resolve_ref(v, true, false); }
+    Err var_resolve(Vertex& v) { return resolve_ref(v, true, true); }
 
     // btf_modifier_resolve, btf_ptr_resolve (FOLLOW_PTR) and btf_var_resolve (also IS_VAR).
     Err resolve_ref(Vertex& v, bool follow_ptr, bool is_var_kind) {
@@ -742,7 +801,7 @@ private:
         return kOk;
     }
 
-    Err resolve_struct(Vertex& v) {
+    Err struct_resolve(Vertex& v) {  // btf_struct_resolve
         const BtfType& s = *v.t;
         if (v.next_member) {
             const BtfMember& last = s.members[v.next_member - 1];
@@ -763,7 +822,7 @@ private:
         return kOk;
     }
 
-    Err resolve_array(Vertex& v) {
+    Err array_resolve(Vertex& v) {  // btf_array_resolve
         const BtfType& t = *v.t;
         std::uint32_t index_id = t.array_index_type;
         const BtfType* index = lookup(index_id);
@@ -795,13 +854,13 @@ private:
         return kOk;
     }
 
-    Err resolve_func(Vertex& v) {
+    Err func_resolve(Vertex& v) {  // btf_func_resolve
         if (Err e = func_check(v.id, *v.t); e != kOk) return e;
         pop_resolved(v.t->type(), 0);
         return kOk;
     }
 
-    Err resolve_datasec(Vertex& v) {
+    Err datasec_resolve(Vertex& v) {  // btf_datasec_resolve
         const BtfType& d = *v.t;
         mode_ = Mode::Tbd;
         for (std::uint16_t i = v.next_member; i < d.secinfos.size(); i++) {
@@ -820,7 +879,7 @@ private:
         return kOk;
     }
 
-    Err resolve_decl_tag(Vertex& v) {
+    Err decl_tag_resolve(Vertex& v) {  // btf_decl_tag_resolve
         const BtfType& t = *v.t;
         const std::uint32_t next_id = t.type();
         const BtfType* next = lookup(next_id);
@@ -843,76 +902,87 @@ private:
         return kOk;
     }
 
-    // ---- struct member checks (the kinds' check_member / check_kflag_member) ----
+    // ---- each member type's check_member and check_kflag_member ----
 
+    // What btf_struct_resolve asks of a member's type: check_kflag_member when the struct
+    // has kind_flag (bitfield sizes in member offsets), check_member otherwise.
     Err check_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType* mt) {
-        const bool kflag = s.kflag();
-        const std::uint32_t struct_size = s.size();
-        switch (mt->kind()) {
-        case BtfKind::Int:
-            return kflag ? int_kflag_member(sid, s, m, mt) : int_member(sid, s, m, mt);
-        case BtfKind::Typedef:
-        case BtfKind::Volatile:
-        case BtfKind::Const:
-        case BtfKind::Restrict:
-        case BtfKind::TypeTag: {
-            std::uint32_t rid = m.type;
-            const BtfType* rt = type_id_size(rid, nullptr);
-            if (!rt) return log_member(sid, s, m, "Invalid member"), kInval;
-            BtfMember resolved = m;
-            resolved.type = rid;
-            return check_member(sid, s, resolved, rt);
-        }
-        case BtfKind::Enum:
-        case BtfKind::Enum64:
-            if (kflag) {
-                const std::uint32_t off = member_bit_offset(m.offset);
-                std::uint32_t nr_bits = member_bitfield_size(m.offset);
-                if (!nr_bits) {
-                    if (off & 7) return log_member(sid, s, m, "Member is not byte aligned"), kInval;
-                    nr_bits = 32;
-                } else if (nr_bits > 32) {
-                    return log_member(sid, s, m, "Invalid member bitfield_size"), kInval;
-                }
-                if (struct_size < bits_roundup_bytes(std::uint64_t(off) + nr_bits))
-                    return log_member(sid, s, m, "Member exceeds struct_size"), kInval;
-                return kOk;
-            }
-            [[fallthrough]];
-        case BtfKind::Struct:
-        case BtfKind::Union:
-            if (kflag && member_bitfield_size(m.offset)) return log_member(sid, s, m, "Invalid member bitfield_size"), kInval;
-            if (m.offset & 7) return log_member(sid, s, m, "Member is not byte aligned"), kInval;
-            if (struct_size - (m.offset >> 3) < mt->size()) return log_member(sid, s, m, "Member exceeds struct_size"), kInval;
-            return kOk;
-        case BtfKind::Ptr:
-            if (kflag && member_bitfield_size(m.offset)) return log_member(sid, s, m, "Invalid member bitfield_size"), kInval;
-            if (m.offset & 7) return log_member(sid, s, m, "Member is not byte aligned"), kInval;
-            if (struct_size - (m.offset >> 3) < 8) return log_member(sid, s, m, "Member exceeds struct_size"), kInval;
-            return kOk;
-        case BtfKind::Array: {
-            if (kflag && member_bitfield_size(m.offset)) return log_member(sid, s, m, "Invalid member bitfield_size"), kInval;
-            if (m.offset & 7) return log_member(sid, s, m, "Member is not byte aligned"), kInval;
-            std::uint32_t aid = m.type, array_size = 0;
-            type_id_size(aid, &array_size);
-            if (struct_size - (m.offset >> 3) < array_size) return log_member(sid, s, m, "Member exceeds struct_size"), kInval;
-            return kOk;
-        }
-        case BtfKind::Float: {
-            if (kflag && member_bitfield_size(m.offset)) return log_member(sid, s, m, "Invalid member bitfield_size"), kInval;
-            const std::uint64_t align_bits = std::uint64_t(std::min<std::uint32_t>(8, mt->size())) * 8;
-            if (align_bits == 0 || m.offset % align_bits) return log_member(sid, s, m, "Member is not properly aligned"), kInval;
-            if (std::uint64_t(m.offset / 8) + mt->size() > struct_size)
-                return log_member(sid, s, m, "Member exceeds struct_size"), kInval;
-            return kOk;
-        }
-        default:
-            log_basic(sid, s, kflag ? "Unsupported check_kflag_member" : "Unsupported check_member");
-            return kInval;
-        }
+        const KindOps& ops = kind_ops(mt->kind());
+        return s.kflag() ? (this->*ops.check_kflag_member)(sid, s, m, mt) : (this->*ops.check_member)(sid, s, m, mt);
     }
 
-    Err int_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType* mt) {
+    Err df_check_member(std::uint32_t sid, const BtfType& s, const BtfMember&, const BtfType*) {
+        log_basic(sid, s, "Unsupported check_member");
+        return kInval;
+    }
+
+    Err df_check_kflag_member(std::uint32_t sid, const BtfType& s, const BtfMember&, const BtfType*) {
+        log_basic(sid, s, "Unsupported check_kflag_member");
+        return kInval;
+    }
+
+    // btf_generic_check_kflag_member: without a bitfield size the offset is a plain bit
+    // offset, and the kind's check_member applies.
+    Err generic_check_kflag_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType* mt) {
+        if (member_bitfield_size(m.offset)) return log_member(sid, s, m, "Invalid member bitfield_size"), kInval;
+        return (this->*kind_ops(mt->kind()).check_member)(sid, s, m, mt);
+    }
+
+    // btf_modifier_check_member and btf_modifier_check_kflag_member: the member is checked as
+    // the type the modifiers resolve to.
+    Err modifier_check_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType*) {
+        std::uint32_t rid = m.type;
+        const BtfType* rt = type_id_size(rid, nullptr);
+        if (!rt) return log_member(sid, s, m, "Invalid member"), kInval;
+        BtfMember resolved = m;
+        resolved.type = rid;
+        return check_member(sid, s, resolved, rt);
+    }
+
+    // btf_struct_check_member, also the enums' check_member (btf_enum_check_member).
+    Err struct_check_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType* mt) {
+        if (m.offset & 7) return log_member(sid, s, m, "Member is not byte aligned"), kInval;
+        if (s.size() - (m.offset >> 3) < mt->size()) return log_member(sid, s, m, "Member exceeds struct_size"), kInval;
+        return kOk;
+    }
+
+    Err enum_check_kflag_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType*) {
+        const std::uint32_t off = member_bit_offset(m.offset);
+        std::uint32_t nr_bits = member_bitfield_size(m.offset);
+        if (!nr_bits) {
+            if (off & 7) return log_member(sid, s, m, "Member is not byte aligned"), kInval;
+            nr_bits = 32;
+        } else if (nr_bits > 32) {
+            return log_member(sid, s, m, "Invalid member bitfield_size"), kInval;
+        }
+        if (s.size() < bits_roundup_bytes(std::uint64_t(off) + nr_bits))
+            return log_member(sid, s, m, "Member exceeds struct_size"), kInval;
+        return kOk;
+    }
+
+    Err ptr_check_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType*) {
+        if (m.offset & 7) return log_member(sid, s, m, "Member is not byte aligned"), kInval;
+        if (s.size() - (m.offset >> 3) < 8) return log_member(sid, s, m, "Member exceeds struct_size"), kInval;
+        return kOk;
+    }
+
+    Err array_check_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType*) {
+        if (m.offset & 7) return log_member(sid, s, m, "Member is not byte aligned"), kInval;
+        std::uint32_t aid = m.type, array_size = 0;
+        type_id_size(aid, &array_size);
+        if (s.size() - (m.offset >> 3) < array_size) return log_member(sid, s, m, "Member exceeds struct_size"), kInval;
+        return kOk;
+    }
+
+    Err float_check_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType* mt) {
+        const std::uint64_t align_bits = std::uint64_t(std::min<std::uint32_t>(8, mt->size())) * 8;
+        if (align_bits == 0 || m.offset % align_bits) return log_member(sid, s, m, "Member is not properly aligned"), kInval;
+        if (std::uint64_t(m.offset / 8) + mt->size() > s.size())
+            return log_member(sid, s, m, "Member exceeds struct_size"), kInval;
+        return kOk;
+    }
+
+    Err int_check_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType* mt) {
         std::uint32_t off = m.offset;
         if (kU32Max - off < int_offset(mt->int_data)) return log_member(sid, s, m, "bits_offset exceeds U32_MAX"), kInval;
         off += int_offset(mt->int_data);
@@ -924,7 +994,7 @@ private:
         return kOk;
     }
 
-    Err int_kflag_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType* mt) {
+    Err int_check_kflag_member(std::uint32_t sid, const BtfType& s, const BtfMember& m, const BtfType* mt) {
         if (!int_is_regular(mt)) return log_member(sid, s, m, "Invalid member base type"), kInval;
         std::uint32_t nr_bits = member_bitfield_size(m.offset);
         const std::uint32_t off = member_bit_offset(m.offset);
@@ -965,7 +1035,7 @@ private:
     Err resolve(const BtfType* t, std::uint32_t id) {
         mode_ = Mode::Tbd;
         Err err = push(t, id);
-        while (err == kOk && !stack_.empty()) err = resolve_vertex(stack_.back());
+        while (err == kOk && !stack_.empty()) err = (this->*kind_ops(stack_.back().t->kind()).resolve)(stack_.back());
         if (err == kTooBig)
             log_type(id, *t, "Exceeded max resolving depth:" + std::to_string(kMaxResolveDepth));
         else if (err == kExists)
