@@ -16,7 +16,7 @@ all: build
 # the Dev Containers CLI (ci/devcontainer-cli.lock).
 deps:
 	scripts/install-deps.sh
-	scripts/install-deps.sh --lock docker/host.lock curl socat python3 python3-yaml nodejs libnode108 tmux
+	scripts/install-deps.sh --lock docker/host.lock curl socat python3 python3-yaml nodejs libnode108 tmux iperf3 libiperf0
 	scripts/npm-tarballs.sh ci/validator.lock $(BUILD)/ci-validator
 	scripts/npm-tarballs.sh ci/devcontainer-cli.lock $(BUILD)/devcontainer-cli
 
@@ -41,10 +41,11 @@ kernel: build
 run: build
 	$(BUILD)/src/cli/flowattr run --iface $(IFACE) --duration $(DURATION) --interval 2
 
-# Datapath figures first, then the kernel matrix at -j1 and -j2; both end up in
-# out/bench/results.json.
+# Datapath figures first, then live traffic through the agent, then the kernel matrix at -j1
+# and -j2; all end up in out/bench/results.json.
 bench: build
 	$(BUILD)/bench/flowattr_bench out/bench $$(git rev-parse HEAD 2>/dev/null)
+	$(BUILD)/bench/flowattr_live_bench $(BUILD)/src/cli/flowattr out/bench
 	$(BUILD)/bench/flowattr_matrix_bench $(BUILD)/src/cli/kmatrix kernels.txt $(BUILD) out/bench
 
 clean:

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -19,6 +18,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/subprocess.h"
+#include "results_file.h"
 
 namespace {
 
@@ -141,15 +141,10 @@ int main(int argc, char** argv) {
         nlohmann::json lab_json = {{"median_s_j2", median}, {"runs_s", lab}, {"grid_matched", all_matched},
                                    {"target_s", kTargetLabS}};
 
-        // One results file for `make bench`: the datapath figures stay, "matrix" is ours.
-        std::string path = out + "/results.json";
-        nlohmann::json all = nlohmann::json::object();
-        std::ifstream existing(path);
-        if (existing) all = nlohmann::json::parse(existing, nullptr, false);
-        if (!all.is_object()) all = nlohmann::json::object();
-        all["matrix"] = j;
-        all["lab"] = lab_json;
-        flowattr::write_file_atomic(path, all.dump(2) + "\n");
+        // One results file for `make bench`: the other figures stay, "matrix" and "lab" are ours.
+        const std::string path = out + "/results.json";
+        fa::bench::merge_result(path, "matrix", j);
+        fa::bench::merge_result(path, "lab", lab_json);
         std::printf("written to %s (\"matrix\", \"lab\")\n", path.c_str());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "flowattr_matrix_bench: %s\n", e.what());

@@ -94,4 +94,20 @@ TEST(PerformanceDoc, DescribesTheBenchmarkAsItRuns) {
     EXPECT_GE(cases, 4);
 }
 
+// The live-traffic method the doc gives is bench/live_bench.cpp's.
+TEST(PerformanceDoc, DescribesTheLiveTrafficBenchmarkAsItRuns) {
+    std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/PERFORMANCE.md");
+    std::replace(doc.begin(), doc.end(), '\n', ' ');
+    const std::string bench = flowattr::read_file(fa::test::source_dir() + "/bench/live_bench.cpp");
+    for (const auto& [name, phrase] : {std::pair<std::string, std::string>{"kSecondsPerRun", " s per run"},
+                                       {"kRounds", " rounds"}}) {
+        std::smatch m;
+        ASSERT_TRUE(std::regex_search(bench, m, std::regex("constexpr int " + name + " = ([0-9]+);"))) << name;
+        EXPECT_NE(doc.find(m[1].str() + phrase), std::string::npos)
+            << "docs/PERFORMANCE.md does not say \"" << m[1].str() + phrase << "\"";
+    }
+    EXPECT_NE(doc.find("iperf3"), std::string::npos);
+    EXPECT_NE(bench.find("\"iperf3\""), std::string::npos);
+}
+
 }  // namespace

@@ -60,7 +60,7 @@ TEST(StaleEmbedBuild, EditedBpfSourceIsReembeddedAndTheOldBinaryIsCaught) {
     // A real change to the program, not a comment.
     const std::string source = src + "/bpf/noop.bpf.c";
     std::string text = flowattr::read_file(source);
-    const std::string from = "return 0; /* TC_ACT_OK */";
+    const std::string from = "return 0; /* TC_ACT_OK; TCX_PASS on a TCX link */";
     ASSERT_NE(text.find(from), std::string::npos) << "bpf/noop.bpf.c changed: update this test";
     text.replace(text.find(from), from.size(), "return -1; /* TC_ACT_UNSPEC */");
     flowattr::write_file_atomic(source, text);

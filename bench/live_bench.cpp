@@ -1,0 +1,325 @@
+// Live-traffic benchmark: what the agent costs a host carrying real traffic. Two network
+// namespaces joined by a veth pair, iperf3 between them (TCP bulk, and UDP with 64-byte
+// datagrams), in three modes that alternate round by round: no BPF at all, a noop program at
+// the agent's hooks (TCX or clsact on both directions of both veth ends, and cgroup_skb on the
+// cgroup root: the floor any agent at those hooks pays), and `flowattr run` itself on both ends. Each figure is a median over rounds,
+// and each ratio the median of the ratios within a round, since only figures from the same
+// run compare on this shared machine. With the agent attached, kernel.bpf_stats gives each
+// of its programs' average run time under that traffic, and /proc its CPU use.
+// Usage: flowattr_live_bench FLOWATTR OUT_DIR
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/libbpf_support.h"
+#include "agent/probe.h"
+#include "common/error.h"
+#include "common/subprocess.h"
+#include "common/unique_fd.h"
+#include "matrix/qemu_runner.h"
+#include "noop.skel.h"
+#include "results_file.h"
+#include "test_netns.h"
+
+namespace {
+
+constexpr int kRounds = 5;
+constexpr int kSecondsPerRun = 4;
+
+enum class Mode { bare, noop_hooks, agent };
+constexpr Mode kModes[] = {Mode::bare, Mode::noop_hooks, Mode::agent};
+const char* mode_name(Mode m) {
+    switch (m) {
+    case Mode::bare: return "no BPF";
+    case Mode::noop_hooks: return "noop at the hooks";
+    case Mode::agent: return "flowattr run";
+    }
+    return "";
+}
+
+enum class Traffic { tcp_bulk, udp_64 };
+constexpr Traffic kTraffic[] = {Traffic::tcp_bulk, Traffic::udp_64};
+const char* traffic_name(Traffic t) { return t == Traffic::tcp_bulk ? "TCP bulk (bits/s)" : "UDP 64 B (packets/s)"; }
+const char* traffic_key(Traffic t) { return t == Traffic::tcp_bulk ? "tcp_bulk_bits_per_s" : "udp_64_packets_per_s"; }
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// `nsenter --net=NS ARGV...`: the namespaces are held by this process's fds, named by path.
+std::vector<std::string> in_netns(const fa::test::NetNs& ns, std::vector<std::string> argv) {
+    argv.insert(argv.begin(), {"nsenter", "--net=" + ns.path()});
+    return argv;
+}
+
+// One iperf3 run from the client namespace; the received rate (bits/s for TCP, datagrams/s
+// for UDP) from its JSON report.
+double run_iperf(const fa::test::VethPair& topo, Traffic traffic) {
+    std::vector<std::string> argv = {"iperf3", "-c", "10.231.0.2", "-t", std::to_string(kSecondsPerRun), "-J"};
+    if (traffic == Traffic::udp_64) argv.insert(argv.end(), {"-u", "-l", "64", "-b", "0"});
+    const flowattr::RunResult r = flowattr::check_command(in_netns(topo.client, argv), "iperf3 client");
+    const nlohmann::json report = nlohmann::json::parse(r.out);
+    const nlohmann::json& end = report.at("end");
+    if (traffic == Traffic::tcp_bulk) return end.at("sum_received").at("bits_per_second").get<double>();
+    const nlohmann::json& sum = end.at("sum");
+    const double received = sum.at("packets").get<double>() - sum.at("lost_packets").get<double>();
+    return received / sum.at("seconds").get<double>();
+}
+
+// The noop programs at the hooks the agent uses: on both directions of one interface inside
+// NS, a TCX link where the kernel has TCX (as the agent picks it), else a clsact filter; and
+// when CGROUP_ROOT is given, cgroup_skb ingress and egress there. Everything goes again with
+// the object.
+class NoopHooks {
+public:
+    NoopHooks(const fa::test::NetNs& ns, const std::string& ifname, bool tcx, const std::string& cgroup_root)
+        : ns_(ns), tcx_(tcx) {
+        if (!skel_) throw flowattr::Error("cannot load noop.bpf.o", errno, log_.text());
+        ns_.enter([&] {
+            ifindex_ = int(if_nametoindex(ifname.c_str()));
+            if (tcx_) {
+                // bpf_program__attach_tcx takes the direction from the program's section, which
+                // for SEC("tc") has none: the links are made with the direction named.
+                for (int direction : {flowattr::agent::kBpfTcxIngress, flowattr::agent::kBpfTcxEgress}) {
+                    flowattr::UniqueFd link(bpf_link_create(bpf_program__fd(skel_->progs.fa_noop), ifindex_,
+                                                            static_cast<bpf_attach_type>(direction), nullptr));
+                    if (!link) throw flowattr::Error("cannot attach a TCX noop to " + ifname, errno);
+                    tcx_links_.push_back(std::move(link));
+                }
+                return;
+            }
+            LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex_, .attach_point = BPF_TC_INGRESS);
+            flowattr::agent::check_libbpf(bpf_tc_hook_create(&hook), "clsact on " + ifname, log_);
+            for (bpf_tc_attach_point point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+                hook.attach_point = point;
+                LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(skel_->progs.fa_noop));
+                flowattr::agent::check_libbpf(bpf_tc_attach(&hook, &opts), "noop filter on " + ifname, log_);
+            }
+        });
+        if (!cgroup_root.empty()) {
+            flowattr::UniqueFd cgroup(open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            if (!cgroup) throw flowattr::Error("cannot open " + cgroup_root, errno);
+            cgroup_ingress_.reset(bpf_program__attach_cgroup(skel_->progs.fa_noop_cgroup_ingress, cgroup.get()));
+            cgroup_egress_.reset(bpf_program__attach_cgroup(skel_->progs.fa_noop_cgroup_egress, cgroup.get()));
+            if (!cgroup_ingress_ || !cgroup_egress_)
+                throw flowattr::Error("cannot attach the cgroup_skb noops to " + cgroup_root, errno, log_.text());
+        }
+    }
+    ~NoopHooks() {
+        if (tcx_) return;  // the links go with their fds
+        ns_.enter([&] {
+            LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex_,
+                        .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+            bpf_tc_hook_destroy(&hook);
+        });
+    }
+    NoopHooks(const NoopHooks&) = delete;
+    NoopHooks& operator=(const NoopHooks&) = delete;
+
+private:
+    const fa::test::NetNs& ns_;
+    bool tcx_;
+    flowattr::agent::LibbpfLogCapture log_;
+    flowattr::agent::Skeleton<noop_bpf> skel_{noop_bpf__open_and_load()};
+    std::vector<flowattr::UniqueFd> tcx_links_;  // closing a link's fd detaches it
+    flowattr::agent::BpfLink cgroup_ingress_, cgroup_egress_;
+    int ifindex_ = 0;
+};
+
+// Run time and count of every loaded program whose name starts with "fa_", by program id.
+struct ProgramStats {
+    std::string name;
+    std::uint64_t run_time_ns = 0, run_cnt = 0;
+};
+std::map<std::uint32_t, ProgramStats> agent_program_stats() {
+    std::map<std::uint32_t, ProgramStats> out;
+    for (std::uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;) {
+        flowattr::UniqueFd fd(bpf_prog_get_fd_by_id(id));
+        if (!fd) continue;
+        bpf_prog_info info{};
+        std::uint32_t len = sizeof(info);
+        if (bpf_prog_get_info_by_fd(fd.get(), &info, &len) != 0) continue;
+        const std::string name = info.name;
+        if (name.rfind("fa_", 0) == 0) out[id] = {name, info.run_time_ns, info.run_cnt};
+    }
+    return out;
+}
+
+// CPU seconds (user + system) of PID so far.
+double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string skip;
+    for (int i = 3; i < 14; i++) fields >> skip;  // state ... cmajflt: fields 3 to 13
+    double utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return (utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+// `flowattr run` on both veth ends, started and stopped like a user would; ready once both
+// namespaces' flow programs are loaded.
+class AgentProcess {
+public:
+    AgentProcess(const std::string& flowattr, const fa::test::VethPair& topo)
+        : process_({flowattr, "run", "--iface", topo.client_if + "@" + topo.client.path(), "--iface",
+                    topo.server_if + "@" + topo.server.path(), "--interval", "5"},
+                   "/dev/null", true) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        for (;;) {
+            int egress = 0;
+            for (const auto& [id, p] : agent_program_stats()) egress += p.name.find("egress") != std::string::npos;
+            if (egress >= 2) break;
+            if (process_.poll() || std::chrono::steady_clock::now() > deadline)
+                throw flowattr::Error("flowattr run did not attach to both veth ends within 30 s");
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));  // its first interval's set-up
+    }
+    ~AgentProcess() { process_.terminate(5.0); }
+    pid_t pid() const { return process_.pid(); }
+
+private:
+    flowattr::matrix::ChildProcess process_;
+};
+
+struct Run {
+    Mode mode;
+    Traffic traffic;
+    int round;
+    double rate;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: flowattr_live_bench FLOWATTR OUT_DIR\n");
+        return 2;
+    }
+    const std::string flowattr = argv[1], out_dir = argv[2];
+    if (geteuid() != 0) {
+        std::fprintf(stderr, "flowattr_live_bench: needs root (namespaces, BPF)\n");
+        return 1;
+    }
+    try {
+        flowattr::check_command({"iperf3", "--version"}, "iperf3 (make deps installs it)");
+        // The hooks the agent will pick: TCX where the kernel has it, and cgroup_skb on the
+        // cgroup2 mount; the noop baseline sits on the same ones.
+        const bool tcx = flowattr::agent::probe_tcx().available;
+        const std::string cgroup_root = flowattr::agent::find_cgroup2_mount();
+        fa::test::VethPair topo(0, 0);
+        flowattr::matrix::ChildProcess server(in_netns(topo.server, {"iperf3", "-s", "-B", "10.231.0.2"}), "/dev/null",
+                                              true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        // kernel.bpf_stats_enabled while this fd is open: run_time_ns and run_cnt per program.
+        flowattr::UniqueFd stats(bpf_enable_stats(BPF_STATS_RUN_TIME));
+        if (!stats) throw flowattr::Error("cannot enable BPF run-time statistics", errno);
+
+        std::printf("flowattr live-traffic benchmark (veth between two namespaces, iperf3 %d s per run, %d rounds, "
+                    "modes alternating; noop hooks: %s on both veth ends%s)\n",
+                    kSecondsPerRun, kRounds, tcx ? "TCX" : "clsact",
+                    cgroup_root.empty() ? "" : (", cgroup_skb on " + cgroup_root).c_str());
+        std::vector<Run> runs;
+        std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> program_totals;  // name: ns, runs
+        double agent_cpu_s = 0, agent_wall_s = 0;
+        for (int round = 0; round < kRounds; round++) {
+            for (int i = 0; i < 3; i++) {
+                const Mode mode = kModes[(round + i) % 3];  // each round starts with another mode
+                std::optional<NoopHooks> client_hooks, server_hooks;
+                std::optional<AgentProcess> agent;
+                if (mode == Mode::noop_hooks) {
+                    client_hooks.emplace(topo.client, topo.client_if, tcx, cgroup_root);
+                    server_hooks.emplace(topo.server, topo.server_if, tcx, "");
+                } else if (mode == Mode::agent) {
+                    agent.emplace(flowattr, topo);
+                }
+                for (Traffic traffic : kTraffic) {
+                    const auto before = mode == Mode::agent ? agent_program_stats() : decltype(agent_program_stats()){};
+                    const double cpu_before = agent ? cpu_seconds(agent->pid()) : 0;
+                    const auto start = std::chrono::steady_clock::now();
+                    const double rate = run_iperf(topo, traffic);
+                    runs.push_back({mode, traffic, round, rate});
+                    if (agent) {
+                        agent_cpu_s += cpu_seconds(agent->pid()) - cpu_before;
+                        agent_wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                        for (const auto& [id, after] : agent_program_stats()) {
+                            const auto was = before.find(id);
+                            if (was == before.end()) continue;
+                            auto& total = program_totals[after.name];
+                            total.first += after.run_time_ns - was->second.run_time_ns;
+                            total.second += after.run_cnt - was->second.run_cnt;
+                        }
+                    }
+                    std::printf("  round %d  %-18s %-22s %14.0f\n", round + 1, mode_name(mode), traffic_name(traffic),
+                                rate);
+                    std::fflush(stdout);
+                }
+            }
+        }
+
+        nlohmann::json results = {{"seconds_per_run", kSecondsPerRun},
+                                  {"rounds", kRounds},
+                                  {"noop_hooks", {{"veth", tcx ? "tcx" : "clsact"}, {"cgroup_skb", cgroup_root}}}};
+        std::printf("\n  %-22s %14s %14s %14s %10s %10s %10s\n", "traffic", "no BPF", "noop hooks", "flowattr",
+                    "noop/none", "agent/none", "agent/noop");
+        for (Traffic traffic : kTraffic) {
+            std::map<Mode, std::vector<double>> rates;
+            std::vector<double> noop_ratio, agent_ratio, agent_noop_ratio;
+            for (int round = 0; round < kRounds; round++) {
+                std::map<Mode, double> in_round;
+                for (const Run& r : runs)
+                    if (r.traffic == traffic && r.round == round) in_round[r.mode] = r.rate;
+                for (const auto& [mode, rate] : in_round) rates[mode].push_back(rate);
+                noop_ratio.push_back(in_round[Mode::noop_hooks] / in_round[Mode::bare]);
+                agent_ratio.push_back(in_round[Mode::agent] / in_round[Mode::bare]);
+                agent_noop_ratio.push_back(in_round[Mode::agent] / in_round[Mode::noop_hooks]);
+            }
+            std::printf("  %-22s %14.0f %14.0f %14.0f %9.3fx %9.3fx %9.3fx\n", traffic_name(traffic),
+                        median(rates[Mode::bare]), median(rates[Mode::noop_hooks]), median(rates[Mode::agent]),
+                        median(noop_ratio), median(agent_ratio), median(agent_noop_ratio));
+            results[traffic_key(traffic)] = {
+                {"no_bpf", median(rates[Mode::bare])},
+                {"noop_hooks", median(rates[Mode::noop_hooks])},
+                {"agent", median(rates[Mode::agent])},
+                {"ratio_noop_to_none", median(noop_ratio)},
+                {"ratio_agent_to_none", median(agent_ratio)},
+                {"ratio_agent_to_noop", median(agent_noop_ratio)},
+            };
+        }
+        nlohmann::json programs = nlohmann::json::object();
+        std::printf("\n  flowattr's programs under that traffic (kernel.bpf_stats):\n");
+        for (const auto& [name, total] : program_totals) {
+            const double avg = total.second ? double(total.first) / double(total.second) : 0;
+            std::printf("  %-26s %8.1f ns/run  %12llu runs\n", name.c_str(), avg,
+                        static_cast<unsigned long long>(total.second));
+            programs[name] = {{"ns_per_run", avg}, {"runs", total.second}};
+        }
+        const double cpu_percent = agent_wall_s > 0 ? 100.0 * agent_cpu_s / agent_wall_s : 0;
+        std::printf("  flowattr run CPU: %.2f %% of one core during the runs\n", cpu_percent);
+        results["programs"] = programs;
+        results["agent_cpu_percent_of_one_core"] = cpu_percent;
+        flowattr::make_directories(out_dir);
+        fa::bench::merge_result(out_dir + "/results.json", "live", results);
+        std::printf("written to %s/results.json (\"live\")\n", out_dir.c_str());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "flowattr_live_bench: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
