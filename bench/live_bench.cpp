@@ -314,7 +314,6 @@ int main(int argc, char** argv) {
         std::printf("  flowattr run CPU: %.2f %% of one core during the runs\n", cpu_percent);
         results["programs"] = programs;
         results["agent_cpu_percent_of_one_core"] = cpu_percent;
-        flowattr::make_directories(out_dir);
         fa::bench::merge_result(out_dir + "/results.json", "live", results);
         std::printf("written to %s/results.json (\"live\")\n", out_dir.c_str());
     } catch (const std::exception& e) {

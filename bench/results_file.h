@@ -11,8 +11,9 @@
 namespace fa::bench {
 
 // Sets KEY to VALUE in the JSON object at PATH, keeping every other key (a missing or
-// unreadable file starts an empty object).
+// unreadable file starts an empty object, in a directory made for it).
 inline void merge_result(const std::string& path, const std::string& key, const nlohmann::json& value) {
+    flowattr::make_directories(path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/')));
     nlohmann::json all = nlohmann::json::object();
     std::ifstream existing(path);
     if (existing) all = nlohmann::json::parse(existing, nullptr, false);

@@ -27,8 +27,6 @@ std::uint64_t clock_ns(clockid_t clock) {
     return std::uint64_t(ts.tv_sec) * 1000000000ull + std::uint64_t(ts.tv_nsec);
 }
 
-std::string key_bytes(const fa_flow_key& key) { return std::string(reinterpret_cast<const char*>(&key), sizeof(key)); }
-
 }  // namespace
 
 std::int64_t monotonic_to_unix_offset_ns() {
@@ -139,18 +137,24 @@ FlowRecord Agent::record_for(const fa_flow_key& key, const fa_flow_stats& stats,
     return r;
 }
 
-std::vector<FlowRecord> Agent::collect() {
+std::vector<FlowEntry> Agent::read_table() {
     collections_++;
+    return flows_->snapshot();
+}
+
+std::vector<FlowRecord> Agent::collect() {
+    const std::vector<FlowEntry> entries = read_table();
     const std::int64_t offset = monotonic_to_unix_offset_ns();
     std::vector<FlowRecord> out;
-    for (const auto& e : flows_->snapshot()) out.push_back(record_for(e.key, e.stats, offset));
+    out.reserve(entries.size());
+    for (const auto& e : entries) out.push_back(record_for(e.key, e.stats, offset));
     return out;
 }
 
 // The table is LRU: when it is full, the kernel drops the least recently used flow without a
 // word. A flow we knew to be in the table and no longer find there, or find (or see start)
 // again with another first_seen, was evicted.
-void Agent::note_flow(const std::string& key, std::uint64_t first_seen_ns) {
+void Agent::note_flow(const fa_flow_key& key, std::uint64_t first_seen_ns) {
     auto [it, inserted] = in_table_.emplace(key, first_seen_ns);
     if (!inserted && it->second != first_seen_ns) {
         evicted_++;
@@ -158,12 +162,12 @@ void Agent::note_flow(const std::string& key, std::uint64_t first_seen_ns) {
     }
 }
 
-void Agent::note_evictions(const std::vector<FlowRecord>& flows) {
-    std::map<std::string, std::uint64_t> now;
+void Agent::note_evictions(const std::vector<FlowEntry>& flows) {
+    FlowKeyMap<std::uint64_t> now;
+    now.reserve(flows.size());
     for (const auto& f : flows) {
-        std::string k = key_bytes(f.key);
-        note_flow(k, f.stats.first_seen_ns);
-        now.emplace(std::move(k), f.stats.first_seen_ns);
+        note_flow(f.key, f.stats.first_seen_ns);
+        now.emplace(f.key, f.stats.first_seen_ns);
     }
     for (const auto& [k, first_seen] : in_table_)
         if (!now.count(k)) {
@@ -178,7 +182,7 @@ void Agent::note_evictions(const std::vector<FlowRecord>& flows) {
 // is reported with the event's own identity and no counters.
 void Agent::on_event(const fa_flow_event& event) {
     events_seen_++;
-    if (event.type == FA_EVENT_FLOW_START) note_flow(key_bytes(event.key), event.ts_ns);
+    if (event.type == FA_EVENT_FLOW_START) note_flow(event.key, event.ts_ns);
     if (!event_out_) return;
     fa_flow_stats stats{};
     if (bpf_map_lookup_elem(flows_->flows_fd(), &event.key, &stats) != 0) {
@@ -209,25 +213,27 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
         if (options_.output == OutputFormat::json) out << interface_change_to_json(change, now) << "\n";
         else std::fprintf(stderr, "flowattr: %s\n", interface_change_to_text(change).c_str());
     }
-    std::vector<FlowRecord> flows = collect();
+    // Records (with their process) are made only for the flows printed: a million-flow table
+    // is held as its entries, never as a million records.
+    std::vector<FlowEntry> flows = read_table();
+    const std::int64_t offset = monotonic_to_unix_offset_ns();
     note_evictions(flows);
-    std::vector<FlowRecord> reported;
+    std::vector<const FlowEntry*> reported;  // into FLOWS
     std::size_t erased = 0;
     const std::uint64_t mono_now = clock_ns(CLOCK_MONOTONIC);
     const auto grace_ns = std::uint64_t(options_.ended_grace_s * 1e9);
-    for (auto& f : flows) {
-        std::string k = key_bytes(f.key);
-        auto it = reported_last_seen_.find(k);
+    for (const auto& f : flows) {
+        auto it = reported_last_seen_.find(f.key);
         bool changed = it == reported_last_seen_.end() || it->second != f.stats.last_seen_ns;
         if (changed || final_report) {
-            reported_last_seen_[k] = f.stats.last_seen_ns;
-            reported.push_back(f);
+            reported_last_seen_[f.key] = f.stats.last_seen_ns;
+            reported.push_back(&f);
         } else if (f.stats.ended && mono_now > f.stats.last_seen_ns + grace_ns) {
             // Over, reported in its final state, and quiet past TIME_WAIT: no packet of this
             // connection can come any more, so the room is given back.
             flows_->erase(f.key);
             reported_last_seen_.erase(it);
-            in_table_.erase(k);
+            in_table_.erase(f.key);
             erased++;
         }
     }
@@ -236,7 +242,7 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
     if (options_.output == OutputFormat::table) {
         // Like top: every flow, most recently active first, redrawn in place on a terminal
         // and cut to its height (the counters line says how many flows there are).
-        std::sort(flows.begin(), flows.end(), [](const FlowRecord& a, const FlowRecord& b) {
+        std::sort(flows.begin(), flows.end(), [](const FlowEntry& a, const FlowEntry& b) {
             return a.stats.last_seen_ns > b.stats.last_seen_ns;
         });
         winsize ws{};
@@ -244,11 +250,14 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
         if (tty && !final_report && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 3 &&
             flows.size() > std::size_t(ws.ws_row - 3))
             flows.resize(std::size_t(ws.ws_row - 3));
+        std::vector<FlowRecord> rows;
+        rows.reserve(flows.size());
+        for (const auto& f : flows) rows.push_back(record_for(f.key, f.stats, offset));
         if (tty) out << "\x1b[H\x1b[2J";
-        out << flows_to_table(flows) << counters_to_text(c) << "\n" << std::flush;
+        out << flows_to_table(rows) << counters_to_text(c) << "\n" << std::flush;
         return;
     }
-    for (const auto& f : reported) out << flow_to_json(f, now) << "\n";
+    for (const FlowEntry* f : reported) out << flow_to_json(record_for(f->key, f->stats, offset), now) << "\n";
     out << counters_to_json(c, now, final_report) << "\n";
     for (const auto& c : cgroups_->snapshot()) {
         nlohmann::json j;

@@ -3,10 +3,14 @@
 // interface, cgroup accounting; then the reporting loop that joins the flow table with
 // /proc. Tests drive the same object in-process.
 #include <atomic>
+#include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/cgroup_skb.h"
@@ -30,6 +34,20 @@ struct AgentStatus {
     int leftover_filters_removed = 0;
     int leftover_qdiscs_removed = 0;
 };
+
+// Per-flow bookkeeping keyed by the flow key itself: its 44 bytes (no padding) hashed and
+// compared whole, with no string per entry, as a million-flow table needs.
+struct FlowKeyHash {
+    std::size_t operator()(const fa_flow_key& key) const {
+        return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(&key), sizeof(key)));
+    }
+};
+struct FlowKeyEqual {
+    bool operator()(const fa_flow_key& a, const fa_flow_key& b) const { return std::memcmp(&a, &b, sizeof(a)) == 0; }
+};
+static_assert(sizeof(fa_flow_key) == 44, "fa_flow_key has padding: hashing its bytes would hash garbage");
+template <typename Value>
+using FlowKeyMap = std::unordered_map<fa_flow_key, Value, FlowKeyHash, FlowKeyEqual>;
 
 class Agent {
 public:
@@ -61,8 +79,10 @@ private:
     };
 
     void on_event(const fa_flow_event& event);
-    void note_flow(const std::string& key, std::uint64_t first_seen_ns);
-    void note_evictions(const std::vector<FlowRecord>& flows);
+    void note_flow(const fa_flow_key& key, std::uint64_t first_seen_ns);
+    void note_evictions(const std::vector<FlowEntry>& flows);
+    // One read of the whole table; each read checks the processes it meets once.
+    std::vector<FlowEntry> read_table();
     DatapathCounters counters_with(std::size_t flows_in_table) const;
     FlowRecord record_for(const fa_flow_key& key, const fa_flow_stats& stats, std::int64_t mono_to_unix_ns);
     const ProcessInfo& process_for(const fa_identity& id);
@@ -75,10 +95,10 @@ private:
     std::unique_ptr<CgroupAccounting> cgroups_;
     std::map<std::pair<std::uint32_t, std::uint64_t>, KnownProcess> processes_;
     std::uint64_t collections_ = 0;
-    std::map<std::string, std::uint64_t> reported_last_seen_;  // key bytes -> last_seen_ns
-    // Flows the table holds as far as we know: key bytes -> first_seen_ns, which tells
-    // one instance of a 5-tuple from the next.
-    std::map<std::string, std::uint64_t> in_table_;
+    FlowKeyMap<std::uint64_t> reported_last_seen_;  // key -> last_seen_ns when last reported
+    // Flows the table holds as far as we know: key -> first_seen_ns, which tells one instance
+    // of a 5-tuple from the next.
+    FlowKeyMap<std::uint64_t> in_table_;
     std::uint64_t evicted_ = 0;
     std::uint64_t events_seen_ = 0;
     std::ostream* event_out_ = nullptr;  // JSON output while run() is running: events go here

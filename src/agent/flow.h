@@ -31,7 +31,7 @@ struct FlowEntry {
     fa_flow_stats stats;
 };
 
-// Every entry of a fa_flows map; an LRU entry evicted mid-walk is skipped.
+// Every entry of a fa_flows map, read in batches; throws flowattr::Error with the errno.
 std::vector<FlowEntry> read_flow_table(int flows_fd);
 
 struct FlowMonitorOptions {

@@ -1,0 +1,176 @@
+// Flow-table benchmark: the memory of a real `flowattr run` (its VmHWM, not this process's)
+// and the time to read its whole table, at the default 65,536 flows and at --max-flows
+// 1000000. The agent runs on lo as a user would start it; its table is filled to the brim
+// with synthetic flows through a batched update, and the agent reads, joins and prints them
+// for a few intervals before its peak memory is taken.
+// Usage: flowattr_table_bench FLOWATTR OUT_DIR
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/flow.h"
+#include "common/error.h"
+#include "common/unique_fd.h"
+#include "matrix/qemu_runner.h"
+#include "results_file.h"
+
+namespace {
+
+constexpr int kReadRounds = 3;
+constexpr int kIntervalsBeforePeak = 4;
+
+struct TableSize {
+    std::uint32_t flows;
+    double target_rss_mib;
+    double target_read_ms;  // 0: none
+};
+constexpr TableSize kSizes[] = {{65536, 32, 0}, {1000000, 256, 1000}};
+
+// The fa_flows map of the agent just started: the one with MAX_ENTRIES entries.
+flowattr::UniqueFd find_flow_table(std::uint32_t max_entries) {
+    for (std::uint32_t id = 0; bpf_map_get_next_id(id, &id) == 0;) {
+        flowattr::UniqueFd fd(bpf_map_get_fd_by_id(id));
+        if (!fd) continue;
+        bpf_map_info info{};
+        std::uint32_t len = sizeof(info);
+        if (bpf_map_get_info_by_fd(fd.get(), &info, &len) == 0 && std::string(info.name) == "fa_flows" &&
+            info.max_entries == max_entries)
+            return fd;
+    }
+    return flowattr::UniqueFd();
+}
+
+std::uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::uint64_t(ts.tv_sec) * 1000000000ull + std::uint64_t(ts.tv_nsec);
+}
+
+// N distinct TCP flows on lo, each with one packet each way just now.
+void fill(int fd, std::uint32_t n) {
+    const std::uint32_t lo = if_nametoindex("lo");
+    const std::uint64_t now = monotonic_ns();
+    constexpr std::uint32_t kChunk = 65536;
+    std::vector<fa_flow_key> keys;
+    std::vector<fa_flow_stats> values;
+    for (std::uint32_t done = 0; done < n;) {
+        keys.clear();
+        values.clear();
+        for (std::uint32_t i = done; i < n && keys.size() < kChunk; i++) {
+            fa_flow_key k{};
+            k.ifindex = lo;
+            k.family = FA_AF_INET;
+            k.proto = FA_PROTO_TCP;
+            k.local_port = std::uint16_t(i);
+            k.remote_port = std::uint16_t(40000 + (i >> 16));
+            k.local_addr[0] = 127;
+            k.local_addr[3] = 1;
+            k.remote_addr[0] = 127;
+            k.remote_addr[3] = 2;
+            fa_flow_stats v{};
+            v.packets[FA_DIR_INGRESS] = v.packets[FA_DIR_EGRESS] = 1;
+            v.bytes[FA_DIR_INGRESS] = v.bytes[FA_DIR_EGRESS] = 64;
+            v.first_seen_ns = v.last_seen_ns = now;
+            keys.push_back(k);
+            values.push_back(v);
+        }
+        std::uint32_t count = std::uint32_t(keys.size());
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+        if (bpf_map_update_batch(fd, keys.data(), values.data(), &count, &opts) != 0)
+            throw flowattr::Error("cannot fill the flow table", errno);
+        done += count;
+    }
+}
+
+long vm_hwm_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: flowattr_table_bench FLOWATTR OUT_DIR\n");
+        return 2;
+    }
+    const std::string flowattr = argv[1], out_dir = argv[2];
+    if (geteuid() != 0) {
+        std::fprintf(stderr, "flowattr_table_bench: needs root (BPF)\n");
+        return 1;
+    }
+    std::printf("flowattr flow-table benchmark (flowattr run on lo, table filled, %d intervals of 1 s, then its peak "
+                "memory; reads timed in this process, median of %d)\n", kIntervalsBeforePeak, kReadRounds);
+    nlohmann::json results = nlohmann::json::array();
+    try {
+        for (const TableSize& size : kSizes) {
+            flowattr::matrix::ChildProcess agent({flowattr, "run", "--iface", "lo", "--max-flows",
+                                                  std::to_string(size.flows), "--interval", "1"},
+                                                 "/dev/null", true);
+            flowattr::UniqueFd table;
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+            while (!(table = find_flow_table(size.flows))) {
+                if (agent.poll() || std::chrono::steady_clock::now() > deadline)
+                    throw flowattr::Error("flowattr run --max-flows " + std::to_string(size.flows) +
+                                          " did not create its flow table within 30 s");
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+            fill(table.get(), size.flows);
+            std::this_thread::sleep_for(std::chrono::seconds(kIntervalsBeforePeak));
+            std::vector<double> reads;
+            std::size_t read_back = 0;
+            for (int i = 0; i < kReadRounds; i++) {
+                const auto start = std::chrono::steady_clock::now();
+                read_back = flowattr::agent::read_flow_table(table.get()).size();
+                reads.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+            }
+            const double rss_mib = double(vm_hwm_kib(agent.pid())) / 1024.0;
+            if (agent.poll()) throw flowattr::Error("flowattr run exited while its table was full");
+            agent.terminate(10.0);
+            const double read_ms = median(reads);
+            std::printf("  %8u flows: flowattr run peak RSS %7.1f MiB (target <= %.0f), whole-table read %7.1f ms%s, "
+                        "%zu read back\n", size.flows, rss_mib, size.target_rss_mib, read_ms,
+                        size.target_read_ms > 0 ? (" (target <= " + std::to_string(int(size.target_read_ms)) + ")").c_str()
+                                                : "",
+                        read_back);
+            std::fflush(stdout);
+            results.push_back({{"flows", size.flows},
+                               {"agent_peak_rss_mib", rss_mib},
+                               {"target_rss_mib", size.target_rss_mib},
+                               {"table_read_ms", read_ms},
+                               {"target_read_ms", size.target_read_ms},
+                               {"read_back", read_back}});
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "flowattr_table_bench: %s\n", e.what());
+        return 1;
+    }
+    try {
+        fa::bench::merge_result(out_dir + "/results.json", "table", results);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "flowattr_table_bench: %s\n", e.what());
+        return 1;
+    }
+    std::printf("written to %s/results.json (\"table\")\n", out_dir.c_str());
+    return 0;
+}
