@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "build_tree.h"
 #include "common/file.h"
@@ -108,6 +109,25 @@ TEST(PerformanceDoc, DescribesTheLiveTrafficBenchmarkAsItRuns) {
     }
     EXPECT_NE(doc.find("iperf3"), std::string::npos);
     EXPECT_NE(bench.find("\"iperf3\""), std::string::npos);
+}
+
+// The table sizes and the wait the doc gives are bench/table_bench.cpp's.
+TEST(PerformanceDoc, DescribesTheTableBenchmarkAsItRuns) {
+    std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/PERFORMANCE.md");
+    std::replace(doc.begin(), doc.end(), '\n', ' ');
+    const std::string bench = flowattr::read_file(fa::test::source_dir() + "/bench/table_bench.cpp");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(bench, m, std::regex("constexpr int kIntervalsBeforePeak = ([0-9]+);")));
+    EXPECT_NE(doc.find("after " + m[1].str() + " intervals"), std::string::npos) << "after " << m[1].str() << " intervals";
+    const std::regex size("\\{([0-9]+), ([0-9]+), [0-9]+\\}");
+    std::vector<std::string> flows;
+    for (std::sregex_iterator it(bench.begin(), bench.end(), size), end; it != end; ++it) {
+        flows.push_back((*it)[1].str());
+        EXPECT_NE(doc.find("≤ " + (*it)[2].str() + " MiB"), std::string::npos) << "no target " << (*it)[2].str() << " MiB";
+    }
+    ASSERT_EQ(flows.size(), 2u);
+    const std::string sizes = "`--max-flows` " + flows[0] + " (the default) and " + flows[1];
+    EXPECT_NE(doc.find(sizes), std::string::npos) << "docs/PERFORMANCE.md does not say \"" << sizes << "\"";
 }
 
 }  // namespace
