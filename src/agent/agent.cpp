@@ -154,27 +154,27 @@ std::vector<FlowRecord> Agent::collect() {
 // The table is LRU: when it is full, the kernel drops the least recently used flow without a
 // word. A flow we knew to be in the table and no longer find there, or find (or see start)
 // again with another first_seen, was evicted.
-void Agent::note_flow(const fa_flow_key& key, std::uint64_t first_seen_ns) {
-    auto [it, inserted] = in_table_.emplace(key, first_seen_ns);
-    if (!inserted && it->second != first_seen_ns) {
+Agent::KnownFlow& Agent::note_flow(const fa_flow_key& key, std::uint64_t first_seen_ns) {
+    auto [it, inserted] = known_.try_emplace(key, KnownFlow{first_seen_ns});
+    if (!inserted && it->second.first_seen_ns != first_seen_ns) {
         evicted_++;
-        it->second = first_seen_ns;
+        it->second.first_seen_ns = first_seen_ns;
     }
+    return it->second;
 }
 
+// FLOWS is the table read just made (collections_ counts it): what it holds is marked, and
+// what the agent knew of but the read did not find was evicted.
 void Agent::note_evictions(const std::vector<FlowEntry>& flows) {
-    FlowKeyMap<std::uint64_t> now;
-    now.reserve(flows.size());
-    for (const auto& f : flows) {
-        note_flow(f.key, f.stats.first_seen_ns);
-        now.emplace(f.key, f.stats.first_seen_ns);
-    }
-    for (const auto& [k, first_seen] : in_table_)
-        if (!now.count(k)) {
-            evicted_++;
-            reported_last_seen_.erase(k);
+    for (const auto& f : flows) note_flow(f.key, f.stats.first_seen_ns).read = collections_;
+    for (auto it = known_.begin(); it != known_.end();) {
+        if (it->second.read == collections_) {
+            ++it;
+            continue;
         }
-    in_table_ = std::move(now);
+        evicted_++;
+        it = known_.erase(it);
+    }
 }
 
 // A flow start or end from the ring buffer, printed as it arrives (JSON output), joined
@@ -223,17 +223,17 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
     const std::uint64_t mono_now = clock_ns(CLOCK_MONOTONIC);
     const auto grace_ns = std::uint64_t(options_.ended_grace_s * 1e9);
     for (const auto& f : flows) {
-        auto it = reported_last_seen_.find(f.key);
-        bool changed = it == reported_last_seen_.end() || it->second != f.stats.last_seen_ns;
+        KnownFlow& known = known_.find(f.key)->second;  // note_evictions just marked it
+        const bool changed = !known.reported || known.reported_last_seen_ns != f.stats.last_seen_ns;
         if (changed || final_report) {
-            reported_last_seen_[f.key] = f.stats.last_seen_ns;
+            known.reported = true;
+            known.reported_last_seen_ns = f.stats.last_seen_ns;
             reported.push_back(&f);
         } else if (f.stats.ended && mono_now > f.stats.last_seen_ns + grace_ns) {
             // Over, reported in its final state, and quiet past TIME_WAIT: no packet of this
             // connection can come any more, so the room is given back.
             flows_->erase(f.key);
-            reported_last_seen_.erase(it);
-            in_table_.erase(f.key);
+            known_.erase(f.key);
             erased++;
         }
     }

@@ -79,7 +79,15 @@ private:
     };
 
     void on_event(const fa_flow_event& event);
-    void note_flow(const fa_flow_key& key, std::uint64_t first_seen_ns);
+    // The flows the table holds as far as the agent knows, one entry each (a million flows
+    // cost a million entries, not one per question asked of them).
+    struct KnownFlow {
+        std::uint64_t first_seen_ns = 0;  // tells one instance of a 5-tuple from the next
+        std::uint64_t read = 0;           // the collections_ whose table read last found it
+        std::uint64_t reported_last_seen_ns = 0;
+        bool reported = false;
+    };
+    KnownFlow& note_flow(const fa_flow_key& key, std::uint64_t first_seen_ns);
     void note_evictions(const std::vector<FlowEntry>& flows);
     // One read of the whole table; each read checks the processes it meets once.
     std::vector<FlowEntry> read_table();
@@ -95,10 +103,7 @@ private:
     std::unique_ptr<CgroupAccounting> cgroups_;
     std::map<std::pair<std::uint32_t, std::uint64_t>, KnownProcess> processes_;
     std::uint64_t collections_ = 0;
-    FlowKeyMap<std::uint64_t> reported_last_seen_;  // key -> last_seen_ns when last reported
-    // Flows the table holds as far as we know: key -> first_seen_ns, which tells one instance
-    // of a 5-tuple from the next.
-    FlowKeyMap<std::uint64_t> in_table_;
+    FlowKeyMap<KnownFlow> known_;
     std::uint64_t evicted_ = 0;
     std::uint64_t events_seen_ = 0;
     std::ostream* event_out_ = nullptr;  // JSON output while run() is running: events go here
