@@ -745,25 +745,22 @@ TEST(PlainCounterProg, CountsPerFiveTuple) {
         EXPECT_EQ(bpf_map_lookup_elem(map, &key, &count), 0);
         return count;
     };
+    // A key as on the wire: source (the remote end here) first.
+    auto plain_key = [](std::uint8_t family, const std::uint8_t* saddr, const std::uint8_t* daddr, std::size_t len,
+                        std::uint8_t proto, std::uint16_t sport, std::uint16_t dport) {
+        fa_plain_key k{};
+        k.family = family;
+        std::memcpy(k.saddr, saddr, len);
+        std::memcpy(k.daddr, daddr, len);
+        k.proto = proto;
+        k.sport = htons(sport);
+        k.dport = htons(dport);
+        return k;
+    };
+    EXPECT_EQ(count_of(plain_key(FA_AF_INET, kRemote4.data(), kLocal4.data(), 4, kProtoTcp, 1000, 80)), 4u);
+    EXPECT_EQ(count_of(plain_key(FA_AF_INET, kRemote4.data(), kLocal4.data(), 4, kProtoIcmp, 0, 0)), 1u);
+    EXPECT_EQ(count_of(plain_key(FA_AF_INET6, kRemote6.data(), kLocal6.data(), 16, kProtoUdp, 1, 2)), 1u);
     fa_plain_key key{};
-    key.family = FA_AF_INET;
-    std::memcpy(key.saddr, kRemote4.data(), 4);
-    std::memcpy(key.daddr, kLocal4.data(), 4);
-    key.sport = htons(1000);
-    key.dport = htons(80);
-    key.proto = kProtoTcp;
-    EXPECT_EQ(count_of(key), 4u);
-    key.sport = key.dport = 0;
-    key.proto = kProtoIcmp;
-    EXPECT_EQ(count_of(key), 1u);
-    fa_plain_key v6{};
-    v6.family = FA_AF_INET6;
-    std::memcpy(v6.saddr, kRemote6.data(), 16);
-    std::memcpy(v6.daddr, kLocal6.data(), 16);
-    v6.sport = htons(1);
-    v6.dport = htons(2);
-    v6.proto = kProtoUdp;
-    EXPECT_EQ(count_of(v6), 1u);
     fa_plain_key next{};
     int keys = 0;
     for (const void* prev = nullptr; bpf_map_get_next_key(map, prev, &next) == 0; prev = &key, keys++) key = next;
