@@ -10,7 +10,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -26,6 +25,7 @@
 #include "counter.skel.h"
 #include "flow.skel.h"
 #include "noop.skel.h"
+#include "bench_support.h"
 #include "packet_builder.h"
 
 namespace {
@@ -58,11 +58,6 @@ std::vector<std::uint8_t> udp6() {
         .build();
 }
 
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
-
 // Average in-kernel ns per run of PROG on PACKET, repeated REPEAT times.
 double run_ns(int prog_fd, const std::vector<std::uint8_t>& packet, int repeat) {
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet.data(), .data_size_in = std::uint32_t(packet.size()),
@@ -72,14 +67,6 @@ double run_ns(int prog_fd, const std::vector<std::uint8_t>& packet, int repeat) 
         std::exit(1);
     }
     return double(opts.duration);
-}
-
-long peak_rss_kib() {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-    return -1;
 }
 
 // The counter against the flow program on one kind of packet: the medians of both and of
@@ -105,7 +92,7 @@ Comparison compare(const std::string& name, int counter_fd, int flow_fd,
         flow.push_back(f);
         ratios.push_back(f / c);
     }
-    return {name, median(counter), median(flow), median(ratios)};
+    return {name, fa::bench::median(counter), fa::bench::median(flow), fa::bench::median(ratios)};
 }
 
 std::string first_line_of(const std::string& path, const std::string& key) {
@@ -177,7 +164,7 @@ int main(int argc, char** argv) {
     std::vector<double> noop_rounds;
     for (int round = 0; round < kRounds; round++)
         noop_rounds.push_back(run_ns(bpf_program__fd(noop->progs.fa_noop), tcp4(40000), kRepeat));
-    const double noop_ns = median(noop_rounds);
+    const double noop_ns = fa::bench::median(noop_rounds);
 
     // Peak RSS of the agent's reading path with a full table of 65,536 flows.
     int flows_fd = bpf_map__fd(flow->maps.fa_flows);
@@ -194,7 +181,7 @@ int main(int argc, char** argv) {
     }
     std::size_t read_back = 0;
     for (int pass = 0; pass < 3; pass++) read_back = flowattr::agent::read_flow_table(flows_fd).size();
-    long rss_kib = peak_rss_kib();
+    long rss_kib = fa::bench::vm_hwm_kib();
 
     std::printf("flowattr datapath benchmark (BPF_PROG_TEST_RUN, 64-byte frames, medians of %d alternating rounds "
                 "of %d runs)\n", kRounds, kRepeat);

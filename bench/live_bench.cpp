@@ -13,7 +13,6 @@
 #include <net/if.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -32,7 +31,7 @@
 #include "common/unique_fd.h"
 #include "matrix/qemu_runner.h"
 #include "noop.skel.h"
-#include "results_file.h"
+#include "bench_support.h"
 #include "test_netns.h"
 
 namespace {
@@ -55,11 +54,6 @@ enum class Traffic { tcp_bulk, udp_64 };
 constexpr Traffic kTraffic[] = {Traffic::tcp_bulk, Traffic::udp_64};
 const char* traffic_name(Traffic t) { return t == Traffic::tcp_bulk ? "TCP bulk (bits/s)" : "UDP 64 B (packets/s)"; }
 const char* traffic_key(Traffic t) { return t == Traffic::tcp_bulk ? "tcp_bulk_bits_per_s" : "udp_64_packets_per_s"; }
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
 
 // `nsenter --net=NS ARGV...`: the namespaces are held by this process's fds, named by path.
 std::vector<std::string> in_netns(const fa::test::NetNs& ns, std::vector<std::string> argv) {
@@ -290,16 +284,20 @@ int main(int argc, char** argv) {
                 agent_ratio.push_back(in_round[Mode::agent] / in_round[Mode::bare]);
                 agent_noop_ratio.push_back(in_round[Mode::agent] / in_round[Mode::noop_hooks]);
             }
-            std::printf("  %-22s %14.0f %14.0f %14.0f %9.3fx %9.3fx %9.3fx\n", traffic_name(traffic),
-                        median(rates[Mode::bare]), median(rates[Mode::noop_hooks]), median(rates[Mode::agent]),
-                        median(noop_ratio), median(agent_ratio), median(agent_noop_ratio));
+            using fa::bench::median;
+            const double none = median(rates[Mode::bare]), noop = median(rates[Mode::noop_hooks]),
+                         agent = median(rates[Mode::agent]);
+            const double noop_to_none = median(noop_ratio), agent_to_none = median(agent_ratio),
+                         agent_to_noop = median(agent_noop_ratio);
+            std::printf("  %-22s %14.0f %14.0f %14.0f %9.3fx %9.3fx %9.3fx\n", traffic_name(traffic), none, noop, agent,
+                        noop_to_none, agent_to_none, agent_to_noop);
             results[traffic_key(traffic)] = {
-                {"no_bpf", median(rates[Mode::bare])},
-                {"noop_hooks", median(rates[Mode::noop_hooks])},
-                {"agent", median(rates[Mode::agent])},
-                {"ratio_noop_to_none", median(noop_ratio)},
-                {"ratio_agent_to_none", median(agent_ratio)},
-                {"ratio_agent_to_noop", median(agent_noop_ratio)},
+                {"no_bpf", none},
+                {"noop_hooks", noop},
+                {"agent", agent},
+                {"ratio_noop_to_none", noop_to_none},
+                {"ratio_agent_to_none", agent_to_none},
+                {"ratio_agent_to_noop", agent_to_noop},
             };
         }
         nlohmann::json programs = nlohmann::json::object();

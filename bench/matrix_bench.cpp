@@ -7,7 +7,6 @@
 // Usage: flowattr_matrix_bench KMATRIX KERNELS_TXT ARTIFACTS_DIR OUT_DIR
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -18,7 +17,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/subprocess.h"
-#include "results_file.h"
+#include "bench_support.h"
 
 namespace {
 
@@ -132,9 +131,7 @@ int main(int argc, char** argv) {
             lab.push_back(run_lab(kmatrix, kernels, artifacts, out, i, matched));
             all_matched = all_matched && matched;
         }
-        std::vector<double> sorted = lab;
-        std::sort(sorted.begin(), sorted.end());
-        double median = sorted[sorted.size() / 2];
+        const double median = fa::bench::median(lab);
         std::printf("  %-34s %8.1f s  median of %d (%.1f / %.1f / %.1f), grid %s  (target <= %.0f s)\n",
                     "loader-failure lab, -j2", median, kLabRuns, lab[0], lab[1], lab[2],
                     all_matched ? "matched" : "DIFFERED", kTargetLabS);

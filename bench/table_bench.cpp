@@ -9,11 +9,9 @@
 #include <net/if.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,7 +22,7 @@
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "matrix/qemu_runner.h"
-#include "results_file.h"
+#include "bench_support.h"
 
 namespace {
 
@@ -94,19 +92,6 @@ void fill(int fd, std::uint32_t n) {
     }
 }
 
-long vm_hwm_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-    return -1;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -144,10 +129,10 @@ int main(int argc, char** argv) {
                 read_back = flowattr::agent::read_flow_table(table.get()).size();
                 reads.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
             }
-            const double rss_mib = double(vm_hwm_kib(agent.pid())) / 1024.0;
+            const double rss_mib = double(fa::bench::vm_hwm_kib(agent.pid())) / 1024.0;
             if (agent.poll()) throw flowattr::Error("flowattr run exited while its table was full");
             agent.terminate(10.0);
-            const double read_ms = median(reads);
+            const double read_ms = fa::bench::median(reads);
             std::printf("  %8u flows: flowattr run peak RSS %7.1f MiB (target <= %.0f), whole-table read %7.1f ms%s, "
                         "%zu read back\n", size.flows, rss_mib, size.target_rss_mib, read_ms,
                         size.target_read_ms > 0 ? (" (target <= " + std::to_string(int(size.target_read_ms)) + ")").c_str()
