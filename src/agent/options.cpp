@@ -221,9 +221,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
     if (line.app->get_option("--version")->count()) line.cmd.command = Command::version;
     for (const auto& [sub, command] : line.commands)
         if (sub->parsed()) line.cmd.command = command;
-    // The program's own help, not that of the `help` command the words selected.
-    if (line.cmd.command == Command::help)
-        line.cmd.help_text = line.app->get_formatter()->make_help(line.app.get(), line.app->get_name(), CLI::AppFormatMode::Normal);
+    if (line.cmd.command == Command::help) line.cmd.help_text = cli::program_help(*line.app);
     if (line.cmd.command == Command::verify) line.cmd.verify_args = line.app->get_subcommand("verify")->remaining();
     return ParseResult{line.cmd, std::nullopt};
 }

@@ -64,6 +64,10 @@ std::optional<int> parse(CLI::App& app, const std::vector<std::string>& args, st
     }
 }
 
+std::string program_help(CLI::App& app) {
+    return app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal);
+}
+
 CLI::Validator check(std::function<std::string(const std::string&)> check, const std::string& description) {
     return CLI::Validator([check](std::string& value) { return check(value); }, description);
 }

@@ -27,6 +27,10 @@ std::unique_ptr<CLI::App> make_app(const std::string& name, const std::string& d
 // to its --help.
 std::optional<int> parse(CLI::App& app, const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+// APP's own help, whichever subcommand the parse selected (`help()` would show that one's):
+// what a program's `help` command prints.
+std::string program_help(CLI::App& app);
+
 // A value checked by CHECK, which returns why the value is refused ("" accepts it); CLI11
 // reports the refusal as "--option: why".
 CLI::Validator check(std::function<std::string(const std::string&)> check, const std::string& description = "");

@@ -811,7 +811,7 @@ int run_kmatrix_cli(int argc, char** argv) {
     add("fetch", fetch_description(), [](const auto& args) { return run_fetch_cli(args, std::cout, std::cerr); });
     add("list", list_description(), [](const auto& args) { return run_list_cli(args, std::cout, std::cerr); });
     add("help", "this help", [&app](const auto&) {
-        std::cout << app->get_formatter()->make_help(app.get(), app->get_name(), CLI::AppFormatMode::Normal);
+        std::cout << cli::program_help(*app);
         return 0;
     });
     // Set last: subcommands take the setting their parent has when they are added.
