@@ -1,6 +1,6 @@
 #pragma once
-// The matrix guest's /init: kmatrix itself, run by the kernel as PID 1 from the initramfs
-// (kmatrix_main dispatches here when its pid is 1). It mounts what the agent and the tests
+// The matrix guest's /init: kmatrix_init (src/cli/kmatrix_init_main.cpp), run by the kernel as
+// PID 1 from the initramfs. It mounts what the agent and the tests
 // need (one table), loads the kernel's modules, then does what the plan on /proc/cmdline says
 // (plan.h): the in-VM suite, `flowattr load --check`, `flowattr check` over /check, or one
 // `kmatrix exec` command, and sends each result as a typed record (record.h) on the results

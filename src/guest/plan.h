@@ -1,6 +1,6 @@
 #pragma once
 // What a matrix guest does, and where things are inside it. The host renders a GuestPlan onto
-// the kernel command line; the guest's /init (kmatrix itself, run as PID 1: init.h) parses it
+// the kernel command line; the guest's /init (kmatrix_init, run as PID 1: init.h) parses it
 // back from /proc/cmdline. The plan lives on the command line rather than in the initramfs so
 // that `kmatrix repro` boots byte-identical initramfs bytes to the ones `kmatrix run` booted,
 // and so `--cmdline kmatrix.modules=none` can change one switch by hand.

@@ -1,21 +1,17 @@
 #include "matrix/http_fetch.h"
 
+#include <curl/curl.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cerrno>
-#include <cstring>
-#include <map>
+#include <cstdio>
 #include <memory>
-#include <vector>
+#include <mutex>
 
+#include "common/env.h"
 #include "common/sha256.h"
-#include "common/subprocess.h"
 #include "common/unique_fd.h"
 #include "matrix/cache_files.h"
 
@@ -24,231 +20,152 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string lower(std::string s) {
-    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
-std::string trim(const std::string& s) {
-    std::size_t b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string::npos) return "";
-    return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
-
-int wait_fd(int fd, short events, std::chrono::milliseconds timeout) {
-    struct pollfd p = {fd, events, 0};
-    for (;;) {
-        int r = poll(&p, 1, int(timeout.count()));
-        if (r >= 0 || errno != EINTR) return r;
-    }
-}
-
-UniqueFd connect_to(const Url& url, const HttpOptions& options) {
-    struct addrinfo hints;
-    std::memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    struct addrinfo* res = nullptr;
-    int rc = getaddrinfo(url.host.c_str(), std::to_string(url.port).c_str(), &hints, &res);
-    if (rc != 0) throw DownloadError("cannot resolve " + url.host + ": " + gai_strerror(rc));
-    std::unique_ptr<struct addrinfo, void (*)(struct addrinfo*)> guard(res, freeaddrinfo);
-
-    std::string failures;
-    for (struct addrinfo* ai = res; ai; ai = ai->ai_next) {
-        UniqueFd fd(socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol));
-        if (!fd) continue;
-        int err = 0;
-        if (connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
-            err = errno;
-            if (err == EINPROGRESS) {
-                int r = wait_fd(fd.get(), POLLOUT, options.connect_timeout);
-                socklen_t len = sizeof err;
-                if (r == 0) {
-                    err = ETIMEDOUT;
-                } else if (r < 0 || getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
-                    err = errno;
-                }
-            }
-        }
-        if (err == 0) return fd;
-        failures = describe_errno("cannot connect to " + url.host + ":" + std::to_string(url.port), err);
-    }
-    throw DownloadError(failures.empty() ? "no usable address for " + url.host : failures);
-}
-
-// Reads at most len bytes, waiting up to io_timeout; 0 means the peer closed.
-std::size_t read_some(int fd, char* buf, std::size_t len, const HttpOptions& options, const std::string& url) {
-    for (;;) {
-        ssize_t n = recv(fd, buf, len, 0);
-        if (n >= 0) return std::size_t(n);
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) throw DownloadError(describe_errno("reading from " + url, errno));
-        int r = wait_fd(fd, POLLIN, options.io_timeout);
-        if (r == 0) throw DownloadError("reading from " + url + ": no data for " + std::to_string(options.io_timeout.count()) + " ms");
-        if (r < 0) throw DownloadError(describe_errno("poll on " + url, errno));
-    }
-}
-
-void write_all(int fd, const std::string& data, const HttpOptions& options, const std::string& url) {
-    std::size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-        if (n > 0) {
-            off += std::size_t(n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_fd(fd, POLLOUT, options.io_timeout) <= 0) throw DownloadError("sending the request to " + url + " timed out");
-            continue;
-        }
-        throw DownloadError(describe_errno("sending the request to " + url, errno));
-    }
-}
-
-struct Response {
-    int status = 0;
-    std::string reason;
-    std::map<std::string, std::string> headers;  // lower-case names
-    std::string body_start;                      // body bytes read along with the headers
+struct EasyHandleDeleter {
+    void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
 };
+using EasyHandle = std::unique_ptr<CURL, EasyHandleDeleter>;
 
-Response read_head(int fd, const HttpOptions& options, const std::string& url) {
-    std::string data;
-    char buf[16384];
-    std::size_t end;
-    while ((end = data.find("\r\n\r\n")) == std::string::npos) {
-        if (data.size() > 65536) throw DownloadError(url + ": response headers larger than 64 KiB");
-        std::size_t n = read_some(fd, buf, sizeof buf, options, url);
-        if (n == 0) throw DownloadError(url + ": connection closed before the response headers ended");
-        data.append(buf, n);
-    }
-    Response r;
-    r.body_start = data.substr(end + 4);
-    std::string head = data.substr(0, end);
-    std::size_t line_end = head.find("\r\n");
-    std::string status_line = head.substr(0, line_end);
-    // "HTTP/1.1 200 OK"
-    if (status_line.compare(0, 5, "HTTP/") != 0 || status_line.size() < 12)
-        throw DownloadError(url + ": not an HTTP response: '" + status_line.substr(0, 80) + "'");
-    r.status = std::atoi(status_line.c_str() + status_line.find(' ') + 1);
-    std::size_t reason_at = status_line.find(' ', status_line.find(' ') + 1);
-    if (reason_at != std::string::npos) r.reason = status_line.substr(reason_at + 1);
-    std::size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-    while (pos < head.size()) {
-        std::size_t next = head.find("\r\n", pos);
-        if (next == std::string::npos) next = head.size();
-        std::string line = head.substr(pos, next - pos);
-        std::size_t colon = line.find(':');
-        if (colon != std::string::npos) r.headers[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
-        pos = next + 2;
-    }
-    return r;
+// libcurl's global state, set up once for the process (kmatrix fetches from several threads).
+void init_curl_once() {
+    static std::once_flag once;
+    static CURLcode rc = CURLE_OK;
+    std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
+    if (rc != CURLE_OK) throw DownloadError(std::string("cannot initialise libcurl: ") + curl_easy_strerror(rc));
 }
 
-std::string resolve_location(const Url& base, const std::string& location) {
-    if (location.find("://") != std::string::npos) return location;
-    std::string authority = base.host.find(':') != std::string::npos ? "[" + base.host + "]" : base.host;
-    authority += ":" + std::to_string(base.port);
-    if (!location.empty() && location[0] == '/') return base.scheme + "://" + authority + location;
-    std::string dir = base.target.substr(0, base.target.rfind('/') + 1);
-    return base.scheme + "://" + authority + dir + location;
-}
+// One transfer's sinks: the .part file (appended to) and the progress callback.
+struct Transfer {
+    int fd = -1;
+    std::uint64_t resumed_from = 0;
+    std::uint64_t received = 0;
+    int write_errno = 0;
+    const HttpOptions* options = nullptr;
+    Clock::time_point last_report = Clock::now();
+    Clock::time_point last_data = Clock::now();
+    std::uint64_t last_now = 0;
+    bool stalled = false;
 
-class OutFile {
-public:
-    explicit OutFile(const std::string& path) : path_(path) {
-        fd_.reset(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-        if (!fd_) throw Error("cannot create " + path, errno);
-    }
-    void write(const char* data, std::size_t len) {
-        while (len > 0) {
-            ssize_t n = ::write(fd_.get(), data, len);
+    static size_t on_data(char* data, size_t size, size_t count, void* self) {
+        auto* t = static_cast<Transfer*>(self);
+        const size_t len = size * count;
+        size_t off = 0;
+        while (off < len) {
+            ssize_t n = ::write(t->fd, data + off, len - off);
             if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw Error("cannot write " + path_, errno);
-            data += n;
-            len -= std::size_t(n);
+            if (n < 0) {
+                t->write_errno = errno;
+                return 0;  // libcurl stops with CURLE_WRITE_ERROR
+            }
+            off += size_t(n);
         }
-    }
-    void finish() {
-        if (fsync(fd_.get()) != 0) throw Error("cannot fsync " + path_, errno);
-        int fd = fd_.release();
-        if (close(fd) != 0) throw Error("cannot close " + path_, errno);
+        t->received += len;
+        return len;
     }
 
-private:
-    std::string path_;
-    UniqueFd fd_;
+    static int on_progress(void* self, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
+        auto* t = static_cast<Transfer*>(self);
+        // The stall limit is checked here rather than with libcurl's low-speed limit, which
+        // averages over several seconds: a burst followed by silence would live on for ~5 s.
+        if (std::uint64_t(now) != t->last_now) {
+            t->last_now = std::uint64_t(now);
+            t->last_data = Clock::now();
+        } else if (Clock::now() - t->last_data >= t->options->stall_timeout) {
+            t->stalled = true;
+            return 1;  // libcurl stops with CURLE_ABORTED_BY_CALLBACK
+        }
+        if (t->options->on_progress && Clock::now() - t->last_report >= std::chrono::seconds(1)) {
+            t->last_report = Clock::now();
+            // libcurl counts the requested range only; the user sees the whole file.
+            t->options->on_progress(t->resumed_from + std::uint64_t(now), total > 0 ? t->resumed_from + std::uint64_t(total) : 0);
+        }
+        return 0;
+    }
 };
 
-// Plain HTTP/1.0 GET (1.0 so the server never answers chunked). Returns the redirect target
-// when the server redirects, "" when the body was written to tmp_path.
-std::string http_get(const Url& url, const std::string& url_text, const std::string& tmp_path, Sha256& hash,
-                     std::uint64_t& size, const HttpOptions& options) {
-    UniqueFd fd = connect_to(url, options);
-    std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
-    if (url.port != 80) host += ":" + std::to_string(url.port);
-    write_all(fd.get(),
-              "GET " + url.target + " HTTP/1.0\r\nHost: " + host +
-                  "\r\nUser-Agent: flowattr-kmatrix\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
-              options, url_text);
-    Response r = read_head(fd.get(), options, url_text);
-    if (r.status >= 300 && r.status < 400 && r.headers.count("location")) return resolve_location(url, r.headers["location"]);
-    if (r.status != 200) throw DownloadError(url_text + ": HTTP " + std::to_string(r.status) + " " + r.reason);
-    if (r.headers.count("transfer-encoding") && lower(r.headers["transfer-encoding"]) != "identity")
-        throw DownloadError(url_text + ": unsupported Transfer-Encoding " + r.headers["transfer-encoding"]);
-
-    std::uint64_t total = 0;
-    bool has_length = r.headers.count("content-length") > 0;
-    if (has_length) total = std::strtoull(r.headers["content-length"].c_str(), nullptr, 10);
-
-    OutFile out(tmp_path);
-    size = 0;
-    auto take = [&](const char* data, std::size_t n) {
-        if (has_length && size + n > total) n = std::size_t(total - size);
-        out.write(data, n);
-        hash.update(data, n);
-        size += n;
-    };
-    take(r.body_start.data(), r.body_start.size());
-    auto last_report = Clock::now();
-    std::vector<char> buf(1 << 16);
-    while (!has_length || size < total) {
-        std::size_t n = read_some(fd.get(), buf.data(), buf.size(), options, url_text);
-        if (n == 0) break;
-        take(buf.data(), n);
-        if (options.on_progress && Clock::now() - last_report > std::chrono::seconds(1)) {
-            options.on_progress(size, total);
-            last_report = Clock::now();
-        }
-    }
-    // Without Content-Length the end of the body is the end of the connection; a cut there is
-    // caught by the sha256 check instead.
-    if (has_length && size < total)
-        throw DownloadError(url_text + ": connection closed after " + std::to_string(size) + " of " + std::to_string(total) +
-                            " bytes");
-    out.finish();
-    if (options.on_progress) options.on_progress(size, total);
-    return "";
+std::uint64_t size_of(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) throw Error("cannot stat a download's .part file", errno);
+    return std::uint64_t(st.st_size);
 }
 
-void https_get(const std::string& url, const std::string& tmp_path, const HttpOptions& options) {
-    RunOptions ro;
-    ro.timeout = std::chrono::hours(2);
-    auto seconds = [](std::chrono::milliseconds ms) { return std::to_string(std::max<long long>(1, ms.count() / 1000)); };
-    std::vector<std::string> argv = {"curl", "--fail", "--silent", "--show-error", "--location",
-                                     "--max-redirs", std::to_string(options.max_redirects),
-                                     "--connect-timeout", seconds(options.connect_timeout),
-                                     // Abort when the transfer stalls (below 1 byte/s for io_timeout).
-                                     "--speed-limit", "1", "--speed-time", seconds(options.io_timeout),
-                                     "--output", tmp_path, "--", url};
-    RunResult r;
-    try {
-        r = run_command(argv, ro);
-    } catch (const Error& e) {
-        throw DownloadError("cannot download " + url + " (https needs curl): " + e.what());
+// What a failed transfer tells the user: the URL, what went wrong in words, and what is kept.
+std::string describe_failure(const std::string& url, CURLcode rc, const char* curl_message, CURL* curl, const Transfer& t,
+                             const HttpOptions& options, const std::string& part) {
+    std::string why = *curl_message ? curl_message : curl_easy_strerror(rc);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    switch (rc) {
+        case CURLE_HTTP_RETURNED_ERROR: why = "HTTP " + std::to_string(status); break;
+        case CURLE_TOO_MANY_REDIRECTS: why = "more than " + std::to_string(options.max_redirects) + " redirects"; break;
+        case CURLE_UNSUPPORTED_PROTOCOL: why = "only http:// and https:// URLs are downloaded (" + why + ")"; break;
+        case CURLE_WRITE_ERROR: why = describe_errno("cannot write " + part, t.write_errno); break;
+        case CURLE_ABORTED_BY_CALLBACK:
+            if (t.stalled) why = "no data for " + std::to_string(options.stall_timeout.count()) + " s";
+            break;
+        default: break;
     }
-    if (!r.ok()) throw DownloadError("cannot download " + url + ": curl " + r.status_text() + ": " + trim(r.err), 0, r.err);
+    const std::uint64_t kept = t.resumed_from + t.received;
+    if (kept > 0 && rc != CURLE_WRITE_ERROR)
+        why += "; " + std::to_string(kept) + " bytes kept in " + part + ", the next fetch resumes there";
+    return "cannot download " + url + ": " + why;
+}
+
+// One libcurl transfer of url, appended to the .part file (resumed when it already holds bytes).
+std::string transfer(const std::string& url, const std::string& part, const HttpOptions& options, std::uint64_t& resumed_from) {
+    // O_NOFOLLOW: a symlink planted at the .part never redirects the write.
+    UniqueFd fd(::open(part.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd) throw Error("cannot open " + part, errno);
+    Transfer t;
+    t.fd = fd.get();
+    t.resumed_from = resumed_from = size_of(fd.get());
+    t.options = &options;
+
+    EasyHandle curl(curl_easy_init());
+    if (!curl) throw DownloadError("cannot download " + url + ": curl_easy_init failed");
+    char message[CURL_ERROR_SIZE] = "";
+    CURL* c = curl.get();
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, message);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, options.max_redirects);
+    curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // kmatrix fetches on threads; no SIGALRM for DNS
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "flowattr-kmatrix");
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(options.connect_timeout.count()));
+    // The curl program's variable for a private mirror's CA; libcurl itself only reads proxies
+    // from the environment.
+    const std::string ca_bundle = env_or("CURL_CA_BUNDLE", "");
+    if (!ca_bundle.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_bundle.c_str());
+    if (resumed_from > 0) curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, curl_off_t(resumed_from));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Transfer::on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &Transfer::on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_RANGE_ERROR && resumed_from > 0) {
+        // The server cannot send a range: start over from byte 0.
+        if (::ftruncate(fd.get(), 0) != 0) throw Error("cannot truncate " + part, errno);
+        resumed_from = 0;
+        return transfer(url, part, options, resumed_from);
+    }
+    if (rc != CURLE_OK) {
+        const bool empty = size_of(fd.get()) == 0;
+        fd.reset();
+        if (empty) ::unlink(part.c_str());
+        throw DownloadError(describe_failure(url, rc, message, c, t, options, part));
+    }
+    if (::fsync(fd.get()) != 0) throw Error("cannot fsync " + part, errno);
+    if (options.on_progress) {
+        const std::uint64_t size = size_of(fd.get());
+        options.on_progress(size, size);
+    }
+    char* effective = nullptr;
+    curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &effective);
+    return effective ? effective : url;
 }
 
 }  // namespace
@@ -258,66 +175,23 @@ ChecksumError::ChecksumError(const std::string& what_file, const std::string& ex
       expected_(expected),
       actual_(actual) {}
 
-Url parse_url(const std::string& text) {
-    Url u;
-    std::size_t sep = text.find("://");
-    if (sep == std::string::npos) throw DownloadError("not an absolute URL: " + text);
-    u.scheme = lower(text.substr(0, sep));
-    if (u.scheme != "http" && u.scheme != "https") throw DownloadError("unsupported URL scheme '" + u.scheme + "' in " + text);
-    std::size_t path_at = text.find_first_of("/?#", sep + 3);
-    std::string authority = text.substr(sep + 3, path_at == std::string::npos ? std::string::npos : path_at - sep - 3);
-    u.target = path_at == std::string::npos ? "/" : text.substr(path_at);
-    if (u.target[0] != '/') u.target = "/" + u.target;
-    std::size_t hash = u.target.find('#');
-    if (hash != std::string::npos) u.target.erase(hash);
-    if (authority.find('@') != std::string::npos) throw DownloadError("credentials in URLs are not supported: " + text);
-    std::string port;
-    if (!authority.empty() && authority[0] == '[') {
-        std::size_t close = authority.find(']');
-        if (close == std::string::npos) throw DownloadError("bad IPv6 literal in " + text);
-        u.host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
-    } else {
-        std::size_t colon = authority.rfind(':');
-        u.host = authority.substr(0, colon);
-        if (colon != std::string::npos) port = authority.substr(colon + 1);
-    }
-    if (u.host.empty()) throw DownloadError("no host in " + text);
-    u.port = u.scheme == "https" ? 443 : 80;
-    if (!port.empty()) {
-        char* end = nullptr;
-        long p = std::strtol(port.c_str(), &end, 10);
-        if (*end || p <= 0 || p > 65535) throw DownloadError("bad port '" + port + "' in " + text);
-        u.port = int(p);
-    }
-    return u;
-}
+std::string partial_download_path(const std::string& dest) { return dest + ".part"; }
 
-DownloadResult download(const std::string& url_text, const std::string& dest, const std::string& expected_sha256,
+DownloadResult download(const std::string& url, const std::string& dest, const std::string& expected_sha256,
                         const HttpOptions& options) {
-    TempPath tmp(unique_temp_path(dest, "part"));
+    init_curl_once();
+    const std::string part = partial_download_path(dest);
     DownloadResult result;
-    std::string current = url_text;
-    for (int hops = 0;; hops++) {
-        if (hops > options.max_redirects) throw DownloadError(url_text + ": more than " + std::to_string(options.max_redirects) + " redirects");
-        Url url = parse_url(current);
-        if (url.scheme == "https") {
-            https_get(current, tmp.path(), options);
-            result.sha256 = sha256_file(tmp.path());
-            result.size = file_size(tmp.path());
-            break;
-        }
-        Sha256 hash;
-        std::string next = http_get(url, current, tmp.path(), hash, result.size, options);
-        if (next.empty()) {
-            result.sha256 = hash.hex_digest();
-            break;
-        }
-        current = next;
+    for (;;) {
+        result.final_url = transfer(url, part, options, result.resumed_from);
+        result.sha256 = sha256_file(part);
+        result.size = file_size(part);
+        if (expected_sha256.empty() || result.sha256 == expected_sha256) break;
+        ::unlink(part.c_str());
+        // A resumed file may hold bytes of an older version of the URL: one more try from zero.
+        if (result.resumed_from == 0) throw ChecksumError(url, expected_sha256, result.sha256);
     }
-    result.final_url = current;
-    if (!expected_sha256.empty() && result.sha256 != expected_sha256) throw ChecksumError(url_text, expected_sha256, result.sha256);
-    tmp.commit(dest);
+    if (std::rename(part.c_str(), dest.c_str()) != 0) throw Error("cannot rename " + part + " to " + dest, errno);
     return result;
 }
 

@@ -1,11 +1,10 @@
 #pragma once
-// Downloads for url: kernel sources. http:// is spoken directly over a socket (no dependency,
-// testable against a loopback server); https:// goes through curl, which owns TLS and CAs.
-// Every download lands in a temporary file next to the destination, is checked against the
-// pinned sha256 and only then renamed into place: the destination never holds a partial or
-// unverified file.
+// Downloads for url: kernel sources, http:// and https:// alike through libcurl: its
+// timeouts, redirects, TLS and CA handling, proxies (http_proxy, https_proxy, no_proxy, as
+// curl honours them) and byte-range resume. Every download lands in DEST.part, is checked
+// against the pinned sha256 and only then renamed to DEST: the destination never holds a
+// partial or unverified file.
 #include <chrono>
-#include <memory>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -32,33 +31,33 @@ private:
     std::string expected_, actual_;
 };
 
-struct Url {
-    std::string scheme;  // "http" | "https"
-    std::string host;    // without brackets for IPv6 literals
-    int port = 0;
-    std::string target;  // path + query, starting with '/'
-};
-// Throws DownloadError for anything but an absolute http(s) URL.
-Url parse_url(const std::string& url);
-
 struct HttpOptions {
     std::chrono::milliseconds connect_timeout{15000};
-    std::chrono::milliseconds io_timeout{60000};  // per read/write, not for the whole transfer
-    int max_redirects = 5;
-    // Called now and then with bytes received and the announced total (0 when unknown).
+    // A transfer that receives nothing for this long is abandoned; the whole transfer has no
+    // limit (a kernel package on a slow link may take minutes).
+    std::chrono::seconds stall_timeout{60};
+    long max_redirects = 5;
+    // Called about once a second with bytes received (including a resumed part) and the total
+    // (0 when the server does not say).
     std::function<void(std::uint64_t done, std::uint64_t total)> on_progress;
 };
 
 struct DownloadResult {
     std::string sha256;
     std::uint64_t size = 0;
-    std::string final_url;  // after redirects
+    std::uint64_t resumed_from = 0;  // bytes an earlier, cut-short call had left in DEST.part
+    std::string final_url;           // after redirects
 };
 
-// Downloads url to dest. When expected_sha256 is non-empty and differs, throws ChecksumError
-// (naming expected and actual) and leaves nothing behind; on any other failure throws
-// DownloadError, also leaving nothing behind.
+// Downloads url (http or https only) to dest. A transfer cut short throws DownloadError and
+// leaves dest.part, which the next call for the same dest resumes with a byte range (a server
+// that ignores ranges sends the whole file again). When expected_sha256 is non-empty and
+// differs, throws ChecksumError naming expected and actual and removes dest.part; a resumed
+// download that fails the check is first retried once from byte 0.
 DownloadResult download(const std::string& url, const std::string& dest, const std::string& expected_sha256,
                         const HttpOptions& options = {});
+
+// dest.part: where download() keeps the bytes of an unfinished transfer of dest.
+std::string partial_download_path(const std::string& dest);
 
 }  // namespace flowattr::matrix

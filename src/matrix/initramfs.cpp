@@ -165,7 +165,7 @@ ElfLinkage elf_linkage(const std::string& path) {
 
 CpioArchive assemble_initramfs(const InitramfsInputs& in) {
     const std::pair<const char*, const std::string*> binaries[] = {
-        {"/init (kmatrix)", &in.init}, {"busybox", &in.busybox}, {"flowattr", &in.agent},
+        {"/init (kmatrix_init)", &in.init}, {"busybox", &in.busybox}, {"flowattr", &in.agent},
         {"flowattr_kernel_tests", &in.kernel_tests}};
     for (const auto& [what, path] : binaries) {
         struct stat st;

@@ -37,7 +37,7 @@ private:
 std::uint32_t reproducible_mtime();
 
 struct InitramfsInputs {
-    std::string init;          // static kmatrix: the guest's /init (src/guest/init.h)
+    std::string init;          // static kmatrix_init: the guest's /init (src/guest/init.h)
     std::string busybox;       // static busybox (Debian's busybox-static: /bin/busybox)
     // Links to busybox in /bin besides the shell's own (shell_applets()): every applet this
     // busybox has (list_busybox_applets), so `kmatrix exec -- true` finds `true`.

@@ -416,10 +416,11 @@ void KernelCache::fetch_artifact(const KernelEntry& entry, const SourceItem& ite
         options.on_progress = [&](std::uint64_t done, std::uint64_t total) {
             say("  " + human_size(done) + (total ? " of " + human_size(total) : std::string()));
         };
-        TempPath tmp(unique_temp_path(tmp_dir() + "/download", "url"));
-        DownloadResult r = download(item.spec, tmp.path(), item.sha256, options);
-        tmp.commit(dest);
-        say("downloaded " + human_size(r.size) + " in " + seconds_since(start) + ", sha256 ok");
+        // Straight to the artifact: download() writes DEST.part, kept when a transfer is cut so
+        // the next fetch resumes it, and renames it only once its sha256 is the pinned one.
+        DownloadResult r = download(item.spec, dest, item.sha256, options);
+        say("downloaded " + human_size(r.size) + (r.resumed_from ? " (resumed at " + human_size(r.resumed_from) + ")" : "") +
+            " in " + seconds_since(start) + ", sha256 ok");
         return;
     }
     if (!path_exists(item.spec)) throw DownloadError("no such file: " + item.spec);

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <functional>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -37,6 +38,8 @@
 namespace flowattr::matrix {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 // Bad input (a flag, a kernel name, kernels.txt): 2 for every command, as for flowattr;
 // nothing is fetched or booted.
@@ -263,12 +266,16 @@ std::optional<int> parse_command(std::vector<std::string> args, Verb verb, const
     return std::nullopt;
 }
 
-// This kmatrix: it is also the guest's /init, so host and guest always speak the same records.
-std::string self_executable() {
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) throw Error("cannot read /proc/self/exe", errno);
-    return std::string(buf, std::size_t(n));
+// The guest's /init: kmatrix_init built next to this kmatrix, so host and guest always speak
+// the same records.
+std::string guest_init_executable() {
+    std::error_code ec;
+    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) throw Error("cannot read /proc/self/exe", ec.value());
+    const std::string init = (self.parent_path() / "kmatrix_init").string();
+    if (!exists(init))
+        throw Error("no " + init + ": the guest's /init is built and shipped with kmatrix (cmake target kmatrix_init)");
+    return init;
 }
 
 // The static binaries the initramfs carries: --agent/--suite/--busybox when given, else
@@ -295,7 +302,7 @@ InitramfsInputs find_binaries(const Options& o) {
         throw Error("cannot find " + name + " (looked at" + list + "); build it or pass --artifacts DIR");
     };
     InitramfsInputs in;
-    in.init = self_executable();
+    in.init = guest_init_executable();
     in.agent = o.agent.empty() ? find("flowattr", {"", "bin", "src/cli"}, {}) : o.agent;
     in.kernel_tests = o.suite.empty() ? find("flowattr_kernel_tests", {"", "bin", "tests/kernel"}, {}) : o.suite;
     in.busybox = o.busybox.empty() ? find("busybox", {"", "bin"}, {"/bin/busybox", "/usr/bin/busybox"}) : o.busybox;

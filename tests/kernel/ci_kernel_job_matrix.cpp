@@ -63,7 +63,7 @@ protected:
         fs::copy(kSource + "/kernels.txt", top_->path() + "/kernels.txt");
         // The `out` artifact as the kernel job downloads it: docker-build's layout, modes lost.
         fs::create_directories(top_->path() + "/out");
-        for (const char* path : {"src/cli/flowattr", "src/cli/kmatrix", "tests/unit/flowattr_unit_tests",
+        for (const char* path : {"src/cli/flowattr", "src/cli/kmatrix", "src/cli/kmatrix_init", "tests/unit/flowattr_unit_tests",
                                  "tests/kernel/flowattr_kernel_tests"}) {
             const std::string to = top_->path() + "/out/" + fs::path(path).filename().string();
             fs::copy(kBuild + "/" + path, to);
@@ -107,7 +107,8 @@ TEST_F(CiKernelJob, SavedBuilderImageLoadsAndBootsOneKernelAsTheWorkflowSaysTo) 
     auto load = run_step(step_script(workflow_, "kernel", "Restore executable bits"));
     ASSERT_TRUE(load.ok()) << load.status_text() << "\n" << load.err;
     ASSERT_TRUE(flowattr::run_command({"docker", "image", "inspect", builder}).ok()) << "the load did not bring back " << builder;
-    EXPECT_EQ(access((top_->path() + "/out/kmatrix").c_str(), X_OK), 0) << "exec bits not restored";
+    for (const char* name : {"kmatrix", "kmatrix_init"})
+        EXPECT_EQ(access((top_->path() + "/out/" + name).c_str(), X_OK), 0) << "exec bits not restored on " << name;
 
     auto run = run_step(step_script(workflow_, "kernel", "Run "));
     EXPECT_TRUE(run.ok()) << run.status_text() << "\n" << run.out << run.err;

@@ -57,8 +57,8 @@ TEST_F(KernelsTxtShellSyntax, FetchPassesEveryFieldAsOneArgumentAndRunsNothing) 
     const std::string zeros(64, '0');
     const std::string list =
         "a 6.1 \"file:x;touch " + canary(1) + "\" " + zeros + " - x86_64\n" +
-        "b 6.1 \"url:" + server.url("/k$(touch " + canary(2) + ")`touch " + canary(3) + "`") + "\" " + zeros + " - x86_64\n" +
-        // https goes through the curl program: its URL must be one argv element too.
+        // ${IFS}: a shell would still run these, and libcurl takes the URL (it refuses spaces).
+        "b 6.1 \"url:" + server.url("/k$(touch${IFS}" + canary(2) + ")`touch${IFS}" + canary(3) + "`") + "\" " + zeros + " - x86_64\n" +
         "c 6.1 \"url:https://127.0.0.1:1/k;touch " + canary(4) + "\" " + zeros + " - x86_64\n" +
         "d 6.1 \"file:$(touch " + canary(5) + ")\" " + zeros + " \"quiet;touch " + canary(6) + "\" x86_64\n";
     flowattr::write_file_atomic(dir_->path() + "/kernels.txt", list);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -19,7 +20,22 @@ class LoopbackHttpServer {
 public:
     class Conn {
     public:
-        explicit Conn(int fd) : fd_(fd) {}
+        Conn(int fd, std::string request) : fd_(fd), request_(std::move(request)) {}
+        // A request header's value ("" when absent); the name matched without regard to case.
+        std::string header(const std::string& name) const {
+            auto lower = [](std::string s) {
+                for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+                return s;
+            };
+            const std::string head = lower(request_), key = "\r\n" + lower(name) + ":";
+            std::size_t at = head.find(key);
+            if (at == std::string::npos) return "";
+            at += key.size();
+            std::size_t end = request_.find("\r\n", at);
+            std::string value = request_.substr(at, end - at);
+            value.erase(0, value.find_first_not_of(' '));
+            return value;
+        }
         void send_raw(const std::string& data) {
             std::size_t off = 0;
             while (off < data.size()) {
@@ -35,6 +51,7 @@ public:
 
     private:
         int fd_;
+        std::string request_;
     };
     using Handler = std::function<void(const std::string& path, Conn& conn)>;
 
@@ -78,7 +95,7 @@ private:
             }
             std::size_t sp1 = request.find(' '), sp2 = request.find(' ', sp1 + 1);
             std::string path = sp1 == std::string::npos || sp2 == std::string::npos ? "" : request.substr(sp1 + 1, sp2 - sp1 - 1);
-            Conn conn(fd);
+            Conn conn(fd, request);
             handler_(path, conn);
             close(fd);
         }
