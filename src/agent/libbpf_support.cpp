@@ -47,6 +47,11 @@ void install_libbpf_logging(bool verbose) {
     libbpf_set_print(print_libbpf);
 }
 
+BpfObject open_bpf_object(const std::string& name, std::string_view bytes) {
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str());
+    return BpfObject(bpf_object__open_mem(bytes.data(), bytes.size(), &opts));
+}
+
 std::optional<std::string> missing_privileges() {
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2] = {};

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/unique_fd.h"
 
@@ -30,6 +31,15 @@ private:
 
 // Installs the print callback once: warnings go to stderr unless a capture is active.
 void install_libbpf_logging(bool verbose);
+
+struct BpfObjectDeleter {
+    void operator()(bpf_object* obj) const { bpf_object__close(obj); }
+};
+using BpfObject = std::unique_ptr<bpf_object, BpfObjectDeleter>;
+
+// bpf_object__open_mem under NAME: null (errno set, libbpf's words in any active capture)
+// when libbpf cannot open the bytes. Nothing is loaded into the kernel.
+BpfObject open_bpf_object(const std::string& name, std::string_view bytes);
 
 struct BpfLinkDeleter {
     void operator()(bpf_link* link) const { bpf_link__destroy(link); }

@@ -82,31 +82,21 @@ private:
 
 namespace {
 
-struct ObjectCloser {
-    void operator()(bpf_object* obj) const { bpf_object__close(obj); }
-};
-using ObjectPtr = std::unique_ptr<bpf_object, ObjectCloser>;
-
 constexpr const char* kWholeObject = "(object)";
 
 // One program loaded alone: its object's maps are created, every other program is off.
 struct LoadAttempt {
-    ObjectPtr obj;
+    BpfObject obj;
     bpf_program* prog = nullptr;
     int ret = 0;
     std::string verifier_log;
     std::string libbpf_log;
 };
 
-ObjectPtr open_object(const ObjectBytes& o) {
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = o.name.c_str());
-    return ObjectPtr(bpf_object__open_mem(o.bytes.data(), o.bytes.size(), &opts));
-}
-
 LoadAttempt load_alone(const ObjectBytes& o, const std::string& program, std::uint32_t log_level, std::size_t log_size) {
     LoadAttempt a;
     LibbpfLogCapture capture;
-    a.obj = open_object(o);
+    a.obj = open_bpf_object(o.name, o.bytes);
     if (!a.obj) {
         a.ret = -errno;
         a.libbpf_log = capture.text();
@@ -387,7 +377,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
     std::vector<std::pair<std::string, std::string>> programs;  // name, section
     {
         LibbpfLogCapture capture;
-        ObjectPtr listing = open_object(object);
+        BpfObject listing = open_bpf_object(object.name, object.bytes);
         if (!listing) {
             ProgramCheck c;
             c.object = object.name;
@@ -422,7 +412,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
     // an object under TCG). Only when it fails is each program loaded alone to find which.
     if (to_load.size() > 1) {
         LibbpfLogCapture capture;
-        ObjectPtr obj = open_object(object);
+        BpfObject obj = open_bpf_object(object.name, object.bytes);
         std::map<std::string, std::vector<char>> logs;
         bpf_program* prog;
         if (obj) {

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/libbpf_support.h"
 #include "common/error.h"
 #include "common/sha256.h"
 #include "verify/byte_reader.h"
@@ -49,42 +53,6 @@ std::uint64_t type_size(const Btf& btf, std::uint32_t id, int depth = 0) {
 }
 
 // btf__align_of(): what libbpf lays .kconfig externs out by.
-std::uint64_t type_align(const Btf& btf, std::uint32_t id, int depth = 0) {
-    const BtfType* t = btf.type_by_id(id);
-    if (!t || depth > kMaxTypeDepth) return 1;
-    switch (t->kind()) {
-    case BtfKind::Int:
-    case BtfKind::Enum:
-    case BtfKind::Enum64:
-    case BtfKind::Float:
-        return std::min<std::uint64_t>(t->size(), 8);
-    case BtfKind::Ptr:
-        return 8;
-    case BtfKind::Array:
-        return type_align(btf, t->array_type, depth + 1);
-    case BtfKind::Struct:
-    case BtfKind::Union: {
-        std::uint64_t align = 1;
-        for (const BtfMember& m : t->members) align = std::max(align, type_align(btf, m.type, depth + 1));
-        return align;
-    }
-    default:
-        return is_modifier(t->kind()) ? type_align(btf, t->type(), depth + 1) : 1;
-    }
-}
-
-void write_secinfos(std::string& out, const BtfType& datasec, std::vector<BtfVarSecinfo> vars) {
-    std::stable_sort(vars.begin(), vars.end(),
-                     [](const BtfVarSecinfo& a, const BtfVarSecinfo& b) { return a.offset < b.offset; });
-    std::uint64_t at = datasec.btf_offset + 12;
-    for (const BtfVarSecinfo& v : vars) {
-        store_le32(out, at, v.type);
-        store_le32(out, at + 4, v.offset);
-        store_le32(out, at + 8, v.size);
-        at += 12;
-    }
-}
-
 std::string type_text(const Btf& btf, std::uint32_t id, int depth) {
     if (id == 0) return "void";
     const BtfType* t = btf.type_by_id(id);
@@ -231,148 +199,76 @@ std::vector<MapInfo> btf_maps(const Btf& btf) {
     return out;
 }
 
-std::string apply_libbpf_btf_fixups(std::string_view raw, const Btf& raw_btf, const ElfFile& elf,
-                                    std::vector<std::string>& notes) {
-    std::string out(raw);
-    std::uint32_t dummy_id = 0, dummy_name = 0, int_id = 0;
-    const auto ksym_int_id = [&] {
-        if (!int_id)
-            for (const BtfType& t : raw_btf.types())
-                if (t.kind() == BtfKind::Int && (t.int_data & 0xff) == 32) {
-                    int_id = t.id;
-                    break;
-                }
-        return int_id;
-    };
-    // libbpf appends one dummy VAR (named after the first kfunc here; libbpf's own name does
-    // not matter to the kernel) that every extern function's .ksyms slot points at.
-    const auto dummy_var_id = [&](std::uint32_t name_off) {
-        if (!dummy_id) {
-            dummy_id = raw_btf.end_id();
-            dummy_name = name_off;
-        }
-        return dummy_id;
-    };
-    const auto find_var_symbol = [&](const std::string& name) -> const ElfSymbol* {
-        for (const ElfSymbol& s : elf.symbols())
-            if (s.type() == kSttObject && (s.binding() == kStbGlobal || s.binding() == kStbWeak) && s.name == name)
-                return &s;
-        return nullptr;
-    };
-    for (const BtfType& t : raw_btf.types()) {
-        if (t.kind() == BtfKind::Var && t.var_linkage == kBtfVarGlobalExtern) {
-            store_le32(out, t.btf_offset + 12, kBtfVarGlobalAllocated);
-            notes.push_back("[" + std::to_string(t.id) + "] VAR " + raw_btf.name(t.name_off) +
-                            ": extern linkage made global, as libbpf does for __kconfig/__ksym externs");
-        }
-        if (t.kind() == BtfKind::Func && t.vlen() == kBtfFuncExtern) {
-            store_le32(out, t.btf_offset + 4, (t.info & ~0xffffu) | kBtfFuncGlobal);
-            notes.push_back("[" + std::to_string(t.id) + "] FUNC " + raw_btf.name(t.name_off) +
-                            ": extern linkage made global, as libbpf does for __ksym functions");
-        }
-        if (t.kind() != BtfKind::Datasec) continue;
-        const std::string sec_name = raw_btf.name(t.name_off);
-        // Extern-backing sections get their layout from libbpf's extern handling
-        // (bpf_object__collect_externs), not from the ELF.
-        if (sec_name == ".kconfig") {
-            // Sorted by alignment (descending), size, then name, and packed in that order.
-            struct Kcfg {
-                BtfVarSecinfo* vsi;
-                std::uint64_t align, size;
-                std::string name;
-            };
-            std::vector<BtfVarSecinfo> vars = t.secinfos;
-            std::vector<Kcfg> externs;
-            for (BtfVarSecinfo& v : vars)
-                if (const BtfType* var = raw_btf.type_by_id(v.type); var && var->kind() == BtfKind::Var)
-                    externs.push_back({&v, std::max<std::uint64_t>(1, type_align(raw_btf, var->type())),
-                                       type_size(raw_btf, var->type()), raw_btf.name(var->name_off)});
-            std::sort(externs.begin(), externs.end(), [](const Kcfg& a, const Kcfg& b) {
-                if (a.align != b.align) return a.align > b.align;
-                if (a.size != b.size) return a.size < b.size;
-                return a.name < b.name;
-            });
-            std::uint64_t off = 0;
-            for (Kcfg& k : externs) {
-                off = (off + k.align - 1) / k.align * k.align;
-                k.vsi->offset = static_cast<std::uint32_t>(off);
-                off += k.size;
-            }
-            store_le32(out, t.btf_offset + 8, static_cast<std::uint32_t>(off));
-            write_secinfos(out, t, vars);
-            notes.push_back("DATASEC .kconfig: laid out as libbpf does, size " + std::to_string(off));
-            continue;
-        }
-        if (sec_name == ".ksyms") {
-            // Every ksym becomes a 4-byte slot; variables are retyped to a 32-bit int and
-            // functions are replaced by a dummy int variable libbpf appends to the BTF.
-            std::vector<BtfVarSecinfo> vars = t.secinfos;
-            for (std::size_t i = 0; i < vars.size(); i++) {
-                const BtfType* var = raw_btf.type_by_id(vars[i].type);
-                if (var && var->kind() == BtfKind::Var) {
-                    store_le32(out, var->btf_offset + 8, ksym_int_id());
-                } else if (var && var->kind() == BtfKind::Func) {
-                    vars[i].type = dummy_var_id(var->name_off);
-                    // The kernel wants named parameters; libbpf lends them the dummy's name.
-                    if (const BtfType* proto = raw_btf.type_by_id(var->type());
-                        proto && proto->kind() == BtfKind::FuncProto)
-                        for (std::size_t p = 0; p < proto->members.size(); p++)
-                            if (proto->members[p].type && !proto->members[p].name_off)
-                                store_le32(out, proto->btf_offset + 12 + 8 * p, dummy_name);
-                }
-                vars[i].offset = static_cast<std::uint32_t>(4 * i);
-                vars[i].size = 4;
-            }
-            store_le32(out, t.btf_offset + 8, static_cast<std::uint32_t>(4 * vars.size()));
-            write_secinfos(out, t, vars);
-            notes.push_back("DATASEC .ksyms: " + std::to_string(vars.size()) + " ksyms as 4-byte slots, as libbpf does");
-            continue;
-        }
-        std::vector<BtfVarSecinfo> vars = t.secinfos;
-        bool fixup_offsets = false;
-        if (t.size() == 0) {
-            const ElfSection* s = elf.find_section(sec_name);
-            if (!s || s->size == 0 || s->size > 0xffffffffu) {
-                notes.push_back("DATASEC " + sec_name + ": no ELF section size to fill in; libbpf 1.4.6 stops here "
-                                                        "(\"failed to determine size from ELF\")");
-                continue;
-            }
-            store_le32(out, t.btf_offset + 8, static_cast<std::uint32_t>(s->size));
-            notes.push_back("DATASEC " + sec_name + ": size 0 -> " + std::to_string(s->size) + " from the ELF section");
-            fixup_offsets = true;
-        }
-        for (BtfVarSecinfo& v : vars) {
-            const BtfType* var = raw_btf.type_by_id(v.type);
-            if (!var || var->kind() != BtfKind::Var) continue;
-            if (var->var_linkage == kBtfVarStatic || var->var_linkage == kBtfVarGlobalExtern) continue;
-            const std::string var_name = raw_btf.name(var->name_off);
-            const ElfSymbol* sym = find_var_symbol(var_name);
-            if (!sym) {
-                notes.push_back("DATASEC " + sec_name + ": no ELF symbol for variable " + var_name +
-                                "; libbpf 1.4.6 stops here");
-                continue;
-            }
-            if (fixup_offsets) v.offset = static_cast<std::uint32_t>(sym->value);
-            // Hidden globals become static: libbpf then neither shares nor mmaps them.
-            if (sym->visibility() == 2 || sym->visibility() == 1)
-                store_le32(out, var->btf_offset + 12, kBtfVarStatic);
-        }
-        write_secinfos(out, t, vars);
-    }
-    if (dummy_id) {
-        // Appended after the last type; the string section moves up by one record.
-        const BtfHeader& h = raw_btf.header();
-        const std::uint64_t types_end = std::uint64_t(h.hdr_len) + h.type_off + h.type_len;
-        std::string record;
-        for (std::uint32_t w : {dummy_name, std::uint32_t(BtfKind::Var) << 24, ksym_int_id(), kBtfVarGlobalAllocated})
-            for (int i = 0; i < 4; i++) record.push_back(char((w >> (8 * i)) & 0xff));
-        out.insert(types_end, record);
-        store_le32(out, 12, h.type_len + 16);
-        if (h.str_off >= h.type_off + h.type_len) store_le32(out, 16, h.str_off + 16);
-        notes.push_back("[" + std::to_string(dummy_id) + "] VAR " + raw_btf.name(dummy_name) +
-                        ": libbpf's dummy ksym variable standing in for extern functions");
+// libbpf's messages on one line, for a note.
+std::string one_line(const std::string& log) {
+    std::string out, line;
+    for (std::size_t at = 0; at < log.size();) {
+        std::size_t end = std::min(log.find('\n', at), log.size());
+        line = log.substr(at, end - at);
+        if (line.rfind("libbpf: ", 0) == 0) line.erase(0, 8);
+        if (!line.empty()) out += (out.empty() ? "" : "; ") + line;
+        at = end + 1;
     }
     return out;
+}
+
+// The .BTF libbpf hands the kernel, or nullopt with WHY when libbpf cannot open the object.
+std::optional<std::string> libbpf_opened_btf(const std::string& name, std::string_view bytes, std::string& why) {
+    agent::LibbpfLogCapture log;
+    agent::BpfObject obj = agent::open_bpf_object(name, bytes);
+    if (!obj) {
+        const int err = errno;
+        why = describe_errno("libbpf 1.4.6 cannot open it", err);
+        if (!log.text().empty()) why += ": " + one_line(log.text());
+        return std::nullopt;
+    }
+    const struct btf* btf = bpf_object__btf(obj.get());
+    if (!btf) {
+        why = "libbpf 1.4.6 opened it without BTF";
+        return std::nullopt;
+    }
+    __u32 size = 0;
+    const void* data = btf__raw_data(btf, &size);
+    if (!data) {
+        why = "libbpf 1.4.6 cannot serialise its BTF";
+        return std::nullopt;
+    }
+    return std::string(static_cast<const char*>(data), size);
+}
+
+std::vector<std::string> btf_changes(const Btf& before, const Btf& after) {
+    std::vector<std::string> notes;
+    const auto linkage = [](std::uint32_t l) -> std::string {
+        switch (l) {
+            case kBtfVarStatic: return "static";
+            case kBtfVarGlobalAllocated: return "global";
+            case kBtfVarGlobalExtern: return "extern";
+        }
+        return std::to_string(l);
+    };
+    for (const BtfType& t : after.types()) {
+        const std::string label = "[" + std::to_string(t.id) + "] " + btf_kind_name(t.kind_raw()) + " " + after.name(t.name_off);
+        const BtfType* old = before.type_by_id(t.id);
+        if (!old || t.id >= before.end_id()) {
+            notes.push_back(label + ": added by libbpf");
+            continue;
+        }
+        if (t.kind() == BtfKind::Var && t.var_linkage != old->var_linkage)
+            notes.push_back(label + ": linkage " + linkage(old->var_linkage) + " -> " + linkage(t.var_linkage));
+        if (t.kind() == BtfKind::Var && t.type() != old->type())
+            notes.push_back(label + ": type [" + std::to_string(old->type()) + "] -> [" + std::to_string(t.type()) + "]");
+        if (t.kind() == BtfKind::Func && t.vlen() != old->vlen())
+            notes.push_back(label + ": linkage " + linkage(old->vlen()) + " -> " + linkage(t.vlen()));
+        if (t.kind() != BtfKind::Datasec) continue;
+        const std::string sec = "DATASEC " + after.name(t.name_off);
+        if (t.size() != old->size()) notes.push_back(sec + ": size " + std::to_string(old->size()) + " -> " + std::to_string(t.size()));
+        std::size_t moved = 0;
+        for (std::size_t v = 0; v < t.secinfos.size() && v < old->secinfos.size(); v++)
+            moved += t.secinfos[v].offset != old->secinfos[v].offset || t.secinfos[v].type != old->secinfos[v].type ||
+                     t.secinfos[v].size != old->secinfos[v].size;
+        if (moved) notes.push_back(sec + ": offsets of " + std::to_string(moved) + " variable(s) set");
+    }
+    return notes;
 }
 
 ObjectReport inspect_object(const std::string& name, const std::string& display_name, std::string bytes) {
@@ -406,10 +302,18 @@ ObjectReport inspect_object(const std::string& name, const std::string& display_
                     " (libbpf needs BTF for BTF-defined maps and CO-RE)");
     const std::string_view raw = elf->section_data(*btf_sec);
     BtfCheck check = check_btf(raw);
-    if (check.btf) {
-        const std::string fixed = apply_libbpf_btf_fixups(raw, *check.btf, *elf, report.fixups);
-        BtfCheck fixed_check = check_btf(fixed);
-        if (fixed_check.btf) check = std::move(fixed_check);
+    // What the kernel is handed is libbpf's BTF after open (bpf_object__open_mem fills in
+    // DATASEC sizes and VAR offsets from the ELF and lays out the .kconfig/.ksyms externs),
+    // so that is what the kernel's checks judge. An object libbpf cannot open is judged raw.
+    std::string why_raw;
+    if (const auto opened = libbpf_opened_btf(name, elf->bytes(), why_raw)) {
+        BtfCheck opened_check = check_btf(*opened);
+        if (opened_check.btf) {
+            if (check.btf) report.fixups = btf_changes(*check.btf, *opened_check.btf);
+            check = std::move(opened_check);
+        }
+    } else {
+        report.fixups.push_back(why_raw + "; the raw .BTF is checked");
     }
     for (const BtfFinding& f : check.findings) {
         const std::string what = f.type_id ? "type [" + std::to_string(f.type_id) + "]" : btf_region(raw, f.btf_offset);

@@ -1,7 +1,7 @@
 #pragma once
 // Everything `flowattr verify` learns from one BPF object without loading it: its programs
-// as libbpf 1.4.6 will see them, its maps, licence and sha256, the kernel's verdict on its
-// BTF after libbpf's own fix-ups, and the oldest kernel its BTF kinds allow.
+// as libbpf 1.4.6 will see them, its maps, licence and sha256, the kernel's verdict on the
+// BTF libbpf 1.4.6 hands it after bpf_object__open_mem, and the oldest kernel its BTF kinds allow.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -52,9 +52,11 @@ struct ObjectReport {
     std::vector<MapInfo> maps;
     std::vector<KernelRequirement> kernel_requirements;
     KernelVersion btf_kernel_floor;
-    std::vector<std::string> fixups;  // what the libbpf model changed in .BTF, for --json and tests
+    // What libbpf's open changed in .BTF (DATASEC sizes, VAR offsets and linkage, its ksym
+    // dummy), or why libbpf could not open the object; for --json and tests.
+    std::vector<std::string> fixups;
     std::vector<Finding> findings;
-    std::shared_ptr<const Btf> btf;  // after fix-ups; null when .BTF is missing or unparseable
+    std::shared_ptr<const Btf> btf;  // after libbpf's open; null when .BTF is missing or unparseable
 };
 
 // "flow" for "/x/y/flow.bpf.o" (and for "flow.o", "flow").
@@ -63,14 +65,6 @@ std::string object_name_from_path(const std::string& path);
 // Inspects the ELF BYTES, called DISPLAY_NAME in messages. Never throws: a malformed file
 // becomes an "elf" finding naming the file and offset.
 ObjectReport inspect_object(const std::string& name, const std::string& display_name, std::string bytes);
-
-// libbpf's changes to an object's BTF before BPF_BTF_LOAD (btf_fixup_datasec and the extern
-// handling of bpf_object__collect_externs): DATASEC sizes from the ELF section sizes, VAR
-// offsets from the symbol values, variables sorted by offset, extern VARs made global and
-// extern FUNCs global. RAW must have parsed into RAW_BTF. Returns the patched blob; NOTES
-// says what changed (and where libbpf itself would give up).
-std::string apply_libbpf_btf_fixups(std::string_view raw, const Btf& raw_btf, const ElfFile& elf,
-                                    std::vector<std::string>& notes);
 
 // Map definitions from the .maps DATASEC (BTF-defined maps, __uint/__type members).
 std::vector<MapInfo> btf_maps(const Btf& btf);

@@ -19,10 +19,6 @@ inline std::uint64_t load_le64(std::string_view b, std::uint64_t off) {
     return std::uint64_t(load_le32(b, off)) | std::uint64_t(load_le32(b, off + 4)) << 32;
 }
 
-inline void store_le32(std::string& b, std::uint64_t off, std::uint32_t v) {
-    for (int i = 0; i < 4; i++) b[off + i] = char((v >> (8 * i)) & 0xff);
-}
-
 // True when [off, off+len) lies inside a buffer of SIZE bytes, without overflow.
 inline bool range_ok(std::uint64_t size, std::uint64_t off, std::uint64_t len) {
     return off <= size && len <= size - off;

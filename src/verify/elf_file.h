@@ -58,6 +58,7 @@ public:
     ElfFile(std::string display_name, std::string bytes);
 
     const std::string& display_name() const { return display_name_; }
+    const std::string& bytes() const { return bytes_; }
     const std::vector<ElfSection>& sections() const { return sections_; }
     const std::vector<ElfSymbol>& symbols() const { return symbols_; }
 

@@ -39,21 +39,15 @@ struct ProgramRef {
 // gtest and CTest show the parameter: name it rather than dump its bytes.
 void PrintTo(const ProgramRef& r, std::ostream* os) { *os << r.object << "/" << r.program << " SEC(\"" << r.section << "\")"; }
 
-struct ObjectCloser {
-    void operator()(bpf_object* o) const { bpf_object__close(o); }
-};
-using ObjectPtr = std::unique_ptr<bpf_object, ObjectCloser>;
-
-ObjectPtr open_object(const EmbeddedObject& o) {
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = o.name.c_str());
-    return ObjectPtr(bpf_object__open_mem(o.data, o.size, &opts));
+flowattr::agent::BpfObject open_object(const EmbeddedObject& o) {
+    return flowattr::agent::open_bpf_object(o.name, std::string_view(static_cast<const char*>(o.data), o.size));
 }
 
 std::vector<ProgramRef> embedded_programs() {
     std::vector<ProgramRef> out;
     LibbpfLogCapture quiet;
     for (const auto& o : embedded_objects()) {
-        ObjectPtr obj = open_object(o);
+        flowattr::agent::BpfObject obj = open_object(o);
         bpf_program* p;
         if (obj)
             bpf_object__for_each_program(p, obj.get()) out.push_back({o.name, bpf_program__name(p), bpf_program__section_name(p)});
@@ -89,7 +83,7 @@ TEST_P(SectionCheck, KernelAgreesWithTheSection) {
     RecordProperty("section", ref.section);
     const EmbeddedObject* object = find_object(ref.object);
     ASSERT_NE(object, nullptr);
-    ObjectPtr obj = open_object(*object);
+    flowattr::agent::BpfObject obj = open_object(*object);
     ASSERT_TRUE(obj) << "cannot open embedded object " << ref.object;
     bpf_program* prog = bpf_object__find_program_by_name(obj.get(), ref.program.c_str());
     ASSERT_NE(prog, nullptr);

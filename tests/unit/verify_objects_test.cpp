@@ -40,7 +40,7 @@ TEST(OwnObjects, BuiltObjectsHaveNoFindings) {
 }
 
 // clang's output before `bpftool gen object` links it: DATASEC sizes and VAR offsets are
-// still 0, and only the libbpf fix-up model makes it acceptable.
+// still 0, and only libbpf's fix-ups at open make it acceptable.
 TEST(OwnObjects, RawClangObjectsPassOnlyAfterTheFixups) {
     const auto objects = files_in(fa::test::build_dir() + "/bpf", ".raw.o");
     if (objects.empty()) GTEST_SKIP() << "no raw clang objects in the build tree";

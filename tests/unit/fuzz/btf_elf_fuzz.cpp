@@ -1,5 +1,5 @@
 // libFuzzer target for the verify parsers: every input is tried as a BPF ELF object (ELF
-// reader, .BTF checks with the libbpf fix-ups, program and map extraction) and as a bare
+// reader, libbpf's open, .BTF checks on the BTF libbpf would load, program and map extraction) and as a bare
 // BTF blob. Any crash, sanitizer report or exception escaping is a bug: malformed input must
 // only ever become findings.
 #include <cstddef>
