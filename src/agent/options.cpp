@@ -214,9 +214,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
         return ParseResult{line.cmd, std::nullopt};
     }
     if (const auto stray = line.app->remaining(); !stray.empty())
-        return ParseResult{std::nullopt, UsageError{"flowattr: unknown command " + stray.front() +
-                                                    " (expected run, probe, load, check, causes, verify; "
-                                                    "flowattr --help shows the usage)"}};
+        return ParseResult{std::nullopt, UsageError{cli::unknown_command(*line.app, stray.front())}};
     line.cmd.command = Command::help;
     if (line.app->get_option("--version")->count()) line.cmd.command = Command::version;
     for (const auto& [sub, command] : line.commands)

@@ -68,6 +68,14 @@ std::string program_help(CLI::App& app) {
     return app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal);
 }
 
+std::string unknown_command(const CLI::App& app, const std::string& word) {
+    std::string commands;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        commands += (commands.empty() ? "" : ", ") + sub->get_name();
+    return app.get_name() + ": unknown command '" + word + "' (expected " + commands + "; " + app.get_name() +
+           " --help shows the usage)";
+}
+
 CLI::Validator check(std::function<std::string(const std::string&)> check, const std::string& description) {
     return CLI::Validator([check](std::string& value) { return check(value); }, description);
 }

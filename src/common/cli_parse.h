@@ -31,6 +31,10 @@ std::optional<int> parse(CLI::App& app, const std::vector<std::string>& args, st
 // what a program's `help` command prints.
 std::string program_help(CLI::App& app);
 
+// WORD where APP expects a command: "kmatrix: unknown command 'x' (expected run, repro, ...;
+// kmatrix --help shows the usage)", the commands listed from APP's own, for both programs.
+std::string unknown_command(const CLI::App& app, const std::string& word);
+
 // A value checked by CHECK, which returns why the value is refused ("" accepts it); CLI11
 // reports the refusal as "--option: why".
 CLI::Validator check(std::function<std::string(const std::string&)> check, const std::string& description = "");

@@ -15,9 +15,7 @@ namespace flowattr::matrix {
 namespace {
 
 struct CommonArgs {
-    std::string kernels = "kernels.txt";
-    std::string cache;
-    bool offline = false;
+    KernelSourceOptions source;
     std::vector<std::string> names;
 };
 
@@ -26,17 +24,13 @@ struct CommonArgs {
 std::optional<int> parse_args(const std::vector<std::string>& args, bool fetch, CommonArgs& a, std::ostream& out,
                               std::ostream& err) {
     auto app = cli::make_app(fetch ? "kmatrix fetch" : "kmatrix list", fetch ? fetch_description() : list_description());
-    app->add_option("--kernels", a.kernels, "the kernel list")->type_name("FILE")->envname("FLOWATTR_KERNELS");
-    app->add_option("--cache", a.cache, "the cache (default $FLOWATTR_CACHE or ~/.cache/flowattr)")->type_name("DIR");
+    add_kernel_source_options(*app, a.source, fetch);
     if (fetch) {
-        app->add_flag("--offline", a.offline, "use only what is cached; a missing kernel is reported unavailable");
         app->add_option("NAME", a.names, "only these kernels (default: every kernel)")->type_name("")->default_str("");
         app->footer("Exit: 0 every kernel that has a source is cached, 1 some kernel with a source is unavailable,\n"
                     "2 bad input (nothing fetched), 3 a download failed or its sha256 differs from the pin.");
     }
-    if (auto done = cli::parse(*app, args, out, err)) return done;
-    if (a.cache.empty()) a.cache = KernelCache::default_root();
-    return std::nullopt;
+    return cli::parse(*app, args, out, err);
 }
 
 // The entries named on the command line (all when none), in kernels.txt order.
@@ -66,6 +60,16 @@ std::size_t name_width(const std::vector<KernelEntry>& entries) {
 
 }  // namespace
 
+std::string KernelSourceOptions::cache_root() const { return cache.empty() ? KernelCache::default_root() : cache; }
+
+void add_kernel_source_options(CLI::App& app, KernelSourceOptions& source, bool with_offline) {
+    app.add_option("--kernels", source.kernels, "the kernel list")->type_name("FILE")->envname("FLOWATTR_KERNELS");
+    app.add_option("--cache", source.cache, "the kernel cache (default $FLOWATTR_CACHE or ~/.cache/flowattr)")
+        ->type_name("DIR");
+    if (with_offline)
+        app.add_flag("--offline", source.offline, "use only cached kernels; a missing one is reported unavailable");
+}
+
 const char* fetch_description() { return "download and verify (sha256) the kernels of kernels.txt into the cache"; }
 const char* list_description() { return "show the kernels of kernels.txt and whether each is in the cache"; }
 
@@ -74,9 +78,9 @@ int run_fetch_cli(const std::vector<std::string>& args, std::ostream& out, std::
     try {
         if (auto done = parse_args(args, true, a, out, err)) return *done;
         std::vector<KernelEntry> entries;
-        if (!select(load_kernel_list(a.kernels), a.names, entries, err)) return cli::kUsageExit;
+        if (!select(load_kernel_list(a.source.kernels), a.names, entries, err)) return cli::kUsageExit;
 
-        KernelCache cache(a.cache, a.offline);
+        KernelCache cache(a.source.cache_root(), a.source.offline);
         const std::size_t w = name_width(entries);
         int fetched = 0, unsupported = 0, unavailable = 0, unavailable_with_source = 0;
         for (const auto& e : entries) {
@@ -121,8 +125,8 @@ int run_list_cli(const std::vector<std::string>& args, std::ostream& out, std::o
     CommonArgs a;
     try {
         if (auto done = parse_args(args, false, a, out, err)) return *done;
-        std::vector<KernelEntry> entries = load_kernel_list(a.kernels);
-        KernelCache cache(a.cache, true);
+        std::vector<KernelEntry> entries = load_kernel_list(a.source.kernels);
+        KernelCache cache(a.source.cache_root(), true);
         const std::size_t w = name_width(entries);
         out << std::left << std::setw(int(w)) << "NAME" << "  " << std::setw(10) << "VERSION" << "  " << std::setw(9) << "STATE"
             << "  SOURCE  [CMDLINE]\n";

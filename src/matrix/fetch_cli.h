@@ -1,11 +1,25 @@
 #pragma once
 // `kmatrix fetch [NAME...] [--offline]` and `kmatrix list`, as library functions so the kmatrix
 // main only dispatches and the transcripts can be tested without a process.
+#include <CLI/CLI.hpp>
+
 #include <ostream>
 #include <string>
 #include <vector>
 
 namespace flowattr::matrix {
+
+// Where a kmatrix command's kernels come from: the list, the cache, whether to download.
+struct KernelSourceOptions {
+    std::string kernels = "kernels.txt";
+    std::string cache;  // "" means $FLOWATTR_CACHE or ~/.cache/flowattr (cache_root())
+    bool offline = false;
+    std::string cache_root() const;
+};
+
+// --kernels, --cache and, WITH_OFFLINE, --offline: declared and worded once for every kmatrix
+// command (fetch and list here, run/repro/check/lab/exec in kmatrix_cli.cpp).
+void add_kernel_source_options(CLI::App& app, KernelSourceOptions& source, bool with_offline);
 
 // args: everything after "fetch". Options: --offline, --kernels FILE (default $FLOWATTR_KERNELS
 // or ./kernels.txt), --cache DIR (default $FLOWATTR_CACHE or ~/.cache/flowattr), --help.

@@ -81,14 +81,12 @@ bool exists(const std::string& path) {
 }
 
 struct Options {
-    std::string kernels;
+    KernelSourceOptions source;
     std::vector<std::string> only;
     int jobs = 0;
-    bool offline = false;
     std::string out = "out/matrix";
     std::string artifacts;
     std::string agent, suite, busybox;  // explicit binaries, overriding --artifacts
-    std::string cache;
     std::string accel;
     double timeout_scale = 1.0;
     int memory_mb = 512;
@@ -138,9 +136,8 @@ std::string outcome_exit_codes() {
 std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Options& o) {
     auto app = cli::make_app("kmatrix " + name, verb_description(verb));
     CLI::App& a = *app;
-    o.kernels = "kernels.txt";
     o.accel = "auto";
-    a.add_option("--kernels", o.kernels, "the kernel list")->type_name("FILE")->envname("FLOWATTR_KERNELS");
+    add_kernel_source_options(a, o.source, true);
     if (verb != Verb::repro) {
         a.add_option_function<std::string>(
              "--only", [&o](const std::string& v) { o.only = cli::split_commas(v); }, "only these kernels")
@@ -150,7 +147,6 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
             ->default_str("")
             ->check(cli::positive_number());
     }
-    a.add_flag("--offline", o.offline, "use only cached kernels; missing ones are reported unavailable");
     a.add_option("--out", o.out, "reports and per-kernel logs")->type_name("DIR");
     a.add_option("--artifacts", o.artifacts,
                  "where the static flowattr and flowattr_kernel_tests are (default out/, then build/)")
@@ -158,8 +154,6 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
     a.add_option("--agent", o.agent, "use this static binary as the guest's flowattr")->type_name("PATH");
     a.add_option("--suite", o.suite, "use this static binary as flowattr_kernel_tests")->type_name("PATH");
     a.add_option("--busybox", o.busybox, "use this static busybox")->type_name("PATH");
-    a.add_option("--cache", o.cache, "the kernel cache (default $FLOWATTR_CACHE or ~/.cache/flowattr)")
-        ->type_name("DIR");
     a.add_option("--accel", o.accel, "auto probes KVM with a short boot and falls back to TCG")
         ->type_name("auto|kvm|tcg")
         ->envname("FLOWATTR_ACCEL")
@@ -261,9 +255,7 @@ std::optional<int> parse_command(std::vector<std::string> args, Verb verb, const
         }
     }
     auto app = command_app(verb, name, o);
-    if (auto done = cli::parse(*app, args, std::cout, std::cerr)) return done;
-    if (o.cache.empty()) o.cache = KernelCache::default_root();
-    return std::nullopt;
+    return cli::parse(*app, args, std::cout, std::cerr);
 }
 
 // The guest's /init: kmatrix_init built next to this kmatrix, so host and guest always speak
@@ -376,7 +368,7 @@ AccelChooser make_chooser(const Options& o, const std::function<void(const std::
 // after saying why.
 bool selected_kernels(const Options& o, std::vector<KernelEntry>& entries) {
     try {
-        entries = load_kernel_list(o.kernels);
+        entries = load_kernel_list(o.source.kernels);
     } catch (const Error& e) {
         std::cerr << "kmatrix: " << e.what() << "\n";
         return false;
@@ -420,7 +412,7 @@ std::vector<CellResult> run_cells(const Options& o, const std::vector<KernelEntr
     std::size_t columns = tty && ::ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 0;
     ProgressBoard board(std::cerr, tty, names, columns);
     info.start = wall_now();
-    info.kernels_file = o.kernels;
+    info.kernels_file = o.source.kernels;
     std::vector<CellResult> results(entries.size());
 
     std::string accel_note;
@@ -428,7 +420,7 @@ std::vector<CellResult> run_cells(const Options& o, const std::vector<KernelEntr
         accel_note = msg;
         board.note("kmatrix: " + msg);
     });
-    KernelCache cache(o.cache, o.offline);
+    KernelCache cache(o.source.cache_root(), o.source.offline);
     std::mutex fetch_mu;
 
     SignalScope signals;
@@ -695,7 +687,7 @@ int cmd_repro(const std::vector<std::string>& args) {
     if (auto done = parse_command(args, Verb::repro, "repro", o)) return *done;
     std::vector<KernelEntry> entries;
     try {
-        entries = load_kernel_list(o.kernels);
+        entries = load_kernel_list(o.source.kernels);
     } catch (const Error& e) {
         std::cerr << "kmatrix: " << e.what() << "\n";
         return kUsage;
@@ -741,7 +733,7 @@ int cmd_repro(const std::vector<std::string>& args) {
     settings.plan.full_verifier_log = true;
 
     SignalScope signals;
-    KernelCache cache(o.cache, o.offline);
+    KernelCache cache(o.source.cache_root(), o.source.offline);
     std::mutex fetch_mu;
     CellResult unrun;
     auto spec = fetch_cell(cache, fetch_mu, entry,
@@ -840,7 +832,7 @@ int run_kmatrix_cli(int argc, char** argv) {
             return outcome_exit_code(Outcome::infra_error);
         }
     }
-    std::cerr << "kmatrix: unknown command '" << args.front() << "' (kmatrix --help lists them)\n";
+    std::cerr << cli::unknown_command(*app, args.front()) << "\n";
     return kUsage;
 }
 

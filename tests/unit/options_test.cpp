@@ -76,7 +76,7 @@ TEST_P(OptionsRejects, WithMessageNamingTheArgument) {
 
 INSTANTIATE_TEST_SUITE_P(
     BadCommandLines, OptionsRejects,
-    ::testing::Values(BadArgs{{"frobnicate"}, "unknown command frobnicate"},
+    ::testing::Values(BadArgs{{"frobnicate"}, "unknown command 'frobnicate'"},
                       BadArgs{{"run"}, "--iface is required"},
                       BadArgs{{"run", "--iface"}, "--iface: 1 required IF[@NETNS] missing"},
                       BadArgs{{"run", "--iface", "averyveryverylongname0"}, "not a valid interface name"},
@@ -97,7 +97,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadArgs{{"run", "--iface", "lo", "--attach"}, "--attach: 1 required auto|tcx|clsact missing"},
                       BadArgs{{"run", "--iface", "lo", "--bogus"}, "flowattr run: The following argument was not expected: --bogus"},
                       BadArgs{{"run", "--iface", "lo", "stray"}, "not expected: stray"},
-                      BadArgs{{"--bogus"}, "unknown command --bogus"},
+                      BadArgs{{"--bogus"}, "unknown command '--bogus'"},
                       BadArgs{{"causes", "--json", "--markdown"}, "--json excludes --markdown"},
                       BadArgs{{"check"}, "OBJECT is required"},
                       BadArgs{{"check", "--log-limit", "big", "x.o"}, "--log-limit: big: not a number of bytes"},
