@@ -71,10 +71,6 @@ private:
     struct sigaction old_[3];
 };
 
-double wall_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 bool exists(const std::string& path) {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -411,7 +407,7 @@ std::vector<CellResult> run_cells(const Options& o, const std::vector<KernelEntr
     struct winsize ws {};
     std::size_t columns = tty && ::ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 0;
     ProgressBoard board(std::cerr, tty, names, columns);
-    info.start = wall_now();
+    info.start = wall_clock_now();
     info.kernels_file = o.source.kernels;
     std::vector<CellResult> results(entries.size());
 
@@ -453,7 +449,7 @@ std::vector<CellResult> run_cells(const Options& o, const std::vector<KernelEntr
     tick_cv.notify_all();
     ticker.join();
 
-    info.end = wall_now();
+    info.end = wall_clock_now();
     info.accel_note = accel_note;
     info.interrupted = g_cancel.load();
     return results;

@@ -134,11 +134,11 @@ std::vector<ProgramInfo> find_programs(const ElfFile& elf, const std::string& ob
         ProgramInfo p;
         p.name = sym.name;
         p.section = sec.name;
-        if (const SectionDef* def = find_section_def(sec.name)) {
+        if (const auto meaning = section_meaning(sec.name)) {
             p.section_known = true;
-            p.prog_type = def->prog_type;
-            p.expected_attach_type = def->expected_attach_type;
-            p.section_flags = def->flags;
+            p.prog_type = meaning->prog_type;
+            p.expected_attach_type = meaning->expected_attach_type;
+            p.section_attachable = meaning->attachable;
         }
         out.push_back(std::move(p));
     }

@@ -26,10 +26,10 @@ struct Finding {
 struct ProgramInfo {
     std::string name;
     std::string section;
-    bool section_known = false;  // libbpf 1.4.6 has a section_defs[] entry for it
+    bool section_known = false;  // libbpf 1.4.6 recognises the section name
     std::uint32_t prog_type = 0;
     std::optional<std::uint32_t> expected_attach_type;
-    std::uint32_t section_flags = 0;
+    bool section_attachable = false;  // libbpf_attach_type_by_name() knows the section name
 };
 
 struct MapInfo {

@@ -74,7 +74,7 @@ void print_json(const VerifyResult& r, std::ostream& out) {
                                 {"section_known", p.section_known},
                                 {"prog_type", p.section_known ? prog_type_name(p.prog_type) : ""},
                                 {"expected_attach_type", expected_attach_name(p.expected_attach_type)},
-                                {"libbpf_section_flags", p.section_flags},
+                                {"libbpf_attachable", p.section_attachable},
                                 {"legacy_note", std::string(legacy_section_note(p.section))}});
         nlohmann::json maps = nlohmann::json::array();
         for (const MapInfo& m : o.maps)
