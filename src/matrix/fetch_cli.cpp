@@ -99,7 +99,7 @@ int run_fetch_cli(const std::vector<std::string>& args, std::ostream& out, std::
                     break;
                 case FetchStatus::unavailable:
                     unavailable++;
-                    if (e.source != "none") unavailable_with_source++;
+                    if (!e.sources.empty()) unavailable_with_source++;
                     out << r.reason;
                     break;
             }

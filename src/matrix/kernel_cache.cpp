@@ -314,7 +314,7 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
     std::vector<SourceItem> debs, others;
     for (const SourceItem& item : items) {
         const std::string path = artifact_path(item.sha256);
-        const std::string label = item.kind + ":" + item.spec;
+        const std::string label = item.text();
         if (path_exists(path)) {
             std::string actual = sha256_file(path);
             if (actual == item.sha256) continue;
@@ -322,7 +322,7 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
             remove_tree(path);
         }
         if (offline_) return unavailable("not in the cache and --offline: " + label);
-        (item.kind == "deb" ? debs : others).push_back(item);
+        (item.kind == SourceKind::deb ? debs : others).push_back(item);
     }
     try {
         // One apt-get call for all packages of the entry: apt's start-up (reading the lists)
@@ -353,7 +353,7 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
                     while (!said.empty() && said.back() == '\n') said.pop_back();
                     for (char& c : said)
                         if (c == '\n') c = ' ';
-                    throw Error("cannot unpack " + item.kind + ":" + item.spec + " into the cache (" + said + ")");
+                    throw Error("cannot unpack " + item.text() + " into the cache (" + said + ")");
                 }
                 break;
             case ArtifactKind::kernel_image:
@@ -363,7 +363,7 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
                 copy_file(path, unpack.path() + "/boot/config-" + entry.version);
                 break;
             case ArtifactKind::unknown:
-                return unavailable(item.kind + ":" + item.spec + " is neither a .deb, a kernel image nor a kernel config");
+                return unavailable(item.text() + " is neither a .deb, a kernel image nor a kernel config");
         }
     }
     KernelTree tree = scan_kernel_tree(unpack.path());
@@ -408,9 +408,9 @@ void KernelCache::fetch_artifact(const KernelEntry& entry, const SourceItem& ite
         if (progress) progress(entry.name, message);
     };
     const std::string dest = artifact_path(item.sha256);
-    const std::string label = item.kind + ":" + item.spec;
+    const std::string label = item.text();
     auto start = Clock::now();
-    if (item.kind == "url") {
+    if (item.kind == SourceKind::url) {
         say("downloading " + item.spec);
         HttpOptions options;
         options.on_progress = [&](std::uint64_t done, std::uint64_t total) {
@@ -425,7 +425,7 @@ void KernelCache::fetch_artifact(const KernelEntry& entry, const SourceItem& ite
     }
     if (!path_exists(item.spec)) throw DownloadError("no such file: " + item.spec);
     say("copying " + item.spec);
-    TempPath work(unique_temp_path(tmp_dir() + "/fetch", item.kind));
+    TempPath work(unique_temp_path(tmp_dir() + "/fetch", source_kind_name(item.kind)));
     const std::string got = work.path();
     copy_file(item.spec, got);
     say("verifying sha256 of " + human_size(file_size(got)));

@@ -3,12 +3,23 @@
 #include <cctype>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "common/file.h"
 
 namespace flowattr::matrix {
+
+const char* source_kind_name(SourceKind kind) {
+    switch (kind) {
+        case SourceKind::deb: return "deb";
+        case SourceKind::url: return "url";
+        case SourceKind::file: return "file";
+    }
+    return "?";
+}
+
 namespace {
 
 const char* const kFields = "name version source sha256 cmdline arch";
@@ -115,26 +126,26 @@ std::vector<std::string> tokenize(const std::string& line, const LineError& at) 
 std::vector<SourceItem> parse_source(const std::string& source, const std::string& base_dir, const LineError& at) {
     std::vector<SourceItem> items;
     if (source == "none") return items;
-    std::string kind;
+    std::optional<SourceKind> kind;
     for (const std::string& raw : split(source, ',')) {
         std::string spec = raw;
-        for (const char* k : {"deb", "url", "file"}) {
-            std::string prefix = std::string(k) + ":";
+        for (SourceKind k : {SourceKind::deb, SourceKind::url, SourceKind::file}) {
+            const std::string prefix = std::string(source_kind_name(k)) + ":";
             if (raw.compare(0, prefix.size(), prefix) == 0) {
                 kind = k;
                 spec = raw.substr(prefix.size());
             }
         }
-        if (kind.empty())
+        if (!kind)
             at.fail("source '" + source + "': expected none, deb:PKG=VER[,PKG=VER...], url:URL[,url:URL...] or file:PATH");
-        if (spec.empty()) at.fail("source '" + source + "': empty " + kind + " item");
-        if (kind == "deb") {
+        if (spec.empty()) at.fail("source '" + source + "': empty " + source_kind_name(*kind) + " item");
+        if (kind == SourceKind::deb) {
             std::size_t eq = spec.find('=');
             std::string pkg = eq == std::string::npos ? spec : spec.substr(0, eq);
             std::string ver = eq == std::string::npos ? "" : spec.substr(eq + 1);
             if (eq == std::string::npos || !all_of_chars(pkg, "+.-") || !all_of_chars(ver, ".+~:-"))
                 at.fail("source item 'deb:" + spec + "': expected PKG=VERSION with an exact version");
-        } else if (kind == "url") {
+        } else if (kind == SourceKind::url) {
             std::size_t scheme = spec.compare(0, 7, "http://") == 0 ? 7 : spec.compare(0, 8, "https://") == 0 ? 8 : 0;
             if (!scheme || scheme == spec.size() || spec[scheme] == '/')
                 at.fail("source item 'url:" + spec + "': expected an http:// or https:// URL with a host");
@@ -146,7 +157,7 @@ std::vector<SourceItem> parse_source(const std::string& source, const std::strin
             // A relative file: path is relative to the kernels.txt that names it, not to the cwd.
             if (spec[0] != '/') spec = base_dir + "/" + spec;
         }
-        items.push_back(SourceItem{kind, spec, ""});
+        items.push_back(SourceItem{*kind, spec, ""});
     }
     return items;
 }
@@ -171,7 +182,7 @@ std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::s
         if (f.size() != 6)
             at.fail("expected 6 fields (" + std::string(kFields) + "), got " + std::to_string(f.size()));
 
-        KernelEntry e{f[0], f[1], f[2], f[3], f[4], f[5], file, line_no};
+        KernelEntry e{f[0], f[1], f[2], f[3], f[4], f[5], file, line_no, {}};
         if (!all_of_chars(e.name, "._-") || !std::isalnum(static_cast<unsigned char>(e.name[0])) || e.name.size() > 64)
             at.fail("name '" + e.name +
                     "': expected up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names "
@@ -192,7 +203,7 @@ std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::s
             }
             // Store the resolved file: paths, so later stages never depend on the cwd.
             std::string source;
-            for (const auto& item : items) source += (source.empty() ? "" : ",") + item.kind + ":" + item.spec;
+            for (const auto& item : items) source += (source.empty() ? "" : ",") + item.text();
             e.source = source;
             e.sources = std::move(items);
         }

@@ -15,10 +15,16 @@ public:
 };
 
 // One artifact of a source: kind "deb" (spec "PKG=VER"), "url" (spec the URL) or "file" (spec the path).
+// Where one artifact of a kernel comes from: a Debian package through a private apt, a URL
+// through libcurl, or a local file.
+enum class SourceKind { deb, url, file };
+const char* source_kind_name(SourceKind kind);  // "deb", "url", "file": as kernels.txt spells it
+
 struct SourceItem {
-    std::string kind;
-    std::string spec;
+    SourceKind kind = SourceKind::file;
+    std::string spec;  // PKG=VER, the URL, or the absolute path
     std::string sha256;
+    std::string text() const { return std::string(source_kind_name(kind)) + ":" + spec; }  // "deb:PKG=VER"
 };
 
 struct KernelEntry {

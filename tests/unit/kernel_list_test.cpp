@@ -45,8 +45,8 @@ TEST(KernelList, ParsesEntriesCommentsAndQuotedCmdline) {
 
     const auto& items = list[1].sources;
     ASSERT_EQ(items.size(), 2u);
-    EXPECT_EQ(items[0].kind, "deb");
-    EXPECT_EQ(items[1].kind, "deb");  // no prefix: continues the previous kind
+    EXPECT_EQ(items[0].kind, flowattr::matrix::SourceKind::deb);
+    EXPECT_EQ(items[1].kind, flowattr::matrix::SourceKind::deb);  // no prefix: continues the previous kind
     EXPECT_EQ(items[1].spec, "linux-modules-7.2=7.2.13-1");
     EXPECT_EQ(items[1].sha256, kSha2);
     EXPECT_TRUE(list[2].sources.empty());
