@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <set>
+#include <filesystem>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -314,7 +315,7 @@ std::string tests_grid_html(const std::vector<CellResult>& cells) {
     return h.str();
 }
 
-std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& info) {
+std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& info, const std::string& bench_chart) {
     std::ostringstream h;
     h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>flowattr kernel matrix</title>\n<style>\n"
          "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\n"
@@ -329,6 +330,9 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
     if (!info.accel_note.empty()) h << " " << html_escape(info.accel_note) << ".";
     if (info.interrupted) h << " <b>Interrupted: partial results.</b>";
     h << "</p>\n";
+    if (!bench_chart.empty())
+        h << "<p>Benchmarks of the last <code>make bench</code> (datapath, live traffic, memory, matrix timing): <a href=\""
+          << html_escape(bench_chart) << "\">" << html_escape(bench_chart) << "</a></p>\n";
 
     h << "<h2>Kernels</h2>\n<table><tr><th>kernel</th><th>version</th><th>outcome</th><th>accel</th>"
          "<th>QEMU→init s</th><th>init→tests s</th><th>VM s</th><th>tests p/f/s</th><th>LSM</th><th>detail</th>"
@@ -455,7 +459,12 @@ void write_reports(const std::string& out_dir, const std::vector<CellResult>& ce
     }
     write_file_atomic(out_dir + "/summary.txt", text);
     write_file_atomic(out_dir + "/summary.md", markdown);
-    write_file_atomic(out_dir + "/index.html", summary_html(cells, info));
+    // make bench draws out/bench/results.svg: out/matrix/ and the benchmark's own
+    // out/bench/matrix-j*/ reports both sit where one of these reaches it.
+    std::string bench_chart;
+    for (const char* href : {"../bench/results.svg", "../results.svg"})
+        if (bench_chart.empty() && std::filesystem::exists(out_dir + "/" + href)) bench_chart = href;
+    write_file_atomic(out_dir + "/index.html", summary_html(cells, info, bench_chart));
     write_file_atomic(out_dir + "/results.json", results_json(cells, info));
 }
 

@@ -28,7 +28,8 @@ struct RunInfo {
 std::string junit_xml(const CellResult& cell);
 std::string summary_table(const std::vector<CellResult>& cells);
 std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo& info);
-std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& info);
+// BENCH_CHART: the href of `make bench`'s chart (results.svg) when one sits beside the report.
+std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& info, const std::string& bench_chart = "");
 std::string results_json(const std::vector<CellResult>& cells, const RunInfo& info);
 
 // Writes OUT_DIR/{summary.txt,summary.md,index.html,results.json} (and check.json for a

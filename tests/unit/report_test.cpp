@@ -113,6 +113,8 @@ TEST(Summary, HtmlIsSelfContainedWithGridLinksAndTimeline) {
     EXPECT_NE(h.find("<svg"), std::string::npos);
     EXPECT_NE(h.find("Interrupted"), std::string::npos);
     EXPECT_NE(h.find("#2e9d4e"), std::string::npos);  // a coloured pass cell
+    EXPECT_EQ(h.find("results.svg"), std::string::npos);  // no benchmark chart beside this report
+    EXPECT_NE(fm::summary_html(cells, info, "../bench/results.svg").find("<a href=\"../bench/results.svg\">"), std::string::npos);
 }
 
 TEST(Summary, ExitCodeIsTheWorstAvailableOutcome) {
