@@ -17,6 +17,7 @@
 #include "agent/proc_sockets.h"
 #include "agent/task_sockets.h"
 #include "common/error.h"
+#include "common/json_text.h"
 
 namespace flowattr::agent {
 namespace {
@@ -266,7 +267,7 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
         j["ingress"] = {{"packets", c.stats.packets[FA_DIR_INGRESS]}, {"bytes", c.stats.bytes[FA_DIR_INGRESS]}};
         j["egress"] = {{"packets", c.stats.packets[FA_DIR_EGRESS]}, {"bytes", c.stats.bytes[FA_DIR_EGRESS]}};
         j["dropped"] = {{"packets", c.stats.dropped_packets}, {"bytes", c.stats.dropped_bytes}};
-        out << j.dump() << "\n";
+        out << json_text(j) << "\n";
     }
     out << std::flush;
 }
@@ -276,11 +277,11 @@ void Agent::run(std::ostream& out, const std::atomic<bool>& stop) {
     auto start = clock::now();
     auto next_report = start + std::chrono::duration<double>(options_.interval_s);
     auto deadline = start + std::chrono::duration<double>(options_.duration_s);
-    if (options_.output == OutputFormat::json) event_out_ = &out;
+    std::ostream* json_events = options_.output == OutputFormat::json ? &out : nullptr;
     // A reader that went away (`flowattr run | head`) fails the stream: stop and detach
     // like on SIGTERM rather than run on unseen.
     while (!stop.load() && out) {
-        flows_->poll(100);
+        poll_events(100, json_events);
         auto now = clock::now();
         if (options_.duration_s > 0 && now >= deadline) break;
         if (now >= next_report) {
@@ -288,9 +289,17 @@ void Agent::run(std::ostream& out, const std::atomic<bool>& stop) {
             next_report += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(options_.interval_s));
         }
     }
-    if (out) flows_->poll(0);  // events still queued: printed before the final report
-    event_out_ = nullptr;
+    if (out) poll_events(0, json_events);  // events still queued: printed before the final report
     if (out) report_interval(out, true);
+}
+
+int Agent::poll_events(int timeout_ms, std::ostream* json_out) {
+    struct Restore {
+        std::ostream*& target;
+        ~Restore() { target = nullptr; }
+    } restore{event_out_};
+    event_out_ = json_out;
+    return flows_->poll(timeout_ms);
 }
 
 }  // namespace flowattr::agent

@@ -62,7 +62,10 @@ public:
     std::vector<FlowRecord> collect();
     std::vector<CgroupUsage> cgroup_usage() const { return cgroups_->snapshot(); }
     std::uint64_t counter(fa_counter index) const { return flows_->counter(index); }
-    int poll_events(int timeout_ms) { return flows_->poll(timeout_ms); }
+    // Drains the flow-event ring buffer, waiting up to TIMEOUT_MS for the first event. Every
+    // event is noted; with JSON_OUT each is also printed there, joined with its flow's
+    // counters, as `flowattr run -o json` prints it. Returns the events handled.
+    int poll_events(int timeout_ms, std::ostream* json_out = nullptr);
     DatapathCounters counters() const;
     std::vector<InterfaceChange> refresh_interfaces() { return flows_->refresh_interfaces(); }
 
@@ -106,7 +109,7 @@ private:
     FlowKeyMap<KnownFlow> known_;
     std::uint64_t evicted_ = 0;
     std::uint64_t events_seen_ = 0;
-    std::ostream* event_out_ = nullptr;  // JSON output while run() is running: events go here
+    std::ostream* event_out_ = nullptr;  // JSON output of the poll_events() under way: events go here
 };
 
 // CLOCK_REALTIME minus CLOCK_MONOTONIC now: added to a bpf_ktime_get_ns() stamp it gives

@@ -21,6 +21,7 @@
 #include "agent/probe.h"
 #include "common/cli_parse.h"
 #include "common/error.h"
+#include "common/json_text.h"
 #include "diagnose/cause.h"
 
 namespace flowattr::agent {
@@ -94,7 +95,7 @@ std::string causes_text(CausesFormat format) {
         for (const auto& c : diagnose::cause_table())
             rows.push_back({{"class", diagnose::cause_name(c.cause)}, {"title", c.title}, {"matched_on", c.signature},
                             {"cause", c.cause_text}, {"fix", c.fix}, {"offline", c.offline}});
-        return rows.dump(2) + "\n";
+        return json_text(rows, 2) + "\n";
     }
     std::string text;
     for (const auto& c : diagnose::cause_table())

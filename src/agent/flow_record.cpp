@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/json_text.h"
+
 namespace flowattr::agent {
 namespace {
 
@@ -103,7 +105,7 @@ std::string flow_to_json(const FlowRecord& f, std::uint64_t report_unix_ns, cons
             {"identity_source", identity_source_name(id.source)},
         };
     }
-    return j.dump();
+    return json_text(j);
 }
 
 std::string counters_to_json(const DatapathCounters& c, std::uint64_t report_unix_ns, bool final_report) {
@@ -115,7 +117,7 @@ std::string counters_to_json(const DatapathCounters& c, std::uint64_t report_uni
     j["flows_evicted"] = c.flows_evicted;
     j["events"] = {{"received", c.events}, {"lost", c.events_lost}};
     j["packets_not_keyed"] = {{"parse_errors", c.parse_errors}, {"not_ip", c.not_ip}};
-    return j.dump();
+    return json_text(j);
 }
 
 std::string interface_change_to_json(const InterfaceChange& change, std::uint64_t report_unix_ns) {
@@ -126,7 +128,7 @@ std::string interface_change_to_json(const InterfaceChange& change, std::uint64_
     j["netns"] = change.netns_inode;
     j["state"] = interface_state_name(change.state);
     if (!change.error.empty()) j["error"] = change.error;
-    return j.dump();
+    return json_text(j);
 }
 
 std::string interface_change_to_text(const InterfaceChange& change) {

@@ -14,6 +14,7 @@
 #include "agent/libbpf_support.h"
 #include "agent/task_sockets.h"
 #include "common/error.h"
+#include "common/json_text.h"
 
 namespace flowattr::agent {
 namespace {
@@ -173,7 +174,7 @@ std::string features_to_json(const KernelFeatures& f) {
     nlohmann::json checks = nlohmann::json::object();
     for (const auto& c : f.checks) checks[c.name] = {{"available", c.available}, {"detail", c.detail}};
     j["features"] = checks;
-    return j.dump(2);
+    return json_text(j, 2);
 }
 
 }  // namespace flowattr::agent

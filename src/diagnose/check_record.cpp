@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_text.h"
 
 namespace flowattr::diagnose {
 namespace {
@@ -50,7 +51,7 @@ std::string program_check_json(const ProgramCheck& c, std::size_t log_limit) {
         j["stage"] = stage_name(c.stage);
         j["errno"] = c.err;
     }
-    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return json_text(j);
 }
 
 std::optional<ProgramCheck> program_check_from_json(const std::string& line) {

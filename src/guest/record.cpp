@@ -2,6 +2,8 @@
 
 #include <regex>
 
+#include "common/json_text.h"
+
 namespace flowattr::guest {
 
 namespace {
@@ -36,7 +38,7 @@ std::optional<RecordType> parse_record_type(const std::string& name) {
 nlohmann::json make_record(RecordType t) { return {{"type", record_type_name(t)}}; }
 
 std::string record_line(const nlohmann::json& record) {
-    return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    return json_text(record) + "\n";
 }
 
 std::string find_splat(const std::string& text) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_text.h"
 #include "matrix/report.h"
 
 namespace flowattr::matrix {
@@ -240,9 +241,7 @@ std::string check_results_json(const std::vector<CellResult>& cells) {
             results.push_back(r);
         }
     }
-    return nlohmann::json{{"kernels", kernels}, {"results", results}}.dump(2, ' ', false,
-                                                                            nlohmann::json::error_handler_t::replace) +
-           "\n";
+    return json_text(nlohmann::json{{"kernels", kernels}, {"results", results}}, 2) + "\n";
 }
 
 std::string check_tally(const std::vector<CellResult>& cells) {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "matrix/report.h"
 
 namespace flowattr::matrix {
@@ -148,7 +149,7 @@ std::string exec_results_json(const std::vector<std::string>& argv, const std::v
                                 {"splat", e.splat},
                                 {"output", e.output}});
     }
-    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    return json_text(j, 2) + "\n";
 }
 
 }  // namespace flowattr::matrix

@@ -25,6 +25,7 @@
 #include "common/cli_parse.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/json_text.h"
 #include "matrix/fetch_cli.h"
 #include "matrix/kernel_cache.h"
 #include "matrix/kernel_list.h"
@@ -573,7 +574,7 @@ bool stage_exec(const Options& o, RunSettings& settings) {
     }
     for (const auto& [base, path] : by_name)
         settings.binaries.extra_files[std::string(kGuestExecDir + 1) + "/" + base] = path;
-    settings.binaries.generated_files[kGuestExecArgv + 1] = nlohmann::json(o.command).dump() + "\n";
+    settings.binaries.generated_files[kGuestExecArgv + 1] = json_text(nlohmann::json(o.command)) + "\n";
     return ok;
 }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file.h"
+#include "common/json_text.h"
 #include "matrix/check_report.h"
 #include "matrix/exec_report.h"
 
@@ -435,7 +436,7 @@ std::string results_json(const std::vector<CellResult>& cells, const RunInfo& in
         k["tests"] = tests;
         j["kernels"].push_back(k);
     }
-    return j.dump(2) + "\n";
+    return json_text(j, 2) + "\n";
 }
 
 void write_reports(const std::string& out_dir, const std::vector<CellResult>& cells, const RunInfo& info) {

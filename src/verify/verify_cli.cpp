@@ -7,6 +7,7 @@
 #include "common/cli_parse.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/json_text.h"
 #include "verify/sections.h"
 
 namespace flowattr::verify {
@@ -107,7 +108,7 @@ void print_json(const VerifyResult& r, std::ostream& out) {
                             {"message", f.message},
                             {"log", f.log}});
     const nlohmann::json doc = {{"ok", r.findings.empty()}, {"objects", objects}, {"findings", findings}};
-    out << doc.dump(2) << "\n";
+    out << json_text(doc, 2) << "\n";
 }
 
 }  // namespace

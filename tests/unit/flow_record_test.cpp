@@ -170,6 +170,24 @@ TEST(FlowJson, CommWithoutTerminatorStaysInBounds) {
     EXPECT_EQ(j["process"]["comm"], std::string(16, 'x'));
 }
 
+// Any user can name a process with bytes that are not UTF-8 (prctl PR_SET_NAME, an exe path,
+// an interface name): the line is still printed, each bad byte as U+FFFD, and still parses.
+TEST(FlowJson, NamesThatAreNotUtf8BecomeReplacementCharacters) {
+    FlowRecord f = sample_flow();
+    std::memcpy(f.stats.identity.comm, "evil\xff\xfe", 7);
+    f.process.exe = "/tmp/\xc3(";
+    f.iface = "veth\x80";
+    std::string line;
+    ASSERT_NO_THROW(line = flow_to_json(f, 0));
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["process"]["comm"], "evil\xef\xbf\xbd\xef\xbf\xbd");
+    EXPECT_EQ(j["process"]["exe"], "/tmp/\xef\xbf\xbd(");
+    EXPECT_EQ(j["iface"], "veth\xef\xbf\xbd");
+    InterfaceChange change;
+    change.iface.name = "bad\xff";
+    EXPECT_EQ(nlohmann::json::parse(interface_change_to_json(change, 0))["iface"], "bad\xef\xbf\xbd");
+}
+
 TEST(FlowJson, Ipv6AndIcmpNames) {
     FlowRecord f = sample_flow();
     std::uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8};
