@@ -154,6 +154,19 @@ void live(Chart& c, const nlohmann::json& r) {
     c.legend({{kNoop, "noop program at the same hooks"}, {kProduct, "flowattr run"}});
 }
 
+void events(Chart& c, const nlohmann::json& r) {
+    c.title("Ring-buffer consumer: flow events per second", "the agent's poll_events() draining a full round; dashed: the target");
+    const auto& e = r.value("events", nlohmann::json::object());
+    if (e.empty()) return c.missing("not measured in this run (needs root)");
+    const double target = num(e, "target_events_per_s");
+    const double scale = std::max({num(e, "noted_events_per_s"), num(e, "json_events_per_s"), target}) * 1.15;
+    const int top = c.y();
+    c.bar("noted", num(e, "noted_events_per_s"), scale, kNoop, number(num(e, "noted_events_per_s") / 1e6, 2) + " M/s", target);
+    c.bar("noted + printed as JSON", num(e, "json_events_per_s"), scale, kProduct,
+          number(num(e, "json_events_per_s") / 1e6, 2) + " M/s, " + number(num(e, "lost"), 0) + " lost", target);
+    c.reference(target, scale, top, "target " + number(target / 1e6, 0) + " M/s");
+}
+
 void memory(Chart& c, const nlohmann::json& r) {
     c.title("Agent memory: peak RSS of flowattr run with a full flow table", "VmHWM; dashed: the target");
     const auto& table = r.value("table", nlohmann::json::array());
@@ -200,6 +213,7 @@ std::string results_svg(const nlohmann::json& results) {
     c.title(heading, machine.value("cpu", std::string("?")) + ", " + number(num(machine, "cpus"), 0) + " CPUs, kernel " +
                          machine.value("kernel", std::string("?")));
     datapath(c, results);
+    events(c, results);
     live(c, results);
     memory(c, results);
     matrix(c, results);

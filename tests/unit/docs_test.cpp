@@ -1,7 +1,7 @@
 // The docs that are contracts, held to the code: docs/RELIABILITY.md names, for each fault, the
 // test that provokes it, docs/CONTRIBUTING.md the files and tests each kind of change touches
 // (every name there must exist, so the docs cannot point at something renamed or removed), and
-// docs/PERFORMANCE.md describes the method bench/flow_bench.cpp really uses.
+// docs/PERFORMANCE.md describes the methods bench/*.cpp really use.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +15,15 @@
 #include "common/file.h"
 
 namespace {
+
+// N of "constexpr int NAME = N;" in bench/FILE, as written ("?" when it is not there).
+std::string bench_constant(const std::string& file, const std::string& name) {
+    const std::string source = flowattr::read_file(fa::test::source_dir() + "/bench/" + file);
+    std::smatch m;
+    const bool found = std::regex_search(source, m, std::regex("constexpr int " + name + " = ([0-9]+);"));
+    EXPECT_TRUE(found) << name << " not in bench/" << file;
+    return found ? m[1].str() : "?";
+}
 
 // "Suite.Name" of every TEST, TEST_F and TEST_P in the test sources.
 std::set<std::string> defined_tests() {
@@ -70,12 +79,7 @@ TEST(ContributingDoc, EveryNamedFileAndTestExists) {
 TEST(PerformanceDoc, DescribesTheBenchmarkAsItRuns) {
     const std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/PERFORMANCE.md");
     const std::string bench = flowattr::read_file(fa::test::source_dir() + "/bench/flow_bench.cpp");
-    auto constant = [&](const std::string& name) {
-        std::smatch m;
-        const std::regex re("constexpr int " + name + " = ([0-9]+);");
-        EXPECT_TRUE(std::regex_search(bench, m, re)) << name << " not in bench/flow_bench.cpp";
-        return m.size() > 1 ? m[1].str() : std::string("?");
-    };
+    auto constant = [](const std::string& name) { return bench_constant("flow_bench.cpp", name); };
     std::string prose = doc;  // line breaks as blanks: the phrases may wrap
     std::replace(prose.begin(), prose.end(), '\n', ' ');
     const std::string method = constant("kRounds") + " rounds of " + constant("kRepeat") + " runs each";
@@ -102,10 +106,8 @@ TEST(PerformanceDoc, DescribesTheLiveTrafficBenchmarkAsItRuns) {
     const std::string bench = flowattr::read_file(fa::test::source_dir() + "/bench/live_bench.cpp");
     for (const auto& [name, phrase] : {std::pair<std::string, std::string>{"kSecondsPerRun", " s per run"},
                                        {"kRounds", " rounds"}}) {
-        std::smatch m;
-        ASSERT_TRUE(std::regex_search(bench, m, std::regex("constexpr int " + name + " = ([0-9]+);"))) << name;
-        EXPECT_NE(doc.find(m[1].str() + phrase), std::string::npos)
-            << "docs/PERFORMANCE.md does not say \"" << m[1].str() + phrase << "\"";
+        const std::string said = bench_constant("live_bench.cpp", name) + phrase;
+        EXPECT_NE(doc.find(said), std::string::npos) << "docs/PERFORMANCE.md does not say \"" << said << "\"";
     }
     EXPECT_NE(doc.find("iperf3"), std::string::npos);
     EXPECT_NE(bench.find("\"iperf3\""), std::string::npos);
@@ -116,9 +118,8 @@ TEST(PerformanceDoc, DescribesTheTableBenchmarkAsItRuns) {
     std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/PERFORMANCE.md");
     std::replace(doc.begin(), doc.end(), '\n', ' ');
     const std::string bench = flowattr::read_file(fa::test::source_dir() + "/bench/table_bench.cpp");
-    std::smatch m;
-    ASSERT_TRUE(std::regex_search(bench, m, std::regex("constexpr int kIntervalsBeforePeak = ([0-9]+);")));
-    EXPECT_NE(doc.find("after " + m[1].str() + " intervals"), std::string::npos) << "after " << m[1].str() << " intervals";
+    const std::string intervals = "after " + bench_constant("table_bench.cpp", "kIntervalsBeforePeak") + " intervals";
+    EXPECT_NE(doc.find(intervals), std::string::npos) << "docs/PERFORMANCE.md does not say \"" << intervals << "\"";
     const std::regex size("\\{([0-9]+), ([0-9]+), [0-9]+\\}");
     std::vector<std::string> flows;
     for (std::sregex_iterator it(bench.begin(), bench.end(), size), end; it != end; ++it) {
@@ -128,6 +129,15 @@ TEST(PerformanceDoc, DescribesTheTableBenchmarkAsItRuns) {
     ASSERT_EQ(flows.size(), 2u);
     const std::string sizes = "`--max-flows` " + flows[0] + " (the default) and " + flows[1];
     EXPECT_NE(doc.find(sizes), std::string::npos) << "docs/PERFORMANCE.md does not say \"" << sizes << "\"";
+}
+
+// The consumer benchmark's rounds the doc gives are bench/events_bench.cpp's.
+TEST(PerformanceDoc, DescribesTheConsumerBenchmarkAsItRuns) {
+    std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/PERFORMANCE.md");
+    std::replace(doc.begin(), doc.end(), '\n', ' ');
+    const std::string said = bench_constant("events_bench.cpp", "kRounds") + " rounds of " +
+                             bench_constant("events_bench.cpp", "kEventsPerRound") + " events";
+    EXPECT_NE(doc.find(said), std::string::npos) << "docs/PERFORMANCE.md does not say \"" << said << "\"";
 }
 
 }  // namespace
