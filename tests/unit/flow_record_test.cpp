@@ -1,11 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "agent/flow_record.h"
 #include "build_tree.h"
 #include "common/file.h"
+#include "common/json_text.h"
 
 namespace {
 
@@ -186,6 +190,90 @@ TEST(FlowJson, NamesThatAreNotUtf8BecomeReplacementCharacters) {
     InterfaceChange change;
     change.iface.name = "bad\xff";
     EXPECT_EQ(nlohmann::json::parse(interface_change_to_json(change, 0))["iface"], "bad\xef\xbf\xbd");
+}
+
+// The schema as an nlohmann tree, dumped: what flow_to_json wrote until it wrote its lines
+// out by hand for speed. The oracle for the test below.
+std::string flow_json_tree(const FlowRecord& f, std::uint64_t report_unix_ns, const char* type) {
+    const fa_flow_key& k = f.key;
+    const fa_flow_stats& s = f.stats;
+    nlohmann::json j;
+    j["type"] = type;
+    // The timestamps' formatting is FlowJson.SchemaFields' business: taken as written.
+    const auto written = nlohmann::json::parse(flow_to_json(f, report_unix_ns, type));
+    j["time"] = written["time"];
+    j["iface"] = f.iface;
+    j["ifindex"] = k.ifindex;
+    j["netns"] = f.netns_inode;
+    j["family"] = k.family == FA_AF_INET6 ? "ipv6" : "ipv4";
+    j["proto"] = protocol_name(k.proto);
+    j["local"] = {{"addr", address_to_string(k.family, k.local_addr)}, {"port", k.local_port}};
+    j["remote"] = {{"addr", address_to_string(k.family, k.remote_addr)}, {"port", k.remote_port}};
+    j["ingress"] = {{"packets", s.packets[FA_DIR_INGRESS]}, {"bytes", s.bytes[FA_DIR_INGRESS]}};
+    j["egress"] = {{"packets", s.packets[FA_DIR_EGRESS]}, {"bytes", s.bytes[FA_DIR_EGRESS]}};
+    j["first_seen"] = written["first_seen"];
+    j["last_seen"] = written["last_seen"];
+    j["tcp_flags"] = tcp_flag_names(s.tcp_flags);
+    j["ended"] = s.ended != 0;
+    if (s.identity.tgid == 0) {
+        j["process"] = nullptr;
+    } else {
+        const fa_identity& id = s.identity;
+        j["process"] = {{"pid", id.tgid},
+                        {"tid", id.pid},
+                        {"uid", id.uid},
+                        {"comm", std::string(id.comm, strnlen(id.comm, sizeof(id.comm)))},
+                        {"exe", f.process.exe},
+                        {"cgroup_id", id.cgroup_id},
+                        {"cgroup", f.process.cgroup_path},
+                        {"container_id", f.process.container_id},
+                        {"alive", f.process.alive},
+                        {"identity_source", identity_source_name(id.source)}};
+    }
+    return flowattr::json_text(j);
+}
+
+// Random records, names full of quotes, control bytes, UTF-8 and bytes that are not UTF-8:
+// the hand-written line is byte for byte the tree's dump.
+TEST(FlowJson, SameBytesAsTheNlohmannTree) {
+    std::mt19937_64 rng(20261205);
+    auto text = [&] {
+        static const std::string pieces[] = {"a", "veth0", "\"", "\\", "\n", "\t", "\x01", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
+                                             "\xff", "\xc3(", "/", " ", "{}", "\xf0\x9f\x90\x9d"};
+        std::string s;
+        for (int n = int(rng() % 6); n > 0; n--) s += pieces[rng() % std::size(pieces)];
+        return s;
+    };
+    for (int i = 0; i < 3000; i++) {
+        FlowRecord f = sample_flow();
+        f.key.family = rng() % 2 ? FA_AF_INET6 : FA_AF_INET;
+        for (auto& b : f.key.local_addr) b = std::uint8_t(rng());
+        for (auto& b : f.key.remote_addr) b = std::uint8_t(rng());
+        f.key.proto = std::uint8_t(rng());
+        f.key.local_port = std::uint16_t(rng());
+        f.key.ifindex = std::uint32_t(rng());
+        f.stats.bytes[FA_DIR_INGRESS] = rng();
+        f.stats.packets[FA_DIR_EGRESS] = rng() % 1000;
+        f.stats.tcp_flags = std::uint8_t(rng());
+        f.stats.ended = std::uint8_t(rng() % 2);
+        f.iface = text();
+        f.netns_inode = rng();
+        if (rng() % 4 == 0) {
+            f.stats.identity = fa_identity{};
+        } else {
+            const std::string comm = text();
+            std::memset(f.stats.identity.comm, 0, sizeof(f.stats.identity.comm));
+            std::memcpy(f.stats.identity.comm, comm.data(), std::min(comm.size(), sizeof(f.stats.identity.comm)));
+            f.stats.identity.source = std::uint32_t(rng() % 6);
+            f.process.exe = text();
+            f.process.cgroup_path = text();
+            f.process.container_id = text();
+            f.process.alive = rng() % 2;
+        }
+        const char* type = rng() % 2 ? "flow" : "flow_end";
+        const std::uint64_t now = rng() % (4000000000ull * 1000000000ull);
+        ASSERT_EQ(flow_to_json(f, now, type), flow_json_tree(f, now, type)) << "record " << i;
+    }
 }
 
 TEST(FlowJson, Ipv6AndIcmpNames) {
