@@ -41,12 +41,14 @@ kernel: build
 run: build
 	$(BUILD)/src/cli/flowattr run --iface $(IFACE) --duration $(DURATION) --interval 2
 
-# Datapath figures first, then the agent's ring-buffer consumer, live traffic through the agent, the agent holding full flow
+# Datapath figures first, then the agent's ring-buffer consumer, connection churn, live traffic
+# through the agent, the agent holding full flow
 # tables, then the kernel matrix at -j1 and -j2; all end up in out/bench/results.json, drawn
 # as out/bench/results.svg.
 bench: build
 	$(BUILD)/bench/flowattr_bench out/bench $$(git rev-parse HEAD 2>/dev/null)
 	$(BUILD)/bench/flowattr_events_bench out/bench
+	$(BUILD)/bench/flowattr_churn_bench $(BUILD)/src/cli/flowattr out/bench
 	$(BUILD)/bench/flowattr_live_bench $(BUILD)/src/cli/flowattr out/bench
 	$(BUILD)/bench/flowattr_table_bench $(BUILD)/src/cli/flowattr out/bench
 	$(BUILD)/bench/flowattr_matrix_bench $(BUILD)/src/cli/kmatrix kernels.txt $(BUILD) out/bench

@@ -132,6 +132,22 @@ void datapath(Chart& c, const nlohmann::json& r) {
     c.legend({{kBaseline, "plain 5-tuple counter"}, {kProduct, "flowattr's flow program"}});
 }
 
+void churn(Chart& c, const nlohmann::json& r) {
+    c.title("Connection churn: short-lived TCP connections per second on lo",
+            "a fresh flowattr run per rate; each bar the rate made, its text how many the agent gave the right pid");
+    const auto& rates = r.value("churn", nlohmann::json::object()).value("rates", nlohmann::json::array());
+    if (rates.empty()) return c.missing("not measured in this run (needs root)");
+    double scale = 0;
+    for (const auto& k : rates) scale = std::max(scale, num(k, "made_per_s"));
+    scale *= 1.15;
+    for (const auto& k : rates) {
+        const bool whole = num(k, "right_pid") == num(k, "connections") && num(k, "events_lost") == 0;
+        c.bar(number(num(k, "asked_per_s"), 0) + "/s asked", num(k, "made_per_s"), scale, whole ? kProduct : "#c62828",
+              number(num(k, "made_per_s"), 0) + "/s made, " + number(num(k, "right_pid"), 0) + " of " +
+                  number(num(k, "connections"), 0) + " right pid, " + number(num(k, "events_lost"), 0) + " lost");
+    }
+}
+
 void live(Chart& c, const nlohmann::json& r) {
     c.title("Live traffic: throughput relative to no BPF",
             "iperf3 over a veth pair; the same hooks with a noop program, then flowattr run; dashed: no BPF");
@@ -214,6 +230,7 @@ std::string results_svg(const nlohmann::json& results) {
                          machine.value("kernel", std::string("?")));
     datapath(c, results);
     events(c, results);
+    churn(c, results);
     live(c, results);
     memory(c, results);
     matrix(c, results);

@@ -63,9 +63,12 @@ struct {
 	__type(value, struct fa_flow_stats);
 } fa_flows SEC(".maps");
 
+/* 4 MiB, about 40,000 events: while the agent prints an interval's report of tens of
+ * thousands of flows it is not draining, and connection churn keeps producing meanwhile
+ * (256 KiB lost events at 20,000 connections/s: bench/churn_bench.cpp). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 4 * 1024 * 1024);
 } fa_events SEC(".maps");
 
 FA_COUNTER_MAP(fa_flow_counters);

@@ -23,6 +23,9 @@ const char* const kResults = R"({
     "udp_64_packets_per_s": {"ratio_noop_to_none": 0.83, "ratio_agent_to_none": 0.73, "ratio_agent_to_noop": 0.88}
   },
   "events": {"noted_events_per_s": 4100000, "json_events_per_s": 420000, "target_events_per_s": 3000000, "lost": 0},
+  "churn": {"seconds_per_rate": 1, "rates": [
+    {"asked_per_s": 1000, "made_per_s": 999, "connections": 1000, "right_pid": 1000, "events_lost": 0},
+    {"asked_per_s": 20000, "made_per_s": 11222, "connections": 11232, "right_pid": 11230, "events_lost": 0}]},
   "table": [{"flows": 65536, "agent_peak_rss_mib": 21.8, "target_rss_mib": 32, "table_read_ms": 20.5}],
   "matrix": {"wall_s_j1": 179.4, "wall_s_j2": 103.8, "kernels": {
     "6.1": {"qemu_to_init_s": 2.35, "init_to_first_test_s": 1.05, "vm_s": 38.6, "outcome": "pass"},
@@ -71,6 +74,10 @@ TEST(BenchChart, EveryFigureIsDrawnWithItsNumber) {
     // The consumer against its target.
     EXPECT_NE(svg.find(">0.42 M/s, 0 lost<"), std::string::npos);
     EXPECT_NE(svg.find("target 3 M/s"), std::string::npos);
+    // Churn: each rate made, and how many got the right pid; a rate with a miss in red.
+    EXPECT_NE(svg.find(">999/s made, 1000 of 1000 right pid, 0 lost<"), std::string::npos);
+    EXPECT_NE(svg.find(">11222/s made, 11230 of 11232 right pid, 0 lost<"), std::string::npos);
+    EXPECT_EQ(count(svg, "fill=\"#c62828\""), 1);
     // Memory against its target.
     EXPECT_NE(svg.find("21.8 MiB (target 32), table read 20 ms"), std::string::npos);
     // The matrix: one bar per VM in three segments, and the wall times.
@@ -89,10 +96,11 @@ TEST(BenchChart, PanelsWithoutFiguresSaySo) {
     partial.erase("table");
     partial.erase("matrix");
     partial.erase("events");
+    partial.erase("churn");
     const std::string svg = fa::bench::results_svg(partial);
     EXPECT_TRUE(well_nested(svg)) << svg;
     EXPECT_NE(svg.find(">94 ns, 1.31x the counter<"), std::string::npos);
-    EXPECT_EQ(count(svg, "not measured in this run"), 4) << svg;
+    EXPECT_EQ(count(svg, "not measured in this run"), 5) << svg;
     EXPECT_EQ(svg.find("NaN"), std::string::npos);
 }
 

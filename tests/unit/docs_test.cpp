@@ -140,4 +140,12 @@ TEST(PerformanceDoc, DescribesTheConsumerBenchmarkAsItRuns) {
     EXPECT_NE(doc.find(said), std::string::npos) << "docs/PERFORMANCE.md does not say \"" << said << "\"";
 }
 
+// The churn benchmark's seconds per rate the doc gives are bench/churn_bench.cpp's.
+TEST(PerformanceDoc, DescribesTheChurnBenchmarkAsItRuns) {
+    std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/PERFORMANCE.md");
+    std::replace(doc.begin(), doc.end(), '\n', ' ');
+    const std::string said = bench_constant("churn_bench.cpp", "kSecondsPerRate") + " s per rate";
+    EXPECT_NE(doc.find(said), std::string::npos) << "docs/PERFORMANCE.md does not say \"" << said << "\"";
+}
+
 }  // namespace
