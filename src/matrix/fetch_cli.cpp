@@ -132,7 +132,7 @@ int run_list_cli(const std::vector<std::string>& args, std::ostream& out, std::o
             << "  SOURCE  [CMDLINE]\n";
         for (const auto& e : entries) {
             out << std::setw(int(w)) << e.name << "  " << std::setw(10) << e.version << "  " << std::setw(9)
-                << cache_state_name(cache.state(e)) << "  " << e.source;
+                << cache_state_name(cache.state(e)) << "  " << e.source_text();
             if (!e.cmdline.empty()) out << "  [" << e.cmdline << "]";
             out << "\n";
         }

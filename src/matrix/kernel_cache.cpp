@@ -269,7 +269,7 @@ std::string KernelCache::default_root() {
 }
 
 std::string KernelCache::tree_dir(const KernelEntry& entry) const {
-    std::string key = sha256_hex(std::string(kTreeFormat) + "\n" + entry.source + "\n" + entry.sha256);
+    std::string key = sha256_hex(std::string(kTreeFormat) + "\n" + entry.source_text() + "\n" + entry.sha256_text());
     return root_ + "/kernels/" + key.substr(0, 24);
 }
 

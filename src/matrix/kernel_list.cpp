@@ -20,6 +20,20 @@ const char* source_kind_name(SourceKind kind) {
     return "?";
 }
 
+std::string KernelEntry::source_text() const {
+    if (sources.empty()) return "none";
+    std::string text;
+    for (const auto& item : sources) text += (text.empty() ? "" : ",") + item.text();
+    return text;
+}
+
+std::string KernelEntry::sha256_text() const {
+    if (sources.empty()) return "-";
+    std::string text;
+    for (const auto& item : sources) text += (text.empty() ? "" : ",") + item.sha256;
+    return text;
+}
+
 namespace {
 
 const char* const kFields = "name version source sha256 cmdline arch";
@@ -182,18 +196,26 @@ std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::s
         if (f.size() != 6)
             at.fail("expected 6 fields (" + std::string(kFields) + "), got " + std::to_string(f.size()));
 
-        KernelEntry e{f[0], f[1], f[2], f[3], f[4], f[5], file, line_no, {}};
+        KernelEntry e;
+        e.name = f[0];
+        e.version = f[1];
+        const std::string& source = f[2];
+        const std::string& sha256 = f[3];
+        e.cmdline = f[4];
+        e.arch = f[5];
+        e.file = file;
+        e.line = line_no;
         if (!all_of_chars(e.name, "._-") || !std::isalnum(static_cast<unsigned char>(e.name[0])) || e.name.size() > 64)
             at.fail("name '" + e.name +
                     "': expected up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names "
                     "cache and report files)");
         if (!all_of_chars(e.version, ".+~-"))
             at.fail("version '" + e.version + "': expected a kernel version such as 6.1.176");
-        std::vector<SourceItem> items = parse_source(e.source, base_dir, at);
+        std::vector<SourceItem> items = parse_source(source, base_dir, at);
         if (items.empty()) {
-            if (e.sha256 != "-") at.fail("sha256 '" + e.sha256 + "': expected '-' for source none");
+            if (sha256 != "-") at.fail("sha256 '" + sha256 + "': expected '-' for source none");
         } else {
-            std::vector<std::string> sums = split(e.sha256, ',');
+            std::vector<std::string> sums = split(sha256, ',');
             if (sums.size() != items.size())
                 at.fail("expected " + std::to_string(items.size()) + " sha256 value(s), one per source artifact in source order, got " +
                         std::to_string(sums.size()));
@@ -201,10 +223,7 @@ std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::s
                 if (!is_sha256(sums[i])) at.fail("sha256 '" + sums[i] + "': expected 64 lowercase hex digits");
                 items[i].sha256 = sums[i];
             }
-            // Store the resolved file: paths, so later stages never depend on the cwd.
-            std::string source;
-            for (const auto& item : items) source += (source.empty() ? "" : ",") + item.text();
-            e.source = source;
+            // file: paths are resolved here, so later stages never depend on the cwd.
             e.sources = std::move(items);
         }
         if (e.cmdline.empty()) at.fail("cmdline: expected '-' for none, not an empty field");

@@ -30,17 +30,17 @@ struct SourceItem {
 struct KernelEntry {
     std::string name;     // unique, e.g. "6.1", "5.10-nolsm"
     std::string version;  // e.g. "6.1.176"
-    // The source and sha256 fields as written (file: paths made absolute): what the cache key
-    // hashes and `kmatrix list` shows. Read them as `sources`.
-    std::string source;   // "deb:PKG=VER[,PKG=VER...]" | "url:https://...[,url:...]" | "file:/path[,file:...]" | "none"
-    std::string sha256;   // one per source artifact, comma-separated in source order; "-" when source is none
+    std::vector<SourceItem> sources;  // each artifact with its sha256, in source order; empty for "none"
     std::string cmdline;  // extra kernel command line; "" for none (the file's "-")
     std::string arch;     // "x86_64"
     std::string file;
     int line = 0;
-    std::vector<SourceItem> sources;  // each artifact with its sha256, in source order; empty for "none"
 
     std::string where() const { return file + ":" + std::to_string(line); }
+    // The source and sha256 fields as kernels.txt spells them (file: paths made absolute):
+    // what the cache key hashes and `kmatrix list` shows. "none" and "-" without a source.
+    std::string source_text() const;
+    std::string sha256_text() const;
 };
 
 // Parses the text of a kernels.txt. Fields are separated by blanks; a field may be written in

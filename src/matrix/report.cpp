@@ -332,7 +332,7 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
     if (info.interrupted) h << " <b>Interrupted: partial results.</b>";
     h << "</p>\n";
     if (!bench_chart.empty())
-        h << "<p>Benchmarks of the last <code>make bench</code> (datapath, live traffic, memory, matrix timing): <a href=\""
+        h << "<p>Benchmarks of the last <code>make bench</code> (datapath, event consumer, connection churn, live traffic, memory, matrix timing): <a href=\""
           << html_escape(bench_chart) << "\">" << html_escape(bench_chart) << "</a></p>\n";
 
     h << "<h2>Kernels</h2>\n<table><tr><th>kernel</th><th>version</th><th>outcome</th><th>accel</th>"

@@ -316,10 +316,10 @@ TEST_F(KernelCacheTest, DamagedFilesAreDetectedAndRebuilt) {
     ASSERT_EQ(again.status, FetchStatus::ok);
     EXPECT_EQ(flowattr::read_file(again.image.vmlinuz), make_vmlinuz('k'));
     // A damaged artifact is refetched too.
-    flowattr::write_file_atomic(cache_root_ + "/artifacts/" + e.sha256, "garbage");
+    flowattr::write_file_atomic(cache_root_ + "/artifacts/" + e.sources.at(0).sha256, "garbage");
     remove_tree(fs::path(r.image.vmlinuz).parent_path().string());
     EXPECT_EQ(cache.fetch(e).status, FetchStatus::ok);
-    EXPECT_EQ(flowattr::sha256_file(cache_root_ + "/artifacts/" + e.sha256), e.sha256);
+    EXPECT_EQ(flowattr::sha256_file(cache_root_ + "/artifacts/" + e.sources.at(0).sha256), e.sources.at(0).sha256);
 }
 
 TEST_F(KernelCacheTest, LeftoversOfADeadFetchAreSweptAndNeverUsed) {

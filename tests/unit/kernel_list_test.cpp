@@ -33,15 +33,15 @@ TEST(KernelList, ParsesEntriesCommentsAndQuotedCmdline) {
     ASSERT_EQ(list.size(), 3u);
     EXPECT_EQ(list[0].name, "6.1");
     EXPECT_EQ(list[0].version, "6.1.176");
-    EXPECT_EQ(list[0].source, "deb:linux-image-6.1.0-50-cloud-amd64=6.1.176-1");
-    EXPECT_EQ(list[0].sha256, kSha1);
+    EXPECT_EQ(list[0].source_text(), "deb:linux-image-6.1.0-50-cloud-amd64=6.1.176-1");
+    EXPECT_EQ(list[0].sha256_text(), kSha1);
     EXPECT_EQ(list[0].cmdline, "") << "the file's '-' means none";
     EXPECT_EQ(list[0].arch, "x86_64");
     EXPECT_EQ(list[0].file, "dir/kernels.txt");
     EXPECT_EQ(list[0].line, 3);
     EXPECT_EQ(list[1].cmdline, "lsm=a,bpf quiet");
-    EXPECT_EQ(list[2].source, "none");
-    EXPECT_EQ(list[2].sha256, "-");
+    EXPECT_EQ(list[2].source_text(), "none");
+    EXPECT_EQ(list[2].sha256_text(), "-");
 
     const auto& items = list[1].sources;
     ASSERT_EQ(items.size(), 2u);
@@ -125,7 +125,7 @@ TEST(KernelList, MalformedInputsNameTheLineAndWhatWasExpected) {
 TEST(KernelList, RelativeFilePathsAreRelativeToTheListFile) {
     auto list = parse_kernel_list("k 1 file:images/vmlinuz,file:/abs/config " + kSha1 + "," + kSha2 + " - x86_64\n",
                                   "/etc/flowattr/kernels.txt");
-    EXPECT_EQ(list[0].source, "file:/etc/flowattr/images/vmlinuz,file:/abs/config");
+    EXPECT_EQ(list[0].source_text(), "file:/etc/flowattr/images/vmlinuz,file:/abs/config");
 }
 
 TEST(KernelList, LoadMissingFileThrows) {
@@ -140,7 +140,7 @@ TEST(KernelList, RepositoryKernelsTxt) {
     for (const char* wanted : {"5.15", "6.1", "6.6", "6.11", "5.10", "5.10-nolsm", "6.12"}) EXPECT_TRUE(names.count(wanted)) << wanted;
     for (const auto& e : list) {
         if (e.name == "6.1" || e.name == "5.10" || e.name == "6.12") {
-            EXPECT_EQ(e.source.compare(0, 4, "deb:"), 0) << e.name;
+            EXPECT_EQ(e.source_text().compare(0, 4, "deb:"), 0) << e.name;
         }
         if (e.name == "5.10") {
             EXPECT_NE(e.cmdline.find(",bpf"), std::string::npos);
