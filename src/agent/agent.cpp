@@ -164,10 +164,9 @@ Agent::KnownFlow& Agent::note_flow(const fa_flow_key& key, std::uint64_t first_s
     return it->second;
 }
 
-// FLOWS is the table read just made (collections_ counts it): what it holds is marked, and
-// what the agent knew of but the read did not find was evicted.
-void Agent::note_evictions(const std::vector<FlowEntry>& flows) {
-    for (const auto& f : flows) note_flow(f.key, f.stats.first_seen_ns).read = collections_;
+// The table read just made (collections_ counts it) marked what it holds; what the agent knew
+// of but the read did not find was evicted.
+void Agent::sweep_evicted() {
     for (auto it = known_.begin(); it != known_.end();) {
         if (it->second.read == collections_) {
             ++it;
@@ -218,13 +217,14 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
     // is held as its entries, never as a million records.
     std::vector<FlowEntry> flows = read_table();
     const std::int64_t offset = monotonic_to_unix_offset_ns();
-    note_evictions(flows);
     std::vector<const FlowEntry*> reported;  // into FLOWS
     std::size_t erased = 0;
     const std::uint64_t mono_now = clock_ns(CLOCK_MONOTONIC);
     const auto grace_ns = std::uint64_t(options_.ended_grace_s * 1e9);
     for (const auto& f : flows) {
-        KnownFlow& known = known_.find(f.key)->second;  // note_evictions just marked it
+        // One lookup per flow: marked as found by this read, then judged for the report.
+        KnownFlow& known = note_flow(f.key, f.stats.first_seen_ns);
+        known.read = collections_;
         const bool changed = !known.reported || known.reported_last_seen_ns != f.stats.last_seen_ns;
         if (changed || final_report) {
             known.reported = true;
@@ -238,6 +238,7 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
             erased++;
         }
     }
+    sweep_evicted();
     // The table was just read: count it from that read rather than walk it again.
     DatapathCounters c = counters_with(flows.size() - erased);
     if (options_.output == OutputFormat::table) {

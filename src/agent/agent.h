@@ -91,7 +91,9 @@ private:
         bool reported = false;
     };
     KnownFlow& note_flow(const fa_flow_key& key, std::uint64_t first_seen_ns);
-    void note_evictions(const std::vector<FlowEntry>& flows);
+    // After a table read marked every flow it found (KnownFlow::read): the ones it did not find
+    // were evicted, and are forgotten.
+    void sweep_evicted();
     // One read of the whole table; each read checks the processes it meets once.
     std::vector<FlowEntry> read_table();
     DatapathCounters counters_with(std::size_t flows_in_table) const;
