@@ -544,6 +544,15 @@ Diagnosis diagnose(const Failure& f) {
                          std::string(stage_name(f.stage)) + ": " + errno_line(f.err) + (last.empty() ? "" : ": " + last));
 }
 
+std::string libbpf_log_one_line(const std::string& log) {
+    std::string out;
+    for (const auto& line : lines_of(log)) {
+        const std::string text = strip_libbpf(line);
+        if (!text.empty()) out += (out.empty() ? "" : "; ") + text;
+    }
+    return out;
+}
+
 std::string troubleshooting_markdown() {
     std::ostringstream md;
     md << "# Troubleshooting BPF load and attach failures\n\n"

@@ -107,4 +107,7 @@ const CauseInfo& cause_info(Cause cause);
 // docs/TROUBLESHOOTING.md, generated from the table.
 std::string troubleshooting_markdown();
 
+// A libbpf log on one line: its non-empty lines without the "libbpf: " prefix, joined by "; ".
+std::string libbpf_log_one_line(const std::string& log);
+
 }  // namespace flowattr::diagnose

@@ -7,6 +7,7 @@
 
 #include "agent/libbpf_support.h"
 #include "common/error.h"
+#include "diagnose/cause.h"
 #include "common/sha256.h"
 #include "verify/byte_reader.h"
 #include "verify/sections.h"
@@ -199,19 +200,6 @@ std::vector<MapInfo> btf_maps(const Btf& btf) {
     return out;
 }
 
-// libbpf's messages on one line, for a note.
-std::string one_line(const std::string& log) {
-    std::string out, line;
-    for (std::size_t at = 0; at < log.size();) {
-        std::size_t end = std::min(log.find('\n', at), log.size());
-        line = log.substr(at, end - at);
-        if (line.rfind("libbpf: ", 0) == 0) line.erase(0, 8);
-        if (!line.empty()) out += (out.empty() ? "" : "; ") + line;
-        at = end + 1;
-    }
-    return out;
-}
-
 // The .BTF libbpf hands the kernel, or nullopt with WHY when libbpf cannot open the object.
 std::optional<std::string> libbpf_opened_btf(const std::string& name, std::string_view bytes, std::string& why) {
     agent::LibbpfLogCapture log;
@@ -219,7 +207,7 @@ std::optional<std::string> libbpf_opened_btf(const std::string& name, std::strin
     if (!obj) {
         const int err = errno;
         why = describe_errno("libbpf 1.4.6 cannot open it", err);
-        if (!log.text().empty()) why += ": " + one_line(log.text());
+        if (!log.text().empty()) why += ": " + diagnose::libbpf_log_one_line(log.text());
         return std::nullopt;
     }
     const struct btf* btf = bpf_object__btf(obj.get());
