@@ -128,6 +128,26 @@ FeatureCheck probe_tcx() {
     return check("tcx", true, "TCX link attached and detached on lo");
 }
 
+// An LSM program can load and still not attach: its BPF trampoline needs ftrace direct calls,
+// which some architecture builds lack (Debian's arm64 6.1 answers ENOTSUPP, 524). A no-op
+// program on socket_post_create (the hook the agent uses) is attached and detached at once.
+FeatureCheck probe_lsm_attach() {
+    const char* name = "link.lsm";
+    LibbpfLogCapture quiet;
+    const int btf_id = libbpf_find_vmlinux_btf_id("socket_post_create", BPF_LSM_MAC);
+    if (btf_id < 0) return check(name, false, describe_errno("no bpf_lsm_socket_post_create in the kernel's BTF", -btf_id));
+    const bpf_insn insns[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_LSM_MAC, .attach_btf_id = std::uint32_t(btf_id));
+    UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_LSM, "fa_lsm_probe", "GPL", insns, 2, &opts));
+    if (!prog) return check(name, false, describe_errno("LSM probe program refused", errno));
+    UniqueFd link(bpf_link_create(prog.get(), 0, BPF_LSM_MAC, nullptr));
+    if (!link) return check(name, false, describe_errno("LSM program loads but does not attach", errno));
+    return check(name, true, "LSM link attached and detached on socket_post_create");
+}
+
 KernelFeatures probe_kernel_features() {
     KernelFeatures f;
     struct utsname u {};
@@ -142,6 +162,7 @@ KernelFeatures probe_kernel_features() {
     f.checks.push_back(check("bpf_lsm", lsm, lsm_list.empty() ? "/sys/kernel/security/lsm unreadable (securityfs not mounted?)"
                                                              : "lsm=" + lsm_list));
     f.checks.push_back(probe_prog("prog.lsm", BPF_PROG_TYPE_LSM));
+    f.checks.push_back(probe_lsm_attach());
     f.checks.push_back(probe_tcx());
     f.checks.push_back(probe_map("ringbuf", BPF_MAP_TYPE_RINGBUF));
     f.checks.push_back(probe_map("sk_storage", BPF_MAP_TYPE_SK_STORAGE));

@@ -26,7 +26,10 @@ public:
     using Error::Error;
 };
 
-// "what: strerror(err) (errno N)" — never a bare errno.
+inline constexpr int kEnotsupp = 524;
+// strerror(err), with a text for the kernel-internal errnos libc does not know (ENOTSUPP).
+std::string errno_message(int err);
+// "what: errno_message(err) (errno N)" — never a bare errno.
 std::string describe_errno(const std::string& what, int err);
 
 }  // namespace flowattr

@@ -5,6 +5,8 @@
 #include <regex>
 #include <sstream>
 
+#include "common/error.h"
+
 namespace flowattr::diagnose {
 namespace {
 
@@ -49,6 +51,7 @@ std::optional<std::string> either_log(const Failure& f, std::initializer_list<co
 }
 
 std::string errno_line(int err) {
+    if (err == kEnotsupp) return "ENOTSUPP (" + errno_message(err) + ", errno " + std::to_string(err) + ")";
     return err ? std::string(strerrorname_np(err) ? strerrorname_np(err) : "errno") + " (" + std::strerror(err) +
                      ", errno " + std::to_string(err) + ")"
                : std::string("no errno");
@@ -190,6 +193,17 @@ std::optional<Match> match_unsupported_attach_type(const Failure& f) {
         return Match{l ? *l : errno_line(f.err),
                      "the function that section \"" + f.section + "\" names is in the kernel's BTF but its entry "
                      "cannot be patched (no __fentry__ site: notrace or not instrumented), so it cannot be traced"};
+    }
+    // fentry/fexit/fmod_ret/LSM attach through a BPF trampoline, which the kernel can build only
+    // where the architecture has ftrace direct calls. Without them the attach is ENOTSUPP (524,
+    // kernel-internal): measured on Debian's arm64 6.1, while its 6.12 attaches.
+    if (f.stage == Stage::attach && f.err == kEnotsupp &&
+        section_is(f.section, {"fentry", "fexit", "fmod_ret", "lsm/", "lsm.s/", "lsm_cgroup/"})) {
+        auto l = line_with(f.libbpf_log, {"failed to attach"});
+        return Match{l ? *l : errno_line(f.err),
+                     "this kernel cannot build the BPF trampoline that section \"" + f.section +
+                         "\" attaches through (ENOTSUPP: no ftrace direct calls on this architecture's build); the "
+                         "program loads but never attaches"};
     }
     // A raw_tp program is checked against its tracepoint's arguments only when attached: the
     // kernel answers EINVAL when it reads past them (bpf_probe_register's max_ctx_offset check;
@@ -366,9 +380,11 @@ const std::vector<Row> kTable = {
     {{Cause::unsupported_attach_type, "The attach type or target is not in this kernel",
      "EINVAL/EOPNOTSUPP attaching where the kernel does not know the attach type (TCX before 6.6); "
      "libbpf's \"failed to find kernel BTF type ID\" or ENOENT for the target; EBUSY patching a "
-     "function for fentry/fexit; EINVAL attaching a raw_tp that reads more arguments than the tracepoint has",
+     "function for fentry/fexit; EINVAL attaching a raw_tp that reads more arguments than the tracepoint has; "
+     "ENOTSUPP (524) attaching fentry/fexit/LSM where the kernel cannot build BPF trampolines (Debian's arm64 6.1)",
      "the kernel does not know this attach type, or the function or hook the section names is not in "
-     "this kernel (or in a module that is not loaded), or cannot be traced",
+     "this kernel (or in a module that is not loaded), or cannot be traced, or this kernel's architecture "
+     "build has no BPF trampolines",
      "fall back to an attach type the kernel has (TCX -> clsact before 6.6) or pick a target that "
      "exists on every kernel you support",
      false},

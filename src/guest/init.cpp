@@ -130,10 +130,10 @@ std::string step_splat(const std::string& what) {
 
 class ResultsChannel {
 public:
-    ResultsChannel() {
-        fd_ = ::open(kGuestResultsTty, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    explicit ResultsChannel(const std::string& tty) {
+        fd_ = ::open(tty.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
         if (fd_ < 0) {
-            say(std::string("kmatrix: cannot open ") + kGuestResultsTty + ": " + std::strerror(errno) + "\n");
+            say("kmatrix: cannot open " + tty + ": " + std::strerror(errno) + "\n");
             return;
         }
         // Raw: no "\n" -> "\r\n" rewriting, no echo; the host reads bytes as written.
@@ -267,15 +267,15 @@ StepResult run_step(const Step& step) {
 
 // finit_module on every .ko: no modules.dep in the initramfs, so each pass retries what
 // failed until a pass loads nothing new; the errno of the last try is what is reported.
-std::map<std::string, int> load_modules() {
+std::map<std::string, int> load_modules(const std::string& dir) {
     std::map<std::string, int> result;
     std::vector<std::string> pending;
-    for (const auto& name : sorted_entries(kGuestModulesDir))
+    for (const auto& name : sorted_entries(dir))
         if (name.size() > 3 && name.compare(name.size() - 3, 3, ".ko") == 0) pending.push_back(name);
     while (!pending.empty()) {
         std::vector<std::string> left;
         for (const auto& name : pending) {
-            std::string path = std::string(kGuestModulesDir) + "/" + name;
+            std::string path = dir + "/" + name;
             int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
             int err = fd < 0 ? errno : 0;
             if (fd >= 0) {
@@ -443,7 +443,7 @@ void run_plan(const GuestPlan& plan, ResultsChannel& out) {
     out.emit(mounts);
 
     auto setup = make_record(RecordType::setup);
-    setup["modules"] = plan.load_modules ? load_modules() : std::map<std::string, int>{};
+    setup["modules"] = plan.load_modules ? load_modules(kGuestModulesDir) : std::map<std::string, int>{};
     setup["lo"] = bring_up_loopback();
     setup["lsm"] = trimmed(file_or_empty("/sys/kernel/security/lsm"));
     out.emit(setup);
@@ -547,6 +547,22 @@ std::string strip_log_priorities(const std::string& raw) {
     return out;
 }
 
+// Every applet as a link in /bin. An initramfs for another architecture than the host's
+// cannot list them on the host (its busybox does not run there), so the guest does it;
+// links already in the archive stay (EEXIST is not an error to busybox).
+void install_busybox_applets() {
+    StepResult r = run_step({{"/bin/busybox", "--install", "-s", "/bin"}, 10, "", false});
+    if (r.rc != 0) say("kmatrix: busybox --install -s /bin: rc=" + std::to_string(r.rc) + " " + r.output + "\n");
+}
+
+// The results channel's device: loads its modules when the kernel builds them as modules
+// and waits for the driver to create the node (devtmpfs, asynchronously after the probe).
+void open_results_channel_device(const std::string& tty) {
+    if (::access(tty.c_str(), F_OK) == 0) return;
+    load_modules(kGuestChannelModulesDir);
+    for (int i = 0; i < 200 && ::access(tty.c_str(), F_OK) != 0; i++) ::usleep(10 * 1000);
+}
+
 void run_guest_init() {
     mount_table(std::begin(kEarlyMounts), std::end(kEarlyMounts));
     int console = ::open("/dev/console", O_RDWR | O_NOCTTY);
@@ -564,8 +580,10 @@ void run_guest_init() {
     ::setenv("FLOWATTR_FUZZ_FRAMES", "50000", 1);
     say(std::string(kInitMarker) + "\n");
     GuestPlan plan = parse_guest_plan(file_or_empty("/proc/cmdline"));
+    install_busybox_applets();
+    open_results_channel_device(plan.results_tty);
     try {
-        ResultsChannel out;
+        ResultsChannel out(plan.results_tty);
         run_plan(plan, out);
     } catch (const std::exception& e) {
         say(std::string("kmatrix: /init failed: ") + e.what() + "\n");

@@ -65,6 +65,11 @@ std::string guest_plan_cmdline(const GuestPlan& plan) {
     if (mode_checks(plan.mode)) s += " kmatrix.check_log_limit=" + std::to_string(plan.check_log_limit);
     if (plan.check_unprivileged) s += " kmatrix.check_unprivileged=1";
     if (!plan.load_modules) s += " kmatrix.modules=none";
+    if (plan.results_tty != kGuestResultsTty) {
+        if (!cmdline_safe(plan.results_tty) || plan.results_tty.rfind("/dev/", 0) != 0)
+            throw Error("results channel '" + plan.results_tty + "' is not a /dev path the kernel command line can carry");
+        s += " kmatrix.results=" + plan.results_tty;
+    }
     return s;
 }
 
@@ -91,6 +96,8 @@ GuestPlan parse_guest_plan(const std::string& cmdline) {
             plan.check_unprivileged = value == "1";
         } else if (key == "modules") {
             plan.load_modules = value != "none";
+        } else if (key == "results") {
+            if (value.rfind("/dev/", 0) == 0) plan.results_tty = value;
         }
     }
     return plan;

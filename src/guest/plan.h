@@ -21,7 +21,11 @@ inline constexpr const char* kGuestCheckDir = "/check";
 // (a JSON array of strings: the command line cannot carry arbitrary bytes).
 inline constexpr const char* kGuestExecDir = "/exec";
 inline constexpr const char* kGuestExecArgv = "/kmatrix/exec.json";
+// The results channel unless the plan names another (a PC's second UART; aarch64's virt
+// machine reports through /dev/hvc0).
 inline constexpr const char* kGuestResultsTty = "/dev/ttyS1";
+// Modules the results channel needs, loaded before it is opened (aarch64 5.10/6.1: virtio).
+inline constexpr const char* kGuestChannelModulesDir = "/lib/modules/kmatrix-channel";
 // Printed on the console when /init starts: splats and panics before it belong to boot.
 inline constexpr const char* kInitMarker = "kmatrix: /init started";
 
@@ -51,6 +55,7 @@ struct GuestPlan {
     std::size_t check_log_limit = 256 * 1024;  // check mode: bytes of each log sent back
     bool check_unprivileged = false;  // check mode: `flowattr check --unprivileged` (the lab)
     bool load_modules = true;         // false: no module loaded (the lab's no-module cell)
+    std::string results_tty = kGuestResultsTty;  // kmatrix.results=: where records go
 };
 
 // "kmatrix.mode=suite kmatrix.filter=* kmatrix.test_timeout=60 ...": appended to the kernel

@@ -52,6 +52,8 @@ ArtifactKind detect_artifact(const std::string& path) {
     std::string head = read_prefix(path, 4096);
     if (starts_with(head, "!<arch>\ndebian-binary")) return ArtifactKind::deb;
     if (head.size() > 0x206 && head.compare(0x202, 4, "HdrS") == 0) return ArtifactKind::kernel_image;
+    // arm64 Image (Documentation/arch/arm64/booting.rst): magic "ARM\x64" at 0x38.
+    if (head.size() > 0x3c && head.compare(0x38, 4, "ARM\x64") == 0) return ArtifactKind::kernel_image;
     if (head.find("\nCONFIG_") != std::string::npos || starts_with(head, "CONFIG_")) return ArtifactKind::kernel_config;
     return ArtifactKind::unknown;
 }
@@ -85,7 +87,9 @@ KernelTree scan_kernel_tree(const std::string& root) {
                 direct_child = rest.find('/') == rest.rfind('/');
             }
         }
-        if (parent == "boot" && starts_with(base, "vmlinuz-")) {
+        if (rel == "bin/busybox" || rel == "usr/bin/busybox") {
+            note(tree.busybox, path, "busybox");
+        } else if (parent == "boot" && starts_with(base, "vmlinuz-")) {
             note(tree.vmlinuz, path, "vmlinuz");
             releases.insert(base.substr(8));
         } else if (parent == "boot" && starts_with(base, "config-")) {

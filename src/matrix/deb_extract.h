@@ -10,6 +10,7 @@ namespace flowattr::matrix {
 
 enum class ArtifactKind { deb, kernel_image, kernel_config, unknown };
 // By content, not name: "!<arch>\ndebian-binary" is a .deb, "HdrS" at 0x202 an x86 bzImage,
+// "ARM\x64" at 0x38 an arm64 Image,
 // "CONFIG_" lines a kernel config.
 ArtifactKind detect_artifact(const std::string& path);
 
@@ -22,6 +23,9 @@ struct KernelTree {
     std::string config;                         // boot/config-<rel> or (usr/)lib/modules/<rel>/config
     std::string release;                        // <rel>, from wherever it was found
     std::map<std::string, std::string> modules;  // module name ('-' as '_') -> .ko[.xz|.zst|.gz] path
+    // (usr/)bin/busybox when the source also names busybox-static: a foreign architecture's
+    // VM cannot use the host's busybox.
+    std::string busybox;
 };
 // Throws when the tree holds more than one kernel release (ambiguous source).
 KernelTree scan_kernel_tree(const std::string& root);

@@ -163,6 +163,18 @@ ElfLinkage elf_linkage(const std::string& path) {
     return ElfLinkage::static_exe;
 }
 
+std::optional<Arch> elf_arch(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    unsigned char ehdr[20];
+    if (!in || !in.read(reinterpret_cast<char*>(ehdr), sizeof ehdr)) return std::nullopt;
+    if (std::memcmp(ehdr, "\x7f" "ELF", 4) != 0 || ehdr[5] != 1 /* LSB */) return std::nullopt;
+    switch (ehdr[18] | ehdr[19] << 8) {
+        case 62 /* EM_X86_64 */: return Arch::x86_64;
+        case 183 /* EM_AARCH64 */: return Arch::aarch64;
+    }
+    return std::nullopt;
+}
+
 CpioArchive assemble_initramfs(const InitramfsInputs& in) {
     const std::pair<const char*, const std::string*> binaries[] = {
         {"/init (kmatrix_init)", &in.init}, {"busybox", &in.busybox}, {"flowattr", &in.agent},
@@ -172,7 +184,11 @@ CpioArchive assemble_initramfs(const InitramfsInputs& in) {
         if (path->empty()) throw Error(std::string("no ") + what + " binary given for the initramfs");
         if (stat(path->c_str(), &st) != 0) throw Error("cannot use " + *path + " as " + what, errno);
         if (elf_linkage(*path) != ElfLinkage::static_exe)
-            throw Error(*path + " is not a static x86-64 executable; the initramfs has no dynamic loader");
+            throw Error(*path + " is not a static executable; the initramfs has no dynamic loader");
+        const std::optional<Arch> arch = elf_arch(*path);
+        if (arch != in.arch)
+            throw Error(*path + " is built for " + (arch ? arch_name(*arch) : "another machine") + ", the kernel for " +
+                        arch_name(in.arch) + " (" + what + ")");
     }
     CpioArchive a;
     a.add_host_file("bin/busybox", in.busybox, 0755);
@@ -190,6 +206,11 @@ CpioArchive assemble_initramfs(const InitramfsInputs& in) {
     if (!in.modules_dir.empty())
         for (const auto& name : list_modules(in.modules_dir))
             a.add_host_file(std::string(kGuestModulesDir) + "/" + name, in.modules_dir + "/" + name, 0644);
+    if (!in.channel_modules_dir.empty()) {
+        a.add_directory(kGuestChannelModulesDir, 0755);
+        for (const auto& name : list_modules(in.channel_modules_dir))
+            a.add_host_file(std::string(kGuestChannelModulesDir) + "/" + name, in.channel_modules_dir + "/" + name, 0644);
+    }
     for (const auto& [path, host_path] : in.extra_files) a.add_host_file(path, host_path, 0755);
     for (const auto& [path, data] : in.generated_files) a.add_file(path, data, 0644);
     return a;

@@ -6,8 +6,11 @@
 // initramfs by its sha256.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "matrix/kernel_list.h"
 
 namespace flowattr::matrix {
 
@@ -45,6 +48,8 @@ struct InitramfsInputs {
     std::string agent;         // static `flowattr`
     std::string kernel_tests;  // static `flowattr_kernel_tests`
     std::string modules_dir;   // flat dir of .ko files to insmod; may be empty
+    std::string channel_modules_dir;  // the results channel's .ko files (guest_arch.h); may be empty
+    Arch arch = host_arch();   // every binary must be built for it
     // Files a command brought along (`kmatrix check`'s objects): archive path without a
     // leading '/' -> host path. Read as they are, static or not.
     std::map<std::string, std::string> extra_files;
@@ -65,5 +70,7 @@ std::string build_initramfs(const InitramfsInputs& in);
 // runs in the guest, which has no dynamic loader); dynamic_exe: one with it; else not_executable.
 enum class ElfLinkage { not_executable, static_exe, dynamic_exe };
 ElfLinkage elf_linkage(const std::string& path);
+// The architecture an ELF file is built for (e_machine); nullopt for anything else.
+std::optional<Arch> elf_arch(const std::string& path);
 
 }  // namespace flowattr::matrix

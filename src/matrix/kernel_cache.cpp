@@ -17,6 +17,7 @@
 #include "common/subprocess.h"
 #include "matrix/cache_files.h"
 #include "matrix/deb_extract.h"
+#include "matrix/guest_arch.h"
 #include "matrix/http_fetch.h"
 
 namespace flowattr::matrix {
@@ -213,7 +214,9 @@ std::vector<std::string> apt_base_argv(const std::string& apt_dir, const std::st
             "-o", "Dir::Cache::pkgcache=pkgcache.bin",
             "-o", "Dir::Cache::srcpkgcache=srcpkgcache.bin",
             "-o", "APT::Architecture=amd64",
+            // amd64 and arm64 lists: kernels.txt names kernels of both (guest_arch.h).
             "-o", "APT::Architectures::=amd64",
+            "-o", "APT::Architectures::=arm64",
             "-o", "Acquire::Languages=none",
             // Root's apt would hand downloads to the _apt user, which cannot enter a cache under
             // /root; the files are checked against pinned sha256 anyway.
@@ -375,22 +378,38 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
         copy_file(tree.config, stage.path() + "/config");
         config_text = read_file(tree.config);
     }
-    std::vector<std::string> wanted;
-    for (const RequiredModule& m : required_modules()) {
-        std::string value = config_text.empty() ? "" : config_value(config_text, m.option);
-        // Built in (=y) needs no file; not set is reported by the option check as unsupported.
-        bool needed = config_text.empty() ? tree.modules.count(m.name) > 0 : value == "m";
-        if (!needed) continue;
-        if (!tree.modules.count(m.name))
-            return unavailable(std::string("module ") + m.name + ".ko (CONFIG_" + m.option + "=m) is not in the source's packages");
-        wanted.push_back(m.name);
-    }
+    const GuestArch& arch = guest_arch(entry.arch);
+    if (arch.arch != host_arch() && tree.busybox.empty())
+        return unavailable(std::string("an ") + arch_name(arch.arch) + " kernel's source must also name busybox-static (deb:busybox-static=VER): the VM cannot run this machine's busybox");
+    // The modules of REQUIRED the kernel builds as modules; "" after the name of one missing.
+    std::string missing_module;
+    auto wanted_of = [&](const std::vector<RequiredModule>& required) {
+        std::vector<std::string> wanted;
+        for (const RequiredModule& m : required) {
+            std::string value = config_text.empty() ? "" : config_value(config_text, m.option);
+            // Built in (=y) needs no file; not set is reported by the option check as unsupported.
+            bool needed = config_text.empty() ? tree.modules.count(m.name) > 0 : value == "m";
+            if (!needed) continue;
+            if (!tree.modules.count(m.name) && missing_module.empty())
+                missing_module = std::string("module ") + m.name + ".ko (CONFIG_" + m.option + "=m) is not in the source's packages";
+            wanted.push_back(m.name);
+        }
+        return wanted;
+    };
+    std::vector<std::string> wanted = wanted_of(required_modules());
+    std::vector<std::string> channel_wanted = wanted_of(arch.channel_modules);
+    if (!missing_module.empty()) return unavailable(missing_module);
     std::vector<std::string> modules = collect_modules(tree, wanted, stage.path() + "/modules");
+    std::vector<std::string> channel_modules =
+        channel_wanted.empty() ? std::vector<std::string>{} : collect_modules(tree, channel_wanted, stage.path() + "/channel-modules");
+    if (!tree.busybox.empty()) copy_file(tree.busybox, stage.path() + "/busybox");
 
     std::string manifest = std::string(kTreeFormat) + "\nrelease " + tree.release + "\n";
     std::vector<std::string> files = {"vmlinuz"};
     if (!config_text.empty()) files.push_back("config");
     for (const auto& m : modules) files.push_back("modules/" + m);
+    for (const auto& m : channel_modules) files.push_back("channel-modules/" + m);
+    if (!tree.busybox.empty()) files.push_back("busybox");
     for (const auto& rel : files) manifest += sha256_file(stage.path() + "/" + rel) + "  " + rel + "\n";
     write_file_atomic(stage.path() + "/MANIFEST", manifest);
     stage.commit(dir);
@@ -441,8 +460,13 @@ void KernelCache::fetch_debs(const KernelEntry& entry, const std::vector<SourceI
     };
     std::vector<std::string> specs;
     std::string names;
+    // PKG:ARCH=VER: the kernel's architecture, whatever this machine's is.
+    auto arch_spec = [&](const SourceItem& item) {
+        const std::size_t eq = item.spec.find('=');
+        return item.spec.substr(0, eq) + ":" + guest_arch(entry.arch).debian_arch + item.spec.substr(eq);
+    };
     for (const auto& item : items) {
-        specs.push_back(item.spec);
+        specs.push_back(arch_spec(item));
         names += (names.empty() ? "" : ", ") + item.spec;
     }
     auto start = Clock::now();
@@ -478,6 +502,8 @@ FetchResult KernelCache::finish(const KernelEntry& entry, const std::string& dir
         if (rel == "vmlinuz") r.image.image_sha256 = sha;
         if (rel == "config") r.image.config = dir + "/config";
         if (rel.compare(0, 8, "modules/") == 0) r.image.modules.push_back(rel.substr(8));
+        if (rel.compare(0, 16, "channel-modules/") == 0) r.image.channel_modules_dir = dir + "/channel-modules";
+        if (rel == "busybox") r.image.busybox = dir + "/busybox";
     }
     if (r.image.config.empty()) {
         r.reason = "the source ships no kernel config: required options not checked";

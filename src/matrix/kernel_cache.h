@@ -4,7 +4,8 @@
 //
 //   <root>/lock                    flock: one fetch at a time per cache (apt state is shared too)
 //   <root>/artifacts/<sha256>      downloaded .deb / vmlinuz / config, named by their hash
-//   <root>/kernels/<key>/          vmlinuz, config, modules/*.ko, MANIFEST (sha256 of each file)
+//   <root>/kernels/<key>/          vmlinuz, config, modules/*.ko, channel-modules/*.ko, busybox,
+//                                  MANIFEST (sha256 of each file)
 //                                  key = sha256 of the entry's source + pins, so two entries
 //                                  with the same packages (5.10, 5.10-nolsm) share one tree
 //   <root>/apt/                    the private apt configuration, lists and archives
@@ -27,6 +28,10 @@ struct KernelImage {
     std::string image_sha256; // sha256 of vmlinuz
     std::string release;      // uname -r of the kernel, e.g. "6.1.0-50-cloud-amd64"
     std::vector<std::string> modules;  // file names in modules_dir
+    // What the results channel needs before anything else runs (guest_arch.h): a flat dir of
+    // .ko files, empty when the kernel builds them in.
+    std::string channel_modules_dir;
+    std::string busybox;  // the source's own static busybox; "" when it names none
 };
 
 enum class FetchStatus { ok, unavailable, unsupported };

@@ -20,6 +20,30 @@ const char* source_kind_name(SourceKind kind) {
     return "?";
 }
 
+const char* arch_name(Arch arch) {
+    switch (arch) {
+        case Arch::x86_64: return "x86_64";
+        case Arch::aarch64: return "aarch64";
+    }
+    return "?";
+}
+
+std::optional<Arch> parse_arch(const std::string& name) {
+    for (Arch a : {Arch::x86_64, Arch::aarch64})
+        if (name == arch_name(a)) return a;
+    return std::nullopt;
+}
+
+Arch host_arch() {
+#if defined(__x86_64__)
+    return Arch::x86_64;
+#elif defined(__aarch64__)
+    return Arch::aarch64;
+#else
+#error "flowattr's matrix runs on x86_64 and aarch64 hosts"
+#endif
+}
+
 std::string KernelEntry::source_text() const {
     if (sources.empty()) return "none";
     std::string text;
@@ -202,7 +226,6 @@ std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::s
         const std::string& source = f[2];
         const std::string& sha256 = f[3];
         e.cmdline = f[4];
-        e.arch = f[5];
         e.file = file;
         e.line = line_no;
         if (!all_of_chars(e.name, "._-") || !std::isalnum(static_cast<unsigned char>(e.name[0])) || e.name.size() > 64)
@@ -228,7 +251,9 @@ std::vector<KernelEntry> parse_kernel_list(const std::string& text, const std::s
         }
         if (e.cmdline.empty()) at.fail("cmdline: expected '-' for none, not an empty field");
         if (e.cmdline == "-") e.cmdline.clear();
-        if (e.arch != "x86_64") at.fail("arch '" + e.arch + "': expected x86_64 (the only architecture the runner boots)");
+        const std::optional<Arch> arch = parse_arch(f[5]);
+        if (!arch) at.fail("arch '" + f[5] + "': expected x86_64 or aarch64");
+        e.arch = *arch;
 
         auto [it, inserted] = seen.emplace(e.name, line_no);
         if (!inserted)

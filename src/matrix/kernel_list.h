@@ -1,5 +1,6 @@
 #pragma once
 // kernels.txt: the kernels the matrix boots, one per line, each pinned by sha256.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,12 +28,20 @@ struct SourceItem {
     std::string text() const { return std::string(source_kind_name(kind)) + ":" + spec; }  // "deb:PKG=VER"
 };
 
+// The architecture a kernel is built for: it picks the QEMU machine, the console and results
+// devices, the Debian architecture of its packages and the VM binaries (matrix/guest_arch.h).
+enum class Arch { x86_64, aarch64 };
+const char* arch_name(Arch arch);  // "x86_64", "aarch64": as kernels.txt spells it
+std::optional<Arch> parse_arch(const std::string& name);
+// The architecture this program was built for.
+Arch host_arch();
+
 struct KernelEntry {
     std::string name;     // unique, e.g. "6.1", "5.10-nolsm"
     std::string version;  // e.g. "6.1.176"
     std::vector<SourceItem> sources;  // each artifact with its sha256, in source order; empty for "none"
     std::string cmdline;  // extra kernel command line; "" for none (the file's "-")
-    std::string arch;     // "x86_64"
+    Arch arch = Arch::x86_64;
     std::string file;
     int line = 0;
 

@@ -27,6 +27,7 @@
 #include "common/file.h"
 #include "common/json_text.h"
 #include "matrix/fetch_cli.h"
+#include "matrix/guest_arch.h"
 #include "matrix/kernel_cache.h"
 #include "matrix/kernel_list.h"
 #include "matrix/matrix_run.h"
@@ -88,7 +89,7 @@ struct Options {
     double timeout_scale = 1.0;
     int memory_mb = 512;
     std::string cmdline;
-    std::string qemu = "qemu-system-x86_64";
+    std::string qemu;  // "" for each kernel's architecture's own
     // repro
     std::string name;
     bool shell = false, keep = false;
@@ -168,7 +169,7 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
          },
          "appended to every kernel command line (repeatable)")
         ->type_name("ARGS");
-    a.add_option("--qemu", o.qemu, "the QEMU system emulator")->type_name("PATH");
+    a.add_option("--qemu", o.qemu, "the QEMU system emulator (default: qemu-system-<kernel arch>)")->type_name("PATH");
     switch (verb) {
     case Verb::run:
         a.footer("Exit: 0 all available kernels passed; 130 interrupted; 2 bad input (nothing booted); else the\n"
@@ -255,8 +256,8 @@ std::optional<int> parse_command(std::vector<std::string> args, Verb verb, const
     return cli::parse(*app, args, std::cout, std::cerr);
 }
 
-// The guest's /init: kmatrix_init built next to this kmatrix, so host and guest always speak
-// the same records.
+// The guest's /init for the host's architecture: kmatrix_init built next to this kmatrix, so
+// host and guest always speak the same records.
 std::string guest_init_executable() {
     std::error_code ec;
     const fs::path self = fs::read_symlink("/proc/self/exe", ec);
@@ -267,12 +268,17 @@ std::string guest_init_executable() {
     return init;
 }
 
-// The static binaries the initramfs carries: --agent/--suite/--busybox when given, else
-// from --artifacts, else out/ (what `make docker-build` produces) then build/ (a local
-// cmake build); busybox may also come from the host's busybox-static.
-InitramfsInputs find_binaries(const Options& o) {
+// The static binaries the initramfs carries for ARCH: --agent/--suite/--busybox when given,
+// else from --artifacts, else out/ (what `make docker-build` produces) then build/ (a local
+// cmake build); the host's busybox may also come from busybox-static. Another architecture's
+// are in <root>/<arch>/ (FLOWATTR_GUEST_ARCHES' cross build, out/<arch>/), its /init too,
+// and its busybox comes with its kernel (kernels.txt).
+InitramfsInputs find_binaries(const Options& o, const GuestArch& arch) {
     std::vector<std::string> roots = o.artifacts.empty() ? std::vector<std::string>{"out", "build"}
                                                          : std::vector<std::string>{o.artifacts};
+    const std::string subdir = arch.artifacts_subdir();
+    if (!subdir.empty())
+        for (auto& root : roots) root += "/" + subdir;
     auto find = [&](const std::string& name, const std::vector<std::string>& subdirs,
                     const std::vector<std::string>& fallbacks) -> std::string {
         std::vector<std::string> tried;
@@ -288,14 +294,20 @@ InitramfsInputs find_binaries(const Options& o) {
         }
         std::string list;
         for (const auto& t : tried) list += " " + t;
-        throw Error("cannot find " + name + " (looked at" + list + "); build it or pass --artifacts DIR");
+        throw Error("cannot find " + std::string(arch_name(arch.arch)) + " " + name + " (looked at" + list +
+                    "); build it or pass --artifacts DIR");
     };
     InitramfsInputs in;
-    in.init = guest_init_executable();
+    in.arch = arch.arch;
     in.agent = o.agent.empty() ? find("flowattr", {"", "bin", "src/cli"}, {}) : o.agent;
     in.kernel_tests = o.suite.empty() ? find("flowattr_kernel_tests", {"", "bin", "tests/kernel"}, {}) : o.suite;
-    in.busybox = o.busybox.empty() ? find("busybox", {"", "bin"}, {"/bin/busybox", "/usr/bin/busybox"}) : o.busybox;
-    in.busybox_applets = list_busybox_applets(in.busybox);
+    if (subdir.empty()) {
+        in.init = guest_init_executable();
+        in.busybox = o.busybox.empty() ? find("busybox", {"", "bin"}, {"/bin/busybox", "/usr/bin/busybox"}) : o.busybox;
+        in.busybox_applets = list_busybox_applets(in.busybox);
+    } else {
+        in.init = find("kmatrix_init", {"", "src/cli"}, {});
+    }
     return in;
 }
 
@@ -312,25 +324,23 @@ bool qemu_available(const std::string& qemu) {
 // Fetches one kernel, turning every way it can go wrong into a cell outcome.
 std::optional<CellSpec> fetch_cell(KernelCache& cache, std::mutex& fetch_mu, const KernelEntry& e,
                                    const ProgressFn& progress, CellResult& unrun) {
-    if (e.arch != "x86_64") {
-        unrun = unrun_cell(e.name, e.version, Outcome::unsupported, "arch " + e.arch + " cannot boot in qemu-system-x86_64");
-        return std::nullopt;
-    }
     try {
         std::lock_guard<std::mutex> lock(fetch_mu);
         FetchResult r = cache.fetch(e, progress);
         if (r.status == FetchStatus::unavailable) {
-            unrun = unrun_cell(e.name, e.version, Outcome::unavailable, r.reason);
+            unrun = unrun_cell(e.name, e.version, Outcome::unavailable, r.reason, e.arch);
             return std::nullopt;
         }
         if (r.status == FetchStatus::unsupported) {
-            unrun = unrun_cell(e.name, e.version, Outcome::unsupported, r.reason);
+            unrun = unrun_cell(e.name, e.version, Outcome::unsupported, r.reason, e.arch);
             unrun.image_sha256 = r.image.image_sha256;
             return std::nullopt;
         }
-        return CellSpec{e.name, e.version, e.cmdline, r.image.image_sha256, r.image.vmlinuz, r.image.modules_dir};
+        return CellSpec{e.name,           e.version,          e.arch,
+                        e.cmdline,        r.image.image_sha256, r.image.vmlinuz,
+                        r.image.modules_dir, r.image.channel_modules_dir, r.image.busybox};
     } catch (const std::exception& ex) {
-        unrun = unrun_cell(e.name, e.version, Outcome::infra_error, std::string("fetch failed: ") + ex.what());
+        unrun = unrun_cell(e.name, e.version, Outcome::infra_error, std::string("fetch failed: ") + ex.what(), e.arch);
         return std::nullopt;
     }
 }
@@ -354,7 +364,7 @@ std::vector<KernelEntry> select_kernels(const std::vector<KernelEntry>& all, con
 }
 
 AccelChooser make_chooser(const Options& o, const std::function<void(const std::string&)>& note) {
-    std::string qemu = o.qemu;
+    std::string qemu = o.qemu.empty() ? guest_arch(host_arch()).qemu : o.qemu;
     double probe_s = 4.0 * o.timeout_scale;
     return AccelChooser(o.accel, kvm_device_usable,
                         [qemu, probe_s](const std::string& kernel) { return probe_kvm_boot(qemu, kernel, probe_s); },
@@ -380,18 +390,29 @@ bool selected_kernels(const Options& o, std::vector<KernelEntry>& entries) {
     return true;
 }
 
-RunSettings base_settings(const Options& o, std::string& shared_error) {
+// What keeps every cell of an architecture from booting, by architecture.
+using SetupErrors = std::map<Arch, std::string>;
+
+// The settings every cell shares, with the VM binaries of each architecture ENTRIES name.
+// What is missing for an architecture (its binaries, its QEMU) lands in ERRORS: every cell of
+// that architecture reports it as its outcome.
+RunSettings base_settings(const Options& o, const std::vector<KernelEntry>& entries, SetupErrors& errors) {
     RunSettings settings;
     settings.out_dir = o.out;
     settings.qemu = o.qemu;
     settings.memory_mb = o.memory_mb;
     settings.timeout_scale = o.timeout_scale;
     settings.extra_cmdline = o.cmdline;
-    try {
-        settings.binaries = find_binaries(o);
-        if (!qemu_available(o.qemu)) shared_error = o.qemu + " not found (install qemu-system-x86)";
-    } catch (const Error& e) {
-        shared_error = e.what();
+    for (const KernelEntry& e : entries) {
+        if (settings.binaries.count(e.arch) || errors.count(e.arch)) continue;
+        const GuestArch& arch = guest_arch(e.arch);
+        try {
+            settings.binaries[e.arch] = find_binaries(o, arch);
+            const std::string qemu = o.qemu.empty() ? arch.qemu : o.qemu;
+            if (!qemu_available(qemu)) errors[e.arch] = qemu + " not found (install " + arch.qemu_package + ")";
+        } catch (const Error& ex) {
+            errors[e.arch] = ex.what();
+        }
     }
     return settings;
 }
@@ -400,7 +421,7 @@ RunSettings base_settings(const Options& o, std::string& shared_error) {
 // shared by every cell (no binaries, no QEMU) still give each cell its outcome and a
 // report, so CI shows the same table whatever broke.
 std::vector<CellResult> run_cells(const Options& o, const std::vector<KernelEntry>& entries,
-                                  const RunSettings& settings, const std::string& shared_error, RunInfo& info) {
+                                  const RunSettings& settings, const SetupErrors& setup_errors, RunInfo& info) {
     int jobs = o.jobs > 0 ? o.jobs : default_jobs(o.memory_mb);
     std::vector<std::string> names;
     for (const auto& e : entries) names.push_back(e.name);
@@ -432,9 +453,9 @@ std::vector<CellResult> run_cells(const Options& o, const std::vector<KernelEntr
         const KernelEntry& e = entries[i];
         CellResult& r = results[i];
         if (g_cancel.load()) {
-            r = unrun_cell(e.name, e.version, Outcome::infra_error, "interrupted before it started");
-        } else if (!shared_error.empty()) {
-            r = unrun_cell(e.name, e.version, Outcome::infra_error, shared_error);
+            r = unrun_cell(e.name, e.version, Outcome::infra_error, "interrupted before it started", e.arch);
+        } else if (auto error = setup_errors.find(e.arch); error != setup_errors.end()) {
+            r = unrun_cell(e.name, e.version, Outcome::infra_error, error->second, e.arch);
         } else {
             board.set(e.name, "fetching");
             CellResult unrun;
@@ -484,10 +505,10 @@ int cmd_run(const std::vector<std::string>& args) {
     if (auto done = parse_command(args, Verb::run, "run", o)) return *done;
     std::vector<KernelEntry> entries;
     if (!selected_kernels(o, entries)) return kUsage;
-    std::string shared_error;
-    RunSettings settings = base_settings(o, shared_error);
+    SetupErrors setup_errors;
+    RunSettings settings = base_settings(o, entries, setup_errors);
     RunInfo info;
-    std::vector<CellResult> results = run_cells(o, entries, settings, shared_error, info);
+    std::vector<CellResult> results = run_cells(o, entries, settings, setup_errors, info);
     if (!write_all_reports(o.out, results, info)) return outcome_exit_code(Outcome::infra_error);
     std::cout << "\n" << summary_table(results);
     if (info.interrupted) std::cout << "interrupted: partial results\n";
@@ -514,7 +535,8 @@ bool stage_objects(const char* who, const std::vector<std::string>& paths, RunSe
         char dir[24];
         std::snprintf(dir, sizeof(dir), "%02zu", i + 1);
         std::string base = paths[i].substr(paths[i].rfind('/') + 1);
-        settings.binaries.extra_files[std::string(kGuestCheckDir + 1) + "/" + dir + "/" + base] = paths[i];
+        for (auto& [arch, binaries] : settings.binaries)
+            binaries.extra_files[std::string(kGuestCheckDir + 1) + "/" + dir + "/" + base] = paths[i];
     }
     return ok;
 }
@@ -522,10 +544,10 @@ bool stage_objects(const char* who, const std::vector<std::string>& paths, RunSe
 // `kmatrix check` and `kmatrix lab` share everything but where the objects come from and
 // what the grid is held against.
 std::vector<CellResult> run_check(const Options& o, const std::vector<KernelEntry>& entries, RunSettings settings,
-                                  const std::string& shared_error, RunInfo& info) {
+                                  const SetupErrors& setup_errors, RunInfo& info) {
     settings.plan.mode = GuestMode::check;
     info.kind = RunKind::check;
-    return run_cells(o, entries, settings, shared_error, info);
+    return run_cells(o, entries, settings, setup_errors, info);
 }
 
 int cmd_check(const std::vector<std::string>& args) {
@@ -533,14 +555,14 @@ int cmd_check(const std::vector<std::string>& args) {
     if (auto done = parse_command(args, Verb::check, "check", o)) return *done;
     std::vector<KernelEntry> entries;
     if (!selected_kernels(o, entries)) return kUsage;
-    std::string shared_error;
-    RunSettings settings = base_settings(o, shared_error);
+    SetupErrors setup_errors;
+    RunSettings settings = base_settings(o, entries, setup_errors);
     std::size_t objects = 0;
     if (!stage_objects("kmatrix check", o.objects, settings, objects)) return kUsage;
     std::cerr << "kmatrix check: " << objects << " BPF object(s) from " << o.objects.size() << " file(s) on "
               << entries.size() << " kernel(s)\n";
     RunInfo info;
-    std::vector<CellResult> results = run_check(o, entries, settings, shared_error, info);
+    std::vector<CellResult> results = run_check(o, entries, settings, setup_errors, info);
     if (!write_all_reports(o.out, results, info)) return 1;
     if (!write_json_option("kmatrix check", o.json_path, check_results_json(results))) return 1;
     std::cout << "\n" << summary_table(results) << "\n" << check_grid_text(results) << "\n" << check_tally(results);
@@ -572,9 +594,10 @@ bool stage_exec(const Options& o, RunSettings& settings) {
             ok = false;
         }
     }
-    for (const auto& [base, path] : by_name)
-        settings.binaries.extra_files[std::string(kGuestExecDir + 1) + "/" + base] = path;
-    settings.binaries.generated_files[kGuestExecArgv + 1] = json_text(nlohmann::json(o.command)) + "\n";
+    for (auto& [arch, binaries] : settings.binaries) {
+        for (const auto& [base, path] : by_name) binaries.extra_files[std::string(kGuestExecDir + 1) + "/" + base] = path;
+        binaries.generated_files[kGuestExecArgv + 1] = json_text(nlohmann::json(o.command)) + "\n";
+    }
     return ok;
 }
 
@@ -588,15 +611,15 @@ int cmd_exec(const std::vector<std::string>& args) {
     }
     std::vector<KernelEntry> entries;
     if (!selected_kernels(o, entries)) return kUsage;
-    std::string shared_error;
-    RunSettings settings = base_settings(o, shared_error);
+    SetupErrors setup_errors;
+    RunSettings settings = base_settings(o, entries, setup_errors);
     if (!stage_exec(o, settings)) return kUsage;
     settings.plan.mode = GuestMode::exec;
     settings.command_timeout_s = o.command_timeout_s;
     RunInfo info;
     info.kind = RunKind::exec;
     info.command = o.command;
-    std::vector<CellResult> results = run_cells(o, entries, settings, shared_error, info);
+    std::vector<CellResult> results = run_cells(o, entries, settings, setup_errors, info);
     if (!write_all_reports(o.out, results, info)) return outcome_exit_code(Outcome::infra_error);
     if (!write_json_option("kmatrix exec", o.json_path, exec_results_json(o.command, results)))
         return outcome_exit_code(Outcome::infra_error);
@@ -645,13 +668,13 @@ int cmd_lab(const std::vector<std::string>& args) {
     std::vector<KernelEntry> entries;
     if (!selected_kernels(o, entries)) return kUsage;
     add_lab_variants(entries, o.variants_of);
-    std::string shared_error;
-    RunSettings settings = base_settings(o, shared_error);
+    SetupErrors setup_errors;
+    RunSettings settings = base_settings(o, entries, setup_errors);
     std::size_t objects = 0;
     if (!stage_objects("kmatrix lab", o.objects, settings, objects)) return kUsage;
     std::cerr << "kmatrix lab: " << objects << " fixture objects on " << entries.size() << " kernel(s)\n";
     RunInfo info;
-    std::vector<CellResult> results = run_check(o, entries, settings, shared_error, info);
+    std::vector<CellResult> results = run_check(o, entries, settings, setup_errors, info);
     if (!write_all_reports(o.out, results, info)) return 1;
     std::cout << "\n" << summary_table(results) << "\n" << check_grid_text(results) << "\n" << check_tally(results);
     if (!o.write_expected.empty()) {
@@ -703,10 +726,10 @@ int cmd_repro(const std::vector<std::string>& args) {
         return kUsage;
     }
 
-    std::string shared_error;
-    RunSettings settings = base_settings(o, shared_error);
-    if (!shared_error.empty()) {
-        std::cerr << "kmatrix repro: " << shared_error << "\n";
+    SetupErrors setup_errors;
+    RunSettings settings = base_settings(o, {entry}, setup_errors);
+    if (!setup_errors.empty()) {
+        std::cerr << "kmatrix repro: " << setup_errors.begin()->second << "\n";
         return outcome_exit_code(Outcome::infra_error);
     }
     std::optional<TempDir> tmp;

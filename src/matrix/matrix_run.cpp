@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/sha256.h"
+#include "matrix/guest_arch.h"
 
 namespace flowattr::matrix {
 
@@ -33,10 +34,12 @@ std::string cell_dir_name(const std::string& name) {
     return out;
 }
 
-CellResult unrun_cell(const std::string& name, const std::string& version, Outcome outcome, const std::string& reason) {
+CellResult unrun_cell(const std::string& name, const std::string& version, Outcome outcome, const std::string& reason,
+                      Arch arch) {
     CellResult r;
     r.name = name;
     r.version = version;
+    r.arch = arch;
     r.cls = {outcome, reason, {}};
     return r;
 }
@@ -78,6 +81,7 @@ CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChoo
     CellResult r;
     r.name = spec.name;
     r.version = spec.version;
+    r.arch = spec.arch;
     r.image_sha256 = spec.image_sha256;
     auto say = [&](const std::string& s) {
         if (state) state(s);
@@ -86,8 +90,18 @@ CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChoo
         r.dir = settings.out_dir + "/" + cell_dir_name(spec.name);
         make_directories(r.dir);
         say("building initramfs");
-        InitramfsInputs inputs = settings.binaries;
+        const GuestArch& arch = guest_arch(spec.arch);
+        auto binaries = settings.binaries.find(spec.arch);
+        if (binaries == settings.binaries.end())
+            throw Error(std::string("no VM binaries for ") + arch_name(spec.arch) + " were looked up");
+        InitramfsInputs inputs = binaries->second;
+        inputs.arch = spec.arch;
         inputs.modules_dir = spec.modules_dir;
+        inputs.channel_modules_dir = spec.channel_modules_dir;
+        if (!spec.busybox.empty()) {
+            inputs.busybox = spec.busybox;
+            inputs.busybox_applets.clear();  // the guest links them (it cannot be run here)
+        }
         std::string initramfs = build_initramfs(inputs);
         r.initramfs_sha256 = sha256_hex(initramfs);
         std::string initrd_path = r.dir + "/initramfs.cpio";
@@ -97,21 +111,27 @@ CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChoo
             r.cls = {Outcome::infra_error, "interrupted before the VM started", {}};
             return r;
         }
-        say("probing accelerator");
-        Accel accel = chooser.choose(spec.vmlinuz);
+        // KVM runs the host's architecture only.
+        Accel accel = Accel::tcg;
+        if (spec.arch == host_arch()) {
+            say("probing accelerator");
+            accel = chooser.choose(spec.vmlinuz);
+        }
         r.accel = accel_name(accel);
-        Timeouts limits = Timeouts::for_accel(accel, settings.timeout_scale);
+        Timeouts limits = Timeouts::for_accel(accel, settings.timeout_scale * (accel == Accel::tcg ? arch.tcg_scale : 1.0));
         GuestPlan plan = settings.plan;
+        plan.results_tty = arch.results_tty;
         plan.per_test_timeout_s = limits.per_test_s;
         if (settings.command_timeout_s > 0) {
             plan.per_test_timeout_s = settings.command_timeout_s;
             limits.idle_s = std::max(limits.idle_s, settings.command_timeout_s + limits.idle_s - limits.per_test_s);
             limits.vm_s = std::max(limits.vm_s, settings.command_timeout_s + limits.vm_s - limits.per_test_s);
         }
-        r.cmdline = kernel_cmdline(spec.entry_cmdline, guest_plan_cmdline(plan), settings.extra_cmdline);
+        r.cmdline = kernel_cmdline(spec.arch, spec.entry_cmdline, guest_plan_cmdline(plan), settings.extra_cmdline);
 
         QemuConfig cfg;
-        cfg.qemu = settings.qemu;
+        cfg.arch = spec.arch;
+        cfg.qemu = settings.qemu.empty() ? arch.qemu : settings.qemu;
         cfg.memory_mb = settings.memory_mb;
         cfg.accel = accel;
         cfg.kernel = spec.vmlinuz;

@@ -4,6 +4,7 @@
 // CellSpecs, so this layer is testable with any vmlinuz on disk.
 #include <atomic>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,16 +17,21 @@ namespace flowattr::matrix {
 
 struct CellSpec {
     std::string name, version;
+    Arch arch = host_arch();
     std::string entry_cmdline;  // kernels.txt cmdline ("-" none)
     std::string image_sha256;
     std::string vmlinuz;
     std::string modules_dir;
+    std::string channel_modules_dir;  // "" when the results channel needs no module
+    std::string busybox;              // the kernel source's own busybox; "" for the binaries'
 };
 
 struct RunSettings {
     std::string out_dir = "out/matrix";
-    InitramfsInputs binaries;  // modules_dir ignored: taken per cell
-    std::string qemu = "qemu-system-x86_64";
+    // The VM binaries per architecture; modules_dir, channel_modules_dir and (when the
+    // kernel brings one) busybox are taken per cell.
+    std::map<Arch, InitramfsInputs> binaries;
+    std::string qemu;  // "" for the architecture's own (guest_arch.h)
     int memory_mb = 512;
     double timeout_scale = 1.0;
     std::string extra_cmdline;
@@ -50,6 +56,7 @@ struct CellTimings {
 
 struct CellResult {
     std::string name, version;
+    Arch arch = host_arch();
     std::string image_sha256, initramfs_sha256;
     std::string accel;    // "kvm"/"tcg", empty when no VM ran
     std::string cmdline;  // the full kernel command line booted
@@ -63,7 +70,8 @@ struct CellResult {
 };
 
 // A cell that never reached QEMU (unavailable/unsupported kernel, fetch or artifact error).
-CellResult unrun_cell(const std::string& name, const std::string& version, Outcome outcome, const std::string& reason);
+CellResult unrun_cell(const std::string& name, const std::string& version, Outcome outcome, const std::string& reason,
+                      Arch arch = host_arch());
 
 // Directory-safe form of a kernel name ("5.10-nolsm" stays, '/' and blanks become '_').
 std::string cell_dir_name(const std::string& name);

@@ -16,6 +16,7 @@
 #include "common/file.h"
 #include "common/subprocess.h"
 #include "common/unique_fd.h"
+#include "matrix/guest_arch.h"
 
 namespace flowattr::matrix {
 
@@ -87,8 +88,8 @@ Timeouts Timeouts::for_accel(Accel a, double scale) {
     return t;
 }
 
-std::string kernel_cmdline(const std::string& entry_cmdline, const std::string& plan, const std::string& extra) {
-    std::string s = "console=ttyS0 panic=-1 quiet";
+std::string kernel_cmdline(Arch arch, const std::string& entry_cmdline, const std::string& plan, const std::string& extra) {
+    std::string s = std::string("console=") + guest_arch(arch).console + " panic=-1 quiet";
     for (const std::string* part : {&entry_cmdline, &plan, &extra})
         if (!part->empty()) s += " " + *part;
     return s;
@@ -97,10 +98,12 @@ std::string kernel_cmdline(const std::string& entry_cmdline, const std::string& 
 std::vector<std::string> build_qemu_argv(const QemuConfig& cfg) {
     std::vector<std::string> a = {cfg.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                                   "-m", std::to_string(cfg.memory_mb)};
+    const GuestArch& arch = guest_arch(cfg.arch);
     if (cfg.accel == Accel::kvm) {
         a.insert(a.end(), {"-accel", "kvm", "-cpu", "host"});
     } else {
-        a.insert(a.end(), {"-accel", "tcg", "-cpu", "max"});
+        a.insert(a.end(), {"-accel", "tcg"});
+        a.insert(a.end(), arch.tcg_machine.begin(), arch.tcg_machine.end());
     }
     a.insert(a.end(), {"-kernel", cfg.kernel});
     if (!cfg.initrd.empty()) a.insert(a.end(), {"-initrd", cfg.initrd});
@@ -113,10 +116,11 @@ std::vector<std::string> build_qemu_argv(const QemuConfig& cfg) {
     } else {
         a.insert(a.end(), {"-chardev", "file,id=con,path=" + qemu_escape(cfg.console_log), "-serial", "chardev:con"});
     }
-    // ttyS1 in the guest: the results channel, apart from the console so kernel messages
-    // cannot split a record.
-    if (!cfg.results.empty())
-        a.insert(a.end(), {"-chardev", "file,id=res,path=" + qemu_escape(cfg.results), "-serial", "chardev:res"});
+    // The results channel, apart from the console so kernel messages cannot split a record.
+    if (!cfg.results.empty()) {
+        a.insert(a.end(), {"-chardev", "file,id=res,path=" + qemu_escape(cfg.results)});
+        a.insert(a.end(), arch.results_device.begin(), arch.results_device.end());
+    }
     return a;
 }
 

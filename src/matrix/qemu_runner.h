@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "matrix/kernel_list.h"
+
 namespace flowattr::matrix {
 
 enum class Accel { kvm, tcg };
@@ -29,23 +31,24 @@ struct Timeouts {
 };
 
 struct QemuConfig {
+    Arch arch = host_arch();  // machine, console and results device (guest_arch.h)
     std::string qemu = "qemu-system-x86_64";
     int memory_mb = 512;
     Accel accel = Accel::tcg;
     std::string kernel, initrd, append;  // initrd "": none (the KVM probe boots the kernel alone)
-    std::string console_log;  // ttyS0; unused when interactive
-    std::string results;      // ttyS1: the results channel; "": none
+    std::string console_log;  // the console (ttyS0, ttyAMA0); unused when interactive
+    std::string results;      // the results channel (ttyS1, hvc0); "": none
     std::string qemu_log;     // QEMU's own stdout/stderr; unused when interactive
     bool interactive = false; // console (and QEMU monitor, Ctrl-A x) on this terminal
 };
 
-// "console=ttyS0 panic=-1 quiet <entry cmdline> <plan> <extra>". panic=-1 turns a panic
+// "console=<arch's console> panic=-1 quiet <entry cmdline> <plan> <extra>". panic=-1 turns a panic
 // into an immediate reboot, which -no-reboot turns into QEMU exiting: a panic ends the VM
 // at once instead of hanging until a timeout. quiet keeps the emulated UART (slow under
 // TCG: ~2 s of boot) to warnings and worse; `--cmdline loglevel=7` brings the rest back.
 // An oops is not made fatal (no oops=panic) so it is reported as a splat of the test that
 // caused it. An empty part adds nothing.
-std::string kernel_cmdline(const std::string& entry_cmdline, const std::string& plan, const std::string& extra);
+std::string kernel_cmdline(Arch arch, const std::string& entry_cmdline, const std::string& plan, const std::string& extra);
 
 std::vector<std::string> build_qemu_argv(const QemuConfig& cfg);
 

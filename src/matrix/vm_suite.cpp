@@ -227,14 +227,15 @@ std::optional<guest::RecordType> SuiteResults::add_line(const std::string& raw) 
 std::vector<std::string> SuiteResults::attach_modes() const {
     std::set<std::string> modes;
     // What `flowattr probe` says the agent will pick on this kernel (TCX needs 6.6; the
-    // LSM identity hook needs bpf in the active LSM list).
+    // LSM identity hook needs bpf in the active LSM list and a trampoline to attach through).
     auto has = [&](const char* f) {
         auto it = probe_features.find(f);
         return it != probe_features.end() ? std::optional<bool>(it->second) : std::nullopt;
     };
     if (auto tcx = has("tcx")) modes.insert(*tcx ? "tc:tcx" : "tc:clsact");
     auto lsm = has("bpf_lsm"), prog_lsm = has("prog.lsm");
-    if (lsm && prog_lsm) modes.insert(*lsm && *prog_lsm ? "identity:lsm" : "identity:sock_create");
+    const bool lsm_attaches = has("link.lsm").value_or(true);
+    if (lsm && prog_lsm) modes.insert(*lsm && *prog_lsm && lsm_attaches ? "identity:lsm" : "identity:sock_create");
     // Sockets older than the agent: iter/task_file where the verifier takes it ("task_walk";
     // older guests only report bpf_sock_from_file, 5.11), /proc + pidfd_getfd otherwise.
     auto walk = has("task_walk");

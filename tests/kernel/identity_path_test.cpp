@@ -41,7 +41,7 @@ TEST(IdentityPathChoice, AutoPicksTheLsmOnlyWhereItFires) {
     if (!active) {
         EXPECT_EQ(s.path, IdentityPath::sock_create);
         EXPECT_NE(s.reason.find("not active"), std::string::npos) << s.reason;
-    } else if (probe_kernel_features().has("prog.lsm")) {
+    } else if (const KernelFeatures f = probe_kernel_features(); f.has("prog.lsm") && f.has("link.lsm")) {
         EXPECT_EQ(s.path, IdentityPath::lsm) << s.reason;
     } else {
         EXPECT_EQ(s.path, IdentityPath::sock_create);

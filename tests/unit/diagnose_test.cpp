@@ -6,6 +6,7 @@
 #include <set>
 
 #include "build_tree.h"
+#include "common/error.h"
 #include "common/file.h"
 #include "diagnose/cause.h"
 
@@ -192,6 +193,25 @@ TEST(Diagnose, AttachClasses) {
     EXPECT_EQ(diagnose(kprobe).cause, Cause::tracefs_missing);
     kprobe.facts.tracefs_mounted = true;
     EXPECT_EQ(diagnose(kprobe).cause, Cause::unsupported_attach_type);
+}
+
+// Measured on Debian's arm64 6.1 (no ftrace direct calls): an LSM or fentry program loads,
+// and its attach answers the kernel-internal ENOTSUPP.
+TEST(Diagnose, TrampolineTheArchitectureCannotBuild) {
+    const char* libbpf = "libbpf: prog 'fa_socket_post_create': failed to attach: unknown error (-524)\n";
+    for (const char* section : {"lsm/socket_post_create", "fentry/tcp_connect", "fexit/tcp_close"}) {
+        Failure f = load_failure(flowattr::kEnotsupp, "", libbpf, section);
+        f.stage = Stage::attach;
+        Diagnosis d = diagnose(f);
+        EXPECT_EQ(d.cause, Cause::unsupported_attach_type) << section;
+        EXPECT_NE(d.cause_text.find("trampoline"), std::string::npos) << d.cause_text;
+        EXPECT_EQ(d.message, "prog 'fa_socket_post_create': failed to attach: unknown error (-524)");
+    }
+    Failure kprobe = load_failure(flowattr::kEnotsupp, "", "", "kprobe/tcp_connect");
+    kprobe.stage = Stage::attach;
+    EXPECT_EQ(diagnose(kprobe).cause_text.find("trampoline"), std::string::npos) << "kprobes need no trampoline";
+    EXPECT_EQ(flowattr::describe_errno("attach", -flowattr::kEnotsupp),
+              "attach: ENOTSUPP, the kernel's \"not supported\" (errno 524)");
 }
 
 TEST(Diagnose, LsmThatNeverRuns) {

@@ -85,7 +85,7 @@ TEST_F(KernelsTxtShellSyntax, CmdlineReachesQemuAsOneArgument) {
     flowattr::matrix::QemuConfig cfg;
     cfg.kernel = dir_->path() + "/vmlinuz";
     cfg.initrd = dir_->path() + "/initramfs.cpio";
-    cfg.append = flowattr::matrix::kernel_cmdline(field, "kmatrix.mode=suite", "");
+    cfg.append = flowattr::matrix::kernel_cmdline(flowattr::matrix::Arch::x86_64, field, "kmatrix.mode=suite", "");
     cfg.console_log = dir_->path() + "/console.log";
     cfg.results = dir_->path() + "/results.jsonl";
     cfg.qemu_log = dir_->path() + "/qemu.log";

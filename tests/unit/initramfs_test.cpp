@@ -50,15 +50,16 @@ std::vector<std::pair<std::string, CpioEntry>> read_cpio(const std::string& a) {
     }
 }
 
-// A minimal ELF64 header plus program headers, with or without PT_INTERP.
-std::string fake_elf(bool with_interp) {
+// A minimal ELF64 header plus program headers, with or without PT_INTERP, for MACHINE
+// (e_machine: 62 x86-64, 183 aarch64).
+std::string fake_elf(bool with_interp, unsigned char machine = 62) {
     std::string f(64 + 2 * 56, '\0');
     f.replace(0, 4, "\x7f" "ELF");
     f[4] = 2;
     f[5] = 1;
     f[6] = 1;
     f[16] = 2;   // ET_EXEC
-    f[18] = 62;  // EM_X86_64
+    f[18] = char(machine);
     f[32] = 64;  // e_phoff
     f[54] = 56;  // e_phentsize
     f[56] = 2;   // e_phnum
@@ -220,6 +221,34 @@ TEST_F(InitramfsFiles, RefusesDynamicOrMissingBinaries) {
     in = inputs();
     in.modules_dir = dir_->path() + "/no-such-dir";
     EXPECT_THROW(fm::build_initramfs(in), flowattr::Error);
+}
+
+// An initramfs holds one architecture: a binary built for another is refused by name, and an
+// aarch64 one carries the results channel's modules in their own directory.
+TEST_F(InitramfsFiles, EveryBinaryIsBuiltForTheKernelsArchitecture) {
+    const std::string arm = dir_->path() + "/arm";
+    flowattr::write_file_atomic(arm, fake_elf(false, 183) + "arm");
+    EXPECT_EQ(fm::elf_arch(arm), fm::Arch::aarch64);
+    EXPECT_EQ(fm::elf_arch(bin_), fm::Arch::x86_64);
+    auto in = inputs();
+    in.arch = fm::Arch::aarch64;
+    try {
+        fm::build_initramfs(in);
+        FAIL() << "x86_64 binaries were accepted for an aarch64 kernel";
+    } catch (const flowattr::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("is built for x86_64, the kernel for aarch64"), std::string::npos) << e.what();
+    }
+    in.init = in.busybox = in.agent = in.kernel_tests = arm;
+    in.busybox_applets.clear();
+    const std::string channel = dir_->path() + "/channel";
+    ASSERT_EQ(::mkdir(channel.c_str(), 0755), 0);
+    flowattr::write_file_atomic(channel + "/virtio_console.ko", "vc");
+    in.channel_modules_dir = channel;
+    auto entries = read_cpio(fm::build_initramfs(in));
+    std::map<std::string, CpioEntry> by(entries.begin(), entries.end());
+    EXPECT_EQ(by["lib/modules/kmatrix-channel/virtio_console.ko"].data, "vc");
+    EXPECT_FALSE(by.count("lib/modules/kmatrix/virtio_console.ko")) << "the suite's modules stay apart";
+    for (const auto& applet : fm::shell_applets()) EXPECT_EQ(by["bin/" + applet].data, "busybox") << applet;
 }
 
 // cpio(1) must read what we write (skipped where cpio is not installed).

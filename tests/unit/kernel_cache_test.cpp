@@ -163,6 +163,47 @@ TEST_F(KernelCacheTest, FileDebSourceExtractsVmlinuzConfigAndModulesWithDependen
     for (const auto& m : messages) EXPECT_EQ(m.find("extracting"), std::string::npos) << m;
 }
 
+// An aarch64 kernel boots into its own architecture's busybox, named in its source, and
+// brings the modules its results channel needs (virtio, when built as modules) apart from
+// the suite's.
+TEST_F(KernelCacheTest, Aarch64EntryTakesBusyboxAndChannelModulesFromItsSource) {
+    const std::string root = dir_ + "/armroot", rel = "9.9.9-arm64";
+    std::string image(8192, 'a');
+    image.replace(0x38, 4, "ARM\x64");
+    write(root + "/DEBIAN/control",
+          "Package: linux-image-arm\nVersion: 1\nArchitecture: arm64\nMaintainer: t <t@example.org>\nDescription: t\n");
+    write(root + "/boot/vmlinuz-" + rel, image);
+    write(root + "/boot/config-" + rel, std::string(kGoodConfig) + "CONFIG_VIRTIO_PCI=m\nCONFIG_VIRTIO_CONSOLE=m\n");
+    const std::string mods = root + "/usr/lib/modules/" + rel + "/kernel";
+    for (const char* m : {"sch_ingress", "cls_bpf", "veth", "virtio", "virtio_pci"})
+        write(mods + "/" + m + ".ko", make_module(m, m == std::string("virtio_pci") ? "virtio" : ""));
+    write(mods + "/virtio_console.ko", make_module("virtio_console", "virtio"));
+    const std::string kernel_deb = dir_ + "/linux-image-arm.deb";
+    flowattr::check_command({"dpkg-deb", "--root-owner-group", "-Zgzip", "--build", root, kernel_deb}, "dpkg-deb --build");
+    remove_tree(root);
+    write(root + "/DEBIAN/control",
+          "Package: busybox-static\nVersion: 1\nArchitecture: arm64\nMaintainer: t <t@example.org>\nDescription: t\n");
+    write(root + "/bin/busybox", "arm busybox");
+    const std::string busybox_deb = dir_ + "/busybox-static.deb";
+    flowattr::check_command({"dpkg-deb", "--root-owner-group", "-Zgzip", "--build", root, busybox_deb}, "dpkg-deb --build");
+
+    auto arm_entry = [&](const std::string& source, const std::string& sha) {
+        return flowattr::matrix::parse_kernel_list("arm 9.9.9 " + source + " " + sha + " - aarch64\n", dir_ + "/kernels.txt").at(0);
+    };
+    KernelCache cache(cache_root_, false);
+    FetchResult alone = cache.fetch(arm_entry("file:" + kernel_deb, flowattr::sha256_file(kernel_deb)));
+    EXPECT_EQ(alone.status, FetchStatus::unavailable);
+    EXPECT_NE(alone.reason.find("must also name busybox-static"), std::string::npos) << alone.reason;
+
+    FetchResult r = cache.fetch(arm_entry("file:" + kernel_deb + ",file:" + busybox_deb,
+                                          flowattr::sha256_file(kernel_deb) + "," + flowattr::sha256_file(busybox_deb)));
+    ASSERT_EQ(r.status, FetchStatus::ok) << r.reason;
+    EXPECT_EQ(flowattr::read_file(r.image.busybox), "arm busybox");
+    EXPECT_EQ(r.image.modules, (std::vector<std::string>{"cls_bpf.ko", "sch_ingress.ko", "veth.ko"}));
+    for (const char* m : {"virtio.ko", "virtio_pci.ko", "virtio_console.ko"})
+        EXPECT_TRUE(path_exists(r.image.channel_modules_dir + "/" + m)) << m;
+}
+
 TEST_F(KernelCacheTest, WrongSha256IsAnErrorAndNothingIsKept) {
     const std::string deb = build_deb(kGoodConfig);
     const std::string wrong(64, '0');

@@ -36,7 +36,7 @@ TEST(KernelList, ParsesEntriesCommentsAndQuotedCmdline) {
     EXPECT_EQ(list[0].source_text(), "deb:linux-image-6.1.0-50-cloud-amd64=6.1.176-1");
     EXPECT_EQ(list[0].sha256_text(), kSha1);
     EXPECT_EQ(list[0].cmdline, "") << "the file's '-' means none";
-    EXPECT_EQ(list[0].arch, "x86_64");
+    EXPECT_EQ(list[0].arch, flowattr::matrix::Arch::x86_64);
     EXPECT_EQ(list[0].file, "dir/kernels.txt");
     EXPECT_EQ(list[0].line, 3);
     EXPECT_EQ(list[1].cmdline, "lsm=a,bpf quiet");
@@ -75,6 +75,18 @@ TEST(KernelList, RejectsBadFields) {
     EXPECT_NE(err("a 1 none - \"lsm=x - x86_64").find("unterminated"), std::string::npos);
 }
 
+// The arch column as kernels.txt spells it (the kernel's own name, not Debian's arm64).
+TEST(KernelList, ArchColumnNamesX86_64OrAarch64) {
+    namespace fm = flowattr::matrix;
+    auto list = fm::parse_kernel_list("a 1 none - - x86_64\nb 1 none - - aarch64\n", "k.txt");
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_EQ(list[0].arch, fm::Arch::x86_64);
+    EXPECT_EQ(list[1].arch, fm::Arch::aarch64);
+    for (fm::Arch a : {fm::Arch::x86_64, fm::Arch::aarch64}) EXPECT_EQ(fm::parse_arch(fm::arch_name(a)), a);
+    EXPECT_FALSE(fm::parse_arch("arm64"));
+    EXPECT_EQ(fm::host_arch(), fm::Arch::x86_64) << "this project's builders are x86_64";
+}
+
 // Every malformed input is refused with FILE:LINE and what was expected there.
 TEST(KernelList, MalformedInputsNameTheLineAndWhatWasExpected) {
     const std::string good = "a 1 none - - x86_64\n";
@@ -105,7 +117,7 @@ TEST(KernelList, MalformedInputsNameTheLineAndWhatWasExpected) {
         {"empty cmdline", "a 1 none - \"\" x86_64\n", 1, "cmdline: expected '-' for none"},
         {"unterminated quote", "a 1 none - \"lsm=x - x86_64\n", 1, "unterminated '\"'"},
         {"stray quote", "a 1 none - lsm=\"x\" x86_64\n", 1, "stray '\"' inside field 5"},
-        {"bad arch", "a 1 none - - arm64\n", 1, "arch 'arm64': expected x86_64"},
+        {"bad arch", "a 1 none - - arm64\n", 1, "arch 'arm64': expected x86_64 or aarch64"},
         {"CRLF file", "# list\r\n" + good, 1, "carriage return (a CRLF file?)"},
         {"byte-order mark", "\xEF\xBB\xBF" + good, 1, "byte-order mark"},
         {"not UTF-8", good + "# caf\xE9\n", 2, "not UTF-8 text"},

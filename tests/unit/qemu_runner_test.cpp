@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "guest/record.h"
+#include "matrix/guest_arch.h"
 #include "matrix/qemu_runner.h"
 #include "matrix/vm_suite.h"
 #include "matrix_fixtures.h"
@@ -84,9 +85,29 @@ TEST(QemuArgv, KernelAloneWithoutInitrdOrResults) {
     EXPECT_TRUE(has_seq(a, {"-chardev", "file,id=con,path=/o/a,,b/console.log", "-serial", "chardev:con"}));
 }
 
+// aarch64 under TCG: the virt machine and a Neoverse N1 (no -cpu max: its pointer
+// authentication is slow under TCG), the PL011 console, and the results channel on a virtio
+// console because virt has no second UART.
+TEST(QemuArgv, Aarch64VirtMachineWithAVirtioResultsChannel) {
+    auto c = config(fm::Accel::tcg);
+    c.arch = fm::Arch::aarch64;
+    c.qemu = fm::guest_arch(fm::Arch::aarch64).qemu;
+    auto a = fm::build_qemu_argv(c);
+    EXPECT_EQ(a.front(), "qemu-system-aarch64");
+    EXPECT_TRUE(has_seq(a, {"-accel", "tcg", "-machine", "virt", "-cpu", "neoverse-n1"}));
+    EXPECT_TRUE(has_seq(a, {"-chardev", "file,id=con,path=/o/a,,b/console.log", "-serial", "chardev:con"}));
+    EXPECT_TRUE(has_seq(a, {"-chardev", "file,id=res,path=/o/results.jsonl", "-device", "virtio-serial-pci", "-device",
+                            "virtconsole,chardev=res"}));
+    EXPECT_EQ(std::count(a.begin(), a.end(), "chardev:res"), 0);
+    EXPECT_EQ(fm::kernel_cmdline(fm::Arch::aarch64, "", "P", ""), "console=ttyAMA0 panic=-1 quiet P");
+    EXPECT_EQ(std::string(fm::guest_arch(fm::Arch::aarch64).results_tty), "/dev/hvc0");
+    EXPECT_EQ(fm::guest_arch(fm::Arch::aarch64).artifacts_subdir(), "aarch64");
+    EXPECT_EQ(fm::guest_arch(fm::Arch::x86_64).artifacts_subdir(), "") << "the host's own binaries are at the root";
+}
+
 TEST(QemuCmdline, PanicRebootsAndUserArgsComeLast) {
-    EXPECT_EQ(fm::kernel_cmdline("", "kmatrix.mode=suite", ""), "console=ttyS0 panic=-1 quiet kmatrix.mode=suite");
-    EXPECT_EQ(fm::kernel_cmdline("lsm=bpf", "P", "loglevel=7"), "console=ttyS0 panic=-1 quiet lsm=bpf P loglevel=7");
+    EXPECT_EQ(fm::kernel_cmdline(fm::Arch::x86_64, "", "kmatrix.mode=suite", ""), "console=ttyS0 panic=-1 quiet kmatrix.mode=suite");
+    EXPECT_EQ(fm::kernel_cmdline(fm::Arch::x86_64, "lsm=bpf", "P", "loglevel=7"), "console=ttyS0 panic=-1 quiet lsm=bpf P loglevel=7");
 }
 
 TEST(QemuTimeouts, TcgIsScaled) {

@@ -182,6 +182,20 @@ TEST(GuestProtocol, PlanRoundTripsThroughTheKernelCommandLine) {
     EXPECT_EQ(fg::parse_guest_plan("console=ttyS0").mode, fg::GuestMode::suite);
 }
 
+// The results channel is ttyS1 unless the plan names another (aarch64: hvc0); the default
+// adds nothing, so an x86_64 command line stays what it was.
+TEST(GuestProtocol, ResultsChannelTravelsOnlyWhenNotTheDefault) {
+    fg::GuestPlan p;
+    EXPECT_EQ(fg::guest_plan_cmdline(p).find("kmatrix.results"), std::string::npos);
+    EXPECT_EQ(fg::parse_guest_plan(fg::guest_plan_cmdline(p)).results_tty, "/dev/ttyS1");
+    p.results_tty = "/dev/hvc0";
+    EXPECT_NE(fg::guest_plan_cmdline(p).find(" kmatrix.results=/dev/hvc0"), std::string::npos);
+    EXPECT_EQ(fg::parse_guest_plan(fg::guest_plan_cmdline(p)).results_tty, "/dev/hvc0");
+    EXPECT_EQ(fg::parse_guest_plan("kmatrix.results=../etc/x").results_tty, "/dev/ttyS1") << "only /dev paths";
+    p.results_tty = "/dev/hvc0 x";
+    EXPECT_THROW(fg::guest_plan_cmdline(p), flowattr::Error);
+}
+
 TEST(GuestProtocol, ModeNamesRoundTrip) {
     for (auto m : {fg::GuestMode::suite, fg::GuestMode::load_check, fg::GuestMode::shell, fg::GuestMode::suite_then_shell,
                    fg::GuestMode::check, fg::GuestMode::check_then_shell, fg::GuestMode::exec})
