@@ -136,7 +136,9 @@ echo "docker-base: mmdebstrap bookworm + $(echo "$include" | tr ',' '\n' | wc -l
 # Debian) still verifies the mirror; mmdebstrap does not copy them into the rootfs.
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -r "$keyring" ] || die "cannot read $keyring (install debian-archive-keyring)"
-if ! mmdebstrap --variant=minbase --keyring="$keyring" --include="$include" \
+# The native architecture plus every one a pin names (PKG:arm64: the cross build's libraries).
+architectures=$(named_locks | awk '{ n = split($2, a, ":"); if (n == 2) print a[2] }' | sort -u | awk 'BEGIN { printf "amd64" } { printf ",%s", $1 }')
+if ! mmdebstrap --variant=minbase --architectures="$architectures" --keyring="$keyring" --include="$include" \
 	--setup-hook="mkdir -p \"\$1/etc/apt/preferences.d\" && cp '$pins' \"\$1/etc/apt/preferences.d/\"" \
 	--customize-hook="$tmp/customize.sh" \
 	bookworm "$tmp/rootfs.tar" "$@" >"$tmp/log" 2>&1; then
@@ -144,9 +146,10 @@ if ! mmdebstrap --variant=minbase --keyring="$keyring" --include="$include" \
 	die "mmdebstrap failed. If apt reports \"Version '...' for '...' was not found\" or unmet dependencies, a pinned version left the mirror: run 'make lock-refresh' and review docker/"
 fi
 
-# What the rootfs really holds, "package version", sorted.
+# What the rootfs really holds, "package version" (PKG:ARCH for a foreign architecture), sorted.
 tar -xOf "$tmp/rootfs.tar" ./var/lib/dpkg/status |
-	awk '/^Package: / { p = $2 } /^Version: / { v = $2 } /^$/ { if (p != "") print p, v; p = "" } END { if (p != "") print p, v }' |
+	awk 'function out() { if (p != "") print p (a == "amd64" || a == "all" ? "" : ":" a), v; p = "" }
+		/^Package: / { p = $2 } /^Architecture: / { a = $2 } /^Version: / { v = $2 } /^$/ { out() } END { out() }' |
 	LC_ALL=C sort >"$tmp/installed"
 if [ $resolve = 1 ]; then
 	cat "$tmp/installed"

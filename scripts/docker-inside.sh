@@ -20,11 +20,16 @@ cmake --build "$build" -j"${JOBS:-2}"
 # second build) runs in `make check` on the host.
 ctest --test-dir "$build" -L unit -E StaleEmbedBuild --output-on-failure
 
-# out/bpf is ours alone: recreate it so an object whose source was deleted does not
-# linger. Other files in out/ (e.g. out/matrix) belong to other tools and stay.
+# out/bpf and out/<arch>/ are ours alone: recreate them so an object whose source was
+# deleted does not linger. Other files in out/ (e.g. out/matrix) belong to other tools and stay.
+guest_arches=aarch64
 mkdir -p "$out"
 rm -rf "$out/bpf" "$out/MANIFEST"
 mkdir "$out/bpf"
+for arch in $guest_arches; do
+	rm -rf "${out:?}/$arch"
+	mkdir -p "$out/$arch/bpf"
+done
 artifacts=""
 export_file() { # FILE NAME-IN-OUT
 	cp "$1" "$out/$2"
@@ -53,13 +58,33 @@ done
 for obj in $(find "$build/bpf" -maxdepth 1 -name '*.bpf.o' | LC_ALL=C sort); do
 	export_file "$obj" "bpf/${obj##*/}"
 done
+# The cross-built VM binaries and objects of each other architecture (FLOWATTR_GUEST_ARCHES),
+# all static and all for that machine, in out/<arch>/ (kmatrix looks there for its kernels).
+for arch in $guest_arches; do
+	for path in src/cli/flowattr src/cli/kmatrix_init tests/kernel/flowattr_kernel_tests; do
+		name=${path##*/}
+		file="$build/$arch/$path"
+		[ -f "$file" ] || die "$arch $name was not built at $file"
+		machine=$(readelf -hW "$file" | sed -n 's/^ *Machine: *//p')
+		[ "$machine" = AArch64 ] || die "$file is built for '$machine', not $arch"
+		if readelf -lW "$file" | grep -q 'program interpreter' || readelf -dW "$file" | grep -q NEEDED; then
+			die "$arch $name runs in the VMs but is dynamically linked"
+		fi
+		export_file "$file" "$arch/$name"
+	done
+	for obj in $(find "$build/$arch/bpf" -maxdepth 1 -name '*.bpf.o' | LC_ALL=C sort); do
+		export_file "$obj" "$arch/bpf/${obj##*/}"
+	done
+done
 
 toolchain=$(
 	echo "clang: $(clang-14 --version | head -1)"
 	echo "bpftool: $(bpftool version | head -1) ($(bpftool version | sed -n 's/^using //p'))"
-	echo "libbpf: libbpf-dev $(dpkg-query -W -f '${Version}' libbpf-dev)"
+	echo "libbpf: libbpf-dev $(dpkg-query -W -f '${Version}' libbpf-dev:amd64)"
 	echo "cmake: $(cmake --version | head -1)"
 	echo "g++: $(g++-12 --version | head -1)"
+	echo "aarch64 g++: $(aarch64-linux-gnu-g++-12 --version | head -1)"
+	echo "aarch64 libbpf: libbpf-dev:arm64 $(dpkg-query -W -f '${Version}' libbpf-dev:arm64)"
 )
 lock_sha=$(sha256sum "$src/docker/packages.lock" | cut -d' ' -f1)
 rootfs_lock_sha=$(sha256sum "$src/docker/rootfs.lock" | cut -d' ' -f1)

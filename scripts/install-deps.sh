@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the named packages at the exact versions pinned in a lock file.
 # Usage: scripts/install-deps.sh [--lock FILE] [PACKAGE...]
+#   (a package may name its architecture, PKG:arm64; that architecture is added to dpkg)
 #   (default lock docker/packages.lock; no package: every package of the lock)
 # Adds bookworm-backports as a low-priority source when missing (never upgrades the
 # machine by itself: backports are NotAutomatic) and fails naming any pinned version
@@ -29,7 +30,8 @@ for pkg in $wanted; do
 		echo "install-deps: $pkg is not in $lock" >&2
 		exit 1
 	fi
-	if [ "$(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null || true)" != "$ver" ]; then
+	# One line per installed architecture of an unqualified name (amd64 and arm64 twins).
+	if [ "$(dpkg-query -W -f '${Version}\n' "$pkg" 2>/dev/null | sort -u)" != "$ver" ]; then
 		missing="$missing $pkg"
 		specs="$specs $pkg=$ver"
 	fi
@@ -40,6 +42,13 @@ if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.
 	echo 'deb http://deb.debian.org/debian bookworm-backports main' \
 		>/etc/apt/sources.list.d/flowattr-bookworm-backports.list
 fi
+# PKG:arm64 (the cross build's libraries) needs dpkg to accept that architecture (multiarch).
+for arch in $(echo "$missing" | tr ' ' '\n' | sed -n 's/^[^:]*:\([a-z0-9]*\)$/\1/p' | sort -u); do
+	if [ "$arch" != "$(dpkg --print-architecture)" ] && ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+		echo "install-deps: dpkg --add-architecture $arch"
+		dpkg --add-architecture "$arch"
+	fi
+done
 echo "install-deps: installing$missing"
 apt-get update -qq
 for spec in $specs; do

@@ -31,7 +31,7 @@ deb [signed-by=$keyring] http://deb.debian.org/debian bookworm-backports main
 SOURCES
 apt_opts="-o Dir::Etc::SourceList=$dir/sources.list -o Dir::Etc::SourceParts=/dev/null
 	-o Dir::State=$dir/state -o Dir::State::status=$dir/status -o Dir::Cache=$dir/cache
-	-o APT::Architectures::=amd64"
+	-o APT::Architectures::=amd64 -o APT::Architectures::=arm64"
 # shellcheck disable=SC2086
 apt-get $apt_opts update -qq
 
@@ -61,15 +61,17 @@ newest() {
 	}
 }
 
-# Reads "package version" lines, prints "package version sha256 path": the .deb of each, its
+# Reads "package version" lines (PKG:arm64 for the other architecture), prints "package version
+# sha256 path": the .deb of each, its
 # path below the mirror root, in debian/ when the point release has the file, else in
 # debian-security/. One apt-cache call for all of them (one per package takes minutes).
 pool_files() {
 	pairs=$(cat)
 	# shellcheck disable=SC2086
 	apt-cache $apt_opts show $(echo "$pairs" | awk '{ printf "%s=%s ", $1, $2 }') |
-		awk 'function out() { if (f ~ /^pool\/updates\//) print p, v, 1, s, "debian-security/" f; else print p, v, 0, s, "debian/" f; f = "" }
-			/^Package: / { p = $2 } /^Version: / { v = $2 } /^Filename: / { f = $2 } /^SHA256: / { s = $2 }
+		awk 'function out() { q = p (a == "amd64" || a == "all" ? "" : ":" a)
+				if (f ~ /^pool\/updates\//) print q, v, 1, s, "debian-security/" f; else print q, v, 0, s, "debian/" f; f = "" }
+			/^Package: / { p = $2 } /^Architecture: / { a = $2 } /^Version: / { v = $2 } /^Filename: / { f = $2 } /^SHA256: / { s = $2 }
 			/^$/ && f != "" { out() } END { if (f != "") out() }' |
 		LC_ALL=C sort -k1,1 -k2,2 -k3,3n | awk '!seen[$1 " " $2]++ { print $1, $2, $4, $5 }' >"$dir/pool-files"
 	echo "$pairs" | while read -r pkg ver; do

@@ -24,6 +24,11 @@ refresh_hint="run 'make lock-refresh' and review 'git diff docker/'"
 
 die() { echo "pinned-debs: $*" >&2; exit 1; }
 
+# The architectures whose indexes are read: amd64 and every one a pin names as PKG:ARCH.
+architectures=$(cat "$top/docker/packages.lock" "$top/docker/shell.lock" "$top/docker/host.lock" "$rootfs_lock" |
+	awk '!/^#/ && NF >= 3 { for (i = 1; i <= 2; i++) if (split($i, a, ":") == 2 && a[2] ~ /^[a-z0-9]+$/) print a[2] }' |
+	sort -u | awk 'BEGIN { printf "amd64" } $1 != "amd64" { printf " %s", $1 }')
+
 # "package version sha256 path" of every locked .deb (path below the mirror root).
 locked_debs() {
 	grep -v '^#' "$rootfs_lock" | awk 'NF == 4'
@@ -41,17 +46,23 @@ fetch_indexes() {
 	mkdir -p "$tmp/index"
 	for suite in bookworm bookworm-security bookworm-backports; do
 		case $suite in *-security) archive=debian-security ;; *) archive=debian ;; esac
-		base="$mirror/$archive/dists/$suite/main/binary-amd64"
-		# The suites publish Packages.xz (some also .gz); xz-utils is not on every fresh host.
 		: >"$tmp/index/$suite"
-		for ext in xz gz ''; do
-			case $ext in xz) unpack="xz -dc" ;; gz) unpack="gzip -dc" ;; *) unpack=cat ;; esac
-			command -v "${unpack%% *}" >/dev/null || continue
-			if curl -fsS --connect-timeout 10 --max-time 120 "$base/Packages${ext:+.$ext}" 2>/dev/null |
-				$unpack >"$tmp/index/$suite.new" 2>/dev/null && [ -s "$tmp/index/$suite.new" ]; then
-				mv "$tmp/index/$suite.new" "$tmp/index/$suite"
-				break
-			fi
+		for arch in $architectures; do
+			base="$mirror/$archive/dists/$suite/main/binary-$arch"
+			# The suites publish Packages.xz (some also .gz); xz-utils is not on every fresh host.
+			for ext in xz gz ''; do
+				case $ext in xz) unpack="xz -dc" ;; gz) unpack="gzip -dc" ;; *) unpack=cat ;; esac
+				command -v "${unpack%% *}" >/dev/null || continue
+				if curl -fsS --connect-timeout 10 --max-time 120 "$base/Packages${ext:+.$ext}" 2>/dev/null |
+					$unpack >"$tmp/index/$suite.new" 2>/dev/null && [ -s "$tmp/index/$suite.new" ]; then
+					# Package names as the locks write them: PKG:ARCH for another architecture's build.
+					awk 'BEGIN { RS = ""; ORS = "\n\n" }
+						{ if (match($0, /\nArchitecture: [^\n]*/)) { a = substr($0, RSTART + 15, RLENGTH - 15)
+							if (a != "amd64" && a != "all") sub(/^Package: [^\n]*/, "&:" a) } print }' \
+						"$tmp/index/$suite.new" >>"$tmp/index/$suite"
+					break
+				fi
+			done
 		done
 	done
 }

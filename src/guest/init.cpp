@@ -556,11 +556,20 @@ void install_busybox_applets() {
 }
 
 // The results channel's device: loads its modules when the kernel builds them as modules
-// and waits for the driver to create the node (devtmpfs, asynchronously after the probe).
-void open_results_channel_device(const std::string& tty) {
-    if (::access(tty.c_str(), F_OK) == 0) return;
-    load_modules(kGuestChannelModulesDir);
-    for (int i = 0; i < 200 && ::access(tty.c_str(), F_OK) != 0; i++) ::usleep(10 * 1000);
+// and waits up to 2 s for the driver to make it usable. devtmpfs creates the node
+// asynchronously after the probe, and a virtio console's node exists a moment before its
+// port is ready (ENODEV).
+void wait_for_results_channel(const std::string& tty) {
+    if (::access(tty.c_str(), F_OK) != 0) load_modules(kGuestChannelModulesDir);
+    for (int i = 0; i < 200; i++) {
+        int fd = ::open(tty.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd >= 0) {
+            ::close(fd);
+            return;
+        }
+        if (errno != ENOENT && errno != ENODEV && errno != ENXIO) return;
+        ::usleep(10 * 1000);
+    }
 }
 
 void run_guest_init() {
@@ -581,7 +590,7 @@ void run_guest_init() {
     say(std::string(kInitMarker) + "\n");
     GuestPlan plan = parse_guest_plan(file_or_empty("/proc/cmdline"));
     install_busybox_applets();
-    open_results_channel_device(plan.results_tty);
+    wait_for_results_channel(plan.results_tty);
     try {
         ResultsChannel out(plan.results_tty);
         run_plan(plan, out);

@@ -42,7 +42,7 @@ struct QemuConfig {
     bool interactive = false; // console (and QEMU monitor, Ctrl-A x) on this terminal
 };
 
-// "console=<arch's console> panic=-1 quiet <entry cmdline> <plan> <extra>". panic=-1 turns a panic
+// "console=<arch's console> panic=-1 quiet <arch's args> <entry cmdline> <plan> <extra>". panic=-1 turns a panic
 // into an immediate reboot, which -no-reboot turns into QEMU exiting: a panic ends the VM
 // at once instead of hanging until a timeout. quiet keeps the emulated UART (slow under
 // TCG: ~2 s of boot) to warnings and worse; `--cmdline loglevel=7` brings the rest back.
