@@ -551,7 +551,11 @@ std::string strip_log_priorities(const std::string& raw) {
 // cannot list them on the host (its busybox does not run there), so the guest does it;
 // links already in the archive stay (EEXIST is not an error to busybox).
 void install_busybox_applets() {
-    StepResult r = run_step({{"/bin/busybox", "--install", "-s", "/bin"}, 10, "", false});
+    Step install;
+    install.argv = {"/bin/busybox", "--install", "-s", "/bin"};
+    install.timeout_s = 10;
+    install.echo = false;
+    StepResult r = run_step(install);
     if (r.rc != 0) say("kmatrix: busybox --install -s /bin: rc=" + std::to_string(r.rc) + " " + r.output + "\n");
 }
 

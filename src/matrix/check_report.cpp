@@ -233,7 +233,8 @@ std::string check_junit_xml(const CellResult& c) {
 std::string check_results_json(const std::vector<CellResult>& cells) {
     nlohmann::json kernels = nlohmann::json::array(), results = nlohmann::json::array();
     for (const auto& c : cells) {
-        kernels.push_back({{"name", c.name}, {"version", c.version}, {"outcome", outcome_name(c.cls.outcome)},
+        kernels.push_back({{"name", c.name}, {"version", c.version}, {"arch", arch_name(c.arch)},
+                           {"outcome", outcome_name(c.cls.outcome)},
                            {"reason", c.cls.reason}});
         for (const auto& p : c.suite.check.programs) {
             auto r = nlohmann::json::parse(diagnose::program_check_json(p));

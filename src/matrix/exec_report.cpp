@@ -138,6 +138,7 @@ std::string exec_results_json(const std::vector<std::string>& argv, const std::v
         const GuestExec& e = c.suite.exec;
         j["kernels"].push_back({{"name", c.name},
                                 {"version", c.version},
+                                {"arch", arch_name(c.arch)},
                                 {"release", c.suite.kernel_release},
                                 {"outcome", outcome_name(c.cls.outcome)},
                                 {"reason", c.cls.reason},

@@ -128,11 +128,11 @@ int run_list_cli(const std::vector<std::string>& args, std::ostream& out, std::o
         std::vector<KernelEntry> entries = load_kernel_list(a.source.kernels);
         KernelCache cache(a.source.cache_root(), true);
         const std::size_t w = name_width(entries);
-        out << std::left << std::setw(int(w)) << "NAME" << "  " << std::setw(10) << "VERSION" << "  " << std::setw(9) << "STATE"
-            << "  SOURCE  [CMDLINE]\n";
+        out << std::left << std::setw(int(w)) << "NAME" << "  " << std::setw(7) << "ARCH" << "  " << std::setw(10) << "VERSION"
+            << "  " << std::setw(9) << "STATE" << "  SOURCE  [CMDLINE]\n";
         for (const auto& e : entries) {
-            out << std::setw(int(w)) << e.name << "  " << std::setw(10) << e.version << "  " << std::setw(9)
-                << cache_state_name(cache.state(e)) << "  " << e.source_text();
+            out << std::setw(int(w)) << e.name << "  " << std::setw(7) << arch_name(e.arch) << "  " << std::setw(10) << e.version
+                << "  " << std::setw(9) << cache_state_name(cache.state(e)) << "  " << e.source_text();
             if (!e.cmdline.empty()) out << "  [" << e.cmdline << "]";
             out << "\n";
         }

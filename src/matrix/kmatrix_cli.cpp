@@ -517,10 +517,27 @@ int cmd_run(const std::vector<std::string>& args) {
     return run_exit_code(results, info.interrupted);
 }
 
+// PATH as built for ARCH: an object under --artifacts (the lab's fixtures in a build tree)
+// has its twin at the same place under <artifacts>/<arch>/, the cross build's (a kprobe
+// reads that architecture's registers); any other object, a user's, is what it is on every
+// kernel.
+std::string arch_twin(const Options& o, const std::string& path, const GuestArch& arch) {
+    const std::string subdir = arch.artifacts_subdir();
+    if (subdir.empty() || o.artifacts.empty()) return path;
+    std::error_code ec;
+    const fs::path root = fs::weakly_canonical(o.artifacts, ec), file = fs::weakly_canonical(path, ec);
+    if (ec) return path;
+    const fs::path rel = file.lexically_relative(root);
+    if (rel.empty() || *rel.begin() == "..") return path;
+    const fs::path twin = root / subdir / rel;
+    return fs::exists(twin, ec) ? twin.string() : path;
+}
+
 // Reads every object file the way the guest will (a .bpf.o, or an executable embedding
 // objects), so bad input is refused before any VM boots, and puts file N at
-// /check/NN/<file name> in the initramfs. Returns false after one line per bad file.
-bool stage_objects(const char* who, const std::vector<std::string>& paths, RunSettings& settings,
+// /check/NN/<file name> in the initramfs (its architecture's twin for each kernel,
+// arch_twin). Returns false after one line per bad file.
+bool stage_objects(const char* who, const Options& o, const std::vector<std::string>& paths, RunSettings& settings,
                    std::size_t& object_count) {
     bool ok = true;
     object_count = 0;
@@ -536,7 +553,8 @@ bool stage_objects(const char* who, const std::vector<std::string>& paths, RunSe
         std::snprintf(dir, sizeof(dir), "%02zu", i + 1);
         std::string base = paths[i].substr(paths[i].rfind('/') + 1);
         for (auto& [arch, binaries] : settings.binaries)
-            binaries.extra_files[std::string(kGuestCheckDir + 1) + "/" + dir + "/" + base] = paths[i];
+            binaries.extra_files[std::string(kGuestCheckDir + 1) + "/" + dir + "/" + base] =
+                arch_twin(o, paths[i], guest_arch(arch));
     }
     return ok;
 }
@@ -558,7 +576,7 @@ int cmd_check(const std::vector<std::string>& args) {
     SetupErrors setup_errors;
     RunSettings settings = base_settings(o, entries, setup_errors);
     std::size_t objects = 0;
-    if (!stage_objects("kmatrix check", o.objects, settings, objects)) return kUsage;
+    if (!stage_objects("kmatrix check", o, o.objects, settings, objects)) return kUsage;
     std::cerr << "kmatrix check: " << objects << " BPF object(s) from " << o.objects.size() << " file(s) on "
               << entries.size() << " kernel(s)\n";
     RunInfo info;
@@ -671,7 +689,7 @@ int cmd_lab(const std::vector<std::string>& args) {
     SetupErrors setup_errors;
     RunSettings settings = base_settings(o, entries, setup_errors);
     std::size_t objects = 0;
-    if (!stage_objects("kmatrix lab", o.objects, settings, objects)) return kUsage;
+    if (!stage_objects("kmatrix lab", o, o.objects, settings, objects)) return kUsage;
     std::cerr << "kmatrix lab: " << objects << " fixture objects on " << entries.size() << " kernel(s)\n";
     RunInfo info;
     std::vector<CellResult> results = run_check(o, entries, settings, setup_errors, info);
@@ -745,7 +763,7 @@ int cmd_repro(const std::vector<std::string>& args) {
                                  : (o.test.empty() ? GuestMode::load_check : GuestMode::suite);
     if (!o.object.empty()) {
         std::size_t objects = 0;
-        if (!stage_objects("kmatrix repro", {o.object}, settings, objects)) return kUsage;
+        if (!stage_objects("kmatrix repro", o, {o.object}, settings, objects)) return kUsage;
         settings.plan.mode = o.shell ? GuestMode::check_then_shell : GuestMode::check;
         settings.plan.check_log_limit = 8 << 20;  // the full log, within reason for a serial port
     }

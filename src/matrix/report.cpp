@@ -156,6 +156,7 @@ std::string junit_xml(const CellResult& c) {
     };
     prop("kernel.name", c.name);
     prop("kernel.version", c.version);
+    prop("arch", arch_name(c.arch));
     prop("kernel.release", c.suite.kernel_release);
     prop("kernel.image_sha256", c.image_sha256);
     prop("initramfs.sha256", c.initramfs_sha256);
@@ -226,9 +227,9 @@ std::string junit_xml(const CellResult& c) {
 
 std::string summary_table(const std::vector<CellResult>& cells) {
     std::vector<std::vector<std::string>> rows = {
-        {"kernel", "version", "outcome", "accel", "boot s", "vm s", "tests p/f/s", "detail"}};
+        {"kernel", "arch", "version", "outcome", "accel", "boot s", "vm s", "tests p/f/s", "detail"}};
     for (const auto& c : cells)
-        rows.push_back({c.name, c.version, outcome_name(c.cls.outcome), c.accel.empty() ? "-" : c.accel,
+        rows.push_back({c.name, arch_name(c.arch), c.version, outcome_name(c.cls.outcome), c.accel.empty() ? "-" : c.accel,
                         fixed(c.timings.to_init), fixed(c.timings.vm), tests_cell(c), one_line(c.cls.reason, 70)});
     std::vector<std::size_t> w(rows[0].size(), 0);
     for (const auto& r : rows)
@@ -261,11 +262,11 @@ std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo
     md << "## flowattr kernel matrix\n\n";
     if (info.interrupted) md << "**Interrupted**: partial results.\n\n";
     if (!info.accel_note.empty()) md << "_" << markdown_cell(info.accel_note) << "_\n\n";
-    md << "| kernel | version | outcome | accel | QEMU→init s | init→tests s | VM s | tests p/f/s | detail |\n";
-    md << "|---|---|---|---|---:|---:|---:|---|---|\n";
+    md << "| kernel | arch | version | outcome | accel | QEMU→init s | init→tests s | VM s | tests p/f/s | detail |\n";
+    md << "|---|---|---|---|---|---:|---:|---:|---|---|\n";
     for (const auto& c : cells) {
         std::string mark = c.cls.outcome == Outcome::pass ? "✅ " : outcome_fails_run(c.cls.outcome) ? "❌ " : "⚪ ";
-        md << "| " << markdown_cell(c.name) << " | " << markdown_cell(c.version) << " | " << mark << outcome_name(c.cls.outcome)
+        md << "| " << markdown_cell(c.name) << " | " << arch_name(c.arch) << " | " << markdown_cell(c.version) << " | " << mark << outcome_name(c.cls.outcome)
            << " | " << (c.accel.empty() ? "-" : c.accel) << " | " << fixed(c.timings.to_init) << " | "
            << fixed(c.timings.init_to_first_test) << " | " << fixed(c.timings.vm) << " | " << tests_cell(c) << " | "
            << markdown_cell(one_line(c.cls.reason, 120)) << " |\n";
@@ -335,13 +336,14 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
         h << "<p>Benchmarks of the last <code>make bench</code> (datapath, event consumer, connection churn, live traffic, memory, matrix timing): <a href=\""
           << html_escape(bench_chart) << "\">" << html_escape(bench_chart) << "</a></p>\n";
 
-    h << "<h2>Kernels</h2>\n<table><tr><th>kernel</th><th>version</th><th>outcome</th><th>accel</th>"
+    h << "<h2>Kernels</h2>\n<table><tr><th>kernel</th><th>arch</th><th>version</th><th>outcome</th><th>accel</th>"
          "<th>QEMU→init s</th><th>init→tests s</th><th>VM s</th><th>tests p/f/s</th><th>LSM</th><th>detail</th>"
          "<th>log</th></tr>\n";
     for (const auto& c : cells) {
         std::string o = outcome_name(c.cls.outcome);
         std::string href = console_href(c);
-        h << "<tr><td>" << html_escape(c.name) << "</td><td>" << html_escape(c.version) << "</td><td class=\"s\" style=\"background:"
+        h << "<tr><td>" << html_escape(c.name) << "</td><td>" << arch_name(c.arch) << "</td><td>" << html_escape(c.version)
+          << "</td><td class=\"s\" style=\"background:"
           << colour(o) << "\">" << o << "</td><td>" << html_escape(c.accel) << "</td><td>" << fixed(c.timings.to_init)
           << "</td><td>" << fixed(c.timings.init_to_first_test) << "</td><td>" << fixed(c.timings.vm) << "</td><td>"
           << tests_cell(c) << "</td><td>" << html_escape(c.suite.lsm) << "</td><td>" << html_escape(c.cls.reason)
@@ -413,6 +415,7 @@ std::string results_json(const std::vector<CellResult>& cells, const RunInfo& in
         nlohmann::json k;
         k["name"] = c.name;
         k["version"] = c.version;
+        k["arch"] = arch_name(c.arch);
         k["outcome"] = outcome_name(c.cls.outcome);
         k["exit_code"] = outcome_exit_code(c.cls.outcome);
         k["reason"] = c.cls.reason;

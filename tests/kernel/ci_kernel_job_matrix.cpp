@@ -63,9 +63,12 @@ protected:
         fs::copy(kSource + "/kernels.txt", top_->path() + "/kernels.txt");
         // The `out` artifact as the kernel job downloads it: docker-build's layout, modes lost.
         fs::create_directories(top_->path() + "/out");
+        fs::create_directories(top_->path() + "/out/aarch64");
         for (const char* path : {"src/cli/flowattr", "src/cli/kmatrix", "src/cli/kmatrix_init", "tests/unit/flowattr_unit_tests",
-                                 "tests/kernel/flowattr_kernel_tests"}) {
-            const std::string to = top_->path() + "/out/" + fs::path(path).filename().string();
+                                 "tests/kernel/flowattr_kernel_tests", "aarch64/src/cli/flowattr", "aarch64/src/cli/kmatrix_init",
+                                 "aarch64/tests/kernel/flowattr_kernel_tests"}) {
+            const std::string arch = std::string(path).rfind("aarch64/", 0) == 0 ? "aarch64/" : "";
+            const std::string to = top_->path() + "/out/" + arch + fs::path(path).filename().string();
             fs::copy(kBuild + "/" + path, to);
             fs::permissions(to, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
         }
@@ -107,7 +110,7 @@ TEST_F(CiKernelJob, SavedBuilderImageLoadsAndBootsOneKernelAsTheWorkflowSaysTo) 
     auto load = run_step(step_script(workflow_, "kernel", "Restore executable bits"));
     ASSERT_TRUE(load.ok()) << load.status_text() << "\n" << load.err;
     ASSERT_TRUE(flowattr::run_command({"docker", "image", "inspect", builder}).ok()) << "the load did not bring back " << builder;
-    for (const char* name : {"kmatrix", "kmatrix_init"})
+    for (const char* name : {"kmatrix", "kmatrix_init", "aarch64/kmatrix_init", "aarch64/flowattr"})
         EXPECT_EQ(access((top_->path() + "/out/" + name).c_str(), X_OK), 0) << "exec bits not restored on " << name;
 
     auto run = run_step(step_script(workflow_, "kernel", "Run "));

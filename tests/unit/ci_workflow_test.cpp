@@ -46,10 +46,12 @@ RunResult validate(const std::string& workflow) {
     return flowattr::run_command({"node", validator_cli(), workflow}, o);
 }
 
-json kernel_names_by_the_parser(const std::string& kernels_txt) {
-    json names = json::array();
-    for (const auto& e : flowattr::matrix::load_kernel_list(kernels_txt)) names.push_back(e.name);
-    return names;
+// One {"kernel", "arch"} per entry: the job matrix the kernels job must output.
+json kernel_jobs_by_the_parser(const std::string& kernels_txt) {
+    json jobs = json::array();
+    for (const auto& e : flowattr::matrix::load_kernel_list(kernels_txt))
+        jobs.push_back({{"kernel", e.name}, {"arch", flowattr::matrix::arch_name(e.arch)}});
+    return jobs;
 }
 
 // The words of a command as sh splits them, for the plain commands in these files: blanks
@@ -134,20 +136,22 @@ TEST(CiWorkflow, BrokenWorkflowIsRejectedNamingTheProblem) {
     }
 }
 
-// ci/kernel-names.sh (the kernels job) and kmatrix's own parser read the same names, in order,
-// from kernels.txt and from a list with every kind of line the parser skips.
+// ci/kernel-jobs.sh (the kernels job) and kmatrix's own parser read the same (kernel, arch)
+// pairs, in order, from kernels.txt and from a list with every kind of line the parser skips.
 TEST(CiWorkflow, JobMatrixIsTheKernelsOfKernelsTxtInOrder) {
-    auto names_by_the_script = [](const std::string& kernels_txt) {
-        const RunResult r = flowattr::run_command({src() + "/ci/kernel-names.sh", kernels_txt});
+    auto jobs_by_the_script = [](const std::string& kernels_txt) {
+        const RunResult r = flowattr::run_command({src() + "/ci/kernel-jobs.sh", kernels_txt});
         EXPECT_EQ(r.exit_code, 0) << r.err;
-        const json names = json::parse(r.out, nullptr, false);
-        EXPECT_FALSE(names.is_discarded()) << "not JSON: " << r.out;
-        return names;
+        const json jobs = json::parse(r.out, nullptr, false);
+        EXPECT_FALSE(jobs.is_discarded()) << "not JSON: " << r.out;
+        return jobs;
     };
     const std::string repo_list = src() + "/kernels.txt";
-    const json names = kernel_names_by_the_parser(repo_list);
-    EXPECT_FALSE(names.empty());
-    EXPECT_EQ(names_by_the_script(repo_list), names);
+    const json jobs = kernel_jobs_by_the_parser(repo_list);
+    EXPECT_FALSE(jobs.empty());
+    EXPECT_EQ(jobs_by_the_script(repo_list), jobs);
+    EXPECT_NE(std::find(jobs.begin(), jobs.end(), json({{"kernel", "6.1-arm64"}, {"arch", "aarch64"}})), jobs.end())
+        << "an arm64 kernel is its own job";
 
     flowattr::TempDir dir("ci-workflow");
     const std::string sha(64, 'a');
@@ -158,13 +162,17 @@ TEST(CiWorkflow, JobMatrixIsTheKernelsOfKernelsTxtInOrder) {
                                       "  # an indented comment\n"
                                       "6.1 6.1.176 deb:linux-image-6.1.0-50-cloud-amd64=6.1.176-1 " + sha + " - x86_64  # trailing\n"
                                       "\t5.10-nolsm\t5.10.223 none - \"lsm=a,b # not a comment\" x86_64\n"
-                                      "\"7.2\" 7.2.13 none - - x86_64\n");
-    EXPECT_EQ(kernel_names_by_the_parser(list), json({"6.1", "5.10-nolsm", "7.2"}));
-    EXPECT_EQ(names_by_the_script(list), json({"6.1", "5.10-nolsm", "7.2"}));
+                                      "\"7.2\" 7.2.13 none - - x86_64\n"
+                                      "7.2-arm64 7.2.13 none - \"a b\" \"aarch64\"\n");
+    const json want = json::parse(R"([{"kernel":"6.1","arch":"x86_64"},{"kernel":"5.10-nolsm","arch":"x86_64"},)"
+                                  R"({"kernel":"7.2","arch":"x86_64"},{"kernel":"7.2-arm64","arch":"aarch64"}])");
+    EXPECT_EQ(kernel_jobs_by_the_parser(list), want);
+    EXPECT_EQ(jobs_by_the_script(list), want);
 }
 
 // The kernel job's matrix is the kernels job's output, set by its `list` step; that step,
-// run the way the runner runs it (bash -e, $GITHUB_OUTPUT a file), outputs kernels.txt's names.
+// run the way the runner runs it (bash -e, $GITHUB_OUTPUT a file), outputs kernels.txt's
+// (kernel, arch) pairs.
 TEST(CiWorkflow, KernelJobMatrixIsTheKernelsJobOutput) {
     std::string why;
     const json workflow = workflow_as_json(src() + "/ci/matrix.yml", why);
@@ -172,10 +180,11 @@ TEST(CiWorkflow, KernelJobMatrixIsTheKernelsJobOutput) {
     ASSERT_TRUE(workflow.is_object());
     const json& kernels = workflow.at("jobs").at("kernels");
     const json& kernel = workflow.at("jobs").at("kernel");
-    EXPECT_EQ(kernel.at("strategy").at("matrix").at("kernel"), "${{ fromJSON(needs.kernels.outputs.names) }}");
+    EXPECT_EQ(kernel.at("strategy").at("matrix").at("include"), "${{ fromJSON(needs.kernels.outputs.jobs) }}");
+    EXPECT_NE(kernel.at("name").get<std::string>().find("${{ matrix.arch }}"), std::string::npos) << "jobs named by kernel and arch";
     const json needs = kernel.at("needs");
     EXPECT_NE(std::find(needs.begin(), needs.end(), "kernels"), needs.end()) << needs;
-    EXPECT_EQ(kernels.at("outputs").at("names"), "${{ steps.list.outputs.names }}");
+    EXPECT_EQ(kernels.at("outputs").at("jobs"), "${{ steps.list.outputs.jobs }}");
     const json* list = step_where(kernels, "id", "list");
     ASSERT_NE(list, nullptr) << "the kernels job has no step with id list";
 
@@ -187,10 +196,10 @@ TEST(CiWorkflow, KernelJobMatrixIsTheKernelsJobOutput) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::istringstream output(flowattr::read_file(dir.path() + "/output"));
     std::string line;
-    json names;
+    json jobs;
     while (std::getline(output, line))
-        if (line.rfind("names=", 0) == 0) names = json::parse(line.substr(6));
-    EXPECT_EQ(names, kernel_names_by_the_parser(src() + "/kernels.txt")) << "GITHUB_OUTPUT:\n" << flowattr::read_file(dir.path() + "/output");
+        if (line.rfind("jobs=", 0) == 0) jobs = json::parse(line.substr(5));
+    EXPECT_EQ(jobs, kernel_jobs_by_the_parser(src() + "/kernels.txt")) << "GITHUB_OUTPUT:\n" << flowattr::read_file(dir.path() + "/output");
 }
 
 // The kernel job's Run step calls scripts/docker-kmatrix.sh --no-build run for its own kernel;
@@ -233,7 +242,7 @@ TEST(CiWorkflow, KernelJobRunsKmatrixWithFlagsItAccepts) {
     }
     ASSERT_FALSE(added.empty()) << "no out/kmatrix \"$command\" ... \"$@\" line in " << docker_kmatrix;
 
-    const std::string first_kernel = kernel_names_by_the_parser(src() + "/kernels.txt").at(0);
+    const std::string first_kernel = kernel_jobs_by_the_parser(src() + "/kernels.txt").at(0).at("kernel");
     std::vector<std::string> argv = {fa::test::build_dir() + "/src/cli/kmatrix", "run"};
     for (std::string a : added) argv.push_back(a.rfind("$top", 0) == 0 ? src() + a.substr(4) : a);
     for (auto it = step.begin() + 2; it != step.end(); ++it) argv.push_back(*it == "${{ matrix.kernel }}" ? first_kernel : *it);

@@ -459,9 +459,9 @@ TEST_F(KernelCacheTest, ListAndFetchCli) {
     const std::vector<std::string> common = {"--kernels", dir_ + "/kernels.txt", "--cache", cache_root_};
     std::ostringstream out, err;
     EXPECT_EQ(run_list_cli(common, out, err), 0) << err.str();
-    EXPECT_EQ(out.str(), "NAME   VERSION     STATE      SOURCE  [CMDLINE]\n"
-                         "5.15   5.15        no-source  none\n"
-                         "local  9.9.9       missing    file:" + dir_ + "/linux-image-test.deb  [lsm=bpf quiet]\n"
+    EXPECT_EQ(out.str(), "NAME   ARCH     VERSION     STATE      SOURCE  [CMDLINE]\n"
+                         "5.15   x86_64   5.15        no-source  none\n"
+                         "local  x86_64   9.9.9       missing    file:" + dir_ + "/linux-image-test.deb  [lsm=bpf quiet]\n"
                          "cache: " + cache_root_ + "\n");
 
     std::ostringstream out2, err2;

@@ -3,6 +3,8 @@
 
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "common/error.h"
 #include "common/file.h"
 #include "matrix/progress_board.h"
@@ -66,6 +68,22 @@ TEST(Junit, PropertiesAndTestcases) {
     EXPECT_NE(x.find(R"(tests="4" failures="0" errors="0" skipped="1")"), std::string::npos) << x;
 }
 
+// The architecture is a dimension of every report: a JUnit property, a column of the tables
+// and a key of results.json.
+TEST(Report, ArchitectureIsReportedPerKernel) {
+    auto cells = sample();
+    cells[2].arch = fm::Arch::aarch64;
+    EXPECT_NE(fm::junit_xml(cells[0]).find(R"(name="arch" value="x86_64")"), std::string::npos);
+    EXPECT_NE(fm::junit_xml(cells[2]).find(R"(name="arch" value="aarch64")"), std::string::npos);
+    const std::string table = fm::summary_table(cells);
+    EXPECT_EQ(table.rfind("kernel  arch     version", 0), 0u) << table;
+    EXPECT_NE(table.find("6.6     aarch64"), std::string::npos) << table;
+    EXPECT_EQ(fm::unrun_cell("6.1-arm64", "6.1", fm::Outcome::unavailable, "x", fm::Arch::aarch64).arch, fm::Arch::aarch64);
+    const auto j = nlohmann::json::parse(fm::results_json(cells, fm::RunInfo{}));
+    EXPECT_EQ(j["kernels"][0]["arch"], "x86_64");
+    EXPECT_EQ(j["kernels"][2]["arch"], "aarch64");
+}
+
 TEST(Junit, FailuresErrorsAndUnrunKernels) {
     auto cells = sample();
     std::string x = fm::junit_xml(cells[1]);
@@ -93,7 +111,7 @@ TEST(Summary, TableMarkdownAndJson) {
     EXPECT_NE(t.find("1/0/1"), std::string::npos);
     fm::RunInfo info{1000.0, 1010.0, "KVM probe failed; using TCG", false, "kernels.txt", fm::RunKind::suite, {}};
     std::string md = fm::summary_markdown(cells, info);
-    EXPECT_NE(md.find("| 6.1 | 6.1.5 | ✅ pass |"), std::string::npos) << md;
+    EXPECT_NE(md.find("| 6.1 | x86_64 | 6.1.5 | ✅ pass |"), std::string::npos) << md;
     EXPECT_NE(md.find("failed \\| pipe"), std::string::npos);
     EXPECT_NE(md.find("| Flow.lsm | skip | fail | unavailable |"), std::string::npos) << md;
     std::string js = fm::results_json(cells, info);
