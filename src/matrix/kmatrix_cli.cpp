@@ -81,6 +81,7 @@ bool exists(const std::string& path) {
 struct Options {
     KernelSourceOptions source;
     std::vector<std::string> only;
+    std::optional<Arch> arch;  // --arch: only this architecture's kernels
     int jobs = 0;
     std::string out = "out/matrix";
     std::string artifacts;
@@ -140,6 +141,14 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
         a.add_option_function<std::string>(
              "--only", [&o](const std::string& v) { o.only = cli::split_commas(v); }, "only these kernels")
             ->type_name("NAME,...");
+        a.add_option_function<std::string>(
+             "--arch",
+             [&o](const std::string& v) {
+                 if (const auto arch = parse_arch(v)) o.arch = *arch;
+                 else throw CLI::ValidationError("--arch", "'" + v + "': expected x86_64 or aarch64");
+             },
+             "only the kernels of this architecture (x86_64, aarch64)")
+            ->type_name("ARCH");
         a.add_option("-j,--jobs", o.jobs, "VMs at a time (default: cores, within half the free memory)")
             ->type_name("N")
             ->default_str("")
@@ -383,6 +392,9 @@ bool selected_kernels(const Options& o, std::vector<KernelEntry>& entries) {
     bool ok = true;
     entries = select_kernels(entries, o.only, std::cerr, ok);
     if (!ok) return false;
+    if (o.arch)
+        entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const KernelEntry& e) { return e.arch != *o.arch; }),
+                      entries.end());
     if (entries.empty()) {
         std::cerr << "kmatrix: no kernels to run\n";
         return false;

@@ -5,7 +5,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "build_tree.h"
+#include "common/file.h"
 #include "matrix/kmatrix_cli.h"
 
 namespace {
@@ -44,6 +47,7 @@ TEST(KmatrixUsage, EveryCommandExitsTwoOnBadInput) {
         {{"exec", "--bogus"}, "--bogus"},
         {{"lab", "--fixtures", "d", "--expect", "e.txt", "--bogus"}, "not expected: --bogus"},
         {{"fetch", "--bogus"}, "--bogus"},
+        {{"run", "--arch", "arm64"}, "--arch: 'arm64': expected x86_64 or aarch64"},
     };
     for (const auto& [args, says] : cases) {
         std::string err;
@@ -52,6 +56,20 @@ TEST(KmatrixUsage, EveryCommandExitsTwoOnBadInput) {
         EXPECT_EQ(kmatrix(args, &err), 2) << line << "\n" << err;
         EXPECT_NE(err.find(says), std::string::npos) << line << " does not say '" << says << "':\n" << err;
     }
+}
+
+// --arch keeps one architecture's kernels; the others are not run and not reported.
+TEST(KmatrixArch, ArchSelectsTheKernelsOfOneArchitecture) {
+    flowattr::TempDir dir("kmatrix-arch");
+    flowattr::write_file_atomic(dir.path() + "/kernels.txt", "a 1 none - - x86_64\nb 1 none - - aarch64\nc 1 none - - aarch64\n");
+    std::string err;
+    kmatrix({"run", "--kernels", dir.path() + "/kernels.txt", "--arch", "aarch64", "--out", dir.path() + "/out", "--artifacts",
+             fa::test::build_dir()},
+            &err);
+    const auto j = nlohmann::json::parse(flowattr::read_file(dir.path() + "/out/results.json"));
+    ASSERT_EQ(j["kernels"].size(), 2u) << j.dump();
+    for (const auto& k : j["kernels"]) EXPECT_EQ(k["arch"], "aarch64") << k.dump();
+    EXPECT_EQ(j["kernels"][0]["name"], "b");
 }
 
 }  // namespace
