@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/sha256.h"
+#include "common/subprocess.h"
 #include "matrix/guest_arch.h"
 
 namespace flowattr::matrix {
@@ -141,6 +142,7 @@ CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChoo
         cfg.results = r.dir + "/results.jsonl";
         cfg.qemu_log = r.dir + "/qemu.log";
         cfg.interactive = settings.interactive;
+        r.qemu_command = format_argv(build_qemu_argv(cfg));
         say("booting");
         VmRun run = run_vm(cfg, limits, cancel, [&](const std::string& line) {
             auto type = r.suite.add_line(line);

@@ -60,6 +60,7 @@ struct CellResult {
     std::string image_sha256, initramfs_sha256;
     std::string accel;    // "kvm"/"tcg", empty when no VM ran
     std::string cmdline;  // the full kernel command line booted
+    std::string qemu_command;  // the QEMU command line run, shell-quoted: what a boot-fail reproduces with
     std::string dir;      // this cell's output directory
     std::string console_log;  // path, empty when none was written
     Classification cls;

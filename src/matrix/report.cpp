@@ -162,6 +162,7 @@ std::string junit_xml(const CellResult& c) {
     prop("initramfs.sha256", c.initramfs_sha256);
     prop("accel", c.accel);
     prop("cmdline", c.cmdline);
+    prop("qemu.command", c.qemu_command);
     prop("lsm", c.suite.lsm);
     std::string modes;
     for (const auto& m : c.suite.attach_modes()) modes += (modes.empty() ? "" : ",") + m;
@@ -422,6 +423,7 @@ std::string results_json(const std::vector<CellResult>& cells, const RunInfo& in
         k["test"] = c.cls.test;
         k["accel"] = c.accel;
         k["cmdline"] = c.cmdline;
+        k["qemu_command"] = c.qemu_command;
         k["image_sha256"] = c.image_sha256;
         k["initramfs_sha256"] = c.initramfs_sha256;
         k["release"] = c.suite.kernel_release;

@@ -79,6 +79,10 @@ TEST(Report, ArchitectureIsReportedPerKernel) {
     EXPECT_EQ(table.rfind("kernel  arch     version", 0), 0u) << table;
     EXPECT_NE(table.find("6.6     aarch64"), std::string::npos) << table;
     EXPECT_EQ(fm::unrun_cell("6.1-arm64", "6.1", fm::Outcome::unavailable, "x", fm::Arch::aarch64).arch, fm::Arch::aarch64);
+    cells[0].qemu_command = "qemu-system-aarch64 -machine virt -append 'console=ttyAMA0 panic=-1'";
+    EXPECT_NE(fm::junit_xml(cells[0]).find(R"(name="qemu.command" value="qemu-system-aarch64 -machine virt -append &apos;console=ttyAMA0 panic=-1&apos;")"),
+              std::string::npos)
+        << fm::junit_xml(cells[0]);
     const auto j = nlohmann::json::parse(fm::results_json(cells, fm::RunInfo{}));
     EXPECT_EQ(j["kernels"][0]["arch"], "x86_64");
     EXPECT_EQ(j["kernels"][2]["arch"], "aarch64");
