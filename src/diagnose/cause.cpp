@@ -385,8 +385,8 @@ const std::vector<Row> kTable = {
      "the kernel does not know this attach type, or the function or hook the section names is not in "
      "this kernel (or in a module that is not loaded), or cannot be traced, or this kernel's architecture "
      "build has no BPF trampolines",
-     "fall back to an attach type the kernel has (TCX -> clsact before 6.6) or pick a target that "
-     "exists on every kernel you support",
+     "fall back to an attach type the kernel has (TCX -> clsact before 6.6; kprobe or a cgroup hook "
+     "where fentry/LSM trampolines are missing) or pick a target that exists on every kernel you support",
      false},
      match_unsupported_attach_type},
     {{Cause::policy_denied, "A security policy refused the program",
