@@ -381,7 +381,8 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
     const GuestArch& arch = guest_arch(entry.arch);
     if (arch.arch != host_arch() && tree.busybox.empty())
         return unavailable(std::string("an ") + arch_name(arch.arch) + " kernel's source must also name busybox-static (deb:busybox-static=VER): the VM cannot run this machine's busybox");
-    // The modules of REQUIRED the kernel builds as modules; "" after the name of one missing.
+    // The modules of REQUIRED that this kernel builds as modules (=m); missing_module names the
+    // first one its source lacks.
     std::string missing_module;
     auto wanted_of = [&](const std::vector<RequiredModule>& required) {
         std::vector<std::string> wanted;
