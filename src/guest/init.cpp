@@ -428,10 +428,12 @@ void run_exec(const GuestPlan& plan, ResultsChannel& out) {
     out.emit(r);
 }
 
-void run_plan(const GuestPlan& plan, ResultsChannel& out) {
+// STARTED: the guest's uptime when /init began (the kernel's own boot, decompression included).
+void run_plan(const GuestPlan& plan, double started, ResultsChannel& out) {
     utsname u{};
     ::uname(&u);
     auto init = make_record(RecordType::init);
+    init["started"] = started;
     init["uptime"] = uptime();
     init["mode"] = guest_mode_name(plan.mode);
     init["release"] = u.release;
@@ -446,6 +448,7 @@ void run_plan(const GuestPlan& plan, ResultsChannel& out) {
     setup["modules"] = plan.load_modules ? load_modules(kGuestModulesDir) : std::map<std::string, int>{};
     setup["lo"] = bring_up_loopback();
     setup["lsm"] = trimmed(file_or_empty("/sys/kernel/security/lsm"));
+    setup["uptime"] = uptime();
     out.emit(setup);
 
     if (plan.mode == GuestMode::shell) return;
@@ -591,13 +594,14 @@ void run_guest_init() {
     // fuzz test's million frames run in `make check` on the host, a slice of them here
     // (the same program logic; what differs per kernel is the verifier, seen by any count).
     ::setenv("FLOWATTR_FUZZ_FRAMES", "50000", 1);
+    const double started = uptime();
     say(std::string(kInitMarker) + "\n");
     GuestPlan plan = parse_guest_plan(file_or_empty("/proc/cmdline"));
     install_busybox_applets();
     wait_for_results_channel(plan.results_tty);
     try {
         ResultsChannel out(plan.results_tty);
-        run_plan(plan, out);
+        run_plan(plan, started, out);
     } catch (const std::exception& e) {
         say(std::string("kmatrix: /init failed: ") + e.what() + "\n");
     }

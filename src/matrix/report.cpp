@@ -173,6 +173,7 @@ std::string junit_xml(const CellResult& c) {
     prop("timing.qemu_to_init_s", fixed(c.timings.to_init, 2));
     prop("timing.init_to_first_test_s", fixed(c.timings.init_to_first_test, 2));
     prop("timing.vm_s", fixed(c.timings.vm, 2));
+    for (const auto& [phase, seconds] : c.suite.phases()) prop("phase." + phase + "_s", fixed(seconds, 2));
     x << "    </properties>\n";
 
     x << "    <testcase classname=\"" << xml_escape(cls) << "\" name=\"vm\" time=\"" << fixed(time, 3) << "\">\n";
@@ -373,7 +374,11 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
     int row = 0;
     for (const auto& c : cells) {
         int y = row++ * row_h + 4;
-        h << "<text x=\"0\" y=\"" << y + 13 << "\">" << html_escape(c.name) << "</text>\n";
+        std::string phases;
+        for (const auto& [phase, seconds] : c.suite.phases())
+            phases += (phases.empty() ? "" : ", ") + phase + " " + fixed(seconds, 2) + " s";
+        h << "<text x=\"0\" y=\"" << y + 13 << "\">" << html_escape(c.name)
+          << (phases.empty() ? "" : "<title>guest clock: " + html_escape(phases) + "</title>") << "</text>\n";
         if (!c.ran_vm || c.marks.spawn <= 0) continue;
         struct Seg {
             double from, to;
@@ -400,7 +405,8 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
     h << "<text x=\"" << label_w << "\" y=\"" << height - 4 << "\">0 s</text><text x=\"" << label_w + bar_w - 40
       << "\" y=\"" << height - 4 << "\">" << fixed(t1 - t0) << " s</text>\n</svg>\n";
     h << "<p>Grey: QEMU start → /init; blue: mounts, modules, <code>flowattr load --check</code>; coloured: tests "
-         "(by outcome); light: shutdown. Hover for durations.</p>\n</body></html>\n";
+         "(by outcome); light: shutdown. Hover for durations, and on a kernel's name for its phases on the guest's "
+         "own clock (kernel boot, results channel, setup, probe and load check, tests).</p>\n</body></html>\n";
     return h.str();
 }
 
@@ -432,6 +438,8 @@ std::string results_json(const std::vector<CellResult>& cells, const RunInfo& in
         k["timings"] = {{"qemu_to_init_s", c.timings.to_init},
                         {"init_to_first_test_s", c.timings.init_to_first_test},
                         {"vm_s", c.timings.vm}};
+        k["phases"] = nlohmann::json::object();
+        for (const auto& [phase, seconds] : c.suite.phases()) k["phases"][phase + "_s"] = seconds;
         k["console_log"] = console_href(c);
         k["load_check"] = {{"ran", c.suite.load_check.ran}, {"rc", c.suite.load_check.rc}};
         nlohmann::json tests = nlohmann::json::array();

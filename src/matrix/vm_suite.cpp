@@ -1,6 +1,7 @@
 #include "matrix/vm_suite.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -148,6 +149,7 @@ std::optional<guest::RecordType> SuiteResults::add_line(const std::string& raw) 
     switch (*type) {
         case RecordType::init:
             init_seen = true;
+            init_started_uptime = num(j, "started");
             init_uptime = num(j, "uptime");
             mode = guest::parse_guest_mode(str(j, "mode"));
             kernel_release = str(j, "release");
@@ -157,6 +159,7 @@ std::optional<guest::RecordType> SuiteResults::add_line(const std::string& raw) 
                 if (fs.is_string()) mount_failures.push_back(fs.get<std::string>());
             break;
         case RecordType::setup:
+            setup_uptime = num(j, "uptime");
             lsm = trim_trailing_newlines(str(j, "lsm"));
             if (j.contains("modules") && j["modules"].is_object())
                 for (auto it = j["modules"].begin(); it != j["modules"].end(); ++it)
@@ -222,6 +225,24 @@ std::optional<guest::RecordType> SuiteResults::add_line(const std::string& raw) 
             break;
     }
     return type;
+}
+
+std::vector<std::pair<std::string, double>> SuiteResults::phases() const {
+    std::vector<std::pair<std::string, double>> out;
+    if (!init_seen || init_started_uptime <= 0 || (mode && !mode_runs_suite(*mode))) return out;
+    const std::pair<const char*, double> marks[] = {{"kernel", init_started_uptime},
+                                                    {"channel", init_uptime},
+                                                    {"setup", setup_uptime},
+                                                    {"probe_load_check", tests_start_uptime},
+                                                    {"tests", done_uptime}};
+    double previous = 0;
+    for (const auto& [name, at] : marks) {
+        if (at <= 0 || at < previous) break;
+        // /proc/uptime counts hundredths: no more digits than that.
+        out.emplace_back(name, std::round((at - previous) * 100) / 100);
+        previous = at;
+    }
+    return out;
 }
 
 std::vector<std::string> SuiteResults::attach_modes() const {

@@ -76,7 +76,9 @@ struct GuestExec : GuestStep {
 // Everything the guest reported, accumulated line by line.
 struct SuiteResults {
     bool init_seen = false;
-    double init_uptime = 0;
+    double init_started_uptime = 0;  // guest uptime when /init began: the kernel's boot
+    double init_uptime = 0;          // ... when it reported, its results channel open
+    double setup_uptime = 0;         // ... after mounts, modules and lo
     std::optional<GuestMode> mode;  // from the init record
     std::string kernel_release;  // uname -r inside the guest
     std::string lsm;             // /sys/kernel/security/lsm
@@ -96,6 +98,12 @@ struct SuiteResults {
     bool done = false;
     double done_uptime = 0;
     std::vector<std::string> malformed;  // lines that were not valid records (kept for the log)
+
+    // Where the guest's time went, on its own clock, phase by phase as far as it got: kernel
+    // (boot to /init, decompression included), channel (/init to its first record: busybox
+    // links, results channel and its modules), setup (mounts, modules, lo), probe_load_check
+    // (`flowattr probe` and `load --check`), tests (the suite). Suite mode only.
+    std::vector<std::pair<std::string, double>> phases() const;
 
     // Feed one line of the channel (without the newline; a trailing '\r' is ignored).
     // Returns the record's type, or nullopt when the line was not a valid record.

@@ -24,13 +24,14 @@ inline nlohmann::json record(guest::RecordType t, nlohmann::json fields) {
 }
 
 inline std::string init_line(const std::string& mode = "suite") {
-    return wire(record(RecordType::init, {{"uptime", 1.65}, {"mode", mode}, {"release", "6.1.0-50-cloud-amd64"},
+    return wire(record(RecordType::init, {{"started", 1.2}, {"uptime", 1.65}, {"mode", mode}, {"release", "6.1.0-50-cloud-amd64"},
                                           {"boot_splat", ""}}));
 }
 inline std::string setup_line() {
     return wire(record(RecordType::setup, {{"modules", {{"cls_bpf.ko", 0}, {"sch_ingress.ko", 0}}},
                                            {"lo", 0},
-                                           {"lsm", "lockdown,capability,bpf"}}));
+                                           {"lsm", "lockdown,capability,bpf"},
+                                           {"uptime", 1.75}}));
 }
 inline std::string load_line(int rc, const std::string& output = "ok all loaded\n", const std::string& splat = "",
                              double start = 1.8, double end = 1.9) {

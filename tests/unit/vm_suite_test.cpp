@@ -182,6 +182,29 @@ TEST(GuestProtocol, PlanRoundTripsThroughTheKernelCommandLine) {
     EXPECT_EQ(fg::parse_guest_plan("console=ttyS0").mode, fg::GuestMode::suite);
 }
 
+// Where a VM's time went, on the guest's clock, from the uptimes its records carry; a phase
+// it never reached is not reported, and only the suite has the test phases.
+TEST(GuestProtocol, PhasesFromTheGuestsOwnClock) {
+    fm::SuiteResults s;
+    for (const auto& line : {init_line(), setup_line(), load_line(0), list_line(1), passing_test("A", "b"), done_line()})
+        s.add_line(line);
+    const std::vector<std::pair<std::string, double>> want = {
+        {"kernel", 1.2}, {"channel", 0.45}, {"setup", 0.1}, {"probe_load_check", 0.2}, {"tests", 1.15}};
+    const auto got = s.phases();
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); i++) {
+        EXPECT_EQ(got[i].first, want[i].first);
+        EXPECT_NEAR(got[i].second, want[i].second, 1e-9) << want[i].first;
+    }
+    fm::SuiteResults booting;
+    booting.add_line(init_line());
+    booting.add_line(setup_line());
+    EXPECT_EQ(booting.phases().size(), 3u) << "kernel, channel, setup: the rest not reached";
+    fm::SuiteResults check;
+    check.add_line(init_line("check"));
+    EXPECT_TRUE(check.phases().empty());
+}
+
 // The results channel is ttyS1 unless the plan names another (aarch64: hvc0); the default
 // adds nothing, so an x86_64 command line stays what it was.
 TEST(GuestProtocol, ResultsChannelTravelsOnlyWhenNotTheDefault) {
