@@ -36,6 +36,12 @@ export_file() { # FILE NAME-IN-OUT
 	touch -d "@$SOURCE_DATE_EPOCH" "$out/$2"
 	artifacts="$artifacts $2"
 }
+# FILE (named NAME in messages) runs in the VMs' initramfs, which has no dynamic loader.
+require_static() {
+	if readelf -lW "$1" | grep -q 'program interpreter' || readelf -dW "$1" | grep -q NEEDED; then
+		die "$2 runs in the VMs but is dynamically linked (configure with FLOWATTR_STATIC=ON)"
+	fi
+}
 # Exact paths, not a search: a copy staged elsewhere in the build tree (an initramfs)
 # must not be picked up, and a target that moved should fail here, loudly.
 # What runs in the VMs' busybox initramfs (flowattr, the kernel suite, the guest's /init) must
@@ -47,10 +53,7 @@ for path in src/cli/flowattr src/cli/kmatrix_init tests/kernel/flowattr_kernel_t
 	case $name in
 	kmatrix | flowattr_unit_tests) ;;
 	*)
-		if readelf -lW "$build/$path" | grep -q 'program interpreter' ||
-			readelf -dW "$build/$path" | grep -q NEEDED; then
-			die "$name runs in the VMs but is dynamically linked (configure with FLOWATTR_STATIC=ON)"
-		fi
+		require_static "$build/$path" "$name"
 		;;
 	esac
 	export_file "$build/$path" "$name"
@@ -67,9 +70,7 @@ for arch in $guest_arches; do
 		[ -f "$file" ] || die "$arch $name was not built at $file"
 		machine=$(readelf -hW "$file" | sed -n 's/^ *Machine: *//p')
 		[ "$machine" = AArch64 ] || die "$file is built for '$machine', not $arch"
-		if readelf -lW "$file" | grep -q 'program interpreter' || readelf -dW "$file" | grep -q NEEDED; then
-			die "$arch $name runs in the VMs but is dynamically linked"
-		fi
+		require_static "$file" "$arch $name"
 		export_file "$file" "$arch/$name"
 	done
 	for obj in $(find "$build/$arch/bpf" -maxdepth 1 -name '*.bpf.o' | LC_ALL=C sort); do

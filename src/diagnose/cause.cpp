@@ -51,10 +51,10 @@ std::optional<std::string> either_log(const Failure& f, std::initializer_list<co
 }
 
 std::string errno_line(int err) {
-    if (err == kEnotsupp) return "ENOTSUPP (" + errno_message(err) + ", errno " + std::to_string(err) + ")";
-    return err ? std::string(strerrorname_np(err) ? strerrorname_np(err) : "errno") + " (" + std::strerror(err) +
-                     ", errno " + std::to_string(err) + ")"
-               : std::string("no errno");
+    if (!err) return "no errno";
+    // libc names neither the kernel-internal ENOTSUPP nor explains it; errno_message does.
+    const char* name = err == kEnotsupp ? "ENOTSUPP" : strerrorname_np(err);
+    return std::string(name ? name : "errno") + " (" + errno_message(err) + ", errno " + std::to_string(err) + ")";
 }
 
 bool is_stats_line(const std::string& l) {

@@ -141,13 +141,20 @@ std::uint32_t reproducible_mtime() {
     return std::uint32_t(v);
 }
 
+namespace {
+
+// The ELF header at the start of IN into EHDR: false unless it is a 64-bit little-endian ELF file.
+bool read_elf64_header(std::ifstream& in, unsigned char (&ehdr)[64]) {
+    if (!in || !in.read(reinterpret_cast<char*>(ehdr), sizeof ehdr)) return false;
+    return std::memcmp(ehdr, "\x7f" "ELF", 4) == 0 && ehdr[4] == 2 /* ELFCLASS64 */ && ehdr[5] == 1 /* LSB */;
+}
+
+}  // namespace
+
 ElfLinkage elf_linkage(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return ElfLinkage::not_executable;
     unsigned char ehdr[64];
-    if (!in.read(reinterpret_cast<char*>(ehdr), sizeof ehdr)) return ElfLinkage::not_executable;
-    if (std::memcmp(ehdr, "\x7f" "ELF", 4) != 0 || ehdr[4] != 2 /* ELFCLASS64 */ || ehdr[5] != 1 /* LSB */)
-        return ElfLinkage::not_executable;
+    if (!read_elf64_header(in, ehdr)) return ElfLinkage::not_executable;
     auto u16 = [&](int off) { return std::uint16_t(ehdr[off] | ehdr[off + 1] << 8); };
     std::uint64_t phoff = 0;
     for (int i = 7; i >= 0; i--) phoff = phoff << 8 | ehdr[32 + i];
@@ -165,9 +172,8 @@ ElfLinkage elf_linkage(const std::string& path) {
 
 std::optional<Arch> elf_arch(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    unsigned char ehdr[20];
-    if (!in || !in.read(reinterpret_cast<char*>(ehdr), sizeof ehdr)) return std::nullopt;
-    if (std::memcmp(ehdr, "\x7f" "ELF", 4) != 0 || ehdr[5] != 1 /* LSB */) return std::nullopt;
+    unsigned char ehdr[64];
+    if (!read_elf64_header(in, ehdr)) return std::nullopt;
     switch (ehdr[18] | ehdr[19] << 8) {
         case 62 /* EM_X86_64 */: return Arch::x86_64;
         case 183 /* EM_AARCH64 */: return Arch::aarch64;
