@@ -198,4 +198,20 @@ std::string features_to_json(const KernelFeatures& f) {
     return json_text(j, 2);
 }
 
+std::optional<KernelFeatures> features_from_json(const std::string& text) {
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object() || !j.contains("kernel") || !j["kernel"].is_string() || !j.contains("features") ||
+        !j["features"].is_object())
+        return std::nullopt;
+    KernelFeatures f;
+    f.release = j["kernel"].get<std::string>();
+    for (const auto& [name, c] : j["features"].items()) {
+        if (!c.is_object() || !c.contains("available") || !c["available"].is_boolean() || !c.contains("detail") ||
+            !c["detail"].is_string())
+            return std::nullopt;
+        f.checks.push_back(check(name, c["available"].get<bool>(), c["detail"].get<std::string>()));
+    }
+    return f;
+}
+
 }  // namespace flowattr::agent

@@ -1,6 +1,7 @@
 #pragma once
 // What the running kernel offers flowattr, found by asking it (loading tiny programs,
 // creating links), never by reading the version string.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,5 +42,7 @@ FeatureCheck probe_tcx();
 
 std::string features_to_text(const KernelFeatures& features);
 std::string features_to_json(const KernelFeatures& features);
+// The inverse of features_to_json (checks in name order); nullopt if TEXT is not such a document.
+std::optional<KernelFeatures> features_from_json(const std::string& text);
 
 }  // namespace flowattr::agent

@@ -594,6 +594,7 @@ void run_guest_init() {
     // fuzz test's million frames run in `make check` on the host, a slice of them here
     // (the same program logic; what differs per kernel is the verifier, seen by any count).
     ::setenv("FLOWATTR_FUZZ_FRAMES", "50000", 1);
+    ::setenv("FLOWATTR_FEATURES_CACHE", kGuestFeaturesCache, 1);
     const double started = uptime();
     say(std::string(kInitMarker) + "\n");
     GuestPlan plan = parse_guest_plan(file_or_empty("/proc/cmdline"));

@@ -370,7 +370,7 @@ TEST(Probe, HelperExistsTellsUnknownHelpersFromForbiddenOnes) {
 // LSM program this kernel's policy refuses (the host case; inside the matrix VMs it loads).
 TEST(LoadCheck, EveryEmbeddedProgramLoadsOrIsExplained) {
     FA_REQUIRE_ROOT();
-    KernelFeatures features = probe_kernel_features();
+    const KernelFeatures& features = fa::test::kernel_features();
     auto results = load_check_all(features);
     ASSERT_FALSE(results.empty());
     int loaded = 0;

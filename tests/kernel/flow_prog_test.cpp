@@ -1106,7 +1106,7 @@ TEST_F(LsmTest, StampsNewSocketsWithTheCreatingProcess) {
     std::string active;
     std::getline(lsm, active);
     if (active.find("bpf") == std::string::npos) GTEST_SKIP() << "bpf is not an active LSM: " << active;
-    const flowattr::agent::KernelFeatures features = flowattr::agent::probe_kernel_features();
+    const flowattr::agent::KernelFeatures& features = fa::test::kernel_features();
     if (!features.has("link.lsm")) GTEST_SKIP() << "LSM programs do not attach here: " << features.find("link.lsm")->detail;
     BpfLink link(bpf_program__attach_lsm(identity_->progs.fa_socket_post_create));
     ASSERT_NE(link, nullptr) << std::strerror(errno);

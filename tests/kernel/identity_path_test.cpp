@@ -41,7 +41,7 @@ TEST(IdentityPathChoice, AutoPicksTheLsmOnlyWhereItFires) {
     if (!active) {
         EXPECT_EQ(s.path, IdentityPath::sock_create);
         EXPECT_NE(s.reason.find("not active"), std::string::npos) << s.reason;
-    } else if (const KernelFeatures f = probe_kernel_features(); f.has("prog.lsm") && f.has("link.lsm")) {
+    } else if (const KernelFeatures& f = fa::test::kernel_features(); f.has("prog.lsm") && f.has("link.lsm")) {
         EXPECT_EQ(s.path, IdentityPath::lsm) << s.reason;
     } else {
         EXPECT_EQ(s.path, IdentityPath::sock_create);
@@ -64,7 +64,7 @@ TEST(IdentityPathChoice, InertLsmIsCaughtByTheHookCounter) {
     int err = identity_bpf__load(skel.get());
     if (err) {
         // Only a kernel or policy that refuses LSM programs outright is a reason to skip.
-        if (err == -EPERM || !probe_kernel_features().has("prog.lsm"))
+        if (err == -EPERM || !fa::test::kernel_features().has("prog.lsm"))
             GTEST_SKIP() << "LSM programs do not load here (" << std::strerror(-err) << "): nothing can be inert";
         FAIL() << "fa_socket_post_create does not load: " << std::strerror(-err) << "\n" << log.text();
     }

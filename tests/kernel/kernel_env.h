@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
+
+#include "agent/probe.h"
 
 #define FA_REQUIRE_ROOT()                                                              \
     do {                                                                               \
@@ -15,3 +19,25 @@
     do {                                                                               \
         if (!std::ifstream(path)) GTEST_SKIP() << "needs " << (path) << " on this kernel"; \
     } while (0)
+
+namespace fa::test {
+// The kernel's features, probed once: they do not change while the suite runs, and a probe
+// attaches and detaches LSM and TCX links, which waits for RCU grace periods (about 0.4 s a
+// probe in a 6.1 VM under TCG). kmatrix's /init runs each test in a process of its own and
+// names a file in FLOWATTR_FEATURES_CACHE: the first test to ask probes and writes it, the
+// rest read it.
+inline const flowattr::agent::KernelFeatures& kernel_features() {
+    static const flowattr::agent::KernelFeatures features = [] {
+        const char* cache = std::getenv("FLOWATTR_FEATURES_CACHE");
+        if (cache == nullptr || *cache == '\0') return flowattr::agent::probe_kernel_features();
+        std::ifstream in(cache);
+        std::ostringstream text;
+        text << in.rdbuf();
+        if (auto cached = flowattr::agent::features_from_json(text.str())) return *cached;
+        flowattr::agent::KernelFeatures probed = flowattr::agent::probe_kernel_features();
+        std::ofstream(cache) << flowattr::agent::features_to_json(probed);
+        return probed;
+    }();
+    return features;
+}
+}  // namespace fa::test

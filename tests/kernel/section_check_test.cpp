@@ -92,7 +92,7 @@ TEST_P(SectionCheck, KernelAgreesWithTheSection) {
     const bpf_prog_type type = bpf_program__type(prog);
     const bpf_attach_type expected = bpf_program__expected_attach_type(prog);
 
-    KernelFeatures features = probe_kernel_features();
+    const KernelFeatures& features = fa::test::kernel_features();
     bool tcx = ref.section.rfind("tcx/", 0) == 0;
     if (tcx && !features.has("tcx")) GTEST_SKIP() << "no TCX on this kernel (" << features.find("tcx")->detail << ")";
     if (ref.section == "iter/task_file" && !features.has(kFeatureTaskWalk))

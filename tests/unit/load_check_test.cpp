@@ -90,4 +90,22 @@ TEST(Probe, Cgroup2MountFromMounts) {
     EXPECT_EQ(find_cgroup2_mount("cgroup /sys/fs/cgroup/cpu cgroup rw 0 0\n"), "");
 }
 
+// The kernel suite reads the features one probe found back from `flowattr probe --json`'s form.
+TEST(Probe, FeaturesReadBackFromTheirJson) {
+    KernelFeatures f;
+    f.release = "6.1.0-test";
+    f.checks = {{"tcx", false, "TCX link refused (kernel < 6.6?): Invalid argument"},
+                {"link.lsm", true, "LSM link attached and detached on socket_post_create"}};
+    std::optional<KernelFeatures> back = features_from_json(features_to_json(f));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->release, f.release);
+    ASSERT_EQ(back->checks.size(), 2u);
+    EXPECT_TRUE(back->has("link.lsm"));
+    EXPECT_FALSE(back->has("tcx"));
+    EXPECT_EQ(back->find("tcx")->detail, f.checks[0].detail);
+    EXPECT_FALSE(features_from_json(""));
+    EXPECT_FALSE(features_from_json("{\"kernel\":\"6.1\"}"));
+    EXPECT_FALSE(features_from_json("{\"kernel\":\"6.1\",\"features\":{\"tcx\":{\"available\":1}}}"));
+}
+
 }  // namespace
