@@ -99,7 +99,7 @@ protected:
         RunOptions o;
         o.interfaces = {InterfaceSpec{topo_->client_if, topo_->client.path()},
                         InterfaceSpec{topo_->server_if, topo_->server.path()}};
-        o.interval_s = 0.2;
+        o.interval_s = 0.1;
         return o;
     }
     std::unique_ptr<fa::test::VethPair> topo_;
@@ -122,7 +122,7 @@ TEST_F(AgentOnAHost, HalfClosedConnectionIsOneFlowToTheEnd) {
         long got = 0;
         ssize_t n;
         while ((n = read(c, buf, sizeof(buf))) > 0) got += n;
-        usleep(1200000);  // six intervals without a packet, the client's FIN already seen
+        usleep(600000);  // six intervals without a packet, the client's FIN already seen
         std::string answer(5000, 'a');
         if (write(c, answer.data(), answer.size()) != long(answer.size())) return 3;
         close(c);
@@ -153,7 +153,7 @@ TEST_F(AgentOnAHost, HalfClosedConnectionIsOneFlowToTheEnd) {
     EXPECT_EQ(client.read_line(), "got 5000");
     EXPECT_EQ(server.read_line(), "got 1000");
     EXPECT_EQ(client.wait(), 0);
-    usleep(600000);  // the last ACK, and an interval that sees the client gone
+    usleep(300000);  // the last ACK, and intervals that see the client gone
     std::vector<json> lines = agent.stop();
 
     for (const auto& [iface, local, remote, pid, comm] :
@@ -189,9 +189,7 @@ TEST_F(AgentOnAHost, HalfClosedConnectionIsOneFlowToTheEnd) {
 
 // Every flow still in the table is printed at exit, also those quiet in the last interval.
 TEST_F(AgentOnAHost, FinalReportListsEveryFlowInTheTable) {
-    RunOptions o = options();
-    o.interval_s = 0.3;
-    RunningAgent agent(o);
+    RunningAgent agent(options());
     const int kSockets = 5;
     Child sender("fa-final-tx", topo_->client.fd(), [&](int out) {
         for (int i = 0; i < kSockets; i++) {
@@ -204,7 +202,7 @@ TEST_F(AgentOnAHost, FinalReportListsEveryFlowInTheTable) {
         return 0;
     });
     ASSERT_EQ(sender.read_line(), "sent");
-    usleep(1000000);  // several intervals in which nothing changes
+    usleep(400000);  // several intervals in which nothing changes
     std::vector<json> lines = agent.stop();
     std::vector<json> last = final_report(lines);
     ASSERT_FALSE(last.empty());

@@ -43,7 +43,9 @@ TEST(AgentRateLimit, HoldsSenderWithinFifteenPercent) {
     fa::test::VethPair topo;
 
     const std::uint64_t kLimit = 1 << 20;  // bytes/s at L3, as cgroup_skb counts them
-    const double kSeconds = 3.0;
+    // The shortest window that holds ±15 %: the bucket's burst (50 ms of traffic) lets at most
+    // two bursts more through than rate × time, 6.7 % of 1.5 s.
+    const double kSeconds = 1.5;
     const int kPayload = 1000, kL3 = kPayload + 8 + 20;
 
     RunOptions o;
@@ -60,13 +62,13 @@ TEST(AgentRateLimit, HoldsSenderWithinFifteenPercent) {
         int big = 8 << 20;
         setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
         if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a))) return 2;
-        timeval tv{1, 0};
+        timeval tv{0, 500000};
         setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         report(out, "ready");
         long total = 0;
         char buf[2048];
         ssize_t n;
-        while ((n = recv(s, buf, sizeof(buf), 0)) > 0) total += n;  // ends 1 s after the last datagram
+        while ((n = recv(s, buf, sizeof(buf), 0)) > 0) total += n;  // ends 0.5 s after the last datagram
         report(out, "count " + std::to_string(total));
         return 0;
     });
@@ -228,7 +230,7 @@ std::unique_ptr<Child> start_cli_agent(const fa::test::VethPair& topo, const std
                                  "--interval", "0.2"},
                                 std::cout, std::cerr);
     });
-    for (int i = 0; i < 300 && !clsact_filters_present(topo); i++) usleep(100000);
+    for (int i = 0; i < 1500 && !clsact_filters_present(topo); i++) usleep(20000);
     return agent;
 }
 
@@ -340,8 +342,8 @@ TEST(FlowattrCli, RunPrintsJsonForLoopbackTraffic) {
     fa::test::VethPair topo;
     auto pinger = start_pinger(topo, "fa-cli-tx", 7020);
     std::ostringstream out, err;
-    int rc = run_flowattr_cli({"run", "--iface", topo.client_if + "@" + topo.client.path(), "--duration", "1.5",
-                               "--interval", "0.5"},
+    int rc = run_flowattr_cli({"run", "--iface", topo.client_if + "@" + topo.client.path(), "--duration", "0.6",
+                               "--interval", "0.2"},
                               out, err);
     ASSERT_EQ(rc, 0) << err.str();
     EXPECT_NE(out.str().find("\"comm\":\"fa-cli-tx\""), std::string::npos) << out.str();
