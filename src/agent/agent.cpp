@@ -143,6 +143,31 @@ std::vector<FlowEntry> Agent::read_table() {
     return flows_->snapshot();
 }
 
+void Agent::visit_table(const std::function<void(const std::vector<FlowEntry>& batch)>& batch_visitor) {
+    collections_++;
+    flows_->visit(batch_visitor);
+}
+
+// One lookup per flow: marked as found by this read, then judged for the report.
+Agent::FlowVerdict Agent::judge(const FlowEntry& f, bool final_report, std::uint64_t mono_now, std::uint64_t grace_ns) {
+    KnownFlow& known = note_flow(f.key, f.stats.first_seen_ns);
+    known.read = collections_;
+    const bool changed = !known.reported || known.reported_last_seen_ns != f.stats.last_seen_ns;
+    if (changed || final_report) {
+        known.reported = true;
+        known.reported_last_seen_ns = f.stats.last_seen_ns;
+        return FlowVerdict::report;
+    }
+    if (f.stats.ended && mono_now > f.stats.last_seen_ns + grace_ns) {
+        // Over, reported in its final state, and quiet past TIME_WAIT: no packet of this
+        // connection can come any more, so the room is given back.
+        flows_->erase(f.key);
+        known_.erase(f.key);
+        return FlowVerdict::erased;
+    }
+    return FlowVerdict::unchanged;
+}
+
 std::vector<FlowRecord> Agent::collect() {
     const std::vector<FlowEntry> entries = read_table();
     const std::int64_t offset = monotonic_to_unix_offset_ns();
@@ -213,35 +238,17 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
         if (options_.output == OutputFormat::json) out << interface_change_to_json(change, now) << "\n";
         else std::fprintf(stderr, "flowattr: %s\n", interface_change_to_text(change).c_str());
     }
-    // Records (with their process) are made only for the flows printed: a million-flow table
-    // is held as its entries, never as a million records.
-    std::vector<FlowEntry> flows = read_table();
+    // Records (with their process) are made only for the flows printed.
     const std::int64_t offset = monotonic_to_unix_offset_ns();
-    std::vector<const FlowEntry*> reported;  // into FLOWS
-    std::size_t erased = 0;
     const std::uint64_t mono_now = clock_ns(CLOCK_MONOTONIC);
     const auto grace_ns = std::uint64_t(options_.ended_grace_s * 1e9);
-    for (const auto& f : flows) {
-        // One lookup per flow: marked as found by this read, then judged for the report.
-        KnownFlow& known = note_flow(f.key, f.stats.first_seen_ns);
-        known.read = collections_;
-        const bool changed = !known.reported || known.reported_last_seen_ns != f.stats.last_seen_ns;
-        if (changed || final_report) {
-            known.reported = true;
-            known.reported_last_seen_ns = f.stats.last_seen_ns;
-            reported.push_back(&f);
-        } else if (f.stats.ended && mono_now > f.stats.last_seen_ns + grace_ns) {
-            // Over, reported in its final state, and quiet past TIME_WAIT: no packet of this
-            // connection can come any more, so the room is given back.
-            flows_->erase(f.key);
-            known_.erase(f.key);
-            erased++;
-        }
-    }
-    sweep_evicted();
-    // The table was just read: count it from that read rather than walk it again.
-    DatapathCounters c = counters_with(flows.size() - erased);
     if (options_.output == OutputFormat::table) {
+        std::vector<FlowEntry> flows = read_table();
+        std::size_t erased = 0;
+        for (const auto& f : flows) erased += judge(f, final_report, mono_now, grace_ns) == FlowVerdict::erased;
+        sweep_evicted();
+        // The table was just read: count it from that read rather than walk it again.
+        DatapathCounters c = counters_with(flows.size() - erased);
         // Like top: every flow, most recently active first, redrawn in place on a terminal
         // and cut to its height (the counters line says how many flows there are).
         std::sort(flows.begin(), flows.end(), [](const FlowEntry& a, const FlowEntry& b) {
@@ -259,7 +266,18 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
         out << flows_to_table(rows) << counters_to_text(c) << "\n" << std::flush;
         return;
     }
-    for (const FlowEntry* f : reported) out << flow_to_json(record_for(f->key, f->stats, offset), now) << "\n";
+    // JSON: each batch of the table is judged and its changed flows printed as it is read, so
+    // a million-flow table is never held whole (PERFORMANCE.md, a full flow table).
+    std::size_t in_table = 0;
+    visit_table([&](const std::vector<FlowEntry>& batch) {
+        for (const auto& f : batch) {
+            const FlowVerdict verdict = judge(f, final_report, mono_now, grace_ns);
+            if (verdict != FlowVerdict::erased) in_table++;
+            if (verdict == FlowVerdict::report) out << flow_to_json(record_for(f.key, f.stats, offset), now) << "\n";
+        }
+    });
+    sweep_evicted();
+    DatapathCounters c = counters_with(in_table);
     out << counters_to_json(c, now, final_report) << "\n";
     for (const auto& c : cgroups_->snapshot()) {
         nlohmann::json j;

@@ -96,6 +96,11 @@ private:
     void sweep_evicted();
     // One read of the whole table; each read checks the processes it meets once.
     std::vector<FlowEntry> read_table();
+    // The same read, a batch at a time.
+    void visit_table(const std::function<void(const std::vector<FlowEntry>& batch)>& batch_visitor);
+    // What an interval's read makes of one flow it found.
+    enum class FlowVerdict { unchanged, report, erased };
+    FlowVerdict judge(const FlowEntry& flow, bool final_report, std::uint64_t mono_now, std::uint64_t grace_ns);
     DatapathCounters counters_with(std::size_t flows_in_table) const;
     FlowRecord record_for(const fa_flow_key& key, const fa_flow_stats& stats, std::int64_t mono_to_unix_ns);
     const ProcessInfo& process_for(const fa_identity& id);

@@ -298,16 +298,11 @@ int FlowMonitor::poll(int timeout_ms) {
 // Thousands of entries per bpf_map_lookup_batch (hash and LRU maps since 5.6, older than any
 // kernel the flow program loads on) instead of two syscalls per entry: a table of a million
 // flows is read within an interval. Each bucket is read whole, under its lock.
-std::vector<FlowEntry> read_flow_table(int fd) {
-    std::vector<FlowEntry> out;
-    // Room for a full table up front: no regrowth copying a million entries, and the pages a
-    // smaller table leaves untouched cost no memory.
-    bpf_map_info info{};
-    std::uint32_t info_len = sizeof(info);
-    if (bpf_map_get_info_by_fd(fd, &info, &info_len) == 0) out.reserve(info.max_entries);
+void visit_flow_table(int fd, const std::function<void(const std::vector<FlowEntry>& batch)>& visit) {
     std::uint32_t chunk = 4096;
     std::vector<fa_flow_key> keys(chunk);
     std::vector<fa_flow_stats> values(chunk);
+    std::vector<FlowEntry> batch;
     std::uint64_t token = 0;  // where the next batch starts: a bucket number for hash maps
     bool started = false;
     for (;;) {
@@ -316,8 +311,10 @@ std::vector<FlowEntry> read_flow_table(int fd) {
         const int ret = bpf_map_lookup_batch(fd, started ? &token : nullptr, &token, keys.data(), values.data(),
                                              &count, &opts);
         const int err = ret ? errno : 0;
-        for (std::uint32_t i = 0; i < count; i++) out.push_back(FlowEntry{keys[i], values[i]});
-        if (err == ENOENT) return out;  // the end, with the last entries
+        batch.clear();
+        for (std::uint32_t i = 0; i < count; i++) batch.push_back(FlowEntry{keys[i], values[i]});
+        if (!batch.empty()) visit(batch);
+        if (err == ENOENT) return;  // the end, with the last entries
         if (err == ENOSPC && count == 0) {
             // One bucket holds more than a chunk: read it again, from its start, in a bigger one.
             started = true;
@@ -331,7 +328,22 @@ std::vector<FlowEntry> read_flow_table(int fd) {
     }
 }
 
+std::vector<FlowEntry> read_flow_table(int fd) {
+    std::vector<FlowEntry> out;
+    // Room for a full table up front: no regrowth copying a million entries, and the pages a
+    // smaller table leaves untouched cost no memory.
+    bpf_map_info info{};
+    std::uint32_t info_len = sizeof(info);
+    if (bpf_map_get_info_by_fd(fd, &info, &info_len) == 0) out.reserve(info.max_entries);
+    visit_flow_table(fd, [&](const std::vector<FlowEntry>& batch) { out.insert(out.end(), batch.begin(), batch.end()); });
+    return out;
+}
+
 std::vector<FlowEntry> FlowMonitor::snapshot() const { return read_flow_table(flows_fd()); }
+
+void FlowMonitor::visit(const std::function<void(const std::vector<FlowEntry>& batch)>& batch_visitor) const {
+    visit_flow_table(flows_fd(), batch_visitor);
+}
 
 void FlowMonitor::erase(const fa_flow_key& key) { bpf_map_delete_elem(flows_fd(), &key); }
 

@@ -31,7 +31,11 @@ struct FlowEntry {
     fa_flow_stats stats;
 };
 
-// Every entry of a fa_flows map, read in batches; throws flowattr::Error with the errno.
+// Every entry of a fa_flows map, handed to VISIT a batch (thousands of entries) at a time as
+// BPF_MAP_LOOKUP_BATCH reads them, so a million-flow table is never held whole; throws
+// flowattr::Error with the errno.
+void visit_flow_table(int flows_fd, const std::function<void(const std::vector<FlowEntry>& batch)>& visit);
+// Every entry of a fa_flows map, in one vector.
 std::vector<FlowEntry> read_flow_table(int flows_fd);
 
 struct FlowMonitorOptions {
@@ -72,6 +76,7 @@ public:
     // Drains the ring buffer, waiting up to timeout_ms for the first event.
     int poll(int timeout_ms);
     std::vector<FlowEntry> snapshot() const;
+    void visit(const std::function<void(const std::vector<FlowEntry>& batch)>& batch_visitor) const;
     void erase(const fa_flow_key& key);
     std::uint64_t counter(fa_counter index) const;
     // The name given for the key's (netns, ifindex), for reports; "" for unknown.
