@@ -49,13 +49,13 @@ Agent::Agent(const RunOptions& options) : options_(options) {
     // Probed, not assumed from the version: where the iterator cannot load (no
     // bpf_sock_from_file before 5.11, or a verifier that refuses it), /proc + pidfd_getfd reach
     // the same sockets from userspace.
-    FeatureCheck task_walk = probe_task_walk();
     try {
-        if (task_walk.available) {
+        TaskWalk task_walk(identity_->sk_storage_fd());
+        if (task_walk.check().available) {
             status_.preexisting_walk = "iter/task_file";
-            status_.preexisting_stamped = stamp_preexisting_sockets(identity_->sk_storage_fd());
+            status_.preexisting_stamped = task_walk.stamp();
         } else {
-            status_.preexisting_walk = "/proc + pidfd_getfd (" + task_walk.detail + ")";
+            status_.preexisting_walk = "/proc + pidfd_getfd (" + task_walk.check().detail + ")";
             ProcWalkResult walk = stamp_sockets_from_proc(identity_->sk_storage_fd(), status_.cgroup_root);
             status_.preexisting_stamped = walk.stamped;
             if (walk.unreachable)

@@ -26,7 +26,7 @@ inline constexpr const char* kGuestExecArgv = "/kmatrix/exec.json";
 inline constexpr const char* kGuestResultsTty = "/dev/ttyS1";
 // Modules the results channel needs, loaded before it is opened (aarch64 5.10/6.1: virtio).
 inline constexpr const char* kGuestChannelModulesDir = "/lib/modules/kmatrix-channel";
-// The kernel's features as the first kernel test to ask probed them; the later tests, each a
+// The kernel's features as /init's `flowattr probe --json` found them; the suite's tests, each a
 // process of its own, read them instead of probing again (tests/kernel/kernel_env.h).
 inline constexpr const char* kGuestFeaturesCache = "/tmp/kernel-features.json";
 // Printed on the console when /init starts: splats and panics before it belong to boot.
