@@ -43,7 +43,7 @@ run: build
 
 # Datapath figures first, then the agent's ring-buffer consumer, connection churn, live traffic
 # through the agent, the agent holding full flow
-# tables, then the kernel matrix at -j1 and -j2; all end up in out/bench/results.json, drawn
+# tables, then the kernel matrix at -j1, -j2 and its default -j; all end up in out/bench/results.json, drawn
 # as out/bench/results.svg.
 bench: build
 	$(BUILD)/bench/flowattr_bench out/bench $$(git rev-parse HEAD 2>/dev/null)

@@ -203,7 +203,8 @@ void memory(Chart& c, const nlohmann::json& r) {
 void matrix(Chart& c, const nlohmann::json& r) {
     const auto& m = r.value("matrix", nlohmann::json::object());
     std::string walls;
-    for (const auto& [key, jobs] : {std::pair{"wall_s_j1", "-j1"}, std::pair{"wall_s_j2", "-j2"}})
+    for (const auto& [key, jobs] :
+         {std::pair{"wall_s_j1", "-j1"}, std::pair{"wall_s_j2", "-j2"}, std::pair{"wall_s_default", "default -j"}})
         if (num(m, key) > 0) walls += std::string(walls.empty() ? "whole matrix: " : ", ") + jobs + " " + number(num(m, key), 0) + " s";
     c.title("Kernel matrix: seconds per VM", walls);
     const auto& kernels = m.value("kernels", nlohmann::json::object());

@@ -193,8 +193,18 @@ void run_pool(std::size_t count, int jobs, const std::function<void(std::size_t)
     for (auto& t : threads) t.join();
 }
 
+int jobs_for(long cores, long long available_kb, int memory_mb) {
+    // A VM is one emulator thread (one vCPU), idle while its guest waits on a sleep or an RCU
+    // grace period: one VM more than cores keeps every core busy. 9 VMs under TCG on 2 cores:
+    // -j2 139.9 s, -j3 112.0 s, -j4 113.4 s (PERFORMANCE.md).
+    const long by_cores = (cores > 0 ? cores : 1) + 1;
+    // QEMU/TCG needs ~200 MiB beyond guest RAM (translation cache, device model).
+    const long long per_vm_kb = (long long)(memory_mb + 200) * 1024;
+    const long long by_memory = available_kb > 0 ? (available_kb / 2) / per_vm_kb : 1;
+    return int(std::max(1LL, std::min<long long>(by_cores, by_memory)));
+}
+
 int default_jobs(int memory_mb) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     long long avail_kb = 0;
     std::ifstream in("/proc/meminfo");
     std::string key;
@@ -202,11 +212,7 @@ int default_jobs(int memory_mb) {
     std::string unit;
     while (in >> key >> value >> unit)
         if (key == "MemAvailable:") avail_kb = value;
-    // QEMU/TCG needs ~200 MiB beyond guest RAM (translation cache, device model).
-    long long per_vm_kb = (long long)(memory_mb + 200) * 1024;
-    long long by_memory = avail_kb > 0 ? (avail_kb / 2) / per_vm_kb : 1;
-    long jobs = std::min<long long>(cores > 0 ? cores : 1, by_memory);
-    return int(std::max(1L, jobs));
+    return jobs_for(sysconf(_SC_NPROCESSORS_ONLN), avail_kb, memory_mb);
 }
 
 }  // namespace flowattr::matrix

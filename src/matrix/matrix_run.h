@@ -91,8 +91,9 @@ std::string describe_progress(guest::RecordType record_type, const SuiteResults&
 // Runs JOB(i) for i in [0, count) on up to JOBS threads; returns when all are done.
 void run_pool(std::size_t count, int jobs, const std::function<void(std::size_t)>& job);
 
-// Default parallelism: the number of cores, within half of the available memory at
-// MEMORY_MB (+ QEMU's own overhead) per VM; at least 1.
+// Default parallelism: one VM more than CORES, within half of AVAILABLE_KB at MEMORY_MB
+// (+ QEMU's own overhead) per VM; at least 1. default_jobs asks this machine.
+int jobs_for(long cores, long long available_kb, int memory_mb);
 int default_jobs(int memory_mb);
 
 }  // namespace flowattr::matrix

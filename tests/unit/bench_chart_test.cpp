@@ -27,7 +27,7 @@ const char* const kResults = R"({
     {"asked_per_s": 1000, "made_per_s": 999, "connections": 1000, "right_pid": 1000, "events_lost": 0},
     {"asked_per_s": 20000, "made_per_s": 11222, "connections": 11232, "right_pid": 11230, "events_lost": 0}]},
   "table": [{"flows": 65536, "agent_peak_rss_mib": 21.8, "target_rss_mib": 32, "table_read_ms": 20.5}],
-  "matrix": {"wall_s_j1": 179.4, "wall_s_j2": 103.8, "kernels": {
+  "matrix": {"wall_s_j1": 179.4, "wall_s_j2": 103.8, "wall_s_default": 88.2, "kernels": {
     "6.1": {"qemu_to_init_s": 2.35, "init_to_first_test_s": 1.05, "vm_s": 38.6, "outcome": "pass"},
     "5.10": {"qemu_to_init_s": 5.06, "init_to_first_test_s": 0.80, "vm_s": 33.6, "outcome": "pass"}
   }}
@@ -81,7 +81,7 @@ TEST(BenchChart, EveryFigureIsDrawnWithItsNumber) {
     // Memory against its target.
     EXPECT_NE(svg.find("21.8 MiB (target 32), table read 20 ms"), std::string::npos);
     // The matrix: one bar per VM in three segments, and the wall times.
-    EXPECT_NE(svg.find("-j1 179 s, -j2 104 s"), std::string::npos);
+    EXPECT_NE(svg.find("-j1 179 s, -j2 104 s, default -j 88 s"), std::string::npos);
     EXPECT_NE(svg.find("6.1 boot (QEMU start to /init): 2.35 s"), std::string::npos);
     EXPECT_NE(svg.find("5.10 tests: 27.74 s"), std::string::npos);
     EXPECT_NE(svg.find(">38.6 s, pass<"), std::string::npos);
