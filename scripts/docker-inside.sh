@@ -45,7 +45,8 @@ require_static() {
 # Exact paths, not a search: a copy staged elsewhere in the build tree (an initramfs)
 # must not be picked up, and a target that moved should fail here, loudly.
 # What runs in the VMs' busybox initramfs (flowattr, the kernel suite, the guest's /init) must
-# be static; kmatrix and the unit tests run on the host or in this builder and link libcurl.
+# be static, and comes with its debug info in NAME.debug (CMakeLists.txt, flowattr_executable);
+# kmatrix and the unit tests run on the host or in this builder and link libcurl.
 for path in src/cli/flowattr src/cli/kmatrix_init tests/kernel/flowattr_kernel_tests \
 	src/cli/kmatrix tests/unit/flowattr_unit_tests; do
 	name=${path##*/}
@@ -54,6 +55,7 @@ for path in src/cli/flowattr src/cli/kmatrix_init tests/kernel/flowattr_kernel_t
 	kmatrix | flowattr_unit_tests) ;;
 	*)
 		require_static "$build/$path" "$name"
+		export_file "$build/$path.debug" "$name.debug"
 		;;
 	esac
 	export_file "$build/$path" "$name"
@@ -72,6 +74,7 @@ for arch in $guest_arches; do
 		[ "$machine" = AArch64 ] || die "$file is built for '$machine', not $arch"
 		require_static "$file" "$arch $name"
 		export_file "$file" "$arch/$name"
+		export_file "$file.debug" "$arch/$name.debug"
 	done
 	for obj in $(find "$build/$arch/bpf" -maxdepth 1 -name '*.bpf.o' | LC_ALL=C sort); do
 		export_file "$obj" "$arch/bpf/${obj##*/}"

@@ -281,7 +281,7 @@ TEST(FlowattrCli, RestartAfterSigkillRemovesWhatTheKilledRunLeft) {
     auto pinger = start_pinger(topo, "fa-restart-tx", 7030);
     std::ostringstream out, err;
     int rc = run_flowattr_cli({"run", "--iface", topo.client_if + "@" + topo.client.path(), "--attach", "clsact",
-                               "--duration", "1", "--interval", "0.3"},
+                               "--duration", "0.6", "--interval", "0.2"},
                               out, err);
     ASSERT_EQ(rc, 0) << err.str();
     EXPECT_NE(err.str().find("removed 2 tc filter(s) and 1 clsact qdisc(s) left by a killed run"), std::string::npos)
