@@ -43,7 +43,8 @@ run: build
 
 # Datapath figures first, then the agent's ring-buffer consumer, connection churn, live traffic
 # through the agent, the agent holding full flow
-# tables, then the kernel matrix at -j1, -j2 and its default -j; all end up in out/bench/results.json, drawn
+# tables, the kernel matrix at -j1, -j2 and its default -j, then the builds (a .bpf.c edit, a
+# warm docker-build); all end up in out/bench/results.json, drawn
 # as out/bench/results.svg.
 bench: build
 	$(BUILD)/bench/flowattr_bench out/bench $$(git rev-parse HEAD 2>/dev/null)
@@ -52,6 +53,7 @@ bench: build
 	$(BUILD)/bench/flowattr_live_bench $(BUILD)/src/cli/flowattr out/bench
 	$(BUILD)/bench/flowattr_table_bench $(BUILD)/src/cli/flowattr out/bench
 	$(BUILD)/bench/flowattr_matrix_bench $(BUILD)/src/cli/kmatrix kernels.txt $(BUILD) out/bench
+	$(BUILD)/bench/flowattr_build_bench $(CURDIR) $(BUILD) out/bench
 	$(BUILD)/bench/flowattr_bench_chart out/bench/results.json out/bench/results.svg
 
 clean:
