@@ -141,6 +141,13 @@ int main(int argc, char** argv) {
         fa::bench::merge_result(path, "build", j);
         std::printf("written to %s (\"build\")\n", path.c_str());
         return stale ? 1 : 0;
+    } catch (const flowattr::Error& e) {
+        // A failed build's own words: the last lines of what it wrote to stderr.
+        const std::string& log = e.log();
+        std::size_t from = log.size();
+        for (int lines = 0; from > 0 && lines <= 30; lines += log[from - 1] == '\n') from--;
+        std::fprintf(stderr, "%sflowattr_build_bench: %s\n", log.substr(from).c_str(), e.what());
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "flowattr_build_bench: %s\n", e.what());
         return 1;

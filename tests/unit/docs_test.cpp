@@ -148,4 +148,15 @@ TEST(PerformanceDoc, DescribesTheChurnBenchmarkAsItRuns) {
     EXPECT_NE(doc.find(said), std::string::npos) << "docs/PERFORMANCE.md does not say \"" << said << "\"";
 }
 
+// The matrix benchmark's lab runs and the build benchmark's rounds the doc gives are theirs.
+TEST(PerformanceDoc, DescribesTheMatrixAndBuildBenchmarksAsTheyRun) {
+    std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/PERFORMANCE.md");
+    std::replace(doc.begin(), doc.end(), '\n', ' ');
+    for (const std::string& said :
+         {"lab at `-j2` (median of " + bench_constant("matrix_bench.cpp", "kLabRuns") + ")",
+          "median of " + bench_constant("build_bench.cpp", "kRounds") + " rounds",
+          "timed " + bench_constant("build_bench.cpp", "kDockerRuns") + " times"})
+        EXPECT_NE(doc.find(said), std::string::npos) << "docs/PERFORMANCE.md does not say \"" << said << "\"";
+}
+
 }  // namespace
