@@ -176,7 +176,9 @@ int run_flowattr_cli(const std::vector<std::string>& args, std::ostream& out, st
             return 1;
         }
         try {
-            return print_check_report(load_check_all(probe_kernel_features()), cmd.load.full_log, out);
+            return print_check_report(load_check_all(cmd.load.features.empty() ? probe_kernel_features()
+                                                                               : read_features(cmd.load.features)),
+                                      cmd.load.full_log, out);
         } catch (const Error& e) {
             err << "flowattr: " << e.what() << "\n";
             return 1;

@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "agent/probe.h"
 #include "common/cli_parse.h"
+#include "common/error.h"
 
 namespace flowattr::agent {
 namespace {
@@ -122,6 +124,17 @@ struct CommandLine {
         CLI::App* load = add(Command::load, "load", "load every embedded program, print verifier stats, detach");
         load->add_flag("--check", cmd.load.check, "load, report, detach (the one mode)")->required();
         load->add_flag("--full-log", cmd.load.full_log, "every verifier log, passes too");
+        load->add_option("--features", cmd.load.features,
+                         "the kernel's features as `flowattr probe --json` wrote them, instead of probing again")
+            ->type_name("FILE")
+            ->check(cli::check([](const std::string& v) {
+                try {
+                    read_features(v);
+                    return std::string();
+                } catch (const Error& e) {
+                    return std::string(e.what());
+                }
+            }));
 
         CLI::App* check = add(Command::check, "check", "load and attach any BPF object's programs one at a time");
         check->add_flag("--json", cmd.check.json, "one JSON line per program (docs/OUTPUT.md)");

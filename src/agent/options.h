@@ -49,6 +49,7 @@ struct ProbeOptions {
 struct LoadOptions {
     bool check = false;
     bool full_log = false;  // print the whole verifier log even on success
+    std::string features;   // `flowattr probe --json`'s output to use instead of probing again ("": probe)
 };
 
 // `flowattr check OBJECT...`: load and attach any BPF object's programs one at a time.

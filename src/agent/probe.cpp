@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <sys/utsname.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -212,6 +213,16 @@ std::optional<KernelFeatures> features_from_json(const std::string& text) {
         f.checks.push_back(check(name, c["available"].get<bool>(), c["detail"].get<std::string>()));
     }
     return f;
+}
+
+KernelFeatures read_features(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw BadInputError("cannot read the features file " + path, errno);
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::optional<KernelFeatures> f = features_from_json(text.str());
+    if (!f) throw BadInputError(path + " is not `flowattr probe --json` output");
+    return *f;
 }
 
 }  // namespace flowattr::agent

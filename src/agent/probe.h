@@ -44,5 +44,8 @@ std::string features_to_text(const KernelFeatures& features);
 std::string features_to_json(const KernelFeatures& features);
 // The inverse of features_to_json (checks in name order); nullopt if TEXT is not such a document.
 std::optional<KernelFeatures> features_from_json(const std::string& text);
+// features_from_json of the file at PATH; throws BadInputError naming it when it cannot be read or
+// is not such a document.
+KernelFeatures read_features(const std::string& path);
 
 }  // namespace flowattr::agent
