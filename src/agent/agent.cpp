@@ -42,6 +42,9 @@ Agent::Agent(const RunOptions& options) : options_(options) {
         status_.cgroup_mounted_privately = true;
     }
     if (access(status_.cgroup_root.c_str(), R_OK) != 0) throw BadInputError("unknown cgroup " + status_.cgroup_root, errno);
+    // A mistyped interface or namespace is bad input before anything is loaded or attached:
+    // it costs nothing and leaves nothing behind.
+    for (const auto& iface : options.interfaces) FlowMonitor::require_interface(iface);
 
     identity_ = std::make_unique<IdentityTracker>(options.identity, status_.cgroup_root);
     status_.identity = identity_->status();

@@ -92,6 +92,8 @@ public:
     // Removes clsact filters left at kTcHandle/kTcPriority by a killed run on IFACE, and
     // the clsact qdisc when nothing else is attached to it.
     static LeftoverCleanup remove_leftovers(const InterfaceSpec& iface);
+    // IFACE's index in its namespace; BadInputError naming it (and the namespace) if there is none.
+    static std::uint32_t require_interface(const InterfaceSpec& iface);
 
 private:
     struct Programs;
