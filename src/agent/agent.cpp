@@ -241,17 +241,28 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
         if (options_.output == OutputFormat::json) out << interface_change_to_json(change, now) << "\n";
         else std::fprintf(stderr, "flowattr: %s\n", interface_change_to_text(change).c_str());
     }
-    // Records (with their process) are made only for the flows printed.
+    // Records (with their process) are made only for the flows printed. JSON: each batch of the
+    // table is judged and its changed flows printed as it is read, so a million-flow table is
+    // never held whole (PERFORMANCE.md, a full flow table); the table view keeps every flow to
+    // sort them.
     const std::int64_t offset = monotonic_to_unix_offset_ns();
     const std::uint64_t mono_now = clock_ns(CLOCK_MONOTONIC);
     const auto grace_ns = std::uint64_t(options_.ended_grace_s * 1e9);
-    if (options_.output == OutputFormat::table) {
-        std::vector<FlowEntry> flows = read_table();
-        std::size_t erased = 0;
-        for (const auto& f : flows) erased += judge(f, final_report, mono_now, grace_ns) == FlowVerdict::erased;
-        sweep_evicted();
-        // The table was just read: count it from that read rather than walk it again.
-        DatapathCounters c = counters_with(flows.size() - erased);
+    const bool table_view = options_.output == OutputFormat::table;
+    std::vector<FlowEntry> flows;  // the table view's
+    std::size_t in_table = 0;
+    visit_table([&](const std::vector<FlowEntry>& batch) {
+        for (const auto& f : batch) {
+            const FlowVerdict verdict = judge(f, final_report, mono_now, grace_ns);
+            if (verdict != FlowVerdict::erased) in_table++;
+            if (table_view) flows.push_back(f);
+            else if (verdict == FlowVerdict::report) out << flow_to_json(record_for(f.key, f.stats, offset), now) << "\n";
+        }
+    });
+    sweep_evicted();
+    // The table was just read: count it from that read rather than walk it again.
+    DatapathCounters c = counters_with(in_table);
+    if (table_view) {
         // Like top: every flow, most recently active first, redrawn in place on a terminal
         // and cut to its height (the counters line says how many flows there are).
         std::sort(flows.begin(), flows.end(), [](const FlowEntry& a, const FlowEntry& b) {
@@ -269,18 +280,6 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
         out << flows_to_table(rows) << counters_to_text(c) << "\n" << std::flush;
         return;
     }
-    // JSON: each batch of the table is judged and its changed flows printed as it is read, so
-    // a million-flow table is never held whole (PERFORMANCE.md, a full flow table).
-    std::size_t in_table = 0;
-    visit_table([&](const std::vector<FlowEntry>& batch) {
-        for (const auto& f : batch) {
-            const FlowVerdict verdict = judge(f, final_report, mono_now, grace_ns);
-            if (verdict != FlowVerdict::erased) in_table++;
-            if (verdict == FlowVerdict::report) out << flow_to_json(record_for(f.key, f.stats, offset), now) << "\n";
-        }
-    });
-    sweep_evicted();
-    DatapathCounters c = counters_with(in_table);
     out << counters_to_json(c, now, final_report) << "\n";
     for (const auto& c : cgroups_->snapshot()) {
         nlohmann::json j;

@@ -15,6 +15,7 @@
 #include "agent/libbpf_support.h"
 #include "agent/task_sockets.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/json_text.h"
 
 namespace flowattr::agent {
@@ -216,11 +217,13 @@ std::optional<KernelFeatures> features_from_json(const std::string& text) {
 }
 
 KernelFeatures read_features(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw BadInputError("cannot read the features file " + path, errno);
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::optional<KernelFeatures> f = features_from_json(text.str());
+    std::string text;
+    try {
+        text = read_file(path);
+    } catch (const Error& e) {
+        throw BadInputError("cannot read the features file " + path, e.err());
+    }
+    std::optional<KernelFeatures> f = features_from_json(text);
     if (!f) throw BadInputError(path + " is not `flowattr probe --json` output");
     return *f;
 }

@@ -6,9 +6,9 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 
 #include "agent/probe.h"
+#include "common/file.h"
 
 #define FA_REQUIRE_ROOT()                                                              \
     do {                                                                               \
@@ -30,10 +30,8 @@ inline const flowattr::agent::KernelFeatures& kernel_features() {
     static const flowattr::agent::KernelFeatures features = [] {
         const char* cache = std::getenv("FLOWATTR_FEATURES_CACHE");
         if (cache == nullptr || *cache == '\0') return flowattr::agent::probe_kernel_features();
-        std::ifstream in(cache);
-        std::ostringstream text;
-        text << in.rdbuf();
-        if (auto cached = flowattr::agent::features_from_json(text.str())) return *cached;
+        if (std::ifstream(cache))
+            if (auto cached = flowattr::agent::features_from_json(flowattr::read_file(cache))) return *cached;
         flowattr::agent::KernelFeatures probed = flowattr::agent::probe_kernel_features();
         std::ofstream(cache) << flowattr::agent::features_to_json(probed);
         return probed;
