@@ -3,27 +3,50 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 
 #include "common/json_text.h"
 
 namespace flowattr::agent {
 namespace {
 
+// Two digits, zero-padded, at p.
+void put2(char* p, unsigned v) {
+    p[0] = char('0' + v / 10);
+    p[1] = char('0' + v % 10);
+}
+
+// "YYYY-MM-DDTHH:MM:SS.mmmZ". gmtime_r and a formatted print per timestamp were half of a flow
+// line's cost, and a line's three timestamps, like the lines printed together, nearly always
+// share their second: its text is kept per thread and only the milliseconds written anew.
 std::string iso8601(std::uint64_t unix_ns) {
-    time_t secs = time_t(unix_ns / 1000000000ull);
-    struct tm tm {};
-    gmtime_r(&secs, &tm);
-    char buf[64];
+    thread_local time_t cached_secs = -1;
+    thread_local std::string cached;  // "YYYY-MM-DDTHH:MM:SS"
+    const time_t secs = time_t(unix_ns / 1000000000ull);
+    if (secs != cached_secs) {
+        struct tm tm {};
+        gmtime_r(&secs, &tm);
+        char buf[64];
+        const int n = std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached.assign(buf, std::size_t(n));
+        cached_secs = secs;
+    }
     // Milliseconds: the flows' clock is the kernel's coarse monotonic one (a tick, 1 to
     // 4 ms), so more digits would only print noise.
-    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03lluZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<unsigned long long>((unix_ns % 1000000000ull) / 1000000));
-    return buf;
+    const unsigned ms = unsigned((unix_ns % 1000000000ull) / 1000000);
+    char fraction[5] = {'.', char('0' + ms / 100), 0, 0, 'Z'};
+    put2(fraction + 2, ms % 100);
+    std::string text;
+    text.reserve(cached.size() + sizeof(fraction));
+    text += cached;
+    text.append(fraction, sizeof(fraction));
+    return text;
 }
 
 std::string endpoint(std::uint8_t family, const std::uint8_t* addr, std::uint16_t port) {
@@ -50,11 +73,15 @@ std::string protocol_name(std::uint8_t proto) {
     }
 }
 
+namespace {
+// The TCP header's flag bits, lowest first.
+constexpr const char* kTcpFlagNames[8] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
+}  // namespace
+
 std::vector<std::string> tcp_flag_names(std::uint8_t flags) {
-    static const char* names[8] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
     std::vector<std::string> out;
     for (int bit = 0; bit < 8; bit++)
-        if (flags & (1u << bit)) out.push_back(names[bit]);
+        if (flags & (1u << bit)) out.push_back(kTcpFlagNames[bit]);
     return out;
 }
 
@@ -89,7 +116,7 @@ void append_text(std::string& out, const std::string& text) {
 }
 
 // A name of our own vocabulary ("ipv4", "tcp", an address, a timestamp): nothing to escape.
-void append_name(std::string& out, const std::string& name) {
+void append_name(std::string& out, std::string_view name) {
     out += '"';
     out += name;
     out += '"';
@@ -97,7 +124,7 @@ void append_name(std::string& out, const std::string& name) {
 
 void append_number(std::string& out, unsigned long long value) {
     char buf[24];
-    out.append(buf, std::size_t(std::snprintf(buf, sizeof buf, "%llu", value)));
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
 }
 
 void append_counts(std::string& out, const char* key, const fa_flow_stats& s, int dir) {
@@ -171,10 +198,12 @@ std::string flow_to_json(const FlowRecord& f, std::uint64_t report_unix_ns, cons
     append_name(out, protocol_name(k.proto));
     append_endpoint(out, ",\"remote\":", k, k.remote_addr, k.remote_port);
     out += ",\"tcp_flags\":[";
-    const std::vector<std::string> flags = tcp_flag_names(s.tcp_flags);
-    for (std::size_t i = 0; i < flags.size(); i++) {
-        if (i) out += ',';
-        append_name(out, flags[i]);
+    bool first_flag = true;
+    for (int bit = 0; bit < 8; bit++) {
+        if (!(s.tcp_flags & (1u << bit))) continue;
+        if (!first_flag) out += ',';
+        first_flag = false;
+        append_name(out, kTcpFlagNames[bit]);
     }
     out += "],\"time\":";
     append_name(out, iso8601(report_unix_ns));

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -158,6 +160,32 @@ TEST(InterfaceJson, SaysWhatHappenedOnce) {
     EXPECT_EQ(j["state"], "gone");
     EXPECT_FALSE(j.contains("error"));
     EXPECT_NE(interface_change_to_text(change).find("vA is gone"), std::string::npos);
+}
+
+// The timestamps' text is kept per second and only the milliseconds written anew: random
+// times in no order (each a second away from the last, or the same second, or years away)
+// print as gmtime and strftime print them.
+TEST(FlowJson, TimestampsAreGmtimesInAnyOrder) {
+    std::mt19937_64 rng(20261205);
+    FlowRecord f = sample_flow();
+    std::uint64_t t = 1700000000ull * 1000000000ull;
+    for (int i = 0; i < 2000; i++) {
+        switch (rng() % 3) {
+        case 0: t += 1000000000ull; break;               // the next second
+        case 1: t = (t / 1000000000ull) * 1000000000ull + rng() % 1000000000ull; break;  // the same second
+        default: t = rng() % (4102444800ull * 1000000000ull); break;  // anywhere up to 2100
+        }
+        f.first_seen_unix_ns = t;
+        const time_t secs = time_t(t / 1000000000ull);
+        struct tm tm {};
+        ASSERT_NE(gmtime_r(&secs, &tm), nullptr);
+        char expected[40];
+        const std::size_t n = std::strftime(expected, sizeof(expected), "%Y-%m-%dT%H:%M:%S", &tm);
+        std::snprintf(expected + n, sizeof(expected) - n, ".%03lluZ",
+                      static_cast<unsigned long long>(t % 1000000000ull / 1000000ull));
+        ASSERT_EQ(nlohmann::json::parse(flow_to_json(f, t))["first_seen"], expected) << t;
+        ASSERT_EQ(nlohmann::json::parse(flow_to_json(f, t))["time"], expected) << t;
+    }
 }
 
 TEST(FlowJson, UnknownProcessIsNull) {
