@@ -80,7 +80,7 @@ void fill(int fd, std::uint32_t n) {
             fa_flow_stats v{};
             v.packets[FA_DIR_INGRESS] = v.packets[FA_DIR_EGRESS] = 1;
             v.bytes[FA_DIR_INGRESS] = v.bytes[FA_DIR_EGRESS] = 64;
-            v.first_seen_ns = v.last_seen_ns = now;
+            v.first_seen_ns = now;
             keys.push_back(k);
             values.push_back(v);
         }

@@ -77,8 +77,14 @@ struct fa_flow_key {
 struct fa_flow_stats {
 	__u64 packets[FA_DIR_COUNT];
 	__u64 bytes[FA_DIR_COUNT]; /* skb->len: L2 header included */
-	__u64 first_seen_ns;       /* bpf_ktime_get_ns() */
-	__u64 last_seen_ns;
+	/* CLOCK_MONOTONIC: the coarse clock where the kernel has it (5.11), the precise one before. */
+	__u64 first_seen_ns;
+	/* The kernel's jiffies at first_seen_ns and at the latest packet: reading them
+	 * costs a fraction of a clock read, and the kernel steps jiffies from the
+	 * monotonic clock a tick apart, so last seen is first_seen_ns plus the ticks
+	 * between (userspace: FlowClock). */
+	__u64 first_seen_jiffies;
+	__u64 last_seen_jiffies;
 	__u8 tcp_flags; /* OR of every TCP flag byte seen */
 	/* The connection is over: a RST, or a FIN in each direction. One FIN is a
 	 * half-close: the other side may go on sending for as long as it likes. */
@@ -101,7 +107,7 @@ enum fa_event_type {
 struct fa_flow_event {
 	__u32 type;      /* enum fa_event_type */
 	__u32 direction; /* enum fa_direction of the packet that caused it */
-	__u64 ts_ns;
+	__u64 ts_ns; /* CLOCK_MONOTONIC, as first_seen_ns */
 	struct fa_flow_key key;
 	struct fa_identity identity;
 };

@@ -136,7 +136,7 @@ FlowRecord Agent::record_for(const fa_flow_key& key, const fa_flow_stats& stats,
     r.iface = flows_->interface_name(key);
     r.netns_inode = flows_->netns_inode(key);
     r.first_seen_unix_ns = std::uint64_t(std::int64_t(stats.first_seen_ns) + mono_to_unix_ns);
-    r.last_seen_unix_ns = std::uint64_t(std::int64_t(stats.last_seen_ns) + mono_to_unix_ns);
+    r.last_seen_unix_ns = std::uint64_t(std::int64_t(clock_.last_seen_ns(stats)) + mono_to_unix_ns);
     if (stats.identity.tgid) r.process = process_for(stats.identity);
     return r;
 }
@@ -155,13 +155,13 @@ void Agent::visit_table(const std::function<void(const std::vector<FlowEntry>& b
 Agent::FlowVerdict Agent::judge(const FlowEntry& f, bool final_report, std::uint64_t mono_now, std::uint64_t grace_ns) {
     KnownFlow& known = note_flow(f.key, f.stats.first_seen_ns);
     known.read = collections_;
-    const bool changed = !known.reported || known.reported_last_seen_ns != f.stats.last_seen_ns;
+    const bool changed = !known.reported || known.reported_last_seen_jiffies != f.stats.last_seen_jiffies;
     if (changed || final_report) {
         known.reported = true;
-        known.reported_last_seen_ns = f.stats.last_seen_ns;
+        known.reported_last_seen_jiffies = f.stats.last_seen_jiffies;
         return FlowVerdict::report;
     }
-    if (f.stats.ended && mono_now > f.stats.last_seen_ns + grace_ns) {
+    if (f.stats.ended && mono_now > clock_.last_seen_ns(f.stats) + grace_ns) {
         // Over, reported in its final state, and quiet past TIME_WAIT: no packet of this
         // connection can come any more, so the room is given back.
         flows_->erase(f.key);
@@ -215,7 +215,7 @@ void Agent::on_event(const fa_flow_event& event) {
     fa_flow_stats stats{};
     if (bpf_map_lookup_elem(flows_->flows_fd(), &event.key, &stats) != 0) {
         stats.identity = event.identity;
-        stats.first_seen_ns = stats.last_seen_ns = event.ts_ns;
+        stats.first_seen_ns = event.ts_ns;
     }
     const char* type = event.type == FA_EVENT_FLOW_END ? "flow_end" : "flow_start";
     *event_out_ << flow_to_json(record_for(event.key, stats, monotonic_to_unix_offset_ns()), clock_ns(CLOCK_REALTIME), type)
@@ -266,7 +266,7 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
         // Like top: every flow, most recently active first, redrawn in place on a terminal
         // and cut to its height (the counters line says how many flows there are).
         std::sort(flows.begin(), flows.end(), [](const FlowEntry& a, const FlowEntry& b) {
-            return a.stats.last_seen_ns > b.stats.last_seen_ns;
+            return a.stats.last_seen_jiffies > b.stats.last_seen_jiffies;
         });
         winsize ws{};
         bool tty = isatty(STDOUT_FILENO);

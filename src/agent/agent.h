@@ -87,7 +87,7 @@ private:
     struct KnownFlow {
         std::uint64_t first_seen_ns = 0;  // tells one instance of a 5-tuple from the next
         std::uint64_t read = 0;           // the collections_ whose table read last found it
-        std::uint64_t reported_last_seen_ns = 0;
+        std::uint64_t reported_last_seen_jiffies = 0;
         bool reported = false;
     };
     KnownFlow& note_flow(const fa_flow_key& key, std::uint64_t first_seen_ns);
@@ -110,6 +110,7 @@ private:
     std::unique_ptr<PrivateMount> private_cgroup_;  // first: outlives the programs attached in it
     std::unique_ptr<IdentityTracker> identity_;
     std::unique_ptr<FlowMonitor> flows_;
+    FlowClock clock_ = FlowClock::of_this_kernel();
     std::unique_ptr<CgroupAccounting> cgroups_;
     std::map<std::pair<std::uint32_t, std::uint64_t>, KnownProcess> processes_;
     std::uint64_t collections_ = 0;

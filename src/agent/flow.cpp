@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <unistd.h>
 
 #include "agent/tc_filters.h"
@@ -15,6 +16,21 @@
 #include "flow.skel.h"
 
 namespace flowattr::agent {
+
+FlowClock FlowClock::of_this_kernel() {
+    timespec res{};
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0) throw Error("clock_getres(CLOCK_MONOTONIC_COARSE)", errno);
+    FlowClock clock;
+    clock.tick_ns = std::uint64_t(res.tv_sec) * 1000000000ull + std::uint64_t(res.tv_nsec);
+    return clock;
+}
+
+std::uint64_t FlowClock::last_seen_ns(const fa_flow_stats& stats) const {
+    // A CPU that read jiffies just before the CPU that inserted the flow may store a
+    // last_seen_jiffies one short of first_seen_jiffies.
+    if (stats.last_seen_jiffies <= stats.first_seen_jiffies) return stats.first_seen_ns;
+    return stats.first_seen_ns + (stats.last_seen_jiffies - stats.first_seen_jiffies) * tick_ns;
+}
 
 std::string tc_attach_mode_name(TcAttachMode mode) { return mode == TcAttachMode::tcx ? "tcx" : "clsact"; }
 

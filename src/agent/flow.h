@@ -31,6 +31,19 @@ struct FlowEntry {
     fa_flow_stats stats;
 };
 
+// The flow table's clock. A flow's first_seen_ns is CLOCK_MONOTONIC; after that the datapath
+// reads only jiffies (a fraction of a clock read per packet), which the kernel steps from the
+// monotonic clock a tick apart: last seen is first_seen_ns plus the ticks between, to a tick.
+struct FlowClock {
+    std::uint64_t tick_ns = 0;  // 1/HZ
+
+    // This kernel's tick: clock_getres(CLOCK_MONOTONIC_COARSE), which is one tick by
+    // definition. Throws flowattr::Error with the errno.
+    static FlowClock of_this_kernel();
+    // CLOCK_MONOTONIC ns of the flow's latest packet.
+    std::uint64_t last_seen_ns(const fa_flow_stats& stats) const;
+};
+
 // Every entry of a fa_flows map, handed to VISIT a batch (thousands of entries) at a time as
 // BPF_MAP_LOOKUP_BATCH reads them, so a million-flow table is never held whole; throws
 // flowattr::Error with the errno.

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -191,10 +192,44 @@ TEST_F(FlowProgTest, Ipv4TcpWithOptionsBothDirectionsShareOneFlow) {
     EXPECT_EQ(s.ended, 0);
     EXPECT_EQ(s.identity.tgid, 0u) << "no socket owns 10.0.0.1:80";
     EXPECT_NE(s.first_seen_ns, 0u);
-    EXPECT_LE(s.first_seen_ns, s.last_seen_ns);
+    EXPECT_LE(s.first_seen_jiffies, s.last_seen_jiffies);
     const auto c = counters();
     EXPECT_EQ(c[FA_CNT_PARSE_ERRORS], 0u);
     EXPECT_EQ(c[FA_CNT_NOT_IP], 0u);
+}
+
+std::uint64_t clock_now_ns(clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return std::uint64_t(ts.tv_sec) * 1000000000ull + std::uint64_t(ts.tv_nsec);
+}
+
+// The datapath reads the clock when a flow starts and only jiffies for its later packets;
+// last seen, converted as the agent converts it (FlowClock), is the kernel's coarse
+// monotonic time of the latest packet to within a tick (two allowed: the tick handler
+// updates jiffies and that clock a little apart).
+TEST_F(FlowProgTest, LastSeenFollowsTheMonotonicClockToATick) {
+    const auto clock = flowattr::agent::FlowClock::of_this_kernel();
+    ASSERT_GE(clock.tick_ns, 1000000u) << "a tick is 1 to 10 ms (HZ 100 to 1000)";
+    ASSERT_LE(clock.tick_ns, 10000000u) << "a tick is 1 to 10 ms (HZ 100 to 1000)";
+    const auto frame = PacketBuilder().ethernet(kEthIpv4).ipv4(kRemote4, kLocal4, kProtoUdp).udp(5000, 53).payload(10).build();
+
+    const std::uint64_t first_from = clock_now_ns(CLOCK_MONOTONIC_COARSE);
+    ingress(frame);
+    const std::uint64_t first_to = clock_now_ns(CLOCK_MONOTONIC);
+    usleep(60000);  // six ticks at least
+    const std::uint64_t last_from = clock_now_ns(CLOCK_MONOTONIC_COARSE);
+    ingress(frame);
+    const std::uint64_t last_to = clock_now_ns(CLOCK_MONOTONIC_COARSE);
+
+    const auto s = flow(make_key(kProtoUdp, kLocal4, 53, kRemote4, 5000));
+    // The coarse clock from 5.11, the precise one before: either lies within these.
+    EXPECT_GE(s.first_seen_ns, first_from);
+    EXPECT_LE(s.first_seen_ns, first_to);
+    EXPECT_GE(s.last_seen_jiffies, s.first_seen_jiffies + 5) << "jiffies moved less than 5 ticks in 60 ms";
+    const std::uint64_t last = clock.last_seen_ns(s);
+    EXPECT_GE(last + 2 * clock.tick_ns, last_from) << "last seen " << (last_from - last) / 1000 << " us early";
+    EXPECT_LE(last, last_to + 2 * clock.tick_ns) << "last seen " << (last - last_to) / 1000 << " us late";
 }
 
 TEST_F(FlowProgTest, Ipv6UdpKeyedFromTheLocalSide) {
