@@ -47,6 +47,13 @@ struct {
 
 FA_COUNTER_MAP(fa_cgroup_counters);
 
+/* Cleared by the agent before load when it has no rate limit to keep: the
+ * verifier then drops the egress program's bucket lookup, a third of its cost
+ * per packet. Set by default, so that a loader that does not know of it (the
+ * load check, `flowattr check`) verifies the whole program. Read-only data is
+ * frozen at load. */
+const volatile bool fa_rate_limited = true;
+
 static __always_inline struct fa_cgroup_stats *fa_stats_of(__u64 cgroup_id)
 {
 	struct fa_cgroup_stats *stats = bpf_map_lookup_elem(&fa_cgroup_stats, &cgroup_id);
@@ -127,7 +134,7 @@ static __always_inline int fa_account(struct __sk_buff *skb, enum fa_direction d
 	__u64 len = skb->len;
 	__u64 now;
 
-	if (dir == FA_DIR_EGRESS) {
+	if (dir == FA_DIR_EGRESS && fa_rate_limited) {
 		rl = bpf_map_lookup_elem(&fa_rate_limits, &cgroup_id);
 		if (rl) {
 			now = bpf_ktime_get_ns();

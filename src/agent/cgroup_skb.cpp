@@ -35,8 +35,11 @@ CgroupAccounting::CgroupAccounting(const std::string& cgroup_root, const std::ve
     struct stat st {};
     if (stat(cgroup_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw BadInputError("unknown cgroup " + cgroup_root, errno);
     LibbpfLogCapture log;
-    skel_.reset(cgroup_skb_bpf__open_and_load());
-    if (!skel_) throw Error("cannot load the cgroup_skb programs", errno, log.text());
+    skel_.reset(cgroup_skb_bpf__open());
+    if (!skel_) throw Error("cannot open the cgroup_skb programs", errno, log.text());
+    skel_->rodata->fa_rate_limited = !limits.empty();
+    if (const int err = cgroup_skb_bpf__load(skel_.get()))
+        throw Error("cannot load the cgroup_skb programs", -err, log.text());
     for (const auto& limit : limits) {
         std::string path = resolve_cgroup_path(cgroup_root, limit.cgroup);
         std::uint64_t id = cgroup_id_of(path);

@@ -53,6 +53,7 @@ protected:
         FA_REQUIRE_ROOT();
         skel_.reset(cgroup_skb_bpf__open());
         ASSERT_NE(skel_, nullptr) << std::strerror(errno);
+        skel_->rodata->fa_rate_limited = rate_limited();
         const int err = cgroup_skb_bpf__load(skel_.get());
         ASSERT_EQ(err, 0) << "cgroup_skb.bpf.o does not load: " << std::strerror(-err);
         // Learn the test socket's cgroup id from one packet, then start from empty maps.
@@ -61,6 +62,9 @@ protected:
         ASSERT_EQ(bpf_map_get_next_key(stats, nullptr, &cgroup_id_), 0);
         ASSERT_EQ(bpf_map_delete_elem(stats, &cgroup_id_), 0);
     }
+
+    // As the agent loads it with a --limit; CgroupSkbUnlimitedTest: without one.
+    virtual bool rate_limited() const { return true; }
 
     int run(bpf_program* prog, const std::vector<std::uint8_t>& frame, int repeat = 1) {
         LIBBPF_OPTS(bpf_test_run_opts, opts);
@@ -132,6 +136,24 @@ TEST_F(CgroupSkbProgTest, CountsPacketsAndBytesPerDirection) {
     EXPECT_EQ(s.bytes[FA_DIR_EGRESS], 441u);
     EXPECT_EQ(s.dropped_packets, 0u);
     EXPECT_EQ(s.dropped_bytes, 0u);
+}
+
+// Loaded as the agent loads it without any --limit, the egress program never looks at a
+// bucket: one set anyway neither drops nor notifies, and the traffic is counted.
+class CgroupSkbUnlimitedTest : public CgroupSkbProgTest {
+protected:
+    bool rate_limited() const override { return false; }
+};
+
+TEST_F(CgroupSkbUnlimitedTest, EgressIgnoresBucketsAndCountsEverything) {
+    limit(10, 1000);
+    const auto frame = frame_with_ip_len(100);
+    for (int i = 0; i < 25; i++) EXPECT_EQ(egress(frame), kPass) << "packet " << i;
+    const auto s = stats();
+    EXPECT_EQ(s.packets[FA_DIR_EGRESS], 25u);
+    EXPECT_EQ(s.bytes[FA_DIR_EGRESS], 2500u);
+    EXPECT_EQ(s.dropped_packets, 0u);
+    EXPECT_EQ(rate_dropped(), 0u);
 }
 
 // A fresh limit (tokens = last_refill = 0) starts full: the burst passes, then as
