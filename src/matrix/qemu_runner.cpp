@@ -90,7 +90,7 @@ Timeouts Timeouts::for_accel(Accel a, double scale) {
 
 std::string kernel_cmdline(Arch arch, const std::string& entry_cmdline, const std::string& plan, const std::string& extra) {
     const GuestArch& a = guest_arch(arch);
-    std::string s = std::string("console=") + a.console + " panic=-1 quiet";
+    std::string s = std::string("console=") + a.console + " panic=-1 quiet cryptomgr.notests";
     const std::string arch_args = a.kernel_args;
     for (const std::string* part : {&arch_args, &entry_cmdline, &plan, &extra})
         if (!part->empty()) s += " " + *part;

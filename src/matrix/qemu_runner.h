@@ -42,10 +42,12 @@ struct QemuConfig {
     bool interactive = false; // console (and QEMU monitor, Ctrl-A x) on this terminal
 };
 
-// "console=<arch's console> panic=-1 quiet <arch's args> <entry cmdline> <plan> <extra>". panic=-1 turns a panic
-// into an immediate reboot, which -no-reboot turns into QEMU exiting: a panic ends the VM
-// at once instead of hanging until a timeout. quiet keeps the emulated UART (slow under
-// TCG: ~2 s of boot) to warnings and worse; `--cmdline loglevel=7` brings the rest back.
+// "console=<arch's console> panic=-1 quiet cryptomgr.notests <arch's args> <entry cmdline> <plan> <extra>".
+// panic=-1 turns a panic into an immediate reboot, which -no-reboot turns into QEMU exiting:
+// a panic ends the VM at once instead of hanging until a timeout. quiet keeps the emulated
+// UART (slow under TCG: ~2 s of boot) to warnings and worse; `--cmdline loglevel=7` brings
+// the rest back. cryptomgr.notests skips the crypto API's boot-time self-tests, nothing BPF
+// uses: under TCG they were about 0.4 s of an x86_64 boot to /init (docs/PERFORMANCE.md).
 // An oops is not made fatal (no oops=panic) so it is reported as a splat of the test that
 // caused it. An empty part adds nothing.
 std::string kernel_cmdline(Arch arch, const std::string& entry_cmdline, const std::string& plan, const std::string& extra);

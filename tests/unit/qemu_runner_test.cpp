@@ -99,15 +99,15 @@ TEST(QemuArgv, Aarch64VirtMachineWithAVirtioResultsChannel) {
     EXPECT_TRUE(has_seq(a, {"-chardev", "file,id=res,path=/o/results.jsonl", "-device", "virtio-serial-pci", "-device",
                             "virtconsole,chardev=res"}));
     EXPECT_EQ(std::count(a.begin(), a.end(), "chardev:res"), 0);
-    EXPECT_EQ(fm::kernel_cmdline(fm::Arch::aarch64, "", "P", ""), "console=ttyAMA0 panic=-1 quiet kpti=0 P");
+    EXPECT_EQ(fm::kernel_cmdline(fm::Arch::aarch64, "", "P", ""), "console=ttyAMA0 panic=-1 quiet cryptomgr.notests kpti=0 P");
     EXPECT_EQ(std::string(fm::guest_arch(fm::Arch::aarch64).results_tty), "/dev/hvc0");
     EXPECT_EQ(fm::guest_arch(fm::Arch::aarch64).artifacts_subdir(), "aarch64");
     EXPECT_EQ(fm::guest_arch(fm::Arch::x86_64).artifacts_subdir(), "") << "the host's own binaries are at the root";
 }
 
 TEST(QemuCmdline, PanicRebootsAndUserArgsComeLast) {
-    EXPECT_EQ(fm::kernel_cmdline(fm::Arch::x86_64, "", "kmatrix.mode=suite", ""), "console=ttyS0 panic=-1 quiet kmatrix.mode=suite");
-    EXPECT_EQ(fm::kernel_cmdline(fm::Arch::x86_64, "lsm=bpf", "P", "loglevel=7"), "console=ttyS0 panic=-1 quiet lsm=bpf P loglevel=7");
+    EXPECT_EQ(fm::kernel_cmdline(fm::Arch::x86_64, "", "kmatrix.mode=suite", ""), "console=ttyS0 panic=-1 quiet cryptomgr.notests kmatrix.mode=suite");
+    EXPECT_EQ(fm::kernel_cmdline(fm::Arch::x86_64, "lsm=bpf", "P", "loglevel=7"), "console=ttyS0 panic=-1 quiet cryptomgr.notests lsm=bpf P loglevel=7");
 }
 
 TEST(QemuTimeouts, TcgIsScaled) {
