@@ -74,6 +74,14 @@ double uptime() {
     }
 }
 
+CpuTicks guest_cpu() {
+    try {
+        return parse_proc_stat_cpu(read_file("/proc/stat"));
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
 std::string trimmed(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     return s;
@@ -205,6 +213,9 @@ struct StepResult {
     int signal = 0;  // the signal that ended it, 0 when it exited
     bool timed_out = false;
     double start = 0, end = 0;  // guest uptime
+    // The guest's CPU meanwhile, seconds: what the step kept busy (the kernel's work for it
+    // included) and how long the guest sat idle waiting (grace periods, sleeps, timers).
+    double busy_s = 0, idle_s = 0;
     std::string out;     // stdout alone (unless on_stdout_line took it), its last kRecordOutputLimit bytes
     std::string output;  // stdout and stderr interleaved as they arrived, their last kRecordOutputLimit bytes
 };
@@ -245,6 +256,7 @@ StepResult run_step(const Step& step) {
         output.append(chunk);
         echo(chunk);
     };
+    const CpuTicks cpu_before = guest_cpu();
     r.start = uptime();
     try {
         RunResult rr = run_command(step.argv, o);
@@ -257,6 +269,10 @@ StepResult run_step(const Step& step) {
         say(std::string("kmatrix: ") + e.what() + "\n");
     }
     r.end = uptime();
+    const CpuTicks cpu_after = guest_cpu();
+    const double tick_s = 1.0 / double(sysconf(_SC_CLK_TCK));
+    r.busy_s = double(cpu_after.busy - cpu_before.busy) * tick_s;
+    r.idle_s = double(cpu_after.idle - cpu_before.idle) * tick_s;
     if (step.on_stdout_line && !pending.empty()) step.on_stdout_line(pending);
     if (echoed < produced)
         say("\nkmatrix: " + std::to_string(produced - echoed) + " more bytes of output not shown on the console\n");
@@ -313,6 +329,8 @@ void put_step(nlohmann::json& r, const StepResult& s) {
     r["rc"] = s.rc;
     r["start"] = s.start;
     r["end"] = s.end;
+    r["busy_s"] = s.busy_s;
+    r["idle_s"] = s.idle_s;
     r["timed_out"] = s.timed_out;
 }
 
@@ -514,6 +532,19 @@ void interactive_shell() {
 }
 
 }  // namespace
+
+CpuTicks parse_proc_stat_cpu(const std::string& proc_stat) {
+    std::istringstream in(proc_stat);
+    std::string label;
+    unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    CpuTicks t;
+    if (!(in >> label) || label != "cpu") return t;
+    // Fields a kernel does not have (steal before 2.6.11) read as 0.
+    in >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+    t.busy = user + nice + system + irq + softirq + steal;
+    t.idle = idle + iowait;
+    return t;
+}
 
 std::vector<std::string> parse_gtest_list(const std::string& listing) {
     std::vector<std::string> tests;

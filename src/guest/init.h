@@ -17,6 +17,14 @@ namespace flowattr::guest {
 // suites keep their "/N" and lose the "# GetParam() = ..." comment).
 std::vector<std::string> parse_gtest_list(const std::string& listing);
 
+// The guest's CPU time so far, all CPUs together, from /proc/stat's "cpu" line (clock
+// ticks, CLK_TCK a second): busy = user + nice + system + irq + softirq + steal, idle = idle
+// + iowait. Both 0 when the line is not there.
+struct CpuTicks {
+    unsigned long long busy = 0, idle = 0;
+};
+CpuTicks parse_proc_stat_cpu(const std::string& proc_stat);
+
 // A kernel log read through syslog(2) ("<4>[    1.234] text" per line) without the
 // priority prefixes: what `dmesg` prints.
 std::string strip_log_priorities(const std::string& raw);

@@ -445,7 +445,8 @@ std::string results_json(const std::vector<CellResult>& cells, const RunInfo& in
         nlohmann::json tests = nlohmann::json::array();
         for (const auto& t : c.suite.tests)
             tests.push_back({{"name", t.name}, {"result", t.result}, {"seconds", t.end - t.start},
-                             {"timed_out", t.timed_out}, {"splat", t.splat}});
+                             {"busy_s", t.busy_s}, {"idle_s", t.idle_s}, {"timed_out", t.timed_out},
+                             {"splat", t.splat}});
         k["tests"] = tests;
         j["kernels"].push_back(k);
     }

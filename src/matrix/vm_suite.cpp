@@ -205,6 +205,8 @@ std::optional<guest::RecordType> SuiteResults::add_line(const std::string& raw) 
             t.rc = integer(j, "rc", -1);
             t.start = num(j, "start");
             t.end = num(j, "end");
+            t.busy_s = num(j, "busy_s");
+            t.idle_s = num(j, "idle_s");
             t.timed_out = flag("timed_out");
             t.splat = str(j, "splat");
             t.output = str(j, "output");

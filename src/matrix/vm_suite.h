@@ -39,6 +39,9 @@ struct GuestTest {
     std::string name;
     int rc = -1;
     double start = 0, end = 0;  // guest uptime, seconds
+    // The guest's CPU during the test, seconds: busy (the test and the kernel's work for it)
+    // and idle (waiting on grace periods, sleeps, timers). 0 from a guest that did not say.
+    double busy_s = 0, idle_s = 0;
     bool timed_out = false;     // the guest killed it at the per-test limit
     std::string splat;          // first splat line from dmesg after the test, empty if none
     std::string output;         // test stdout+stderr, sent when it failed or skipped

@@ -85,6 +85,10 @@ TEST(Report, ArchitectureIsReportedPerKernel) {
         << fm::junit_xml(cells[0]);
     const auto j = nlohmann::json::parse(fm::results_json(cells, fm::RunInfo{}));
     EXPECT_EQ(j["kernels"][0]["arch"], "x86_64");
+    // Each test's guest CPU, as the guest counted it (the fixture's: three fifths busy).
+    const auto& first_test = j["kernels"][0]["tests"][0];
+    EXPECT_DOUBLE_EQ(first_test["busy_s"].get<double>(), 0.6 * first_test["seconds"].get<double>());
+    EXPECT_DOUBLE_EQ(first_test["idle_s"].get<double>(), 0.4 * first_test["seconds"].get<double>());
     EXPECT_EQ(j["kernels"][2]["arch"], "aarch64");
 }
 

@@ -50,6 +50,8 @@ TEST(GuestProtocol, ParsesAFullRun) {
     ASSERT_EQ(r.tests.size(), 2u);
     EXPECT_EQ(r.tests[0].result, "PASSED");
     EXPECT_EQ(r.tests[0].properties.at("attach_mode"), "tcx");
+    EXPECT_DOUBLE_EQ(r.tests[0].busy_s, 0.3);
+    EXPECT_DOUBLE_EQ(r.tests[0].idle_s, 0.2);
     EXPECT_EQ(r.tests[1].result, "SKIPPED");
     EXPECT_FALSE(r.running_test);
     EXPECT_TRUE(r.done);
@@ -239,6 +241,31 @@ TEST(GuestInit, GtestListingBecomesFullNames) {
               (std::vector<std::string>{"FlowAttr.TcpIsAttributed", "FlowAttr.UdpIsAttributed",
                                         "Sections/SectionCase.LoadsInKernel/0", "Sections/SectionCase.LoadsInKernel/1"}));
     EXPECT_TRUE(fg::parse_gtest_list("").empty());
+}
+
+// /proc/stat's first line, summed over the CPUs: what a test kept the guest busy with and
+// how long the guest sat idle. Kernels without the later fields, and a file without the
+// line, read as 0 rather than as garbage.
+TEST(GuestInit, ProcStatCpuLineBecomesBusyAndIdleTicks) {
+    const auto t = fg::parse_proc_stat_cpu("cpu  100 2 30 400 5 6 7 8 0 0\ncpu0 100 2 30 400 5 6 7 8 0 0\nintr 1\n");
+    EXPECT_EQ(t.busy, 100u + 2 + 30 + 6 + 7 + 8);
+    EXPECT_EQ(t.idle, 400u + 5);
+    const auto old_kernel = fg::parse_proc_stat_cpu("cpu  10 0 5 80\n");
+    EXPECT_EQ(old_kernel.busy, 15u);
+    EXPECT_EQ(old_kernel.idle, 80u);
+    EXPECT_EQ(fg::parse_proc_stat_cpu("intr 1\n").busy, 0u);
+    EXPECT_EQ(fg::parse_proc_stat_cpu("").idle, 0u);
+}
+
+// A guest from before the CPU fields sent none: its tests read 0, not malformed.
+TEST(GuestProtocol, TestWithoutCpuFieldsReadsZero) {
+    const std::string line = wire(record(RecordType::test, {{"name", "A.one"}, {"rc", 0}, {"start", 1.0}, {"end", 2.0},
+                                                            {"timed_out", false}, {"splat", ""}, {"output", ""}}));
+    auto r = fm::parse_results(line + "\n");
+    ASSERT_EQ(r.tests.size(), 1u);
+    EXPECT_EQ(r.tests[0].busy_s, 0.0);
+    EXPECT_EQ(r.tests[0].idle_s, 0.0);
+    EXPECT_TRUE(r.malformed.empty());
 }
 
 TEST(GuestInit, KernelLogLosesItsPriorities) {
