@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/flow.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "matrix/qemu_runner.h"
@@ -50,16 +51,10 @@ flowattr::UniqueFd find_flow_table(std::uint32_t max_entries) {
     return flowattr::UniqueFd();
 }
 
-std::uint64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::uint64_t(ts.tv_sec) * 1000000000ull + std::uint64_t(ts.tv_nsec);
-}
-
 // N distinct TCP flows on lo, each with one packet each way just now.
 void fill(int fd, std::uint32_t n) {
     const std::uint32_t lo = if_nametoindex("lo");
-    const std::uint64_t now = monotonic_ns();
+    const std::uint64_t now = flowattr::clock_ns(CLOCK_MONOTONIC);
     constexpr std::uint32_t kChunk = 65536;
     std::vector<fa_flow_key> keys;
     std::vector<fa_flow_stats> values;

@@ -16,19 +16,11 @@
 #include "agent/probe.h"
 #include "agent/proc_sockets.h"
 #include "agent/task_sockets.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/json_text.h"
 
 namespace flowattr::agent {
-namespace {
-
-std::uint64_t clock_ns(clockid_t clock) {
-    timespec ts{};
-    clock_gettime(clock, &ts);
-    return std::uint64_t(ts.tv_sec) * 1000000000ull + std::uint64_t(ts.tv_nsec);
-}
-
-}  // namespace
 
 std::int64_t monotonic_to_unix_offset_ns() {
     return std::int64_t(clock_ns(CLOCK_REALTIME)) - std::int64_t(clock_ns(CLOCK_MONOTONIC));

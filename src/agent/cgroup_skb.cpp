@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cgroup_skb.skel.h"
+#include "common/clock.h"
 #include "common/error.h"
 
 namespace flowattr::agent {
@@ -43,15 +44,13 @@ CgroupAccounting::CgroupAccounting(const std::string& cgroup_root, const std::ve
     for (const auto& limit : limits) {
         std::string path = resolve_cgroup_path(cgroup_root, limit.cgroup);
         std::uint64_t id = cgroup_id_of(path);
-        timespec now{};
-        clock_gettime(CLOCK_MONOTONIC, &now);
         fa_rate_limit bucket{};
         bucket.rate_bytes_per_sec = limit.bytes_per_sec;
         // Burst: 50 ms of traffic, at least two full-size frames, so one packet never
         // exceeds the bucket and a short burst does not skew the average.
         bucket.burst_bytes = std::max<std::uint64_t>(limit.bytes_per_sec / 20, 3028);
         bucket.tokens = bucket.burst_bytes;
-        bucket.last_refill_ns = std::uint64_t(now.tv_sec) * 1000000000ull + std::uint64_t(now.tv_nsec);
+        bucket.last_refill_ns = clock_ns(CLOCK_MONOTONIC);
         if (bpf_map_update_elem(bpf_map__fd(skel_->maps.fa_rate_limits), &id, &bucket, BPF_ANY) != 0)
             throw Error("cannot set the rate limit for " + path, errno);
     }

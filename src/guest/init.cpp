@@ -270,9 +270,12 @@ StepResult run_step(const Step& step) {
     }
     r.end = uptime();
     const CpuTicks cpu_after = guest_cpu();
-    const double tick_s = 1.0 / double(sysconf(_SC_CLK_TCK));
-    r.busy_s = double(cpu_after.busy - cpu_before.busy) * tick_s;
-    r.idle_s = double(cpu_after.idle - cpu_before.idle) * tick_s;
+    // A NOHZ kernel's iowait (part of idle here) can step back: never a negative span.
+    auto seconds = [tick_s = 1.0 / double(sysconf(_SC_CLK_TCK))](unsigned long long from, unsigned long long to) {
+        return to > from ? double(to - from) * tick_s : 0.0;
+    };
+    r.busy_s = seconds(cpu_before.busy, cpu_after.busy);
+    r.idle_s = seconds(cpu_before.idle, cpu_after.idle);
     if (step.on_stdout_line && !pending.empty()) step.on_stdout_line(pending);
     if (echoed < produced)
         say("\nkmatrix: " + std::to_string(produced - echoed) + " more bytes of output not shown on the console\n");

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "agent/libbpf_support.h"
+#include "common/clock.h"
 #include "cgroup_skb.skel.h"
 #include "flowattr.h"
 #include "kernel_env.h"
@@ -30,12 +31,6 @@ constexpr int kPass = 1;
 constexpr int kDropCn = 2;
 constexpr int kPassCn = 3;
 constexpr std::uint64_t kNsPerSec = 1000000000ULL;
-
-std::uint64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock of bpf_ktime_get_ns()
-    return static_cast<std::uint64_t>(ts.tv_sec) * kNsPerSec + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 // A UDP frame whose IP packet (what cgroup_skb counts) is ip_len bytes long.
 std::vector<std::uint8_t> frame_with_ip_len(std::size_t ip_len) {
@@ -185,7 +180,7 @@ TEST_F(CgroupSkbProgTest, FreshBucketPassesBurstThenDebtThenDrops) {
 
 // The agent's other way to start a bucket: full, with the clock at "now".
 TEST_F(CgroupSkbProgTest, BucketStartedFullByUserspace) {
-    limit(10, 300, 300, monotonic_ns());
+    limit(10, 300, 300, flowattr::clock_ns(CLOCK_MONOTONIC));
     const auto frame = frame_with_ip_len(100);
     for (int i = 0; i < 3; i++) EXPECT_EQ(egress(frame), kPass) << "packet " << i;
     for (int i = 3; i < 6; i++) EXPECT_EQ(egress(frame), kPassCn) << "packet " << i;
@@ -195,7 +190,7 @@ TEST_F(CgroupSkbProgTest, BucketStartedFullByUserspace) {
 // A packet larger than the tokens left passes on debt as long as the debt stays
 // within the burst (a 64 KiB GSO packet against a smaller bucket), not beyond.
 TEST_F(CgroupSkbProgTest, LargePacketPassesOnDebtWithinBurst) {
-    limit(10, 1000, 500, monotonic_ns());
+    limit(10, 1000, 500, flowattr::clock_ns(CLOCK_MONOTONIC));
     EXPECT_EQ(egress(frame_with_ip_len(1400)), kPassCn);  // 500 - 1400 = -900
     EXPECT_EQ(egress(frame_with_ip_len(101)), kDropCn);   // -1001 would exceed the burst
     EXPECT_EQ(egress(frame_with_ip_len(100)), kPassCn);   // exactly -1000
@@ -204,7 +199,7 @@ TEST_F(CgroupSkbProgTest, LargePacketPassesOnDebtWithinBurst) {
 // Half a second at 1000 B/s refills 500 bytes (the burst of 600 is not reached):
 // five packets of 100 bytes pass cleanly, six more on debt, then the drops start.
 TEST_F(CgroupSkbProgTest, RefillFollowsElapsedTime) {
-    limit(1000, 600, 0, monotonic_ns() - kNsPerSec / 2);
+    limit(1000, 600, 0, flowattr::clock_ns(CLOCK_MONOTONIC) - kNsPerSec / 2);
     const auto frame = frame_with_ip_len(100);
     for (int i = 0; i < 5; i++) EXPECT_EQ(egress(frame), kPass) << "packet " << i;
     for (int i = 5; i < 11; i++) EXPECT_EQ(egress(frame), kPassCn) << "packet " << i;

@@ -29,6 +29,7 @@
 #include "agent/task_sockets.h"
 #include "agent/proc_sockets.h"
 #include "agent/procfs.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "counter.skel.h"
@@ -198,12 +199,6 @@ TEST_F(FlowProgTest, Ipv4TcpWithOptionsBothDirectionsShareOneFlow) {
     EXPECT_EQ(c[FA_CNT_NOT_IP], 0u);
 }
 
-std::uint64_t clock_now_ns(clockid_t clock) {
-    timespec ts{};
-    clock_gettime(clock, &ts);
-    return std::uint64_t(ts.tv_sec) * 1000000000ull + std::uint64_t(ts.tv_nsec);
-}
-
 // The datapath reads the clock when a flow starts and only jiffies for its later packets;
 // last seen, converted as the agent converts it (FlowClock), is the kernel's coarse
 // monotonic time of the latest packet to within a tick (two allowed: the tick handler
@@ -214,13 +209,13 @@ TEST_F(FlowProgTest, LastSeenFollowsTheMonotonicClockToATick) {
     ASSERT_LE(clock.tick_ns, 10000000u) << "a tick is 1 to 10 ms (HZ 100 to 1000)";
     const auto frame = PacketBuilder().ethernet(kEthIpv4).ipv4(kRemote4, kLocal4, kProtoUdp).udp(5000, 53).payload(10).build();
 
-    const std::uint64_t first_from = clock_now_ns(CLOCK_MONOTONIC_COARSE);
+    const std::uint64_t first_from = flowattr::clock_ns(CLOCK_MONOTONIC_COARSE);
     ingress(frame);
-    const std::uint64_t first_to = clock_now_ns(CLOCK_MONOTONIC);
+    const std::uint64_t first_to = flowattr::clock_ns(CLOCK_MONOTONIC);
     usleep(60000);  // six ticks at least
-    const std::uint64_t last_from = clock_now_ns(CLOCK_MONOTONIC_COARSE);
+    const std::uint64_t last_from = flowattr::clock_ns(CLOCK_MONOTONIC_COARSE);
     ingress(frame);
-    const std::uint64_t last_to = clock_now_ns(CLOCK_MONOTONIC_COARSE);
+    const std::uint64_t last_to = flowattr::clock_ns(CLOCK_MONOTONIC_COARSE);
 
     const auto s = flow(make_key(kProtoUdp, kLocal4, 53, kRemote4, 5000));
     // The coarse clock from 5.11, the precise one before: either lies within these.
