@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/tc_filters.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "flow.skel.h"
 
@@ -21,7 +22,7 @@ FlowClock FlowClock::of_this_kernel() {
     timespec res{};
     if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0) throw Error("clock_getres(CLOCK_MONOTONIC_COARSE)", errno);
     FlowClock clock;
-    clock.tick_ns = std::uint64_t(res.tv_sec) * 1000000000ull + std::uint64_t(res.tv_nsec);
+    clock.tick_ns = timespec_ns(res);
     return clock;
 }
 
