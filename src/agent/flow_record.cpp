@@ -37,8 +37,8 @@ std::string iso8601(std::uint64_t unix_ns) {
         cached.assign(buf, std::size_t(n));
         cached_secs = secs;
     }
-    // Milliseconds: the flows' clock is the kernel's coarse monotonic one (a tick, 1 to
-    // 4 ms), so more digits would only print noise.
+    // Milliseconds: the flows' clock has a tick's resolution (1 to 10 ms), so more digits
+    // would only print noise.
     const unsigned ms = unsigned((unix_ns % 1000000000ull) / 1000000);
     char fraction[5] = {'.', char('0' + ms / 100), 0, 0, 'Z'};
     put2(fraction + 2, ms % 100);
@@ -84,16 +84,9 @@ std::string protocol_name(std::uint8_t proto) {
     }
 }
 
-namespace {
-// The TCP header's flag bits, lowest first.
-constexpr const char* kTcpFlagNames[8] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
-}  // namespace
-
-std::vector<std::string> tcp_flag_names(std::uint8_t flags) {
-    std::vector<std::string> out;
-    for (int bit = 0; bit < 8; bit++)
-        if (flags & (1u << bit)) out.push_back(kTcpFlagNames[bit]);
-    return out;
+const char* tcp_flag_name(unsigned bit) {
+    static constexpr const char* names[8] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
+    return bit < 8 ? names[bit] : "?";
 }
 
 std::string identity_source_name(std::uint32_t source) {
@@ -209,12 +202,13 @@ std::string flow_to_json(const FlowRecord& f, std::uint64_t report_unix_ns, cons
     append_name(out, protocol_name(k.proto));
     append_endpoint(out, ",\"remote\":", k, k.remote_addr, k.remote_port);
     out += ",\"tcp_flags\":[";
+    // Names straight into the line: a vector of them per flow was a tenth of its cost.
     bool first_flag = true;
-    for (int bit = 0; bit < 8; bit++) {
+    for (unsigned bit = 0; bit < 8; bit++) {
         if (!(s.tcp_flags & (1u << bit))) continue;
         if (!first_flag) out += ',';
         first_flag = false;
-        append_name(out, kTcpFlagNames[bit]);
+        append_name(out, tcp_flag_name(bit));
     }
     out += "],\"time\":";
     append_name(out, iso8601(report_unix_ns));

@@ -24,7 +24,8 @@ struct FlowRecord {
 
 std::string address_to_string(std::uint8_t family, const std::uint8_t* addr);
 std::string protocol_name(std::uint8_t proto);
-std::vector<std::string> tcp_flag_names(std::uint8_t flags);
+// The name of the TCP flag at BIT (0: FIN ... 7: CWR) of the header's flags byte.
+const char* tcp_flag_name(unsigned bit);
 std::string identity_source_name(std::uint32_t source);
 
 // One line of JSON, no trailing newline. TYPE is "flow" for the interval report and

@@ -256,7 +256,9 @@ std::string flow_json_tree(const FlowRecord& f, std::uint64_t report_unix_ns, co
     j["egress"] = {{"packets", s.packets[FA_DIR_EGRESS]}, {"bytes", s.bytes[FA_DIR_EGRESS]}};
     j["first_seen"] = written["first_seen"];
     j["last_seen"] = written["last_seen"];
-    j["tcp_flags"] = tcp_flag_names(s.tcp_flags);
+    j["tcp_flags"] = nlohmann::json::array();
+    for (unsigned bit = 0; bit < 8; bit++)
+        if (s.tcp_flags & (1u << bit)) j["tcp_flags"].push_back(tcp_flag_name(bit));
     j["ended"] = s.ended != 0;
     if (s.identity.tgid == 0) {
         j["process"] = nullptr;
@@ -343,8 +345,13 @@ TEST(FlowTable, HeaderAndRow) {
 }
 
 TEST(FlowTable, TcpFlagNames) {
-    EXPECT_EQ(tcp_flag_names(0), std::vector<std::string>{});
-    EXPECT_EQ(tcp_flag_names(0xff), (std::vector<std::string>{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"}));
+    const std::vector<std::string> names = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
+    for (unsigned bit = 0; bit < 8; bit++) EXPECT_EQ(tcp_flag_name(bit), names[bit]) << bit;
+    FlowRecord f;
+    f.stats.tcp_flags = 0;
+    EXPECT_EQ(nlohmann::json::parse(flow_to_json(f, 0))["tcp_flags"], nlohmann::json::array());
+    f.stats.tcp_flags = 0xff;
+    EXPECT_EQ(nlohmann::json::parse(flow_to_json(f, 0))["tcp_flags"], nlohmann::json(names));
 }
 
 // docs/OUTPUT.md documents every field the flow, agent and interface records carry.
