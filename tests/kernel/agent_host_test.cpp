@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -252,23 +253,22 @@ TEST_F(AgentOnAHost, InterfaceGoneAndBackIsReportedAndAttachedAgain) {
     ASSERT_EQ(changes.size(), 1u);
     EXPECT_EQ(changes[0].state, InterfaceChange::State::attached) << changes[0].error;
     EXPECT_EQ(send_one(topo_->client, 7302), 0);
-    usleep(100000);
 
-    bool other_seen = false, back_seen = false;
-    for (const auto& f : agent.collect()) {
-        if (f.key.proto != FA_PROTO_UDP) continue;
-        if (f.key.remote_port == 7301) {
-            other_seen = true;
-            EXPECT_EQ(f.netns_inode, netns_inode_of(other.client.path()));
+    // The datagram to 7302 waits for ARP on the new link before the egress hook sees it.
+    std::optional<FlowRecord> other_flow, back_flow;
+    fa::test::wait_until([&] {
+        for (const auto& f : agent.collect()) {
+            if (f.key.proto != FA_PROTO_UDP) continue;
+            if (f.key.remote_port == 7301) other_flow = f;
+            if (f.key.remote_port == 7302) back_flow = f;
         }
-        if (f.key.remote_port == 7302) {
-            back_seen = true;
-            EXPECT_EQ(f.iface, topo_->client_if);
-            EXPECT_EQ(f.netns_inode, netns_inode_of(topo_->client.path()));
-        }
-    }
-    EXPECT_TRUE(other_seen) << "the interface that stayed was not served while the other was gone";
-    EXPECT_TRUE(back_seen) << "the re-created interface was not attached again";
+        return other_flow && back_flow;
+    });
+    ASSERT_TRUE(other_flow) << "the interface that stayed was not served while the other was gone";
+    EXPECT_EQ(other_flow->netns_inode, netns_inode_of(other.client.path()));
+    ASSERT_TRUE(back_flow) << "the re-created interface was not attached again";
+    EXPECT_EQ(back_flow->iface, topo_->client_if);
+    EXPECT_EQ(back_flow->netns_inode, netns_inode_of(topo_->client.path()));
 }
 
 // A table smaller than the traffic: the kernel's LRU drops flows silently; the agent counts
@@ -288,16 +288,22 @@ TEST_F(AgentOnAHost, FullTableCountsEvictions) {
         return 0;
     });
     EXPECT_EQ(sender.wait(), 0);
-    usleep(100000);
-    while (agent.poll_events(0) > 0) {
-    }
-    std::ostringstream out;
-    agent.report_interval(out, false);
+    // Each datagram is a flow on each end: 120 flows through a table of 16. They leave once ARP
+    // is answered; report intervals until the agent has seen them all (or 5 s).
     json summary;
-    for (const auto& j : json_lines(out.str()))
-        if (j["type"] == "agent") summary = j;
-    ASSERT_FALSE(summary.is_null()) << out.str();
-    // Each datagram is a flow on each end: 120 flows through a table of 16.
+    std::string report;
+    fa::test::wait_until([&] {
+        while (agent.poll_events(0) > 0) {
+        }
+        std::ostringstream out;
+        agent.report_interval(out, false);
+        report = out.str();
+        for (const auto& j : json_lines(report))
+            if (j["type"] == "agent") summary = j;
+        return !summary.is_null() &&
+               summary["flows"].get<std::uint64_t>() + summary["flows_evicted"].get<std::uint64_t>() >= 2u * kSockets;
+    });
+    ASSERT_FALSE(summary.is_null()) << report;
     const auto flows = summary["flows"].get<std::uint64_t>(), evicted = summary["flows_evicted"].get<std::uint64_t>();
     EXPECT_LE(flows, 16u);
     EXPECT_GE(flows + evicted, 2u * kSockets) << summary.dump();

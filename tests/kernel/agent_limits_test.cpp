@@ -230,7 +230,7 @@ std::unique_ptr<Child> start_cli_agent(const fa::test::VethPair& topo, const std
                                  "--interval", "0.2"},
                                 std::cout, std::cerr);
     });
-    for (int i = 0; i < 1500 && !clsact_filters_present(topo); i++) usleep(20000);
+    fa::test::wait_until([&] { return clsact_filters_present(topo); }, std::chrono::seconds(30));
     return agent;
 }
 

@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <thread>
 
 #include "agent/probe.h"
 #include "common/file.h"
@@ -21,6 +24,19 @@
     } while (0)
 
 namespace fa::test {
+// Asks DONE every STEP until it holds or LIMIT has passed; says whether it held. Tests wait on
+// the condition they need, not for a fixed time: under TCG with other VMs beside it a guest's
+// ARP exchange or grace period can take far longer than on an idle machine.
+inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(5),
+                       std::chrono::milliseconds step = std::chrono::milliseconds(20)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        if (done()) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(step);
+    }
+}
+
 // The kernel's features, probed once: they do not change while the suite runs, and a probe
 // attaches and detaches LSM and TCX links, which waits for RCU grace periods (about 0.4 s a
 // probe in a 6.1 VM under TCG). kmatrix's /init runs each test in a process of its own and
