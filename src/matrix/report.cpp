@@ -250,6 +250,44 @@ std::string summary_table(const std::vector<CellResult>& cells) {
             out << std::string(std::min<std::size_t>(total, 120), '-') << "\n";
         }
     }
+    out << failure_details(cells);
+    return out.str();
+}
+
+// The table cuts each reason to a line; a CI log often keeps only the end of the output, so
+// the message of each failed test (or the whole reason of a cell that failed otherwise) is
+// printed right under it, bounded, and the JUnit files hold the rest.
+std::string failure_details(const std::vector<CellResult>& cells) {
+    constexpr int kTestsPerCell = 5, kLinesPerMessage = 12;
+    auto indented = [](const std::string& text) {
+        std::istringstream in(text);
+        std::string line, out;
+        for (int n = 0; std::getline(in, line);) {
+            if (line.empty()) continue;
+            if (++n > kLinesPerMessage) {
+                out += "    ...\n";
+                break;
+            }
+            out += "    " + line + "\n";
+        }
+        return out;
+    };
+    std::ostringstream out;
+    for (const auto& c : cells) {
+        if (!outcome_fails_run(c.cls.outcome)) continue;
+        int shown = 0, failed = 0;
+        for (const auto& t : c.suite.tests) {
+            if (t.result != "FAILED") continue;
+            if (++failed > kTestsPerCell) continue;
+            shown++;
+            const std::string msg = t.timed_out                  ? "timed out"
+                                    : t.failure_message.empty() ? "exit code " + std::to_string(t.rc)
+                                                                : t.failure_message;
+            out << c.name << ": " << t.name << " failed:\n" << indented(msg);
+        }
+        if (failed > shown) out << c.name << ": " << failed - shown << " more failed tests in its junit.xml\n";
+        if (shown == 0) out << c.name << ": " << outcome_name(c.cls.outcome) << ":\n" << indented(c.cls.reason);
+    }
     return out.str();
 }
 

@@ -26,7 +26,11 @@ struct RunInfo {
 };
 
 std::string junit_xml(const CellResult& cell);
+// The table, then failure_details().
 std::string summary_table(const std::vector<CellResult>& cells);
+// Under the table: each failed test's message, or the reason of a cell that failed without
+// one, a few lines each.
+std::string failure_details(const std::vector<CellResult>& cells);
 std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo& info);
 // BENCH_CHART: the href of `make bench`'s chart (results.svg) when one sits beside the report.
 std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& info, const std::string& bench_chart = "");

@@ -127,6 +127,37 @@ TEST(Summary, TableMarkdownAndJson) {
     EXPECT_NE(js.find("\"console_log\": \"6.1/console.log\""), std::string::npos);
 }
 
+// A CI log may keep only the end of the output: under the table, each failed test's message
+// (bounded), or a failed cell's whole reason; nothing for cells that passed or were not run.
+TEST(Summary, FailedTestsMessagesFollowTheTable) {
+    auto cells = sample();
+    std::string t = fm::summary_table(cells);
+    EXPECT_NE(t.find("\n5.10: Flow.lsm failed:\n    Expected <1> got \"2\"\n"), std::string::npos) << t;
+    EXPECT_EQ(t.find("6.1: "), std::string::npos) << t;
+    EXPECT_EQ(t.find("6.6: "), std::string::npos) << t;
+
+    auto panic = fm::unrun_cell("7.2", "7.2", fm::Outcome::panic, "Kernel panic - not syncing: VFS\nCall trace:\n x");
+    EXPECT_EQ(fm::failure_details({panic}), "7.2: panic:\n    Kernel panic - not syncing: VFS\n    Call trace:\n     x\n");
+
+    std::string long_message;
+    for (int i = 0; i < 20; i++) long_message += "line " + std::to_string(i) + "\n";
+    auto many = cells[1];
+    many.suite.tests.clear();
+    for (int i = 0; i < 7; i++) {
+        fm::GuestTest g;
+        g.name = "Flow.t" + std::to_string(i);
+        g.result = "FAILED";
+        g.failure_message = long_message;
+        many.suite.tests.push_back(g);
+    }
+    const std::string d = fm::failure_details({many});
+    EXPECT_NE(d.find("    line 11\n    ...\n5.10: Flow.t1 failed:"), std::string::npos) << d;
+    EXPECT_EQ(d.find("line 12"), std::string::npos) << d;
+    EXPECT_NE(d.find("5.10: Flow.t4 failed:"), std::string::npos) << d;
+    EXPECT_EQ(d.find("Flow.t5"), std::string::npos) << d;
+    EXPECT_NE(d.find("5.10: 2 more failed tests in its junit.xml\n"), std::string::npos) << d;
+}
+
 TEST(Summary, HtmlIsSelfContainedWithGridLinksAndTimeline) {
     auto cells = sample();
     fm::RunInfo info{1000.0, 1010.0, "", true, "kernels.txt", fm::RunKind::suite, {}};
