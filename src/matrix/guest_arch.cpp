@@ -17,7 +17,8 @@ const GuestArch& guest_arch(Arch arch) {
                                   {"-serial", "chardev:res"},
                                   {},
                                   "amd64",
-                                  1.0};
+                                  1.0,
+                                  true};
     static const GuestArch aarch64{Arch::aarch64,
                                    "qemu-system-aarch64",
                                    "qemu-system-arm",
@@ -28,7 +29,8 @@ const GuestArch& guest_arch(Arch arch) {
                                    {"-device", "virtio-serial-pci", "-device", "virtconsole,chardev=res"},
                                    {{"virtio_pci", "VIRTIO_PCI"}, {"virtio_console", "VIRTIO_CONSOLE"}},
                                    "arm64",
-                                   2.0};
+                                   2.0,
+                                   false};
     return arch == Arch::aarch64 ? aarch64 : x86_64;
 }
 

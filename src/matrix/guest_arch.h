@@ -36,6 +36,9 @@ struct GuestArch {
     std::string artifacts_subdir() const;
     // TCG runs a foreign architecture slower than the host's; every limit is scaled by this.
     double tcg_scale;
+    // x86_64: the cache unpacks a bzImage's kernel and QEMU starts it at its PVH entry
+    // (bzimage.h); aarch64's QEMU loads the gzip'd Image itself.
+    bool pvh_boot;
 };
 
 const GuestArch& guest_arch(Arch arch);

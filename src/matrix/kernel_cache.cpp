@@ -15,6 +15,7 @@
 #include "common/file.h"
 #include "common/sha256.h"
 #include "common/subprocess.h"
+#include "matrix/bzimage.h"
 #include "matrix/cache_files.h"
 #include "matrix/deb_extract.h"
 #include "matrix/guest_arch.h"
@@ -29,7 +30,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Bumped when the layout of kernels/<key>/ changes, so old trees are rebuilt, not misread.
-const char* const kTreeFormat = "flowattr-kernel-tree-v1";
+const char* const kTreeFormat = "flowattr-kernel-tree-v2";
 
 std::string seconds_since(Clock::time_point start) {
     char buf[32];
@@ -147,6 +148,7 @@ struct Apt {
 struct Manifest {
     std::vector<std::pair<std::string, std::string>> files;  // sha256, relative path
     std::string release;
+    std::string boot;  // how QEMU starts the kernel, as KernelImage::boot says
 };
 
 Manifest read_manifest(const std::string& dir) {
@@ -158,6 +160,10 @@ Manifest read_manifest(const std::string& dir) {
     while (std::getline(in, line)) {
         if (line.compare(0, 8, "release ") == 0) {
             m.release = line.substr(8);
+            continue;
+        }
+        if (line.compare(0, 5, "boot ") == 0) {
+            m.boot = line.substr(5);
             continue;
         }
         std::size_t sp = line.find("  ");
@@ -405,8 +411,20 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
         channel_wanted.empty() ? std::vector<std::string>{} : collect_modules(tree, channel_wanted, stage.path() + "/channel-modules");
     if (!tree.busybox.empty()) copy_file(tree.busybox, stage.path() + "/busybox");
 
-    std::string manifest = std::string(kTreeFormat) + "\nrelease " + tree.release + "\n";
     std::vector<std::string> files = {"vmlinuz"};
+    std::string boot = "vmlinuz";
+    if (arch.pvh_boot) {
+        say("unpacking the kernel for a PVH boot");
+        PvhKernel pvh = pvh_kernel_of(read_file(stage.path() + "/vmlinuz"));
+        if (pvh.elf.empty()) {
+            boot = "vmlinuz (no PVH boot: " + pvh.why_not + ")";
+        } else {
+            write_file_atomic(stage.path() + "/vmlinux", pvh.elf);
+            files.push_back("vmlinux");
+            boot = std::string("pvh: vmlinux, the ") + kernel_compression_name(pvh.compression) + " payload of vmlinuz";
+        }
+    }
+    std::string manifest = std::string(kTreeFormat) + "\nrelease " + tree.release + "\nboot " + boot + "\n";
     if (!config_text.empty()) files.push_back("config");
     for (const auto& m : modules) files.push_back("modules/" + m);
     for (const auto& m : channel_modules) files.push_back("channel-modules/" + m);
@@ -415,8 +433,8 @@ FetchResult KernelCache::fetch(const KernelEntry& entry, const ProgressFn& progr
     write_file_atomic(stage.path() + "/MANIFEST", manifest);
     stage.commit(dir);
     say("extracted " + tree.release + ": vmlinuz " + human_size(file_size(dir + "/vmlinuz")) + ", " +
-        (config_text.empty() ? "no config" : "config") + ", " + std::to_string(modules.size()) + " module(s) in " +
-        seconds_since(start));
+        (config_text.empty() ? "no config" : "config") + ", " + std::to_string(modules.size()) + " module(s), boot " + boot +
+        " in " + seconds_since(start));
 
     std::string problem = verify_tree(dir);
     if (!problem.empty()) throw Error("kernel tree " + dir + " failed verification right after it was written: " + problem);
@@ -499,8 +517,10 @@ FetchResult KernelCache::finish(const KernelEntry& entry, const std::string& dir
     r.image.vmlinuz = dir + "/vmlinuz";
     r.image.modules_dir = dir + "/modules";
     r.image.release = m.release;
+    r.image.boot = m.boot;
     for (const auto& [sha, rel] : m.files) {
         if (rel == "vmlinuz") r.image.image_sha256 = sha;
+        if (rel == "vmlinux") r.image.pvh_vmlinux = dir + "/vmlinux";
         if (rel == "config") r.image.config = dir + "/config";
         if (rel.compare(0, 8, "modules/") == 0) r.image.modules.push_back(rel.substr(8));
         if (rel.compare(0, 16, "channel-modules/") == 0) r.image.channel_modules_dir = dir + "/channel-modules";

@@ -4,8 +4,9 @@
 //
 //   <root>/lock                    flock: one fetch at a time per cache (apt state is shared too)
 //   <root>/artifacts/<sha256>      downloaded .deb / vmlinuz / config, named by their hash
-//   <root>/kernels/<key>/          vmlinuz, config, modules/*.ko, channel-modules/*.ko, busybox,
-//                                  MANIFEST (sha256 of each file)
+//   <root>/kernels/<key>/          vmlinuz, vmlinux (x86_64: its kernel for a PVH boot), config,
+//                                  modules/*.ko, channel-modules/*.ko, busybox,
+//                                  MANIFEST (sha256 of each file, release, how it boots)
 //                                  key = sha256 of the entry's source + pins, so two entries
 //                                  with the same packages (5.10, 5.10-nolsm) share one tree
 //   <root>/apt/                    the private apt configuration, lists and archives
@@ -32,6 +33,10 @@ struct KernelImage {
     // .ko files, empty when the kernel builds them in.
     std::string channel_modules_dir;
     std::string busybox;  // the source's own static busybox; "" when it names none
+    // The ELF kernel unpacked from vmlinuz that QEMU starts at its PVH entry (bzimage.h); ""
+    // when QEMU boots vmlinuz itself, which `boot` then says why.
+    std::string pvh_vmlinux;
+    std::string boot;  // "pvh: vmlinux, the zstd payload of vmlinuz", "vmlinuz", "vmlinuz (no PVH boot: ...)"
 };
 
 enum class FetchStatus { ok, unavailable, unsupported };

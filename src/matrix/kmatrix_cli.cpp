@@ -347,7 +347,8 @@ std::optional<CellSpec> fetch_cell(KernelCache& cache, std::mutex& fetch_mu, con
         }
         return CellSpec{e.name,           e.version,          e.arch,
                         e.cmdline,        r.image.image_sha256, r.image.vmlinuz,
-                        r.image.modules_dir, r.image.channel_modules_dir, r.image.busybox};
+                        r.image.modules_dir, r.image.channel_modules_dir, r.image.busybox,
+                        r.image.pvh_vmlinux, r.image.boot};
     } catch (const std::exception& ex) {
         unrun = unrun_cell(e.name, e.version, Outcome::infra_error, std::string("fetch failed: ") + ex.what(), e.arch);
         return std::nullopt;
@@ -795,6 +796,7 @@ int cmd_repro(const std::vector<std::string>& args) {
     }
     AccelChooser chooser = make_chooser(o, [](const std::string& msg) { std::cerr << "kmatrix: " << msg << "\n"; });
     std::cerr << "kernel:    " << spec->vmlinuz << " (sha256 " << spec->image_sha256 << ")\n";
+    std::cerr << "boot:      " << spec->boot << "\n";
     if (o.shell) std::cerr << "kmatrix: interactive VM; exit the shell to power off, or Ctrl-A x to quit QEMU\n";
     std::string last_state;
     CellResult r = run_cell(*spec, settings, chooser, &g_cancel, [&](const std::string& s) {

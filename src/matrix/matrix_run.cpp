@@ -84,6 +84,7 @@ CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChoo
     r.version = spec.version;
     r.arch = spec.arch;
     r.image_sha256 = spec.image_sha256;
+    r.boot = spec.boot;
     auto say = [&](const std::string& s) {
         if (state) state(s);
     };
@@ -135,7 +136,7 @@ CellResult run_cell(const CellSpec& spec, const RunSettings& settings, AccelChoo
         cfg.qemu = settings.qemu.empty() ? arch.qemu : settings.qemu;
         cfg.memory_mb = settings.memory_mb;
         cfg.accel = accel;
-        cfg.kernel = spec.vmlinuz;
+        cfg.kernel = spec.pvh_vmlinux.empty() ? spec.vmlinuz : spec.pvh_vmlinux;
         cfg.initrd = initrd_path;
         cfg.append = r.cmdline;
         cfg.console_log = r.dir + "/console.log";

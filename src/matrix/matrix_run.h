@@ -24,6 +24,8 @@ struct CellSpec {
     std::string modules_dir;
     std::string channel_modules_dir;  // "" when the results channel needs no module
     std::string busybox;              // the kernel source's own busybox; "" for the binaries'
+    std::string pvh_vmlinux;          // what QEMU starts when set (KernelImage::pvh_vmlinux), else vmlinuz
+    std::string boot;                 // KernelImage::boot
 };
 
 struct RunSettings {
@@ -61,6 +63,7 @@ struct CellResult {
     std::string accel;    // "kvm"/"tcg", empty when no VM ran
     std::string cmdline;  // the full kernel command line booted
     std::string qemu_command;  // the QEMU command line run, shell-quoted: what a boot-fail reproduces with
+    std::string boot;          // how QEMU started the kernel (KernelImage::boot)
     std::string dir;      // this cell's output directory
     std::string console_log;  // path, empty when none was written
     Classification cls;

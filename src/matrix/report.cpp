@@ -163,6 +163,7 @@ std::string junit_xml(const CellResult& c) {
     prop("accel", c.accel);
     prop("cmdline", c.cmdline);
     prop("qemu.command", c.qemu_command);
+    prop("kernel.boot", c.boot);
     prop("lsm", c.suite.lsm);
     std::string modes;
     for (const auto& m : c.suite.attach_modes()) modes += (modes.empty() ? "" : ",") + m;
@@ -469,6 +470,7 @@ std::string results_json(const std::vector<CellResult>& cells, const RunInfo& in
         k["cmdline"] = c.cmdline;
         k["qemu_command"] = c.qemu_command;
         k["image_sha256"] = c.image_sha256;
+        k["boot"] = c.boot;
         k["initramfs_sha256"] = c.initramfs_sha256;
         k["release"] = c.suite.kernel_release;
         k["lsm"] = c.suite.lsm;
