@@ -376,8 +376,22 @@ std::vector<KernelEntry> select_kernels(const std::vector<KernelEntry>& all, con
 AccelChooser make_chooser(const Options& o, const std::function<void(const std::string&)>& note) {
     std::string qemu = o.qemu.empty() ? guest_arch(host_arch()).qemu : o.qemu;
     double probe_s = 4.0 * o.timeout_scale;
+    KvmVerdictFile verdicts(o.source.cache_root() + "/kvm-probe.json", qemu);
     return AccelChooser(o.accel, kvm_device_usable,
-                        [qemu, probe_s](const std::string& kernel) { return probe_kvm_boot(qemu, kernel, probe_s); },
+                        [qemu, probe_s, verdicts, note](const std::string& kernel) {
+                            if (std::optional<bool> known = verdicts.load()) {
+                                note("the KVM probe's verdict from earlier this boot (" + verdicts.path() +
+                                     "; delete it to probe again)");
+                                return *known;
+                            }
+                            const bool boots = probe_kvm_boot(qemu, kernel, probe_s);
+                            try {
+                                verdicts.store(boots);
+                            } catch (const Error& e) {
+                                note(std::string("cannot keep the KVM probe's verdict: ") + e.what());
+                            }
+                            return boots;
+                        },
                         note);
 }
 
@@ -448,7 +462,7 @@ std::vector<CellResult> run_cells(const Options& o, const std::vector<KernelEntr
 
     std::string accel_note;
     AccelChooser chooser = make_chooser(o, [&](const std::string& msg) {
-        accel_note = msg;
+        accel_note += (accel_note.empty() ? "" : "; ") + msg;
         board.note("kmatrix: " + msg);
     });
     KernelCache cache(o.source.cache_root(), o.source.offline);

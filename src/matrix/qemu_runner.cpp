@@ -18,6 +18,8 @@
 #include "common/unique_fd.h"
 #include "matrix/guest_arch.h"
 
+#include <nlohmann/json.hpp>
+
 namespace flowattr::matrix {
 
 double wall_clock_now() {
@@ -157,6 +159,36 @@ Accel AccelChooser::choose(const std::string& kernel) {
     }
     if (note_ && *chosen_ == Accel::tcg && requested_ == "auto") note_(reason_);
     return *chosen_;
+}
+
+KvmVerdictFile::KvmVerdictFile(std::string path, std::string qemu, std::string boot_id)
+    : path_(std::move(path)), qemu_(std::move(qemu)), boot_id_(std::move(boot_id)) {
+    if (boot_id_.empty()) {
+        try {
+            boot_id_ = read_file("/proc/sys/kernel/random/boot_id");
+        } catch (const Error&) {
+            boot_id_.clear();  // no boot_id: nothing is ever taken from the file
+        }
+        while (!boot_id_.empty() && boot_id_.back() == '\n') boot_id_.pop_back();
+    }
+}
+
+std::optional<bool> KvmVerdictFile::load() const {
+    if (boot_id_.empty()) return std::nullopt;
+    try {
+        const auto j = nlohmann::json::parse(read_file(path_));
+        if (j.value("boot_id", "") != boot_id_ || j.value("qemu", "") != qemu_ || !j.contains("kvm_boots") ||
+            !j["kvm_boots"].is_boolean())
+            return std::nullopt;
+        return j["kvm_boots"].get<bool>();
+    } catch (const std::exception&) {
+        return std::nullopt;  // unreadable or not ours: probe again, and store() rewrites it
+    }
+}
+
+void KvmVerdictFile::store(bool kvm_boots) const {
+    if (boot_id_.empty()) return;
+    write_file_atomic(path_, nlohmann::json{{"boot_id", boot_id_}, {"qemu", qemu_}, {"kvm_boots", kvm_boots}}.dump() + "\n");
 }
 
 bool kvm_device_usable() {

@@ -78,6 +78,24 @@ private:
     std::string reason_;
 };
 
+// The KVM probe's verdict kept for the rest of this boot of the machine, in one small file:
+// where KVM guests hang, every probe waits its whole timeout (4 s) before a kmatrix command's
+// first x86_64 VM can start. Keyed by the kernel's boot_id and the QEMU named: a reboot, or
+// another QEMU, probes again (so does deleting the file).
+class KvmVerdictFile {
+public:
+    // BOOT_ID: /proc/sys/kernel/random/boot_id's text (the default reads it).
+    KvmVerdictFile(std::string path, std::string qemu, std::string boot_id = "");
+    // The verdict stored for this boot and QEMU; nullopt when none is (or the file is unreadable).
+    std::optional<bool> load() const;
+    // Throws flowattr::Error when the file cannot be written.
+    void store(bool kvm_boots) const;
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_, qemu_, boot_id_;
+};
+
 bool kvm_device_usable();
 // Boots KERNEL under KVM with no initramfs and waits up to TIMEOUT_S for the kernel's
 // banner on the console. A working KVM prints it in well under a second; the nested-virt

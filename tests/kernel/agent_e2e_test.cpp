@@ -154,6 +154,7 @@ protected:
         RunOptions o;
         o.interfaces = {InterfaceSpec{topo_->client_if, topo_->client.path()},
                         InterfaceSpec{topo_->server_if, topo_->server.path()}};
+        o.max_flows = fa::test::kTestMaxFlows;
         return std::make_unique<Agent>(o);
     }
 

@@ -101,6 +101,7 @@ protected:
         o.interfaces = {InterfaceSpec{topo_->client_if, topo_->client.path()},
                         InterfaceSpec{topo_->server_if, topo_->server.path()}};
         o.interval_s = 0.1;
+        o.max_flows = fa::test::kTestMaxFlows;
         return o;
     }
     std::unique_ptr<fa::test::VethPair> topo_;
@@ -227,6 +228,7 @@ TEST_F(AgentOnAHost, InterfaceGoneAndBackIsReportedAndAttachedAgain) {
     RunOptions o;
     o.interfaces = {InterfaceSpec{topo_->client_if, topo_->client.path()},
                     InterfaceSpec{other.client_if, other.client.path()}};
+    o.max_flows = fa::test::kTestMaxFlows;
     Agent agent(o);
     EXPECT_TRUE(agent.refresh_interfaces().empty()) << "nothing changed yet";
 

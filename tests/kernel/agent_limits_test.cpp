@@ -52,6 +52,7 @@ TEST(AgentRateLimit, HoldsSenderWithinFifteenPercent) {
     RunOptions o;
     o.interfaces = {InterfaceSpec{topo.client_if, topo.client.path()}};
     o.limits = {RateLimitSpec{cgroup.path(), kLimit}};
+    o.max_flows = fa::test::kTestMaxFlows;
     Agent agent(o);
 
     Child receiver("fa-rate-rx", topo.server.fd(), [&](int out) {

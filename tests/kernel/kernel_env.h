@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -24,6 +25,11 @@
     } while (0)
 
 namespace fa::test {
+// The flow table of the agents the tests start in-process, which see a few dozen flows each:
+// the kernel allocates an LRU table whole, and the default 65,536 entries cost a VM under TCG
+// about 50 ms per start. The CLI tests run `flowattr run` with its default.
+inline constexpr std::uint32_t kTestMaxFlows = 4096;
+
 // Asks DONE every STEP until it holds or LIMIT has passed; says whether it held. Tests wait on
 // the condition they need, not for a fixed time: under TCG with other VMs beside it a guest's
 // ARP exchange or grace period can take far longer than on an idle machine.

@@ -183,6 +183,32 @@ TEST(AccelChooser, ProbesOnceAcrossThreads) {
     EXPECT_EQ(f.probes, 1);
 }
 
+// A verdict serves the boot and the QEMU it was probed for, nothing else; a file that is not
+// one is no verdict (and the next store replaces it).
+TEST(KvmVerdictFile, KeptPerBootAndQemu) {
+    flowattr::TempDir dir("kvm-verdict");
+    const std::string path = dir.path() + "/kvm-probe.json";
+    const fm::KvmVerdictFile here(path, "qemu-system-x86_64", "boot-a");
+    EXPECT_EQ(here.load(), std::nullopt) << "nothing stored yet";
+    here.store(false);
+    EXPECT_EQ(here.load(), std::optional<bool>(false));
+    EXPECT_EQ(fm::KvmVerdictFile(path, "qemu-system-x86_64", "boot-b").load(), std::nullopt) << "after a reboot";
+    EXPECT_EQ(fm::KvmVerdictFile(path, "/opt/qemu/bin/qemu-system-x86_64", "boot-a").load(), std::nullopt)
+        << "another QEMU";
+    here.store(true);
+    EXPECT_EQ(here.load(), std::optional<bool>(true));
+    flowattr::write_file_atomic(path, "{\"boot_id\": \"boot-a\", \"qemu\": \"qemu-system-x86_64\", \"kvm_boots\": \"yes\"}");
+    EXPECT_EQ(here.load(), std::nullopt) << "a verdict that is not a boolean";
+    flowattr::write_file_atomic(path, "not json");
+    EXPECT_EQ(here.load(), std::nullopt);
+    // This machine's own boot_id is read when none is given.
+    const fm::KvmVerdictFile this_boot(path, "qemu-system-x86_64");
+    this_boot.store(false);
+    std::string boot_id = flowattr::read_file("/proc/sys/kernel/random/boot_id");
+    boot_id.pop_back();
+    EXPECT_EQ(fm::KvmVerdictFile(path, "qemu-system-x86_64", boot_id).load(), std::optional<bool>(false));
+}
+
 // Killed processes may linger as zombies until their (re)parent reaps them; those count as gone.
 bool alive(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
