@@ -124,6 +124,8 @@ int main(int argc, char** argv) {
     bpf_program__set_autoload(flow->progs.fa_tcx_ingress, false);
     bpf_program__set_autoload(flow->progs.fa_tcx_egress, false);
     bpf_program__set_autoload(flow->progs.fa_tc_ingress, false);
+    // The table as the agent sizes it by default (the object's own default is smaller).
+    bpf_map__set_max_entries(flow->maps.fa_flows, flowattr::agent::FlowMonitorOptions{}.max_flows);
     if (flow_bpf__load(flow.get()) != 0) {
         std::fprintf(stderr, "flowattr_bench: cannot load the flow program:\n%s", quiet.text().c_str());
         return 1;
