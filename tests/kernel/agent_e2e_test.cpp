@@ -215,10 +215,24 @@ TEST_P(AgentEndToEnd, TcpAndUdpAttributedOnBothEnds) {
     EXPECT_EQ(parent.wait(), 0);
     EXPECT_EQ(client_old.wait(), 0);
     EXPECT_EQ(client_new.wait(), 0);
-    usleep(200000);
 
-    std::vector<FlowRecord> flows = agent->collect();
+    // The last FIN and ACK may still be on their way through the peer's backlog: read the
+    // table until both connections are closed and each end has counted what the other sent
+    // (or 5 s), then check everything.
     auto port_of = [](const std::string& line) { return std::uint16_t(std::stoi(line.substr(5))); };
+    std::vector<FlowRecord> flows;
+    fa::test::wait_until([&] {
+        flows = agent->collect();
+        for (const std::string* port_line : {&old_port, &new_port}) {
+            const std::uint16_t client_port = port_of(*port_line), server_port = port_line == &old_port ? 7001 : 7002;
+            const FlowRecord* c = find_flow(flows, topo_->client_if, FA_PROTO_TCP, client_port, server_port);
+            const FlowRecord* s = find_flow(flows, topo_->server_if, FA_PROTO_TCP, server_port, client_port);
+            if (!c || !s || !c->stats.ended || c->stats.packets[FA_DIR_EGRESS] != s->stats.packets[FA_DIR_INGRESS] ||
+                c->stats.packets[FA_DIR_INGRESS] != s->stats.packets[FA_DIR_EGRESS])
+                return false;
+        }
+        return true;
+    });
     const unsigned l2l3 = 14 + f.l3_header;
 
     struct Expect {
