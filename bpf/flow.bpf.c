@@ -24,7 +24,6 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
 #include "flowattr.h"
@@ -172,14 +171,22 @@ static __always_inline int fa_load(struct __sk_buff *skb, __u32 off, void *to, _
  * The flows' clock, CLOCK_MONOTONIC either way, read when a flow starts or ends:
  * the coarse one (5.11+, a tick's resolution) where the kernel has it, as it
  * costs a fraction of the precise one, and first/last seen are reported per
- * interval, not per packet. On older kernels the branch is dead after CO-RE
- * relocation and the verifier removes it with its unknown helper. Every other
- * packet reads only jiffies (fa_flow_stats): even the coarse clock was 13 of
- * the 90 ns a packet of an existing flow cost (bench/flow_bench.cpp).
+ * interval, not per packet. Every other packet reads only jiffies
+ * (fa_flow_stats): even the coarse clock was 13 of the 90 ns a packet of an
+ * existing flow cost (bench/flow_bench.cpp).
+ *
+ * The kernel's version, which libbpf takes from uname at load, decides: every
+ * kernel since 5.11 has the coarse clock, and on an older one the branch is dead
+ * and the verifier removes it with its unknown helper. A CO-RE test of the
+ * helper's enum did the same, but made libbpf parse the kernel's whole BTF at
+ * every load of this object, which needs it for nothing else: 30-60 ms of each
+ * load in a VM under TCG.
  */
+extern int LINUX_KERNEL_VERSION __kconfig;
+
 static __always_inline __u64 fa_now(void)
 {
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_ktime_get_coarse_ns))
+	if (LINUX_KERNEL_VERSION >= KERNEL_VERSION(5, 11, 0))
 		return bpf_ktime_get_coarse_ns();
 	return bpf_ktime_get_ns();
 }

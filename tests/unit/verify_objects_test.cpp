@@ -40,7 +40,8 @@ TEST(OwnObjects, BuiltObjectsHaveNoFindings) {
 }
 
 // clang's output before `bpftool gen object` links it: DATASEC sizes and VAR offsets are
-// still 0, and only libbpf's fix-ups at open make it acceptable.
+// still 0, an extern (flow.bpf.c's LINUX_KERNEL_VERSION) is a VAR the kernel refuses, and
+// only libbpf's fix-ups at open make it acceptable.
 TEST(OwnObjects, RawClangObjectsPassOnlyAfterTheFixups) {
     const auto objects = files_in(fa::test::build_dir() + "/bpf", ".raw.o");
     if (objects.empty()) GTEST_SKIP() << "no raw clang objects in the build tree";
@@ -52,7 +53,9 @@ TEST(OwnObjects, RawClangObjectsPassOnlyAfterTheFixups) {
         const ElfFile elf(path, bytes);
         const BtfCheck raw = check_btf(elf.section_data(*elf.find_section(".BTF")));
         ASSERT_FALSE(raw.findings.empty()) << path;
-        EXPECT_NE(raw.findings.front().log.find("size == 0"), std::string::npos) << raw.findings.front().log;
+        const std::string& log = raw.findings.front().log;
+        EXPECT_TRUE(log.find("size == 0") != std::string::npos || log.find("Linkage not supported") != std::string::npos)
+            << log;
     }
 }
 
