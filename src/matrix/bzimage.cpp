@@ -46,8 +46,8 @@ KernelCompression compression_of(std::string_view payload) {
 
 // lib/decompress_unlz4.c's framing (lz4 -l): the magic, then blocks each prefixed by its
 // compressed size, each unpacking to at most 8 MiB. liblz4's frame API reads only the newer
-// framing, so the blocks go through its block decoder one by one.
-void unpack_lz4_legacy(std::string_view in, std::string& out) {
+// framing, so the blocks go through its block decoder one by one. Returns the bytes unpacked.
+std::size_t unpack_lz4_legacy(std::string_view in, std::string& out) {
     constexpr std::size_t kBlock = 8u << 20;
     std::size_t at = 4, produced = 0;
     while (at + 4 <= in.size() && produced < out.size()) {
@@ -61,18 +61,16 @@ void unpack_lz4_legacy(std::string_view in, std::string& out) {
         produced += std::size_t(n);
         at += size;
     }
-    if (produced != out.size())
-        throw Error("lz4 payload: " + std::to_string(produced) + " bytes unpacked, the trailer says " + std::to_string(out.size()));
+    return produced;
 }
 
-void unpack_zstd(std::string_view in, std::string& out) {
+std::size_t unpack_zstd(std::string_view in, std::string& out) {
     const std::size_t n = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
     if (ZSTD_isError(n)) throw Error(std::string("zstd payload: ") + ZSTD_getErrorName(n));
-    if (n != out.size())
-        throw Error("zstd payload: " + std::to_string(n) + " bytes unpacked, the trailer says " + std::to_string(out.size()));
+    return n;
 }
 
-void unpack_gzip(std::string_view in, std::string& out) {
+std::size_t unpack_gzip(std::string_view in, std::string& out) {
     z_stream z{};
     if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) throw Error("gzip payload: inflateInit2 failed");
     std::unique_ptr<z_stream, int (*)(z_stream*)> owner(&z, inflateEnd);
@@ -82,8 +80,7 @@ void unpack_gzip(std::string_view in, std::string& out) {
     z.avail_out = uInt(out.size());
     const int rc = inflate(&z, Z_FINISH);
     if (rc != Z_STREAM_END) throw Error(std::string("gzip payload: ") + (z.msg ? z.msg : "inflate did not finish"));
-    if (z.total_out != out.size())
-        throw Error("gzip payload: " + std::to_string(z.total_out) + " bytes unpacked, the trailer says " + std::to_string(out.size()));
+    return z.total_out;
 }
 
 }  // namespace
@@ -121,14 +118,19 @@ std::string unpack_bzimage_payload(std::string_view image, const BzImagePayload&
     const std::uint32_t size = le32(in, in.size() - 4);
     if (size == 0 || size > kMaxKernelSize) throw Error("the payload's size trailer says " + std::to_string(size) + " bytes");
     std::string out(size, '\0');
+    const std::string_view stream = in.substr(0, in.size() - 4);
+    std::size_t produced = 0;
     switch (payload.compression) {
-        case KernelCompression::lz4: unpack_lz4_legacy(in.substr(0, in.size() - 4), out); break;
-        case KernelCompression::zstd: unpack_zstd(in.substr(0, in.size() - 4), out); break;
-        case KernelCompression::gzip: unpack_gzip(in.substr(0, in.size() - 4), out); break;
+        case KernelCompression::lz4: produced = unpack_lz4_legacy(stream, out); break;
+        case KernelCompression::zstd: produced = unpack_zstd(stream, out); break;
+        case KernelCompression::gzip: produced = unpack_gzip(stream, out); break;
         default:
             throw Error(std::string("a ") + kernel_compression_name(payload.compression) +
                         " payload is not unpacked here (lz4, zstd and gzip are)");
     }
+    if (produced != out.size())
+        throw Error(std::string(kernel_compression_name(payload.compression)) + " payload: " + std::to_string(produced) +
+                    " bytes unpacked, the trailer says " + std::to_string(out.size()));
     return out;
 }
 
