@@ -79,8 +79,8 @@ private:
 };
 
 // The KVM probe's verdict kept for the rest of this boot of the machine, in one small file:
-// where KVM guests hang, every probe waits its whole timeout (4 s) before a kmatrix command's
-// first x86_64 VM can start. Keyed by the kernel's boot_id and the QEMU named: a reboot, or
+// every probe boots a VM (until the kernel's banner, or up to 4 s where KVM guests hang)
+// before a kmatrix command's first x86_64 VM can start. Keyed by the kernel's boot_id and the QEMU named: a reboot, or
 // another QEMU, probes again (so does deleting the file).
 class KvmVerdictFile {
 public:
