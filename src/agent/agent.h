@@ -63,8 +63,8 @@ public:
     std::vector<CgroupUsage> cgroup_usage() const { return cgroups_->snapshot(); }
     std::uint64_t counter(fa_counter index) const { return flows_->counter(index); }
     // Drains the flow-event ring buffer, waiting up to TIMEOUT_MS for the first event. Every
-    // event is noted; with JSON_OUT each is also printed there, joined with its flow's
-    // counters, as `flowattr run -o json` prints it. Returns the events handled.
+    // event is noted; with JSON_OUT each is also printed there with the counters it carries,
+    // as `flowattr run -o json` prints it. Returns the events handled.
     int poll_events(int timeout_ms, std::ostream* json_out = nullptr);
     DatapathCounters counters() const;
     std::vector<InterfaceChange> refresh_interfaces() { return flows_->refresh_interfaces(); }
@@ -117,7 +117,15 @@ private:
     FlowKeyMap<KnownFlow> known_;
     std::uint64_t evicted_ = 0;
     std::uint64_t events_seen_ = 0;
-    std::ostream* event_out_ = nullptr;  // JSON output of the poll_events() under way: events go here
+    // The JSON output of the poll_events() under way, and the clocks its events are printed
+    // with: read at its first event rather than per event (a drain takes milliseconds).
+    struct EventOutput {
+        std::ostream* out = nullptr;
+        bool clocks_read = false;
+        std::int64_t mono_to_unix_ns = 0;
+        std::uint64_t now_unix_ns = 0;
+    };
+    EventOutput event_output_;
 };
 
 // CLOCK_REALTIME minus CLOCK_MONOTONIC now: added to a bpf_ktime_get_ns() stamp it gives

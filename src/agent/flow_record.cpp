@@ -23,8 +23,9 @@ void put2(char* p, unsigned v) {
 
 // "YYYY-MM-DDTHH:MM:SS.mmmZ". gmtime_r and a formatted print per timestamp were half of a flow
 // line's cost, and a line's three timestamps, like the lines printed together, nearly always
-// share their second: its text is kept per thread and only the milliseconds written anew.
-std::string iso8601(std::uint64_t unix_ns) {
+// share their second: its text is kept per thread and only the milliseconds written anew,
+// straight into the line.
+void append_iso8601(std::string& out, std::uint64_t unix_ns) {
     thread_local time_t cached_secs = -1;
     thread_local std::string cached;  // "YYYY-MM-DDTHH:MM:SS"
     const time_t secs = time_t(unix_ns / 1000000000ull);
@@ -42,10 +43,13 @@ std::string iso8601(std::uint64_t unix_ns) {
     const unsigned ms = unsigned((unix_ns % 1000000000ull) / 1000000);
     char fraction[5] = {'.', char('0' + ms / 100), 0, 0, 'Z'};
     put2(fraction + 2, ms % 100);
+    out += cached;
+    out.append(fraction, sizeof(fraction));
+}
+
+std::string iso8601(std::uint64_t unix_ns) {
     std::string text;
-    text.reserve(cached.size() + sizeof(fraction));
-    text += cached;
-    text.append(fraction, sizeof(fraction));
+    append_iso8601(text, unix_ns);
     return text;
 }
 
@@ -161,14 +165,18 @@ std::string flow_to_json(const FlowRecord& f, std::uint64_t report_unix_ns, cons
     out += ",\"family\":";
     append_name(out, k.family == FA_AF_INET6 ? "ipv6" : "ipv4");
     out += ",\"first_seen\":";
-    append_name(out, iso8601(f.first_seen_unix_ns));
+    out += '"';
+    append_iso8601(out, f.first_seen_unix_ns);
+    out += '"';
     out += ",\"iface\":";
     append_text(out, f.iface);
     out += ",\"ifindex\":";
     append_number(out, k.ifindex);
     append_counts(out, ",\"ingress\":", s, FA_DIR_INGRESS);
     out += ",\"last_seen\":";
-    append_name(out, iso8601(f.last_seen_unix_ns));
+    out += '"';
+    append_iso8601(out, f.last_seen_unix_ns);
+    out += '"';
     append_endpoint(out, ",\"local\":", k, k.local_addr, k.local_port);
     out += ",\"netns\":";
     append_number(out, f.netns_inode);
@@ -210,8 +218,9 @@ std::string flow_to_json(const FlowRecord& f, std::uint64_t report_unix_ns, cons
         first_flag = false;
         append_name(out, tcp_flag_name(bit));
     }
-    out += "],\"time\":";
-    append_name(out, iso8601(report_unix_ns));
+    out += "],\"time\":\"";
+    append_iso8601(out, report_unix_ns);
+    out += '"';
     out += ",\"type\":";
     append_name(out, type);
     out += '}';

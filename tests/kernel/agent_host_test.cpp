@@ -166,7 +166,15 @@ TEST_F(AgentOnAHost, HalfClosedConnectionIsOneFlowToTheEnd) {
         for (const auto& j : lines) {
             if (!is_flow(j, iface, local, remote)) continue;
             records++;
-            if (j["type"] == "flow_start") starts++;
+            if (j["type"] == "flow_start") {
+                // As of the packet that started it: the client's SYN, out on one end, in on the other.
+                starts++;
+                const char* syn_way = pid == client_pid ? "egress" : "ingress";
+                const char* other_way = pid == client_pid ? "ingress" : "egress";
+                EXPECT_EQ(j[syn_way]["packets"], 1) << j.dump();
+                EXPECT_EQ(j[other_way]["packets"], 0) << j.dump();
+                EXPECT_EQ(j["tcp_flags"], json::array({"SYN"})) << j.dump();
+            }
             ASSERT_FALSE(j["process"].is_null()) << "identity lost mid-connection: " << j.dump();
             EXPECT_EQ(j["process"]["pid"], pid) << j.dump();
             EXPECT_EQ(j["process"]["comm"], comm) << j.dump();

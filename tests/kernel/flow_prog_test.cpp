@@ -660,7 +660,11 @@ TEST_F(FlowEventsTest, StartOnFirstPacketEndOnFinBothWaysOrRst) {
     EXPECT_EQ(events[0].type, FA_EVENT_FLOW_START);
     EXPECT_EQ(events[0].direction, FA_DIR_EGRESS);
     EXPECT_TRUE(same_key(events[0].key, key)) << describe(events[0].key);
-    EXPECT_NE(events[0].ts_ns, 0u);
+    // Each event carries the flow's statistics as of its packet: here, the SYN alone.
+    expect_counts(events[0].stats, 0, 0, 1, 54);
+    EXPECT_EQ(events[0].stats.tcp_flags, kTcpSyn);
+    EXPECT_NE(events[0].stats.first_seen_ns, 0u);
+    EXPECT_EQ(events[0].stats.ended, 0);
 
     // The hot path writes no events.
     ingress(segment(kRemote4, kLocal4, 443, 50000, kTcpSyn | kTcpAck));
@@ -684,6 +688,9 @@ TEST_F(FlowEventsTest, StartOnFirstPacketEndOnFinBothWaysOrRst) {
     EXPECT_EQ(events[0].type, FA_EVENT_FLOW_END);
     EXPECT_EQ(events[0].direction, FA_DIR_EGRESS);
     EXPECT_TRUE(same_key(events[0].key, key));
+    expect_counts(events[0].stats, 3, 3 * 54, 4, 4 * 54);
+    EXPECT_EQ(events[0].stats.ended, 1);
+    EXPECT_EQ(events[0].stats.first_seen_ns, flow(key).first_seen_ns);
 
     // The last ACK and a late RST belong to the same flow and end nothing again.
     ingress(segment(kRemote4, kLocal4, 443, 50000, kTcpAck));
@@ -701,6 +708,10 @@ TEST_F(FlowEventsTest, StartOnFirstPacketEndOnFinBothWaysOrRst) {
     EXPECT_EQ(events[0].type, FA_EVENT_FLOW_START);
     EXPECT_EQ(events[1].type, FA_EVENT_FLOW_END);
     EXPECT_TRUE(same_key(events[1].key, make_key(kProtoTcp, kLocal4, 9, kRemote4, 1234)));
+    for (const auto& e : events) {
+        expect_counts(e.stats, 1, 54, 0, 0);
+        EXPECT_EQ(e.stats.ended, 1);
+    }
     EXPECT_EQ(counters()[FA_CNT_RINGBUF_DROPS], 0u);
 }
 
