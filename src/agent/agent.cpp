@@ -124,7 +124,8 @@ const ProcessInfo& Agent::process_for(const fa_identity& id) {
     auto key = std::make_pair(id.tgid, id.start_time_ns);
     auto it = processes_.find(key);
     if (it == processes_.end()) {
-        it = processes_.emplace(key, KnownProcess{read_process_info(id.tgid, id.start_time_ns), collections_}).first;
+        it = processes_.emplace(key, KnownProcess{read_process_info(id.tgid, id.start_time_ns), collections_, collections_})
+                 .first;
     } else if (it->second.info.alive && it->second.checked_in != collections_) {
         it->second.info.alive = process_alive(id.tgid, id.start_time_ns);
         it->second.checked_in = collections_;
@@ -158,6 +159,10 @@ void Agent::visit_table(const std::function<void(const std::vector<FlowEntry>& b
 Agent::FlowVerdict Agent::judge(const FlowEntry& f, bool final_report, std::uint64_t mono_now, std::uint64_t grace_ns) {
     KnownFlow& known = note_flow(f.key, f.stats.first_seen_ns);
     known.read = collections_;
+    if (f.stats.identity.tgid) {
+        const auto process = processes_.find({f.stats.identity.tgid, f.stats.identity.start_time_ns});
+        if (process != processes_.end()) process->second.flow_found_in = collections_;
+    }
     const bool changed = !known.reported || known.reported_last_seen_jiffies != f.stats.last_seen_jiffies;
     if (changed || final_report) {
         known.reported = true;
@@ -205,6 +210,13 @@ void Agent::sweep_evicted() {
         }
         evicted_++;
         it = known_.erase(it);
+    }
+}
+
+void Agent::sweep_processes() {
+    for (auto it = processes_.begin(); it != processes_.end();) {
+        if (it->second.flow_found_in == collections_) ++it;
+        else it = processes_.erase(it);
     }
 }
 
@@ -262,6 +274,7 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
         }
     });
     sweep_evicted();
+    sweep_processes();
     // The table was just read: count it from that read rather than walk it again.
     DatapathCounters c = counters_with(in_table);
     if (table_view) {

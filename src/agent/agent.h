@@ -62,6 +62,9 @@ public:
     std::vector<FlowRecord> collect();
     std::vector<CgroupUsage> cgroup_usage() const { return cgroups_->snapshot(); }
     std::uint64_t counter(fa_counter index) const { return flows_->counter(index); }
+    // The processes whose details the agent keeps: those of the flows its last table read found,
+    // and of events since.
+    std::size_t processes_known() const { return processes_.size(); }
     // Drains the flow-event ring buffer, waiting up to TIMEOUT_MS for the first event. Every
     // event is noted; with JSON_OUT each is also printed there with the counters it carries,
     // as `flowattr run -o json` prints it. Returns the events handled.
@@ -78,7 +81,8 @@ public:
 private:
     struct KnownProcess {
         ProcessInfo info;
-        std::uint64_t checked_in = 0;  // the collect() that last checked it was alive
+        std::uint64_t checked_in = 0;     // the collect() that last checked it was alive
+        std::uint64_t flow_found_in = 0;  // the table read that last found a flow of it
     };
 
     void on_event(const fa_flow_event& event);
@@ -94,6 +98,9 @@ private:
     // After a table read marked every flow it found (KnownFlow::read): the ones it did not find
     // were evicted, and are forgotten.
     void sweep_evicted();
+    // After the same read: the processes no flow in the table belongs to any more are
+    // forgotten, so a host that runs many short-lived processes does not grow the agent.
+    void sweep_processes();
     // One read of the whole table; each read checks the processes it meets once.
     std::vector<FlowEntry> read_table();
     // The same read, a batch at a time.
