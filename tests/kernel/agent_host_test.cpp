@@ -282,29 +282,37 @@ TEST_F(AgentOnAHost, InterfaceGoneAndBackIsReportedAndAttachedAgain) {
     EXPECT_EQ(back_flow->netns_inode, netns_inode_of(topo_->client.path()));
 }
 
-// A table smaller than the traffic: the kernel's LRU drops flows silently; the agent counts
-// every one it lost.
-TEST_F(AgentOnAHost, FullTableCountsEvictions) {
+// A table smaller than the traffic, from many short-lived processes: the kernel's LRU drops
+// flows silently; the agent counts every one it lost, and keeps the details of the processes
+// whose flows the table still holds, not of every process it ever met.
+TEST_F(AgentOnAHost, FullTableCountsEvictionsAndForgetsTheirProcesses) {
     RunOptions o = options();
     o.max_flows = 16;
     Agent agent(o);
-    const int kSockets = 60;
-    Child sender("fa-evict-tx", topo_->client.fd(), [&](int) {
-        for (int i = 0; i < kSockets; i++) {
-            int s = socket(AF_INET, SOCK_DGRAM, 0);
-            sockaddr_in a = ipv4("10.231.0.2", std::uint16_t(7400 + i));
-            sendto(s, "z", 1, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-            close(s);
+    const int kProcesses = 20, kSocketsEach = 3;
+    std::ostringstream printed;
+    for (int p = 0; p < kProcesses; p++) {
+        Child sender("fa-evict-tx", topo_->client.fd(), [&](int) {
+            for (int i = 0; i < kSocketsEach; i++) {
+                int s = socket(AF_INET, SOCK_DGRAM, 0);
+                sockaddr_in a = ipv4("10.231.0.2", std::uint16_t(7400 + p * kSocketsEach + i));
+                if (sendto(s, "z", 1, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 1) return 1;
+                close(s);
+            }
+            return 0;
+        });
+        ASSERT_EQ(sender.wait(), 0);
+        while (agent.poll_events(0, &printed) > 0) {
         }
-        return 0;
-    });
-    EXPECT_EQ(sender.wait(), 0);
-    // Each datagram is a flow on each end: 120 flows through a table of 16. They leave once ARP
-    // is answered; report intervals until the agent has seen them all (or 5 s).
+    }
+    // Each datagram is a flow on each end: 120 flows through a table of 16, each printed as it
+    // starts. They leave once ARP is answered; report intervals until the agent has seen them
+    // all (or 5 s).
+    const std::uint64_t kFlows = 2u * kProcesses * kSocketsEach;
     json summary;
     std::string report;
     fa::test::wait_until([&] {
-        while (agent.poll_events(0) > 0) {
+        while (agent.poll_events(0, &printed) > 0) {
         }
         std::ostringstream out;
         agent.report_interval(out, false);
@@ -312,53 +320,19 @@ TEST_F(AgentOnAHost, FullTableCountsEvictions) {
         for (const auto& j : json_lines(report))
             if (j["type"] == "agent") summary = j;
         return !summary.is_null() &&
-               summary["flows"].get<std::uint64_t>() + summary["flows_evicted"].get<std::uint64_t>() >= 2u * kSockets;
+               summary["flows"].get<std::uint64_t>() + summary["flows_evicted"].get<std::uint64_t>() >= kFlows;
     });
     ASSERT_FALSE(summary.is_null()) << report;
     const auto flows = summary["flows"].get<std::uint64_t>(), evicted = summary["flows_evicted"].get<std::uint64_t>();
     EXPECT_LE(flows, 16u);
-    EXPECT_GE(flows + evicted, 2u * kSockets) << summary.dump();
+    EXPECT_GE(flows + evicted, kFlows) << summary.dump();
     EXPECT_EQ(summary["events"]["lost"], 0) << summary.dump();
-}
 
-// Many short-lived processes, each with one flow, through a table that holds a few: the agent
-// keeps the details of the processes whose flows the table still holds, not of every process
-// it ever met.
-TEST_F(AgentOnAHost, ProcessesAreForgottenWithTheirFlows) {
-    RunOptions o = options();
-    o.max_flows = 16;
-    Agent agent(o);
-    const int kProcesses = 24;
-    std::ostringstream printed;
-    for (int i = 0; i < kProcesses; i++) {
-        Child sender("fa-short-tx", topo_->client.fd(), [&](int) {
-            int s = socket(AF_INET, SOCK_DGRAM, 0);
-            sockaddr_in a = ipv4("10.231.0.2", std::uint16_t(7500 + i));
-            return sendto(s, "p", 1, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 1 ? 0 : 1;
-        });
-        ASSERT_EQ(sender.wait(), 0);
-        while (agent.poll_events(0, &printed) > 0) {
-        }
-    }
-    // Each datagram is a flow on each end (48 through a table of 16), printed as it starts: the
-    // agent met every sender. Report intervals until it has seen them all (or 5 s).
-    json summary;
-    fa::test::wait_until([&] {
-        while (agent.poll_events(0, &printed) > 0) {
-        }
-        std::ostringstream out;
-        agent.report_interval(out, false);
-        for (const auto& j : json_lines(out.str()))
-            if (j["type"] == "agent") summary = j;
-        return !summary.is_null() &&
-               summary["flows"].get<std::uint64_t>() + summary["flows_evicted"].get<std::uint64_t>() >= 2u * kProcesses;
-    });
-    ASSERT_FALSE(summary.is_null());
     std::set<long> senders;
     for (const auto& j : json_lines(printed.str()))
-        if (j["type"] == "flow_start" && !j["process"].is_null() && j["process"]["comm"] == "fa-short-tx")
+        if (j["type"] == "flow_start" && !j["process"].is_null() && j["process"]["comm"] == "fa-evict-tx")
             senders.insert(j["process"]["pid"].get<long>());
-    EXPECT_EQ(senders.size(), std::size_t(kProcesses)) << "every sender's flow was printed with its process";
+    EXPECT_EQ(senders.size(), std::size_t(kProcesses)) << "every sender's flows were printed with its process";
     EXPECT_LE(agent.processes_known(), 16u) << "processes of flows long evicted are still kept";
     EXPECT_GT(agent.processes_known(), 0u) << "the flows the table holds keep their processes";
 }
