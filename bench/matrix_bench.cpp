@@ -33,9 +33,9 @@ struct MatrixRun {
     nlohmann::json kernels;  // results.json "kernels"
 };
 
-// JOBS 0: kmatrix's own default (one VM more than cores).
+// JOBS 0: kmatrix's own default (two VMs a core and one more).
 std::string jobs_name(int jobs) { return jobs > 0 ? "j" + std::to_string(jobs) : "default"; }
-std::string jobs_flag(int jobs) { return jobs > 0 ? "-j" + std::to_string(jobs) : "default -j (cores + 1)"; }
+std::string jobs_flag(int jobs) { return jobs > 0 ? "-j" + std::to_string(jobs) : "default -j (2 x cores + 1)"; }
 
 MatrixRun run_matrix(const std::string& kmatrix, const std::string& kernels, const std::string& artifacts,
                      const std::string& out, int jobs) {

@@ -195,10 +195,12 @@ void run_pool(std::size_t count, int jobs, const std::function<void(std::size_t)
 }
 
 int jobs_for(long cores, long long available_kb, int memory_mb) {
-    // A VM is one emulator thread (one vCPU), idle while its guest waits on a sleep or an RCU
-    // grace period: one VM more than cores keeps every core busy. 9 VMs under TCG on 2 cores:
-    // -j2 139.9 s, -j3 112.0 s, -j4 113.4 s (PERFORMANCE.md).
-    const long by_cores = (cores > 0 ? cores : 1) + 1;
+    // A VM is one emulator thread (one vCPU), idle while its guest waits on a condition, a
+    // sleep or an RCU grace period: in the matrix its tests spend about as long waiting as
+    // working (idle_s against busy_s in results.json), so two VMs a core, and one more, keep
+    // every core busy. 9 VMs under TCG on 2 cores: -j3 75.9 to 78.9 s, -j4 77.0, -j5 66.6 to
+    // 71.2, -j6 66.9 and 69.1, -j9 66.9 (PERFORMANCE.md).
+    const long by_cores = 2 * (cores > 0 ? cores : 1) + 1;
     // QEMU/TCG needs ~200 MiB beyond guest RAM (translation cache, device model).
     const long long per_vm_kb = (long long)(memory_mb + 200) * 1024;
     const long long by_memory = available_kb > 0 ? (available_kb / 2) / per_vm_kb : 1;

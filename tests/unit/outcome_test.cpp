@@ -229,11 +229,13 @@ TEST(Outcome, ShellSessionsPass) {
 
 namespace {
 
-// One VM more than cores (each VM idles while its guest waits), cut by half the free memory.
-TEST(MatrixJobs, OneMoreThanCoresWithinHalfTheFreeMemory) {
+// Two VMs a core and one more (each VM idles about half its time, waiting in its guest), cut
+// by half the free memory.
+TEST(MatrixJobs, TwoPerCoreAndOneMoreWithinHalfTheFreeMemory) {
     const long long gib = 1024 * 1024;
-    EXPECT_EQ(fm::jobs_for(2, 24 * gib, 512), 3);
-    EXPECT_EQ(fm::jobs_for(16, 24 * gib, 512), 17);
+    EXPECT_EQ(fm::jobs_for(2, 24 * gib, 512), 5);
+    EXPECT_EQ(fm::jobs_for(4, 24 * gib, 512), 9);
+    EXPECT_EQ(fm::jobs_for(16, 24 * gib, 512), 17) << "12 GiB for VMs of 712 MiB";
     EXPECT_EQ(fm::jobs_for(16, 4 * gib, 512), 2) << "2 GiB for VMs of 712 MiB";
     EXPECT_EQ(fm::jobs_for(2, 512 * 1024, 512), 1) << "never below one";
     EXPECT_EQ(fm::jobs_for(0, 0, 512), 1) << "unknown cores and memory";
