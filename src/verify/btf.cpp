@@ -389,6 +389,12 @@ private:
         const std::uint64_t end = begin + hdr.type_len;
         std::uint32_t id = btf_->start_id_;
         bool ok = true;
+        // The most each pool can get: a member, enumerator or variable takes 8 bytes or more of
+        // the type section, and each type record 12.
+        btf_->types_.reserve(hdr.type_len / kTypeRecordSize);
+        btf_->members_.reserve(hdr.type_len / 8);
+        btf_->enumerators_.reserve(hdr.type_len / 8);
+        btf_->secinfos_.reserve(hdr.type_len / 12);
         for (std::uint64_t cur = begin; cur < end; id++) {
             const std::uint64_t left = end - cur;
             if (left < kTypeRecordSize) {
@@ -449,8 +455,20 @@ private:
         }
     }
 
+    // Appends to a pool reserved for the whole type section (check_all_metas): no reallocation
+    // moves what earlier types' spans point to.
+    template <typename T>
+    static BtfSpan<T> pool_span(const std::vector<T>& pool, std::size_t first) {
+        return BtfSpan<T>(pool.data() + first, pool.size() - first);
+    }
+
     void read_extra(BtfType& t, std::uint64_t at) const {
         const std::string_view d = btf_->data_;
+        auto& members = btf_->members_;
+        auto& enumerators = btf_->enumerators_;
+        auto& secinfos = btf_->secinfos_;
+        const std::size_t first_member = members.size(), first_enumerator = enumerators.size(),
+                          first_secinfo = secinfos.size();
         switch (t.kind()) {
         case BtfKind::Int:
             t.int_data = load_le32(d, at);
@@ -469,24 +487,29 @@ private:
         case BtfKind::Struct:
         case BtfKind::Union:
             for (std::uint32_t i = 0; i < t.vlen(); i++, at += 12)
-                t.members.push_back({load_le32(d, at), load_le32(d, at + 4), load_le32(d, at + 8)});
+                members.push_back({load_le32(d, at), load_le32(d, at + 4), load_le32(d, at + 8)});
+            t.members = pool_span(members, first_member);
             break;
         case BtfKind::FuncProto:
             for (std::uint32_t i = 0; i < t.vlen(); i++, at += 8)
-                t.members.push_back({load_le32(d, at), load_le32(d, at + 4), 0});
+                members.push_back({load_le32(d, at), load_le32(d, at + 4), 0});
+            t.members = pool_span(members, first_member);
             break;
         case BtfKind::Enum:
             for (std::uint32_t i = 0; i < t.vlen(); i++, at += 8)
-                t.enumerators.push_back({load_le32(d, at), load_le32(d, at + 4)});
+                enumerators.push_back({load_le32(d, at), load_le32(d, at + 4)});
+            t.enumerators = pool_span(enumerators, first_enumerator);
             break;
         case BtfKind::Enum64:
             for (std::uint32_t i = 0; i < t.vlen(); i++, at += 12)
-                t.enumerators.push_back(
+                enumerators.push_back(
                     {load_le32(d, at), std::uint64_t(load_le32(d, at + 8)) << 32 | load_le32(d, at + 4)});
+            t.enumerators = pool_span(enumerators, first_enumerator);
             break;
         case BtfKind::Datasec:
             for (std::uint32_t i = 0; i < t.vlen(); i++, at += 12)
-                t.secinfos.push_back({load_le32(d, at), load_le32(d, at + 4), load_le32(d, at + 8)});
+                secinfos.push_back({load_le32(d, at), load_le32(d, at + 4), load_le32(d, at + 8)});
+            t.secinfos = pool_span(secinfos, first_secinfo);
             break;
         default:
             break;

@@ -78,6 +78,27 @@ struct BtfVarSecinfo {
     std::uint32_t size = 0;
 };
 
+// A type's members, enumerators or variables: a view into the pool its Btf keeps for all of
+// them. Held per type in vectors of their own, a vmlinux BTF's 100,000-odd types cost as many
+// allocations to read and to free, a third of checking it (KernelBtf tests, under TCG in
+// every matrix VM).
+template <typename T>
+class BtfSpan {
+public:
+    BtfSpan() = default;
+    BtfSpan(const T* data, std::size_t size) : data_(data), size_(size) {}
+    const T* begin() const { return data_; }
+    const T* end() const { return data_ + size_; }
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    const T& operator[](std::size_t i) const { return data_[i]; }
+    const T& back() const { return data_[size_ - 1]; }
+
+private:
+    const T* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
 struct BtfType {
     std::uint32_t id = 0;
     std::uint64_t btf_offset = 0;  // where the record starts inside the BTF blob
@@ -87,9 +108,9 @@ struct BtfType {
 
     std::uint32_t int_data = 0;  // INT
     std::uint32_t array_type = 0, array_index_type = 0, array_nelems = 0;  // ARRAY
-    std::vector<BtfMember> members;  // STRUCT, UNION, FUNC_PROTO
-    std::vector<BtfEnumerator> enumerators;  // ENUM, ENUM64
-    std::vector<BtfVarSecinfo> secinfos;  // DATASEC
+    BtfSpan<BtfMember> members;  // STRUCT, UNION, FUNC_PROTO
+    BtfSpan<BtfEnumerator> enumerators;  // ENUM, ENUM64
+    BtfSpan<BtfVarSecinfo> secinfos;  // DATASEC
     std::uint32_t var_linkage = 0;  // VAR
     std::int32_t component_idx = 0;  // DECL_TAG
 
@@ -126,6 +147,11 @@ BtfCheck check_btf(std::string_view data, std::shared_ptr<const Btf> base = null
 
 class Btf {
 public:
+    Btf() = default;
+    // Its types' spans point into its own pools: a copy would point into the original's.
+    Btf(const Btf&) = delete;
+    Btf& operator=(const Btf&) = delete;
+
     const BtfHeader& header() const { return header_; }
     const std::vector<BtfType>& types() const { return types_; }  // this blob's own types, in id order
     std::uint32_t start_id() const { return start_id_; }
@@ -148,6 +174,11 @@ private:
     std::uint32_t start_id_ = 1;
     std::uint32_t start_str_off_ = 0;
     std::vector<BtfType> types_;
+    // Every type's members, enumerators and variables, in type order; reserved for the most
+    // the type section can hold before it is read, so the spans into them stay valid.
+    std::vector<BtfMember> members_;
+    std::vector<BtfEnumerator> enumerators_;
+    std::vector<BtfVarSecinfo> secinfos_;
 };
 
 }  // namespace flowattr::verify
