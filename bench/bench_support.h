@@ -1,11 +1,14 @@
 #pragma once
 // What every benchmark of `make bench` needs alike: the median it reports, a process's peak
-// memory, and its keys in out/bench/results.json (one file for all: the datapath benchmark
+// memory and CPU, and its keys in out/bench/results.json (one file for all: the datapath benchmark
 // writes it whole, the others each set their own keys in it).
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,18 @@ inline long vm_hwm_kib(pid_t pid = 0) {
     while (std::getline(in, line))
         if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
     return -1;
+}
+
+// CPU seconds (user and system) PID has used, from /proc/PID/stat.
+inline double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string skip;
+    for (int i = 3; i < 14; i++) fields >> skip;  // state ... cmajflt: fields 3 to 13
+    double utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return (utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
 // Sets KEY to VALUE in the JSON object at PATH, keeping every other key (a missing or

@@ -154,18 +154,6 @@ std::map<std::uint32_t, ProgramStats> agent_program_stats() {
     return out;
 }
 
-// CPU seconds (user + system) of PID so far.
-double cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::istringstream fields(text.substr(text.rfind(')') + 2));
-    std::string skip;
-    for (int i = 3; i < 14; i++) fields >> skip;  // state ... cmajflt: fields 3 to 13
-    double utime = 0, stime = 0;
-    fields >> utime >> stime;
-    return (utime + stime) / double(sysconf(_SC_CLK_TCK));
-}
-
 // `flowattr run` on both veth ends, started and stopped like a user would; ready once both
 // namespaces' flow programs are loaded.
 class AgentProcess {
@@ -245,12 +233,12 @@ int main(int argc, char** argv) {
                 }
                 for (Traffic traffic : kTraffic) {
                     const auto before = mode == Mode::agent ? agent_program_stats() : decltype(agent_program_stats()){};
-                    const double cpu_before = agent ? cpu_seconds(agent->pid()) : 0;
+                    const double cpu_before = agent ? fa::bench::cpu_seconds(agent->pid()) : 0;
                     const auto start = std::chrono::steady_clock::now();
                     const double rate = run_iperf(topo, traffic);
                     runs.push_back({mode, traffic, round, rate});
                     if (agent) {
-                        agent_cpu_s += cpu_seconds(agent->pid()) - cpu_before;
+                        agent_cpu_s += fa::bench::cpu_seconds(agent->pid()) - cpu_before;
                         agent_wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                         for (const auto& [id, after] : agent_program_stats()) {
                             const auto was = before.find(id);

@@ -2,7 +2,8 @@
 // and the time to read its whole table, at the default 65,536 flows and at --max-flows
 // 1000000. The agent runs on lo as a user would start it; its table is filled to the brim
 // with synthetic flows through a batched update, and the agent reads, joins and prints them
-// for a few intervals before its peak memory is taken.
+// for a few intervals before its peak memory is taken. Then the agent's own CPU at its default
+// interval while 10,000 flows change every second.
 // Usage: flowattr_table_bench FLOWATTR OUT_DIR
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -37,8 +38,10 @@ struct TableSize {
 };
 constexpr TableSize kSizes[] = {{65536, 32, 0}, {1000000, 256, 1000}};
 
-// The fa_flows map of the agent just started: the one with MAX_ENTRIES entries.
+// The fa_flows map of the agent just started: the newest one with MAX_ENTRIES entries (an agent
+// stopped just before may not have been freed yet).
 flowattr::UniqueFd find_flow_table(std::uint32_t max_entries) {
+    flowattr::UniqueFd found;
     for (std::uint32_t id = 0; bpf_map_get_next_id(id, &id) == 0;) {
         flowattr::UniqueFd fd(bpf_map_get_fd_by_id(id));
         if (!fd) continue;
@@ -46,13 +49,15 @@ flowattr::UniqueFd find_flow_table(std::uint32_t max_entries) {
         std::uint32_t len = sizeof(info);
         if (bpf_map_get_info_by_fd(fd.get(), &info, &len) == 0 && std::string(info.name) == "fa_flows" &&
             info.max_entries == max_entries)
-            return fd;
+            found = std::move(fd);
     }
-    return flowattr::UniqueFd();
+    return found;
 }
 
-// N distinct TCP flows on lo, each with one packet each way just now.
-void fill(int fd, std::uint32_t n) {
+// N distinct TCP flows on lo, each with one packet each way just now; TICK is their last
+// seen (in jiffies after their first): written again with a later TICK, every flow has changed
+// for the agent, as if each had carried packets since.
+void fill(int fd, std::uint32_t n, std::uint64_t tick = 0) {
     const std::uint32_t lo = if_nametoindex("lo");
     const std::uint64_t now = flowattr::clock_ns(CLOCK_MONOTONIC);
     constexpr std::uint32_t kChunk = 65536;
@@ -76,6 +81,7 @@ void fill(int fd, std::uint32_t n) {
             v.packets[FA_DIR_INGRESS] = v.packets[FA_DIR_EGRESS] = 1;
             v.bytes[FA_DIR_INGRESS] = v.bytes[FA_DIR_EGRESS] = 64;
             v.first_seen_ns = now;
+            v.last_seen_jiffies = tick;
             keys.push_back(k);
             values.push_back(v);
         }
@@ -85,6 +91,47 @@ void fill(int fd, std::uint32_t n) {
             throw flowattr::Error("cannot fill the flow table", errno);
         done += count;
     }
+}
+
+// `flowattr run` as a user starts it (default interval and table) while ACTIVE flows all change
+// every second: its own CPU over kActiveIntervals intervals, after the first has printed them.
+struct ActiveFlows {
+    std::uint32_t flows = 10000;
+    int intervals = 3;
+    double interval_s = 5;  // flowattr run's default
+    double target_cpu_percent = 2;
+};
+
+nlohmann::json measure_active_flows(const std::string& flowattr, const ActiveFlows& a) {
+    constexpr std::uint32_t kDefaultMaxFlows = 65536;
+    flowattr::matrix::ChildProcess agent({flowattr, "run", "--iface", "lo"}, "/dev/null", true);
+    flowattr::UniqueFd table;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!(table = find_flow_table(kDefaultMaxFlows))) {
+        if (agent.poll() || std::chrono::steady_clock::now() > deadline)
+            throw flowattr::Error("flowattr run did not create its flow table within 30 s");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::uint64_t tick = 1;
+    fill(table.get(), a.flows, tick);
+    std::this_thread::sleep_for(std::chrono::duration<double>(a.interval_s));
+    const double cpu_before = fa::bench::cpu_seconds(agent.pid());
+    const auto start = std::chrono::steady_clock::now();
+    const auto end = start + std::chrono::duration<double>(a.intervals * a.interval_s);
+    while (std::chrono::steady_clock::now() < end) {
+        fill(table.get(), a.flows, ++tick);
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    const double cpu_s = fa::bench::cpu_seconds(agent.pid()) - cpu_before;
+    const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (agent.poll()) throw flowattr::Error("flowattr run exited while its flows were active");
+    agent.terminate(10.0);
+    const double percent = 100.0 * cpu_s / wall_s;
+    std::printf("  %8u flows changing every second, default %.0f s interval: flowattr run %.2f %% of one core "
+                "over %.0f s (target <= %.0f %%)\n",
+                a.flows, a.interval_s, percent, wall_s, a.target_cpu_percent);
+    return {{"flows", a.flows},         {"interval_s", a.interval_s}, {"seconds", wall_s},
+            {"cpu_percent_of_one_core", percent}, {"target_cpu_percent", a.target_cpu_percent}};
 }
 
 }  // namespace
@@ -145,8 +192,16 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "flowattr_table_bench: %s\n", e.what());
         return 1;
     }
+    nlohmann::json active;
+    try {
+        active = measure_active_flows(flowattr, ActiveFlows{});
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "flowattr_table_bench: %s\n", e.what());
+        return 1;
+    }
     try {
         fa::bench::merge_result(out_dir + "/results.json", "table", results);
+        fa::bench::merge_result(out_dir + "/results.json", "active_flows", active);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "flowattr_table_bench: %s\n", e.what());
         return 1;
