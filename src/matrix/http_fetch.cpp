@@ -44,6 +44,7 @@ struct Transfer {
     Clock::time_point last_data = Clock::now();
     std::uint64_t last_now = 0;
     bool stalled = false;
+    bool cancelled = false;
 
     static size_t on_data(char* data, size_t size, size_t count, void* self) {
         auto* t = static_cast<Transfer*>(self);
@@ -64,6 +65,11 @@ struct Transfer {
 
     static int on_progress(void* self, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
         auto* t = static_cast<Transfer*>(self);
+        // libcurl calls this about once a second even while nothing arrives.
+        if (t->options->cancel && t->options->cancel->load()) {
+            t->cancelled = true;
+            return 1;  // libcurl stops with CURLE_ABORTED_BY_CALLBACK
+        }
         // The stall limit is checked here rather than with libcurl's low-speed limit, which
         // averages over several seconds: a burst followed by silence would live on for ~5 s.
         if (std::uint64_t(now) != t->last_now) {
@@ -101,6 +107,7 @@ std::string describe_failure(const std::string& url, CURLcode rc, const char* cu
         case CURLE_WRITE_ERROR: why = describe_errno("cannot write " + part, t.write_errno); break;
         case CURLE_ABORTED_BY_CALLBACK:
             if (t.stalled) why = "no data for " + std::to_string(options.stall_timeout.count()) + " s";
+            if (t.cancelled) why = "interrupted";
             break;
         default: break;
     }

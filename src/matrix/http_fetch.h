@@ -4,6 +4,7 @@
 // curl honours them) and byte-range resume. Every download lands in DEST.part, is checked
 // against the pinned sha256 and only then renamed to DEST: the destination never holds a
 // partial or unverified file.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -40,6 +41,9 @@ struct HttpOptions {
     // Called about once a second with bytes received (including a resumed part) and the total
     // (0 when the server does not say).
     std::function<void(std::uint64_t done, std::uint64_t total)> on_progress;
+    // Set (from a signal handler: kmatrix's SIGINT, SIGTERM, SIGHUP) to stop the transfer within
+    // about a second, keeping what arrived for the next call.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 struct DownloadResult {

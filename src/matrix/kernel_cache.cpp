@@ -451,6 +451,7 @@ void KernelCache::fetch_artifact(const KernelEntry& entry, const SourceItem& ite
     if (item.kind == SourceKind::url) {
         say("downloading " + item.spec);
         HttpOptions options;
+        options.cancel = cancel_;
         options.on_progress = [&](std::uint64_t done, std::uint64_t total) {
             say("  " + human_size(done) + (total ? " of " + human_size(total) : std::string()));
         };

@@ -13,6 +13,7 @@
 //   <root>/tmp/                    staging; anything here is garbage once the lock is held
 //
 // Every file is written under tmp/ and renamed into place; every use re-checks sha256.
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -63,6 +64,10 @@ public:
     // reached is FetchStatus::unavailable with the reason.
     FetchResult fetch(const KernelEntry& entry, const ProgressFn& progress = {});
 
+    // A url: download stops within about a second once FLAG is set (kmatrix's signal handler),
+    // its bytes kept for the next fetch to resume; the fetch then fails as interrupted.
+    void cancel_on(const std::atomic<bool>& flag) { cancel_ = &flag; }
+
     // Read-only look at the cache, no lock, no hashing: for listings.
     CacheState state(const KernelEntry& entry) const;
 
@@ -85,6 +90,7 @@ private:
                        const std::function<void(const std::string&)>& say) const;
 
     std::string root_;
+    const std::atomic<bool>* cancel_ = nullptr;
     bool offline_;
 };
 

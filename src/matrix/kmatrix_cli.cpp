@@ -466,6 +466,7 @@ std::vector<CellResult> run_cells(const Options& o, const std::vector<KernelEntr
         board.note("kmatrix: " + msg);
     });
     KernelCache cache(o.source.cache_root(), o.source.offline);
+    cache.cancel_on(g_cancel);
     std::mutex fetch_mu;
 
     SignalScope signals;
@@ -799,6 +800,7 @@ int cmd_repro(const std::vector<std::string>& args) {
 
     SignalScope signals;
     KernelCache cache(o.source.cache_root(), o.source.offline);
+    cache.cancel_on(g_cancel);
     std::mutex fetch_mu;
     CellResult unrun;
     auto spec = fetch_cell(cache, fetch_mu, entry,

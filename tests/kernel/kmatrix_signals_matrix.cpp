@@ -1,13 +1,15 @@
 // `kmatrix run` stopped mid-run, as a user or a CI runner stops it: SIGINT and SIGTERM end it
 // with exit 130 and a partial report; SIGKILL leaves it no say, and its QEMU must still go
-// (PR_SET_PDEATHSIG). No QEMU survives any of them, and the next run works. Label `matrix`
-// (src/matrix/CMakeLists.txt); skips, saying why, without QEMU or without the 6.1 kernel.
+// (PR_SET_PDEATHSIG). No QEMU survives any of them, and the next run works; a url: download under
+// way stops too. Label `matrix` (src/matrix/CMakeLists.txt); skips, saying why, without QEMU or
+// without the 6.1 kernel.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +21,7 @@
 #include "common/file.h"
 #include "common/subprocess.h"
 #include "kmatrix_host_test.h"
+#include "../unit/loopback_http_server.h"
 
 namespace {
 
@@ -137,6 +140,51 @@ TEST_F(KmatrixSignals, InterruptedRunsLeaveNoQemuAndThePartialReport) {
         EXPECT_NE(flowattr::read_file(dir_->path() + "/" + out + ".log").find("interrupted: partial results"),
                   std::string::npos);
     }
+}
+
+// Ctrl-C while a url: kernel trickles in: kmatrix stops within seconds (not when the server is
+// done, nor at the minute's stall limit), says it was interrupted, and keeps what arrived in the
+// artifact's .part for the next fetch to resume.
+class KmatrixInterruptedDownload : public KmatrixSignals {
+protected:
+    void SetUp() override { set_up("kmatrix-interrupted-download"); }  // no kernel fetched: it serves its own
+};
+
+TEST_F(KmatrixInterruptedDownload, CtrlCStopsAUrlDownloadAndKeepsItsPart) {
+    std::atomic<bool> sent{false}, done{false};
+    flowattr::test::LoopbackHttpServer server([&](const std::string&, flowattr::test::LoopbackHttpServer::Conn& c) {
+        c.send_raw("HTTP/1.0 200 OK\r\nContent-Length: 10000000\r\n\r\n" + std::string(1000, 'k'));
+        sent = true;
+        while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    });
+    const std::string sha256(64, '1');
+    const std::string kernels = dir_->path() + "/kernels.txt", cache = dir_->path() + "/cache";
+    flowattr::write_file_atomic(kernels, "slow 6.1 url:" + server.url("/vmlinuz") + " " + sha256 + " - x86_64\n");
+    const std::string log = dir_->path() + "/run.log";
+    pid_t run = fork();
+    if (run == 0) {
+        int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        setenv("FLOWATTR_CACHE", cache.c_str(), 1);
+        execl(kmatrix_.c_str(), kmatrix_.c_str(), "run", "--kernels", kernels.c_str(), "-j1", "--artifacts",
+              flowattr::env_or("ARTIFACTS", "").c_str(), "--out", (dir_->path() + "/out").c_str(), nullptr);
+        _exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!sent && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(sent) << "kmatrix never asked for the kernel: " << flowattr::read_file(log);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto interrupted = std::chrono::steady_clock::now();
+    ASSERT_EQ(kill(run, SIGINT), 0);
+    const int rc = wait_for(run, std::chrono::seconds(20));
+    const auto took = std::chrono::steady_clock::now() - interrupted;
+    done = true;
+    const std::string text = flowattr::read_file(log);
+    EXPECT_EQ(rc, 130) << text;
+    EXPECT_LT(took, std::chrono::seconds(5)) << "kmatrix ran on after Ctrl-C: " << text;
+    EXPECT_NE(text.find("interrupted; 1000 bytes kept"), std::string::npos) << text;
+    EXPECT_TRUE(std::filesystem::exists(cache + "/artifacts/" + sha256 + ".part")) << text;
 }
 
 TEST_F(KmatrixSignals, SigkilledRunTakesItsQemuAlongAndTheNextRunWorks) {

@@ -233,6 +233,34 @@ TEST_F(HttpFetch, StalledServerTimesOutAndKeepsWhatArrived) {
     EXPECT_EQ(files(), std::vector<std::string>{"out.part"});
 }
 
+// Ctrl-C while a server trickles: the transfer stops within about a second of the flag (not at
+// the stall limit, nor when the server is done), keeping what arrived for the next call.
+TEST_F(HttpFetch, CancelStopsTheTransferAndKeepsWhatArrived) {
+    const std::string body = payload(100000);
+    LoopbackHttpServer server([&](const std::string&, LoopbackHttpServer::Conn& c) {
+        c.send_raw("HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+        c.send_raw(body.substr(0, 1000));
+        std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+    });
+    std::atomic<bool> cancel{false};
+    flowattr::matrix::HttpOptions options;
+    options.cancel = &cancel;
+    std::thread ctrl_c([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        cancel.store(true);
+    });
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        download(server.url("/vmlinuz"), dir_ + "/out", flowattr::sha256_hex(body), options);
+        FAIL() << "expected DownloadError";
+    } catch (const DownloadError& e) {
+        EXPECT_NE(std::string(e.what()).find(": interrupted; 1000 bytes kept"), std::string::npos) << e.what();
+    }
+    ctrl_c.join();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500)) << "ran on after the flag";
+    EXPECT_EQ(files(), std::vector<std::string>{"out.part"});
+}
+
 TEST_F(HttpFetch, RedirectLoopIsRefused) {
     LoopbackHttpServer server([&](const std::string& path, LoopbackHttpServer::Conn& c) {
         c.send_raw(std::string("HTTP/1.0 302 Found\r\nLocation: ") + (path == "/a" ? "/b" : "/a") +
