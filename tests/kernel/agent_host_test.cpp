@@ -333,8 +333,11 @@ TEST_F(AgentOnAHost, FullTableCountsEvictionsAndForgetsTheirProcesses) {
         if (j["type"] == "flow_start" && !j["process"].is_null() && j["process"]["comm"] == "fa-evict-tx")
             senders.insert(j["process"]["pid"].get<long>());
     EXPECT_EQ(senders.size(), std::size_t(kProcesses)) << "every sender's flows were printed with its process";
+    // At most one process a flow in the table. Which flows the LRU kept is its own affair (the
+    // server ends' and the port-unreachable replies' flows have no process): that a flow still in
+    // the table keeps its process's details is HalfClosedConnectionIsOneFlowToTheEnd's exited
+    // client, whose exe is still printed at exit.
     EXPECT_LE(agent.processes_known(), 16u) << "processes of flows long evicted are still kept";
-    EXPECT_GT(agent.processes_known(), 0u) << "the flows the table holds keep their processes";
 }
 
 // `ip netns exec` mounts a fresh /sys: on a hybrid host no cgroup2 is in view. The agent
