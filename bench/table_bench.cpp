@@ -54,6 +54,18 @@ flowattr::UniqueFd find_flow_table(std::uint32_t max_entries) {
     return found;
 }
 
+// The flow table of AGENT (COMMAND, for the error) once it has made it: MAX_ENTRIES entries.
+flowattr::UniqueFd wait_for_flow_table(flowattr::matrix::ChildProcess& agent, std::uint32_t max_entries,
+                                       const std::string& command) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+        if (flowattr::UniqueFd table = find_flow_table(max_entries)) return table;
+        if (agent.poll() || std::chrono::steady_clock::now() > deadline)
+            throw flowattr::Error(command + " did not create its flow table within 30 s");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
 // N distinct TCP flows on lo, each with one packet each way just now; TICK is their last
 // seen (in jiffies after their first): written again with a later TICK, every flow has changed
 // for the agent, as if each had carried packets since.
@@ -105,13 +117,7 @@ struct ActiveFlows {
 nlohmann::json measure_active_flows(const std::string& flowattr, const ActiveFlows& a) {
     constexpr std::uint32_t kDefaultMaxFlows = 65536;
     flowattr::matrix::ChildProcess agent({flowattr, "run", "--iface", "lo"}, "/dev/null", true);
-    flowattr::UniqueFd table;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!(table = find_flow_table(kDefaultMaxFlows))) {
-        if (agent.poll() || std::chrono::steady_clock::now() > deadline)
-            throw flowattr::Error("flowattr run did not create its flow table within 30 s");
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    const flowattr::UniqueFd table = wait_for_flow_table(agent, kDefaultMaxFlows, "flowattr run");
     std::uint64_t tick = 1;
     fill(table.get(), a.flows, tick);
     std::this_thread::sleep_for(std::chrono::duration<double>(a.interval_s));
@@ -154,14 +160,8 @@ int main(int argc, char** argv) {
             flowattr::matrix::ChildProcess agent({flowattr, "run", "--iface", "lo", "--max-flows",
                                                   std::to_string(size.flows), "--interval", "1"},
                                                  "/dev/null", true);
-            flowattr::UniqueFd table;
-            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-            while (!(table = find_flow_table(size.flows))) {
-                if (agent.poll() || std::chrono::steady_clock::now() > deadline)
-                    throw flowattr::Error("flowattr run --max-flows " + std::to_string(size.flows) +
-                                          " did not create its flow table within 30 s");
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            }
+            const flowattr::UniqueFd table =
+                wait_for_flow_table(agent, size.flows, "flowattr run --max-flows " + std::to_string(size.flows));
             fill(table.get(), size.flows);
             std::this_thread::sleep_for(std::chrono::seconds(kIntervalsBeforePeak));
             std::vector<double> reads;

@@ -76,17 +76,30 @@ protected:
         if (fetched.exit_code != 0) GTEST_SKIP() << "the 6.1 kernel is not obtainable here: " << fetched.out;
     }
 
-    // `kmatrix run --only 6.1` in the background, output to OUT/; returns once its QEMU runs.
-    pid_t start_run(const std::string& out, std::vector<pid_t>* qemu) {
+    // `kmatrix run -j1 --artifacts $ARTIFACTS --out DIR/OUT ARGS...` in the background, its output
+    // in DIR/OUT.log; CACHE, when given, is its FLOWATTR_CACHE.
+    pid_t spawn_run(const std::string& out, const std::vector<std::string>& args, const std::string& cache = "") {
+        std::vector<std::string> argv = {kmatrix_, "run", "-j1", "--artifacts", flowattr::env_or("ARTIFACTS", ""),
+                                         "--out", dir_->path() + "/" + out};
+        argv.insert(argv.end(), args.begin(), args.end());
         pid_t pid = fork();
         if (pid == 0) {
             int log = open((dir_->path() + "/" + out + ".log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
             dup2(log, STDOUT_FILENO);
             dup2(log, STDERR_FILENO);
-            execl(kmatrix_.c_str(), kmatrix_.c_str(), "run", "--kernels", flowattr::env_or("KERNELS", "").c_str(), "--only", "6.1", "-j1",
-                  "--artifacts", flowattr::env_or("ARTIFACTS", "").c_str(), "--out", (dir_->path() + "/" + out).c_str(), nullptr);
+            if (!cache.empty()) setenv("FLOWATTR_CACHE", cache.c_str(), 1);
+            std::vector<char*> c_argv;
+            for (auto& a : argv) c_argv.push_back(a.data());
+            c_argv.push_back(nullptr);
+            execv(c_argv[0], c_argv.data());
             _exit(127);
         }
+        return pid;
+    }
+
+    // `kmatrix run --only 6.1` in the background, output to OUT/; returns once its QEMU runs.
+    pid_t start_run(const std::string& out, std::vector<pid_t>* qemu) {
+        pid_t pid = spawn_run(out, {"--kernels", flowattr::env_or("KERNELS", ""), "--only", "6.1"});
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
         while (std::chrono::steady_clock::now() < deadline && (*qemu = qemu_under(pid)).empty())
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -160,17 +173,8 @@ TEST_F(KmatrixInterruptedDownload, CtrlCStopsAUrlDownloadAndKeepsItsPart) {
     const std::string sha256(64, '1');
     const std::string kernels = dir_->path() + "/kernels.txt", cache = dir_->path() + "/cache";
     flowattr::write_file_atomic(kernels, "slow 6.1 url:" + server.url("/vmlinuz") + " " + sha256 + " - x86_64\n");
-    const std::string log = dir_->path() + "/run.log";
-    pid_t run = fork();
-    if (run == 0) {
-        int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        setenv("FLOWATTR_CACHE", cache.c_str(), 1);
-        execl(kmatrix_.c_str(), kmatrix_.c_str(), "run", "--kernels", kernels.c_str(), "-j1", "--artifacts",
-              flowattr::env_or("ARTIFACTS", "").c_str(), "--out", (dir_->path() + "/out").c_str(), nullptr);
-        _exit(127);
-    }
+    const std::string log = dir_->path() + "/out.log";
+    const pid_t run = spawn_run("out", {"--kernels", kernels}, cache);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!sent && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ASSERT_TRUE(sent) << "kmatrix never asked for the kernel: " << flowattr::read_file(log);
