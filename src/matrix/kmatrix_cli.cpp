@@ -149,7 +149,7 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
              },
              "only the kernels of this architecture (x86_64, aarch64)")
             ->type_name("ARCH");
-        a.add_option("-j,--jobs", o.jobs, "VMs at a time (default: cores + 1, within half the free memory)")
+        a.add_option("-j,--jobs", o.jobs, "VMs at a time (default: two a core and one more, within half the free memory)")
             ->type_name("N")
             ->default_str("")
             ->check(cli::positive_number());
