@@ -1,5 +1,6 @@
 #!/bin/sh
-# Build everything in the pinned builder and export it to out/ (see docker-inside.sh).
+# Build the agent, its guest binaries and objects and the unit tests in the pinned builder and
+# export them to out/ (see docker-inside.sh; FLOWATTR_UNIT_TESTS=skip leaves the tests unrun).
 # The tree is mounted at its own absolute path: builds from two checkouts then really
 # run in different directories, so a path leaking into an artifact shows up as a
 # difference in `make repro-check` instead of being hidden by a fixed mount point, and
@@ -28,5 +29,5 @@ echo "docker-build: building $top in $builder" >&2
 docker run --rm --init --network host --user "$(id -u):$(id -g)" \
 	-v "$top:$top" -w "$top" \
 	-e SOURCE_DATE_EPOCH="$epoch" -e FLOWATTR_SOURCE_SHA256="$source_sha" \
-	-e FLOWATTR_BASE_SHA256="$base_sha" -e JOBS="${JOBS:-2}" \
+	-e FLOWATTR_BASE_SHA256="$base_sha" -e JOBS="${JOBS:-2}" -e FLOWATTR_UNIT_TESTS="${FLOWATTR_UNIT_TESTS:-run}" \
 	"$builder" "$top/scripts/docker-inside.sh" "$top" "$top/build-docker" "$top/out"

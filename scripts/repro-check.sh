@@ -20,7 +20,8 @@ for dir in "$a/src" "$b/nested/checkout"; do
 done
 for dir in "$a/src" "$b/nested/checkout"; do
 	echo "repro-check: building $(git -C "$dir" rev-parse --short HEAD) in $dir" >&2
-	"$dir/scripts/docker-build.sh" >"$dir.log" 2>&1 || {
+	# The unit tests are make check's and a plain make docker-build's job: here only the bytes matter.
+	FLOWATTR_UNIT_TESTS=skip "$dir/scripts/docker-build.sh" >"$dir.log" 2>&1 || {
 		keep=1
 		tail -30 "$dir.log" >&2
 		echo "repro-check: build in $dir failed (full log: $dir.log)" >&2
