@@ -202,7 +202,11 @@ TEST_F(FlowProgTest, Ipv4TcpWithOptionsBothDirectionsShareOneFlow) {
 // The datapath reads the clock when a flow starts and only jiffies for its later packets;
 // last seen, converted as the agent converts it (FlowClock), is the kernel's coarse
 // monotonic time of the latest packet to within a tick (two allowed: the tick handler
-// updates jiffies and that clock a little apart).
+// updates jiffies and that clock a little apart). Late by more only when jiffies lagged the
+// clock at the first packet: a TCG guest on a loaded host takes its tick interrupt late
+// (8.5 ms past two ticks, once, on 5.10-arm64). Jiffies and the coarse clock are stepped
+// together, so that lag shows as the coarse clock before the packet trailing the precise
+// clock after it, and is allowed.
 TEST_F(FlowProgTest, LastSeenFollowsTheMonotonicClockToATick) {
     const auto clock = flowattr::agent::FlowClock::of_this_kernel();
     ASSERT_GE(clock.tick_ns, 1000000u) << "a tick is 1 to 10 ms (HZ 100 to 1000)";
@@ -224,7 +228,9 @@ TEST_F(FlowProgTest, LastSeenFollowsTheMonotonicClockToATick) {
     EXPECT_GE(s.last_seen_jiffies, s.first_seen_jiffies + 5) << "jiffies moved less than 5 ticks in 60 ms";
     const std::uint64_t last = clock.last_seen_ns(s);
     EXPECT_GE(last + 2 * clock.tick_ns, last_from) << "last seen " << (last_from - last) / 1000 << " us early";
-    EXPECT_LE(last, last_to + 2 * clock.tick_ns) << "last seen " << (last - last_to) / 1000 << " us late";
+    const std::uint64_t tick_lag = first_to - first_from;
+    EXPECT_LE(last, last_to + 2 * clock.tick_ns + tick_lag)
+        << "last seen " << (last - last_to) / 1000 << " us late; the tick lagged " << tick_lag / 1000 << " us at the first packet";
 }
 
 TEST_F(FlowProgTest, Ipv6UdpKeyedFromTheLocalSide) {
