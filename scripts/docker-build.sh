@@ -1,6 +1,7 @@
 #!/bin/sh
-# Build the agent, its guest binaries and objects and the unit tests in the pinned builder and
-# export them to out/ (see docker-inside.sh; FLOWATTR_UNIT_TESTS=skip leaves the tests unrun).
+# Build the agent, its guest binaries and objects in the pinned builder, export them to out/,
+# and build and run the unit tests there (see docker-inside.sh; FLOWATTR_UNIT_TESTS=skip leaves
+# the tests out).
 # The tree is mounted at its own absolute path: builds from two checkouts then really
 # run in different directories, so a path leaking into an artifact shows up as a
 # difference in `make repro-check` instead of being hidden by a fixed mount point, and

@@ -20,7 +20,7 @@ for dir in "$a/src" "$b/nested/checkout"; do
 done
 for dir in "$a/src" "$b/nested/checkout"; do
 	echo "repro-check: building $(git -C "$dir" rev-parse --short HEAD) in $dir" >&2
-	# The unit tests are make check's and a plain make docker-build's job: here only the bytes matter.
+	# The unit tests are make check's and a plain make docker-build's job: here only out/'s bytes matter.
 	FLOWATTR_UNIT_TESTS=skip "$dir/scripts/docker-build.sh" >"$dir.log" 2>&1 || {
 		keep=1
 		tail -30 "$dir.log" >&2

@@ -2,8 +2,8 @@
 // The build tree this test binary sits in (BUILD/tests/unit/flowattr_unit_tests) and the
 // source tree CMake configured it from, found at run time from /proc/self/exe and
 // BUILD/CMakeCache.txt rather than compiled in: out/ must hold the same bytes wherever it
-// was built. A binary copied out of its build tree (out/flowattr_unit_tests) fails the
-// tests that need fixtures, naming why.
+// was built. A binary copied out of its build tree fails the tests that need fixtures,
+// naming why.
 #include <unistd.h>
 
 #include <fstream>
