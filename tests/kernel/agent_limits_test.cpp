@@ -85,41 +85,68 @@ TEST(AgentRateLimit, HoldsSenderWithinFifteenPercent) {
         inet_pton(AF_INET, "10.231.0.2", &a.sin_addr);
         if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a))) return 2;
         std::string payload(kPayload, 'r');
-        // Four times the limit, on schedule however late a sleep wakes: well over what the
-        // bucket passes, without spending the VM's CPU on datagrams it only drops.
+        // Four times the limit, on schedule however late a sleep wakes, up to the schedule of
+        // the last wake: well over what the bucket passes, without spending the VM's CPU on
+        // datagrams it only drops.
         const double per_second = 4.0 * double(kLimit) / kL3;
         long attempted = 0;
         // The time the sends really took, to the end of the last one: on a starved VM a
         // catch-up burst runs well past kSeconds, and the bucket refills for all of it.
         double window = 0;
+        // Less what the bucket could not use: a sender starved longer than the bucket takes to
+        // fill (its burst, 50 ms at the limit) finds it full and the rest of that refill gone.
+        // A loaded TCG guest starves it for a second at a time (81.8 % over a 3.3 s window on
+        // 5.10-arm64, with every stall counted as sending time).
+        const double fill_s = 0.05;
+        double stalled = 0, last_send = 0;
+        auto send_one = [&](double now) {
+            if (now - last_send > fill_s) stalled += now - last_send - fill_s;
+            send(s, payload.data(), payload.size(), 0);  // EPERM when the limit drops it
+            last_send = now;
+            attempted++;
+        };
         const auto start = std::chrono::steady_clock::now();
         auto since_start = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-        for (double elapsed = 0; elapsed < kSeconds; elapsed = since_start()) {
-            for (const long due = long(elapsed * per_second) + 1; attempted < due; attempted++)
-                send(s, payload.data(), payload.size(), 0);  // EPERM when the limit drops it
+        for (double elapsed = 0;; elapsed = since_start()) {
+            for (const long due = long(elapsed * per_second) + 1; attempted < due;) send_one(since_start());
             window = since_start();
+            if (elapsed >= kSeconds) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
-        report(out, std::to_string(attempted) + " " + std::to_string(window));
+        report(out, std::to_string(attempted) + " " + std::to_string(window) + " " + std::to_string(stalled));
         return 0;
     });
     long attempted = 0;
-    double window = 0;
-    std::istringstream(sender.read_line(int(kSeconds * 1000) + 10000)) >> attempted >> window;
+    double window = 0, stalled = 0;
+    std::istringstream(sender.read_line(int(kSeconds * 1000) + 10000)) >> attempted >> window >> stalled;
     ASSERT_GT(window, 0.0) << "the sender did not report its sends";
+    const double sending = window - stalled;
     std::string count = receiver.read_line(15000);
     ASSERT_EQ(count.rfind("count ", 0), 0u);
-    double datagrams = double(std::stol(count.substr(6))) / kPayload;
-    double rate = datagrams * kL3 / window;
-    std::printf("[ limit    ] %.0f B/s through a %llu B/s limit (%.1f%%), %ld sends in %.3f s\n", rate,
-                static_cast<unsigned long long>(kLimit), 100.0 * rate / double(kLimit), attempted, window);
-    EXPECT_GT(attempted * kL3, long(2 * kLimit * kSeconds)) << "sender never exceeded the limit";
+    const double received = double(std::stol(count.substr(6))) / kPayload * kL3;
+    // What the limiter let through, by its own count, against what arrived: a receiver starved
+    // longer than its socket buffer lasts (rmem_max caps SO_RCVBUF) loses datagrams the limiter
+    // passed (77-80 % arrived with five VMs on two cores), which says nothing of the limiter.
+    fa_cgroup_stats limited{};
+    const std::uint64_t limited_id = cgroup_id_of(cgroup.path());
+    for (const auto& c : agent.cgroup_usage())
+        if (c.cgroup_id == limited_id) limited = c.stats;
+    const double passed = double(limited.bytes[FA_DIR_EGRESS]);
+    const double rate = passed / sending;
+    std::printf("[ limit    ] %.0f B/s through a %llu B/s limit (%.1f%%), %.0f B/s arrived, %ld sends in %.3f s, "
+                "%.3f s of them starved\n",
+                rate, static_cast<unsigned long long>(kLimit), 100.0 * rate / double(kLimit), received / sending, attempted,
+                window, stalled);
+    // Offered well over the limit plus the tolerance, or a limiter that passed everything would
+    // pass. A starved TCG guest's sender falls behind its 4x schedule (1.6x, sending without a
+    // stall, with six VMs on two cores), so the margin is the tolerance's double.
+    const double offered = double(attempted * kL3) / sending;
+    EXPECT_GT(offered, 1.3 * double(kLimit)) << "the sender offered only " << offered << " B/s";
     EXPECT_GE(rate, 0.85 * double(kLimit));
     EXPECT_LE(rate, 1.15 * double(kLimit));
-
-    std::uint64_t dropped = 0;
-    for (const auto& c : agent.cgroup_usage()) dropped += c.stats.dropped_packets;
-    EXPECT_GT(dropped, 0u);
+    // And end to end: no more arrived than the limiter passed, the rest dropped by it.
+    EXPECT_LE(received, passed);
+    EXPECT_GT(limited.dropped_packets, 0u);
 }
 
 std::uint32_t filter_prog_id(int ifindex, bpf_tc_attach_point point) {
