@@ -64,8 +64,8 @@ protected:
         // The `out` artifact as the kernel job downloads it: docker-build's layout, modes lost.
         fs::create_directories(top_->path() + "/out");
         fs::create_directories(top_->path() + "/out/aarch64");
-        for (const char* path : {"src/cli/flowattr", "src/cli/kmatrix", "src/cli/kmatrix_init", "tests/kernel/flowattr_kernel_tests", "aarch64/src/cli/flowattr", "aarch64/src/cli/kmatrix_init",
-                                 "aarch64/tests/kernel/flowattr_kernel_tests"}) {
+        for (const char* path : {"src/cli/flowattr", "src/cli/kmatrix", "src/cli/kmatrix_init", "tests/kernel/flowattr_kernel_tests",
+                                 "aarch64/src/cli/flowattr", "aarch64/src/cli/kmatrix_init", "aarch64/tests/kernel/flowattr_kernel_tests"}) {
             const std::string arch = std::string(path).rfind("aarch64/", 0) == 0 ? "aarch64/" : "";
             const std::string to = top_->path() + "/out/" + arch + fs::path(path).filename().string();
             fs::copy(kBuild + "/" + path, to);
