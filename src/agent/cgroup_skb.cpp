@@ -46,9 +46,7 @@ CgroupAccounting::CgroupAccounting(const std::string& cgroup_root, const std::ve
         std::uint64_t id = cgroup_id_of(path);
         fa_rate_limit bucket{};
         bucket.rate_bytes_per_sec = limit.bytes_per_sec;
-        // Burst: 50 ms of traffic, at least two full-size frames, so one packet never
-        // exceeds the bucket and a short burst does not skew the average.
-        bucket.burst_bytes = std::max<std::uint64_t>(limit.bytes_per_sec / 20, 3028);
+        bucket.burst_bytes = rate_limit_burst_bytes(limit.bytes_per_sec);
         bucket.tokens = bucket.burst_bytes;
         bucket.last_refill_ns = clock_ns(CLOCK_MONOTONIC);
         if (bpf_map_update_elem(bpf_map__fd(skel_->maps.fa_rate_limits), &id, &bucket, BPF_ANY) != 0)

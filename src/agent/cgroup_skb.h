@@ -1,6 +1,7 @@
 #pragma once
 // Owner of bpf/cgroup_skb.bpf.c: per-cgroup packet and byte accounting on the watched
 // cgroup tree, and optional egress token-bucket limits per cgroup.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -37,6 +38,12 @@ private:
 
 // The cgroup v2 id of a cgroup directory (its kernfs node id, as bpf_skb_cgroup_id reports).
 std::uint64_t cgroup_id_of(const std::string& path);
+
+// A limit's bucket size: 50 ms of traffic, at least two full-size frames, so one packet never
+// exceeds the bucket and a short burst does not skew the average.
+inline std::uint64_t rate_limit_burst_bytes(std::uint64_t bytes_per_sec) {
+    return std::max<std::uint64_t>(bytes_per_sec / 20, 3028);
+}
 // "app" under "/sys/fs/cgroup" -> "/sys/fs/cgroup/app"; absolute paths pass through.
 std::string resolve_cgroup_path(const std::string& root, const std::string& path);
 

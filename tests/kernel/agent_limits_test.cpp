@@ -97,7 +97,7 @@ TEST(AgentRateLimit, HoldsSenderWithinFifteenPercent) {
         // fill (its burst, 50 ms at the limit) finds it full and the rest of that refill gone.
         // A loaded TCG guest starves it for a second at a time (81.8 % over a 3.3 s window on
         // 5.10-arm64, with every stall counted as sending time).
-        const double fill_s = 0.05;
+        const double fill_s = double(rate_limit_burst_bytes(kLimit)) / double(kLimit);
         double stalled = 0, last_send = 0;
         auto send_one = [&](double now) {
             if (now - last_send > fill_s) stalled += now - last_send - fill_s;
