@@ -163,7 +163,12 @@ if ! cmp -s "$tmp/locked" "$tmp/installed"; then
 fi
 
 sum=$(sha256sum "$tmp/rootfs.tar" | cut -d' ' -f1)
-docker import --change 'CMD ["/bin/bash"]' "$tmp/rootfs.tar" "flowattr-base:$sum" >/dev/null
+# An image of these very bytes may exist (a --rebuild, inputs that changed back): it is tagged
+# again, not imported again. `docker import` stamps the time, so a second import of the same
+# tarball is a new image, and the old one would stay behind untagged (a `<none>` entry in `docker images`).
+if [ "$(docker image inspect -f '{{index .RootFS.Layers 0}}' "flowattr-base:$sum" 2>/dev/null)" != "sha256:$sum" ]; then
+	docker import --change 'CMD ["/bin/bash"]' "$tmp/rootfs.tar" "flowattr-base:$sum" >/dev/null
+fi
 docker tag "flowattr-base:$sum" "$ref"
 # MANIFEST reads the rootfs sha256 back from the layer digest: make sure they agree.
 layer=$(docker image inspect -f '{{index .RootFS.Layers 0}}' "$ref")

@@ -1,15 +1,17 @@
 // A pinned package Debian dropped from its mirror, provoked against a local mirror: a
 // directory with Packages indexes served on loopback, holding none of the pinned .debs and
 // offering the victim (clang-14) only at another version (the other suites' indexes hold an
-// unrelated package). On a fresh machine the builder's
-// base must fail before mmdebstrap starts, in one line naming the package, both versions and
-// the command that refreshes the lock; with the content-addressed .deb cache of a machine that
-// built once, the base must come out with the same bytes without a single .deb asked of the
-// mirror. Label `matrix` (the second case builds the base, about a minute); needs root. The
-// project's own scripts set up Docker and mmdebstrap, as `make docker-build` does.
+// unrelated package). On a fresh machine the builder's base must fail before mmdebstrap
+// starts, in one line naming the package, both versions and the command that refreshes the
+// lock; with the content-addressed .deb cache of a machine that built once, the base must come
+// out with the same bytes without a single .deb asked of the mirror, and as the same image (no
+// untagged copy left behind). Label `matrix` (the second case builds the base, about a
+// minute); needs root. The project's own scripts set up Docker and mmdebstrap, as
+// `make docker-build` does.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -148,13 +150,35 @@ TEST_F(VanishedPin, FreshMachineFailsBeforeMmdebstrapNamingPackageVersionsAndCom
         EXPECT_EQ(entry.path().filename().string().find(".part"), std::string::npos) << entry.path();
 }
 
+// The image IDs of every untagged image Docker holds, sorted.
+std::vector<std::string> dangling_images() {
+    auto r = flowattr::run_command({"docker", "images", "--quiet", "--no-trunc", "--filter", "dangling=true"});
+    EXPECT_TRUE(r.ok()) << r.status_text() << "\n" << r.err;
+    std::vector<std::string> ids;
+    std::istringstream in(r.out);
+    for (std::string id; in >> id;) ids.push_back(id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
+std::string image_id(const std::string& ref) {
+    auto r = flowattr::run_command({"docker", "image", "inspect", "-f", "{{.Id}}", ref});
+    return r.ok() ? r.out.substr(0, r.out.find('\n')) : std::string();
+}
+
 TEST_F(VanishedPin, CacheRebuildsTheSameBytesWithoutAskingTheMirror) {
     LocalMirror mirror;
+    const std::string base = "flowattr-base:" + base_rootfs_;
+    const std::string id_before = image_id(base);
+    const std::vector<std::string> dangling_before = dangling_images();
     auto r = build_base(real_cache(), mirror.root());
     ASSERT_TRUE(r.ok()) << r.status_text() << "\n" << r.err;
     EXPECT_NE(r.err.find("docker-base: rootfs sha256 " + base_rootfs_ + "\n"), std::string::npos)
         << "expected the rootfs sha256 of the base built from Debian's mirror, " << base_rootfs_ << ":\n" << r.err;
     EXPECT_TRUE(mirror.debs_requested().empty()) << mirror.debs_requested().front();
+    // The same bytes are the same image: a rebuild leaves no untagged copy behind.
+    EXPECT_EQ(image_id(base), id_before) << base << " was imported again";
+    EXPECT_EQ(dangling_images(), dangling_before) << "the rebuild left an untagged image behind";
 }
 
 }  // namespace
