@@ -82,8 +82,10 @@ for path in src/cli/flowattr src/cli/kmatrix_init tests/kernel/flowattr_kernel_t
 	esac
 	export_file "$build/$path" "$name"
 done
-for obj in $(find "$build/bpf" -maxdepth 1 -name '*.bpf.o' | LC_ALL=C sort); do
-	export_file "$obj" "bpf/${obj##*/}"
+# The objects this build made (bpf/CMakeLists.txt lists them): a reused build directory can
+# still hold the object of a source since deleted or linked into another.
+for obj in $(cat "$build/bpf/objects.txt"); do
+	export_file "$build/bpf/$obj" "bpf/$obj"
 done
 # The cross-built VM binaries and objects of each other architecture (FLOWATTR_GUEST_ARCHES),
 # all static and all for that machine, in out/<arch>/ (kmatrix looks there for its kernels).
@@ -98,8 +100,8 @@ for arch in $guest_arches; do
 		export_file "$file" "$arch/$name"
 		export_file "$file.debug" "$arch/$name.debug"
 	done
-	for obj in $(find "$build/$arch/bpf" -maxdepth 1 -name '*.bpf.o' | LC_ALL=C sort); do
-		export_file "$obj" "$arch/bpf/${obj##*/}"
+	for obj in $(cat "$build/$arch/bpf/objects.txt"); do
+		export_file "$build/$arch/bpf/$obj" "$arch/bpf/$obj"
 	done
 done
 

@@ -15,7 +15,6 @@
 
 #include "agent/probe.h"
 #include "agent/proc_sockets.h"
-#include "agent/task_sockets.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/json_text.h"
@@ -56,12 +55,11 @@ Agent::Agent(const RunOptions& options) : options_(options) {
     // bpf_sock_from_file before 5.11, or a verifier that refuses it), /proc + pidfd_getfd reach
     // the same sockets from userspace.
     try {
-        TaskWalk task_walk(identity_->sk_storage_fd());
-        if (task_walk.check().available) {
+        if (identity_->walk().available) {
             status_.preexisting_walk = "iter/task_file";
-            status_.preexisting_stamped = task_walk.stamp();
+            status_.preexisting_stamped = identity_->stamp_preexisting();
         } else {
-            status_.preexisting_walk = "/proc + pidfd_getfd (" + task_walk.check().detail + ")";
+            status_.preexisting_walk = "/proc + pidfd_getfd (" + identity_->walk().detail + ")";
             ProcWalkResult walk = stamp_sockets_from_proc(identity_->sk_storage_fd(), status_.cgroup_root);
             status_.preexisting_stamped = walk.stamped;
             if (walk.unreachable)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "agent/probe.h"
+#include "agent/task_sockets.h"
 #include "common/error.h"
 #include "flowattr.h"
 #include "identity.skel.h"
@@ -15,7 +16,8 @@ std::string identity_path_name(IdentityPath path) {
     return path == IdentityPath::lsm ? "lsm/socket_post_create" : "cgroup/sock_create";
 }
 
-IdentityTracker::IdentityTracker(IdentityMode mode, const std::string& cgroup_root) : cgroup_root_(cgroup_root) {
+IdentityTracker::IdentityTracker(IdentityMode mode, const std::string& cgroup_root)
+    : cgroup_root_(cgroup_root), walk_(task_walk_precondition()) {
     std::string lsm_list;
     bool lsm_active = bpf_lsm_active(&lsm_list);
     if (mode == IdentityMode::sock_create) {
@@ -55,16 +57,29 @@ IdentityTracker::IdentityTracker(Unloaded) {}
 
 IdentityTracker::~IdentityTracker() = default;
 
+int IdentityTracker::open_and_load(bool lsm, bool walk, LibbpfLogCapture& log) {
+    skel_.reset(identity_bpf__open());
+    if (!skel_) throw Error("cannot open the identity BPF object", errno, log.text());
+    bpf_program__set_autoload(skel_->progs.fa_socket_post_create, lsm);
+    bpf_program__set_autoload(skel_->progs.fa_sock_create, !lsm);
+    bpf_program__set_autoload(skel_->progs.fa_stamp_task_sockets, walk);
+    return identity_bpf__load(skel_.get());
+}
+
 void IdentityTracker::load(IdentityPath path) {
     link_.reset();
     skel_.reset();
     LibbpfLogCapture log;
-    skel_.reset(identity_bpf__open());
-    if (!skel_) throw Error("cannot open the identity BPF object", errno, log.text());
-    bool lsm = path == IdentityPath::lsm;
-    bpf_program__set_autoload(skel_->progs.fa_socket_post_create, lsm);
-    bpf_program__set_autoload(skel_->progs.fa_sock_create, !lsm);
-    check_libbpf(identity_bpf__load(skel_.get()), "cannot load " + identity_path_name(path), log);
+    const bool lsm = path == IdentityPath::lsm;
+    // The walk loads with the hook (one object, one parse of the kernel's BTF) unless the
+    // kernel cannot take it. Refused, it may be what failed: the hook alone decides, and the
+    // walk's own reason is asked apart.
+    int err = open_and_load(lsm, walk_.available, log);
+    if (err != 0 && walk_.available && open_and_load(lsm, false, log) == 0) {
+        walk_ = task_walk_refused(err);
+        err = 0;
+    }
+    check_libbpf(err, "cannot load " + identity_path_name(path), log);
     bpf_link* link = nullptr;
     if (lsm) {
         link = bpf_program__attach_lsm(skel_->progs.fa_socket_post_create);
@@ -91,6 +106,11 @@ int IdentityTracker::sk_storage_fd() const { return bpf_map__fd(skel_->maps.fa_s
 
 std::uint64_t IdentityTracker::hook_count() const {
     return sum_percpu_counter(bpf_map__fd(skel_->maps.fa_identity_counters), FA_CNT_IDENTITY_HOOK);
+}
+
+std::uint64_t IdentityTracker::stamp_preexisting() {
+    if (!walk_.available) throw Error("cannot load iter/task_file: " + walk_.detail);
+    return stamp_task_sockets(skel_.get());
 }
 
 std::uint64_t IdentityTracker::stamped_count() const {

@@ -1,7 +1,8 @@
 #pragma once
 // Owner of bpf/identity.bpf.c: stamps every new socket with the creating process, through
 // the bpf LSM where it is active and cgroup/sock_create on the watched cgroup otherwise,
-// and proves the chosen hook fires instead of assuming it.
+// and proves the chosen hook fires instead of assuming it. Its object, identity.bpf.o, also
+// holds task_sockets.bpf.c's start-up walk, loaded with the hook where the kernel takes it.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -9,6 +10,7 @@
 
 #include "agent/libbpf_support.h"
 #include "agent/options.h"
+#include "agent/probe.h"
 
 struct identity_bpf;
 
@@ -35,12 +37,18 @@ public:
     const IdentityStatus& status() const { return status_; }
     std::uint64_t hook_count() const;
     std::uint64_t stamped_count() const;
+    // Whether the start-up walk (iter/task_file) loaded with the hook, or why not.
+    const FeatureCheck& walk() const { return walk_; }
+    // The walk's one pass over every task's files (task_sockets.h); throws flowattr::Error,
+    // also when walk() says it did not load (the agent then walks /proc instead).
+    std::uint64_t stamp_preexisting();
 
 private:
     friend std::optional<bool> lsm_canary_fires();
     struct Unloaded {};
     explicit IdentityTracker(Unloaded);
     void load(IdentityPath path);
+    int open_and_load(bool lsm, bool walk, LibbpfLogCapture& log);
     bool fires();
 
     std::string cgroup_root_;
@@ -48,6 +56,7 @@ private:
     BpfLink link_;
     UniqueFd cgroup_fd_;
     IdentityStatus status_;
+    FeatureCheck walk_;  // the canary loads no walk: left unavailable
 };
 
 std::string identity_path_name(IdentityPath path);

@@ -1,13 +1,15 @@
 #pragma once
 // Owner of bpf/task_sockets.bpf.c: one pass of iter/task_file over every task's files at
-// start-up, stamping sockets that were opened before the agent's hook was attached.
+// start-up, stamping sockets that were opened before the agent's hook was attached. The walk
+// is linked into identity.bpf.o with the creation hooks (bpf/CMakeLists.txt), so the agent's
+// IdentityTracker loads it with them, one object and one parse of the kernel's BTF.
 #include <cstdint>
 #include <optional>
 
 #include "agent/libbpf_support.h"
 #include "agent/probe.h"
 
-struct task_sockets_bpf;
+struct identity_bpf;
 
 namespace flowattr::agent {
 
@@ -17,26 +19,19 @@ namespace flowattr::agent {
 // it, where Debian's 6.12 and 7.2 accept it). The detail names the verifier's reason.
 inline constexpr const char* kFeatureTaskWalk = "task_walk";
 
-// iter/task_file loaded once, for both questions an agent asks of it at start-up: can this
-// kernel walk (check()), and then the walk itself (stamp()). SK_STORAGE_FD is the identity map
-// the walk stamps into; nullopt loads it with a map of its own, only to ask.
-class TaskWalk {
-public:
-    explicit TaskWalk(std::optional<int> sk_storage_fd);
-    ~TaskWalk();
-    TaskWalk(const TaskWalk&) = delete;
-    TaskWalk& operator=(const TaskWalk&) = delete;
-
-    const FeatureCheck& check() const { return check_; }
-    // One pass over every task's files; returns how many sockets were given an identity.
-    // Throws flowattr::Error, also when check() says the walk does not load (the agent then
-    // uses proc_sockets.h instead).
-    std::uint64_t stamp();
-
-private:
-    Skeleton<task_sockets_bpf> skel_;
-    FeatureCheck check_;
-};
+// Before any load: unavailable, naming why, where the kernel lacks bpf_sock_from_file;
+// otherwise available, to be confirmed by loading the walk.
+FeatureCheck task_walk_precondition();
+// The check of a walk the kernel refused with ERR: the verifier's reason, from a second load
+// of the walk alone with a verifier log (the first loads without one, as a log costs time on
+// every start: seconds' worth under TCG over a matrix suite).
+FeatureCheck task_walk_refused(int err);
+// identity.bpf.o opened with the walk as its only program to load, its identity map reused
+// from SK_STORAGE_FD when given (a map of its own otherwise, only to ask).
+Skeleton<identity_bpf> open_task_walk(std::optional<int> sk_storage_fd);
+// One pass over every task's files with the walk of LOADED; returns how many sockets were
+// given an identity. Throws flowattr::Error when it cannot attach or iterate.
+std::uint64_t stamp_task_sockets(identity_bpf* loaded);
 
 FeatureCheck probe_task_walk();
 

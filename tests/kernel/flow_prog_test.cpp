@@ -38,7 +38,6 @@
 #include "identity.skel.h"
 #include "kernel_env.h"
 #include "packet_builder.h"
-#include "task_sockets.skel.h"
 
 namespace {
 
@@ -862,6 +861,7 @@ protected:
         ASSERT_NE(identity_, nullptr);
         bpf_program__set_autoload(identity_->progs.fa_socket_post_create, false);
         bpf_program__set_autoload(identity_->progs.fa_sock_create, false);
+        bpf_program__set_autoload(identity_->progs.fa_stamp_task_sockets, false);
         enable(identity_.get());
         const int err = identity_bpf__load(identity_.get());
         ASSERT_EQ(err, 0) << "identity.bpf.o (maps only) does not load: " << std::strerror(-err);
@@ -874,15 +874,15 @@ protected:
 
     // Run the start-up walk once over every task's files.
     void walk_tasks() {
-        iter_.reset(task_sockets_bpf__open());
-        ASSERT_NE(iter_, nullptr);
-        ASSERT_EQ(bpf_map__reuse_fd(iter_->maps.fa_sk_identity, store()), 0);
-        const int err = task_sockets_bpf__load(iter_.get());
+        // The agent loads the walk with its hook; here identity_ is loaded already, so a second
+        // copy of identity.bpf.o loads the walk alone into the same store.
+        iter_ = flowattr::agent::open_task_walk(store());
+        const int err = identity_bpf__load(iter_.get());
         const auto walk = flowattr::agent::probe_task_walk();
         if (err && !walk.available)
             GTEST_SKIP() << "no task walk (" << walk.detail << "): the agent walks /proc instead, "
                          << "see ProcWalkStampsExistingSocketsWithoutOverwriting";
-        ASSERT_EQ(err, 0) << "task_sockets.bpf.o does not load: " << std::strerror(-err);
+        ASSERT_EQ(err, 0) << "the walk of identity.bpf.o does not load: " << std::strerror(-err);
         BpfLink link(bpf_program__attach_iter(iter_->progs.fa_stamp_task_sockets, nullptr));
         ASSERT_NE(link, nullptr) << std::strerror(errno);
         UniqueFd it(bpf_iter_create(bpf_link__fd(link.get())));
@@ -917,7 +917,7 @@ protected:
     }
 
     Skeleton<identity_bpf> identity_;
-    Skeleton<task_sockets_bpf> iter_;  // after identity_: ends first, as it uses identity_'s map
+    Skeleton<identity_bpf> iter_;  // after identity_: ends first, as it uses identity_'s map
 };
 
 TEST_F(IdentityTest, TaskWalkStampsExistingSocketsWithoutOverwriting) {
@@ -1142,6 +1142,7 @@ protected:
         identity_.reset(identity_bpf__open());
         ASSERT_NE(identity_, nullptr);
         bpf_program__set_autoload(identity_->progs.fa_sock_create, false);
+        bpf_program__set_autoload(identity_->progs.fa_stamp_task_sockets, false);
         const int err = identity_bpf__load(identity_.get());
         if (err == -EPERM) GTEST_SKIP() << "LSM programs refused with EPERM (sandboxed host)";
         ASSERT_EQ(err, 0) << "fa_socket_post_create does not load: " << std::strerror(-err);

@@ -60,6 +60,7 @@ TEST(IdentityPathChoice, InertLsmIsCaughtByTheHookCounter) {
     Skeleton<identity_bpf> skel(identity_bpf__open());
     ASSERT_NE(skel, nullptr);
     bpf_program__set_autoload(skel->progs.fa_sock_create, false);
+    bpf_program__set_autoload(skel->progs.fa_stamp_task_sockets, false);
     LibbpfLogCapture log;
     int err = identity_bpf__load(skel.get());
     if (err) {
