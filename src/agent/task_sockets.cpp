@@ -33,6 +33,7 @@ Skeleton<identity_bpf> open_task_walk(std::optional<int> sk_storage_fd) {
 }
 
 FeatureCheck task_walk_refused(int err) {
+    LibbpfLogCapture quiet;  // the verifier's log is read from its buffer
     std::string reason;
     try {
         Skeleton<identity_bpf> logged = open_task_walk(std::nullopt);
@@ -63,6 +64,7 @@ std::uint64_t stamp_task_sockets(identity_bpf* loaded) {
 }
 
 FeatureCheck probe_task_walk() {
+    LibbpfLogCapture quiet;
     FeatureCheck check = task_walk_precondition();
     if (!check.available) return check;
     Skeleton<identity_bpf> skel;

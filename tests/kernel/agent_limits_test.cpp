@@ -275,21 +275,38 @@ std::unique_ptr<Child> start_cli_agent(const fa::test::VethPair& topo, const std
     return agent;
 }
 
-// Sends a datagram from the client end to PORT every 100 ms until killed (when the Child
-// goes): however long the agent takes to attach (seconds under TCG), datagrams keep coming.
+sockaddr_in pinger_target(std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, "10.231.0.2", &a.sin_addr);
+    return a;
+}
+
+// A process COMM sending a datagram from the client end to the server's PORT every 100 ms until
+// killed (when the Child goes): however long the agent takes to attach (seconds under TCG),
+// datagrams keep coming. Returned once one has arrived, as a capture started before the path
+// works can see none of it (one CI run's 0.45 s capture held not a packet of it, nor an ARP one).
 std::unique_ptr<Child> start_pinger(const fa::test::VethPair& topo, const char* comm, std::uint16_t port) {
-    return std::make_unique<Child>(comm, topo.client.fd(), [port](int) {
+    const sockaddr_in target = pinger_target(port);
+    flowattr::UniqueFd server;
+    topo.server.enter([&] { server = flowattr::UniqueFd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
+    if (!server || bind(server.get(), reinterpret_cast<const sockaddr*>(&target), sizeof(target)) != 0)
+        throw flowattr::Error("cannot bind the pinger's target", errno);
+    auto pinger = std::make_unique<Child>(comm, topo.client.fd(), [target](int) {
         int s = socket(AF_INET, SOCK_DGRAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        inet_pton(AF_INET, "10.231.0.2", &a.sin_addr);
         for (;;) {
-            sendto(s, "ping", 4, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+            sendto(s, "ping", 4, 0, reinterpret_cast<const sockaddr*>(&target), sizeof(target));
             usleep(100000);
         }
         return 0;
     });
+    const timeval wait{5, 0};
+    setsockopt(server.get(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+    char buf[8];
+    if (recv(server.get(), buf, sizeof(buf), 0) <= 0)
+        throw flowattr::Error("the pinger's datagrams do not reach the server namespace within 5 s", errno);
+    return pinger;
 }
 
 TEST(FlowattrCli, SigtermDetachesClsactFilters) {
@@ -346,6 +363,22 @@ TEST(FlowattrCli, ClosedStdoutEndsTheRunAndDetaches) {
     ASSERT_TRUE(clsact_filters_present(topo)) << "the agent never attached its clsact filters";
     EXPECT_EQ(agent->wait(30000), 0) << "killed (SIGPIPE?) instead of ending the run";
     EXPECT_TRUE(no_clsact_filters(topo)) << "filters left behind when stdout closed";
+}
+
+// `flowattr probe` prints its report and nothing else: libbpf's messages from the loads it makes
+// (a walk the verifier refuses among them, as the 6.18 host's does) are captured, not printed.
+TEST(FlowattrCli, ProbePrintsItsReportAndNothingElse) {
+    FA_REQUIRE_ROOT();
+    Child probe("fa-probe", -1, [](int stderr_pipe) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+        dup2(stderr_pipe, STDERR_FILENO);
+        return run_flowattr_cli({"probe"}, std::cout, std::cerr);
+    });
+    std::string printed;
+    for (std::string line; !(line = probe.read_line(60000)).empty();) printed += line + "\n";
+    EXPECT_EQ(probe.wait(60000), 0);
+    EXPECT_EQ(printed, "") << "flowattr probe printed on stderr";
 }
 
 TEST(FlowattrCli, LimitOnADirectoryOutsideCgroupV2ExitsTwo) {
