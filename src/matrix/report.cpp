@@ -127,6 +127,14 @@ std::string xml_escape(const std::string& s) {
 
 std::string html_escape(const std::string& s) { return xml_escape(s); }
 
+std::string html_breakable(const std::string& s, const char* break_after) {
+    std::string out;
+    std::size_t from = 0;
+    for (std::size_t at; (at = s.find_first_of(break_after, from)) != std::string::npos; from = at + 1)
+        out += html_escape(s.substr(from, at + 1 - from)) + "<wbr>";
+    return out + html_escape(s.substr(from));
+}
+
 std::string one_line(const std::string& s, std::size_t max) {
     std::string out = s.substr(0, s.find('\n'));
     if (out.size() > max) out = out.substr(0, max - 3) + "...";
@@ -346,7 +354,7 @@ std::string tests_grid_html(const std::vector<CellResult>& cells) {
     }
     h << "</tr>\n";
     for (const auto& t : tests) {
-        h << "<tr><td>" << html_escape(t) << "</td>";
+        h << "<tr><td>" << html_breakable(t, "./") << "</td>";
         for (const auto& c : cells) {
             std::string s = test_status(c, t);
             std::string href = console_href(c);
@@ -388,7 +396,7 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
           << "</td><td class=\"s\" style=\"background:"
           << colour(o) << "\">" << o << "</td><td>" << html_escape(c.accel) << "</td><td>" << fixed(c.timings.to_init)
           << "</td><td>" << fixed(c.timings.init_to_first_test) << "</td><td>" << fixed(c.timings.vm) << "</td><td>"
-          << tests_cell(c) << "</td><td>" << html_escape(c.suite.lsm) << "</td><td>" << html_escape(c.cls.reason)
+          << tests_cell(c) << "</td><td>" << html_breakable(c.suite.lsm, ",") << "</td><td>" << html_escape(c.cls.reason)
           << "</td><td>" << (href.empty() ? "" : "<a href=\"" + html_escape(href) + "\">console</a>") << "</td></tr>\n";
     }
     h << "</table>\n";

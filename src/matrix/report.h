@@ -49,6 +49,9 @@ std::string xml_escape(const std::string& s);
 // A Markdown table cell: '|' escaped, newlines folded.
 std::string markdown_cell(const std::string& s);
 std::string html_escape(const std::string& s);
+// html_escape, with a line-break opportunity (<wbr>) after each character of BREAK_AFTER: long
+// test names and LSM lists wrap at their separators instead of widening the page past a laptop's.
+std::string html_breakable(const std::string& s, const char* break_after);
 // The first line of S, cut to MAX characters ("..." marks the cut).
 std::string one_line(const std::string& s, std::size_t max);
 

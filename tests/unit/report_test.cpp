@@ -174,6 +174,17 @@ TEST(Summary, HtmlIsSelfContainedWithGridLinksAndTimeline) {
     EXPECT_NE(fm::summary_html(cells, info, "../bench/results.svg").find("<a href=\"../bench/results.svg\">"), std::string::npos);
 }
 
+// Test names and LSM lists break at their separators, so the grid fits a laptop's width.
+TEST(Summary, HtmlLongNamesWrapAtTheirSeparators) {
+    EXPECT_EQ(fm::html_breakable("Suite.Name/<x>", "./"), "Suite.<wbr>Name/<wbr>&lt;x&gt;");
+    EXPECT_EQ(fm::html_breakable("lockdown,bpf", ","), "lockdown,<wbr>bpf");
+    EXPECT_EQ(fm::html_breakable("none", ","), "none");
+    auto cells = sample();
+    fm::RunInfo info{1000.0, 1010.0, "", false, "kernels.txt", fm::RunKind::suite, {}};
+    const std::string h = fm::summary_html(cells, info);
+    EXPECT_NE(h.find("<td>Flow.<wbr>lsm</td>"), std::string::npos);
+}
+
 TEST(Summary, ExitCodeIsTheWorstAvailableOutcome) {
     auto cells = sample();
     EXPECT_EQ(fm::run_exit_code({cells[0], cells[2]}, false), 0);  // unavailable does not fail
