@@ -57,12 +57,22 @@ IdentityTracker::IdentityTracker(Unloaded) {}
 
 IdentityTracker::~IdentityTracker() = default;
 
-int IdentityTracker::open_and_load(bool lsm, bool walk, LibbpfLogCapture& log) {
-    skel_.reset(identity_bpf__open());
-    if (!skel_) throw Error("cannot open the identity BPF object", errno, log.text());
-    bpf_program__set_autoload(skel_->progs.fa_socket_post_create, lsm);
-    bpf_program__set_autoload(skel_->progs.fa_sock_create, !lsm);
-    bpf_program__set_autoload(skel_->progs.fa_stamp_task_sockets, walk);
+Skeleton<identity_bpf> open_identity(std::optional<IdentityPath> hook, bool task_walk,
+                                     std::optional<int> sk_storage_fd) {
+    LibbpfLogCapture log;
+    Skeleton<identity_bpf> skel(identity_bpf__open());
+    if (!skel) throw Error("cannot open the identity BPF object", errno, log.text());
+    bpf_program__set_autoload(skel->progs.fa_socket_post_create, hook == IdentityPath::lsm);
+    bpf_program__set_autoload(skel->progs.fa_sock_create, hook == IdentityPath::sock_create);
+    bpf_program__set_autoload(skel->progs.fa_stamp_task_sockets, task_walk);
+    if (sk_storage_fd)
+        check_libbpf(bpf_map__reuse_fd(skel->maps.fa_sk_identity, *sk_storage_fd),
+                     "cannot share the identity map", log);
+    return skel;
+}
+
+int IdentityTracker::open_and_load(IdentityPath path, bool walk) {
+    skel_ = open_identity(path, walk);
     return identity_bpf__load(skel_.get());
 }
 
@@ -74,8 +84,8 @@ void IdentityTracker::load(IdentityPath path) {
     // The walk loads with the hook (one object, one parse of the kernel's BTF) unless the
     // kernel cannot take it. Refused, it may be what failed: the hook alone decides, and the
     // walk's own reason is asked apart.
-    int err = open_and_load(lsm, walk_.available, log);
-    if (err != 0 && walk_.available && open_and_load(lsm, false, log) == 0) {
+    int err = open_and_load(path, walk_.available);
+    if (err != 0 && walk_.available && open_and_load(path, false) == 0) {
         walk_ = task_walk_refused(err);
         err = 0;
     }

@@ -18,6 +18,12 @@ namespace flowattr::agent {
 
 enum class IdentityPath { lsm, sock_create };
 
+// identity.bpf.o opened with these programs to load: the creation hook HOOK (none without one)
+// and, if TASK_WALK, the start-up walk; its identity map reused from SK_STORAGE_FD when given
+// (a map of its own otherwise). Throws flowattr::Error when the object cannot be opened.
+Skeleton<identity_bpf> open_identity(std::optional<IdentityPath> hook, bool task_walk,
+                                     std::optional<int> sk_storage_fd = std::nullopt);
+
 struct IdentityStatus {
     IdentityPath path = IdentityPath::sock_create;
     std::string reason;       // why this path was chosen
@@ -48,7 +54,7 @@ private:
     struct Unloaded {};
     explicit IdentityTracker(Unloaded);
     void load(IdentityPath path);
-    int open_and_load(bool lsm, bool walk, LibbpfLogCapture& log);
+    int open_and_load(IdentityPath path, bool walk);
     bool fires();
 
     std::string cgroup_root_;

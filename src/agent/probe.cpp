@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "agent/identity.h"
 #include "agent/libbpf_support.h"
 #include "agent/task_sockets.h"
 #include "common/error.h"
@@ -164,21 +165,22 @@ struct LsmAndWalk {
 // need the kernel's BTF, which libbpf parses once per object loaded (0.13-0.18 s of a 6.1 TCG
 // guest's probe). The hook stands in for the no-op program (the same hook, the same trampoline).
 // Where that load fails each is asked on its own, so neither answer rests on the other.
-LsmAndWalk probe_lsm_attach_and_task_walk(bool lsm_loads) {
-    FeatureCheck walk = task_walk_precondition();
+LsmAndWalk probe_lsm_attach_and_task_walk(bool lsm_loads, const FeatureCheck& sock_from_file) {
+    const FeatureCheck walk = task_walk_precondition(sock_from_file);
     if (lsm_loads) {
         LibbpfLogCapture quiet;
-        Skeleton<identity_bpf> skel(identity_bpf__open());
-        if (skel) {
-            bpf_program__set_autoload(skel->progs.fa_sock_create, false);
-            bpf_program__set_autoload(skel->progs.fa_stamp_task_sockets, walk.available);
-            if (identity_bpf__load(skel.get()) == 0) {
-                BpfLink link(bpf_program__attach_lsm(skel->progs.fa_socket_post_create));
-                return {lsm_attach_result(bool(link)), walk};
-            }
+        Skeleton<identity_bpf> skel;
+        try {
+            skel = open_identity(IdentityPath::lsm, walk.available);
+        } catch (const Error&) {
+            // Not opened: each is asked on its own below, and says why.
+        }
+        if (skel && identity_bpf__load(skel.get()) == 0) {
+            BpfLink link(bpf_program__attach_lsm(skel->progs.fa_socket_post_create));
+            return {lsm_attach_result(bool(link)), walk};
         }
     }
-    return {probe_lsm_attach(), probe_task_walk()};
+    return {probe_lsm_attach(), probe_task_walk(walk)};
 }
 
 KernelFeatures probe_kernel_features() {
@@ -195,7 +197,8 @@ KernelFeatures probe_kernel_features() {
     f.checks.push_back(check("bpf_lsm", lsm, lsm_list.empty() ? "/sys/kernel/security/lsm unreadable (securityfs not mounted?)"
                                                              : "lsm=" + lsm_list));
     f.checks.push_back(probe_prog("prog.lsm", BPF_PROG_TYPE_LSM));
-    LsmAndWalk lsm_and_walk = probe_lsm_attach_and_task_walk(f.checks.back().available);
+    const FeatureCheck sock_from_file = probe_helper_exists(kFeatureSockFromFile, BPF_FUNC_sock_from_file);
+    LsmAndWalk lsm_and_walk = probe_lsm_attach_and_task_walk(f.checks.back().available, sock_from_file);
     f.checks.push_back(lsm_and_walk.lsm_attach);
     f.checks.push_back(probe_tcx());
     f.checks.push_back(probe_map("ringbuf", BPF_MAP_TYPE_RINGBUF));
@@ -204,7 +207,7 @@ KernelFeatures probe_kernel_features() {
     f.checks.push_back(probe_helper("sk_storage.cgroup_sock", BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_sk_storage_get));
     f.checks.push_back(probe_helper("sk_storage.cgroup_skb", BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_sk_storage_get));
     f.checks.push_back(probe_helper("sk_lookup.tc", BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_skc_lookup_tcp));
-    f.checks.push_back(probe_helper_exists(kFeatureSockFromFile, BPF_FUNC_sock_from_file));
+    f.checks.push_back(sock_from_file);
     f.checks.push_back(lsm_and_walk.task_walk);
     std::string cg = find_cgroup2_mount();
     f.checks.push_back(check("cgroup_v2", !cg.empty(), cg.empty() ? "no cgroup2 mount in /proc/self/mounts" : cg));

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "agent/identity.h"
 #include "agent/libbpf_support.h"
 #include "common/error.h"
 #include "diagnose/cause.h"
@@ -14,29 +15,16 @@
 
 namespace flowattr::agent {
 
-FeatureCheck task_walk_precondition() {
-    FeatureCheck helper = probe_helper_exists(kFeatureSockFromFile, BPF_FUNC_sock_from_file);
-    if (!helper.available) return {kFeatureTaskWalk, false, "no bpf_sock_from_file: " + helper.detail};
+FeatureCheck task_walk_precondition(const FeatureCheck& sock_from_file) {
+    if (!sock_from_file.available) return {kFeatureTaskWalk, false, "no bpf_sock_from_file: " + sock_from_file.detail};
     return {kFeatureTaskWalk, true, "iter/task_file loads"};
-}
-
-Skeleton<identity_bpf> open_task_walk(std::optional<int> sk_storage_fd) {
-    LibbpfLogCapture log;
-    Skeleton<identity_bpf> skel(identity_bpf__open());
-    if (!skel) throw Error("cannot open the identity BPF object", errno, log.text());
-    bpf_program__set_autoload(skel->progs.fa_socket_post_create, false);
-    bpf_program__set_autoload(skel->progs.fa_sock_create, false);
-    if (sk_storage_fd)
-        check_libbpf(bpf_map__reuse_fd(skel->maps.fa_sk_identity, *sk_storage_fd),
-                     "cannot share the identity map with the socket walk", log);
-    return skel;
 }
 
 FeatureCheck task_walk_refused(int err) {
     LibbpfLogCapture quiet;  // the verifier's log is read from its buffer
     std::string reason;
     try {
-        Skeleton<identity_bpf> logged = open_task_walk(std::nullopt);
+        Skeleton<identity_bpf> logged = open_identity(std::nullopt, true);
         char verifier_log[1 << 16] = "";
         bpf_program__set_log_buf(logged->progs.fa_stamp_task_sockets, verifier_log, sizeof(verifier_log));
         bpf_program__set_log_level(logged->progs.fa_stamp_task_sockets, 1);
@@ -63,18 +51,17 @@ std::uint64_t stamp_task_sockets(identity_bpf* loaded) {
     return sum_percpu_counter(bpf_map__fd(loaded->maps.fa_task_iter_counters), FA_CNT_IDENTITY_STAMPED);
 }
 
-FeatureCheck probe_task_walk() {
+FeatureCheck probe_task_walk(const FeatureCheck& precondition) {
     LibbpfLogCapture quiet;
-    FeatureCheck check = task_walk_precondition();
-    if (!check.available) return check;
+    if (!precondition.available) return precondition;
     Skeleton<identity_bpf> skel;
     try {
-        skel = open_task_walk(std::nullopt);
+        skel = open_identity(std::nullopt, true);
     } catch (const Error& e) {
         return {kFeatureTaskWalk, false, e.what()};
     }
     const int err = identity_bpf__load(skel.get());
-    return err == 0 ? check : task_walk_refused(err);
+    return err == 0 ? precondition : task_walk_refused(err);
 }
 
 }  // namespace flowattr::agent

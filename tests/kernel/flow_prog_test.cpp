@@ -26,6 +26,7 @@
 #include "agent/flow.h"
 #include "agent/libbpf_support.h"
 #include "agent/probe.h"
+#include "agent/identity.h"
 #include "agent/task_sockets.h"
 #include "agent/proc_sockets.h"
 #include "agent/procfs.h"
@@ -857,11 +858,7 @@ class IdentityTest : public ::testing::Test {
 protected:
     void SetUp() override {
         FA_REQUIRE_ROOT();
-        identity_.reset(identity_bpf__open());
-        ASSERT_NE(identity_, nullptr);
-        bpf_program__set_autoload(identity_->progs.fa_socket_post_create, false);
-        bpf_program__set_autoload(identity_->progs.fa_sock_create, false);
-        bpf_program__set_autoload(identity_->progs.fa_stamp_task_sockets, false);
+        identity_ = flowattr::agent::open_identity(std::nullopt, false);
         enable(identity_.get());
         const int err = identity_bpf__load(identity_.get());
         ASSERT_EQ(err, 0) << "identity.bpf.o (maps only) does not load: " << std::strerror(-err);
@@ -876,7 +873,7 @@ protected:
     void walk_tasks() {
         // The agent loads the walk with its hook; here identity_ is loaded already, so a second
         // copy of identity.bpf.o loads the walk alone into the same store.
-        iter_ = flowattr::agent::open_task_walk(store());
+        iter_ = flowattr::agent::open_identity(std::nullopt, true, store());
         const int err = identity_bpf__load(iter_.get());
         const auto walk = flowattr::agent::probe_task_walk();
         if (err && !walk.available)
