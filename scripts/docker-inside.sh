@@ -20,7 +20,7 @@ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOWATTR_STATIC=
 # benchmarks and host-side matrix tests (`make build` builds those). The unit tests are 35 of
 # the x86_64 build's compile steps, about a third of its compile time: a build of out/ alone
 # (make repro-check, twice in make check) leaves them out.
-targets="flowattr kmatrix_init flowattr_kernel_tests kmatrix flowattr_bpf_build"
+targets="flowattr kmatrix_init flowattr_kernel_tests kmatrix flowattr_bpf_objects"
 for arch in $guest_arches; do targets="$targets flowattr_guest_$arch"; done
 [ "${FLOWATTR_UNIT_TESTS:-run}" = skip ] || targets="$targets flowattr_unit_tests btf_elf_fuzz"
 # shellcheck disable=SC2086 # one word per target
