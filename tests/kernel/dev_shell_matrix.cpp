@@ -111,7 +111,9 @@ TEST_F(DevShell, ToolsAnswerUnderTheirUsualNames) {
 }
 
 // An editor on the host reads the builder build's compile_commands.json: every path in it
-// names a file of this tree at its host path, and the file is the caller's.
+// names a file of this tree at its host path, and the file is the caller's. The generated
+// sources (the BPF objects' bytes, bpf/split_skeleton.cmake) are in the build directory and
+// exist once it is built; this test only configures it.
 TEST_F(DevShell, BuilderBuildCompileCommandsHoldHostPaths) {
     const std::string dir = work_ + "/build-docker";
     auto r = shell({"--command", "cmake -S " + kSource + " -B " + dir + " >/dev/null"}, {"SUDO_UID=65534", "SUDO_GID=65534"});
@@ -125,7 +127,7 @@ TEST_F(DevShell, BuilderBuildCompileCommandsHoldHostPaths) {
     for (const auto& c : commands) {
         const std::string file = c.at("file");
         EXPECT_EQ(file.rfind(kSource + "/", 0), 0u) << file;
-        EXPECT_TRUE(fs::exists(file)) << file;
+        if (file.rfind(dir + "/", 0) != 0) EXPECT_TRUE(fs::exists(file)) << file;
         EXPECT_EQ(c.at("directory").get<std::string>().rfind(dir, 0), 0u) << c.dump();
     }
 }
