@@ -338,11 +338,23 @@ std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo
     return md.str();
 }
 
-// Tests x kernels, the load check first: the suite run's grid.
-std::string tests_grid_html(const std::vector<CellResult>& cells) {
+// Tests x kernels, the load check first: the suite run's grid. A column per kernel a VM ran
+// for; a kernel without one (unavailable, unsupported, no boot) would fill its column with
+// one word and push the grid past a laptop's width, so it is named once above the grid, the
+// kernels table giving its reason.
+std::string tests_grid_html(const std::vector<CellResult>& all_cells) {
     std::ostringstream h;
+    std::vector<CellResult> cells;
+    std::string without_vm;
+    for (const auto& c : all_cells) {
+        if (c.ran_vm) cells.push_back(c);
+        else without_vm += (without_vm.empty() ? "" : ", ") + html_escape(c.name) + " (" + outcome_name(c.cls.outcome) + ")";
+    }
     auto tests = all_tests(cells);
-    h << "<h2>Tests × kernels</h2>\n<table><tr><th>test</th>";
+    h << "<h2>Tests × kernels</h2>\n";
+    if (!without_vm.empty()) h << "<p>No VM ran for " << without_vm << ": no column below.</p>\n";
+    if (cells.empty()) return h.str();
+    h << "<table><tr><th>test</th>";
     for (const auto& c : cells) h << "<th>" << html_escape(c.name) << "</th>";
     h << "</tr>\n<tr><td><i>flowattr load --check</i></td>";
     for (const auto& c : cells) {

@@ -185,6 +185,30 @@ TEST(Summary, HtmlLongNamesWrapAtTheirSeparators) {
     EXPECT_NE(h.find("<td>Flow.<wbr>lsm</td>"), std::string::npos);
 }
 
+// A kernel no VM ran for has no column in the HTML grid (one word repeated down it), but is
+// named above it with its outcome; the kernels that ran keep theirs, in order.
+TEST(Summary, HtmlGridHasColumnsOnlyForKernelsAVmRanFor) {
+    auto cells = sample();
+    fm::RunInfo info{1000.0, 1010.0, "", false, "kernels.txt", fm::RunKind::suite, {}};
+    const std::string h = fm::summary_html(cells, info);
+    const std::size_t grid = h.find("<h2>Tests × kernels</h2>");
+    ASSERT_NE(grid, std::string::npos) << h;
+    const std::string g = h.substr(grid);
+    EXPECT_NE(g.find("<p>No VM ran for 6.6 (unavailable): no column below.</p>"), std::string::npos) << g;
+    EXPECT_NE(g.find("<tr><th>test</th><th>6.1</th><th>5.10</th></tr>"), std::string::npos) << g;
+    EXPECT_EQ(g.find("<th>6.6</th>"), std::string::npos) << g;
+    const std::size_t row = g.find("<td>Flow.<wbr>lsm</td>");
+    ASSERT_NE(row, std::string::npos) << g;
+    const std::string lsm_row = g.substr(row, g.find("</tr>", row) - row);
+    EXPECT_EQ(lsm_row.find("unavailable"), std::string::npos) << lsm_row;
+    EXPECT_NE(lsm_row.find(">skip<"), std::string::npos) << lsm_row;
+    EXPECT_NE(lsm_row.find(">fail<"), std::string::npos) << lsm_row;
+
+    const std::string none_ran = fm::summary_html({cells[2]}, info);
+    EXPECT_NE(none_ran.find("<p>No VM ran for 6.6 (unavailable): no column below.</p>"), std::string::npos);
+    EXPECT_EQ(none_ran.find("<th>test</th>"), std::string::npos) << none_ran;
+}
+
 TEST(Summary, ExitCodeIsTheWorstAvailableOutcome) {
     auto cells = sample();
     EXPECT_EQ(fm::run_exit_code({cells[0], cells[2]}, false), 0);  // unavailable does not fail
