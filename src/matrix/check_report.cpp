@@ -27,23 +27,6 @@ std::string first_line(const std::string& s, std::size_t max) {
     return l.size() > max ? l.substr(0, max - 3) + "..." : l;
 }
 
-// The grid's columns: kernels that ran, or should have and did not. Unavailable and
-// unsupported kernels would be a column of one word each; they are named under the grid.
-std::vector<CellResult> grid_cells(const std::vector<CellResult>& cells) {
-    std::vector<CellResult> out;
-    for (const auto& c : cells)
-        if (c.ran_vm || outcome_fails_run(c.cls.outcome)) out.push_back(c);
-    return out;
-}
-
-std::string not_shown(const std::vector<CellResult>& cells) {
-    std::string names;
-    for (const auto& c : cells)
-        if (!c.ran_vm && !outcome_fails_run(c.cls.outcome))
-            names += (names.empty() ? "" : ", ") + c.name + " (" + outcome_name(c.cls.outcome) + ")";
-    return names;
-}
-
 bool failed(const CellResult& cell, const CheckRow& row) {
     const ProgramCheck* p = check_result(cell, row);
     return p ? p->status == CheckStatus::fail : cell.ran_vm;

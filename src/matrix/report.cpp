@@ -127,6 +127,21 @@ std::string xml_escape(const std::string& s) {
 
 std::string html_escape(const std::string& s) { return xml_escape(s); }
 
+std::vector<CellResult> grid_cells(const std::vector<CellResult>& cells) {
+    std::vector<CellResult> out;
+    for (const auto& c : cells)
+        if (c.ran_vm || outcome_fails_run(c.cls.outcome)) out.push_back(c);
+    return out;
+}
+
+std::string not_shown(const std::vector<CellResult>& cells) {
+    std::string names;
+    for (const auto& c : cells)
+        if (!c.ran_vm && !outcome_fails_run(c.cls.outcome))
+            names += (names.empty() ? "" : ", ") + c.name + " (" + outcome_name(c.cls.outcome) + ")";
+    return names;
+}
+
 std::string html_breakable(const std::string& s, const char* break_after) {
     std::string out;
     std::size_t from = 0;
@@ -338,21 +353,15 @@ std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo
     return md.str();
 }
 
-// Tests x kernels, the load check first: the suite run's grid. A column per kernel a VM ran
-// for; a kernel without one (unavailable, unsupported, no boot) would fill its column with
-// one word and push the grid past a laptop's width, so it is named once above the grid, the
-// kernels table giving its reason.
+// Tests x kernels, the load check first: the suite run's grid, with the check grid's columns
+// (grid_cells). The kernels left out are named above it, the kernels table giving each reason.
 std::string tests_grid_html(const std::vector<CellResult>& all_cells) {
     std::ostringstream h;
-    std::vector<CellResult> cells;
-    std::string without_vm;
-    for (const auto& c : all_cells) {
-        if (c.ran_vm) cells.push_back(c);
-        else without_vm += (without_vm.empty() ? "" : ", ") + html_escape(c.name) + " (" + outcome_name(c.cls.outcome) + ")";
-    }
+    const std::vector<CellResult> cells = grid_cells(all_cells);
+    const std::string without_vm = not_shown(all_cells);
     auto tests = all_tests(cells);
     h << "<h2>Tests × kernels</h2>\n";
-    if (!without_vm.empty()) h << "<p>No VM ran for " << without_vm << ": no column below.</p>\n";
+    if (!without_vm.empty()) h << "<p>No VM ran for " << html_escape(without_vm) << ": no column below.</p>\n";
     if (cells.empty()) return h.str();
     h << "<table><tr><th>test</th>";
     for (const auto& c : cells) h << "<th>" << html_escape(c.name) << "</th>";

@@ -185,8 +185,9 @@ TEST(Summary, HtmlLongNamesWrapAtTheirSeparators) {
     EXPECT_NE(h.find("<td>Flow.<wbr>lsm</td>"), std::string::npos);
 }
 
-// A kernel no VM ran for has no column in the HTML grid (one word repeated down it), but is
-// named above it with its outcome; the kernels that ran keep theirs, in order.
+// A kernel no VM ran for, unavailable or unsupported, has no column in the HTML grid (one word
+// repeated down it), but is named above it with its outcome; the kernels that ran keep theirs,
+// in order.
 TEST(Summary, HtmlGridHasColumnsOnlyForKernelsAVmRanFor) {
     auto cells = sample();
     fm::RunInfo info{1000.0, 1010.0, "", false, "kernels.txt", fm::RunKind::suite, {}};
@@ -203,6 +204,11 @@ TEST(Summary, HtmlGridHasColumnsOnlyForKernelsAVmRanFor) {
     EXPECT_EQ(lsm_row.find("unavailable"), std::string::npos) << lsm_row;
     EXPECT_NE(lsm_row.find(">skip<"), std::string::npos) << lsm_row;
     EXPECT_NE(lsm_row.find(">fail<"), std::string::npos) << lsm_row;
+
+    // A kernel that should have run and did not keeps its column, as in the check grid.
+    const auto no_boot = fm::unrun_cell("6.12", "6.12", fm::Outcome::infra_error, "qemu exited");
+    const std::string with_failure = fm::summary_html({cells[0], no_boot, cells[2]}, info);
+    EXPECT_NE(with_failure.find("<tr><th>test</th><th>6.1</th><th>6.12</th></tr>"), std::string::npos) << with_failure;
 
     const std::string none_ran = fm::summary_html({cells[2]}, info);
     EXPECT_NE(none_ran.find("<p>No VM ran for 6.6 (unavailable): no column below.</p>"), std::string::npos);
