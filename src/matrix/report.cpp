@@ -336,16 +336,20 @@ std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo
            << fixed(c.timings.init_to_first_test) << " | " << fixed(c.timings.vm) << " | " << tests_cell(c) << " | "
            << markdown_cell(one_line(c.cls.reason, 120)) << " |\n";
     }
-    auto tests = all_tests(cells);
+    // The grid's columns as in the HTML report (grid_cells), the kernels without one named above it.
+    const std::vector<CellResult> columns = grid_cells(cells);
+    auto tests = all_tests(columns);
     if (!tests.empty()) {
-        md << "\n<details><summary>Per-test results</summary>\n\n| test |";
-        for (const auto& c : cells) md << " " << markdown_cell(c.name) << " |";
+        md << "\n<details><summary>Per-test results</summary>\n\n";
+        if (!not_shown(cells).empty()) md << "No VM ran for " << markdown_cell(not_shown(cells)) << ": no column below.\n\n";
+        md << "| test |";
+        for (const auto& c : columns) md << " " << markdown_cell(c.name) << " |";
         md << "\n|---|";
-        for (std::size_t i = 0; i < cells.size(); i++) md << "---|";
+        for (std::size_t i = 0; i < columns.size(); i++) md << "---|";
         md << "\n";
         for (const auto& t : tests) {
             md << "| " << markdown_cell(t) << " |";
-            for (const auto& c : cells) md << " " << test_status(c, t) << " |";
+            for (const auto& c : columns) md << " " << test_status(c, t) << " |";
             md << "\n";
         }
         md << "\n</details>\n";
