@@ -4,8 +4,9 @@
 // the agent's hooks (TCX or clsact on both directions of both veth ends, and cgroup_skb on the
 // cgroup root: the floor any agent at those hooks pays), and `flowattr run` itself on both ends. Each figure is a median over rounds,
 // and each ratio the median of the ratios within a round, since only figures from the same
-// run compare on this shared machine. With the agent attached, kernel.bpf_stats gives each
-// of its programs' average run time under that traffic, and /proc its CPU use.
+// run compare on this shared machine. kernel.bpf_stats gives each program's average run time
+// under that traffic, the noops' as well as the agent's: per hook, what the hook's floor costs
+// and what the agent's program adds to it; /proc gives the agent's CPU use.
 // Usage: flowattr_live_bench FLOWATTR OUT_DIR
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -13,10 +14,12 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -75,6 +78,33 @@ double run_iperf(const fa::test::VethPair& topo, Traffic traffic) {
     return received / sum.at("seconds").get<double>();
 }
 
+// Where a program runs. The noop sits on both directions of a veth end as one program (its run
+// time is both directions' average); each of the agent's flow programs on one.
+enum class Hook { veth, veth_ingress, veth_egress, cgroup_ingress, cgroup_egress, other };
+const char* hook_name(Hook h) {
+    switch (h) {
+    case Hook::veth: return "veth, both directions";
+    case Hook::veth_ingress: return "veth ingress";
+    case Hook::veth_egress: return "veth egress";
+    case Hook::cgroup_ingress: return "cgroup_skb ingress";
+    case Hook::cgroup_egress: return "cgroup_skb egress";
+    case Hook::other: return "other";
+    }
+    return "";
+}
+
+// The hook an agent program runs at, by its name (as the kernel keeps it, cut to 15 characters).
+Hook agent_hook(const std::string& name) {
+    const bool flow = name.rfind("fa_tc_", 0) == 0 || name.rfind("fa_tcx_", 0) == 0;
+    const bool cgroup = name.rfind("fa_cgroup_", 0) == 0;
+    const bool ingress = name.find("_ingr") != std::string::npos, egress = name.find("_egr") != std::string::npos;
+    if (flow && ingress) return Hook::veth_ingress;
+    if (flow && egress) return Hook::veth_egress;
+    if (cgroup && ingress) return Hook::cgroup_ingress;
+    if (cgroup && egress) return Hook::cgroup_egress;
+    return Hook::other;
+}
+
 // The noop programs at the hooks the agent uses: on both directions of one interface inside
 // NS, a TCX link where the kernel has TCX (as the agent picks it), else a clsact filter; and
 // when CGROUP_ROOT is given, cgroup_skb ingress and egress there. Everything goes again with
@@ -125,6 +155,15 @@ public:
     NoopHooks(const NoopHooks&) = delete;
     NoopHooks& operator=(const NoopHooks&) = delete;
 
+    // The noop programs by the hook each sits on, for their run times. The cgroup_skb pair's
+    // names are one name to the kernel (cut to 15 characters), so they are told apart here.
+    std::vector<std::pair<Hook, int>> programs() const {
+        std::vector<std::pair<Hook, int>> out = {{Hook::veth, bpf_program__fd(skel_->progs.fa_noop)}};
+        if (cgroup_ingress_) out.push_back({Hook::cgroup_ingress, bpf_program__fd(skel_->progs.fa_noop_cgroup_ingress)});
+        if (cgroup_egress_) out.push_back({Hook::cgroup_egress, bpf_program__fd(skel_->progs.fa_noop_cgroup_egress)});
+        return out;
+    }
+
 private:
     const fa::test::NetNs& ns_;
     bool tcx_;
@@ -135,23 +174,58 @@ private:
     int ifindex_ = 0;
 };
 
-// Run time and count of every loaded program whose name starts with "fa_", by program id.
+// A program's run time and count so far (kernel.bpf_stats), by program id.
 struct ProgramStats {
     std::string name;
+    Hook hook = Hook::other;
     std::uint64_t run_time_ns = 0, run_cnt = 0;
 };
-std::map<std::uint32_t, ProgramStats> agent_program_stats() {
-    std::map<std::uint32_t, ProgramStats> out;
+using ProgramStatsById = std::map<std::uint32_t, ProgramStats>;
+
+std::optional<bpf_prog_info> program_info(int fd) {
+    bpf_prog_info info{};
+    std::uint32_t len = sizeof(info);
+    if (bpf_prog_get_info_by_fd(fd, &info, &len) != 0) return std::nullopt;
+    return info;
+}
+
+// Every loaded program whose name starts with "fa_": the agent's, while it runs.
+ProgramStatsById agent_program_stats() {
+    ProgramStatsById out;
     for (std::uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;) {
         flowattr::UniqueFd fd(bpf_prog_get_fd_by_id(id));
         if (!fd) continue;
-        bpf_prog_info info{};
-        std::uint32_t len = sizeof(info);
-        if (bpf_prog_get_info_by_fd(fd.get(), &info, &len) != 0) continue;
-        const std::string name = info.name;
-        if (name.rfind("fa_", 0) == 0) out[id] = {name, info.run_time_ns, info.run_cnt};
+        const auto info = program_info(fd.get());
+        if (!info) continue;
+        const std::string name = info->name;
+        if (name.rfind("fa_", 0) == 0) out[id] = {name, agent_hook(name), info->run_time_ns, info->run_cnt};
     }
     return out;
+}
+
+ProgramStatsById noop_program_stats(const std::vector<const NoopHooks*>& hooks) {
+    ProgramStatsById out;
+    for (const NoopHooks* h : hooks)
+        for (const auto& [hook, fd] : h->programs())
+            if (const auto info = program_info(fd)) out[info->id] = {info->name, hook, info->run_time_ns, info->run_cnt};
+    return out;
+}
+
+// Run time and runs summed over the runs of one mode, per KEY (a program's name, a hook).
+struct RunTime {
+    std::uint64_t ns = 0, runs = 0;
+    double per_run() const { return runs ? double(ns) / double(runs) : 0; }
+};
+template <typename Key, typename KeyOf>
+void add_run_times(std::map<Key, RunTime>& totals, const ProgramStatsById& before, const ProgramStatsById& after,
+                   KeyOf key_of) {
+    for (const auto& [id, now] : after) {
+        const auto was = before.find(id);
+        if (was == before.end()) continue;
+        RunTime& total = totals[key_of(now)];
+        total.ns += now.run_time_ns - was->second.run_time_ns;
+        total.runs += now.run_cnt - was->second.run_cnt;
+    }
 }
 
 // `flowattr run` on both veth ends, started and stopped like a user would; ready once both
@@ -218,7 +292,9 @@ int main(int argc, char** argv) {
                     kSecondsPerRun, kRounds, tcx ? "TCX" : "clsact",
                     cgroup_root.empty() ? "" : (", cgroup_skb on " + cgroup_root).c_str());
         std::vector<Run> runs;
-        std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> program_totals;  // name: ns, runs
+        std::map<std::string, RunTime> agent_run_times;  // by program name
+        std::map<Hook, RunTime> noop_run_times;
+        std::map<std::string, Hook> agent_hooks;  // by program name
         double agent_cpu_s = 0, agent_wall_s = 0;
         for (int round = 0; round < kRounds; round++) {
             for (int i = 0; i < 3; i++) {
@@ -231,22 +307,25 @@ int main(int argc, char** argv) {
                 } else if (mode == Mode::agent) {
                     agent.emplace(flowattr, topo);
                 }
+                auto program_stats = [&] {
+                    if (mode == Mode::agent) return agent_program_stats();
+                    if (mode == Mode::noop_hooks) return noop_program_stats({&*client_hooks, &*server_hooks});
+                    return ProgramStatsById{};
+                };
                 for (Traffic traffic : kTraffic) {
-                    const auto before = mode == Mode::agent ? agent_program_stats() : decltype(agent_program_stats()){};
+                    const ProgramStatsById before = program_stats();
                     const double cpu_before = agent ? fa::bench::cpu_seconds(agent->pid()) : 0;
                     const auto start = std::chrono::steady_clock::now();
                     const double rate = run_iperf(topo, traffic);
                     runs.push_back({mode, traffic, round, rate});
+                    const ProgramStatsById after = program_stats();
+                    if (mode == Mode::noop_hooks)
+                        add_run_times(noop_run_times, before, after, [](const ProgramStats& p) { return p.hook; });
                     if (agent) {
                         agent_cpu_s += fa::bench::cpu_seconds(agent->pid()) - cpu_before;
                         agent_wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                        for (const auto& [id, after] : agent_program_stats()) {
-                            const auto was = before.find(id);
-                            if (was == before.end()) continue;
-                            auto& total = program_totals[after.name];
-                            total.first += after.run_time_ns - was->second.run_time_ns;
-                            total.second += after.run_cnt - was->second.run_cnt;
-                        }
+                        add_run_times(agent_run_times, before, after, [](const ProgramStats& p) { return p.name; });
+                        for (const auto& [id, p] : after) agent_hooks[p.name] = p.hook;
                     }
                     std::printf("  round %d  %-18s %-22s %14.0f\n", round + 1, mode_name(mode), traffic_name(traffic),
                                 rate);
@@ -288,17 +367,37 @@ int main(int argc, char** argv) {
                 {"ratio_agent_to_noop", agent_to_noop},
             };
         }
-        nlohmann::json programs = nlohmann::json::object();
-        std::printf("\n  flowattr's programs under that traffic (kernel.bpf_stats):\n");
-        for (const auto& [name, total] : program_totals) {
-            const double avg = total.second ? double(total.first) / double(total.second) : 0;
-            std::printf("  %-26s %8.1f ns/run  %12llu runs\n", name.c_str(), avg,
-                        static_cast<unsigned long long>(total.second));
-            programs[name] = {{"ns_per_run", avg}, {"runs", total.second}};
+        // Per program and per hook: the agent's program against the noop at the same hook, the
+        // difference what the program adds (both include what bpf_stats itself costs a run).
+        nlohmann::json programs = nlohmann::json::object(), hooks = nlohmann::json::array();
+        std::printf("\n  run time per packet under that traffic (kernel.bpf_stats), agent against the noop at its hook:\n");
+        std::printf("  %-20s %-16s %10s %10s %10s %12s\n", "hook", "program", "ns/run", "noop", "added", "runs");
+        std::vector<std::pair<Hook, std::string>> rows;  // in the order of the hooks
+        for (const auto& [name, total] : agent_run_times) rows.emplace_back(agent_hooks[name], name);
+        std::sort(rows.begin(), rows.end());
+        for (const auto& [hook, name] : rows) {
+            const RunTime& total = agent_run_times[name];
+            const Hook noop_hook = hook == Hook::veth_ingress || hook == Hook::veth_egress ? Hook::veth : hook;
+            const auto noop = noop_run_times.find(noop_hook);
+            programs[name] = {{"ns_per_run", total.per_run()}, {"runs", total.runs}};
+            if (noop == noop_run_times.end()) {
+                std::printf("  %-20s %-16s %10.1f %10s %10s %12llu\n", hook_name(hook), name.c_str(), total.per_run(), "-",
+                            "-", static_cast<unsigned long long>(total.runs));
+                continue;
+            }
+            const double added = total.per_run() - noop->second.per_run();
+            std::printf("  %-20s %-16s %10.1f %10.1f %+10.1f %12llu\n", hook_name(hook), name.c_str(), total.per_run(),
+                        noop->second.per_run(), added, static_cast<unsigned long long>(total.runs));
+            hooks.push_back({{"hook", hook_name(hook)},
+                             {"program", name},
+                             {"ns_per_run", total.per_run()},
+                             {"noop_ns_per_run", noop->second.per_run()},
+                             {"added_ns_per_run", added}});
         }
         const double cpu_percent = agent_wall_s > 0 ? 100.0 * agent_cpu_s / agent_wall_s : 0;
         std::printf("  flowattr run CPU: %.2f %% of one core during the runs\n", cpu_percent);
         results["programs"] = programs;
+        results["hooks"] = hooks;
         results["agent_cpu_percent_of_one_core"] = cpu_percent;
         fa::bench::merge_result(out_dir + "/results.json", "live", results);
         std::printf("written to %s/results.json (\"live\")\n", out_dir.c_str());
