@@ -206,8 +206,8 @@ Classification classify(const ClassifyInput& in) {
     }
     int total = int(s.tests.size());
     if (first) {
-        std::string why = first->failure_message.empty() ? "exit code " + std::to_string(first->rc)
-                                                        : first->failure_message.substr(0, first->failure_message.find('\n'));
+        const std::string text = first->failure_text();
+        const std::string why = text.substr(0, text.find('\n'));
         return {Outcome::test_fail,
                 std::to_string(failed) + " of " + std::to_string(total) + " tests failed; " + first->name + ": " + why,
                 first->name};

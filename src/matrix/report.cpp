@@ -97,11 +97,6 @@ std::string console_href(const CellResult& c) {
     return c.console_log.empty() ? std::string() : cell_dir_name(c.name) + "/console.log";
 }
 
-// Why a failed test failed: its assertion messages, else how it ended.
-std::string failure_text(const GuestTest& t) {
-    return t.timed_out ? "timed out" : t.failure_message.empty() ? "exit code " + std::to_string(t.rc) : t.failure_message;
-}
-
 }  // namespace
 
 std::string xml_escape(const std::string& s) {
@@ -237,7 +232,7 @@ std::string junit_xml(const CellResult& c) {
             x << "      </properties>\n";
         }
         if (t.result == "FAILED") {
-            const std::string msg = failure_text(t);
+            const std::string msg = t.failure_text();
             x << "      <failure message=\"" << xml_escape(one_line(msg, 500)) << "\">" << xml_escape(msg)
               << (t.output.empty() ? "" : "\n\n" + xml_escape(t.output)) << "</failure>\n";
         } else if (t.result == "SKIPPED") {
@@ -308,7 +303,7 @@ std::string failure_details(const std::vector<CellResult>& cells) {
             if (t.result != "FAILED") continue;
             if (++failed > kTestsPerCell) continue;
             shown++;
-            out << c.name << ": " << t.name << " failed:\n" << indented(failure_text(t));
+            out << c.name << ": " << t.name << " failed:\n" << indented(t.failure_text());
         }
         if (failed > shown) out << c.name << ": " << failed - shown << " more failed tests in its junit.xml\n";
         if (shown == 0) out << c.name << ": " << outcome_name(c.cls.outcome) << ":\n" << indented(c.cls.reason);

@@ -229,6 +229,10 @@ std::optional<guest::RecordType> SuiteResults::add_line(const std::string& raw) 
     return type;
 }
 
+std::string GuestTest::failure_text() const {
+    return timed_out ? "timed out" : failure_message.empty() ? "exit code " + std::to_string(rc) : failure_message;
+}
+
 std::vector<std::pair<std::string, double>> SuiteResults::phases() const {
     std::vector<std::pair<std::string, double>> out;
     if (!init_seen || init_started_uptime <= 0 || (mode && !mode_runs_suite(*mode))) return out;

@@ -50,6 +50,9 @@ struct GuestTest {
     std::string failure_message;
     std::string skip_reason;  // what the test streamed into GTEST_SKIP()
     std::map<std::string, std::string> properties;
+
+    // Why it failed: its assertion messages, else how it ended.
+    std::string failure_text() const;
 };
 
 // A step /init ran as a child with a time limit, as its closing record says.
