@@ -222,7 +222,9 @@ void Agent::sweep_processes() {
 // flow's counters as of the packet that caused it, which the event carries.
 void Agent::on_event(const fa_flow_event& event) {
     events_seen_++;
-    if (event.type == FA_EVENT_FLOW_START) note_flow(event.key, event.stats.first_seen_ns);
+    // Marked as found by the latest table read: a flow that starts while a report reads the
+    // table may be in a bucket the read has passed, and is not to be swept as evicted.
+    if (event.type == FA_EVENT_FLOW_START) note_flow(event.key, event.stats.first_seen_ns).read = collections_;
     EventOutput& output = event_output_;
     if (!output.out) return;
     if (!output.clocks_read) {
@@ -270,6 +272,9 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
             if (table_view) flows.push_back(f);
             else if (verdict == FlowVerdict::report) write_line(out, flow_to_json(record_for(f.key, f.stats, offset), now));
         }
+        // The ring buffer is drained between batches too: a million-flow report takes a second
+        // or more, longer than connection churn takes to fill the ring (PERFORMANCE.md).
+        poll_events(0, table_view ? nullptr : &out);
     });
     sweep_evicted();
     sweep_processes();

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <iostream>
@@ -338,6 +339,61 @@ TEST_F(AgentOnAHost, FullTableCountsEvictionsAndForgetsTheirProcesses) {
     // the table keeps its process's details is HalfClosedConnectionIsOneFlowToTheEnd's exited
     // client, whose exe is still printed at exit.
     EXPECT_LE(agent.processes_known(), 16u) << "processes of flows long evicted are still kept";
+}
+
+// A report reads the table a batch at a time and drains the flow-event ring buffer after each
+// batch: a million-flow report takes seconds, longer than connection churn takes to fill the
+// ring. Thousands of flows start while the agent is not polling; its report alone handles
+// their events, prints them among the report's own lines, and counts none of their flows
+// as evicted.
+TEST_F(AgentOnAHost, ReportDrainsTheRingBetweenBatchesOfTheTable) {
+    RunOptions o = options();
+    o.max_flows = 65536;  // room to spare: an LRU table may evict before it is full
+    Agent agent(o);
+    // One datagram first, so that ARP is answered before the burst, which would otherwise wait
+    // in (and overflow) the neighbour queue.
+    auto send_to_ports = [&](std::uint16_t first, int count) {
+        Child sender("fa-burst", topo_->client.fd(), [&](int) {
+            int s = socket(AF_INET, SOCK_DGRAM, 0);
+            for (int i = 0; i < count; i++) {
+                sockaddr_in a = ipv4("10.231.0.2", std::uint16_t(first + i));
+                if (sendto(s, "b", 1, 0, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 1) return 1;
+            }
+            return 0;
+        });
+        return sender.wait();
+    };
+    ASSERT_EQ(send_to_ports(19999, 1), 0);
+    ASSERT_TRUE(fa::test::wait_until([&] {
+        agent.poll_events(0);
+        return agent.counters().events >= 2;  // the client's flow and the server's
+    })) << "the first datagram's flows never started";
+
+    // A flow on each end per datagram: more than one batch (4096 at most) of the table read.
+    const int kFlows = 2500;
+    ASSERT_EQ(send_to_ports(20000, kFlows), 0);
+    const std::uint64_t before = agent.counters().events;
+    std::ostringstream out;
+    agent.report_interval(out, false);
+    EXPECT_GE(agent.counters().events - before, std::uint64_t(kFlows)) << "the report left the ring to fill";
+
+    const std::vector<json> lines = json_lines(out.str());
+    std::size_t first_start = lines.size(), last_flow = 0, starts = 0;
+    json summary;
+    for (std::size_t i = 0; i < lines.size(); i++) {
+        if (lines[i]["type"] == "flow_start") {
+            first_start = std::min(first_start, i);
+            starts++;
+        }
+        if (lines[i]["type"] == "flow") last_flow = i;
+        if (lines[i]["type"] == "agent") summary = lines[i];
+    }
+    EXPECT_GE(starts, std::size_t(kFlows));
+    EXPECT_LT(first_start, last_flow) << "events printed only after the whole table was read";
+    ASSERT_FALSE(summary.is_null());
+    EXPECT_GE(summary["flows"].get<std::uint64_t>(), std::uint64_t(kFlows));
+    EXPECT_EQ(summary["flows_evicted"], 0) << summary.dump();
+    EXPECT_EQ(summary["events"]["lost"], 0) << summary.dump();
 }
 
 // `ip netns exec` mounts a fresh /sys: on a hybrid host no cgroup2 is in view. The agent
