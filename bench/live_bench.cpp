@@ -294,7 +294,6 @@ int main(int argc, char** argv) {
         std::vector<Run> runs;
         std::map<std::string, RunTime> agent_run_times;  // by program name
         std::map<Hook, RunTime> noop_run_times;
-        std::map<std::string, Hook> agent_hooks;  // by program name
         double agent_cpu_s = 0, agent_wall_s = 0;
         for (int round = 0; round < kRounds; round++) {
             for (int i = 0; i < 3; i++) {
@@ -325,7 +324,6 @@ int main(int argc, char** argv) {
                         agent_cpu_s += fa::bench::cpu_seconds(agent->pid()) - cpu_before;
                         agent_wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                         add_run_times(agent_run_times, before, after, [](const ProgramStats& p) { return p.name; });
-                        for (const auto& [id, p] : after) agent_hooks[p.name] = p.hook;
                     }
                     std::printf("  round %d  %-18s %-22s %14.0f\n", round + 1, mode_name(mode), traffic_name(traffic),
                                 rate);
@@ -373,7 +371,7 @@ int main(int argc, char** argv) {
         std::printf("\n  run time per packet under that traffic (kernel.bpf_stats), agent against the noop at its hook:\n");
         std::printf("  %-20s %-16s %10s %10s %10s %12s\n", "hook", "program", "ns/run", "noop", "added", "runs");
         std::vector<std::pair<Hook, std::string>> rows;  // in the order of the hooks
-        for (const auto& [name, total] : agent_run_times) rows.emplace_back(agent_hooks[name], name);
+        for (const auto& [name, total] : agent_run_times) rows.emplace_back(agent_hook(name), name);
         std::sort(rows.begin(), rows.end());
         for (const auto& [hook, name] : rows) {
             const RunTime& total = agent_run_times[name];
