@@ -90,7 +90,8 @@ std::string check_grid_text(const std::vector<CellResult>& cells) {
     auto rows = check_rows(cells);
     std::ostringstream t;
     t << grid_table(cells);
-    if (!not_shown(cells).empty()) t << "not run: " << not_shown(cells) << "\n";
+    const std::string left_out = no_column_note(cells);
+    if (!left_out.empty()) t << left_out << "\n";
     // Each distinct failure once, with its cause and fix: the grid says where, this says why.
     std::set<std::string> shown;
     for (const auto& r : rows)
@@ -131,7 +132,8 @@ std::string check_grid_markdown(const std::vector<CellResult>& all_cells) {
         }
         md << "\n";
     }
-    if (!not_shown(all_cells).empty()) md << "\nNot run: " << markdown_cell(not_shown(all_cells)) << ".\n";
+    const std::string left_out = no_column_note(all_cells);
+    if (!left_out.empty()) md << "\n" << markdown_cell(left_out) << "\n";
     return md.str();
 }
 
@@ -156,7 +158,8 @@ std::string check_grid_html(const std::vector<CellResult>& all_cells) {
         }
         h << "</tr>\n";
     }
-    h << "</table>\n<p>" << (not_shown(all_cells).empty() ? "" : "Not run: " + html_escape(not_shown(all_cells)) + ". ")
+    const std::string left_out = no_column_note(all_cells);
+    h << "</table>\n<p>" << (left_out.empty() ? "" : html_escape(left_out) + " ")
       << "Hover a cell for the kernel's message, the cause and the fix; "
          "the classes are explained in docs/TROUBLESHOOTING.md.</p>\n";
     return h.str();

@@ -129,12 +129,12 @@ std::vector<CellResult> grid_cells(const std::vector<CellResult>& cells) {
     return out;
 }
 
-std::string not_shown(const std::vector<CellResult>& cells) {
+std::string no_column_note(const std::vector<CellResult>& cells) {
     std::string names;
     for (const auto& c : cells)
         if (!c.ran_vm && !outcome_fails_run(c.cls.outcome))
             names += (names.empty() ? "" : ", ") + c.name + " (" + outcome_name(c.cls.outcome) + ")";
-    return names;
+    return names.empty() ? "" : "No column: no VM ran for " + names + ".";
 }
 
 std::string html_breakable(const std::string& s, const char* break_after) {
@@ -336,7 +336,8 @@ std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo
     auto tests = all_tests(columns);
     if (!tests.empty()) {
         md << "\n<details><summary>Per-test results</summary>\n\n";
-        if (!not_shown(cells).empty()) md << "No VM ran for " << markdown_cell(not_shown(cells)) << ": no column below.\n\n";
+        const std::string left_out = no_column_note(cells);
+        if (!left_out.empty()) md << markdown_cell(left_out) << "\n\n";
         md << "| test |";
         for (const auto& c : columns) md << " " << markdown_cell(c.name) << " |";
         md << "\n|---|";
@@ -357,10 +358,10 @@ std::string summary_markdown(const std::vector<CellResult>& cells, const RunInfo
 std::string tests_grid_html(const std::vector<CellResult>& all_cells) {
     std::ostringstream h;
     const std::vector<CellResult> cells = grid_cells(all_cells);
-    const std::string without_vm = not_shown(all_cells);
+    const std::string left_out = no_column_note(all_cells);
     auto tests = all_tests(cells);
     h << "<h2>Tests × kernels</h2>\n";
-    if (!without_vm.empty()) h << "<p>No VM ran for " << html_escape(without_vm) << ": no column below.</p>\n";
+    if (!left_out.empty()) h << "<p>" << html_escape(left_out) << "</p>\n";
     if (cells.empty()) return h.str();
     h << "<table><tr><th>test</th>";
     for (const auto& c : cells) h << "<th>" << html_escape(c.name) << "</th>";

@@ -55,9 +55,10 @@ std::string html_breakable(const std::string& s, const char* break_after);
 
 // A grid's columns (tests or programs x kernels): the kernels that ran, or should have and did
 // not. An unavailable or unsupported kernel would be a column of one word; grid_cells leaves it
-// out and not_shown names it, with its outcome ("6.6 (unavailable), ..."; empty when none).
+// out and no_column_note names it with its outcome, in the one sentence every grid prints above
+// or below itself ("No column: no VM ran for 6.6 (unavailable), ..."; empty when none).
 std::vector<CellResult> grid_cells(const std::vector<CellResult>& cells);
-std::string not_shown(const std::vector<CellResult>& cells);
+std::string no_column_note(const std::vector<CellResult>& cells);
 // The first line of S, cut to MAX characters ("..." marks the cut).
 std::string one_line(const std::string& s, std::size_t max);
 

@@ -105,9 +105,10 @@ TEST(CheckGrid, LabelsAndExitCode) {
     EXPECT_NE(text.find("tcx/ingress [unsupported-attach-type] on 5.10"), std::string::npos) << text;
     EXPECT_NE(text.find("fix:"), std::string::npos);
     EXPECT_EQ(text.substr(0, text.find('\n')).find("6.6"), std::string::npos) << "no column for a kernel that never ran";
-    EXPECT_NE(text.find("not run: 6.6 (unavailable)"), std::string::npos) << text;
-    EXPECT_NE(check_grid_markdown(cells).find("Not run: 6.6 (unavailable)."), std::string::npos);
+    EXPECT_NE(text.find("No column: no VM ran for 6.6 (unavailable).\n"), std::string::npos) << text;
+    EXPECT_NE(check_grid_markdown(cells).find("\nNo column: no VM ran for 6.6 (unavailable).\n"), std::string::npos);
     EXPECT_EQ(check_grid_html(cells).find("<th>6.6</th>"), std::string::npos);
+    EXPECT_NE(check_grid_html(cells).find("<p>No column: no VM ran for 6.6 (unavailable). Hover"), std::string::npos);
     EXPECT_EQ(check_exit_code(cells, false), 1);
     EXPECT_EQ(check_exit_code({cells[1], cells[2]}, false), 0) << "an unavailable kernel does not fail a check";
     EXPECT_EQ(check_exit_code({cells[1]}, true), 1) << "an interrupted run proves nothing";

@@ -122,7 +122,7 @@ TEST(Summary, TableMarkdownAndJson) {
     EXPECT_NE(md.find("| 6.1 | x86_64 | 6.1.5 | ✅ pass |"), std::string::npos) << md;
     EXPECT_NE(md.find("failed \\| pipe"), std::string::npos);
     // The per-test grid has the HTML grid's columns: none for the unavailable 6.6, named above it.
-    EXPECT_NE(md.find("No VM ran for 6.6 (unavailable): no column below.\n\n| test | 6.1 | 5.10 |\n"), std::string::npos) << md;
+    EXPECT_NE(md.find("No column: no VM ran for 6.6 (unavailable).\n\n| test | 6.1 | 5.10 |\n"), std::string::npos) << md;
     EXPECT_NE(md.find("| Flow.lsm | skip | fail |\n"), std::string::npos) << md;
     std::string js = fm::results_json(cells, info);
     EXPECT_NE(js.find("\"exit_code\": 10"), std::string::npos);
@@ -197,7 +197,7 @@ TEST(Summary, HtmlGridHasColumnsOnlyForKernelsAVmRanFor) {
     const std::size_t grid = h.find("<h2>Tests × kernels</h2>");
     ASSERT_NE(grid, std::string::npos) << h;
     const std::string g = h.substr(grid);
-    EXPECT_NE(g.find("<p>No VM ran for 6.6 (unavailable): no column below.</p>"), std::string::npos) << g;
+    EXPECT_NE(g.find("<p>No column: no VM ran for 6.6 (unavailable).</p>"), std::string::npos) << g;
     EXPECT_NE(g.find("<tr><th>test</th><th>6.1</th><th>5.10</th></tr>"), std::string::npos) << g;
     EXPECT_EQ(g.find("<th>6.6</th>"), std::string::npos) << g;
     const std::size_t row = g.find("<td>Flow.<wbr>lsm</td>");
@@ -213,7 +213,7 @@ TEST(Summary, HtmlGridHasColumnsOnlyForKernelsAVmRanFor) {
     EXPECT_NE(with_failure.find("<tr><th>test</th><th>6.1</th><th>6.12</th></tr>"), std::string::npos) << with_failure;
 
     const std::string none_ran = fm::summary_html({cells[2]}, info);
-    EXPECT_NE(none_ran.find("<p>No VM ran for 6.6 (unavailable): no column below.</p>"), std::string::npos);
+    EXPECT_NE(none_ran.find("<p>No column: no VM ran for 6.6 (unavailable).</p>"), std::string::npos);
     EXPECT_EQ(none_ran.find("<th>test</th>"), std::string::npos) << none_ran;
 }
 
