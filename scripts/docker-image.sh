@@ -4,6 +4,8 @@
 # are unchanged: the base rootfs, the Dockerfile, the lock and the scripts that install
 # it. The image carries the base rootfs sha256 as a label for out/MANIFEST, and is also
 # tagged flowattr-builder:latest, the name .devcontainer/devcontainer.json opens.
+# A new builder replaces the old: the builder and base images of earlier inputs (1.7 and
+# 1.5 GB each time the locks change) are removed once it is built.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -32,4 +34,20 @@ docker build --quiet --network host -f "$ctx/docker/Dockerfile" --target toolcha
 	--build-arg BASE_IMAGE="$base" --label "flowattr.base-rootfs=$rootfs" \
 	-t "$ref" "$ctx" >&2
 docker tag "$ref" flowattr-builder:latest
+
+# Every tag of REPO on an image other than KEEP (an image ID). Builders go first: a base
+# cannot be removed while a builder made from it exists.
+remove_superseded() {
+	docker images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}' "$1" | while read -r tagged id; do
+		case $tagged in *:'<none>') continue ;; esac
+		[ "$id" = "$2" ] && continue
+		if docker rmi "$tagged" >/dev/null; then
+			echo "docker-image: removed the superseded $tagged" >&2
+		else
+			echo "docker-image: WARNING: could not remove the superseded $tagged" >&2
+		fi
+	done
+}
+remove_superseded flowattr-builder "$(docker image inspect -f '{{.Id}}' "$ref")"
+remove_superseded flowattr-base "$(docker image inspect -f '{{.Id}}' "$base")"
 echo "$ref"
