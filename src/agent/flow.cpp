@@ -228,20 +228,30 @@ LeftoverCleanup FlowMonitor::remove_leftovers(const InterfaceSpec& iface) {
     return removed;
 }
 
-std::uint32_t FlowMonitor::require_interface(const InterfaceSpec& iface) {
-    std::uint32_t ifindex = 0;
-    with_netns(iface.netns_path, [&] { ifindex = if_nametoindex(iface.name.c_str()); });
+namespace {
+
+// IFACE's index in the network namespace this thread is in (IFACE's, entered by the caller).
+std::uint32_t interface_index_here(const InterfaceSpec& iface) {
+    const std::uint32_t ifindex = if_nametoindex(iface.name.c_str());
     if (!ifindex)
         throw BadInputError("unknown interface " + iface.name +
                             (iface.netns_path.empty() ? "" : " in network namespace " + iface.netns_path));
     return ifindex;
 }
 
+}  // namespace
+
+std::uint32_t FlowMonitor::require_interface(const InterfaceSpec& iface) {
+    std::uint32_t ifindex = 0;
+    with_netns(iface.netns_path, [&] { ifindex = interface_index_here(iface); });
+    return ifindex;
+}
+
 void FlowMonitor::attach(Attachment& a) {
     const InterfaceSpec& iface = a.iface;
     flow_bpf* skel = programs_[a.slot]->skel.get();
-    const std::uint32_t ifindex = require_interface(iface);
     with_netns(iface.netns_path, [&] {
+        const std::uint32_t ifindex = interface_index_here(iface);
         LibbpfLogCapture log;
         if (mode_ == TcAttachMode::tcx) {
             a.ingress_link.reset(bpf_program__attach_tcx(skel->progs.fa_tcx_ingress, int(ifindex), nullptr));
