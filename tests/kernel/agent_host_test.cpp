@@ -383,10 +383,12 @@ TEST_F(AgentOnAHost, ReportDrainsTheRingBetweenBatchesOfTheTable) {
     std::istringstream lines(out.str());
     std::size_t i = 0, first_start = std::string::npos, last_flow = 0, starts = 0;
     json summary;
+    const std::string type_key = "\"type\":\"";
     for (std::string line; std::getline(lines, line); i++) {
-        const std::size_t at = line.rfind("\"type\":\"");
+        const std::size_t at = line.rfind(type_key);
         ASSERT_NE(at, std::string::npos) << line;
-        const std::string type = line.substr(at + 8, line.find('"', at + 8) - (at + 8));
+        const std::size_t from = at + type_key.size();
+        const std::string type = line.substr(from, line.find('"', from) - from);
         if (type == "flow_start") {
             first_start = std::min(first_start, i);
             starts++;
