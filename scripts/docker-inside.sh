@@ -23,7 +23,7 @@ guest_arches=aarch64
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOWATTR_STATIC=ON -DCMAKE_UNITY_BUILD=ON
 # What out/ holds and, unless FLOWATTR_UNIT_TESTS=skip, what the unit tests run; never the
 # benchmarks and host-side matrix tests (`make build` builds those). The unit tests are 35 of
-# the x86_64 build's compile steps, about a third of its compile time: a build of out/ alone
+# the x86_64 build's sources, about a third of its compile time: a build of out/ alone
 # (make repro-check, twice in make check) leaves them out.
 targets="flowattr kmatrix_init flowattr_kernel_tests kmatrix flowattr_bpf_objects"
 for arch in $guest_arches; do targets="$targets flowattr_guest_$arch"; done
