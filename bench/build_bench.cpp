@@ -5,7 +5,8 @@
 // objects against the fresh ones. Each round times the edit's build and the build that puts
 // the file back, and checks the binary is not stale; median of the rounds. Then `make
 // docker-build` warm: once to bring the builder's tree up to date (untimed), then timed.
-// The edited file is put back byte for byte on every exit, also on SIGINT and SIGTERM.
+// The edited file is put back byte for byte on every exit, also on SIGINT and SIGTERM; a run
+// killed outright (SIGKILL) leaves its marker line, which the next run takes out first.
 // Usage: flowattr_build_bench SOURCE_DIR BUILD_DIR OUT_DIR
 #include <fcntl.h>
 #include <unistd.h>
@@ -55,10 +56,19 @@ void on_signal(int sig) {
     std::raise(sig);
 }
 
-// The file's bytes as they were, written back when this goes (or on a signal).
+constexpr const char* kEditMarker = "/* flowattr_build_bench ";
+
+// The file's bytes as they were, written back when this goes (or on a signal). A first line
+// that is this benchmark's own marker was left by a run that could not put it back (killed
+// with SIGKILL): it is not the developer's, and comes out before anything is timed.
 class EditedFile {
 public:
     explicit EditedFile(std::string path) : path_(std::move(path)), original_(flowattr::read_file(path_)) {
+        if (original_.rfind(kEditMarker, 0) == 0) {
+            original_.erase(0, original_.find('\n') + 1);
+            flowattr::write_file_atomic(path_, original_);
+            std::printf("  %s began with the marker line of a killed run: taken out\n", path_.c_str());
+        }
         g_restore_path = &path_;
         g_restore_bytes = &original_;
         std::signal(SIGINT, on_signal);
@@ -72,7 +82,7 @@ public:
     }
     EditedFile(const EditedFile&) = delete;
     EditedFile& operator=(const EditedFile&) = delete;
-    void edit(int round) { flowattr::write_file_atomic(path_, "/* flowattr_build_bench " + std::to_string(round) + " */\n" + original_); }
+    void edit(int round) { flowattr::write_file_atomic(path_, kEditMarker + std::to_string(round) + " */\n" + original_); }
     void restore() { flowattr::write_file_atomic(path_, original_); }
 
 private:
@@ -98,11 +108,11 @@ int main(int argc, char** argv) {
                     kTargetIncrementalS, kTargetDockerWarmS);
         const std::vector<std::string> host_build = {"cmake", "--build", build, "-j2"};
         const std::vector<std::string> stale_check = {build + "/src/cli/flowattr", "verify", "--against", build + "/bpf"};
-        flowattr::check_command(host_build, "the host build before the benchmark");
         std::vector<double> edited, restored;
         bool stale = false;
         {
             EditedFile flow(source + "/bpf/flow.bpf.c");
+            flowattr::check_command(host_build, "the host build before the benchmark");
             for (int round = 1; round <= kRounds; round++) {
                 flow.edit(round);
                 edited.push_back(timed(host_build, "the host build after editing bpf/flow.bpf.c"));
