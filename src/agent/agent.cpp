@@ -94,7 +94,7 @@ Agent::Agent(const RunOptions& options) : options_(options) {
     flows_ = std::make_unique<FlowMonitor>(flow_options, [this](const fa_flow_event& e) { on_event(e); });
     status_.tc_mode = flows_->mode();
 
-    cgroups_ = std::make_unique<CgroupAccounting>(status_.cgroup_root, options.limits);
+    if (options.cgroup_accounting) cgroups_ = std::make_unique<CgroupAccounting>(status_.cgroup_root, options.limits);
 }
 
 std::string Agent::status_text() const {
@@ -110,9 +110,13 @@ std::string Agent::status_text() const {
     if (status_.leftover_filters_removed)
         out << "removed " << status_.leftover_filters_removed << " tc filter(s) and " << status_.leftover_qdiscs_removed
             << " clsact qdisc(s) left by a killed run\n";
-    out << "cgroup accounting: " << status_.cgroup_root
-        << (status_.cgroup_mounted_privately ? " (no cgroup v2 was visible: mounted privately, removed at exit)" : "")
-        << "\n";
+    if (cgroups_)
+        out << "cgroup accounting: " << status_.cgroup_root
+            << (status_.cgroup_mounted_privately ? " (no cgroup v2 was visible: mounted privately, removed at exit)" : "")
+            << "\n";
+    else
+        out << "cgroup accounting: off (--no-cgroup-accounting); sockets attributed under " << status_.cgroup_root
+            << (status_.cgroup_mounted_privately ? " (mounted privately, removed at exit)" : "") << "\n";
     return out.str();
 }
 
@@ -299,7 +303,7 @@ void Agent::report_interval(std::ostream& out, bool final_report) {
         return;
     }
     out << counters_to_json(c, now, final_report) << "\n";
-    for (const auto& c : cgroups_->snapshot()) {
+    for (const auto& c : cgroup_usage()) {
         nlohmann::json j;
         j["type"] = "cgroup";
         j["cgroup_id"] = c.cgroup_id;

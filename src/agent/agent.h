@@ -60,7 +60,8 @@ public:
     // Every flow in the table, joined with process details (each process's liveness
     // checked once per call).
     std::vector<FlowRecord> collect();
-    std::vector<CgroupUsage> cgroup_usage() const { return cgroups_->snapshot(); }
+    // Empty with --no-cgroup-accounting.
+    std::vector<CgroupUsage> cgroup_usage() const { return cgroups_ ? cgroups_->snapshot() : std::vector<CgroupUsage>{}; }
     std::uint64_t counter(fa_counter index) const { return flows_->counter(index); }
     // The processes whose details the agent keeps: those of the flows its last table read found,
     // and of events since.
@@ -118,7 +119,7 @@ private:
     std::unique_ptr<IdentityTracker> identity_;
     std::unique_ptr<FlowMonitor> flows_;
     FlowClock clock_ = FlowClock::of_this_kernel();
-    std::unique_ptr<CgroupAccounting> cgroups_;
+    std::unique_ptr<CgroupAccounting> cgroups_;  // null with --no-cgroup-accounting
     std::map<std::pair<std::uint32_t, std::uint64_t>, KnownProcess> processes_;
     std::uint64_t collections_ = 0;
     FlowKeyMap<KnownFlow> known_;

@@ -75,7 +75,7 @@ void add_run_options(CLI::App& run, RunOptions& o) {
             auto n = parse_count(v);
             return n && *n >= 16 && *n <= (1u << 24) ? "" : v + ": expected 16 to 16777216";
         }));
-    run.add_option_function<std::vector<std::string>>(
+    CLI::Option* limit = run.add_option_function<std::vector<std::string>>(
            "--limit",
            [&o](const std::vector<std::string>& values) {
                for (const auto& v : values) {
@@ -92,6 +92,10 @@ void add_run_options(CLI::App& run, RunOptions& o) {
            },
            "an egress rate limit for one cgroup, repeatable; CGROUP absolute or under --cgroup")
         ->type_name("CGROUP=RATE");
+    run.add_flag_callback("--no-cgroup-accounting", [&o] { o.cgroup_accounting = false; },
+                          "no cgroup_skb programs: no per-cgroup records and no --limit, two programs fewer "
+                          "on every packet's path")
+        ->excludes(limit);
     cli::add_choice(run, "--identity", o.identity,
                     {{"auto", IdentityMode::automatic}, {"lsm", IdentityMode::lsm},
                      {"sock-create", IdentityMode::sock_create}},

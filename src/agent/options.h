@@ -38,6 +38,9 @@ struct RunOptions {
     OutputFormat output = OutputFormat::json;
     std::uint32_t max_flows = 65536;
     std::vector<RateLimitSpec> limits;
+    // false (--no-cgroup-accounting): no cgroup_skb programs, so no "cgroup" records and no
+    // --limit, and two fewer programs on every packet's path.
+    bool cgroup_accounting = true;
     IdentityMode identity = IdentityMode::automatic;
     AttachMode attach = AttachMode::automatic;
 };

@@ -1,6 +1,7 @@
 // The agent's other duties on this kernel: the cgroup egress rate limit holds a real sender,
 // clsact filters never outlive a run (even a killed one), and the CLI names bad targets.
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -15,6 +17,7 @@
 #include <memory>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "agent/agent.h"
 #include "agent/cli.h"
@@ -314,6 +317,59 @@ std::unique_ptr<Child> start_pinger(const fa::test::VethPair& topo, const char* 
     if (recv(server.get(), buf, sizeof(buf), 0) <= 0)
         throw flowattr::Error("the pinger's datagrams do not reach the server namespace within 5 s", errno);
     return pinger;
+}
+
+// The names of the programs attached to the cgroup at PATH for TYPE (BPF_PROG_QUERY).
+std::vector<std::string> cgroup_program_names(const std::string& path, bpf_attach_type type) {
+    flowattr::UniqueFd cgroup(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cgroup) throw flowattr::Error("cannot open " + path, errno);
+    std::uint32_t ids[64], count = 64;
+    if (bpf_prog_query(cgroup.get(), type, 0, nullptr, ids, &count) != 0)
+        throw flowattr::Error("BPF_PROG_QUERY on " + path, errno);
+    std::vector<std::string> names;
+    for (std::uint32_t i = 0; i < count; i++) {
+        flowattr::UniqueFd prog(bpf_prog_get_fd_by_id(ids[i]));
+        bpf_prog_info info{};
+        std::uint32_t len = sizeof(info);
+        if (prog && bpf_prog_get_info_by_fd(prog.get(), &info, &len) == 0) names.emplace_back(info.name);
+    }
+    return names;
+}
+
+bool has(const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// --no-cgroup-accounting takes the two cgroup_skb programs off every packet's path: none is
+// attached to the cgroup root and no cgroup is counted, while flows are still counted and
+// attributed. The default run beside it attaches both, so the query can fail.
+TEST(AgentCgroupAccounting, OffAttachesNoCgroupSkbAndFlowsStillCount) {
+    FA_REQUIRE_ROOT();
+    const std::string root = find_cgroup2_mount();
+    if (root.empty()) GTEST_SKIP() << "needs a cgroup v2 mount";
+    fa::test::VethPair topo;
+    const std::uint16_t port = 7040;
+    auto pinger = start_pinger(topo, "fa-acct-tx", port);
+    for (bool accounting : {true, false}) {
+        SCOPED_TRACE(accounting ? "default" : "--no-cgroup-accounting");
+        RunOptions o;
+        o.interfaces = {InterfaceSpec{topo.client_if, topo.client.path()}};
+        o.max_flows = fa::test::kTestMaxFlows;
+        o.cgroup_accounting = accounting;
+        Agent agent(o);
+        EXPECT_EQ(has(cgroup_program_names(root, BPF_CGROUP_INET_INGRESS), "fa_cgroup_ingre"), accounting);
+        EXPECT_EQ(has(cgroup_program_names(root, BPF_CGROUP_INET_EGRESS), "fa_cgroup_egres"), accounting);
+        EXPECT_EQ(agent.status_text().find("cgroup accounting: off") != std::string::npos, !accounting)
+            << agent.status_text();
+        // The pinger's process owns the flow; the agent's own traffic is not on this veth.
+        const bool attributed = fa::test::wait_until([&] {
+            for (const auto& r : agent.collect())
+                if (r.key.remote_port == port && r.process.comm == "fa-acct-tx") return true;
+            return false;
+        }, std::chrono::seconds(10));
+        EXPECT_TRUE(attributed) << "no flow to port " << port << " attributed to fa-acct-tx";
+        EXPECT_EQ(agent.cgroup_usage().empty(), !accounting);
+    }
 }
 
 TEST(FlowattrCli, SigtermDetachesClsactFilters) {

@@ -1,6 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
 #include "agent/options.h"
+#include "build_tree.h"
+#include "common/file.h"
 
 namespace {
 
@@ -46,6 +53,14 @@ TEST(Options, Defaults) {
     EXPECT_DOUBLE_EQ(r.command->run.duration_s, 0);
     EXPECT_EQ(r.command->run.identity, IdentityMode::automatic);
     EXPECT_EQ(r.command->run.attach, flowattr::agent::AttachMode::automatic);
+    EXPECT_TRUE(r.command->run.cgroup_accounting);
+}
+
+TEST(Options, NoCgroupAccounting) {
+    auto r = parse_command_line({"run", "--iface", "lo", "--no-cgroup-accounting"});
+    ASSERT_FALSE(r.error) << r.error->message;
+    EXPECT_FALSE(r.command->run.cgroup_accounting);
+    EXPECT_TRUE(r.command->run.limits.empty());
 }
 
 TEST(Options, NetnsPathKeptWhenAbsolute) {
@@ -92,6 +107,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadArgs{{"run", "--iface", "lo", "--limit", "app"}, "expected CGROUP=RATE"},
                       BadArgs{{"run", "--iface", "lo", "--limit", "app=fast"}, "rate must be"},
                       BadArgs{{"run", "--iface", "lo", "--limit", "app=0"}, "rate must be"},
+                      BadArgs{{"run", "--iface", "lo", "--no-cgroup-accounting", "--limit", "app=1M"},
+                              "--limit excludes --no-cgroup-accounting"},
                       BadArgs{{"run", "--iface", "lo", "--identity", "magic"}, "expected auto, lsm"},
                       BadArgs{{"run", "--iface", "lo", "--attach", "xdp"}, "--attach: xdp: expected auto, tcx or clsact"},
                       BadArgs{{"run", "--iface", "lo", "--attach"}, "--attach: 1 required auto|tcx|clsact missing"},
@@ -144,12 +161,38 @@ TEST(Options, HelpComesFromTheDefinitions) {
     ASSERT_FALSE(run.error);
     EXPECT_EQ(run.command->command, Command::help);
     for (const char* flag : {"--iface", "--cgroup", "--duration", "--interval", "--output", "--max-flows", "--limit",
-                             "--identity", "--attach", "auto|tcx|clsact", "--max-flows N=65536"})
+                             "--identity", "--attach", "auto|tcx|clsact", "--max-flows N=65536", "--no-cgroup-accounting"})
         EXPECT_NE(run.command->help_text.find(flag), std::string::npos) << flag << " not in:\n" << run.command->help_text;
     auto top = parse_command_line({"help"});
     ASSERT_FALSE(top.error);
     EXPECT_EQ(top.command->help_text, parse_command_line({"--help"}).command->help_text);
     EXPECT_NE(top.command->help_text.find("Usage: flowattr"), std::string::npos) << top.command->help_text;
+}
+
+// The README's usage of `flowattr run` names every option the parser has, and no other.
+TEST(Options, ReadmeUsageNamesEveryRunOption) {
+    const std::string help = parse_command_line({"run", "--help"}).command->help_text;
+    const std::string readme = flowattr::read_file(fa::test::source_dir() + "/README.md");
+    const std::size_t from = readme.find("flowattr run --iface"), to = readme.find("flowattr probe", from);
+    ASSERT_NE(from, std::string::npos);
+    ASSERT_NE(to, std::string::npos);
+    const std::string usage = readme.substr(from, to - from);
+    auto options_in = [](const std::string& text) {
+        std::set<std::string> out;
+        const std::regex option("--[a-z][a-z-]*");
+        for (std::sregex_iterator it(text.begin(), text.end(), option), end; it != end; ++it) out.insert(it->str());
+        return out;
+    };
+    std::set<std::string> parsed;
+    // The help's option column only: its descriptions name options too ("no --limit").
+    std::istringstream lines(help);
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind("  -", 0) == 0) {
+            const auto first = options_in(line.substr(0, line.find(' ', line.find("--"))));
+            parsed.insert(first.begin(), first.end());
+        }
+    parsed.erase("--help");
+    EXPECT_EQ(options_in(usage), parsed) << usage;
 }
 
 }  // namespace
