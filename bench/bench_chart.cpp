@@ -150,7 +150,8 @@ void churn(Chart& c, const nlohmann::json& r) {
 
 void live(Chart& c, const nlohmann::json& r) {
     c.title("Live traffic: throughput relative to no BPF",
-            "iperf3 over a veth pair; the same hooks with a noop program, then flowattr run; dashed: no BPF");
+            "iperf3 over a veth pair; the same hooks with a noop program, then flowattr run; each again without "
+            "the cgroup_skb hooks; dashed: no BPF");
     const auto& l = r.value("live", nlohmann::json::object());
     const int top = c.y();
     bool any = false;
@@ -163,6 +164,16 @@ void live(Chart& c, const nlohmann::json& r) {
         c.bar(std::string(name) + " (flowattr)", num(m, "ratio_agent_to_none"), 1.15, kProduct,
               number(100 * num(m, "ratio_agent_to_none"), 0) + " %, " + number(100 * num(m, "ratio_agent_to_noop"), 0) +
                   " % of the noop hooks",
+              1.0);
+        // Runs from before --no-cgroup-accounting existed have no such figures.
+        if (!m.contains("ratio_agent_no_cgroup_accounting_to_none")) continue;
+        c.bar(std::string(name) + " (noop, veth only)", num(m, "ratio_noop_veth_only_to_none"), 1.15, kNoop,
+              number(100 * num(m, "ratio_noop_veth_only_to_none"), 0) + " %", 1.0);
+        c.bar(std::string(name) + " (no cgroup acct.)", num(m, "ratio_agent_no_cgroup_accounting_to_none"), 1.15,
+              kProduct,
+              number(100 * num(m, "ratio_agent_no_cgroup_accounting_to_none"), 0) + " %, " +
+                  number(100 * num(m, "ratio_agent_no_cgroup_accounting_to_noop_veth_only"), 0) +
+                  " % of the veth noop, --no-cgroup-accounting",
               1.0);
     }
     if (!any) return c.missing("not measured in this run (needs root and iperf3)");

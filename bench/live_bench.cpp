@@ -1,8 +1,10 @@
 // Live-traffic benchmark: what the agent costs a host carrying real traffic. Two network
 // namespaces joined by a veth pair, iperf3 between them (TCP bulk, and UDP with 64-byte
-// datagrams), in three modes that alternate round by round: no BPF at all, a noop program at
+// datagrams), in five modes that alternate round by round: no BPF at all, a noop program at
 // the agent's hooks (TCX or clsact on both directions of both veth ends, and cgroup_skb on the
-// cgroup root: the floor any agent at those hooks pays), and `flowattr run` itself on both ends. Each figure is a median over rounds,
+// cgroup root: the floor any agent at those hooks pays), `flowattr run` itself on both ends,
+// and the same two without the cgroup_skb hooks (the noop on the veth ends only, `flowattr run
+// --no-cgroup-accounting`): what a user who needs no per-cgroup records saves. Each figure is a median over rounds,
 // and each ratio the median of the ratios within a round, since only figures from the same
 // run compare on this shared machine. kernel.bpf_stats gives each program's average run time
 // under that traffic, the noops' as well as the agent's: per hook, what the hook's floor costs
@@ -42,16 +44,21 @@ namespace {
 constexpr int kRounds = 5;
 constexpr int kSecondsPerRun = 4;
 
-enum class Mode { bare, noop_hooks, agent };
-constexpr Mode kModes[] = {Mode::bare, Mode::noop_hooks, Mode::agent};
+enum class Mode { bare, noop_hooks, agent, noop_veth, agent_flows_only };
+constexpr Mode kModes[] = {Mode::bare, Mode::noop_hooks, Mode::agent, Mode::noop_veth, Mode::agent_flows_only};
+constexpr int kModeCount = sizeof(kModes) / sizeof(kModes[0]);
 const char* mode_name(Mode m) {
     switch (m) {
     case Mode::bare: return "no BPF";
     case Mode::noop_hooks: return "noop at the hooks";
     case Mode::agent: return "flowattr run";
+    case Mode::noop_veth: return "noop, veth only";
+    case Mode::agent_flows_only: return "flowattr, no cgroup";
     }
     return "";
 }
+bool is_agent(Mode m) { return m == Mode::agent || m == Mode::agent_flows_only; }
+bool is_noop(Mode m) { return m == Mode::noop_hooks || m == Mode::noop_veth; }
 
 enum class Traffic { tcp_bulk, udp_64 };
 constexpr Traffic kTraffic[] = {Traffic::tcp_bulk, Traffic::udp_64};
@@ -228,14 +235,12 @@ void add_run_times(std::map<Key, RunTime>& totals, const ProgramStatsById& befor
     }
 }
 
-// `flowattr run` on both veth ends, started and stopped like a user would; ready once both
-// namespaces' flow programs are loaded.
+// `flowattr run` on both veth ends (with EXTRA_ARGS), started and stopped like a user would;
+// ready once both namespaces' flow programs are loaded.
 class AgentProcess {
 public:
-    AgentProcess(const std::string& flowattr, const fa::test::VethPair& topo)
-        : process_({flowattr, "run", "--iface", topo.client_if + "@" + topo.client.path(), "--iface",
-                    topo.server_if + "@" + topo.server.path(), "--interval", "5"},
-                   "/dev/null", true) {
+    AgentProcess(const std::string& flowattr, const fa::test::VethPair& topo, const std::vector<std::string>& extra_args)
+        : process_(agent_argv(flowattr, topo, extra_args), "/dev/null", true) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         for (;;) {
             int egress = 0;
@@ -251,6 +256,14 @@ public:
     pid_t pid() const { return process_.pid(); }
 
 private:
+    static std::vector<std::string> agent_argv(const std::string& flowattr, const fa::test::VethPair& topo,
+                                               const std::vector<std::string>& extra_args) {
+        std::vector<std::string> argv = {flowattr, "run", "--iface", topo.client_if + "@" + topo.client.path(),
+                                         "--iface", topo.server_if + "@" + topo.server.path(), "--interval", "5"};
+        argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+        return argv;
+    }
+
     flowattr::matrix::ChildProcess process_;
 };
 
@@ -292,35 +305,37 @@ int main(int argc, char** argv) {
                     kSecondsPerRun, kRounds, tcx ? "TCX" : "clsact",
                     cgroup_root.empty() ? "" : (", cgroup_skb on " + cgroup_root).c_str());
         std::vector<Run> runs;
-        std::map<std::string, RunTime> agent_run_times;  // by program name
+        std::map<std::string, RunTime> agent_run_times;  // by program name, the default agent's
         std::map<Hook, RunTime> noop_run_times;
         double agent_cpu_s = 0, agent_wall_s = 0;
         for (int round = 0; round < kRounds; round++) {
-            for (int i = 0; i < 3; i++) {
-                const Mode mode = kModes[(round + i) % 3];  // each round starts with another mode
+            for (int i = 0; i < kModeCount; i++) {
+                const Mode mode = kModes[(round + i) % kModeCount];  // each round starts with another mode
                 std::optional<NoopHooks> client_hooks, server_hooks;
                 std::optional<AgentProcess> agent;
-                if (mode == Mode::noop_hooks) {
-                    client_hooks.emplace(topo.client, topo.client_if, tcx, cgroup_root);
+                if (is_noop(mode)) {
+                    client_hooks.emplace(topo.client, topo.client_if, tcx, mode == Mode::noop_hooks ? cgroup_root : "");
                     server_hooks.emplace(topo.server, topo.server_if, tcx, "");
                 } else if (mode == Mode::agent) {
-                    agent.emplace(flowattr, topo);
+                    agent.emplace(flowattr, topo, std::vector<std::string>{});
+                } else if (mode == Mode::agent_flows_only) {
+                    agent.emplace(flowattr, topo, std::vector<std::string>{"--no-cgroup-accounting"});
                 }
                 auto program_stats = [&] {
-                    if (mode == Mode::agent) return agent_program_stats();
-                    if (mode == Mode::noop_hooks) return noop_program_stats({&*client_hooks, &*server_hooks});
+                    if (is_agent(mode)) return agent_program_stats();
+                    if (is_noop(mode)) return noop_program_stats({&*client_hooks, &*server_hooks});
                     return ProgramStatsById{};
                 };
                 for (Traffic traffic : kTraffic) {
                     const ProgramStatsById before = program_stats();
-                    const double cpu_before = agent ? fa::bench::cpu_seconds(agent->pid()) : 0;
+                    const double cpu_before = mode == Mode::agent ? fa::bench::cpu_seconds(agent->pid()) : 0;
                     const auto start = std::chrono::steady_clock::now();
                     const double rate = run_iperf(topo, traffic);
                     runs.push_back({mode, traffic, round, rate});
                     const ProgramStatsById after = program_stats();
                     if (mode == Mode::noop_hooks)
                         add_run_times(noop_run_times, before, after, [](const ProgramStats& p) { return p.hook; });
-                    if (agent) {
+                    if (mode == Mode::agent) {
                         agent_cpu_s += fa::bench::cpu_seconds(agent->pid()) - cpu_before;
                         agent_wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                         add_run_times(agent_run_times, before, after, [](const ProgramStats& p) { return p.name; });
@@ -335,34 +350,51 @@ int main(int argc, char** argv) {
         nlohmann::json results = {{"seconds_per_run", kSecondsPerRun},
                                   {"rounds", kRounds},
                                   {"noop_hooks", {{"veth", tcx ? "tcx" : "clsact"}, {"cgroup_skb", cgroup_root}}}};
+        // Each ratio the median of the ratios within a round (A over B of the same round).
         std::printf("\n  %-22s %14s %14s %14s %10s %10s %10s\n", "traffic", "no BPF", "noop hooks", "flowattr",
+                    "noop/none", "agent/none", "agent/noop");
+        std::printf("  %-22s %14s %14s %14s %10s %10s %10s\n", "  without cgroup_skb", "", "noop, veth", "no cgroup",
                     "noop/none", "agent/none", "agent/noop");
         for (Traffic traffic : kTraffic) {
             std::map<Mode, std::vector<double>> rates;
-            std::vector<double> noop_ratio, agent_ratio, agent_noop_ratio;
+            std::vector<std::map<Mode, double>> by_round;
             for (int round = 0; round < kRounds; round++) {
-                std::map<Mode, double> in_round;
+                std::map<Mode, double>& in_round = by_round.emplace_back();
                 for (const Run& r : runs)
                     if (r.traffic == traffic && r.round == round) in_round[r.mode] = r.rate;
                 for (const auto& [mode, rate] : in_round) rates[mode].push_back(rate);
-                noop_ratio.push_back(in_round[Mode::noop_hooks] / in_round[Mode::bare]);
-                agent_ratio.push_back(in_round[Mode::agent] / in_round[Mode::bare]);
-                agent_noop_ratio.push_back(in_round[Mode::agent] / in_round[Mode::noop_hooks]);
             }
             using fa::bench::median;
-            const double none = median(rates[Mode::bare]), noop = median(rates[Mode::noop_hooks]),
-                         agent = median(rates[Mode::agent]);
-            const double noop_to_none = median(noop_ratio), agent_to_none = median(agent_ratio),
-                         agent_to_noop = median(agent_noop_ratio);
-            std::printf("  %-22s %14.0f %14.0f %14.0f %9.3fx %9.3fx %9.3fx\n", traffic_name(traffic), none, noop, agent,
-                        noop_to_none, agent_to_none, agent_to_noop);
+            auto ratio = [&](Mode a, Mode b) {
+                std::vector<double> each;
+                for (auto& in_round : by_round) each.push_back(in_round[a] / in_round[b]);
+                return median(each);
+            };
+            auto rate = [&](Mode m) { return median(rates[m]); };
+            const double noop_to_none = ratio(Mode::noop_hooks, Mode::bare), agent_to_none = ratio(Mode::agent, Mode::bare),
+                         agent_to_noop = ratio(Mode::agent, Mode::noop_hooks);
+            const double veth_to_none = ratio(Mode::noop_veth, Mode::bare),
+                         flows_only_to_none = ratio(Mode::agent_flows_only, Mode::bare),
+                         flows_only_to_veth = ratio(Mode::agent_flows_only, Mode::noop_veth);
+            std::printf("  %-22s %14.0f %14.0f %14.0f %9.3fx %9.3fx %9.3fx\n", traffic_name(traffic), rate(Mode::bare),
+                        rate(Mode::noop_hooks), rate(Mode::agent), noop_to_none, agent_to_none, agent_to_noop);
+            const double flows_only_to_agent = ratio(Mode::agent_flows_only, Mode::agent);
+            std::printf("  %-22s %14s %14.0f %14.0f %9.3fx %9.3fx %9.3fx  (%.3fx the default agent)\n", "", "",
+                        rate(Mode::noop_veth), rate(Mode::agent_flows_only), veth_to_none, flows_only_to_none,
+                        flows_only_to_veth, flows_only_to_agent);
             results[traffic_key(traffic)] = {
-                {"no_bpf", none},
-                {"noop_hooks", noop},
-                {"agent", agent},
+                {"no_bpf", rate(Mode::bare)},
+                {"noop_hooks", rate(Mode::noop_hooks)},
+                {"agent", rate(Mode::agent)},
                 {"ratio_noop_to_none", noop_to_none},
                 {"ratio_agent_to_none", agent_to_none},
                 {"ratio_agent_to_noop", agent_to_noop},
+                {"noop_veth_only", rate(Mode::noop_veth)},
+                {"agent_no_cgroup_accounting", rate(Mode::agent_flows_only)},
+                {"ratio_noop_veth_only_to_none", veth_to_none},
+                {"ratio_agent_no_cgroup_accounting_to_none", flows_only_to_none},
+                {"ratio_agent_no_cgroup_accounting_to_noop_veth_only", flows_only_to_veth},
+                {"ratio_agent_no_cgroup_accounting_to_agent", flows_only_to_agent},
             };
         }
         // Per program and per hook: the agent's program against the noop at the same hook, the

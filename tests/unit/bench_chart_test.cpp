@@ -20,7 +20,9 @@ const char* const kResults = R"({
   ],
   "live": {
     "tcp_bulk_bits_per_s": {"ratio_noop_to_none": 0.91, "ratio_agent_to_none": 0.86, "ratio_agent_to_noop": 0.946},
-    "udp_64_packets_per_s": {"ratio_noop_to_none": 0.83, "ratio_agent_to_none": 0.73, "ratio_agent_to_noop": 0.88}
+    "udp_64_packets_per_s": {"ratio_noop_to_none": 0.83, "ratio_agent_to_none": 0.73, "ratio_agent_to_noop": 0.88,
+                             "ratio_noop_veth_only_to_none": 0.9, "ratio_agent_no_cgroup_accounting_to_none": 0.81,
+                             "ratio_agent_no_cgroup_accounting_to_noop_veth_only": 0.9}
   },
   "events": {"noted_events_per_s": 4100000, "json_events_per_s": 420000, "target_events_per_s": 3000000, "lost": 0},
   "churn": {"seconds_per_rate": 1, "rates": [
@@ -71,6 +73,9 @@ TEST(BenchChart, EveryFigureIsDrawnWithItsNumber) {
     // Live traffic as percentages of no BPF.
     EXPECT_NE(svg.find(">86 %, 95 % of the noop hooks<"), std::string::npos);
     EXPECT_NE(svg.find(">83 %<"), std::string::npos);
+    // Without the cgroup_skb hooks, where the run measured it (UDP here, not TCP).
+    EXPECT_NE(svg.find(">81 %, 90 % of the veth noop, --no-cgroup-accounting<"), std::string::npos);
+    EXPECT_EQ(count(svg, "(no cgroup acct.)</text>"), 1);
     // The consumer against its target.
     EXPECT_NE(svg.find(">0.42 M/s, 0 lost<"), std::string::npos);
     EXPECT_NE(svg.find("target 3 M/s"), std::string::npos);
