@@ -169,11 +169,12 @@ void live(Chart& c, const nlohmann::json& r) {
         if (!m.contains("ratio_agent_no_cgroup_accounting_to_none")) continue;
         c.bar(std::string(name) + " (noop, veth only)", num(m, "ratio_noop_veth_only_to_none"), 1.15, kNoop,
               number(100 * num(m, "ratio_noop_veth_only_to_none"), 0) + " %", 1.0);
+        // --no-cgroup-accounting, shortened to fit the label column.
         c.bar(std::string(name) + " (no cgroup acct.)", num(m, "ratio_agent_no_cgroup_accounting_to_none"), 1.15,
               kProduct,
               number(100 * num(m, "ratio_agent_no_cgroup_accounting_to_none"), 0) + " %, " +
                   number(100 * num(m, "ratio_agent_no_cgroup_accounting_to_noop_veth_only"), 0) +
-                  " % of the veth noop, --no-cgroup-accounting",
+                  " % of the veth noop",
               1.0);
     }
     if (!any) return c.missing("not measured in this run (needs root and iperf3)");

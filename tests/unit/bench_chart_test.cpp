@@ -74,7 +74,7 @@ TEST(BenchChart, EveryFigureIsDrawnWithItsNumber) {
     EXPECT_NE(svg.find(">86 %, 95 % of the noop hooks<"), std::string::npos);
     EXPECT_NE(svg.find(">83 %<"), std::string::npos);
     // Without the cgroup_skb hooks, where the run measured it (UDP here, not TCP).
-    EXPECT_NE(svg.find(">81 %, 90 % of the veth noop, --no-cgroup-accounting<"), std::string::npos);
+    EXPECT_NE(svg.find(">81 %, 90 % of the veth noop<"), std::string::npos);
     EXPECT_EQ(count(svg, "(no cgroup acct.)</text>"), 1);
     // The consumer against its target.
     EXPECT_NE(svg.find(">0.42 M/s, 0 lost<"), std::string::npos);
