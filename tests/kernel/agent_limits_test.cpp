@@ -361,14 +361,23 @@ TEST(AgentCgroupAccounting, OffAttachesNoCgroupSkbAndFlowsStillCount) {
         EXPECT_EQ(has(cgroup_program_names(root, BPF_CGROUP_INET_EGRESS), "fa_cgroup_egres"), accounting);
         EXPECT_EQ(agent.status_text().find("cgroup accounting: off") != std::string::npos, !accounting)
             << agent.status_text();
-        // The pinger's process owns the flow; the agent's own traffic is not on this veth.
-        const bool attributed = fa::test::wait_until([&] {
+        // The pinger's datagrams, counted on its flow, which its process owns.
+        auto sent = [&]() -> std::uint64_t {
             for (const auto& r : agent.collect())
-                if (r.key.remote_port == port && r.process.comm == "fa-acct-tx") return true;
-            return false;
-        }, std::chrono::seconds(10));
-        EXPECT_TRUE(attributed) << "no flow to port " << port << " attributed to fa-acct-tx";
-        EXPECT_EQ(agent.cgroup_usage().empty(), !accounting);
+                if (r.key.remote_port == port && r.process.comm == "fa-acct-tx") return r.stats.packets[FA_DIR_EGRESS];
+            return 0;
+        };
+        // The agent attaches its flow programs before the cgroup ones: a datagram between the
+        // two is counted on its flow and by no cgroup. Two more came after both.
+        const std::uint64_t at_start = sent();
+        EXPECT_TRUE(fa::test::wait_until([&] { return sent() >= at_start + 2; }, std::chrono::seconds(10)))
+            << "the flow to port " << port << " attributed to fa-acct-tx stopped at " << sent() << " datagrams";
+        std::uint64_t counted = 0;
+        for (const auto& c : agent.cgroup_usage()) counted += c.stats.packets[FA_DIR_EGRESS];
+        if (accounting)
+            EXPECT_GT(counted, 0u) << "the datagrams since the agent started went through no cgroup_skb program";
+        else
+            EXPECT_TRUE(agent.cgroup_usage().empty());
     }
 }
 
