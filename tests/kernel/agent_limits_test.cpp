@@ -1,5 +1,6 @@
 // The agent's other duties on this kernel: the cgroup egress rate limit holds a real sender,
-// clsact filters never outlive a run (even a killed one), and the CLI names bad targets.
+// cgroup accounting can be left off the packet path, clsact filters never outlive a run (even
+// a killed one), and the CLI names bad targets.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
