@@ -316,10 +316,10 @@ int main(int argc, char** argv) {
                 if (is_noop(mode)) {
                     client_hooks.emplace(topo.client, topo.client_if, tcx, mode == Mode::noop_hooks ? cgroup_root : "");
                     server_hooks.emplace(topo.server, topo.server_if, tcx, "");
-                } else if (mode == Mode::agent) {
-                    agent.emplace(flowattr, topo, std::vector<std::string>{});
-                } else if (mode == Mode::agent_flows_only) {
-                    agent.emplace(flowattr, topo, std::vector<std::string>{"--no-cgroup-accounting"});
+                } else if (is_agent(mode)) {
+                    agent.emplace(flowattr, topo,
+                                  mode == Mode::agent_flows_only ? std::vector<std::string>{"--no-cgroup-accounting"}
+                                                                 : std::vector<std::string>{});
                 }
                 auto program_stats = [&] {
                     if (is_agent(mode)) return agent_program_stats();

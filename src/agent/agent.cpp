@@ -110,13 +110,10 @@ std::string Agent::status_text() const {
     if (status_.leftover_filters_removed)
         out << "removed " << status_.leftover_filters_removed << " tc filter(s) and " << status_.leftover_qdiscs_removed
             << " clsact qdisc(s) left by a killed run\n";
-    if (cgroups_)
-        out << "cgroup accounting: " << status_.cgroup_root
-            << (status_.cgroup_mounted_privately ? " (no cgroup v2 was visible: mounted privately, removed at exit)" : "")
-            << "\n";
-    else
-        out << "cgroup accounting: off (--no-cgroup-accounting); sockets attributed under " << status_.cgroup_root
-            << (status_.cgroup_mounted_privately ? " (mounted privately, removed at exit)" : "") << "\n";
+    out << "cgroup accounting: " << (cgroups_ ? "" : "off (--no-cgroup-accounting); sockets attributed under ")
+        << status_.cgroup_root
+        << (status_.cgroup_mounted_privately ? " (no cgroup v2 was visible: mounted privately, removed at exit)" : "")
+        << "\n";
     return out.str();
 }
 
