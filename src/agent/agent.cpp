@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
+#include <malloc.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +100,11 @@ Agent::Agent(const RunOptions& options) : options_(options) {
     status_.tc_mode = flows_->mode();
 
     if (options.cgroup_accounting) cgroups_ = std::make_unique<CgroupAccounting>(status_.cgroup_root, options.limits);
+    // Loading freed what libbpf parsed (the kernel's BTF, megabytes); glibc keeps freed heap
+    // resident unless asked. Given back here, so the flow table's pages (fresh mmap ones, see
+    // the reserve above) add to what a running agent holds instead of to the loader's peak:
+    // 32.3 -> 23.4 MiB at 65,536 flows (PERFORMANCE.md, a full flow table).
+    malloc_trim(0);
 }
 
 std::string Agent::status_text() const {
