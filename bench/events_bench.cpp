@@ -3,19 +3,24 @@
 // name among the loaded programs, is fed new 5-tuples with BPF_PROG_TEST_RUN until its ring
 // buffer holds a round of events, while the agent is not polling; then one poll_events()
 // drains them, timed: once noting each flow only, once also printing each as `flowattr run
-// -o json` does (with the counters the event carries, written to /dev/null; the fed packets
-// belong to no socket, so no line has a process: bench/churn_bench.cpp's do). The ring buffer is
+// -o json` does (with the counters the event carries, written to /dev/null). The fed packets
+// are addressed to a listening socket this process opens after the agent started, so the
+// flow program finds the socket's identity and every printed line carries this process, as a
+// user's lines do (checked before the rounds: a line without it fails the benchmark). The ring buffer is
 // filled before the clock starts, so the producer's speed (a syscall per new flow) never
 // limits the figure. Events lost to a full ring are read from the agent's counters and must
 // stay 0.
 // Usage: flowattr_events_bench OUT_DIR
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -47,20 +52,39 @@ flowattr::UniqueFd newest_program(const std::string& name) {
     return found;
 }
 
-// One packet of a flow nobody has seen: source 10.<round>.<i/256>.<i%256>, port 40000.
-std::vector<std::uint8_t> new_flow_packet(int round, int i) {
+// A TCP socket listening on every address, opened once the agent's identity hook is in place:
+// the flow program's socket lookup finds it for a packet to its port from anywhere.
+struct Listener {
+    flowattr::UniqueFd fd;
+    std::uint16_t port = 0;
+};
+Listener listen_anywhere() {
+    Listener l{flowattr::UniqueFd(socket(AF_INET, SOCK_STREAM, 0))};
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    socklen_t len = sizeof(a);
+    if (!l.fd || bind(l.fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(l.fd.get(), 16) != 0 ||
+        getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+        throw flowattr::Error("cannot open the listening socket the fed packets are addressed to", errno);
+    l.port = ntohs(a.sin_port);
+    return l;
+}
+
+// One packet of a flow nobody has seen, to the listener's PORT: source
+// 10.<round>.<i/256>.<i%256>, port 40000.
+std::vector<std::uint8_t> new_flow_packet(int round, int i, std::uint16_t port) {
     const fa::test::Ipv4Addr saddr{10, std::uint8_t(round), std::uint8_t(i >> 8), std::uint8_t(i)};
     return fa::test::PacketBuilder()
         .ethernet(fa::test::kEthIpv4)
         .ipv4(saddr, fa::test::ipv4_addr("10.255.0.1"), fa::test::kProtoTcp)
-        .tcp(40000, 80, fa::test::kTcpAck)
+        .tcp(40000, port, fa::test::kTcpAck)
         .payload(10)
         .build();
 }
 
-void fill(int prog_fd, int round) {
-    for (int i = 0; i < kEventsPerRound; i++) {
-        const std::vector<std::uint8_t> packet = new_flow_packet(round, i);
+void fill(int prog_fd, int round, std::uint16_t port, int events = kEventsPerRound) {
+    for (int i = 0; i < events; i++) {
+        const std::vector<std::uint8_t> packet = new_flow_packet(round, i, port);
         LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet.data(), .data_size_in = std::uint32_t(packet.size()),
                     .repeat = 1);
         if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) throw flowattr::Error("BPF_PROG_TEST_RUN on the flow program", errno);
@@ -100,6 +124,16 @@ int main(int argc, char** argv) {
                                                       ? "fa_tcx_ingress"
                                                       : "fa_tc_ingress");
         if (!prog) throw flowattr::Error("cannot find the agent's flow program among the loaded programs");
+        const Listener listener = listen_anywhere();
+        // One event printed for real first: its line must name this process, or the rounds would
+        // time lines without the process details a user's lines carry. Its source (10.255.x.x)
+        // is one no round uses.
+        fill(prog.get(), 255, listener.port, 1);
+        std::ostringstream probe_line;
+        if (agent.poll_events(1000, &probe_line) != 1 ||
+            probe_line.str().find("\"pid\":" + std::to_string(getpid()) + ",") == std::string::npos)
+            throw flowattr::Error("the fed packet's flow_start line does not name this process (pid " +
+                                  std::to_string(getpid()) + "): " + probe_line.str());
         std::ofstream devnull("/dev/null");
         const std::uint64_t lost_before = agent.counter(FA_CNT_RINGBUF_DROPS);
 
@@ -109,7 +143,7 @@ int main(int argc, char** argv) {
             // table of the flows the kernel's LRU has evicted, so it stays the size of a
             // running agent's rather than growing by every round's flows.
             agent.report_interval(devnull, false);
-            fill(prog.get(), round);
+            fill(prog.get(), round, listener.port);
             // Alternate which mode a round measures, so drift on this shared machine hits both.
             const bool with_json = (round % 2) == (round / 2 % 2);
             (with_json ? json : note_only).push_back(kEventsPerRound / drain(agent, with_json ? &devnull : nullptr));
