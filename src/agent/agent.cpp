@@ -38,10 +38,6 @@ std::int64_t monotonic_to_unix_offset_ns() {
 }
 
 Agent::Agent(const RunOptions& options) : options_(options) {
-    // Room for a full table from the start (a slot's pages are touched only when a flow lands
-    // there): growing copies every entry into a table twice the size with both held at once,
-    // which at a million flows would be 84 + 168 MB.
-    known_.reserve(options.max_flows);
     status_.cgroup_root = options.cgroup_root.empty() ? find_cgroup2_mount() : options.cgroup_root;
     if (status_.cgroup_root.empty()) {
         private_cgroup_ = std::make_unique<PrivateMount>(kPrivateCgroupDir, "cgroup2");
@@ -98,6 +94,11 @@ Agent::Agent(const RunOptions& options) : options_(options) {
     flow_options.use_tcx = use_tcx;
     flows_ = std::make_unique<FlowMonitor>(flow_options, [this](const fa_flow_event& e) { on_event(e); });
     status_.tc_mode = flows_->mode();
+    // Room for a full table from the start (a slot's pages are touched only when a flow lands
+    // there): growing copies every entry into a table twice the size with both held at once,
+    // which at a million flows would be 84 + 168 MB. Made once the kernel has created its own
+    // table of that size, so a size the machine cannot hold is refused with the kernel's error.
+    known_.reserve(options.max_flows);
 
     if (options.cgroup_accounting) cgroups_ = std::make_unique<CgroupAccounting>(status_.cgroup_root, options.limits);
     // Loading freed what libbpf parsed (the kernel's BTF, megabytes); glibc keeps freed heap
