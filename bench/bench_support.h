@@ -1,9 +1,16 @@
 #pragma once
 // What every benchmark of `make bench` needs alike: the median it reports, a process's peak
-// memory and CPU, and its keys in out/bench/results.json (one file for all: the datapath benchmark
+// memory and CPU, a TCP socket listening for what it feeds the agent, and its keys in
+// out/bench/results.json (one file for all: the datapath benchmark
 // writes it whole, the others each set their own keys in it).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
 
 #include <algorithm>
 #include <fstream>
@@ -14,7 +21,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/error.h"
 #include "common/file.h"
+#include "common/unique_fd.h"
 
 namespace fa::bench {
 
@@ -42,6 +51,27 @@ inline double cpu_seconds(pid_t pid) {
     double utime = 0, stime = 0;
     fields >> utime >> stime;
     return (utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+// A TCP socket listening on ADDR (network order) at a port the kernel picks.
+struct ListeningSocket {
+    flowattr::UniqueFd fd;
+    std::uint16_t port = 0;
+};
+inline ListeningSocket listen_tcp(in_addr_t addr, int backlog) {
+    ListeningSocket l{flowattr::UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0))};
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = addr;
+    socklen_t len = sizeof a;
+    if (!l.fd || bind(l.fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(l.fd.get(), backlog) != 0 ||
+        getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        char text[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &addr, text, sizeof text);
+        throw flowattr::Error(std::string("cannot listen on ") + text, errno);
+    }
+    l.port = ntohs(a.sin_port);
+    return l;
 }
 
 // Sets KEY to VALUE in the JSON object at PATH, keeping every other key (a missing or

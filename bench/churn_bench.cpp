@@ -40,32 +40,23 @@ constexpr int kSecondsPerRate = 1;
 // Accepts and closes connections on 127.0.0.1 until destroyed.
 class Listener {
 public:
-    Listener() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof a;
-        if (!fd_ || bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd_.get(), 4096) != 0 ||
-            getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-            throw flowattr::Error("cannot listen on 127.0.0.1", errno);
-        port_ = ntohs(a.sin_port);
+    Listener() : socket_(fa::bench::listen_tcp(htonl(INADDR_LOOPBACK), 4096)) {
         thread_ = std::thread([this] {
             while (!stop_) {
-                int c = accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+                int c = accept4(socket_.fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
                 if (c >= 0) close(c);
             }
         });
     }
     ~Listener() {
         stop_ = true;
-        shutdown(fd_.get(), SHUT_RDWR);
+        shutdown(socket_.fd.get(), SHUT_RDWR);
         thread_.join();
     }
-    std::uint16_t port() const { return port_; }
+    std::uint16_t port() const { return socket_.port; }
 
 private:
-    flowattr::UniqueFd fd_;
-    std::uint16_t port_ = 0;
+    fa::bench::ListeningSocket socket_;
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };

@@ -13,8 +13,6 @@
 // Usage: flowattr_events_bench OUT_DIR
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -50,24 +48,6 @@ flowattr::UniqueFd newest_program(const std::string& name) {
         if (bpf_prog_get_info_by_fd(fd.get(), &info, &len) == 0 && name == info.name) found = std::move(fd);
     }
     return found;
-}
-
-// A TCP socket listening on every address, opened once the agent's identity hook is in place:
-// the flow program's socket lookup finds it for a packet to its port from anywhere.
-struct Listener {
-    flowattr::UniqueFd fd;
-    std::uint16_t port = 0;
-};
-Listener listen_anywhere() {
-    Listener l{flowattr::UniqueFd(socket(AF_INET, SOCK_STREAM, 0))};
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    socklen_t len = sizeof(a);
-    if (!l.fd || bind(l.fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(l.fd.get(), 16) != 0 ||
-        getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-        throw flowattr::Error("cannot open the listening socket the fed packets are addressed to", errno);
-    l.port = ntohs(a.sin_port);
-    return l;
 }
 
 // One packet of a flow nobody has seen, to the listener's PORT: source
@@ -124,7 +104,9 @@ int main(int argc, char** argv) {
                                                       ? "fa_tcx_ingress"
                                                       : "fa_tc_ingress");
         if (!prog) throw flowattr::Error("cannot find the agent's flow program among the loaded programs");
-        const Listener listener = listen_anywhere();
+        // Listening on every address, opened once the agent's identity hook is in place: the
+        // flow program's socket lookup finds it for a packet to its port from anywhere.
+        const fa::bench::ListeningSocket listener = fa::bench::listen_tcp(htonl(INADDR_ANY), 16);
         // One event printed for real first: its line must name this process, or the rounds would
         // time lines without the process details a user's lines carry. Its source (10.255.x.x)
         // is one no round uses.
