@@ -112,8 +112,11 @@ int main(int argc, char** argv) {
         // is one no round uses.
         fill(prog.get(), 255, listener.port, 1);
         std::ostringstream probe_line;
-        if (agent.poll_events(1000, &probe_line) != 1 ||
-            probe_line.str().find("\"pid\":" + std::to_string(getpid()) + ",") == std::string::npos)
+        const bool one_line = agent.poll_events(1000, &probe_line) == 1;
+        const nlohmann::json line = nlohmann::json::parse(probe_line.str(), nullptr, false);
+        const bool names_this_process = line.is_object() && line["process"].is_object() &&
+                                        line["process"].value("pid", 0) == getpid();
+        if (!one_line || !names_this_process)
             throw flowattr::Error("the fed packet's flow_start line does not name this process (pid " +
                                   std::to_string(getpid()) + "): " + probe_line.str());
         std::ofstream devnull("/dev/null");
