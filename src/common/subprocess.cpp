@@ -223,7 +223,7 @@ RunResult run_command(const std::vector<std::string>& argv, const RunOptions& op
 
     RunResult result;
     const bool has_deadline = options.timeout.count() > 0;
-    const auto deadline = start + options.timeout;
+    auto deadline = start + options.timeout;
     auto expire_if_due = [&] {
         if (has_deadline && !result.timed_out && Clock::now() >= deadline) {
             result.timed_out = true;
@@ -275,6 +275,8 @@ RunResult run_command(const std::vector<std::string>& argv, const RunOptions& op
         };
         drain(out_i, out_pipe.read, result.out, options.on_stdout);
         drain(err_i, err_pipe.read, result.err, options.on_stderr);
+        if (has_deadline && !result.timed_out && options.restart_timeout && options.restart_timeout())
+            deadline = Clock::now() + options.timeout;
         if (in_i >= 0 && (fds[in_i].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t w = write_without_sigpipe(in_pipe.write.get(), options.stdin_data.data() + in_off,
                                               options.stdin_data.size() - in_off);

@@ -22,6 +22,10 @@ struct RunOptions {
     // The chunk is also captured unless stdout_path redirects it.
     std::function<void(const std::string& chunk)> on_stdout;
     std::function<void(const std::string& chunk)> on_stderr;
+    // Asked after each chunk: true starts the timeout over from now. A child that runs several
+    // steps, each with the limit (kmatrix's /init running a batch of tests), says so when the
+    // next one begins.
+    std::function<bool()> restart_timeout;
     std::size_t max_capture = 64 << 20;  // per stream; beyond this only the tail is kept
 };
 

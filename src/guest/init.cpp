@@ -22,7 +22,9 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 #include "common/error.h"
 #include "common/file.h"
@@ -30,6 +32,7 @@
 #include "diagnose/check_record.h"
 #include "guest/plan.h"
 #include "guest/record.h"
+#include "guest/test_marker.h"
 
 namespace flowattr::guest {
 
@@ -220,18 +223,58 @@ struct StepResult {
     std::string output;  // stdout and stderr interleaved as they arrived, their last kRecordOutputLimit bytes
 };
 
+// A step's output copied to the console as it comes, its first kConsoleEchoLimit bytes.
+class ConsoleEcho {
+public:
+    explicit ConsoleEcho(bool on) : on_(on) {}
+    void operator()(const std::string& chunk) {
+        if (!on_) return;
+        produced_ += chunk.size();
+        if (echoed_ >= kConsoleEchoLimit) return;
+        std::string part = chunk.substr(0, kConsoleEchoLimit - echoed_);
+        echoed_ += part.size();
+        say(part);
+    }
+    // Says what was not shown.
+    void finish() const {
+        if (echoed_ < produced_)
+            say("\nkmatrix: " + std::to_string(produced_ - echoed_) + " more bytes of output not shown on the console\n");
+    }
+
+private:
+    bool on_;
+    std::size_t echoed_ = 0, produced_ = 0;
+};
+
+// A moment of the guest: its uptime and CPU ticks. Two of them give a step's start, end and
+// the CPU it kept busy (the kernel's work for it included) or sat idle waiting (grace periods,
+// sleeps, timers).
+struct GuestMoment {
+    double uptime = flowattr::guest::uptime();
+    CpuTicks cpu = guest_cpu();
+};
+
+void put_span(StepResult& r, const GuestMoment& from, const GuestMoment& to) {
+    // A NOHZ kernel's iowait (part of idle here) can step back: never a negative span.
+    auto seconds = [tick_s = 1.0 / double(sysconf(_SC_CLK_TCK))](unsigned long long a, unsigned long long b) {
+        return b > a ? double(b - a) * tick_s : 0.0;
+    };
+    r.start = from.uptime;
+    r.end = to.uptime;
+    r.busy_s = seconds(from.cpu.busy, to.cpu.busy);
+    r.idle_s = seconds(from.cpu.idle, to.cpu.idle);
+}
+
+void set_exit(StepResult& r, const RunResult& rr) {
+    r.timed_out = rr.timed_out;
+    r.signal = rr.term_signal;
+    r.rc = rr.term_signal ? 128 + rr.term_signal : rr.exit_code;
+}
+
 StepResult run_step(const Step& step) {
     StepResult r;
     OutputTail out(kRecordOutputLimit), output(kRecordOutputLimit);
-    std::size_t echoed = 0, produced = 0;
-    auto echo = [&](const std::string& chunk) {
-        if (!step.echo) return;
-        produced += chunk.size();
-        if (echoed >= kConsoleEchoLimit) return;
-        std::string part = chunk.substr(0, kConsoleEchoLimit - echoed);
-        echoed += part.size();
-        say(part);
-    };
+    ConsoleEcho echo(step.echo);
     std::string pending;
     RunOptions o;
     o.cwd = step.cwd;
@@ -256,29 +299,17 @@ StepResult run_step(const Step& step) {
         output.append(chunk);
         echo(chunk);
     };
-    const CpuTicks cpu_before = guest_cpu();
-    r.start = uptime();
+    const GuestMoment before;
     try {
-        RunResult rr = run_command(step.argv, o);
-        r.timed_out = rr.timed_out;
-        r.signal = rr.term_signal;
-        r.rc = rr.term_signal ? 128 + rr.term_signal : rr.exit_code;
+        set_exit(r, run_command(step.argv, o));
     } catch (const Error& e) {
         r.rc = 127;
         output.append(std::string(e.what()) + "\n");
         say(std::string("kmatrix: ") + e.what() + "\n");
     }
-    r.end = uptime();
-    const CpuTicks cpu_after = guest_cpu();
-    // A NOHZ kernel's iowait (part of idle here) can step back: never a negative span.
-    auto seconds = [tick_s = 1.0 / double(sysconf(_SC_CLK_TCK))](unsigned long long from, unsigned long long to) {
-        return to > from ? double(to - from) * tick_s : 0.0;
-    };
-    r.busy_s = seconds(cpu_before.busy, cpu_after.busy);
-    r.idle_s = seconds(cpu_before.idle, cpu_after.idle);
+    put_span(r, before, GuestMoment());
     if (step.on_stdout_line && !pending.empty()) step.on_stdout_line(pending);
-    if (echoed < produced)
-        say("\nkmatrix: " + std::to_string(produced - echoed) + " more bytes of output not shown on the console\n");
+    echo.finish();
     r.out = out.str();
     r.output = output.str();
     return r;
@@ -390,6 +421,124 @@ void run_load_check(const GuestPlan& plan, ResultsChannel& out) {
     out.emit(step_end_record(RecordType::load_check, run_step(step), "flowattr load --check"));
 }
 
+// A test's record: how it ended, its span, its kernel log's splat, its output when it failed
+// or skipped (the reason is in it) and its gtest test case, in --gtest_output=json's shape.
+nlohmann::json test_record(const std::string& name, const StepResult& s, bool skipped, const nlohmann::json& testcase) {
+    auto r = make_record(RecordType::test);
+    r["name"] = name;
+    put_step(r, s);
+    r["splat"] = step_splat(name);
+    r["output"] = s.rc != 0 || skipped ? s.output : std::string();
+    r["gtest"] = testcase.is_object() ? gtest_document(name, testcase) : nlohmann::json();
+    return r;
+}
+
+// TESTS, all of one suite, in one process of the kernel tests, which marks where each begins
+// and ends (test_marker.h): a record per test as it ends, each with its own CPU, kernel log,
+// output and the per-test time limit. Returns the tests the process never began: it crashed,
+// hung or exited in the one before, which gets the failure (or, when it began none, the first).
+std::vector<std::string> run_test_batch(const std::vector<std::string>& tests, const GuestPlan& plan,
+                                        ResultsChannel& out) {
+    struct Running {
+        std::string name;
+        GuestMoment began;
+        OutputTail output{kRecordOutputLimit};
+        ConsoleEcho echo{true};
+    };
+    std::optional<Running> running;
+    OutputTail outside(kRecordOutputLimit);  // what the process printed outside any test
+    std::vector<std::string> begun;
+    bool restart = false;
+    auto print = [&](const std::string& text) {
+        if (running) {
+            running->output.append(text);
+            running->echo(text);
+        } else {
+            outside.append(text);
+            say(text);
+        }
+    };
+    auto on_marker = [&](const TestMarker& m) {
+        if (m.kind == TestMarker::Kind::begin) {
+            if (running) return;  // a test inside a test: not gtest
+            running.emplace();
+            running->name = m.test;
+            begun.push_back(m.test);
+            restart = true;
+            auto br = make_record(RecordType::begin);
+            br["name"] = m.test;
+            br["uptime"] = running->began.uptime;
+            out.emit(br);
+            return;
+        }
+        if (!running || running->name != m.test) return;
+        StepResult s;
+        put_span(s, running->began, GuestMoment());
+        const bool skipped = m.testcase.value("result", "") == "SKIPPED";
+        s.rc = m.testcase.contains("failures") ? 1 : 0;
+        s.output = running->output.str();
+        running->echo.finish();
+        out.emit(test_record(m.test, s, skipped, m.testcase));
+        running.reset();
+    };
+    std::string pending;
+    RunOptions o;
+    o.env = {std::string(kTestMarkersEnv) + "=1"};
+    o.timeout = std::chrono::seconds(plan.per_test_timeout_s);
+    o.max_capture = 4096;
+    o.restart_timeout = [&] { return std::exchange(restart, false); };
+    o.on_stdout = [&](const std::string& chunk) {
+        pending += chunk;
+        std::size_t nl;
+        while ((nl = pending.find('\n')) != std::string::npos) {
+            std::string line = pending.substr(0, nl + 1);
+            pending.erase(0, nl + 1);
+            if (auto m = parse_test_marker(line.substr(0, nl)))
+                on_marker(*m);
+            else
+                print(line);
+        }
+    };
+    o.on_stderr = print;
+
+    StepResult ended;
+    try {
+        set_exit(ended, run_command({kGuestTests, "--gtest_filter=" + exact_gtest_filter(tests)}, o));
+    } catch (const Error& e) {
+        ended.rc = 127;
+        print(std::string("kmatrix: ") + e.what() + "\n");
+    }
+    print(pending);
+    if (!running && begun.empty()) {
+        // Nothing began: the process failed before its first test.
+        running.emplace();
+        running->name = tests.front();
+        running->output.append(outside.str());
+        begun.push_back(tests.front());
+        auto br = make_record(RecordType::begin);
+        br["name"] = tests.front();
+        br["uptime"] = running->began.uptime;
+        out.emit(br);
+    }
+    if (running) {
+        put_span(ended, running->began, GuestMoment());
+        if (ended.rc == 0) {
+            // gtest ends a test it began; a process that exited 0 in the middle of one did not.
+            ended.rc = 1;
+            running->output.append("kmatrix: the test process exited 0 before this test ended\n");
+        }
+        ended.output = running->output.str();
+        running->echo.finish();
+        out.emit(test_record(running->name, ended, false, nlohmann::json()));
+    }
+    std::vector<std::string> left;
+    for (const auto& t : tests)
+        if (std::find(begun.begin(), begun.end(), t) == begun.end()) left.push_back(t);
+    return left;
+}
+
+// Every listed test, one process per suite (a crash or hang costs the rest of its suite a new
+// process, not their results).
 void run_suite(const GuestPlan& plan, ResultsChannel& out) {
     Step list;
     list.argv = {kGuestTests, "--gtest_list_tests", "--gtest_filter=" + plan.test_filter};
@@ -404,28 +553,8 @@ void run_suite(const GuestPlan& plan, ResultsChannel& out) {
     if (listed.rc != 0) lr["output"] = listed.output;
     out.emit(lr);
     kernel_log(true);
-    const std::string json_path = "/tmp/gtest.json";
-    for (const auto& name : tests) {
-        auto br = make_record(RecordType::begin);
-        br["name"] = name;
-        br["uptime"] = uptime();
-        out.emit(br);
-        ::unlink(json_path.c_str());
-        Step step;
-        step.argv = {kGuestTests, "--gtest_filter=" + name, "--gtest_output=json:" + json_path};
-        step.timeout_s = plan.per_test_timeout_s;
-        StepResult s = run_step(step);
-        auto r = make_record(RecordType::test);
-        r["name"] = name;
-        put_step(r, s);
-        r["splat"] = step_splat(name);
-        // Failures carry their output, skips too: it holds the reason.
-        bool skipped = s.output.find("\n[  SKIPPED ]") != std::string::npos || s.output.rfind("[  SKIPPED ]", 0) == 0;
-        r["output"] = s.rc != 0 || skipped ? s.output : std::string();
-        auto gtest = nlohmann::json::parse(file_or_empty(json_path), nullptr, false);
-        r["gtest"] = gtest.is_object() ? gtest : nlohmann::json();
-        out.emit(r);
-    }
+    for (const auto& suite : group_by_suite(tests))
+        for (std::vector<std::string> left = suite; !left.empty();) left = run_test_batch(left, plan, out);
 }
 
 void run_exec(const GuestPlan& plan, ResultsChannel& out) {

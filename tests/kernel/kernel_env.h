@@ -45,9 +45,9 @@ inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseco
 
 // The kernel's features, probed once: they do not change while the suite runs, and a probe
 // attaches and detaches LSM and TCX links, which waits for RCU grace periods (about 0.4 s a
-// probe in a 6.1 VM under TCG). kmatrix's /init runs each test in a process of its own and
-// names a file in FLOWATTR_FEATURES_CACHE, which its own probe has written; without one, the
-// first test to ask probes and writes it, and the rest read it.
+// probe in a 6.1 VM under TCG). kmatrix's /init runs each test suite in a process of its own
+// and names a file in FLOWATTR_FEATURES_CACHE, which its own probe has written; without one,
+// the first test to ask probes and writes it, and the rest read it.
 inline const flowattr::agent::KernelFeatures& kernel_features() {
     static const flowattr::agent::KernelFeatures features = [] {
         const char* cache = std::getenv("FLOWATTR_FEATURES_CACHE");

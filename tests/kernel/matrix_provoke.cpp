@@ -5,12 +5,14 @@
 //
 //   flowattr load --check       fails when the kernel command line has provoke.load_fail
 //   flowattr_kernel_tests       gtest-compatible enough for /init: --gtest_list_tests,
-//                               --gtest_filter, --gtest_output=json:PATH; tests Provoke.*
-//                               (Flood: 16 MiB of output, then a pass; Vanish: power off mid-test)
+//                               --gtest_filter, the tests' markers (src/guest/test_marker.h);
+//                               tests Provoke.* (Crash: SIGSEGV mid-test; Flood: 16 MiB of
+//                               output, then a pass; Vanish: power off mid-test)
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -18,9 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "guest/test_marker.h"
+
 namespace {
 
-const char* const kTests[] = {"Pass", "Fail", "Panic", "Hang", "Splat", "Flood", "Vanish"};
+const char* const kTests[] = {"Pass", "Fail", "Panic", "Hang", "Crash", "Splat", "Flood", "Vanish"};
 
 std::string read_all(const char* path) {
     std::ifstream in(path);
@@ -37,13 +41,15 @@ bool matches(const std::string& filter, const std::string& name) {
     return false;
 }
 
-void write_json(const std::string& path, const std::string& name, const std::string& failure) {
-    if (path.empty()) return;
-    std::ofstream out(path);
-    out << R"({"tests":1,"testsuites":[{"name":"Provoke","testsuite":[{"name":")" << name
-        << R"(","status":"RUN","result":"COMPLETED","time":"0s","classname":"Provoke")";
-    if (!failure.empty()) out << R"(,"failures":[{"failure":")" << failure << R"(","type":""}])";
-    out << "}]}]}\n";
+// What /init reads of a test (src/guest/test_marker.h): its begin marker, then its end marker
+// with its result, as flowattr_kernel_tests prints them.
+void begin(const std::string& test) { std::printf("%s\n", flowattr::guest::test_begin_line("Provoke." + test).c_str()); }
+
+void end(const std::string& test, const std::string& failure) {
+    nlohmann::json tc = {{"name", test}, {"classname", "Provoke"}, {"status", "RUN"}, {"result", "COMPLETED"}, {"time", "0s"}};
+    if (!failure.empty()) tc["failures"] = nlohmann::json::array({{{"failure", failure}, {"type", ""}}});
+    std::printf("%s\n", flowattr::guest::test_end_line("Provoke." + test, tc).c_str());
+    std::fflush(stdout);
 }
 
 // Writes to a kernel interface; a failure is reported, since the provoked outcome then cannot happen.
@@ -72,46 +78,35 @@ int agent(int argc, char** argv) {
     return 0;
 }
 
-int suite(int argc, char** argv) {
-    std::string filter = "*", json;
-    bool list = false;
-    for (int i = 1; i < argc; i++) {
-        std::string a = argv[i];
-        if (a == "--gtest_list_tests") list = true;
-        if (a.rfind("--gtest_filter=", 0) == 0) filter = a.substr(15);
-        if (a.rfind("--gtest_output=json:", 0) == 0) json = a.substr(20);
-    }
-    if (list) {
-        std::printf("Running main() from kmatrix_provoke\nProvoke.\n");
-        for (const char* t : kTests)
-            if (matches(filter, std::string("Provoke.") + t)) std::printf("  %s\n", t);
-        return 0;
-    }
-    std::string test;
-    for (const char* t : kTests)
-        if (matches(filter, std::string("Provoke.") + t)) test = t;
-    if (test == "Pass") {
-        write_json(json, test, "");
-        return 0;
-    }
+// One provoked test; false when it failed.
+bool provoke(const std::string& test) {
+    begin(test);
     if (test == "Fail") {
         std::printf("provoked failure\n");
-        write_json(json, test, "Value of: provoked\\n  Actual: false");
-        return 1;
+        end(test, "Value of: provoked\n  Actual: false");
+        return false;
     }
     if (test == "Splat") {
         // Shaped like the first line of a WARN(): what the per-test dmesg check looks for.
-        if (!poke("/dev/kmsg", "<4>WARNING: CPU: 0 PID: 1 at provoke.c:1 provoked_splat+0x0/0x0\n")) return 1;
-        write_json(json, test, "");
-        return 0;
+        if (!poke("/dev/kmsg", "<4>WARNING: CPU: 0 PID: 1 at provoke.c:1 provoked_splat+0x0/0x0\n")) {
+            end(test, "cannot write /dev/kmsg");
+            return false;
+        }
     }
     if (test == "Panic") {
         std::fflush(stdout);
         poke("/proc/sysrq-trigger", "c");
-        return 1;  // only reached when sysrq is not built in
+        end(test, "sysrq is not built in");  // only reached then
+        return false;
     }
     if (test == "Hang") {
+        std::fflush(stdout);
         for (;;) pause();
+    }
+    if (test == "Crash") {
+        // Killed by a signal mid-test, as a bad pointer would: no end marker, the process gone.
+        std::fflush(stdout);
+        std::raise(SIGSEGV);
     }
     if (test == "Flood") {
         // 16 MiB: at the serial ports' ~110 KB/s, two and a half minutes if all of it went
@@ -119,9 +114,6 @@ int suite(int argc, char** argv) {
         std::string line(1023, 'x');
         line += '\n';
         for (int i = 0; i < 16 * 1024; i++) std::fwrite(line.data(), 1, line.size(), stdout);
-        std::fflush(stdout);
-        write_json(json, test, "");
-        return 0;
     }
     if (test == "Vanish") {
         // The guest powers off mid-test: no result, no "done".
@@ -129,8 +121,29 @@ int suite(int argc, char** argv) {
         poke("/proc/sysrq-trigger", "o");
         for (;;) pause();
     }
-    std::fprintf(stderr, "kmatrix_provoke: no test matches %s\n", filter.c_str());
-    return 1;
+    end(test, "");
+    return true;
+}
+
+// gtest-compatible enough for /init: the listing, then the tests the filter selects, in order.
+int suite(int argc, char** argv) {
+    std::string filter = "*";
+    bool list = false;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "--gtest_list_tests") list = true;
+        if (a.rfind("--gtest_filter=", 0) == 0) filter = a.substr(15);
+    }
+    if (list) {
+        std::printf("Running main() from kmatrix_provoke\nProvoke.\n");
+        for (const char* t : kTests)
+            if (matches(filter, std::string("Provoke.") + t)) std::printf("  %s\n", t);
+        return 0;
+    }
+    bool passed = true;
+    for (const char* t : kTests)
+        if (matches(filter, std::string("Provoke.") + t)) passed = provoke(t) && passed;
+    return passed ? 0 : 1;
 }
 
 }  // namespace

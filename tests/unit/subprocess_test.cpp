@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
-
 #include <unistd.h>
+
+#include <utility>
 
 #include "common/error.h"
 #include "common/file.h"
@@ -63,6 +64,37 @@ TEST(Subprocess, TimeoutDoesNotHangOnADescendantThatLeftTheGroup) {
     auto r = run_command({"sh", "-c", "setsid sleep 3 & sleep 30"}, o);
     EXPECT_TRUE(r.timed_out);
     EXPECT_LT(r.elapsed.count(), 2900);  // less than the escaped sleeper lives
+}
+
+// A child that runs steps, each within the limit, lives as long as each step starts over the
+// timeout (kmatrix's /init and a batch of kernel tests); the step that then overruns is killed.
+TEST(Subprocess, TimeoutStartsOverWhenTheCallerSaysANewStepBegan) {
+    RunOptions o;
+    o.timeout = std::chrono::milliseconds(1000);
+    bool began = false;
+    int steps = 0;
+    o.on_stdout = [&](const std::string& chunk) {
+        for (char c : chunk)
+            if (c == '\n') {
+                began = true;
+                steps++;
+            }
+    };
+    o.restart_timeout = [&] { return std::exchange(began, false); };
+    // Three steps of 0.6 s (1.8 s in all, past the limit), then one that hangs.
+    const std::vector<std::string> child = {"sh", "-c", "for i in 1 2 3; do echo step; sleep 0.6; done; echo last; sleep 30"};
+    auto r = run_command(child, o);
+    EXPECT_TRUE(r.timed_out);
+    EXPECT_EQ(steps, 4) << "killed before the last step began";
+    EXPECT_GE(r.elapsed.count(), 1800 + 1000);
+    EXPECT_LT(r.elapsed.count(), 8000);
+
+    // Without the restarts the same child is killed in its second step.
+    o.restart_timeout = nullptr;
+    steps = 0;
+    r = run_command(child, o);
+    EXPECT_TRUE(r.timed_out);
+    EXPECT_EQ(steps, 2);
 }
 
 TEST(Subprocess, StdoutToFileCwdEnvAndStreamingCallback) {

@@ -4,6 +4,7 @@
 #include "guest/init.h"
 #include "guest/plan.h"
 #include "guest/record.h"
+#include "guest/test_marker.h"
 #include "matrix/vm_suite.h"
 #include "matrix_fixtures.h"
 
@@ -241,6 +242,67 @@ TEST(GuestInit, GtestListingBecomesFullNames) {
               (std::vector<std::string>{"FlowAttr.TcpIsAttributed", "FlowAttr.UdpIsAttributed",
                                         "Sections/SectionCase.LoadsInKernel/0", "Sections/SectionCase.LoadsInKernel/1"}));
     EXPECT_TRUE(fg::parse_gtest_list("").empty());
+}
+
+// The markers a batch of kernel tests prints (one process per suite): a begin marker names
+// the test, an end marker carries its gtest test case on one line whatever its messages hold,
+// and a line of the tests' own output is never taken for one.
+TEST(GuestInit, TestMarkersRoundTripAndOrdinaryLinesAreNotMarkers) {
+    auto begin = fg::parse_test_marker(fg::test_begin_line("Families/AgentEndToEnd.Tcp/IPv4"));
+    ASSERT_TRUE(begin);
+    EXPECT_EQ(begin->kind, fg::TestMarker::Kind::begin);
+    EXPECT_EQ(begin->test, "Families/AgentEndToEnd.Tcp/IPv4");
+
+    const nlohmann::json tc = {{"name", "Fails"}, {"classname", "A"}, {"result", "COMPLETED"},
+                               {"failures", {{{"failure", "a.cpp:3\nValue of: x\n  Actual: false"}, {"type", ""}}}},
+                               {"section", "tc"}};
+    const std::string line = fg::test_end_line("A.Fails", tc);
+    EXPECT_EQ(line.find('\n'), std::string::npos) << "an end marker is one line";
+    auto end = fg::parse_test_marker(line);
+    ASSERT_TRUE(end);
+    EXPECT_EQ(end->kind, fg::TestMarker::Kind::end);
+    EXPECT_EQ(end->test, "A.Fails");
+    EXPECT_EQ(end->testcase, tc);
+
+    for (const char* ordinary : {"[ RUN      ] A.Fails", "kmatrix-test-begin ", "kmatrix-test-end {not json",
+                                 "kmatrix-test-end {\"testcase\":{}}", "  kmatrix-test-begin A.x", ""})
+        EXPECT_FALSE(fg::parse_test_marker(ordinary)) << ordinary;
+}
+
+// A suite's tests run in one process: runs of one suite in listed order (a suite listed twice
+// apart stays two runs), and a filter that selects exactly those tests or refuses a name it
+// would read as a pattern.
+TEST(GuestInit, ListedTestsGroupIntoRunsOfOneSuiteWithAnExactFilter) {
+    const std::vector<std::string> listed = {"A.x", "A.y", "B.z", "Fam/C.p/0", "Fam/C.p/1", "A.w"};
+    EXPECT_EQ(fg::group_by_suite(listed), (std::vector<std::vector<std::string>>{
+                                              {"A.x", "A.y"}, {"B.z"}, {"Fam/C.p/0", "Fam/C.p/1"}, {"A.w"}}));
+    EXPECT_TRUE(fg::group_by_suite({}).empty());
+    EXPECT_EQ(fg::test_suite_of("Fam/C.p/0"), "Fam/C");
+    EXPECT_EQ(fg::exact_gtest_filter({"A.x", "Fam/C.p/0"}), "A.x:Fam/C.p/0");
+    for (const char* bad : {"A.*", "A.x-y", "A.x:B.y", "A.?"})
+        EXPECT_THROW(fg::exact_gtest_filter({"A.x", bad}), flowattr::Error) << bad;
+}
+
+// The test case an end marker carries, as /init wraps it into the test's record, reads on the
+// host as the file --gtest_output=json wrote did: the failure, the properties, a skip.
+TEST(GuestProtocol, EndMarkerTestCaseReadsAsTheGtestFileDid) {
+    const nlohmann::json failed = {{"name", "two"}, {"classname", "A"}, {"result", "COMPLETED"},
+                                   {"failures", {{{"failure", "a.cpp:9\nboom"}, {"type", ""}}}}, {"attach", "tcx"}};
+    const nlohmann::json skipped = {{"name", "three"}, {"classname", "A"}, {"result", "SKIPPED"}};
+    auto test = [](const std::string& name, int rc, const nlohmann::json& tc, const std::string& output) {
+        return wire(record(RecordType::test, {{"name", name}, {"rc", rc}, {"start", 2.0}, {"end", 2.5}, {"timed_out", false},
+                                              {"splat", ""}, {"output", output},
+                                              {"gtest", fg::gtest_document(name, tc)}}));
+    };
+    auto r = fm::parse_results(init_line() + "\n" + list_line(2) + "\n" + begin_line("A.two") + "\n" +
+                               test("A.two", 1, failed, "boom\n") + "\n" + begin_line("A.three") + "\n" +
+                               test("A.three", 0, skipped, "a.cpp:4: Skipped\nno veth here\n") + "\n" + done_line() + "\n");
+    ASSERT_EQ(r.tests.size(), 2u);
+    EXPECT_EQ(r.tests[0].result, "FAILED");
+    EXPECT_EQ(r.tests[0].failure_message, "a.cpp:9\nboom");
+    EXPECT_EQ(r.tests[0].properties.at("attach"), "tcx");
+    EXPECT_EQ(r.tests[1].result, "SKIPPED");
+    EXPECT_EQ(r.tests[1].skip_reason, "no veth here");
 }
 
 // /proc/stat's first line, summed over the CPUs: what a test kept the guest busy with and
