@@ -88,18 +88,54 @@ std::array<std::uint64_t, FA_CNT_MAX> read_counters(int map_fd) {
     return sums;
 }
 
+// flow.bpf.o is loaded once per test suite and its tests share it, each starting from an
+// empty flow table, zeroed counters and an empty ring buffer: in a TCG guest the load was
+// about 80 ms of a 100 ms test, and kmatrix's /init runs a suite's tests in one process
+// (src/guest/test_marker.h). Run one by one (ctest), each test loads its own.
 class FlowProgTest : public ::testing::Test {
 protected:
+    static void TearDownTestSuite() {
+        shared_.reset();
+        shared_suite_.clear();
+    }
+
     void SetUp() override {
         FA_REQUIRE_ROOT();
-        skel_.reset(flow_bpf__open());
-        ASSERT_NE(skel_, nullptr) << "open flow.bpf.o: " << std::strerror(errno);
-        bpf_program__set_autoload(skel_->progs.fa_tcx_ingress, false);
-        bpf_program__set_autoload(skel_->progs.fa_tcx_egress, false);
-        configure(skel_.get());
-        const int err = flow_bpf__load(skel_.get());
+        const std::string suite = ::testing::UnitTest::GetInstance()->current_test_suite()->name();
+        if (shared_ && shared_suite_ == suite) {
+            skel_ = shared_.get();
+            empty_object();
+            return;
+        }
+        TearDownTestSuite();
+        Skeleton<flow_bpf> skel(flow_bpf__open());
+        ASSERT_NE(skel, nullptr) << "open flow.bpf.o: " << std::strerror(errno);
+        bpf_program__set_autoload(skel->progs.fa_tcx_ingress, false);
+        bpf_program__set_autoload(skel->progs.fa_tcx_egress, false);
+        configure(skel.get());
+        const int err = flow_bpf__load(skel.get());
         // Our own programs on a kernel we support: a refusal is a failure, not a skip.
         ASSERT_EQ(err, 0) << "tc programs of flow.bpf.o do not load: " << std::strerror(-err);
+        shared_ = std::move(skel);
+        shared_suite_ = suite;
+        skel_ = shared_.get();
+    }
+
+    // What the suite's earlier tests left: their flows, counters and unread events.
+    void empty_object() {
+        const int flows_fd = bpf_map__fd(skel_->maps.fa_flows);
+        for (const auto& f : flows()) ASSERT_EQ(bpf_map_delete_elem(flows_fd, &f.key), 0) << std::strerror(errno);
+        ASSERT_TRUE(flows().empty());
+        const std::vector<std::uint64_t> zeros(std::size_t(libbpf_num_possible_cpus()), 0);
+        for (std::uint32_t i = 0; i < FA_CNT_MAX; i++)
+            ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.fa_flow_counters), &i, zeros.data(), BPF_ANY), 0)
+                << std::strerror(errno);
+        ring_buffer* rb = ring_buffer__new(bpf_map__fd(skel_->maps.fa_events),
+                                           [](void*, void*, std::size_t) { return 0; }, nullptr, nullptr);
+        ASSERT_NE(rb, nullptr) << std::strerror(errno);
+        const int consumed = ring_buffer__consume(rb);
+        ring_buffer__free(rb);
+        ASSERT_GE(consumed, 0);
     }
 
     // Hook for fixtures that change the object before load.
@@ -150,7 +186,11 @@ protected:
         EXPECT_EQ(s.bytes[FA_DIR_EGRESS], out_bytes);
     }
 
-    Skeleton<flow_bpf> skel_;
+    flow_bpf* skel_ = nullptr;
+
+private:
+    inline static Skeleton<flow_bpf> shared_;
+    inline static std::string shared_suite_;
 };
 
 const Ipv4Addr kLocal4 = ipv4_addr("10.0.0.1");
