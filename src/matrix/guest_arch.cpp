@@ -10,7 +10,7 @@ const GuestArch& guest_arch(Arch arch) {
     static const GuestArch x86_64{Arch::x86_64,
                                   "qemu-system-x86_64",
                                   "qemu-system-x86",
-                                  {"-cpu", "max"},
+                                  {"-cpu", "max,-erms,-fsrm"},
                                   "ttyS0",
                                   "",
                                   "/dev/ttyS1",

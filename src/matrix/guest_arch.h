@@ -16,7 +16,10 @@ struct GuestArch {
     const char* qemu_package;  // the Debian package that has it, for messages
     // Machine and CPU under TCG. aarch64: a Neoverse N1 (Graviton2, Ampere Altra) rather than
     // -cpu max, whose pointer authentication QEMU 7.2 emulates so slowly that a 6.1 kernel
-    // takes 6.6 s instead of 1.0 s to reach /init.
+    // takes 6.6 s instead of 1.0 s to reach /init. x86_64: -cpu max without ERMS and FSRM,
+    // with which the kernel copies memory (pages, copy_to/from_user) with `rep movsb`, which
+    // TCG runs a byte at a time: a 6.12 suite's busy time 14.0-15.9 s with them, 9.6-11.9 s
+    // without (docs/PERFORMANCE.md).
     std::vector<std::string> tcg_machine;
     const char* console;      // kernel console= device: "ttyS0", "ttyAMA0"
     // Added to every kernel command line of the architecture. aarch64: kpti=0, because with

@@ -39,7 +39,7 @@ fm::QemuConfig config(fm::Accel accel) {
 TEST(QemuArgv, TcgWithTwoSerialPorts) {
     auto a = fm::build_qemu_argv(config(fm::Accel::tcg));
     EXPECT_EQ(a.front(), "qemu-system-x86_64");
-    EXPECT_TRUE(has_seq(a, {"-accel", "tcg", "-cpu", "max"}));
+    EXPECT_TRUE(has_seq(a, {"-accel", "tcg", "-cpu", "max,-erms,-fsrm"}));
     EXPECT_TRUE(has_seq(a, {"-no-reboot"}));
     EXPECT_TRUE(has_seq(a, {"-m", "512"}));
     EXPECT_TRUE(has_seq(a, {"-kernel", "/k/vmlinuz", "-initrd", "/o/initramfs.cpio", "-append", "console=ttyS0"}));
