@@ -434,8 +434,10 @@ nlohmann::json test_record(const std::string& name, const StepResult& s, bool sk
 }
 
 // TESTS, all of one suite, in one process of the kernel tests, which marks where each begins
-// and ends (test_marker.h): a record per test as it ends, each with its own CPU, kernel log,
-// output and the per-test time limit. Returns the tests the process never began: it crashed,
+// and ends (test_marker.h): a record per test, each with its own span, CPU, kernel log, output
+// and the per-test time limit. A test's record is sent when the next one begins or the process
+// ends, so that a process that fails after its last test (a suite's teardown, its exit) fails
+// that test rather than passing unseen. Returns the tests the process never began: it crashed,
 // hung or exited in the one before, which gets the failure (or, when it began none, the first).
 std::vector<std::string> run_test_batch(const std::vector<std::string>& tests, const GuestPlan& plan,
                                         ResultsChannel& out) {
@@ -446,9 +448,12 @@ std::vector<std::string> run_test_batch(const std::vector<std::string>& tests, c
         ConsoleEcho echo{true};
     };
     std::optional<Running> running;
+    std::optional<nlohmann::json> held;      // the last ended test's record, not sent yet
+    bool failed = false;                     // a test of this process failed
     OutputTail outside(kRecordOutputLimit);  // what the process printed outside any test
     std::vector<std::string> begun;
     bool restart = false;
+    auto ours = [&](const std::string& name) { return std::find(tests.begin(), tests.end(), name) != tests.end(); };
     auto print = [&](const std::string& text) {
         if (running) {
             running->output.append(text);
@@ -458,28 +463,40 @@ std::vector<std::string> run_test_batch(const std::vector<std::string>& tests, c
             say(text);
         }
     };
+    auto send_held = [&] {
+        if (held) out.emit(*held);
+        held.reset();
+    };
+    auto begin = [&](const std::string& name) {
+        send_held();
+        running.emplace();
+        running->name = name;
+        begun.push_back(name);
+        restart = true;
+        auto br = make_record(RecordType::begin);
+        br["name"] = name;
+        br["uptime"] = running->began.uptime;
+        out.emit(br);
+    };
+    // False for a line that only looks like a marker: a test this process was not asked for.
     auto on_marker = [&](const TestMarker& m) {
+        if (!ours(m.test)) return false;
         if (m.kind == TestMarker::Kind::begin) {
-            if (running) return;  // a test inside a test: not gtest
-            running.emplace();
-            running->name = m.test;
-            begun.push_back(m.test);
-            restart = true;
-            auto br = make_record(RecordType::begin);
-            br["name"] = m.test;
-            br["uptime"] = running->began.uptime;
-            out.emit(br);
-            return;
+            if (running) return false;  // a test inside a test: not gtest
+            begin(m.test);
+            return true;
         }
-        if (!running || running->name != m.test) return;
+        if (!running || running->name != m.test) return false;
         StepResult s;
         put_span(s, running->began, GuestMoment());
         const bool skipped = m.testcase.value("result", "") == "SKIPPED";
         s.rc = m.testcase.contains("failures") ? 1 : 0;
+        failed = failed || s.rc != 0;
         s.output = running->output.str();
         running->echo.finish();
-        out.emit(test_record(m.test, s, skipped, m.testcase));
+        held = test_record(m.test, s, skipped, m.testcase);
         running.reset();
+        return true;
     };
     std::string pending;
     RunOptions o;
@@ -493,10 +510,8 @@ std::vector<std::string> run_test_batch(const std::vector<std::string>& tests, c
         while ((nl = pending.find('\n')) != std::string::npos) {
             std::string line = pending.substr(0, nl + 1);
             pending.erase(0, nl + 1);
-            if (auto m = parse_test_marker(line.substr(0, nl)))
-                on_marker(*m);
-            else
-                print(line);
+            auto m = parse_test_marker(line.substr(0, nl));
+            if (!m || !on_marker(*m)) print(line);
         }
     };
     o.on_stderr = print;
@@ -509,16 +524,13 @@ std::vector<std::string> run_test_batch(const std::vector<std::string>& tests, c
         print(std::string("kmatrix: ") + e.what() + "\n");
     }
     print(pending);
+    const std::string status = ended.timed_out ? "timed out"
+                               : ended.signal  ? "was killed by signal " + std::to_string(ended.signal)
+                                               : "exited " + std::to_string(ended.rc);
     if (!running && begun.empty()) {
         // Nothing began: the process failed before its first test.
-        running.emplace();
-        running->name = tests.front();
+        begin(tests.front());
         running->output.append(outside.str());
-        begun.push_back(tests.front());
-        auto br = make_record(RecordType::begin);
-        br["name"] = tests.front();
-        br["uptime"] = running->began.uptime;
-        out.emit(br);
     }
     if (running) {
         put_span(ended, running->began, GuestMoment());
@@ -529,8 +541,17 @@ std::vector<std::string> run_test_batch(const std::vector<std::string>& tests, c
         }
         ended.output = running->output.str();
         running->echo.finish();
+        send_held();
         out.emit(test_record(running->name, ended, false, nlohmann::json()));
+    } else if (held && ended.rc != 0 && !failed) {
+        // Every test passed, yet the process failed: after the last of them.
+        (*held)["rc"] = ended.rc;
+        (*held)["timed_out"] = ended.timed_out;
+        (*held)["output"] = (*held)["output"].get<std::string>() + "kmatrix: the test process " + status +
+                            " after this test, the last of its suite to end; its output outside the tests:\n" +
+                            outside.str();
     }
+    send_held();
     std::vector<std::string> left;
     for (const auto& t : tests)
         if (std::find(begun.begin(), begun.end(), t) == begun.end()) left.push_back(t);

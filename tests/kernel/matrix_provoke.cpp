@@ -6,14 +6,16 @@
 //   flowattr load --check       fails when the kernel command line has provoke.load_fail
 //   flowattr_kernel_tests       gtest-compatible enough for /init: --gtest_list_tests,
 //                               --gtest_filter, the tests' markers (src/guest/test_marker.h);
-//                               tests Provoke.* (Crash: SIGSEGV mid-test; Flood: 16 MiB of
-//                               output, then a pass; Vanish: power off mid-test)
+//                               tests Provoke.* (Crash: SIGSEGV mid-test; Teardown: passes, then
+//                               the process aborts; Flood: 16 MiB of output, then a pass;
+//                               Vanish: power off mid-test)
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -24,7 +26,7 @@
 
 namespace {
 
-const char* const kTests[] = {"Pass", "Fail", "Panic", "Hang", "Crash", "Splat", "Flood", "Vanish"};
+const char* const kTests[] = {"Pass", "Fail", "Panic", "Hang", "Crash", "Teardown", "Splat", "Flood", "Vanish"};
 
 std::string read_all(const char* path) {
     std::ifstream in(path);
@@ -140,9 +142,15 @@ int suite(int argc, char** argv) {
             if (matches(filter, std::string("Provoke.") + t)) std::printf("  %s\n", t);
         return 0;
     }
-    bool passed = true;
+    bool passed = true, teardown = false;
     for (const char* t : kTests)
-        if (matches(filter, std::string("Provoke.") + t)) passed = provoke(t) && passed;
+        if (matches(filter, std::string("Provoke.") + t)) {
+            passed = provoke(t) && passed;
+            teardown = teardown || std::strcmp(t, "Teardown") == 0;
+        }
+    // Teardown passes, then its process dies after the last test, as a crash in a suite's
+    // teardown or at exit would.
+    if (teardown) std::abort();
     return passed ? 0 : 1;
 }
 
