@@ -524,9 +524,6 @@ std::vector<std::string> run_test_batch(const std::vector<std::string>& tests, c
         print(std::string("kmatrix: ") + e.what() + "\n");
     }
     print(pending);
-    const std::string status = ended.timed_out ? "timed out"
-                               : ended.signal  ? "was killed by signal " + std::to_string(ended.signal)
-                                               : "exited " + std::to_string(ended.rc);
     if (!running && begun.empty()) {
         // Nothing began: the process failed before its first test.
         begin(tests.front());
@@ -545,6 +542,9 @@ std::vector<std::string> run_test_batch(const std::vector<std::string>& tests, c
         out.emit(test_record(running->name, ended, false, nlohmann::json()));
     } else if (held && ended.rc != 0 && !failed) {
         // Every test passed, yet the process failed: after the last of them.
+        const std::string status = ended.timed_out ? "timed out"
+                                   : ended.signal  ? "was killed by signal " + std::to_string(ended.signal)
+                                                   : "exited " + std::to_string(ended.rc);
         (*held)["rc"] = ended.rc;
         (*held)["timed_out"] = ended.timed_out;
         (*held)["output"] = (*held)["output"].get<std::string>() + "kmatrix: the test process " + status +

@@ -1,5 +1,9 @@
 #include "guest/test_marker.h"
 
+#include <algorithm>
+#include <iomanip>
+#include <sstream>
+
 #include "common/error.h"
 
 namespace flowattr::guest {
@@ -13,10 +17,24 @@ bool starts_with(const std::string& s, const char* prefix) { return s.rfind(pref
 
 std::string test_begin_line(const std::string& test) { return kBegin + test; }
 
-std::string test_end_line(const std::string& test, const nlohmann::json& testcase) {
+std::string test_end_line(const TestOutcome& outcome) {
+    const std::string suite = test_suite_of(outcome.test);
+    // "0.019s", as gtest's own JSON writes the time.
+    std::ostringstream time;
+    time << std::fixed << std::setprecision(3) << outcome.seconds << "s";
+    nlohmann::json testcase = {{"name", outcome.test.substr(std::min(outcome.test.size(), suite.size() + 1))},
+                               {"classname", suite},
+                               {"status", "RUN"},
+                               {"result", outcome.skipped ? "SKIPPED" : "COMPLETED"},
+                               {"time", time.str()}};
+    if (!outcome.failures.empty()) {
+        testcase["failures"] = nlohmann::json::array();
+        for (const auto& f : outcome.failures) testcase["failures"].push_back({{"failure", f}, {"type", ""}});
+    }
+    for (const auto& [key, value] : outcome.properties) testcase[key] = value;
     // One line whatever the messages hold: dump() escapes their newlines.
-    return kEnd + nlohmann::json{{"test", test}, {"testcase", testcase}}.dump(-1, ' ', false,
-                                                                            nlohmann::json::error_handler_t::replace);
+    return kEnd + nlohmann::json{{"test", outcome.test}, {"testcase", testcase}}.dump(
+                      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::optional<TestMarker> parse_test_marker(const std::string& line) {

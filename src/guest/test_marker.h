@@ -8,6 +8,7 @@
 // test's gtest JSON, the shape --gtest_output=json gives each test case.
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,9 +24,19 @@ struct TestMarker {
     nlohmann::json testcase;  // end only: {"name", "classname", "result", "time", "failures": [...], properties}
 };
 
-// "kmatrix-test-begin Suite.Name" / "kmatrix-test-end {...}", without the newline.
+// How a test ended, as the test binary (or kmatrix_provoke) tells it in the end marker.
+struct TestOutcome {
+    std::string test;  // Suite.Name
+    bool skipped = false;
+    double seconds = 0;
+    std::vector<std::string> failures;  // "file:line\nmessage" each
+    std::vector<std::pair<std::string, std::string>> properties;  // RecordProperty's
+};
+
+// "kmatrix-test-begin Suite.Name" / "kmatrix-test-end {...}", without the newline. The end
+// marker's test case is OUTCOME in --gtest_output=json's shape.
 std::string test_begin_line(const std::string& test);
-std::string test_end_line(const std::string& test, const nlohmann::json& testcase);
+std::string test_end_line(const TestOutcome& outcome);
 
 // The marker a line of stdout is, if it is one.
 std::optional<TestMarker> parse_test_marker(const std::string& line);

@@ -3,8 +3,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <iomanip>
-#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -26,36 +24,23 @@ class TestMarkers : public ::testing::EmptyTestEventListener {
         std::fflush(stdout);
     }
 
-    // "0.019s", as gtest's own JSON writes it.
-    static std::string seconds(::testing::TimeInMillis ms) {
-        std::ostringstream s;
-        s << std::fixed << std::setprecision(3) << double(ms) / 1000 << "s";
-        return s.str();
-    }
-
     void OnTestStart(const ::testing::TestInfo& info) override { put(flowattr::guest::test_begin_line(full_name(info))); }
 
-    // The test case as --gtest_output=json writes it: result, time, failures, properties.
     void OnTestEnd(const ::testing::TestInfo& info) override {
         const ::testing::TestResult& result = *info.result();
-        nlohmann::json tc = {{"name", info.name()},
-                             {"classname", info.test_suite_name()},
-                             {"status", "RUN"},
-                             {"result", result.Skipped() ? "SKIPPED" : "COMPLETED"},
-                             {"time", seconds(result.elapsed_time())}};
-        nlohmann::json failures = nlohmann::json::array();
+        flowattr::guest::TestOutcome outcome;
+        outcome.test = full_name(info);
+        outcome.skipped = result.Skipped();
+        outcome.seconds = double(result.elapsed_time()) / 1000;
         for (int i = 0; i < result.total_part_count(); i++) {
             const ::testing::TestPartResult& part = result.GetTestPartResult(i);
             if (!part.failed()) continue;
             std::string where = part.file_name() ? std::string(part.file_name()) + ":" + std::to_string(part.line_number()) + "\n" : "";
-            failures.push_back({{"failure", where + part.message()}, {"type", ""}});
+            outcome.failures.push_back(where + part.message());
         }
-        if (!failures.empty()) tc["failures"] = failures;
-        for (int i = 0; i < result.test_property_count(); i++) {
-            const ::testing::TestProperty& p = result.GetTestProperty(i);
-            tc[p.key()] = p.value();
-        }
-        put(flowattr::guest::test_end_line(full_name(info), tc));
+        for (int i = 0; i < result.test_property_count(); i++)
+            outcome.properties.emplace_back(result.GetTestProperty(i).key(), result.GetTestProperty(i).value());
+        put(flowattr::guest::test_end_line(outcome));
     }
 };
 

@@ -48,9 +48,10 @@ bool matches(const std::string& filter, const std::string& name) {
 void begin(const std::string& test) { std::printf("%s\n", flowattr::guest::test_begin_line("Provoke." + test).c_str()); }
 
 void end(const std::string& test, const std::string& failure) {
-    nlohmann::json tc = {{"name", test}, {"classname", "Provoke"}, {"status", "RUN"}, {"result", "COMPLETED"}, {"time", "0s"}};
-    if (!failure.empty()) tc["failures"] = nlohmann::json::array({{{"failure", failure}, {"type", ""}}});
-    std::printf("%s\n", flowattr::guest::test_end_line("Provoke." + test, tc).c_str());
+    flowattr::guest::TestOutcome outcome;
+    outcome.test = "Provoke." + test;
+    if (!failure.empty()) outcome.failures.push_back(failure);
+    std::printf("%s\n", flowattr::guest::test_end_line(outcome).c_str());
     std::fflush(stdout);
 }
 

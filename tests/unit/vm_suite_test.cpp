@@ -253,16 +253,33 @@ TEST(GuestInit, TestMarkersRoundTripAndOrdinaryLinesAreNotMarkers) {
     EXPECT_EQ(begin->kind, fg::TestMarker::Kind::begin);
     EXPECT_EQ(begin->test, "Families/AgentEndToEnd.Tcp/IPv4");
 
-    const nlohmann::json tc = {{"name", "Fails"}, {"classname", "A"}, {"result", "COMPLETED"},
-                               {"failures", {{{"failure", "a.cpp:3\nValue of: x\n  Actual: false"}, {"type", ""}}}},
-                               {"section", "tc"}};
-    const std::string line = fg::test_end_line("A.Fails", tc);
+    fg::TestOutcome failed;
+    failed.test = "A.Fails";
+    failed.seconds = 0.019;
+    failed.failures = {"a.cpp:3\nValue of: x\n  Actual: false"};
+    failed.properties = {{"section", "tc"}};
+    const std::string line = fg::test_end_line(failed);
     EXPECT_EQ(line.find('\n'), std::string::npos) << "an end marker is one line";
     auto end = fg::parse_test_marker(line);
     ASSERT_TRUE(end);
     EXPECT_EQ(end->kind, fg::TestMarker::Kind::end);
     EXPECT_EQ(end->test, "A.Fails");
+    const nlohmann::json tc = {{"name", "Fails"}, {"classname", "A"}, {"status", "RUN"}, {"result", "COMPLETED"},
+                               {"time", "0.019s"},
+                               {"failures", {{{"failure", "a.cpp:3\nValue of: x\n  Actual: false"}, {"type", ""}}}},
+                               {"section", "tc"}};
     EXPECT_EQ(end->testcase, tc);
+
+    // A parameterized test: the suite is everything before the first dot.
+    fg::TestOutcome skipped;
+    skipped.test = "Families/AgentEndToEnd.Tcp/IPv4";
+    skipped.skipped = true;
+    auto end_skipped = fg::parse_test_marker(fg::test_end_line(skipped));
+    ASSERT_TRUE(end_skipped);
+    EXPECT_EQ(end_skipped->testcase["name"], "Tcp/IPv4");
+    EXPECT_EQ(end_skipped->testcase["classname"], "Families/AgentEndToEnd");
+    EXPECT_EQ(end_skipped->testcase["result"], "SKIPPED");
+    EXPECT_FALSE(end_skipped->testcase.contains("failures"));
 
     for (const char* ordinary : {"[ RUN      ] A.Fails", "kmatrix-test-begin ", "kmatrix-test-end {not json",
                                  "kmatrix-test-end {\"testcase\":{}}", "  kmatrix-test-begin A.x", ""})
@@ -286,9 +303,19 @@ TEST(GuestInit, ListedTestsGroupIntoRunsOfOneSuiteWithAnExactFilter) {
 // The test case an end marker carries, as /init wraps it into the test's record, reads on the
 // host as the file --gtest_output=json wrote did: the failure, the properties, a skip.
 TEST(GuestProtocol, EndMarkerTestCaseReadsAsTheGtestFileDid) {
-    const nlohmann::json failed = {{"name", "two"}, {"classname", "A"}, {"result", "COMPLETED"},
-                                   {"failures", {{{"failure", "a.cpp:9\nboom"}, {"type", ""}}}}, {"attach", "tcx"}};
-    const nlohmann::json skipped = {{"name", "three"}, {"classname", "A"}, {"result", "SKIPPED"}};
+    // Each through its end marker, as /init gets it from the test process.
+    auto testcase_of = [](const fg::TestOutcome& outcome) {
+        auto m = fg::parse_test_marker(fg::test_end_line(outcome));
+        return m ? m->testcase : nlohmann::json();
+    };
+    fg::TestOutcome two;
+    two.test = "A.two";
+    two.failures = {"a.cpp:9\nboom"};
+    two.properties = {{"attach", "tcx"}};
+    fg::TestOutcome three;
+    three.test = "A.three";
+    three.skipped = true;
+    const nlohmann::json failed = testcase_of(two), skipped = testcase_of(three);
     auto test = [](const std::string& name, int rc, const nlohmann::json& tc, const std::string& output) {
         return wire(record(RecordType::test, {{"name", name}, {"rc", rc}, {"start", 2.0}, {"end", 2.5}, {"timed_out", false},
                                               {"splat", ""}, {"output", output},
