@@ -9,10 +9,12 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
 #include <regex>
+#include <unordered_set>
 
 #include "agent/identity.h"
 #include "agent/libbpf_support.h"
@@ -71,6 +73,24 @@ public:
         return canary_;
     }
 
+    // Whether FUNCTION has an ftrace site: it is listed in tracefs's available_filter_functions
+    // ("name" or "name [module]" a line), read once; nullopt without tracefs.
+    std::optional<bool> ftrace_location(const std::string& function) {
+        if (!ftrace_functions_) {
+            for (const char* path : {"/sys/kernel/tracing/available_filter_functions",
+                                     "/sys/kernel/debug/tracing/available_filter_functions"}) {
+                std::ifstream in(path);
+                if (!in) continue;
+                ftrace_functions_.emplace();
+                for (std::string line; std::getline(in, line);)
+                    ftrace_functions_->insert(line.substr(0, line.find(' ')));
+                break;
+            }
+            if (!ftrace_functions_) return std::nullopt;
+        }
+        return ftrace_functions_->count(function) > 0;
+    }
+
 private:
     std::optional<int> lo_;
     std::string cgroup_path_;
@@ -78,6 +98,7 @@ private:
     std::optional<bool> tcx_;
     bool canary_probed_ = false;
     std::optional<bool> canary_;
+    std::optional<std::unordered_set<std::string>> ftrace_functions_;
 };
 
 namespace {
@@ -365,7 +386,12 @@ void ObjectChecker::finish_pass(ProgramCheck& c, bpf_object* obj, bpf_program* p
     if (!at.attempted) {
         c.note += (c.note.empty() ? "" : "; ") + at.not_why;
     } else if (at.err) {
-        fail(c, Stage::attach, at.err, "", at.libbpf_log, facts_for(obj, prog, *targets_));
+        diagnose::KernelFacts facts = facts_for(obj, prog, *targets_);
+        // Asked only where it decides the cause (diagnose's trampoline rules): the list is read
+        // whole, about 40,000 lines.
+        auto target = diagnose::trampoline_target(c.section);
+        if (target && (at.err == EBUSY || at.err == kEnotsupp)) facts.ftrace_location = targets_->ftrace_location(*target);
+        fail(c, Stage::attach, at.err, "", at.libbpf_log, facts);
     } else {
         c.attach = at.how;
         check_runs(c, obj, prog, *targets_);

@@ -55,6 +55,8 @@ struct KernelFacts {
     std::optional<bool> program_type_supported;   // libbpf_probe_bpf_prog_type for the program's type
     std::optional<bool> attach_type_known;        // the kernel accepts the section's expected_attach_type
     std::optional<bool> tracefs_mounted;          // tracefs at /sys/kernel/tracing or /sys/kernel/debug/tracing
+    std::optional<bool> ftrace_location;          // the function a trampoline section patches is in tracefs's
+                                                  // available_filter_functions (it has an ftrace site)
     std::vector<std::string> unsupported_maps;    // the object's maps whose type the kernel lacks ("name (type)")
     std::vector<std::string> unsized_maps;        // the object's maps with max_entries or value_size 0 (sized by their loader)
 };
@@ -78,6 +80,12 @@ struct Diagnosis {
 };
 
 Diagnosis diagnose(const Failure& failure);
+
+// Whether a section attaches through a BPF trampoline (fentry, fexit, fmod_ret, LSM), and the
+// kernel function that trampoline patches when the section names it: "fentry/vfs_read" ->
+// "vfs_read", "lsm/file_open" -> "bpf_lsm_file_open" (every LSM hook is a bpf_lsm_ function).
+bool attaches_by_trampoline(const std::string& section);
+std::optional<std::string> trampoline_target(const std::string& section);
 
 // The same diagnosis for a cause found outside a load (verify's stale embed, a BTF kind the
 // kernel predates), MESSAGE being the finding's own line.

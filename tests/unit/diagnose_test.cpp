@@ -210,8 +210,45 @@ TEST(Diagnose, TrampolineTheArchitectureCannotBuild) {
     Failure kprobe = load_failure(flowattr::kEnotsupp, "", "", "kprobe/tcp_connect");
     kprobe.stage = Stage::attach;
     EXPECT_EQ(diagnose(kprobe).cause_text.find("trampoline"), std::string::npos) << "kprobes need no trampoline";
+    Failure listed = load_failure(flowattr::kEnotsupp, "", libbpf, "fentry/vfs_read");
+    listed.stage = Stage::attach;
+    listed.facts.ftrace_location = true;
+    EXPECT_NE(diagnose(listed).cause_text.find("no ftrace direct calls"), std::string::npos)
+        << "a function ftrace lists, refused: the trampoline itself is what the kernel lacks";
     EXPECT_EQ(flowattr::describe_errno("attach", -flowattr::kEnotsupp),
               "attach: ENOTSUPP, the kernel's \"not supported\" (errno 524)");
+}
+
+// A function in the kernel's BTF that ftrace does not list (blk_account_io_start on 6.12,
+// static and notrace there) has no site to patch: x86 answers EBUSY, arm64 ENOTSUPP, and on
+// arm64 that must not read as the missing direct calls of 6.1 (Debian's 6.12 arm64 has them).
+TEST(Diagnose, TracedFunctionWithoutAnFtraceSite) {
+    const char* libbpf = "libbpf: prog 'blk_account_io_start': failed to attach: unknown error (-524)\n";
+    for (int err : {EBUSY, flowattr::kEnotsupp}) {
+        Failure f = load_failure(err, "", libbpf, "fentry/blk_account_io_start");
+        f.stage = Stage::attach;
+        f.facts.ftrace_location = false;
+        Diagnosis d = diagnose(f);
+        EXPECT_EQ(d.cause, Cause::unsupported_attach_type) << err;
+        EXPECT_NE(d.cause_text.find("no ftrace site"), std::string::npos) << d.cause_text;
+        EXPECT_EQ(d.cause_text.find("direct calls"), std::string::npos) << d.cause_text;
+    }
+    Failure unknown = load_failure(flowattr::kEnotsupp, "", libbpf, "fentry/blk_account_io_start");
+    unknown.stage = Stage::attach;
+    EXPECT_NE(diagnose(unknown).cause_text.find("direct calls"), std::string::npos)
+        << "without tracefs nothing says the function has no site";
+}
+
+TEST(Diagnose, TrampolineTarget) {
+    EXPECT_EQ(trampoline_target("fentry/vfs_read"), "vfs_read");
+    EXPECT_EQ(trampoline_target("fexit.s/do_sys_open"), "do_sys_open");
+    EXPECT_EQ(trampoline_target("fmod_ret/bpf_modify_return_test"), "bpf_modify_return_test");
+    EXPECT_EQ(trampoline_target("lsm/socket_post_create"), "bpf_lsm_socket_post_create");
+    EXPECT_EQ(trampoline_target("lsm_cgroup/socket_bind"), "bpf_lsm_socket_bind");
+    EXPECT_EQ(trampoline_target("fentry"), std::nullopt) << "target set by the loader at run time";
+    EXPECT_TRUE(attaches_by_trampoline("fentry"));
+    EXPECT_EQ(trampoline_target("kprobe/vfs_read"), std::nullopt);
+    EXPECT_FALSE(attaches_by_trampoline("tp_btf/sched_switch"));
 }
 
 TEST(Diagnose, LsmThatNeverRuns) {
