@@ -209,7 +209,9 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
         a.footer("Each kernel boots once; in it every program of every object is loaded alone (its object's maps\n"
                  "created), attached the way its program type says where the guest has a target (tc/tcx/xdp on lo,\n"
                  "cgroup programs on a scratch cgroup, tracing and LSM programs by libbpf's auto-attach), then\n"
-                 "detached. Reports in --out: index.html, summary.md, check.json, <kernel>/junit.xml.\n"
+                 "detached. An executable's objects go only to its own architecture's kernels (they were compiled\n"
+                 "for it); a .bpf.o goes to every kernel. Reports in --out: index.html, summary.md, check.json,\n"
+                 "<kernel>/junit.xml.\n"
                  "Exit: 0 every program passed on every available kernel, 1 any failed, 2 bad input (no VM booted).");
         break;
     case Verb::lab:
@@ -564,11 +566,16 @@ std::string arch_twin(const Options& o, const std::string& path, const GuestArch
 // Reads every object file the way the guest will (a .bpf.o, or an executable embedding
 // objects), so bad input is refused before any VM boots, and puts file N at
 // /check/NN/<file name> in the initramfs (its architecture's twin for each kernel,
-// arch_twin). Returns false after one line per bad file.
+// arch_twin). An executable's objects were compiled for its own architecture (a kprobe's
+// register reads, the syscall wrappers it names), so it goes only to kernels of that
+// architecture; a .bpf.o (EM_BPF) does not say, and goes to every kernel. ENTRIES loses the
+// kernels left with no file, saying so. Returns false after one line per bad file, or when
+// no kernel is left.
 bool stage_objects(const char* who, const Options& o, const std::vector<std::string>& paths, RunSettings& settings,
-                   std::size_t& object_count) {
+                   std::vector<KernelEntry>& entries, std::size_t& object_count) {
     bool ok = true;
     object_count = 0;
+    std::set<Arch> staged;
     for (std::size_t i = 0; i < paths.size(); i++) {
         try {
             object_count += verify::read_bpf_objects(paths[i]).size();
@@ -580,11 +587,34 @@ bool stage_objects(const char* who, const Options& o, const std::vector<std::str
         char dir[24];
         std::snprintf(dir, sizeof(dir), "%02zu", i + 1);
         std::string base = paths[i].substr(paths[i].rfind('/') + 1);
-        for (auto& [arch, binaries] : settings.binaries)
-            binaries.extra_files[std::string(kGuestCheckDir + 1) + "/" + dir + "/" + base] =
-                arch_twin(o, paths[i], guest_arch(arch));
+        for (const KernelEntry& e : entries) {
+            const std::string file = arch_twin(o, paths[i], guest_arch(e.arch));
+            const std::optional<Arch> built_for = elf_arch(file);
+            if (built_for && *built_for != e.arch) continue;
+            staged.insert(e.arch);
+            // An architecture without binaries has its setup error as every cell's outcome.
+            if (auto it = settings.binaries.find(e.arch); it != settings.binaries.end())
+                it->second.extra_files[std::string(kGuestCheckDir + 1) + "/" + dir + "/" + base] = file;
+        }
     }
-    return ok;
+    if (!ok) return false;
+    std::string dropped;
+    std::set<Arch> dropped_arches;
+    entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                 [&](const KernelEntry& e) {
+                                     if (staged.count(e.arch)) return false;
+                                     dropped += (dropped.empty() ? "" : ", ") + e.name;
+                                     dropped_arches.insert(e.arch);
+                                     return true;
+                                 }),
+                  entries.end());
+    if (dropped.empty()) return true;
+    std::string arches;
+    for (Arch a : dropped_arches) arches += (arches.empty() ? "" : ", ") + std::string(arch_name(a));
+    std::cerr << who << ": no file is built for " << arches << " (an executable's objects are checked only on its own "
+              << "architecture's kernels): " << (entries.empty() ? "nothing to check on " : "skipping ") << dropped
+              << "\n";
+    return !entries.empty();
 }
 
 // `kmatrix check` and `kmatrix lab` share everything but where the objects come from and
@@ -604,7 +634,7 @@ int cmd_check(const std::vector<std::string>& args) {
     SetupErrors setup_errors;
     RunSettings settings = base_settings(o, entries, setup_errors);
     std::size_t objects = 0;
-    if (!stage_objects("kmatrix check", o, o.objects, settings, objects)) return kUsage;
+    if (!stage_objects("kmatrix check", o, o.objects, settings, entries, objects)) return kUsage;
     std::cerr << "kmatrix check: " << objects << " BPF object(s) from " << o.objects.size() << " file(s) on "
               << entries.size() << " kernel(s)\n";
     RunInfo info;
@@ -717,7 +747,7 @@ int cmd_lab(const std::vector<std::string>& args) {
     SetupErrors setup_errors;
     RunSettings settings = base_settings(o, entries, setup_errors);
     std::size_t objects = 0;
-    if (!stage_objects("kmatrix lab", o, o.objects, settings, objects)) return kUsage;
+    if (!stage_objects("kmatrix lab", o, o.objects, settings, entries, objects)) return kUsage;
     std::cerr << "kmatrix lab: " << objects << " fixture objects on " << entries.size() << " kernel(s)\n";
     RunInfo info;
     std::vector<CellResult> results = run_check(o, entries, settings, setup_errors, info);
@@ -791,7 +821,8 @@ int cmd_repro(const std::vector<std::string>& args) {
                                  : (o.test.empty() ? GuestMode::load_check : GuestMode::suite);
     if (!o.object.empty()) {
         std::size_t objects = 0;
-        if (!stage_objects("kmatrix repro", o, {o.object}, settings, objects)) return kUsage;
+        std::vector<KernelEntry> kernel{entry};
+        if (!stage_objects("kmatrix repro", o, {o.object}, settings, kernel, objects)) return kUsage;
         settings.plan.mode = o.shell ? GuestMode::check_then_shell : GuestMode::check;
         settings.plan.check_log_limit = 8 << 20;  // the full log, within reason for a serial port
     }

@@ -9,6 +9,7 @@
 
 #include "build_tree.h"
 #include "common/file.h"
+#include "matrix/initramfs.h"
 #include "matrix/kmatrix_cli.h"
 
 namespace {
@@ -70,6 +71,34 @@ TEST(KmatrixArch, ArchSelectsTheKernelsOfOneArchitecture) {
     ASSERT_EQ(j["kernels"].size(), 2u) << j.dump();
     for (const auto& k : j["kernels"]) EXPECT_EQ(k["arch"], "aarch64") << k.dump();
     EXPECT_EQ(j["kernels"][0]["name"], "b");
+}
+
+// An executable's embedded objects were compiled for its architecture: `kmatrix check` gives it
+// only to that architecture's kernels, and says which kernels it skips; a .bpf.o goes to all.
+TEST(KmatrixCheck, AnExecutableIsCheckedOnlyOnItsOwnArchitecture) {
+    flowattr::TempDir dir("kmatrix-check-arch");
+    const std::string x86_only = fa::test::build_dir() + "/src/cli/flowattr";  // static, embeds the agent's objects
+    ASSERT_EQ(flowattr::matrix::elf_arch(x86_only), flowattr::matrix::Arch::x86_64);
+    flowattr::write_file_atomic(dir.path() + "/arm.txt", "b 1 none - - aarch64\n");
+    std::string err;
+    // Not under --artifacts, so no aarch64 twin stands in for it.
+    EXPECT_EQ(kmatrix({"check", "--kernels", dir.path() + "/arm.txt", "--out", dir.path() + "/out1", x86_only}, &err), 2)
+        << err;
+    EXPECT_NE(err.find("no file is built for aarch64"), std::string::npos) << err;
+    EXPECT_NE(err.find("nothing to check on b"), std::string::npos) << err;
+
+    flowattr::write_file_atomic(dir.path() + "/both.txt", "a 1 none - - x86_64\nb 1 none - - aarch64\n");
+    kmatrix({"check", "--kernels", dir.path() + "/both.txt", "--out", dir.path() + "/out2", x86_only}, &err);
+    EXPECT_NE(err.find("skipping b"), std::string::npos) << err;
+    auto j = nlohmann::json::parse(flowattr::read_file(dir.path() + "/out2/results.json"));
+    ASSERT_EQ(j["kernels"].size(), 1u) << j.dump();
+    EXPECT_EQ(j["kernels"][0]["name"], "a");
+
+    const std::string object = fa::test::build_dir() + "/bpf/noop.bpf.o";
+    kmatrix({"check", "--kernels", dir.path() + "/both.txt", "--out", dir.path() + "/out3", object}, &err);
+    EXPECT_EQ(err.find("skipping"), std::string::npos) << err;
+    j = nlohmann::json::parse(flowattr::read_file(dir.path() + "/out3/results.json"));
+    EXPECT_EQ(j["kernels"].size(), 2u) << j.dump();
 }
 
 }  // namespace
