@@ -13,12 +13,14 @@ all: build
 
 # Host tools of the tests (docker/host.lock says which test needs which), then the pinned
 # npm tools the tests use: the workflow validator run over ci/*.yml (ci/validator.lock) and
-# the Dev Containers CLI (ci/devcontainer-cli.lock).
+# the Dev Containers CLI (ci/devcontainer-cli.lock); then the test data of
+# docker/testdata.lock, unpacked, not installed.
 deps:
 	scripts/install-deps.sh
 	scripts/install-deps.sh --lock docker/host.lock curl socat python3 python3-yaml nodejs libnode108 tmux iperf3 libiperf0
 	scripts/npm-tarballs.sh ci/validator.lock $(BUILD)/ci-validator
 	scripts/npm-tarballs.sh ci/devcontainer-cli.lock $(BUILD)/devcontainer-cli
+	scripts/pinned-debs.sh testdata
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Rewrite docker/packages.lock, docker/shell.lock and docker/host.lock with the versions the mirror offers
 # now, then docker/rootfs.lock with the builder rootfs they resolve to (each .deb with its
-# sha256 and pool path, the keys of the content-addressed cache of scripts/pinned-debs.sh),
-# for review with `git diff docker/`. A pin the mirror still offers in its suite is kept as
+# sha256 and pool path, the keys of the content-addressed cache of scripts/pinned-debs.sh)
+# and docker/testdata.lock with its packages at their amd64 twins' versions, for review with
+# `git diff docker/`. A pin the mirror still offers in its suite is kept as
 # it is (a refresh changes only what vanished, so the locks move as little as Debian makes
 # them). A vanished pin, and every pin with --upgrade (`make lock-refresh UPGRADE=1`), takes
 # the newest version: one locked from bookworm or bookworm-security the newest of the two,
@@ -126,4 +127,13 @@ fi
 	pool_files <"$dir/resolved"
 } >"$rootfs_lock.new"
 mv "$rootfs_lock.new" "$rootfs_lock"
+# Test data: each unpacked .deb at its amd64 twin's version in the new packages.lock.
+testdata_lock="$top/docker/testdata.lock"
+{
+	grep '^#' "$testdata_lock"
+	grep -v '^#' "$testdata_lock" | awk 'NF == 4 { print $1 }' | while read -r pkg; do
+		echo "$pkg $(awk -v p="${pkg%%:*}" '!/^#/ && NF == 3 && $2 == p { print $3 }' "$top/docker/packages.lock")"
+	done | pool_files
+} >"$testdata_lock.new"
+mv "$testdata_lock.new" "$testdata_lock"
 echo "lock-refresh: review with: git diff docker/" >&2

@@ -10,6 +10,8 @@
 #                                  the mirror lost fails in one line per package, naming the
 #                                  version the mirror has now and the command that refreshes
 #        pinned-debs.sh repo DIR   write a flat apt repository of the cached .debs to DIR
+#        pinned-debs.sh testdata   the same fetch for docker/testdata.lock, each .deb then
+#                                  unpacked under $cache/testdata/<package>_<arch>/
 #        pinned-debs.sh check      name every pin of docker/*.lock the mirror no longer has
 # FLOWATTR_CACHE (default ~/.cache/flowattr) holds the cache; FLOWATTR_DEBIAN_MIRROR
 # (default http://deb.debian.org) is the mirror root, the parent of debian/ and
@@ -17,6 +19,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 rootfs_lock="$top/docker/rootfs.lock"
+testdata_lock="$top/docker/testdata.lock"
 mirror=${FLOWATTR_DEBIAN_MIRROR:-http://deb.debian.org}
 cache=${FLOWATTR_CACHE:-${HOME:?set HOME or FLOWATTR_CACHE}/.cache/flowattr}
 debs="$cache/debs"
@@ -25,13 +28,14 @@ refresh_hint="run 'make lock-refresh' and review 'git diff docker/'"
 die() { echo "pinned-debs: $*" >&2; exit 1; }
 
 # The architectures whose indexes are read: amd64 and every one a pin names as PKG:ARCH.
-architectures=$(cat "$top/docker/packages.lock" "$top/docker/shell.lock" "$top/docker/host.lock" "$rootfs_lock" |
+architectures=$(cat "$top/docker/packages.lock" "$top/docker/shell.lock" "$top/docker/host.lock" "$rootfs_lock" "$testdata_lock" |
 	awk '!/^#/ && NF >= 3 { for (i = 1; i <= 2; i++) if (split($i, a, ":") == 2 && a[2] ~ /^[a-z0-9]+$/) print a[2] }' |
 	sort -u | awk 'BEGIN { printf "amd64" } $1 != "amd64" { printf " %s", $1 }')
 
-# "package version sha256 path" of every locked .deb (path below the mirror root).
+# "package version sha256 path" of every .deb of lock $1 (default docker/rootfs.lock; path
+# below the mirror root).
 locked_debs() {
-	grep -v '^#' "$rootfs_lock" | awk 'NF == 4'
+	grep -v '^#' "${1:-$rootfs_lock}" | awk 'NF == 4'
 }
 
 tmp=$(mktemp -d)
@@ -102,10 +106,12 @@ download() {
 	curl -sS --connect-timeout 10 --max-time 600 --retry 2 -o "$2" -w '%{http_code}' "$mirror/$1" 2>"$tmp/curl.err" || true
 }
 
+# Fetches the .debs of lock $1 (default docker/rootfs.lock) the cache lacks.
 cmd_fetch() {
+	lock=${1:-$rootfs_lock}
 	mkdir -p "$debs"
-	locked_debs >"$tmp/locked"
-	[ -s "$tmp/locked" ] || die "$rootfs_lock holds no \"package version sha256 path\" line: $refresh_hint"
+	locked_debs "$lock" >"$tmp/locked"
+	[ -s "$tmp/locked" ] || die "$lock holds no \"package version sha256 path\" line: $refresh_hint"
 	: >"$tmp/todo"
 	while read -r pkg ver sha path; do
 		[ -f "$debs/$sha.deb" ] || echo "$pkg $ver $sha $path" >>"$tmp/todo"
@@ -141,11 +147,27 @@ cmd_fetch() {
 		got=$(sha256sum "$part" | cut -d' ' -f1)
 		if [ "$got" != "$sha" ]; then
 			rm -f "$part"
-			die "$mirror/$path has sha256 $got, docker/rootfs.lock pins $sha for $pkg $ver: refused"
+			die "$mirror/$path has sha256 $got, ${lock#"$top"/} pins $sha for $pkg $ver: refused"
 		fi
 		mv "$part" "$debs/$sha.deb"
 	done <"$tmp/todo"
 	report_vanished
+}
+
+# Fetches docker/testdata.lock's .debs and unpacks each into $cache/testdata/<package>_<arch>/
+# (PKG:ARCH's colon made an underscore), again only when the .deb there is another one.
+cmd_testdata() {
+	cmd_fetch "$testdata_lock"
+	locked_debs "$testdata_lock" | while read -r pkg ver sha path; do
+		dest="$cache/testdata/$(echo "$pkg" | tr : _)"
+		[ "$(cat "$dest/.sha256" 2>/dev/null)" = "$sha" ] && continue
+		rm -rf "$dest" "$dest.part"
+		mkdir -p "$dest.part"
+		dpkg-deb -x "$debs/$sha.deb" "$dest.part"
+		echo "$sha" >"$dest.part/.sha256"
+		mv "$dest.part" "$dest"
+		echo "pinned-debs: $pkg $ver unpacked in $dest" >&2
+	done
 }
 
 # One line per package of $tmp/vanished, then exit 1; nothing when it is empty.
@@ -194,11 +216,19 @@ cmd_check() {
 			echo "pinned-debs: ${lock#"$top"/}: $suite $pkg $ver is gone from $mirror (it has $(available_versions "$pkg")): $refresh_hint"
 		done
 	done >"$tmp/report"
-	locked_debs | while read -r pkg ver sha path; do
-		grep -qxF "$pkg $ver" "$tmp/offered" && continue
-		where="gone from $mirror"
-		[ -f "$debs/$sha.deb" ] && where="$where (kept in $debs)"
-		echo "pinned-debs: docker/rootfs.lock: $pkg $ver is $where (it has $(available_versions "$pkg")): $refresh_hint"
+	for lock in "$rootfs_lock" "$testdata_lock"; do
+		locked_debs "$lock" | while read -r pkg ver sha path; do
+			grep -qxF "$pkg $ver" "$tmp/offered" && continue
+			where="gone from $mirror"
+			[ -f "$debs/$sha.deb" ] && where="$where (kept in $debs)"
+			echo "pinned-debs: ${lock#"$top"/}: $pkg $ver is $where (it has $(available_versions "$pkg")): $refresh_hint"
+		done
+	done >>"$tmp/report"
+	# Test data follows its amd64 twin: the same objects, built for the other architecture.
+	locked_debs "$testdata_lock" | while read -r pkg ver sha path; do
+		twin=$(awk -v p="${pkg%%:*}" '!/^#/ && NF == 3 && $2 == p { print $3 }' "$top/docker/packages.lock")
+		[ "$twin" = "$ver" ] ||
+			echo "pinned-debs: docker/testdata.lock: $pkg $ver, but docker/packages.lock pins ${pkg%%:*} ${twin:-nowhere}: $refresh_hint"
 	done >>"$tmp/report"
 	[ -s "$tmp/report" ] && bad=1
 	cat "$tmp/report" >&2
@@ -212,6 +242,7 @@ cmd_check() {
 case ${1:-} in
 fetch) cmd_fetch ;;
 repo) shift; cmd_repo "$@" ;;
+testdata) cmd_testdata ;;
 check) cmd_check ;;
-*) die "usage: pinned-debs.sh fetch | repo DIR | check" ;;
+*) die "usage: pinned-debs.sh fetch | repo DIR | testdata | check" ;;
 esac
