@@ -145,7 +145,7 @@ std::string check_grid_html(const std::vector<CellResult>& all_cells) {
     for (const auto& c : cells) h << "<th>" << html_escape(c.name) << "</th>";
     h << "</tr>\n";
     for (const auto& r : rows) {
-        h << "<tr><td>" << html_breakable(row_name(r), "/_") << "</td><td><code>" << html_escape(r.section) << "</code></td>";
+        h << "<tr><td>" << html_breakable(row_name(r), "/_") << "</td><td><code>" << html_breakable(r.section, "/_") << "</code></td>";
         for (const auto& c : cells) {
             std::string label = check_cell_label(c, r);
             const ProgramCheck* p = check_result(c, r);

@@ -393,7 +393,10 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
     h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>flowattr kernel matrix</title>\n<style>\n"
          "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\n"
          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}\n"
-         "th{background:#f4f4f4}td.s{color:#fff;text-align:center;font-weight:600}td.s a{color:#fff}\n"
+         "th{background:#f4f4f4}td.s{color:#fff;text-align:center;font-weight:600;font-size:12px;padding:4px 5px}"
+         "td.s a{color:#fff}\n"
+         // A grid wider than the window (many kernels, long class names) scrolls on its own.
+         ".grid{overflow-x:auto}\n"
          ".legend span{display:inline-block;padding:2px 6px;margin:2px;color:#fff;font-size:12px;border-radius:3px}\n"
          "</style></head><body>\n<h1>flowattr kernel matrix</h1>\n";
     h << "<p>Run " << html_escape(iso_time(info.start)) << " – " << html_escape(iso_time(info.end)) << " ("
@@ -422,9 +425,11 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
     }
     h << "</table>\n";
 
-    h << (info.kind == RunKind::check  ? check_grid_html(cells)
+    h << "<div class=\"grid\">\n"
+      << (info.kind == RunKind::check  ? check_grid_html(cells)
           : info.kind == RunKind::exec ? exec_html(cells)
-                                       : tests_grid_html(cells));
+                                       : tests_grid_html(cells))
+      << "</div>\n";
     h << "<div class=\"legend\">";
     for (const char* s : {"pass", "fail", "skip", "not-run", "load-fail", "boot-fail", "panic", "splat", "timeout",
                           "unsupported", "unavailable", "infra-error"})
