@@ -149,7 +149,8 @@ struct CommandLine {
         check->add_option("--log-limit", cmd.check.log_limit, "--json: keep each verifier log within this many bytes")
             ->type_name("BYTES")
             ->check(cli::check([](const std::string& v) { return parse_count(v) ? "" : v + ": not a number of bytes"; }));
-        check->add_option("OBJECT", cmd.check.objects, "a .bpf.o, or an executable embedding BPF objects")
+        check->add_option("OBJECT", cmd.check.objects,
+                          "a .bpf.o, or an executable built for this kernel's architecture embedding BPF objects")
             ->type_name("")
             ->default_str("")
             ->required();

@@ -1,3 +1,5 @@
+#include <sys/utsname.h>
+
 #include <iostream>
 
 #include "agent/cli.h"
@@ -14,8 +16,11 @@ int main(int argc, char** argv) {
         });
     };
     auto read_objects = [](const std::string& path) {
+        struct utsname kernel {};
+        ::uname(&kernel);
         std::vector<flowattr::agent::FileObject> out;
-        for (auto& o : flowattr::verify::read_bpf_objects(path)) out.push_back({o.name, o.origin, std::move(o.bytes)});
+        for (auto& o : flowattr::verify::read_bpf_objects_for(path, kernel.machine))
+            out.push_back({o.name, o.origin, std::move(o.bytes)});
         return out;
     };
     return flowattr::agent::run_flowattr_cli(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr,

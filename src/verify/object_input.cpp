@@ -79,13 +79,37 @@ std::vector<InputObject> bpf_objects_in(const std::string& display, const std::s
     return found;
 }
 
-std::vector<InputObject> read_bpf_objects(const std::string& path) {
-    std::string bytes;
+namespace {
+
+std::string read_input(const std::string& path) {
     try {
-        bytes = read_file(path);
+        return read_file(path);
     } catch (const Error& e) {
         throw InputError(e.what());
     }
+}
+
+// uname -m's name of the machines flowattr has kernels for; empty for any other e_machine.
+const char* machine_name(std::uint16_t e_machine) {
+    switch (e_machine) {
+        case 62: return "x86_64";    // EM_X86_64
+        case 183: return "aarch64";  // EM_AARCH64
+    }
+    return "";
+}
+
+}  // namespace
+
+std::vector<InputObject> read_bpf_objects(const std::string& path) { return bpf_objects_in(path, read_input(path)); }
+
+std::vector<InputObject> read_bpf_objects_for(const std::string& path, const std::string& machine) {
+    const std::string bytes = read_input(path);
+    const std::string built_for = elf_at(bytes, 0) ? machine_name(u16(bytes, 18)) : "";
+    if (!built_for.empty() && built_for != machine)
+        throw InputError(path + " is an " + built_for + " executable and this kernel is " + machine +
+                         ": the BPF objects it embeds were compiled for " + built_for +
+                         " (a kprobe's register reads, the syscall wrappers it names); check it on an " + built_for +
+                         " kernel (kmatrix check)");
     return bpf_objects_in(path, bytes);
 }
 

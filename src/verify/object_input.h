@@ -24,6 +24,11 @@ struct InputObject {
 
 // Every BPF object in the file at PATH, in file order. Throws InputError.
 std::vector<InputObject> read_bpf_objects(const std::string& path);
+// read_bpf_objects for a check on a kernel of MACHINE (uname -m: "x86_64", "aarch64"): an
+// executable built for the other is refused, naming both. Its objects were compiled for its
+// own architecture (a kprobe's register reads, the syscall wrappers it names); here they would
+// load, attach and read as working. A .bpf.o (EM_BPF) does not say, and is read as it is.
+std::vector<InputObject> read_bpf_objects_for(const std::string& path, const std::string& machine);
 // The same for bytes already read; DISPLAY names the file in messages.
 std::vector<InputObject> bpf_objects_in(const std::string& display, const std::string& bytes);
 

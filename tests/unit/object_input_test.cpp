@@ -59,4 +59,21 @@ TEST(ObjectInput, BadInputNamesTheFileAndTheProblem) {
     EXPECT_THROW(flowattr::verify::read_bpf_objects("/nonexistent/x.bpf.o"), InputError);
 }
 
+// `flowattr check` reads through read_bpf_objects_for: an executable of the other architecture
+// is refused naming both (its objects target that one), one of the kernel's own and a .bpf.o pass.
+TEST(ObjectInput, AnExecutableOfAnotherArchitectureIsRefusedForThisKernel) {
+    const std::string x86 = fa::test::build_dir() + "/src/cli/flowattr";
+    const std::string object = fa::test::build_dir() + "/bpf/noop.bpf.o";
+    EXPECT_FALSE(flowattr::verify::read_bpf_objects_for(x86, "x86_64").empty());
+    EXPECT_EQ(flowattr::verify::read_bpf_objects_for(object, "aarch64").size(), 1u);
+    try {
+        flowattr::verify::read_bpf_objects_for(x86, "aarch64");
+        ADD_FAILURE() << "an x86_64 executable was accepted for an aarch64 kernel";
+    } catch (const InputError& e) {
+        const std::string m = e.what();
+        EXPECT_EQ(m.rfind(x86 + " is an x86_64 executable and this kernel is aarch64: ", 0), 0u) << m;
+        EXPECT_NE(m.find("kmatrix check"), std::string::npos) << m;
+    }
+}
+
 }  // namespace
