@@ -575,7 +575,8 @@ bool stage_objects(const char* who, const Options& o, const std::vector<std::str
                    std::vector<KernelEntry>& entries, std::size_t& object_count) {
     bool ok = true;
     object_count = 0;
-    std::set<Arch> staged;
+    std::set<Arch> arches, staged;
+    for (const KernelEntry& e : entries) arches.insert(e.arch);
     for (std::size_t i = 0; i < paths.size(); i++) {
         try {
             object_count += verify::read_bpf_objects(paths[i]).size();
@@ -587,13 +588,13 @@ bool stage_objects(const char* who, const Options& o, const std::vector<std::str
         char dir[24];
         std::snprintf(dir, sizeof(dir), "%02zu", i + 1);
         std::string base = paths[i].substr(paths[i].rfind('/') + 1);
-        for (const KernelEntry& e : entries) {
-            const std::string file = arch_twin(o, paths[i], guest_arch(e.arch));
+        for (Arch arch : arches) {
+            const std::string file = arch_twin(o, paths[i], guest_arch(arch));
             const std::optional<Arch> built_for = elf_arch(file);
-            if (built_for && *built_for != e.arch) continue;
-            staged.insert(e.arch);
+            if (built_for && *built_for != arch) continue;
+            staged.insert(arch);
             // An architecture without binaries has its setup error as every cell's outcome.
-            if (auto it = settings.binaries.find(e.arch); it != settings.binaries.end())
+            if (auto it = settings.binaries.find(arch); it != settings.binaries.end())
                 it->second.extra_files[std::string(kGuestCheckDir + 1) + "/" + dir + "/" + base] = file;
         }
     }
@@ -609,9 +610,9 @@ bool stage_objects(const char* who, const Options& o, const std::vector<std::str
                                  }),
                   entries.end());
     if (dropped.empty()) return true;
-    std::string arches;
-    for (Arch a : dropped_arches) arches += (arches.empty() ? "" : ", ") + std::string(arch_name(a));
-    std::cerr << who << ": no file is built for " << arches << " (an executable's objects are checked only on its own "
+    std::string unstaged;
+    for (Arch a : dropped_arches) unstaged += (unstaged.empty() ? "" : ", ") + std::string(arch_name(a));
+    std::cerr << who << ": no file is built for " << unstaged << " (an executable's objects are checked only on its own "
               << "architecture's kernels): " << (entries.empty() ? "nothing to check on " : "skipping ") << dropped
               << "\n";
     return !entries.empty();
