@@ -18,6 +18,7 @@
 #include "common/file.h"
 #include "common/subprocess.h"
 #include "matrix/vm_suite.h"
+#include "verify/object_input.h"
 
 namespace flowattr::matrix {
 
@@ -170,16 +171,7 @@ ElfLinkage elf_linkage(const std::string& path) {
     return ElfLinkage::static_exe;
 }
 
-std::optional<Arch> elf_arch(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    unsigned char ehdr[64];
-    if (!read_elf64_header(in, ehdr)) return std::nullopt;
-    switch (ehdr[18] | ehdr[19] << 8) {
-        case 62 /* EM_X86_64 */: return Arch::x86_64;
-        case 183 /* EM_AARCH64 */: return Arch::aarch64;
-    }
-    return std::nullopt;
-}
+std::optional<Arch> elf_arch(const std::string& path) { return parse_arch(verify::elf_machine(path)); }
 
 CpioArchive assemble_initramfs(const InitramfsInputs& in) {
     const std::pair<const char*, const std::string*> binaries[] = {

@@ -1,6 +1,7 @@
 #include "verify/object_input.h"
 
 #include <cstring>
+#include <fstream>
 
 #include "common/error.h"
 #include "common/file.h"
@@ -89,9 +90,10 @@ std::string read_input(const std::string& path) {
     }
 }
 
-// uname -m's name of the machines flowattr has kernels for; empty for any other e_machine.
-const char* machine_name(std::uint16_t e_machine) {
-    switch (e_machine) {
+// uname -m's name of the machine an ELF header at the start of BYTES is built for.
+std::string machine_of(const std::string& bytes) {
+    if (!elf_at(bytes, 0) || std::uint8_t(bytes[4]) != 2 || std::uint8_t(bytes[5]) != 1) return "";  // ELFCLASS64, LSB
+    switch (u16(bytes, 18)) {
         case 62: return "x86_64";    // EM_X86_64
         case 183: return "aarch64";  // EM_AARCH64
     }
@@ -100,11 +102,18 @@ const char* machine_name(std::uint16_t e_machine) {
 
 }  // namespace
 
+std::string elf_machine(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string header(kElf64HeaderSize, '\0');
+    if (!in.read(header.data(), std::streamsize(header.size()))) return "";
+    return machine_of(header);
+}
+
 std::vector<InputObject> read_bpf_objects(const std::string& path) { return bpf_objects_in(path, read_input(path)); }
 
 std::vector<InputObject> read_bpf_objects_for(const std::string& path, const std::string& machine) {
     const std::string bytes = read_input(path);
-    const std::string built_for = elf_at(bytes, 0) ? machine_name(u16(bytes, 18)) : "";
+    const std::string built_for = machine_of(bytes);
     if (!built_for.empty() && built_for != machine)
         throw InputError(path + " is an " + built_for + " executable and this kernel is " + machine +
                          ": the BPF objects it embeds were compiled for " + built_for +

@@ -29,6 +29,10 @@ std::vector<InputObject> read_bpf_objects(const std::string& path);
 // own architecture (a kprobe's register reads, the syscall wrappers it names); here they would
 // load, attach and read as working. A .bpf.o (EM_BPF) does not say, and is read as it is.
 std::vector<InputObject> read_bpf_objects_for(const std::string& path, const std::string& machine);
+// uname -m's name of the machine the ELF file at PATH is built for ("x86_64", "aarch64"),
+// from its header alone; empty for a BPF object, another machine, or a file that is not
+// 64-bit little-endian ELF.
+std::string elf_machine(const std::string& path);
 // The same for bytes already read; DISPLAY names the file in messages.
 std::vector<InputObject> bpf_objects_in(const std::string& display, const std::string& bytes);
 
