@@ -4,9 +4,11 @@
 // no identity, no events). The machine is shared and noisy, so each case runs the counter and
 // the flow program alternately, round after round, and reports medians; a counter slower
 // than the flow program is a broken baseline and fails the benchmark. Also the agent's peak
-// RSS of this process while it reads a full flow table with the agent's reader.
+// RSS of this process while it reads a full flow table with the agent's reader, and the
+// per-cgroup accounting of one cgroup on one CPU against every CPU at once.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sched.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 
 #include "agent/flow.h"
 #include "agent/libbpf_support.h"
+#include "cgroup_skb.skel.h"
 #include "common/file.h"
 #include "counter.skel.h"
 #include "flow.skel.h"
@@ -93,6 +96,36 @@ Comparison compare(const std::string& name, int counter_fd, int flow_fd,
         ratios.push_back(f / c);
     }
     return {name, fa::bench::median(counter), fa::bench::median(flow), fa::bench::median(ratios)};
+}
+
+// ns per packet of PROG on PACKET on each CPU of CPUS at once, one thread pinned to each: the
+// median over the CPUs. What one CPU alone costs is the same call with one CPU.
+double concurrent_ns(int prog_fd, const std::vector<std::uint8_t>& packet, const std::vector<int>& cpus) {
+    std::vector<double> ns(cpus.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < cpus.size(); i++)
+        threads.emplace_back([&, i] {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpus[i], &one);
+            if (sched_setaffinity(0, sizeof(one), &one) != 0) {
+                std::perror("sched_setaffinity");
+                std::exit(1);
+            }
+            ns[i] = run_ns(prog_fd, packet, kRepeat);
+        });
+    for (auto& t : threads) t.join();
+    return fa::bench::median(ns);
+}
+
+std::vector<int> allowed_cpus() {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    std::vector<int> cpus;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+            if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+    return cpus;
 }
 
 std::string first_line_of(const std::string& path, const std::string& key) {
@@ -168,6 +201,39 @@ int main(int argc, char** argv) {
         noop_rounds.push_back(run_ns(bpf_program__fd(noop->progs.fa_noop), tcp4(40000), kRepeat));
     const double noop_ns = fa::bench::median(noop_rounds);
 
+    // Every packet of a cgroup updates its entry in fa_cgroup_stats, from whichever CPU sends or
+    // receives it: one cgroup's packets on every CPU at once against the same on one CPU. A test
+    // run's socket is in its caller's cgroup, and this process's threads share one, so all CPUs
+    // update one entry; counts that shared one cache line between the CPUs would show here as
+    // a ratio above 1.
+    flowattr::agent::Skeleton<cgroup_skb_bpf> cgroup(cgroup_skb_bpf__open());
+    if (!cgroup) {
+        std::fprintf(stderr, "flowattr_bench: cannot open the cgroup_skb programs:\n%s", quiet.text().c_str());
+        return 1;
+    }
+    cgroup->rodata->fa_rate_limited = false;  // as the agent loads it without --limit
+    if (cgroup_skb_bpf__load(cgroup.get()) != 0) {
+        std::fprintf(stderr, "flowattr_bench: cannot load the cgroup_skb programs:\n%s", quiet.text().c_str());
+        return 1;
+    }
+    const std::vector<int> cpus = allowed_cpus();
+    const int cgroup_fd = bpf_program__fd(cgroup->progs.fa_cgroup_egress);
+    const auto ip_packet = tcp4(40000);
+    std::vector<double> one_cpu, all_cpus, cgroup_ratios;
+    for (int round = 0; round < kRounds; round++) {
+        double one, all;
+        if (round % 2) {
+            all = concurrent_ns(cgroup_fd, ip_packet, cpus);
+            one = concurrent_ns(cgroup_fd, ip_packet, {cpus.front()});
+        } else {
+            one = concurrent_ns(cgroup_fd, ip_packet, {cpus.front()});
+            all = concurrent_ns(cgroup_fd, ip_packet, cpus);
+        }
+        one_cpu.push_back(one);
+        all_cpus.push_back(all);
+        cgroup_ratios.push_back(all / one);
+    }
+
     // Peak RSS of the agent's reading path with a full table of 65,536 flows.
     int flows_fd = bpf_map__fd(flow->maps.fa_flows);
     fa_flow_key key{};
@@ -203,6 +269,8 @@ int main(int argc, char** argv) {
     std::printf("  target, existing IPv4/TCP: <= %.0f ns and <= %.1fx the counter: %s\n", kTargetExistingNs,
                 kTargetExistingRatio, met ? "met" : "missed");
     std::printf("  new flows: %llu ring-buffer events lost\n", static_cast<unsigned long long>(event_drops));
+    std::printf("  cgroup_skb egress, one cgroup: %.1f ns/packet on one CPU, %.1f on %zu CPUs at once (%.2fx)\n",
+                fa::bench::median(one_cpu), fa::bench::median(all_cpus), cpus.size(), fa::bench::median(cgroup_ratios));
     // This process, not `flowattr run`: what reading a full table costs the reading side.
     std::printf("  %-26s %8ld KiB (%zu flows read back)\n", "reader peak RSS", rss_kib, read_back);
 
@@ -220,6 +288,11 @@ int main(int argc, char** argv) {
         {"baseline_ok", baseline_ok},
         {"target_existing_ipv4_tcp", {{"ns", kTargetExistingNs}, {"ratio", kTargetExistingRatio}, {"met", met}}},
         {"new_flow_events_lost", event_drops},
+        {"cgroup_skb_one_cgroup",
+         {{"one_cpu_ns", fa::bench::median(one_cpu)},
+          {"all_cpus_ns", fa::bench::median(all_cpus)},
+          {"cpus", cpus.size()},
+          {"ratio", fa::bench::median(cgroup_ratios)}}},
         {"reader_peak_rss_kib", rss_kib},
         {"flows_tracked", read_back},
     };

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "cgroup_skb.skel.h"
@@ -62,15 +63,36 @@ CgroupAccounting::CgroupAccounting(const std::string& cgroup_root, const std::ve
 
 CgroupAccounting::~CgroupAccounting() = default;
 
+std::optional<fa_cgroup_stats> read_cgroup_stats(int map_fd, std::uint64_t cgroup_id) {
+    static_assert(sizeof(fa_cgroup_stats) % 8 == 0, "a per-CPU value is laid out in 8-byte steps");
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) throw Error("cannot count possible CPUs", -cpus);
+    std::vector<fa_cgroup_stats> per_cpu(static_cast<std::size_t>(cpus));
+    if (bpf_map_lookup_elem(map_fd, &cgroup_id, per_cpu.data()) != 0) {
+        // Gone between the key walk and the lookup: the kernel removes nothing itself,
+        // so only another reader of a pinned map could; not an error either way.
+        if (errno == ENOENT) return std::nullopt;
+        throw Error("cannot read the counts of cgroup " + std::to_string(cgroup_id), errno);
+    }
+    fa_cgroup_stats sum{};
+    for (const auto& cpu : per_cpu) {
+        for (int dir = 0; dir < FA_DIR_COUNT; dir++) {
+            sum.packets[dir] += cpu.packets[dir];
+            sum.bytes[dir] += cpu.bytes[dir];
+        }
+        sum.dropped_packets += cpu.dropped_packets;
+        sum.dropped_bytes += cpu.dropped_bytes;
+    }
+    return sum;
+}
+
 std::vector<CgroupUsage> CgroupAccounting::snapshot() const {
     std::vector<CgroupUsage> out;
     int fd = bpf_map__fd(skel_->maps.fa_cgroup_stats);
     std::uint64_t key = 0, next = 0;
     const void* prev = nullptr;
     while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-        CgroupUsage u;
-        u.cgroup_id = next;
-        if (bpf_map_lookup_elem(fd, &next, &u.stats) == 0) out.push_back(u);
+        if (auto stats = read_cgroup_stats(fd, next)) out.push_back(CgroupUsage{next, *stats});
         key = next;
         prev = &key;
     }

@@ -3,6 +3,7 @@
 // cgroup tree, and optional egress token-bucket limits per cgroup.
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ private:
     BpfLink ingress_;
     BpfLink egress_;
 };
+
+// One cgroup's counts in fa_cgroup_stats, the CPUs' slots summed; nullopt when it has no
+// entry.
+std::optional<fa_cgroup_stats> read_cgroup_stats(int map_fd, std::uint64_t cgroup_id);
 
 // The cgroup v2 id of a cgroup directory (its kernfs node id, as bpf_skb_cgroup_id reports).
 std::uint64_t cgroup_id_of(const std::string& path);

@@ -4,6 +4,7 @@
 // header on, so skb->len is the frame minus its 14-byte Ethernet header.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -15,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/cgroup_skb.h"
 #include "agent/libbpf_support.h"
 #include "common/clock.h"
 #include "cgroup_skb.skel.h"
@@ -83,18 +85,13 @@ protected:
     }
 
     fa_cgroup_stats stats() {
-        fa_cgroup_stats s{};
-        EXPECT_EQ(bpf_map_lookup_elem(bpf_map__fd(skel_->maps.fa_cgroup_stats), &cgroup_id_, &s), 0);
-        return s;
+        const auto s = flowattr::agent::read_cgroup_stats(bpf_map__fd(skel_->maps.fa_cgroup_stats), cgroup_id_);
+        EXPECT_TRUE(s.has_value()) << "no entry for cgroup " << cgroup_id_;
+        return s.value_or(fa_cgroup_stats{});
     }
 
     std::uint64_t rate_dropped() {
-        std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(libbpf_num_possible_cpus()));
-        std::uint32_t key = FA_CNT_RATE_DROPPED;
-        EXPECT_EQ(bpf_map_lookup_elem(bpf_map__fd(skel_->maps.fa_cgroup_counters), &key, per_cpu.data()), 0);
-        std::uint64_t sum = 0;
-        for (auto v : per_cpu) sum += v;
-        return sum;
+        return flowattr::agent::sum_percpu_counter(bpf_map__fd(skel_->maps.fa_cgroup_counters), FA_CNT_RATE_DROPPED);
     }
 
     flowattr::agent::Skeleton<cgroup_skb_bpf> skel_;
@@ -131,6 +128,37 @@ TEST_F(CgroupSkbProgTest, CountsPacketsAndBytesPerDirection) {
     EXPECT_EQ(s.bytes[FA_DIR_EGRESS], 441u);
     EXPECT_EQ(s.dropped_packets, 0u);
     EXPECT_EQ(s.dropped_bytes, 0u);
+}
+
+// Each CPU counts in its own slot of the cgroup's entry; the agent's read sums them. The
+// test runs the programs on the CPU of the thread that asks, so this thread moves.
+TEST_F(CgroupSkbProgTest, CountsOfEveryCpuAreSummed) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0) << std::strerror(errno);
+    std::vector<int> cpus;
+    for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < 2; cpu++)
+        if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+    if (cpus.size() < 2) GTEST_SKIP() << "this process may run on one CPU only";
+    const auto pin = [](int cpu) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        return sched_setaffinity(0, sizeof(one), &one) == 0;
+    };
+    ASSERT_TRUE(pin(cpus[0])) << std::strerror(errno);
+    EXPECT_EQ(egress(frame_with_ip_len(100)), kPass);
+    EXPECT_EQ(ingress(frame_with_ip_len(60)), kPass);
+    ASSERT_TRUE(pin(cpus[1])) << std::strerror(errno);
+    EXPECT_EQ(egress(frame_with_ip_len(300)), kPass);
+    EXPECT_EQ(egress(frame_with_ip_len(50)), kPass);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(allowed), &allowed), 0) << std::strerror(errno);
+
+    const auto s = stats();
+    EXPECT_EQ(s.packets[FA_DIR_EGRESS], 3u);
+    EXPECT_EQ(s.bytes[FA_DIR_EGRESS], 450u);
+    EXPECT_EQ(s.packets[FA_DIR_INGRESS], 1u);
+    EXPECT_EQ(s.bytes[FA_DIR_INGRESS], 60u);
 }
 
 // Loaded as the agent loads it without any --limit, the egress program never looks at a
