@@ -21,6 +21,7 @@
 #include "agent/probe.h"
 #include "common/cli_parse.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/json_text.h"
 #include "diagnose/cause.h"
 
@@ -110,9 +111,13 @@ int run_check(const CheckCommandOptions& o, const ObjectReader& read_objects, st
         return 1;
     }
     std::vector<FileObject> objects;
-    for (const auto& path : o.objects) {
+    // Two files of one name (x86/probe.bpf.o, arm/probe.bpf.o) would report under one
+    // object name; each is named with the directories that tell it apart instead.
+    const std::vector<std::string> dirs = distinguishing_dirs(o.objects);
+    for (std::size_t i = 0; i < o.objects.size(); i++) {
         try {
-            auto found = read_objects(path);
+            auto found = read_objects(o.objects[i]);
+            for (auto& object : found) object.name = dirs[i] + object.name;
             objects.insert(objects.end(), found.begin(), found.end());
         } catch (const std::exception& e) {
             err << "flowattr check: " << e.what() << "\n";

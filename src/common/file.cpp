@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -66,6 +67,38 @@ TempDir::~TempDir() {
     nftw(
         path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
         FTW_DEPTH | FTW_PHYS);
+}
+
+std::vector<std::string> distinguishing_dirs(const std::vector<std::string>& paths) {
+    // Each path as its components, the file name last; "." and empty ones dropped.
+    std::vector<std::vector<std::string>> parts;
+    for (const auto& path : paths) {
+        std::vector<std::string> p;
+        for (const auto& c : std::filesystem::path(path))
+            if (!c.empty() && c != "." && c != "/") p.push_back(c.string());
+        parts.push_back(std::move(p));
+    }
+    // The last N components of P, as one string, or P whole when it has fewer.
+    auto tail = [](const std::vector<std::string>& p, std::size_t n) {
+        std::string s;
+        for (std::size_t i = p.size() > n ? p.size() - n : 0; i < p.size(); i++) s += "/" + p[i];
+        return s;
+    };
+    std::vector<std::string> dirs(paths.size());
+    for (std::size_t i = 0; i < parts.size(); i++) {
+        if (parts[i].empty()) continue;
+        std::vector<std::size_t> alike;
+        for (std::size_t j = 0; j < parts.size(); j++)
+            if (j != i && !parts[j].empty() && parts[j].back() == parts[i].back()) alike.push_back(j);
+        if (alike.empty()) continue;
+        std::size_t n = 1;
+        while (n < parts[i].size() && std::any_of(alike.begin(), alike.end(), [&](std::size_t j) {
+                   return tail(parts[j], n) == tail(parts[i], n);
+               }))
+            n++;
+        for (std::size_t k = parts[i].size() - n; k + 1 < parts[i].size(); k++) dirs[i] += parts[i][k] + "/";
+    }
+    return dirs;
 }
 
 void make_directories(const std::string& path) {

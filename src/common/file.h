@@ -1,5 +1,6 @@
 #pragma once
 #include <string>
+#include <vector>
 
 namespace flowattr {
 
@@ -7,6 +8,13 @@ namespace flowattr {
 std::string read_file(const std::string& path);
 // Write to a mkstemp name beside PATH and rename it over PATH, so readers never see a partial file.
 void write_file_atomic(const std::string& path, const std::string& data);
+
+// For each of PATHS, the trailing directories ("a/") that tell its file apart from every
+// other path with the same file name: the fewest that do, all of them when none do (the same
+// path twice); empty for a file name no other path has. What `flowattr check` puts before
+// an object's name when two inputs share one, and where `kmatrix check` stages each file,
+// so that the guest's check names them as the host's would.
+std::vector<std::string> distinguishing_dirs(const std::vector<std::string>& paths);
 
 // mkdir -p (std::filesystem); throws flowattr::Error naming the path and the errno.
 void make_directories(const std::string& path);

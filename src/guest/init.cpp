@@ -383,9 +383,17 @@ void run_check(const GuestPlan& plan, ResultsChannel& out) {
     Step step;
     step.argv = {kGuestAgent, "check", "--json", "--log-limit", std::to_string(plan.check_log_limit)};
     if (plan.check_unprivileged) step.argv.emplace_back("--unprivileged");
-    for (const auto& dir : sorted_entries(kGuestCheckDir))
-        for (const auto& file : sorted_entries(std::string(kGuestCheckDir) + "/" + dir))
-            step.argv.push_back(std::string(kGuestCheckDir) + "/" + dir + "/" + file);
+    // One file under each /check/NN, below the directories that tell same-named files apart.
+    for (const auto& dir : sorted_entries(kGuestCheckDir)) {
+        std::string path = std::string(kGuestCheckDir) + "/" + dir;
+        struct stat st {};
+        while (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+            const auto inside = sorted_entries(path);
+            if (inside.size() != 1) break;
+            path += "/" + inside[0];
+        }
+        step.argv.push_back(path);
+    }
     step.timeout_s = plan.per_test_timeout_s * 10;
     // Each program's record goes out the moment flowattr writes it, so a long check never
     // looks silent to the host.

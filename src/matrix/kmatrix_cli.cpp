@@ -577,6 +577,9 @@ bool stage_objects(const char* who, const Options& o, const std::vector<std::str
     object_count = 0;
     std::set<Arch> arches, staged;
     for (const KernelEntry& e : entries) arches.insert(e.arch);
+    // Staged under the directories that tell same-named files apart, so that the guest's
+    // `flowattr check` names their objects as it would on the host ("x86/probe").
+    const std::vector<std::string> subdirs = distinguishing_dirs(paths);
     for (std::size_t i = 0; i < paths.size(); i++) {
         try {
             object_count += verify::read_bpf_objects(paths[i]).size();
@@ -595,7 +598,7 @@ bool stage_objects(const char* who, const Options& o, const std::vector<std::str
             staged.insert(arch);
             // An architecture without binaries has its setup error as every cell's outcome.
             if (auto it = settings.binaries.find(arch); it != settings.binaries.end())
-                it->second.extra_files[std::string(kGuestCheckDir + 1) + "/" + dir + "/" + base] = file;
+                it->second.extra_files[std::string(kGuestCheckDir + 1) + "/" + dir + "/" + subdirs[i] + base] = file;
         }
     }
     if (!ok) return false;

@@ -2,6 +2,12 @@
 // embeds (found as libbpf-tools embeds them); anything else is one line, exit 2.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include <set>
+#include <sstream>
+
+#include "agent/cli.h"
 #include "build_tree.h"
 #include "common/file.h"
 #include "verify/object_input.h"
@@ -74,6 +80,46 @@ TEST(ObjectInput, AnExecutableOfAnotherArchitectureIsRefusedForThisKernel) {
         EXPECT_EQ(m.rfind(x86 + " is an x86_64 executable and this kernel is aarch64: ", 0), 0u) << m;
         EXPECT_NE(m.find("kmatrix check"), std::string::npos) << m;
     }
+}
+
+// Files of one name are told apart by the fewest trailing directories that do; a name no other
+// file has keeps none; the same path twice keeps all.
+TEST(ObjectInput, SameNamedFilesAreToldApartByTheirDirectories) {
+    using flowattr::distinguishing_dirs;
+    using V = std::vector<std::string>;
+    EXPECT_EQ(distinguishing_dirs({"/b/x86/probe.bpf.o", "/b/arm/probe.bpf.o", "/b/other.bpf.o"}),
+              (V{"x86/", "arm/", ""}));
+    EXPECT_EQ(distinguishing_dirs({"a/x/probe.o", "b/x/probe.o"}), (V{"a/x/", "b/x/"}));
+    EXPECT_EQ(distinguishing_dirs({"probe.o", "./sub/probe.o"}), (V{"", "sub/"}));
+    EXPECT_EQ(distinguishing_dirs({"/t/probe.o", "/t/probe.o"}), (V{"t/", "t/"}));
+    EXPECT_EQ(distinguishing_dirs({"/usr/sbin/biotop", "/cache/arm64/usr/sbin/biotop"}),
+              (V{"usr/sbin/", "arm64/usr/sbin/"}));
+    EXPECT_EQ(distinguishing_dirs({}), V{});
+}
+
+// What `flowattr check` reports them as: each object under its file's telling directories, so a
+// report's rows (and `kmatrix check`'s grid, which stages them the same way) stay apart.
+TEST(ObjectInput, CheckNamesSameNamedObjectsByTheirDirectories) {
+    flowattr::TempDir dir("check-same-name");
+    const std::string bytes = own_object("noop");
+    for (const char* sub : {"/x86", "/arm"}) {
+        flowattr::make_directories(dir.path() + sub);
+        flowattr::write_file_atomic(dir.path() + sub + "/noop.bpf.o", bytes);
+    }
+    auto reader = [](const std::string& path) {
+        std::vector<flowattr::agent::FileObject> out;
+        for (auto& o : flowattr::verify::read_bpf_objects(path)) out.push_back({o.name, o.origin, std::move(o.bytes)});
+        return out;
+    };
+    std::ostringstream out, err;
+    // Loads may fail without privileges (the builder): the names are reported either way.
+    flowattr::agent::run_flowattr_cli({"check", "--json", "--load-only", dir.path() + "/x86/noop.bpf.o",
+                                       dir.path() + "/arm/noop.bpf.o"},
+                                      out, err, {}, reader);
+    std::set<std::string> objects;
+    std::istringstream lines(out.str());
+    for (std::string line; std::getline(lines, line);) objects.insert(nlohmann::json::parse(line).at("object"));
+    EXPECT_EQ(objects, (std::set<std::string>{"x86/noop", "arm/noop"})) << out.str() << err.str();
 }
 
 }  // namespace
