@@ -93,7 +93,7 @@ void add_run_options(CLI::App& run, RunOptions& o) {
            "an egress rate limit for one cgroup, repeatable; CGROUP absolute or under --cgroup")
         ->type_name("CGROUP=RATE");
     run.add_flag_callback("--no-cgroup-accounting", [&o] { o.cgroup_accounting = false; },
-                          "no cgroup_skb programs: no per-cgroup records and no --limit, two programs fewer "
+                          "no cgroup_skb programs: no per-cgroup records, two programs fewer "
                           "on every packet's path")
         ->excludes(limit);
     cli::add_choice(run, "--identity", o.identity,

@@ -1,6 +1,7 @@
 #include "common/cli_parse.h"
 
 #include <cstdlib>
+#include <memory>
 #include <sstream>
 
 namespace flowattr::cli {
@@ -27,6 +28,28 @@ void one_value_per_occurrence(CLI::App& app) {
     for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) one_value_per_occurrence(*sub);
 }
 
+// CLI11 writes "Excludes: --other" beside an option's name, where it pushes the description
+// onto a line of its own; here it ends the description instead, in words.
+class HelpFormatter : public CLI::Formatter {
+public:
+    std::string make_option_opts(const CLI::Option* opt) const override {
+        std::string opts = CLI::Formatter::make_option_opts(opt);
+        // The exclusions are the last thing CLI11 writes there.
+        const std::size_t excludes = opts.find(" " + get_label("Excludes") + ":");
+        if (excludes != std::string::npos) opts.resize(excludes);
+        return opts;
+    }
+    std::string make_option_desc(const CLI::Option* opt) const override {
+        std::string desc = opt->get_description();
+        const char* sep = "; not with ";
+        for (const CLI::Option* other : opt->get_excludes()) {
+            desc += sep + other->get_name();
+            sep = " or ";
+        }
+        return desc;
+    }
+};
+
 int usage_error(const CLI::App& app, const std::string& what, std::ostream& err) {
     err << command_path(app) << ": " << what << " (" << command_path(app) << " --help shows the usage)\n";
     return kUsageExit;
@@ -36,6 +59,7 @@ int usage_error(const CLI::App& app, const std::string& what, std::ostream& err)
 
 std::unique_ptr<CLI::App> make_app(const std::string& name, const std::string& description) {
     auto app = std::make_unique<CLI::App>(description, name);
+    app->formatter(std::make_shared<HelpFormatter>());
     app->get_formatter()->column_width(26);
     app->get_formatter()->label("REQUIRED", "(required)");
     // The help shows each option's default, taken from the variable it fills.
