@@ -70,12 +70,16 @@ TempDir::~TempDir() {
 }
 
 std::vector<std::string> distinguishing_dirs(const std::vector<std::string>& paths) {
-    // Each path as its components, the file name last; "." and empty ones dropped.
+    // Each path as the components of its absolute form, the file name last: no "." or ".."
+    // (kmatrix stages files below these directories, where ".." would leave /check/NN).
     std::vector<std::vector<std::string>> parts;
     for (const auto& path : paths) {
+        std::error_code ec;
+        std::filesystem::path full = std::filesystem::absolute(path, ec);
+        if (ec) full = std::filesystem::path("/") / path;
         std::vector<std::string> p;
-        for (const auto& c : std::filesystem::path(path))
-            if (!c.empty() && c != "." && c != "/") p.push_back(c.string());
+        for (const auto& c : full.lexically_normal())
+            if (!c.empty() && c != "." && c != ".." && c != "/") p.push_back(c.string());
         parts.push_back(std::move(p));
     }
     // The last N components of P, as one string, or P whole when it has fewer.
