@@ -181,9 +181,15 @@ int run_flowattr_cli(const std::vector<std::string>& args, std::ostream& out, st
             return 1;
         }
         try {
-            return print_check_report(load_check_all(cmd.load.features.empty() ? probe_kernel_features()
-                                                                               : read_features(cmd.load.features)),
-                                      cmd.load.full_log, out);
+            const std::vector<ProgramCheck> results = load_check_all(
+                cmd.load.features.empty() ? probe_kernel_features() : read_features(cmd.load.features));
+            if (!cmd.load.json_out.empty()) {
+                std::string lines;
+                for (const auto& r : results) lines += diagnose::program_check_json(r) + "\n";
+                // Whole or not at all: a reader never sees a check cut short.
+                write_file_atomic(cmd.load.json_out, lines);
+            }
+            return print_check_report(results, cmd.load.full_log, out);
         } catch (const Error& e) {
             err << "flowattr: " << e.what() << "\n";
             return 1;

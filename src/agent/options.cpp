@@ -128,6 +128,9 @@ struct CommandLine {
         CLI::App* load = add(Command::load, "load", "load every embedded program, print verifier stats, detach");
         load->add_flag("--check", cmd.load.check, "load, report, detach (the one mode)")->required();
         load->add_flag("--full-log", cmd.load.full_log, "every verifier log, passes too");
+        load->add_option("--json-out", cmd.load.json_out,
+                         "also write each program's result to FILE, one JSON line each (docs/OUTPUT.md)")
+            ->type_name("FILE");
         load->add_option("--features", cmd.load.features,
                          "the kernel's features as `flowattr probe --json` wrote them, instead of probing again")
             ->type_name("FILE")

@@ -53,6 +53,7 @@ struct LoadOptions {
     bool check = false;
     bool full_log = false;  // print the whole verifier log even on success
     std::string features;   // `flowattr probe --json`'s output to use instead of probing again ("": probe)
+    std::string json_out;   // also each program's result as a JSON line to this file ("": none)
 };
 
 // `flowattr check OBJECT...`: load and attach any BPF object's programs one at a time.

@@ -425,6 +425,7 @@ void run_load_check(const GuestPlan& plan, ResultsChannel& out) {
     if (plan.full_verifier_log) step.argv.emplace_back("--full-log");
     // The features the probe just found (when it worked): a second probe costs up to 0.45 s.
     if (::access(kGuestFeaturesCache, R_OK) == 0) step.argv.insert(step.argv.end(), {"--features", kGuestFeaturesCache});
+    step.argv.insert(step.argv.end(), {"--json-out", kGuestLoadCheckResults});
     step.timeout_s = plan.per_test_timeout_s;
     out.emit(step_end_record(RecordType::load_check, run_step(step), "flowattr load --check"));
 }
@@ -791,6 +792,7 @@ void run_guest_init() {
     // (the same program logic; what differs per kernel is the verifier, seen by any count).
     ::setenv("FLOWATTR_FUZZ_FRAMES", "50000", 1);
     ::setenv("FLOWATTR_FEATURES_CACHE", kGuestFeaturesCache, 1);
+    ::setenv("FLOWATTR_LOAD_CHECK_RESULTS", kGuestLoadCheckResults, 1);
     const double started = uptime();
     say(std::string(kInitMarker) + "\n");
     GuestPlan plan = parse_guest_plan(file_or_empty("/proc/cmdline"));

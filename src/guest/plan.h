@@ -29,6 +29,9 @@ inline constexpr const char* kGuestChannelModulesDir = "/lib/modules/kmatrix-cha
 // The kernel's features as /init's `flowattr probe --json` found them; the suite's tests, each a
 // process of its own, read them instead of probing again (tests/kernel/kernel_env.h).
 inline constexpr const char* kGuestFeaturesCache = "/tmp/kernel-features.json";
+// Each program's result of /init's `flowattr load --check`, a JSON line each: the suite's
+// load-check test reads them instead of loading every program again (tests/kernel/kernel_env.h).
+inline constexpr const char* kGuestLoadCheckResults = "/tmp/load-check.jsonl";
 // Printed on the console when /init starts: splats and panics before it belong to boot.
 inline constexpr const char* kInitMarker = "kmatrix: /init started";
 

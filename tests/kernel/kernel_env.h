@@ -9,8 +9,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "agent/load_check.h"
 #include "agent/probe.h"
 #include "common/file.h"
 
@@ -59,5 +63,28 @@ inline const flowattr::agent::KernelFeatures& kernel_features() {
         return probed;
     }();
     return features;
+}
+
+// Every embedded program's load check on this kernel. Loading them all costs a VM under TCG
+// about half a second of CPU, and /init's `flowattr load --check` has just done it: /init
+// names the file it told it to write (`--json-out`, whole or not at all) in
+// FLOWATTR_LOAD_CHECK_RESULTS. A named file that is missing fails the calling test (the
+// step did not finish, or `--json-out` wrote nothing) and the check runs here; without the
+// variable (the host's kernel label) it runs here.
+inline std::vector<flowattr::diagnose::ProgramCheck> load_check_results() {
+    const char* saved = std::getenv("FLOWATTR_LOAD_CHECK_RESULTS");
+    if (saved == nullptr || *saved == '\0') return flowattr::agent::load_check_all(kernel_features());
+    if (!std::ifstream(saved)) {
+        ADD_FAILURE() << "no results from /init's `flowattr load --check` in " << saved << ": checking here";
+        return flowattr::agent::load_check_all(kernel_features());
+    }
+    std::vector<flowattr::diagnose::ProgramCheck> results;
+    std::istringstream lines(flowattr::read_file(saved));
+    for (std::string line; std::getline(lines, line);) {
+        auto r = flowattr::diagnose::program_check_from_json(line);
+        if (!r) ADD_FAILURE() << saved << ": not a check record: " << line.substr(0, 200);
+        else results.push_back(*r);
+    }
+    return results;
 }
 }  // namespace fa::test
