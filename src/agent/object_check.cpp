@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -25,6 +26,9 @@
 namespace flowattr::agent {
 
 using diagnose::Stage;
+
+// Where tracefs may be mounted: its own mount point, and under debugfs on older setups.
+constexpr const char* kTracefsRoots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
 
 // Lazily made targets and probe answers, shared by every program of a run.
 class CheckTargets {
@@ -77,9 +81,8 @@ public:
     // ("name" or "name [module]" a line), read once; nullopt without tracefs.
     std::optional<bool> ftrace_location(const std::string& function) {
         if (!ftrace_functions_) {
-            for (const char* path : {"/sys/kernel/tracing/available_filter_functions",
-                                     "/sys/kernel/debug/tracing/available_filter_functions"}) {
-                std::ifstream in(path);
+            for (const char* root : kTracefsRoots) {
+                std::ifstream in(std::string(root) + "/available_filter_functions");
                 if (!in) continue;
                 ftrace_functions_.emplace();
                 for (std::string line; std::getline(in, line);)
@@ -191,8 +194,9 @@ diagnose::KernelFacts facts_for(bpf_object* obj, bpf_program* prog, CheckTargets
         }
     }
     if (starts_with(bpf_program__section_name(prog), "lsm")) f.bpf_lsm_active = bpf_lsm_active();
-    f.tracefs_mounted = ::access("/sys/kernel/tracing/events", F_OK) == 0 ||
-                        ::access("/sys/kernel/debug/tracing/events", F_OK) == 0;
+    f.tracefs_mounted = std::any_of(std::begin(kTracefsRoots), std::end(kTracefsRoots), [](const char* root) {
+        return ::access((std::string(root) + "/events").c_str(), F_OK) == 0;
+    });
     return f;
 }
 
