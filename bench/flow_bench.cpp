@@ -8,7 +8,6 @@
 // per-cgroup accounting of one cgroup on one CPU against every CPU at once.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <sched.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include "agent/flow.h"
 #include "agent/libbpf_support.h"
 #include "cgroup_skb.skel.h"
+#include "cpu_affinity.h"
 #include "common/file.h"
 #include "counter.skel.h"
 #include "flow.skel.h"
@@ -105,10 +105,7 @@ double concurrent_ns(int prog_fd, const std::vector<std::uint8_t>& packet, const
     std::vector<std::thread> threads;
     for (std::size_t i = 0; i < cpus.size(); i++)
         threads.emplace_back([&, i] {
-            cpu_set_t one;
-            CPU_ZERO(&one);
-            CPU_SET(cpus[i], &one);
-            if (sched_setaffinity(0, sizeof(one), &one) != 0) {
+            if (!fa::test::pin_to_cpus({cpus[i]})) {
                 std::perror("sched_setaffinity");
                 std::exit(1);
             }
@@ -116,16 +113,6 @@ double concurrent_ns(int prog_fd, const std::vector<std::uint8_t>& packet, const
         });
     for (auto& t : threads) t.join();
     return fa::bench::median(ns);
-}
-
-std::vector<int> allowed_cpus() {
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    std::vector<int> cpus;
-    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
-        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-            if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
-    return cpus;
 }
 
 std::string first_line_of(const std::string& path, const std::string& key) {
@@ -216,7 +203,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "flowattr_bench: cannot load the cgroup_skb programs:\n%s", quiet.text().c_str());
         return 1;
     }
-    const std::vector<int> cpus = allowed_cpus();
+    const std::vector<int> cpus = fa::test::allowed_cpus();
     const int cgroup_fd = bpf_program__fd(cgroup->progs.fa_cgroup_egress);
     const auto ip_packet = tcp4(40000);
     std::vector<double> one_cpu, all_cpus, cgroup_ratios;

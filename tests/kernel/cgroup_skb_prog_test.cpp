@@ -4,7 +4,6 @@
 // header on, so skb->len is the frame minus its 14-byte Ethernet header.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <sched.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -20,6 +19,7 @@
 #include "agent/libbpf_support.h"
 #include "common/clock.h"
 #include "cgroup_skb.skel.h"
+#include "cpu_affinity.h"
 #include "flowattr.h"
 #include "kernel_env.h"
 #include "packet_builder.h"
@@ -133,26 +133,16 @@ TEST_F(CgroupSkbProgTest, CountsPacketsAndBytesPerDirection) {
 // Each CPU counts in its own slot of the cgroup's entry; the agent's read sums them. The
 // test runs the programs on the CPU of the thread that asks, so this thread moves.
 TEST_F(CgroupSkbProgTest, CountsOfEveryCpuAreSummed) {
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0) << std::strerror(errno);
-    std::vector<int> cpus;
-    for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < 2; cpu++)
-        if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+    const std::vector<int> cpus = fa::test::allowed_cpus();
+    ASSERT_FALSE(cpus.empty()) << "sched_getaffinity: " << std::strerror(errno);
     if (cpus.size() < 2) GTEST_SKIP() << "this process may run on one CPU only";
-    const auto pin = [](int cpu) {
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(cpu, &one);
-        return sched_setaffinity(0, sizeof(one), &one) == 0;
-    };
-    ASSERT_TRUE(pin(cpus[0])) << std::strerror(errno);
+    ASSERT_TRUE(fa::test::pin_to_cpus({cpus[0]})) << std::strerror(errno);
     EXPECT_EQ(egress(frame_with_ip_len(100)), kPass);
     EXPECT_EQ(ingress(frame_with_ip_len(60)), kPass);
-    ASSERT_TRUE(pin(cpus[1])) << std::strerror(errno);
+    ASSERT_TRUE(fa::test::pin_to_cpus({cpus[1]})) << std::strerror(errno);
     EXPECT_EQ(egress(frame_with_ip_len(300)), kPass);
     EXPECT_EQ(egress(frame_with_ip_len(50)), kPass);
-    ASSERT_EQ(sched_setaffinity(0, sizeof(allowed), &allowed), 0) << std::strerror(errno);
+    ASSERT_TRUE(fa::test::pin_to_cpus(cpus)) << std::strerror(errno);
 
     const auto s = stats();
     EXPECT_EQ(s.packets[FA_DIR_EGRESS], 3u);
