@@ -15,9 +15,9 @@ int main(int argc, char** argv) {
             return kernels;
         });
     };
-    auto read_objects = [](const std::string& path) {
-        struct utsname kernel {};
-        ::uname(&kernel);
+    struct utsname kernel {};
+    ::uname(&kernel);
+    auto read_objects = [&kernel](const std::string& path) {
         std::vector<flowattr::agent::FileObject> out;
         for (auto& o : flowattr::verify::read_bpf_objects_for(path, kernel.machine))
             out.push_back({o.name, o.origin, std::move(o.bytes)});
