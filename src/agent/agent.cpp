@@ -116,7 +116,7 @@ std::string Agent::status_text() const {
     if (!status_.preexisting_error.empty())
         out << "pre-existing sockets NOT all attributed: " << status_.preexisting_error << "\n";
     out << "flows: " << tc_attach_mode_name(status_.tc_mode) << " (" << status_.tc_reason << ") on";
-    for (const auto& i : options_.interfaces) out << " " << i.name << (i.netns_path.empty() ? "" : "@" + i.netns_path);
+    for (const auto& i : options_.interfaces) out << " " << interface_label(i);
     out << "\n";
     if (status_.leftover_filters_removed)
         out << "removed " << status_.leftover_filters_removed << " tc filter(s) and " << status_.leftover_qdiscs_removed
@@ -147,7 +147,7 @@ FlowRecord Agent::record_for(const fa_flow_key& key, const fa_flow_stats& stats,
     FlowRecord r;
     r.key = key;
     r.stats = stats;
-    r.iface = flows_->interface_name(key);
+    r.iface = flows_->interface_of(key);
     r.netns_inode = flows_->netns_inode(key);
     r.first_seen_unix_ns = std::uint64_t(std::int64_t(stats.first_seen_ns) + mono_to_unix_ns);
     r.last_seen_unix_ns = std::uint64_t(std::int64_t(clock_.last_seen_ns(stats)) + mono_to_unix_ns);

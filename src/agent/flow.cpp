@@ -284,7 +284,7 @@ void FlowMonitor::attach(Attachment& a) {
             throw;
         }
     });
-    names_[{a.slot, a.ifindex}] = iface.name;
+    names_[{a.slot, a.ifindex}] = iface;
 }
 
 std::vector<InterfaceChange> FlowMonitor::refresh_interfaces() {
@@ -386,9 +386,9 @@ std::uint64_t FlowMonitor::counter(fa_counter index) const {
     return sum_percpu_counter(bpf_map__fd(programs_.front()->skel->maps.fa_flow_counters), index);
 }
 
-std::string FlowMonitor::interface_name(const fa_flow_key& key) const {
+InterfaceSpec FlowMonitor::interface_of(const fa_flow_key& key) const {
     auto it = names_.find({key.netns, key.ifindex});
-    return it == names_.end() ? std::string() : it->second;
+    return it == names_.end() ? InterfaceSpec{} : it->second;
 }
 
 std::uint64_t FlowMonitor::netns_inode(const fa_flow_key& key) const {

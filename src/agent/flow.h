@@ -92,8 +92,8 @@ public:
     void visit(const std::function<void(const std::vector<FlowEntry>& batch)>& batch_visitor) const;
     void erase(const fa_flow_key& key);
     std::uint64_t counter(fa_counter index) const;
-    // The name given for the key's (netns, ifindex), for reports; "" for unknown.
-    std::string interface_name(const fa_flow_key& key) const;
+    // The interface given for the key's (netns, ifindex), for reports; an empty name for unknown.
+    InterfaceSpec interface_of(const fa_flow_key& key) const;
     // The inode of the key's network namespace (what `lsns` and `ip netns identify` show).
     std::uint64_t netns_inode(const fa_flow_key& key) const;
     int flows_fd() const;
@@ -121,7 +121,7 @@ private:
     std::vector<std::unique_ptr<Programs>> programs_;  // index: the key's netns slot
     RingBuffer ring_;  // members end in reverse order: the attachments, the ring, the programs
     std::vector<std::unique_ptr<Attachment>> attachments_;
-    std::map<std::pair<std::uint16_t, std::uint32_t>, std::string> names_;  // (slot, ifindex) ever attached
+    std::map<std::pair<std::uint16_t, std::uint32_t>, InterfaceSpec> names_;  // (slot, ifindex) ever attached
 };
 
 // The inode of the network namespace at PATH (empty: this thread's).

@@ -169,7 +169,7 @@ std::string flow_to_json(const FlowRecord& f, std::uint64_t report_unix_ns, cons
     append_iso8601(out, f.first_seen_unix_ns);
     out += '"';
     out += ",\"iface\":";
-    append_text(out, f.iface);
+    append_text(out, f.iface.name);
     out += ",\"ifindex\":";
     append_number(out, k.ifindex);
     append_counts(out, ",\"ingress\":", s, FA_DIR_INGRESS);
@@ -253,10 +253,10 @@ std::string interface_change_to_json(const InterfaceChange& change, std::uint64_
 std::string interface_change_to_text(const InterfaceChange& change) {
     switch (change.state) {
     case InterfaceChange::State::gone:
-        return "interface " + change.iface.name + " is gone; watching the others, attaching again when it is back";
-    case InterfaceChange::State::attached: return "interface " + change.iface.name + " is back; attached again";
+        return "interface " + interface_label(change.iface) + " is gone; watching the others, attaching again when it is back";
+    case InterfaceChange::State::attached: return "interface " + interface_label(change.iface) + " is back; attached again";
     case InterfaceChange::State::attach_failed:
-        return "interface " + change.iface.name + " is back but cannot be attached: " + change.error;
+        return "interface " + interface_label(change.iface) + " is back but cannot be attached: " + change.error;
     }
     return {};
 }
@@ -279,7 +279,8 @@ std::string flows_to_table(const std::vector<FlowRecord>& flows) {
         const auto& id = f.stats.identity;
         std::string comm = id.tgid ? std::string(id.comm, strnlen(id.comm, sizeof(id.comm))) : "-";
         std::string pid = id.tgid ? std::to_string(id.tgid) : "-";
-        std::snprintf(line, sizeof(line), "%-10s %-5s %-47s %-47s %10llu %10llu %8s %-16s\n", f.iface.c_str(),
+        std::snprintf(line, sizeof(line), "%-10s %-5s %-47s %-47s %10llu %10llu %8s %-16s\n",
+                      interface_label(f.iface).c_str(),
                       protocol_name(k.proto).c_str(), endpoint(k.family, k.local_addr, k.local_port).c_str(),
                       endpoint(k.family, k.remote_addr, k.remote_port).c_str(),
                       static_cast<unsigned long long>(f.stats.bytes[FA_DIR_EGRESS]),

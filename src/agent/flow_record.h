@@ -15,7 +15,7 @@ namespace flowattr::agent {
 struct FlowRecord {
     fa_flow_key key{};
     fa_flow_stats stats{};
-    std::string iface;              // interface name, as given to --iface
+    InterfaceSpec iface;            // as given to --iface
     std::uint64_t netns_inode = 0;  // the interface's network namespace (as `lsns` shows it)
     std::uint64_t first_seen_unix_ns = 0;
     std::uint64_t last_seen_unix_ns = 0;

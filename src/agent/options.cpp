@@ -221,6 +221,14 @@ InterfaceSpec parse_interface_spec(const std::string& text) {
     return spec;
 }
 
+std::string interface_label(const InterfaceSpec& spec) {
+    if (spec.netns_path.empty()) return spec.name;
+    const std::string named = "/run/netns/";
+    const bool by_name = spec.netns_path.compare(0, named.size(), named) == 0 &&
+                         spec.netns_path.find('/', named.size()) == std::string::npos;
+    return spec.name + "@" + (by_name ? spec.netns_path.substr(named.size()) : spec.netns_path);
+}
+
 ParseResult parse_command_line(const std::vector<std::string>& args) {
     CommandLine line;
     std::ostringstream out, err;

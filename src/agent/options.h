@@ -98,6 +98,10 @@ ParseResult parse_command_line(const std::vector<std::string>& args);
 // "10M" (bytes/s, powers of 1024), "8mbit" (bits/s, powers of 1000), "1500".
 std::optional<std::uint64_t> parse_rate(const std::string& text);
 InterfaceSpec parse_interface_spec(const std::string& text);
+// The interface as a person names it, IF or IF@NETNS as --iface takes it (a namespace under
+// /run/netns by its name): what the table and the messages show, so that two same-named
+// interfaces in two namespaces stay apart there as they do in JSON (netns).
+std::string interface_label(const InterfaceSpec& spec);
 
 // "flowattr 0.1.0": the version of CMake's project().
 std::string version_text();

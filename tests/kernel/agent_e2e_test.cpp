@@ -115,7 +115,7 @@ int udp_receiver(const Family& f, std::uint16_t port, int out) {
 const FlowRecord* find_flow(const std::vector<FlowRecord>& flows, const std::string& iface, std::uint8_t proto,
                             std::uint16_t local_port, std::uint16_t remote_port) {
     for (const auto& f : flows)
-        if (f.iface == iface && f.key.proto == proto && f.key.local_port == local_port && f.key.remote_port == remote_port)
+        if (f.iface.name == iface && f.key.proto == proto && f.key.local_port == local_port && f.key.remote_port == remote_port)
             return &f;
     return nullptr;
 }

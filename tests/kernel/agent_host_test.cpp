@@ -279,7 +279,7 @@ TEST_F(AgentOnAHost, InterfaceGoneAndBackIsReportedAndAttachedAgain) {
     ASSERT_TRUE(other_flow) << "the interface that stayed was not served while the other was gone";
     EXPECT_EQ(other_flow->netns_inode, netns_inode_of(other.client.path()));
     ASSERT_TRUE(back_flow) << "the re-created interface was not attached again";
-    EXPECT_EQ(back_flow->iface, topo_->client_if);
+    EXPECT_EQ(back_flow->iface.name, topo_->client_if);
     EXPECT_EQ(back_flow->netns_inode, netns_inode_of(topo_->client.path()));
 }
 

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "agent/flow_record.h"
 #include "build_tree.h"
@@ -64,7 +65,7 @@ TEST(FlowKey, Ipv6UsesAllSixteenBytes) {
 FlowRecord sample_flow() {
     FlowRecord f;
     fa_flow_key_init(&f.key, 3, 0, FA_AF_INET, FA_PROTO_TCP, FA_DIR_EGRESS, kClient4, kServer4, 40000, 80);
-    f.iface = "veth0";
+    f.iface.name = "veth0";
     f.netns_inode = 4026531840;
     f.stats.packets[FA_DIR_EGRESS] = 5;
     f.stats.bytes[FA_DIR_EGRESS] = 500;
@@ -160,7 +161,7 @@ TEST(InterfaceJson, SaysWhatHappenedOnce) {
     j = nlohmann::json::parse(interface_change_to_json(change, 0));
     EXPECT_EQ(j["state"], "gone");
     EXPECT_FALSE(j.contains("error"));
-    EXPECT_NE(interface_change_to_text(change).find("vA is gone"), std::string::npos);
+    EXPECT_NE(interface_change_to_text(change).find("interface vA@a is gone"), std::string::npos);
 }
 
 // The timestamps' text is kept per second and only the milliseconds written anew: random
@@ -223,7 +224,7 @@ TEST(FlowJson, NamesThatAreNotUtf8BecomeReplacementCharacters) {
     FlowRecord f = sample_flow();
     std::memcpy(f.stats.identity.comm, "evil\xff\xfe", 7);
     f.process.exe = "/tmp/\xc3(";
-    f.iface = "veth\x80";
+    f.iface.name = "veth\x80";
     std::string line;
     ASSERT_NO_THROW(line = flow_to_json(f, 0));
     auto j = nlohmann::json::parse(line);
@@ -245,7 +246,7 @@ std::string flow_json_tree(const FlowRecord& f, std::uint64_t report_unix_ns, co
     // The timestamps' formatting is FlowJson.SchemaFields' business: taken as written.
     const auto written = nlohmann::json::parse(flow_to_json(f, report_unix_ns, type));
     j["time"] = written["time"];
-    j["iface"] = f.iface;
+    j["iface"] = f.iface.name;
     j["ifindex"] = k.ifindex;
     j["netns"] = f.netns_inode;
     j["family"] = k.family == FA_AF_INET6 ? "ipv6" : "ipv4";
@@ -301,7 +302,7 @@ TEST(FlowJson, SameBytesAsTheNlohmannTree) {
         f.stats.packets[FA_DIR_EGRESS] = rng() % 1000;
         f.stats.tcp_flags = std::uint8_t(rng());
         f.stats.ended = std::uint8_t(rng() % 2);
-        f.iface = text();
+        f.iface.name = text();
         f.netns_inode = rng();
         if (rng() % 4 == 0) {
             f.stats.identity = fa_identity{};
@@ -342,6 +343,19 @@ TEST(FlowTable, HeaderAndRow) {
     EXPECT_NE(table.find("1234"), std::string::npos);
     EXPECT_NE(table.find("curl"), std::string::npos);
     EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 2);
+}
+
+// Two interfaces of one name in two namespaces: JSON tells them apart by netns, the table by
+// the namespace in the interface's column, as --iface named them.
+TEST(FlowTable, SameNamedInterfacesInTwoNamespacesStayApart) {
+    FlowRecord a = sample_flow(), b = sample_flow(), own = sample_flow();
+    a.iface = InterfaceSpec{"veth0", "/run/netns/a"};
+    b.iface = InterfaceSpec{"veth0", "/run/netns/b"};
+    own.iface = InterfaceSpec{"veth0", ""};
+    std::istringstream rows(flows_to_table({a, b, own}));
+    std::vector<std::string> first_columns;
+    for (std::string line; std::getline(rows, line);) first_columns.push_back(line.substr(0, line.find(' ')));
+    EXPECT_EQ(first_columns, (std::vector<std::string>{"IFACE", "veth0@a", "veth0@b", "veth0"}));
 }
 
 TEST(FlowTable, TcpFlagNames) {

@@ -69,6 +69,21 @@ TEST(Options, NetnsPathKeptWhenAbsolute) {
     EXPECT_EQ(r.command->run.interfaces[0].netns_path, "/proc/42/ns/net");
 }
 
+// The label is what --iface takes back: a namespace under /run/netns by its name, any other
+// path whole, no namespace no '@'.
+TEST(Options, InterfaceLabelIsWhatIfaceTakes) {
+    using flowattr::agent::interface_label;
+    using flowattr::agent::parse_interface_spec;
+    for (const std::string given : {"eth0", "veth0@blue", "veth0@/proc/42/ns/net", "veth0@/run/netns/a/b"}) {
+        const auto spec = parse_interface_spec(given);
+        EXPECT_EQ(interface_label(spec), given);
+        const auto again = parse_interface_spec(interface_label(spec));
+        EXPECT_EQ(again.name, spec.name);
+        EXPECT_EQ(again.netns_path, spec.netns_path);
+    }
+    EXPECT_EQ(interface_label(parse_interface_spec("veth0@/run/netns/blue")), "veth0@blue");
+}
+
 struct BadArgs {
     std::vector<std::string> args;
     std::string message_part;
