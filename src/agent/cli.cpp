@@ -110,6 +110,11 @@ int run_check(const CheckCommandOptions& o, const ObjectReader& read_objects, st
         err << "flowattr: check is not part of this binary\n";
         return 1;
     }
+    if (auto twice = repeated_path(o.objects)) {
+        err << "flowattr check: " << o.objects[twice->again] << ": the same file as " << o.objects[twice->first]
+            << ", given twice\n";
+        return 2;
+    }
     std::vector<FileObject> objects;
     // Two files of one name (x86/probe.bpf.o, arm/probe.bpf.o) would report under one
     // object name; each is named with the directories that tell it apart instead.

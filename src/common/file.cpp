@@ -69,9 +69,11 @@ TempDir::~TempDir() {
         FTW_DEPTH | FTW_PHYS);
 }
 
-std::vector<std::string> distinguishing_dirs(const std::vector<std::string>& paths) {
-    // Each path as the components of its absolute form, the file name last: no "." or ".."
-    // (kmatrix stages files below these directories, where ".." would leave /check/NN).
+namespace {
+
+// Each path as the components of its absolute form, the file name last: no "." or ".."
+// (kmatrix stages files below these directories, where ".." would leave /check/NN).
+std::vector<std::vector<std::string>> absolute_parts(const std::vector<std::string>& paths) {
     std::vector<std::vector<std::string>> parts;
     for (const auto& path : paths) {
         std::error_code ec;
@@ -82,6 +84,21 @@ std::vector<std::string> distinguishing_dirs(const std::vector<std::string>& pat
             if (!c.empty() && c != "." && c != ".." && c != "/") p.push_back(c.string());
         parts.push_back(std::move(p));
     }
+    return parts;
+}
+
+}  // namespace
+
+std::optional<RepeatedPath> repeated_path(const std::vector<std::string>& paths) {
+    const auto parts = absolute_parts(paths);
+    for (std::size_t again = 1; again < parts.size(); again++)
+        for (std::size_t first = 0; first < again; first++)
+            if (parts[first] == parts[again]) return RepeatedPath{first, again};
+    return std::nullopt;
+}
+
+std::vector<std::string> distinguishing_dirs(const std::vector<std::string>& paths) {
+    const auto parts = absolute_parts(paths);
     // The last N components of P, as one string, or P whole when it has fewer.
     auto tail = [](const std::vector<std::string>& p, std::size_t n) {
         std::string s;

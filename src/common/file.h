@@ -1,4 +1,6 @@
 #pragma once
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,15 @@ void write_file_atomic(const std::string& path, const std::string& data);
 // an object's name when two inputs share one, and where `kmatrix check` stages each file,
 // so that the guest's check names them as the host's would.
 std::vector<std::string> distinguishing_dirs(const std::vector<std::string>& paths);
+
+// Two of PATHS that name one file by the same absolute, normal path ("t/a.o", "./t/../t/a.o"):
+// their indexes, the first repeat only. A check given one file twice would report it twice
+// under one name, so `flowattr check` and `kmatrix check` refuse it.
+struct RepeatedPath {
+    std::size_t first;
+    std::size_t again;
+};
+std::optional<RepeatedPath> repeated_path(const std::vector<std::string>& paths);
 
 // mkdir -p (std::filesystem); throws flowattr::Error naming the path and the errno.
 void make_directories(const std::string& path);

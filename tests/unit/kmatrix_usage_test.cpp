@@ -2,6 +2,7 @@
 // saying what is wrong, before anything is fetched or booted.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,20 @@ TEST(KmatrixCheck, AnExecutableIsCheckedOnlyOnItsOwnArchitecture) {
     EXPECT_EQ(err.find("skipping"), std::string::npos) << err;
     j = nlohmann::json::parse(flowattr::read_file(dir.path() + "/out3/results.json"));
     EXPECT_EQ(j["kernels"].size(), 2u) << j.dump();
+}
+
+// One file given twice would be staged twice and reported under one name: refused before any
+// VM boots, as `flowattr check` refuses it.
+TEST(KmatrixCheck, OneFileGivenTwiceIsRefused) {
+    flowattr::TempDir dir("kmatrix-check-twice");
+    flowattr::write_file_atomic(dir.path() + "/k.txt", "a 1 none - - x86_64\n");
+    const std::string object = fa::test::build_dir() + "/bpf/noop.bpf.o";
+    const std::string again = fa::test::build_dir() + "/bpf/../bpf/noop.bpf.o";
+    std::string err;
+    EXPECT_EQ(kmatrix({"check", "--kernels", dir.path() + "/k.txt", "--out", dir.path() + "/out", object, again}, &err),
+              2);
+    EXPECT_EQ(err, "kmatrix check: " + again + ": the same file as " + object + ", given twice\n");
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/out/results.json"));
 }
 
 }  // namespace

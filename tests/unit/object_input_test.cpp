@@ -126,4 +126,32 @@ TEST(ObjectInput, CheckNamesSameNamedObjectsByTheirDirectories) {
     EXPECT_EQ(objects, (std::set<std::string>{"x86/noop", "arm/noop"})) << out.str() << err.str();
 }
 
+// One file given twice, under any spelling of its path, is refused before anything loads:
+// it would report twice under one name.
+TEST(ObjectInput, CheckRefusesOneFileGivenTwice) {
+    using flowattr::repeated_path;
+    EXPECT_FALSE(repeated_path({"/t/a.o", "/u/a.o", "/t/b.o"}));
+    EXPECT_FALSE(repeated_path({}));
+    const auto twice = repeated_path({"/t/a.o", "/t/b.o", "/t/x/../b.o"});
+    ASSERT_TRUE(twice);
+    EXPECT_EQ(twice->first, 1u);
+    EXPECT_EQ(twice->again, 2u);
+    EXPECT_TRUE(repeated_path({"a.o", "./a.o"}));
+
+    flowattr::TempDir dir("check-twice");
+    const std::string file = dir.path() + "/noop.bpf.o";
+    flowattr::write_file_atomic(file, own_object("noop"));
+    bool read = false;
+    auto reader = [&read](const std::string&) {
+        read = true;
+        return std::vector<flowattr::agent::FileObject>{};
+    };
+    std::ostringstream out, err;
+    const int rc = flowattr::agent::run_flowattr_cli({"check", file, dir.path() + "/./noop.bpf.o"}, out, err, {}, reader);
+    EXPECT_EQ(rc, 2);
+    EXPECT_FALSE(read) << "a file was read before the input was refused";
+    EXPECT_EQ(err.str(), "flowattr check: " + dir.path() + "/./noop.bpf.o: the same file as " + file + ", given twice\n");
+    EXPECT_EQ(out.str(), "");
+}
+
 }  // namespace
