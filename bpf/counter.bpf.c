@@ -14,20 +14,10 @@
 #include <bpf/bpf_endian.h>
 
 #include "flowattr.h"
+#include "packet.bpf.h"
 
-#define ETH_HLEN 14
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define ETH_P_8021Q 0x8100
-#define ETH_P_8021AD 0x88A8
 /* As flow.bpf.c: a bound on header offsets the verifier can follow. */
 #define FA_PLAIN_MAX_OFF 1024
-
-/* As flow.bpf.c's fa_load: word loads, not byte loads, which the verifier allows on
- * packet data wherever the CPU allows unaligned access (x86_64, arm64). Without it clang
- * reads each address byte by byte and shifts the bytes together, and this baseline cost
- * more than the flow program it is held against (80 vs 78 ns on an AMD EPYC). */
-#define FA_PLAIN_COPY(to, from, len) __builtin_memcpy(to, __builtin_assume_aligned(from, 8), len)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -65,15 +55,15 @@ int fa_plain_counter(struct __sk_buff *skb)
 		if ((void *)(ip + 20) > data_end)
 			return TC_ACT_UNSPEC;
 		kind = fa_half(FA_AF_INET, ip[9]);
-		FA_PLAIN_COPY(key.saddr, ip + 12, 4);
-		FA_PLAIN_COPY(key.daddr, ip + 16, 4);
+		fa_packet_copy(key.saddr, ip + 12, 4);
+		fa_packet_copy(key.daddr, ip + 16, 4);
 		off += (ip[0] & 0x0F) * 4;
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		if ((void *)(ip + 40) > data_end)
 			return TC_ACT_UNSPEC;
 		kind = fa_half(FA_AF_INET6, ip[6]);
-		FA_PLAIN_COPY(key.saddr, ip + 8, 16);
-		FA_PLAIN_COPY(key.daddr, ip + 24, 16);
+		fa_packet_copy(key.saddr, ip + 8, 16);
+		fa_packet_copy(key.daddr, ip + 24, 16);
 		off += 40;
 	} else {
 		return TC_ACT_UNSPEC;
@@ -85,7 +75,7 @@ int fa_plain_counter(struct __sk_buff *skb)
 	 * packet is keyed with ports 0. */
 	if ((key.proto == FA_PROTO_TCP || key.proto == FA_PROTO_UDP) && off <= FA_PLAIN_MAX_OFF &&
 	    data + off + 4 <= data_end)
-		FA_PLAIN_COPY(&key.sport, data + off, 4);
+		fa_packet_copy(&key.sport, data + off, 4);
 
 	count = bpf_map_lookup_elem(&fa_plain_counts, &key);
 	if (count)

@@ -29,12 +29,8 @@
 #include "flowattr.h"
 #include "counters.bpf.h"
 #include "identity_map.bpf.h"
+#include "packet.bpf.h"
 
-#define ETH_HLEN 14
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define ETH_P_8021Q 0x8100
-#define ETH_P_8021AD 0x88A8
 #define FA_MAX_VLAN_TAGS 2
 
 #define IP_OFFSET 0x1FFF
@@ -161,9 +157,7 @@ static __always_inline int fa_load(struct __sk_buff *skb, __u32 off, void *to, _
 
 		if (data + off + len > data_end)
 			return FA_PARSE_NONLINEAR;
-		/* Word loads, not byte loads: the verifier allows unaligned packet
-		 * access wherever the CPU does (x86_64, arm64). */
-		__builtin_memcpy(to, __builtin_assume_aligned(data + off, 8), len);
+		fa_packet_copy(to, data + off, len);
 		return FA_PARSE_OK;
 	}
 	return bpf_skb_load_bytes(skb, off, to, len) ? FA_PARSE_ERROR : FA_PARSE_OK;
