@@ -132,7 +132,7 @@ testdata_lock="$top/docker/testdata.lock"
 {
 	grep '^#' "$testdata_lock"
 	grep -v '^#' "$testdata_lock" | awk 'NF == 4 { print $1 }' | while read -r pkg; do
-		echo "$pkg $(awk -v p="${pkg%%:*}" '!/^#/ && NF == 3 && $2 == p { print $3 }' "$top/docker/packages.lock")"
+		echo "$pkg $("$top/scripts/pinned-debs.sh" twin-version "$pkg")"
 	done | pool_files
 } >"$testdata_lock.new"
 mv "$testdata_lock.new" "$testdata_lock"

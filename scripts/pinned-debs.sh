@@ -13,6 +13,8 @@
 #        pinned-debs.sh testdata   the same fetch for docker/testdata.lock, each .deb then
 #                                  unpacked under $cache/testdata/<package>_<arch>/
 #        pinned-debs.sh check      name every pin of docker/*.lock the mirror no longer has
+#        pinned-debs.sh twin-version PKG
+#                                  the version docker/packages.lock pins for PKG[:ARCH]
 # FLOWATTR_CACHE (default ~/.cache/flowattr) holds the cache; FLOWATTR_DEBIAN_MIRROR
 # (default http://deb.debian.org) is the mirror root, the parent of debian/ and
 # debian-security/.
@@ -31,6 +33,13 @@ die() { echo "pinned-debs: $*" >&2; exit 1; }
 architectures=$(cat "$top/docker/packages.lock" "$top/docker/shell.lock" "$top/docker/host.lock" "$rootfs_lock" "$testdata_lock" |
 	awk '!/^#/ && NF >= 3 { for (i = 1; i <= 2; i++) if (split($i, a, ":") == 2 && a[2] ~ /^[a-z0-9]+$/) print a[2] }' |
 	sort -u | awk 'BEGIN { printf "amd64" } $1 != "amd64" { printf " %s", $1 }')
+
+# The version docker/packages.lock pins for package $1 (an ":arch" suffix dropped): the version
+# its test data in docker/testdata.lock must have, the same objects built for another
+# architecture. Empty when it pins none.
+twin_version() {
+	awk -v p="${1%%:*}" '!/^#/ && NF == 3 && $2 == p { print $3 }' "$top/docker/packages.lock"
+}
 
 # "package version sha256 path" of every .deb of lock $1 (default docker/rootfs.lock; path
 # below the mirror root).
@@ -226,7 +235,7 @@ cmd_check() {
 	done >>"$tmp/report"
 	# Test data follows its amd64 twin: the same objects, built for the other architecture.
 	locked_debs "$testdata_lock" | while read -r pkg ver sha path; do
-		twin=$(awk -v p="${pkg%%:*}" '!/^#/ && NF == 3 && $2 == p { print $3 }' "$top/docker/packages.lock")
+		twin=$(twin_version "$pkg")
 		[ "$twin" = "$ver" ] ||
 			echo "pinned-debs: docker/testdata.lock: $pkg $ver, but docker/packages.lock pins ${pkg%%:*} ${twin:-nowhere}: $refresh_hint"
 	done >>"$tmp/report"
@@ -244,5 +253,6 @@ fetch) cmd_fetch ;;
 repo) shift; cmd_repo "$@" ;;
 testdata) cmd_testdata ;;
 check) cmd_check ;;
-*) die "usage: pinned-debs.sh fetch | repo DIR | testdata | check" ;;
+twin-version) twin_version "${2:?usage: pinned-debs.sh twin-version PKG}" ;;
+*) die "usage: pinned-debs.sh fetch | repo DIR | testdata | check | twin-version PKG" ;;
 esac

@@ -94,4 +94,20 @@ TEST_F(PinnedTestdata, OtherBytesAreRefusedThePinnedOnesUnpackedOnce) {
     EXPECT_EQ(requests_.load(), 0) << "the cached .deb, already unpacked, needs nothing from the mirror";
 }
 
+// Test data is the same objects as a package the builder installs, built for another
+// architecture: its pin follows that package's version in docker/packages.lock, which
+// `pinned-debs.sh twin-version` reads for `check` and for `make lock-refresh`.
+TEST(PinnedTestdataTwin, EachPinIsAtItsTwinsVersion) {
+    const TestdataPin pin = first_pin();
+    ASSERT_FALSE(pin.package.empty()) << "docker/testdata.lock pins nothing";
+    ASSERT_NE(pin.package.find(':'), std::string::npos) << pin.package << ": test data names its architecture";
+    const auto twin =
+        flowattr::run_command({fa::test::source_dir() + "/scripts/pinned-debs.sh", "twin-version", pin.package});
+    ASSERT_TRUE(twin.ok()) << twin.err;
+    EXPECT_EQ(twin.out, pin.version + "\n");
+    const auto none = flowattr::run_command({fa::test::source_dir() + "/scripts/pinned-debs.sh", "twin-version", "no-such-package:arm64"});
+    ASSERT_TRUE(none.ok()) << none.err;
+    EXPECT_EQ(none.out, "");
+}
+
 }  // namespace
