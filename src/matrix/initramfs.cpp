@@ -1,6 +1,9 @@
 #include "matrix/initramfs.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -8,7 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -17,6 +19,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/subprocess.h"
+#include "common/unique_fd.h"
 #include "matrix/vm_suite.h"
 #include "verify/object_input.h"
 
@@ -142,31 +145,22 @@ std::uint32_t reproducible_mtime() {
     return std::uint32_t(v);
 }
 
-namespace {
-
-// The ELF header at the start of IN into EHDR: false unless it is a 64-bit little-endian ELF file.
-bool read_elf64_header(std::ifstream& in, unsigned char (&ehdr)[64]) {
-    if (!in || !in.read(reinterpret_cast<char*>(ehdr), sizeof ehdr)) return false;
-    return std::memcmp(ehdr, "\x7f" "ELF", 4) == 0 && ehdr[4] == 2 /* ELFCLASS64 */ && ehdr[5] == 1 /* LSB */;
-}
-
-}  // namespace
-
 ElfLinkage elf_linkage(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    unsigned char ehdr[64];
-    if (!read_elf64_header(in, ehdr)) return ElfLinkage::not_executable;
-    auto u16 = [&](int off) { return std::uint16_t(ehdr[off] | ehdr[off + 1] << 8); };
-    std::uint64_t phoff = 0;
-    for (int i = 7; i >= 0; i--) phoff = phoff << 8 | ehdr[32 + i];
-    std::uint16_t type = u16(16), phentsize = u16(54), phnum = u16(56);
-    if (type != 2 /* ET_EXEC */ && type != 3 /* ET_DYN: static-pie */) return ElfLinkage::not_executable;
-    for (std::uint16_t i = 0; i < phnum; i++) {
-        unsigned char ph[4];
-        in.seekg(std::streamoff(phoff + std::uint64_t(i) * phentsize));
-        if (!in.read(reinterpret_cast<char*>(ph), sizeof ph)) return ElfLinkage::not_executable;
-        std::uint32_t p_type = ph[0] | ph[1] << 8 | ph[2] << 16 | std::uint32_t(ph[3]) << 24;
-        if (p_type == 3 /* PT_INTERP */) return ElfLinkage::dynamic_exe;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return ElfLinkage::not_executable;
+    elf_version(EV_CURRENT);
+    std::unique_ptr<Elf, int (*)(Elf*)> elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr), elf_end);
+    GElf_Ehdr ehdr;
+    std::size_t count = 0;
+    // 64-bit little-endian executables only: what the guests run.
+    if (!elf || elf_kind(elf.get()) != ELF_K_ELF || gelf_getclass(elf.get()) != ELFCLASS64 ||
+        !gelf_getehdr(elf.get(), &ehdr) || ehdr.e_ident[EI_DATA] != ELFDATA2LSB ||
+        (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN /* static-pie */) || elf_getphdrnum(elf.get(), &count) != 0)
+        return ElfLinkage::not_executable;
+    for (std::size_t i = 0; i < count; i++) {
+        GElf_Phdr ph;
+        if (!gelf_getphdr(elf.get(), int(i), &ph)) return ElfLinkage::not_executable;
+        if (ph.p_type == PT_INTERP) return ElfLinkage::dynamic_exe;
     }
     return ElfLinkage::static_exe;
 }
