@@ -1,5 +1,6 @@
 #include "common/file.h"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,8 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "common/error.h"
@@ -18,12 +17,24 @@
 
 namespace flowattr {
 
+// read(2), not an ifstream: a stream reads a directory (or a failing device) as an empty
+// file without a word, where this names the file and the errno.
 std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("cannot open " + path, errno);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw Error("cannot open " + path, errno);
+    struct stat st {};
+    std::string data;
+    if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) data.reserve(std::size_t(st.st_size));
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n == 0) return data;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw Error("cannot read " + path, errno);
+        }
+        data.append(buf, std::size_t(n));
+    }
 }
 
 // The temporary name comes from mkstemp (random suffix, O_EXCL): a fixed name such as

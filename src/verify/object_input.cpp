@@ -39,6 +39,16 @@ std::size_t embedded_size(const std::string& b, std::size_t off) {
     return std::size_t(end);
 }
 
+// uname -m's name of the machine an ELF header at the start of BYTES is built for.
+std::string machine_of(const std::string& bytes) {
+    if (!elf_at(bytes, 0) || std::uint8_t(bytes[4]) != 2 || std::uint8_t(bytes[5]) != 1) return "";  // ELFCLASS64, LSB
+    switch (u16(bytes, 18)) {
+        case 62: return "x86_64";    // EM_X86_64
+        case 183: return "aarch64";  // EM_AARCH64
+    }
+    return "";
+}
+
 }  // namespace
 
 std::vector<InputObject> bpf_objects_in(const std::string& display, const std::string& bytes) {
@@ -73,8 +83,13 @@ std::vector<InputObject> bpf_objects_in(const std::string& display, const std::s
         found.push_back(InputObject{name, origin, std::move(blob)});
         pos += size;
     }
-    if (found.empty()) throw InputError(display + ": an ELF file for another machine (e_machine " +
-                                        std::to_string(u16(bytes, 18)) + ") that embeds no BPF object");
+    if (found.empty()) {
+        const std::string machine = machine_of(bytes);
+        throw InputError(display + ": " +
+                         (machine.empty() ? "an ELF file for e_machine " + std::to_string(u16(bytes, 18))
+                                          : "an " + machine + " ELF file") +
+                         ", not a BPF object, and it embeds none");
+    }
     if (found.size() > 1)
         for (std::size_t i = 0; i < found.size(); i++) found[i].name = name + "." + std::to_string(i + 1);
     return found;
@@ -88,16 +103,6 @@ std::string read_input(const std::string& path) {
     } catch (const Error& e) {
         throw InputError(e.what());
     }
-}
-
-// uname -m's name of the machine an ELF header at the start of BYTES is built for.
-std::string machine_of(const std::string& bytes) {
-    if (!elf_at(bytes, 0) || std::uint8_t(bytes[4]) != 2 || std::uint8_t(bytes[5]) != 1) return "";  // ELFCLASS64, LSB
-    switch (u16(bytes, 18)) {
-        case 62: return "x86_64";    // EM_X86_64
-        case 183: return "aarch64";  // EM_AARCH64
-    }
-    return "";
 }
 
 }  // namespace

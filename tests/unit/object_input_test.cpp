@@ -61,9 +61,21 @@ TEST(ObjectInput, BadInputNamesTheFileAndTheProblem) {
     std::string cut = message_for("cut.bpf.o", flow.substr(0, flow.size() / 2));
     EXPECT_EQ(cut.rfind("malformed BPF object: cut.bpf.o: ", 0), 0u) << cut;
     std::string host = "\x7f" "ELF" + std::string(200, '\0');
+    host[4] = 2;  // ELFCLASS64
+    host[5] = 1;  // little-endian
     host[18] = 62;
-    EXPECT_EQ(message_for("/bin/ls", host), "/bin/ls: an ELF file for another machine (e_machine 62) that embeds no BPF object");
+    EXPECT_EQ(message_for("/bin/ls", host), "/bin/ls: an x86_64 ELF file, not a BPF object, and it embeds none");
+    host[18] = 40;  // EM_ARM: no machine the matrix has
+    EXPECT_EQ(message_for("/bin/arm", host), "/bin/arm: an ELF file for e_machine 40, not a BPF object, and it embeds none");
     EXPECT_THROW(flowattr::verify::read_bpf_objects("/nonexistent/x.bpf.o"), InputError);
+    // A directory is not read as an empty file.
+    try {
+        flowattr::verify::read_bpf_objects(fa::test::build_dir());
+        ADD_FAILURE() << "a directory was accepted";
+    } catch (const InputError& e) {
+        EXPECT_EQ(std::string(e.what()).rfind("cannot read " + fa::test::build_dir() + ": Is a directory", 0), 0u)
+            << e.what();
+    }
 }
 
 // `flowattr check` reads through read_bpf_objects_for: an executable of the other architecture
