@@ -1,6 +1,7 @@
 #include "matrix/fetch_cli.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <iomanip>
 #include <optional>
 #include <set>
@@ -62,6 +63,15 @@ std::size_t name_width(const std::vector<KernelEntry>& entries) {
 
 std::string KernelSourceOptions::cache_root() const { return cache.empty() ? KernelCache::default_root() : cache; }
 
+std::vector<KernelEntry> KernelSourceOptions::load_kernels() const {
+    std::error_code ec;
+    if (!std::filesystem::exists(kernels, ec) && !ec)
+        throw KernelListError("no kernel list at " + kernels +
+                              ": give one with --kernels FILE or $FLOWATTR_KERNELS (the default is kernels.txt "
+                              "in the working directory, as in the source tree)");
+    return load_kernel_list(kernels);
+}
+
 void add_kernel_source_options(CLI::App& app, KernelSourceOptions& source, bool with_offline) {
     app.add_option("--kernels", source.kernels, "the kernel list")->type_name("FILE")->envname("FLOWATTR_KERNELS");
     app.add_option("--cache", source.cache, "the kernel cache (default $FLOWATTR_CACHE or ~/.cache/flowattr)")
@@ -78,7 +88,7 @@ int run_fetch_cli(const std::vector<std::string>& args, std::ostream& out, std::
     try {
         if (auto done = parse_args(args, true, a, out, err)) return *done;
         std::vector<KernelEntry> entries;
-        if (!select(load_kernel_list(a.source.kernels), a.names, entries, err)) return cli::kUsageExit;
+        if (!select(a.source.load_kernels(), a.names, entries, err)) return cli::kUsageExit;
 
         KernelCache cache(a.source.cache_root(), a.source.offline);
         const std::size_t w = name_width(entries);
@@ -125,7 +135,7 @@ int run_list_cli(const std::vector<std::string>& args, std::ostream& out, std::o
     CommonArgs a;
     try {
         if (auto done = parse_args(args, false, a, out, err)) return *done;
-        std::vector<KernelEntry> entries = load_kernel_list(a.source.kernels);
+        std::vector<KernelEntry> entries = a.source.load_kernels();
         KernelCache cache(a.source.cache_root(), true);
         const std::size_t w = name_width(entries);
         out << std::left << std::setw(int(w)) << "NAME" << "  " << std::setw(7) << "ARCH" << "  " << std::setw(10) << "VERSION"

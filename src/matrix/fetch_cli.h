@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "matrix/kernel_list.h"
+
 namespace flowattr::matrix {
 
 // Where a kmatrix command's kernels come from: the list, the cache, whether to download.
@@ -15,6 +17,9 @@ struct KernelSourceOptions {
     std::string cache;  // "" means $FLOWATTR_CACHE or ~/.cache/flowattr (cache_root())
     bool offline = false;
     std::string cache_root() const;
+    // The list at `kernels`; when it does not exist, the KernelListError says where a list
+    // comes from (a kmatrix run outside the source tree finds no ./kernels.txt).
+    std::vector<KernelEntry> load_kernels() const;
 };
 
 // --kernels, --cache and, WITH_OFFLINE, --offline: declared and worded once for every kmatrix

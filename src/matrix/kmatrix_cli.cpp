@@ -401,7 +401,7 @@ AccelChooser make_chooser(const Options& o, const std::function<void(const std::
 // after saying why.
 bool selected_kernels(const Options& o, std::vector<KernelEntry>& entries) {
     try {
-        entries = load_kernel_list(o.source.kernels);
+        entries = o.source.load_kernels();
     } catch (const Error& e) {
         std::cerr << "kmatrix: " << e.what() << "\n";
         return false;
@@ -792,7 +792,7 @@ int cmd_repro(const std::vector<std::string>& args) {
     if (auto done = parse_command(args, Verb::repro, "repro", o)) return *done;
     std::vector<KernelEntry> entries;
     try {
-        entries = load_kernel_list(o.source.kernels);
+        entries = o.source.load_kernels();
     } catch (const Error& e) {
         std::cerr << "kmatrix: " << e.what() << "\n";
         return kUsage;

@@ -42,6 +42,9 @@ TEST(KmatrixUsage, EveryCommandExitsTwoOnBadInput) {
         {{"run", "--bogus"}, "--bogus"},
         {{"run", "--kernels", kernels, "--only", "no-such-kernel"}, "no-such-kernel"},
         {{"run", "--kernels", "/nonexistent/kernels.txt"}, "/nonexistent/kernels.txt"},
+        // Outside the source tree there is no ./kernels.txt: the message says where a list comes from.
+        {{"list", "--kernels", "/nonexistent/kernels.txt"}, "no kernel list at /nonexistent/kernels.txt: give one with --kernels FILE or $FLOWATTR_KERNELS"},
+        {{"repro", "6.1", "--kernels", "/nonexistent/kernels.txt"}, "give one with --kernels FILE"},
         {{"repro", "--kernels", kernels}, "which kernel?"},
         {{"repro", "no-such-kernel", "--kernels", kernels}, "no kernel named 'no-such-kernel'"},
         {{"repro", "6.1", "--bogus"}, "--bogus"},
