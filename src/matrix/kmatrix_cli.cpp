@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -502,6 +503,8 @@ std::vector<CellResult> run_cells(const Options& o, const std::vector<KernelEntr
     ticker.join();
 
     info.end = wall_clock_now();
+    // The notes are clauses ("the KVM probe's verdict ..."); the reports print them as a sentence.
+    if (!accel_note.empty()) accel_note[0] = char(std::toupper(static_cast<unsigned char>(accel_note[0])));
     info.accel_note = accel_note;
     info.interrupted = g_cancel.load();
     return results;

@@ -18,7 +18,7 @@ enum class RunKind {
 
 struct RunInfo {
     double start = 0, end = 0;  // wall clock, seconds since the epoch
-    std::string accel_note;     // why this accelerator (e.g. the TCG fallback)
+    std::string accel_note;     // why this accelerator (e.g. the TCG fallback), a sentence
     bool interrupted = false;
     std::string kernels_file;
     RunKind kind = RunKind::suite;
