@@ -27,9 +27,18 @@ std::string first_line(const std::string& s, std::size_t max) {
     return l.size() > max ? l.substr(0, max - 3) + "..." : l;
 }
 
+// A kernel that checked everything it was given and reported no program of the row's object
+// was not given it: an executable goes only to its own architecture's kernels (kmatrix check
+// stages it so), and every other input that cannot be read stops the check (not a pass).
+bool object_not_given(const CellResult& cell, const CheckRow& row) {
+    if (!cell.ran_vm || cell.cls.outcome != Outcome::pass) return false;
+    return std::none_of(cell.suite.check.programs.begin(), cell.suite.check.programs.end(),
+                        [&](const ProgramCheck& p) { return p.object == row.object; });
+}
+
 bool failed(const CellResult& cell, const CheckRow& row) {
     const ProgramCheck* p = check_result(cell, row);
-    return p ? p->status == CheckStatus::fail : cell.ran_vm;
+    return p ? p->status == CheckStatus::fail : cell.ran_vm && !object_not_given(cell, row);
 }
 
 
@@ -52,7 +61,10 @@ const ProgramCheck* check_result(const CellResult& cell, const CheckRow& row) {
 
 std::string check_cell_label(const CellResult& cell, const CheckRow& row) {
     const ProgramCheck* p = check_result(cell, row);
-    if (!p) return cell.ran_vm && cell.cls.outcome == Outcome::pass ? "missing" : outcome_name(cell.cls.outcome);
+    if (!p) {
+        if (object_not_given(cell, row)) return "other-arch";
+        return cell.ran_vm && cell.cls.outcome == Outcome::pass ? "missing" : outcome_name(cell.cls.outcome);
+    }
     if (p->status == CheckStatus::fail) return p->diagnosis ? diagnose::cause_name(p->diagnosis->cause) : "fail";
     return diagnose::check_status_name(p->status);
 }
@@ -151,7 +163,10 @@ std::string check_grid_html(const std::vector<CellResult>& all_cells) {
             const ProgramCheck* p = check_result(c, r);
             std::string title = p && p->diagnosis ? p->diagnosis->message + "\n" + p->diagnosis->cause_text + "\nfix: " +
                                                         p->diagnosis->fix
-                                                  : p ? p->note : c.cls.reason;
+                                : p                      ? p->note
+                                : label == "other-arch" ? r.object + " is an executable built for another architecture than " +
+                                                              std::string(arch_name(c.arch)) + ": not checked on this kernel"
+                                                        : c.cls.reason;
             const char* bg = label == "pass" ? "#2e7d32" : label == "skip" ? "#9e9e9e" : failed(c, r) ? "#c62828" : "#757575";
             h << "<td class=\"s\" style=\"background:" << bg << "\" title=\"" << html_escape(title) << "\">"
               << html_escape(label) << "</td>";
@@ -267,6 +282,10 @@ int check_exit_code(const std::vector<CellResult>& cells, bool interrupted) {
         for (const auto& p : c.suite.check.programs)
             if (p.status == CheckStatus::fail) return 1;
     }
+    // A program a kernel was given and never reported is no pass either.
+    for (const auto& r : check_rows(cells))
+        for (const auto& c : cells)
+            if (check_cell_label(c, r) == "missing") return 1;
     return 0;
 }
 

@@ -22,7 +22,8 @@ std::vector<CheckRow> check_rows(const std::vector<CellResult>& cells);
 const diagnose::ProgramCheck* check_result(const CellResult& cell, const CheckRow& row);
 
 // What a grid cell shows: "pass", "skip", the failure class, or, where the kernel did not
-// report the program, the kernel's outcome ("unavailable", "boot-fail") or "missing".
+// report the program, the kernel's outcome ("unavailable", "boot-fail"), "other-arch" (an
+// executable of the other architecture, not given to this kernel) or "missing".
 std::string check_cell_label(const CellResult& cell, const CheckRow& row);
 
 std::string check_grid_text(const std::vector<CellResult>& cells);
@@ -38,7 +39,8 @@ std::string check_results_json(const std::vector<CellResult>& cells);
 std::string check_tally(const std::vector<CellResult>& cells);
 
 // 0 when every program passed or skipped on every kernel that ran; 1 when any program
-// failed, any kernel that should have run did not finish, or the run was interrupted.
+// failed or is missing, any kernel that should have run did not finish, or the run was
+// interrupted.
 int check_exit_code(const std::vector<CellResult>& cells, bool interrupted);
 
 // The lab's expected grid (tests/kernel/fixtures/expected.txt): '#' comments, a header line

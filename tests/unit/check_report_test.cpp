@@ -116,6 +116,31 @@ TEST(CheckGrid, LabelsAndExitCode) {
     EXPECT_EQ(check_exit_code({cells[1], boot}, false), 1);
 }
 
+// An executable reaches only its own architecture's kernels: a passing kernel that reported
+// nothing of an object was not given it ("other-arch", not a failure, said so on hover); a
+// program missing from an object the kernel did report is "missing", a failure.
+TEST(CheckGrid, AnObjectOfTheOtherArchitectureIsNotMissing) {
+    CellResult x86 = check_cell("6.12", {program("biotop", "start", CheckStatus::pass), program("tool", "a", CheckStatus::pass),
+                                         program("tool", "b", CheckStatus::pass)});
+    CellResult arm = check_cell("6.12-arm64", {program("tool", "a", CheckStatus::pass)});
+    arm.arch = flowattr::matrix::Arch::aarch64;
+    const std::vector<CellResult> cells = {x86, arm};
+    auto rows = check_rows(cells);
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(check_cell_label(arm, rows[0]), "other-arch");
+    EXPECT_EQ(check_cell_label(arm, rows[2]), "missing");
+    const std::string md = check_grid_markdown(cells);
+    EXPECT_NE(md.find("| biotop/start | `tc` | ✅ pass | other-arch |"), std::string::npos) << md;
+    EXPECT_NE(md.find("| tool/b | `tc` | ✅ pass | ❌ missing |"), std::string::npos) << md;
+    EXPECT_EQ(check_exit_code(cells, false), 1) << "a program the kernel was given and never reported";
+    CellResult arm_whole = check_cell("6.12-arm64", {program("tool", "a", CheckStatus::pass), program("tool", "b", CheckStatus::pass)});
+    arm_whole.arch = flowattr::matrix::Arch::aarch64;
+    EXPECT_EQ(check_exit_code({x86, arm_whole}, false), 0) << "biotop not given to the aarch64 kernel is no failure";
+    EXPECT_NE(check_grid_html(cells).find("title=\"biotop is an executable built for another architecture than aarch64: "
+                                          "not checked on this kernel\">other-arch<"),
+              std::string::npos);
+}
+
 TEST(CheckGrid, JsonDocumentMatchesOutputMd) {
     auto j = nlohmann::json::parse(check_results_json(two_kernels()));
     ASSERT_EQ(j["kernels"].size(), 3u);
