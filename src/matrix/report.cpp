@@ -436,14 +436,19 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
         h << "<span style=\"background:" << colour(s) << "\">" << s << "</span>";
     h << "</div>\n";
 
-    // Timeline: one bar per kernel, split into boot / setup / tests / shutdown.
+    // Timeline: one bar per kernel, split into boot / setup / tests / shutdown. What the guest
+    // does between /init and its first test (or its end: check and exec run no tests).
+    const char* after_init = info.kind == RunKind::check  ? "mounts, modules, the probe, flowattr check of every object"
+                             : info.kind == RunKind::exec ? "mounts, modules, the command"
+                                                          : "mounts, modules, the probe, flowattr load --check";
     double t0 = info.start, t1 = std::max(info.end, info.start + 1);
     for (const auto& c : cells)
         if (c.marks.exit > t1) t1 = c.marks.exit;
-    const int label_w = 110, bar_w = 640, row_h = 22;
+    // duration_w: room right of the longest bar for its "123.4 s".
+    const int label_w = 110, bar_w = 640, duration_w = 60, row_h = 22;
     int height = int(cells.size()) * row_h + 30;
     auto x_of = [&](double t) { return label_w + (t - t0) / (t1 - t0) * bar_w; };
-    h << "<h2>Timeline</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << label_w + bar_w + 20
+    h << "<h2>Timeline</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << label_w + bar_w + duration_w
       << "\" height=\"" << height << "\" font-size=\"12\">\n";
     int row = 0;
     for (const auto& c : cells) {
@@ -462,7 +467,7 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
         double end = c.marks.exit;
         auto upto = [&](double mark) { return mark > 0 ? mark : end; };
         std::vector<Seg> segs = {{c.marks.spawn, upto(c.marks.init), "#9e9e9e", "boot"}};
-        if (c.marks.init > 0) segs.push_back({c.marks.init, upto(c.marks.first_test), "#5c8fd6", "setup + load check"});
+        if (c.marks.init > 0) segs.push_back({c.marks.init, upto(c.marks.first_test), "#5c8fd6", after_init});
         if (c.marks.first_test > 0)
             segs.push_back({c.marks.first_test, upto(c.marks.done), colour(outcome_name(c.cls.outcome)), "tests"});
         if (c.marks.done > 0) segs.push_back({c.marks.done, end, "#cfd8dc", "shutdown"});
@@ -478,9 +483,10 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
     }
     h << "<text x=\"" << label_w << "\" y=\"" << height - 4 << "\">0 s</text><text x=\"" << label_w + bar_w - 40
       << "\" y=\"" << height - 4 << "\">" << fixed(t1 - t0) << " s</text>\n</svg>\n";
-    h << "<p>Grey: QEMU start → /init; blue: mounts, modules, <code>flowattr load --check</code>; coloured: tests "
-         "(by outcome); light: shutdown. Hover for durations, and on a kernel's name for its phases on the guest's "
-         "own clock (kernel boot, results channel, setup, probe and load check, tests).</p>\n</body></html>\n";
+    h << "<p>Grey: QEMU start → /init; blue: " << after_init
+      << (info.kind == RunKind::suite ? "; coloured: tests (by outcome)" : "")
+      << "; light: shutdown. Hover for durations, and on a kernel's name for its phases on the guest's own clock.</p>\n"
+         "</body></html>\n";
     return h.str();
 }
 

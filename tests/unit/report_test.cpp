@@ -176,6 +176,21 @@ TEST(Summary, HtmlIsSelfContainedWithGridLinksAndTimeline) {
     EXPECT_NE(fm::summary_html(cells, info, "../bench/results.svg").find("<a href=\"../bench/results.svg\">"), std::string::npos);
 }
 
+// The timeline's blue span is what the guest does between /init and its first test, which
+// differs by command; check and exec run no tests, so their captions name none.
+TEST(Summary, TimelineSaysWhatEachKindOfRunDoesAfterInit) {
+    auto cells = sample();
+    fm::RunInfo info{1000.0, 1010.0, "", false, "kernels.txt", fm::RunKind::suite, {}};
+    EXPECT_NE(fm::summary_html(cells, info).find("blue: mounts, modules, the probe, flowattr load --check; coloured: tests"),
+              std::string::npos);
+    info.kind = fm::RunKind::check;
+    const std::string check = fm::summary_html(cells, info);
+    EXPECT_NE(check.find("blue: mounts, modules, the probe, flowattr check of every object; light"), std::string::npos);
+    EXPECT_EQ(check.find("load --check"), std::string::npos);
+    info.kind = fm::RunKind::exec;
+    EXPECT_NE(fm::summary_html(cells, info).find("blue: mounts, modules, the command; light"), std::string::npos);
+}
+
 // Test names and LSM lists break at their separators, so the grid fits a laptop's width.
 TEST(Summary, HtmlLongNamesWrapAtTheirSeparators) {
     EXPECT_EQ(fm::html_breakable("Suite.Name/<x>", "./"), "Suite.<wbr>Name/<wbr>&lt;x&gt;");
