@@ -437,10 +437,13 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
     h << "</div>\n";
 
     // Timeline: one bar per kernel, split into boot / setup / tests / shutdown. What the guest
-    // does between /init and its first test (or its end: check and exec run no tests).
+    // does between /init and its first test (exec: its command; check: none, up to its end).
     const char* after_init = info.kind == RunKind::check  ? "mounts, modules, the probe, flowattr check of every object"
-                             : info.kind == RunKind::exec ? "mounts, modules, the command"
+                             : info.kind == RunKind::exec ? "mounts, modules"
                                                           : "mounts, modules, the probe, flowattr load --check";
+    const char* coloured = info.kind == RunKind::check  ? ""
+                           : info.kind == RunKind::exec ? "; coloured: the command (by outcome)"
+                                                        : "; coloured: tests (by outcome)";
     double t0 = info.start, t1 = std::max(info.end, info.start + 1);
     for (const auto& c : cells)
         if (c.marks.exit > t1) t1 = c.marks.exit;
@@ -484,7 +487,7 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
     h << "<text x=\"" << label_w << "\" y=\"" << height - 4 << "\">0 s</text><text x=\"" << label_w + bar_w - 40
       << "\" y=\"" << height - 4 << "\">" << fixed(t1 - t0) << " s</text>\n</svg>\n";
     h << "<p>Grey: QEMU start → /init; blue: " << after_init
-      << (info.kind == RunKind::suite ? "; coloured: tests (by outcome)" : "")
+      << coloured
       << "; light: shutdown. Hover for durations, and on a kernel's name for its phases on the guest's own clock.</p>\n"
          "</body></html>\n";
     return h.str();

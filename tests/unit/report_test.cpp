@@ -177,7 +177,7 @@ TEST(Summary, HtmlIsSelfContainedWithGridLinksAndTimeline) {
 }
 
 // The timeline's blue span is what the guest does between /init and its first test, which
-// differs by command; check and exec run no tests, so their captions name none.
+// differs by command: exec's coloured span is its command, check has none.
 TEST(Summary, TimelineSaysWhatEachKindOfRunDoesAfterInit) {
     auto cells = sample();
     fm::RunInfo info{1000.0, 1010.0, "", false, "kernels.txt", fm::RunKind::suite, {}};
@@ -188,7 +188,8 @@ TEST(Summary, TimelineSaysWhatEachKindOfRunDoesAfterInit) {
     EXPECT_NE(check.find("blue: mounts, modules, the probe, flowattr check of every object; light"), std::string::npos);
     EXPECT_EQ(check.find("load --check"), std::string::npos);
     info.kind = fm::RunKind::exec;
-    EXPECT_NE(fm::summary_html(cells, info).find("blue: mounts, modules, the command; light"), std::string::npos);
+    EXPECT_NE(fm::summary_html(cells, info).find("blue: mounts, modules; coloured: the command (by outcome); light"),
+              std::string::npos);
 }
 
 // Test names and LSM lists break at their separators, so the grid fits a laptop's width.
