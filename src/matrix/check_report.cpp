@@ -27,21 +27,6 @@ std::string first_line(const std::string& s, std::size_t max) {
     return l.size() > max ? l.substr(0, max - 3) + "..." : l;
 }
 
-// A kernel that checked everything it was given and reported no program of the row's object
-// was not given it: an executable goes only to its own architecture's kernels (kmatrix check
-// stages it so), and every other input that cannot be read stops the check (not a pass).
-bool object_not_given(const CellResult& cell, const CheckRow& row) {
-    if (!cell.ran_vm || cell.cls.outcome != Outcome::pass) return false;
-    return std::none_of(cell.suite.check.programs.begin(), cell.suite.check.programs.end(),
-                        [&](const ProgramCheck& p) { return p.object == row.object; });
-}
-
-bool failed(const CellResult& cell, const CheckRow& row) {
-    const ProgramCheck* p = check_result(cell, row);
-    return p ? p->status == CheckStatus::fail : cell.ran_vm && !object_not_given(cell, row);
-}
-
-
 }  // namespace
 
 std::vector<CheckRow> check_rows(const std::vector<CellResult>& cells) {
@@ -59,15 +44,54 @@ const ProgramCheck* check_result(const CellResult& cell, const CheckRow& row) {
     return nullptr;
 }
 
-std::string check_cell_label(const CellResult& cell, const CheckRow& row) {
-    const ProgramCheck* p = check_result(cell, row);
-    if (!p) {
-        if (object_not_given(cell, row)) return "other-arch";
-        return cell.ran_vm && cell.cls.outcome == Outcome::pass ? "missing" : outcome_name(cell.cls.outcome);
+CheckGridCell grid_cell(const CellResult& cell, const CheckRow& row) {
+    CheckGridCell g;
+    g.outcome = cell.cls.outcome;
+    if ((g.result = check_result(cell, row))) {
+        g.state = CheckGridCell::State::result;
+    } else if (!cell.ran_vm) {
+        g.state = CheckGridCell::State::not_run;
+    } else if (cell.cls.outcome != Outcome::pass) {
+        g.state = CheckGridCell::State::vm_ended;
+    } else {
+        // A kernel that checked everything it was given and reported no program of the row's
+        // object was not given it: an executable goes only to its own architecture's kernels
+        // (kmatrix check stages it so), and any other input that cannot be read stops the
+        // check (no pass).
+        const auto& programs = cell.suite.check.programs;
+        const bool object_reported =
+            std::any_of(programs.begin(), programs.end(), [&](const ProgramCheck& p) { return p.object == row.object; });
+        g.state = object_reported ? CheckGridCell::State::missing : CheckGridCell::State::not_given;
     }
-    if (p->status == CheckStatus::fail) return p->diagnosis ? diagnose::cause_name(p->diagnosis->cause) : "fail";
-    return diagnose::check_status_name(p->status);
+    return g;
 }
+
+bool CheckGridCell::failed() const {
+    switch (state) {
+        case State::result: return result->status == CheckStatus::fail;
+        case State::vm_ended:
+        case State::missing: return true;
+        case State::not_run:
+        case State::not_given: return false;
+    }
+    return false;
+}
+
+std::string CheckGridCell::label() const {
+    switch (state) {
+        case State::result:
+            if (result->status == CheckStatus::fail)
+                return result->diagnosis ? diagnose::cause_name(result->diagnosis->cause) : "fail";
+            return diagnose::check_status_name(result->status);
+        case State::not_given: return "other-arch";
+        case State::missing: return "missing";
+        case State::vm_ended:
+        case State::not_run: return outcome_name(outcome);
+    }
+    return {};
+}
+
+std::string check_cell_label(const CellResult& cell, const CheckRow& row) { return grid_cell(cell, row).label(); }
 
 namespace {
 
@@ -139,8 +163,9 @@ std::string check_grid_markdown(const std::vector<CellResult>& all_cells) {
     for (const auto& r : rows) {
         md << "| " << markdown_cell(row_name(r)) << " | `" << markdown_cell(r.section) << "` |";
         for (const auto& c : cells) {
-            std::string label = check_cell_label(c, r);
-            md << " " << (label == "pass" ? "✅ " : failed(c, r) ? "❌ " : "") << markdown_cell(label) << " |";
+            const CheckGridCell g = grid_cell(c, r);
+            const bool passed = g.state == CheckGridCell::State::result && g.result->status == CheckStatus::pass;
+            md << " " << (passed ? "✅ " : g.failed() ? "❌ " : "") << markdown_cell(g.label()) << " |";
         }
         md << "\n";
     }
@@ -159,17 +184,21 @@ std::string check_grid_html(const std::vector<CellResult>& all_cells) {
     for (const auto& r : rows) {
         h << "<tr><td>" << html_breakable(row_name(r), "/_") << "</td><td><code>" << html_breakable(r.section, "/_") << "</code></td>";
         for (const auto& c : cells) {
-            std::string label = check_cell_label(c, r);
-            const ProgramCheck* p = check_result(c, r);
-            std::string title = p && p->diagnosis ? p->diagnosis->message + "\n" + p->diagnosis->cause_text + "\nfix: " +
-                                                        p->diagnosis->fix
-                                : p                      ? p->note
-                                : label == "other-arch" ? r.object + " is an executable built for another architecture than " +
-                                                              std::string(arch_name(c.arch)) + ": not checked on this kernel"
-                                                        : c.cls.reason;
-            const char* bg = label == "pass" ? "#2e7d32" : label == "skip" ? "#9e9e9e" : failed(c, r) ? "#c62828" : "#757575";
+            const CheckGridCell g = grid_cell(c, r);
+            const ProgramCheck* p = g.result;
+            const std::string title =
+                p && p->diagnosis ? p->diagnosis->message + "\n" + p->diagnosis->cause_text + "\nfix: " + p->diagnosis->fix
+                : p               ? p->note
+                : g.state == CheckGridCell::State::not_given
+                    ? r.object + " is an executable built for another architecture than " + arch_name(c.arch) +
+                          ": not checked on this kernel"
+                    : c.cls.reason;
+            const char* bg = p && p->status == CheckStatus::pass   ? "#2e7d32"
+                             : p && p->status == CheckStatus::skip ? "#9e9e9e"
+                             : g.failed()                          ? "#c62828"
+                                                                   : "#757575";
             h << "<td class=\"s\" style=\"background:" << bg << "\" title=\"" << html_escape(title) << "\">"
-              << html_escape(label) << "</td>";
+              << html_escape(g.label()) << "</td>";
         }
         h << "</tr>\n";
     }
@@ -285,7 +314,7 @@ int check_exit_code(const std::vector<CellResult>& cells, bool interrupted) {
     // A program a kernel was given and never reported is no pass either.
     for (const auto& r : check_rows(cells))
         for (const auto& c : cells)
-            if (check_cell_label(c, r) == "missing") return 1;
+            if (grid_cell(c, r).state == CheckGridCell::State::missing) return 1;
     return 0;
 }
 

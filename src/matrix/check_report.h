@@ -21,9 +21,25 @@ std::vector<CheckRow> check_rows(const std::vector<CellResult>& cells);
 // The program's result on that kernel; nullptr when the kernel did not report it.
 const diagnose::ProgramCheck* check_result(const CellResult& cell, const CheckRow& row);
 
-// What a grid cell shows: "pass", "skip", the failure class, or, where the kernel did not
-// report the program, the kernel's outcome ("unavailable", "boot-fail"), "other-arch" (an
-// executable of the other architecture, not given to this kernel) or "missing".
+// A grid cell: the program's result on that kernel, or why there is none.
+struct CheckGridCell {
+    enum class State {
+        result,     // the kernel reported the program
+        not_run,    // no VM ran (unavailable, unsupported, left out)
+        vm_ended,   // the VM ran and did not finish (boot-fail, timeout, ...)
+        not_given,  // an executable of the other architecture: the kernel was not given it
+        missing,    // the kernel was given the object and never reported this program
+    };
+    State state = State::not_run;
+    const diagnose::ProgramCheck* result = nullptr;  // State::result
+    Outcome outcome = Outcome::pass;                 // the kernel's
+    // A failing result, a VM that ended early, a missing program: red, exit 1.
+    bool failed() const;
+    // What the grids show: "pass", "skip", the failure class, "other-arch", "missing", or the
+    // kernel's outcome ("unavailable", "boot-fail").
+    std::string label() const;
+};
+CheckGridCell grid_cell(const CellResult& cell, const CheckRow& row);
 std::string check_cell_label(const CellResult& cell, const CheckRow& row);
 
 std::string check_grid_text(const std::vector<CellResult>& cells);

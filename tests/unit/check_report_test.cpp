@@ -127,6 +127,12 @@ TEST(CheckGrid, AnObjectOfTheOtherArchitectureIsNotMissing) {
     const std::vector<CellResult> cells = {x86, arm};
     auto rows = check_rows(cells);
     ASSERT_EQ(rows.size(), 3u);
+    using State = flowattr::matrix::CheckGridCell::State;
+    EXPECT_EQ(grid_cell(arm, rows[0]).state, State::not_given);
+    EXPECT_FALSE(grid_cell(arm, rows[0]).failed());
+    EXPECT_EQ(grid_cell(arm, rows[2]).state, State::missing);
+    EXPECT_TRUE(grid_cell(arm, rows[2]).failed());
+    EXPECT_EQ(grid_cell(arm, rows[1]).state, State::result);
     EXPECT_EQ(check_cell_label(arm, rows[0]), "other-arch");
     EXPECT_EQ(check_cell_label(arm, rows[2]), "missing");
     const std::string md = check_grid_markdown(cells);
