@@ -111,8 +111,7 @@ int run_check(const CheckCommandOptions& o, const ObjectReader& read_objects, st
         return 1;
     }
     if (auto twice = repeated_path(o.objects)) {
-        err << "flowattr check: " << o.objects[twice->again] << ": the same file as " << o.objects[twice->first]
-            << ", given twice\n";
+        err << "flowattr check: " << twice->message(o.objects) << "\n";
         return 2;
     }
     std::vector<FileObject> objects;

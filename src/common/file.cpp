@@ -100,6 +100,10 @@ std::vector<std::vector<std::string>> absolute_parts(const std::vector<std::stri
 
 }  // namespace
 
+std::string RepeatedPath::message(const std::vector<std::string>& paths) const {
+    return paths[again] + ": the same file as " + paths[first] + ", given twice";
+}
+
 std::optional<RepeatedPath> repeated_path(const std::vector<std::string>& paths) {
     const auto parts = absolute_parts(paths);
     for (std::size_t again = 1; again < parts.size(); again++)

@@ -24,6 +24,8 @@ std::vector<std::string> distinguishing_dirs(const std::vector<std::string>& pat
 struct RepeatedPath {
     std::size_t first;
     std::size_t again;
+    // "PATHS[again]: the same file as PATHS[first], given twice": what both commands say.
+    std::string message(const std::vector<std::string>& paths) const;
 };
 std::optional<RepeatedPath> repeated_path(const std::vector<std::string>& paths);
 

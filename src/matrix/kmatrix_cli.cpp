@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -580,14 +580,13 @@ bool stage_objects(const char* who, const Options& o, const std::vector<std::str
     object_count = 0;
     std::set<Arch> arches, staged;
     for (const KernelEntry& e : entries) arches.insert(e.arch);
+    if (auto twice = repeated_path(paths)) {
+        std::cerr << who << ": " << twice->message(paths) << "\n";
+        return false;
+    }
     // Staged under the directories that tell same-named files apart, so that the guest's
     // `flowattr check` names their objects as it would on the host ("x86/probe").
     const std::vector<std::string> subdirs = distinguishing_dirs(paths);
-    if (auto twice = repeated_path(paths)) {
-        std::cerr << who << ": " << paths[twice->again] << ": the same file as " << paths[twice->first]
-                  << ", given twice\n";
-        return false;
-    }
     for (std::size_t i = 0; i < paths.size(); i++) {
         try {
             object_count += verify::read_bpf_objects(paths[i]).size();
