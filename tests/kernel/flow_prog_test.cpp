@@ -1177,8 +1177,10 @@ protected:
         // From the probe /init ran (or this process ran once): searching the kernel's 5 MB of
         // BTF for the hook's name here took most of this test's second under TCG.
         const flowattr::agent::KernelFeatures& features = fa::test::kernel_features();
-        if (err != 0 && !features.has("prog.lsm"))
-            GTEST_SKIP() << "kernel built without BPF LSM: " << features.find("prog.lsm")->detail;
+        if (err != 0 && !features.has("prog.lsm")) {
+            const auto* probed = features.find("prog.lsm");
+            GTEST_SKIP() << "kernel built without BPF LSM: " << (probed ? probed->detail : "prog.lsm not probed");
+        }
         ASSERT_EQ(err, 0) << "fa_socket_post_create does not load: " << std::strerror(-err);
     }
 };
