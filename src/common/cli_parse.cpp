@@ -34,13 +34,17 @@ class HelpFormatter : public CLI::Formatter {
 public:
     std::string make_option_opts(const CLI::Option* opt) const override {
         std::string opts = CLI::Formatter::make_option_opts(opt);
-        // The exclusions are the last thing CLI11 writes there.
-        const std::size_t excludes = opts.find(" " + get_label("Excludes") + ":");
-        if (excludes != std::string::npos) opts.resize(excludes);
+        // What an option needs and excludes are the last things CLI11 writes there; the
+        // description says them in words.
+        for (const char* label : {"Needs", "Excludes"}) {
+            const std::size_t at = opts.find(" " + get_label(label) + ":");
+            if (at != std::string::npos) opts.resize(at);
+        }
         return opts;
     }
     std::string make_option_desc(const CLI::Option* opt) const override {
         std::string desc = opt->get_description();
+        for (const CLI::Option* other : opt->get_needs()) desc += "; with " + other->get_name() + " only";
         const char* sep = "; not with ";
         for (const CLI::Option* other : opt->get_excludes()) {
             desc += sep + other->get_name();
