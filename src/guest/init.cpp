@@ -661,7 +661,9 @@ void run_plan(const GuestPlan& plan, double started, ResultsChannel& out) {
 // busybox's cttyhack finds it): /dev/console itself cannot be a controlling terminal, and
 // without one Ctrl-C would not reach the shell's children.
 void interactive_shell() {
-    say("kmatrix: interactive shell; binaries in /bin, modules loaded, bpffs at /sys/fs/bpf. Exit to power off.\n");
+    say(std::string("kmatrix: interactive shell; binaries in /bin") +
+        (::access(kGuestExecDir, F_OK) == 0 ? ", your --file ones in /exec" : "") +
+        ", modules loaded, bpffs at /sys/fs/bpf. Exit to power off.\n");
     std::string active = trimmed(file_or_empty("/sys/class/tty/console/active"));
     std::string tty = active.substr(active.rfind(' ') == std::string::npos ? 0 : active.rfind(' ') + 1);
     std::string dev = tty.empty() ? "/dev/console" : "/dev/" + tty;

@@ -145,24 +145,93 @@ std::uint32_t reproducible_mtime() {
     return std::uint32_t(v);
 }
 
-ElfLinkage elf_linkage(const std::string& path) {
+namespace {
+
+// A 64-bit little-endian executable's (what the guests run) program headers as far as the
+// guest cares: whether it has a PT_INTERP, and the loader it names there.
+struct ExecutableInterp {
+    bool dynamic = false;
+    std::string interpreter;  // "" when there is none, or its bytes lie outside the file
+};
+
+std::optional<ExecutableInterp> read_interp(const std::string& path) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return ElfLinkage::not_executable;
+    if (!fd) return std::nullopt;
     elf_version(EV_CURRENT);
     std::unique_ptr<Elf, int (*)(Elf*)> elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr), elf_end);
     GElf_Ehdr ehdr;
     std::size_t count = 0;
-    // 64-bit little-endian executables only: what the guests run.
     if (!elf || elf_kind(elf.get()) != ELF_K_ELF || gelf_getclass(elf.get()) != ELFCLASS64 ||
         !gelf_getehdr(elf.get(), &ehdr) || ehdr.e_ident[EI_DATA] != ELFDATA2LSB ||
         (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN /* static-pie */) || elf_getphdrnum(elf.get(), &count) != 0)
-        return ElfLinkage::not_executable;
+        return std::nullopt;
     for (std::size_t i = 0; i < count; i++) {
         GElf_Phdr ph;
-        if (!gelf_getphdr(elf.get(), int(i), &ph)) return ElfLinkage::not_executable;
-        if (ph.p_type == PT_INTERP) return ElfLinkage::dynamic_exe;
+        if (!gelf_getphdr(elf.get(), int(i), &ph)) return std::nullopt;
+        if (ph.p_type != PT_INTERP) continue;
+        ExecutableInterp r{true, ""};
+        std::size_t size = 0;
+        const char* raw = elf_rawfile(elf.get(), &size);
+        if (raw && ph.p_offset <= size && ph.p_filesz <= size - ph.p_offset) {
+            r.interpreter.assign(raw + ph.p_offset, ph.p_filesz);
+            r.interpreter.resize(std::strlen(r.interpreter.c_str()));
+        }
+        return r;
     }
-    return ElfLinkage::static_exe;
+    return ExecutableInterp{};
+}
+
+}  // namespace
+
+ElfLinkage elf_linkage(const std::string& path) {
+    std::optional<ExecutableInterp> exe = read_interp(path);
+    if (!exe) return ElfLinkage::not_executable;
+    return exe->dynamic ? ElfLinkage::dynamic_exe : ElfLinkage::static_exe;
+}
+
+std::vector<std::string> shared_library_closure(const std::string& exe) {
+    const std::optional<ExecutableInterp> headers = read_interp(exe);
+    if (!headers || !headers->dynamic) throw Error(exe + " is not a dynamically linked executable");
+    const std::string& interp = headers->interpreter;
+    const std::optional<Arch> arch = elf_arch(exe);
+    if (arch != host_arch())
+        throw Error(exe + " is a dynamically linked " + (arch ? arch_name(*arch) : "foreign") + " executable: this " +
+                    arch_name(host_arch()) + " machine cannot list its shared libraries; link it statically (-static)");
+    // The loader is run, so it must be the system's own, not one the file names elsewhere.
+    struct stat st;
+    if ((interp.rfind("/lib", 0) != 0 && interp.rfind("/usr/lib", 0) != 0) || ::stat(interp.c_str(), &st) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_uid != 0)
+        throw Error(exe + " names the loader '" + interp + "', which is not this machine's");
+    // The loader's own trace mode (what ldd runs): DT_NEEDED, RUNPATH and ld.so.cache are its
+    // rules; it maps the libraries without running any of their code, and names a missing one
+    // "not found". Without the caller's LD_LIBRARY_PATH and LD_PRELOAD, which the guest has not.
+    RunOptions trace;
+    trace.env = {"LD_TRACE_LOADED_OBJECTS=1", "LD_LIBRARY_PATH=", "LD_PRELOAD="};
+    RunResult r = run_command({interp, exe}, trace);
+    std::vector<std::string> files{interp};
+    std::vector<std::string> missing;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+        line.erase(0, line.find_first_not_of(" \t"));
+        const std::size_t arrow = line.find(" => ");
+        std::string path = arrow == std::string::npos ? line : line.substr(arrow + 4);
+        if (path.rfind("not found", 0) == 0) {
+            missing.push_back(line.substr(0, arrow));
+            continue;
+        }
+        path = path.substr(0, path.find(" (0x"));
+        // The vDSO ("linux-vdso.so.1 (0x...)") is the kernel's, not a file.
+        if (path.empty() || path.front() != '/' || path == interp) continue;
+        files.push_back(path);
+    }
+    if (!missing.empty()) {
+        std::string names;
+        for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+        throw Error(exe + " needs shared libraries this machine does not have: " + names);
+    }
+    if (!r.ok() || files.size() == 1)
+        throw Error("listing " + exe + "'s shared libraries: " + interp + " " + r.status_text() + ": " + r.err);
+    return files;
 }
 
 std::optional<Arch> elf_arch(const std::string& path) { return parse_arch(verify::elf_machine(path)); }

@@ -131,6 +131,16 @@ std::string outcome_exit_codes() {
     return text;
 }
 
+// exec's and repro --shell's --file: what /exec, first on the guest's PATH, holds.
+CLI::Option* add_file_option(CLI::App& a, Options& o) {
+    return a.add_option("--file", o.files,
+                        "bring this file along as /exec/<its name> (repeatable): a script for busybox sh or a .bpf.o "
+                        "to every kernel; an executable to its own architecture's kernels (an x86_64 and an aarch64 "
+                        "build may share a name), a dynamically linked one with this machine's loader and libraries")
+        ->type_name("PATH")
+        ->default_str("");
+}
+
 // The options of every command that boots kernels, then each command's own; the help of
 // `kmatrix VERB --help` is generated from these definitions.
 std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Options& o) {
@@ -192,6 +202,7 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
                                        "Ctrl-A x quits QEMU");
         a.add_flag("--keep", o.keep, "keep initramfs and logs in OUT/repro/NAME (default: a temporary directory)");
         a.add_option("--test", o.test, "run this test of the suite after the load check")->type_name("NAME");
+        add_file_option(a, o)->needs("--shell");
         a.add_option("--object", o.object, "instead: `flowattr check` of this BPF object (or executable embedding "
                                            "objects), each program's class, cause, fix and full verifier log")
             ->type_name("PATH")
@@ -230,11 +241,7 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
                  "difference is printed. Exit: 0 the grid matches, 1 it differs, 2 bad input.");
         break;
     case Verb::exec:
-        a.add_option("--file", o.files, "bring this file along as /exec/<its name> (repeatable): a static binary, "
-                                        "a script for busybox sh, a .bpf.o; a dynamically linked executable is "
-                                        "refused (no libc in the guest)")
-            ->type_name("PATH")
-            ->default_str("");
+        add_file_option(a, o);
         a.add_option_function<double>(
              "--timeout", [&o](double s) { o.command_timeout_s = int(s + 0.5); },
              "the command's limit (default: the per-test limit, 120 under TCG)")
@@ -659,31 +666,64 @@ int cmd_check(const std::vector<std::string>& args) {
     return check_exit_code(results, info.interrupted);
 }
 
-// Puts each --file at /exec/<its name> and the argv at kGuestExecArgv. Refuses, before any
-// VM boots, a file that is missing, two files with one name, and a dynamically linked
-// executable (the guest has no libc: it would fail there with a baffling "not found").
-bool stage_exec(const Options& o, RunSettings& settings) {
+// Puts each --file at /exec/<its name>. An executable goes to its own architecture's kernels
+// only (the other's could not run it), so an x86_64 and an aarch64 build may share a name; a
+// script or a .bpf.o goes to every kernel. A dynamically linked executable brings this
+// machine's loader and shared libraries along at their own paths (shared_library_closure).
+// Both said on stderr. Refuses, before any VM boots, a file that is missing, two files that
+// would be one /exec/<name>, and a dynamic executable whose libraries cannot come along
+// (another architecture's, one this machine lacks): it would fail with a baffling "not found".
+bool stage_files(const std::string& who, const Options& o, RunSettings& settings) {
+    struct Brought {
+        std::string path;
+        std::optional<Arch> arch;  // nullopt: not an executable, for every kernel
+    };
     bool ok = true;
-    std::map<std::string, std::string> by_name;
+    std::map<std::string, std::vector<Brought>> by_name;
+    std::map<Arch, std::map<std::string, std::string>> libraries;  // archive path -> host path
     for (const auto& path : o.files) {
         struct stat st;
-        std::string base = path.substr(path.rfind('/') + 1);
+        const std::string base = path.substr(path.rfind('/') + 1);
         if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-            std::cerr << "kmatrix exec: --file " << path << ": not a readable regular file\n";
+            std::cerr << who << ": --file " << path << ": not a readable regular file\n";
             ok = false;
-        } else if (elf_linkage(path) == ElfLinkage::dynamic_exe) {
-            std::cerr << "kmatrix exec: --file " << path
-                      << " is dynamically linked; the guest has no shared libraries: link it statically (-static)\n";
+            continue;
+        }
+        const ElfLinkage linkage = elf_linkage(path);
+        const std::optional<Arch> arch = linkage == ElfLinkage::not_executable ? std::nullopt : elf_arch(path);
+        auto& named = by_name[base];
+        auto clash = std::find_if(named.begin(), named.end(),
+                                  [&](const Brought& b) { return !b.arch || !arch || *b.arch == *arch; });
+        if (clash != named.end()) {
+            std::cerr << who << ": --file " << path << " and " << clash->path << " would both be /exec/" << base << "\n";
             ok = false;
-        } else if (!by_name.emplace(base, path).second) {
-            std::cerr << "kmatrix exec: --file " << path << " and " << by_name[base] << " would both be /exec/" << base
-                      << "\n";
+            continue;
+        }
+        named.push_back({path, arch});
+        if (linkage != ElfLinkage::dynamic_exe) continue;
+        try {
+            const std::vector<std::string> closure = shared_library_closure(path);
+            for (const auto& lib : closure) libraries[*arch][lib.substr(1)] = lib;
+            std::cerr << who << ": " << path << " is dynamically linked: bringing this machine's " << closure.front()
+                      << " and " << closure.size() - 1 << " shared librar" << (closure.size() == 2 ? "y" : "ies")
+                      << " along\n";
+        } catch (const Error& e) {
+            std::cerr << who << ": --file " << e.what() << "\n";
             ok = false;
         }
     }
+    if (!ok) return false;
     for (auto& [arch, binaries] : settings.binaries) {
-        for (const auto& [base, path] : by_name) binaries.extra_files[std::string(kGuestExecDir + 1) + "/" + base] = path;
-        binaries.generated_files[kGuestExecArgv + 1] = json_text(nlohmann::json(o.command)) + "\n";
+        for (const auto& [base, named] : by_name) {
+            auto it = std::find_if(named.begin(), named.end(), [&](const Brought& b) { return !b.arch || *b.arch == arch; });
+            if (it != named.end()) {
+                binaries.extra_files[std::string(kGuestExecDir + 1) + "/" + base] = it->path;
+            } else {
+                std::cerr << who << ": no " << arch_name(arch) << " build of " << base << " given: the " << arch_name(arch)
+                          << " kernels have no /exec/" << base << "\n";
+            }
+        }
+        binaries.extra_files.insert(libraries[arch].begin(), libraries[arch].end());
     }
     return ok;
 }
@@ -700,7 +740,9 @@ int cmd_exec(const std::vector<std::string>& args) {
     if (!selected_kernels(o, entries)) return kUsage;
     SetupErrors setup_errors;
     RunSettings settings = base_settings(o, entries, setup_errors);
-    if (!stage_exec(o, settings)) return kUsage;
+    if (!stage_files("kmatrix exec", o, settings)) return kUsage;
+    for (auto& [arch, binaries] : settings.binaries)
+        binaries.generated_files[kGuestExecArgv + 1] = json_text(nlohmann::json(o.command)) + "\n";
     settings.plan.mode = GuestMode::exec;
     settings.command_timeout_s = o.command_timeout_s;
     RunInfo info;
@@ -837,6 +879,7 @@ int cmd_repro(const std::vector<std::string>& args) {
         settings.plan.mode = o.shell ? GuestMode::check_then_shell : GuestMode::check;
         settings.plan.check_log_limit = 8 << 20;  // the full log, within reason for a serial port
     }
+    if (!stage_files("kmatrix repro", o, settings)) return kUsage;
     settings.plan.test_filter = o.test.empty() ? "*" : o.test;
     settings.plan.full_verifier_log = true;
 
@@ -863,9 +906,12 @@ int cmd_repro(const std::vector<std::string>& args) {
         std::cerr << "[" << entry.name << "] " << s << "\n";
     });
     std::string recorded = recorded_initramfs_sha(o.out, entry.name);
+    const bool brought = !o.files.empty() || !o.object.empty();
     std::cerr << "initramfs: sha256 " << r.initramfs_sha256
-              << (recorded.empty() ? "" : recorded == r.initramfs_sha256 ? " (same bytes as the last run)"
-                                                                         : " (differs from the last run: " + recorded + ")")
+              << (recorded.empty()                        ? ""
+                  : recorded == r.initramfs_sha256 ? " (same bytes as the last run)"
+                                                   : " (differs from the last run: " + recorded +
+                                                         (brought ? "; this one holds the files you brought)" : ")"))
               << "\ncmdline:   " << r.cmdline << "\naccel:     " << r.accel << "\n";
 
     const auto& ck = r.suite.check;

@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,65 @@ TEST_F(KmatrixExec, ExitAndOutputPerKernelWithTheArgvExact) {
     EXPECT_NE(flowattr::read_file(dir_->path() + "/out/6.1/junit.xml").find("failures=\"0\""), std::string::npos);
 }
 
+// Debian's own dynamically linked tools, nobody here wrote them, brought along with this
+// machine's loader and libraries: libbpf-tools' tcpconnect traces busybox nc's connection in
+// every kernel, and bpftool shows the kprobes it attached.
+TEST_F(KmatrixExec, DynamicallyLinkedDebianToolsRunWithTheHostsLibraries) {
+    for (const char* tool : {"/usr/sbin/tcpconnect", "/usr/sbin/bpftool"})
+        if (::access(tool, X_OK) != 0) GTEST_SKIP() << tool << " is not installed (libbpf-tools, bpftool: make deps)";
+    std::string script = dir_->path() + "/trace-nc";
+    flowattr::write_file_atomic(script,
+                                "bpftool version | head -1\n"
+                                "tcpconnect > /tmp/tcpconnect.out 2>&1 & traced=$!\n"
+                                "i=0; until bpftool perf show | grep -q tcp_v4_connect; do\n"
+                                "  i=$((i+1)); [ $i -lt 600 ] || { echo not attached; cat /tmp/tcpconnect.out; exit 1; }; sleep 0.1\n"
+                                "done\n"
+                                "nc -l -p 8080 > /dev/null &\n"
+                                "sleep 0.3; echo hi | nc 127.0.0.1 8080; sleep 0.5\n"
+                                "kill -INT $traced; wait $traced; echo \"tcpconnect exit $?\"\n"
+                                "cat /tmp/tcpconnect.out\n");
+    auto r = exec("6.1,5.10", {"--file", "/usr/sbin/tcpconnect", "--file", "/usr/sbin/bpftool", "--file", script},
+                  {"sh", "trace-nc"});
+    auto doc = nlohmann::json::parse(flowattr::read_file(dir_->path() + "/exec.json"));
+    if (!all_ran(doc)) GTEST_SKIP() << "6.1 or 5.10 unavailable here: " << doc.dump();
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.err.find("kmatrix exec: /usr/sbin/tcpconnect is dynamically linked: bringing this machine's /lib"),
+              std::string::npos)
+        << r.err;
+    for (const char* name : {"6.1", "5.10"}) {
+        const std::string out = kernel(doc, name)["output"];
+        EXPECT_EQ(out.rfind("bpftool v", 0), 0u) << name << ": " << out;
+        EXPECT_NE(out.find("tcpconnect exit 0\nPID "), std::string::npos) << name << ": " << out;
+        EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n\d+ +nc +4 +127\.0\.0\.1 +127\.0\.0\.1 +8080 *\n)")))
+            << name << ": " << out;
+    }
+}
+
+// An executable goes to its own architecture's kernels, so both builds of one tool share a
+// name; a script goes everywhere; a tool with no build for an architecture is said missing.
+TEST_F(KmatrixExec, EachArchitectureGetsItsOwnBuildOfATool) {
+    const std::string artifacts = flowattr::env_or("ARTIFACTS", "");
+    const std::string x86 = artifacts + "/tests/kernel/flowattr_kernel_tests",
+                      arm = artifacts + "/aarch64/tests/kernel/flowattr_kernel_tests";
+    for (const auto& f : {x86, arm})
+        if (::access(f.c_str(), X_OK) != 0) GTEST_SKIP() << f << " is not built";
+    std::string script = dir_->path() + "/which-build";
+    flowattr::write_file_atomic(script, "uname -m; flowattr_kernel_tests --gtest_list_tests > /dev/null && echo ran\n"
+                                        "command -v bpftool || echo no bpftool\n");
+    std::vector<std::string> files = {"--file", x86, "--file", arm, "--file", script};
+    if (::access("/usr/sbin/bpftool", X_OK) == 0) files.insert(files.end(), {"--file", "/usr/sbin/bpftool"});
+    auto r = exec("6.1,6.1-arm64", files, {"sh", "which-build"});
+    auto doc = nlohmann::json::parse(flowattr::read_file(dir_->path() + "/exec.json"));
+    if (!all_ran(doc)) GTEST_SKIP() << "6.1 or 6.1-arm64 unavailable here: " << doc.dump();
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    const bool bpftool = files.size() == 8;
+    EXPECT_EQ(kernel(doc, "6.1")["output"], std::string("x86_64\nran\n") + (bpftool ? "/exec/bpftool\n" : "no bpftool\n"));
+    EXPECT_EQ(kernel(doc, "6.1-arm64")["output"], "aarch64\nran\nno bpftool\n");
+    if (bpftool)
+        EXPECT_NE(r.err.find("no aarch64 build of bpftool given: the aarch64 kernels have no /exec/bpftool"), std::string::npos)
+            << r.err;
+}
+
 TEST_F(KmatrixExec, ACommandPastItsLimitIsATimeout) {
     auto r = exec("6.1", {"--timeout", "3"}, {"sleep", "600"});
     auto doc = nlohmann::json::parse(flowattr::read_file(dir_->path() + "/exec.json"));
@@ -87,10 +147,14 @@ TEST_F(KmatrixExec, ACommandPastItsLimitIsATimeout) {
 }
 
 TEST_F(KmatrixExec, BadInputIsRefusedBeforeAnyVmBoots) {
-    // The host's own /bin/ls is dynamically linked: it could not run in the guest.
-    auto r = exec("6.1", {"--file", "/bin/ls"}, {"ls"});
+    // A dynamically linked executable of the other architecture: its libraries are not this
+    // machine's to bring (the host's /bin/ls with its e_machine changed).
+    std::string foreign = flowattr::read_file("/bin/ls");
+    foreign[18] = char(foreign[18] == 62 ? 183 : 62);
+    flowattr::write_file_atomic(dir_->path() + "/ls", foreign);
+    auto r = exec("6.1", {"--file", dir_->path() + "/ls"}, {"ls"});
     EXPECT_EQ(r.exit_code, 2);
-    EXPECT_NE(r.err.find("dynamically linked"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("machine cannot list its shared libraries; link it statically"), std::string::npos) << r.err;
     r = exec("6.1", {"--file", dir_->path() + "/missing"}, {"missing"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("not a readable regular file"), std::string::npos) << r.err;

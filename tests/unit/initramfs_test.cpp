@@ -165,6 +165,80 @@ TEST(ElfLinkage, InterpreterMeansDynamic) {
     }
 }
 
+// A copy of the host's /bin/ls (dynamically linked on Debian) in DIR with the bytes FROM
+// replaced by TO at their first place at or after OFFSET; "" when /bin/ls lacks them.
+std::string patched_ls(const flowattr::TempDir& dir, const std::string& from, const std::string& to,
+                       std::size_t offset = 0) {
+    std::string bytes = flowattr::read_file("/bin/ls");
+    const std::size_t at = bytes.find(from, offset);
+    if (at == std::string::npos) return "";
+    bytes.replace(at, from.size(), to);
+    const std::string path = dir.path() + "/ls-" + std::to_string(at);
+    flowattr::write_file_atomic(path, bytes);
+    ::chmod(path.c_str(), 0755);
+    return path;
+}
+
+class SharedLibraryClosure : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (fm::elf_linkage("/bin/ls") != fm::ElfLinkage::dynamic_exe) GTEST_SKIP() << "/bin/ls is not dynamically linked here";
+    }
+    flowattr::TempDir dir_{"closure-test"};
+    // What closure(PATH) throws, "" when it does not.
+    static std::string refusal(const std::string& path) {
+        try {
+            fm::shared_library_closure(path);
+        } catch (const flowattr::Error& e) {
+            return e.what();
+        }
+        return "";
+    }
+};
+
+TEST_F(SharedLibraryClosure, TheLoaderFirstThenEveryLibraryByItsHostPath) {
+    const std::vector<std::string> files = fm::shared_library_closure("/bin/ls");
+    ASSERT_GE(files.size(), 2u);
+    EXPECT_TRUE(files.front().rfind("/lib", 0) == 0 || files.front().rfind("/usr/lib", 0) == 0) << files.front();
+    EXPECT_EQ(std::count_if(files.begin(), files.end(), [](const std::string& f) { return f.size() > 10 && f.substr(f.size() - 10) == "/libc.so.6"; }), 1);
+    for (const auto& f : files) {
+        EXPECT_EQ(f.front(), '/') << f;
+        EXPECT_EQ(::access(f.c_str(), R_OK), 0) << f;
+        EXPECT_EQ(f.find("vdso"), std::string::npos) << "the vDSO is the kernel's, not a file: " << f;
+        EXPECT_EQ(std::count(files.begin(), files.end(), f), 1) << f;
+    }
+}
+
+TEST_F(SharedLibraryClosure, RefusesWhatCouldNotRunInTheGuest) {
+    flowattr::write_file_atomic(dir_.path() + "/static", fake_elf(false));
+    EXPECT_NE(refusal(dir_.path() + "/static").find("is not a dynamically linked executable"), std::string::npos);
+    // Another architecture's: this machine's loader cannot list it.
+    const bool x86 = fm::host_arch() == fm::Arch::x86_64;
+    std::string bytes = flowattr::read_file("/bin/ls");
+    bytes[18] = char(x86 ? 183 : 62);
+    bytes[19] = 0;
+    flowattr::write_file_atomic(dir_.path() + "/foreign", bytes);
+    EXPECT_NE(refusal(dir_.path() + "/foreign")
+                  .find(std::string("is a dynamically linked ") + (x86 ? "aarch64" : "x86_64") + " executable: this " +
+                        (x86 ? "x86_64" : "aarch64") + " machine cannot list its shared libraries"),
+              std::string::npos)
+        << refusal(dir_.path() + "/foreign");
+    // A loader outside the system's directories is never run.
+    const std::string interp = fm::shared_library_closure("/bin/ls").front();
+    const std::string elsewhere = patched_ls(dir_, interp, "/tmp" + interp.substr(4));
+    ASSERT_FALSE(elsewhere.empty());
+    EXPECT_NE(refusal(elsewhere).find("names the loader '/tmp" + interp.substr(4) + "', which is not this machine's"),
+              std::string::npos)
+        << refusal(elsewhere);
+}
+
+TEST_F(SharedLibraryClosure, ALibraryThisMachineLacksIsNamed) {
+    const std::string missing = patched_ls(dir_, "libselinux.so.1", "libselinuX.so.1");
+    if (missing.empty()) GTEST_SKIP() << "/bin/ls needs no libselinux.so.1 here";
+    EXPECT_NE(refusal(missing).find("needs shared libraries this machine does not have: libselinuX.so.1"), std::string::npos)
+        << refusal(missing);
+}
+
 TEST_F(InitramfsFiles, ByteIdenticalForTheSameInputs) {
     flowattr::write_file_atomic(mods_ + "/sch_ingress.ko", "A");
     flowattr::write_file_atomic(mods_ + "/cls_bpf.ko", "B");
