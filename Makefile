@@ -99,6 +99,7 @@ lock-check:
 # <kernel>/junit.xml and console.log).
 #   make matrix [KERNELS=6.1,7.2] [MATRIX_ARGS=...]
 #   make repro KERNEL=6.1 [SHELL=1] [TEST=Suite.Name | OBJECT=path.bpf.o] [CMDLINE="loglevel=7"]
+#     (SHELL=1 brings the builder's bpftool into the VM's shell, at /exec/bpftool)
 #   make lab [KERNELS=6.1,7.2]: every loader-failure fixture on every kernel, against the expected grid
 # SHELL is also make's recipe shell: keep what the user meant by it, then pin the real one.
 REPRO_SHELL := $(SHELL)
@@ -112,7 +113,7 @@ repro:
 	@test -n "$(KERNEL)" || { echo "usage: make repro KERNEL=<name> [SHELL=1] [TEST=Suite.Name | OBJECT=path.bpf.o] [CMDLINE=...]"; \
 		echo "kernels:" $$(awk '!/^#/ && NF { print $$1 }' kernels.txt); exit 2; }
 	FLOWATTR_MOUNT="$(if $(OBJECT),$(abspath $(OBJECT)))" scripts/docker-kmatrix.sh repro $(KERNEL) \
-		$(if $(filter 1 yes true,$(REPRO_SHELL)),--shell) $(if $(TEST),--test $(TEST)) \
+		$(if $(filter 1 yes true,$(REPRO_SHELL)),--shell --file /usr/sbin/bpftool) $(if $(TEST),--test $(TEST)) \
 		$(if $(OBJECT),--object $(abspath $(OBJECT))) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
 
 # The lab runs the host build's kmatrix and fixtures (the fixtures are test inputs, not in out/).

@@ -1,7 +1,7 @@
 // `make shell` used the way a person uses it: the tools under their usual names, files made
 // inside owned by the caller, the exit status of `make shell CMD=...` passed on, an
 // interactive shell driven through tmux (send-keys / capture-pane) down to a shell in a VM
-// (`kmatrix repro 6.1 --shell`), and the daily loop (flowattr verify, kmatrix run --only 6.1)
+// (`kmatrix repro 6.1 --shell --file /usr/sbin/bpftool`), and the daily loop (flowattr verify, kmatrix run --only 6.1)
 // from inside. Everything runs as a user who ran `sudo make shell` (uid 65534 through
 // SUDO_UID), with the kernel cache `make matrix` fills, as root, on this machine. The
 // binaries and objects are this build's (the tree is mounted at its host path). Label
@@ -190,10 +190,12 @@ TEST_F(DevShell, InteractiveShellThroughTmuxDownToAVm) {
     tmux({"send-keys", "-t", "dev", "echo in-builder-$((6*7)) $(command -v llvm-objdump)", "Enter"});
     EXPECT_TRUE(screen_shows("in-builder-42 /usr/bin/llvm-objdump", 20));
 
-    tmux({"send-keys", "-t", "dev", kBuild + "/src/cli/kmatrix repro 6.1 --shell --artifacts " + kBuild, "Enter"});
+    // The builder's own bpftool (dynamically linked, pinned) brought along into the VM.
+    tmux({"send-keys", "-t", "dev", kBuild + "/src/cli/kmatrix repro 6.1 --shell --file /usr/sbin/bpftool --artifacts " + kBuild, "Enter"});
     ASSERT_TRUE(screen_shows("kmatrix: interactive shell;", 300));
-    tmux({"send-keys", "-t", "dev", "echo vm-$(uname -r)", "Enter"});
-    EXPECT_TRUE(screen_shows("vm-6.1.", 60));
+    tmux({"send-keys", "-t", "dev", "echo vm-$(uname -r) btf-$(bpftool btf show | grep -c 'name .vmlinux.')", "Enter"});
+    EXPECT_TRUE(screen_shows("btf-1", 60));
+    EXPECT_TRUE(screen_shows("vm-6.1.", 5));
     tmux({"send-keys", "-t", "dev", "exit", "Enter"});
     EXPECT_TRUE(screen_shows("outcome: pass: interactive shell session", 60));
 
