@@ -911,7 +911,7 @@ int cmd_repro(const std::vector<std::string>& args) {
               << (recorded.empty()                        ? ""
                   : recorded == r.initramfs_sha256 ? " (same bytes as the last run)"
                                                    : " (differs from the last run: " + recorded +
-                                                         (brought ? "; this one holds the files you brought)" : ")"))
+                                                         (brought ? "; this one also holds the files brought along)" : ")"))
               << "\ncmdline:   " << r.cmdline << "\naccel:     " << r.accel << "\n";
 
     const auto& ck = r.suite.check;
