@@ -789,6 +789,8 @@ void run_guest_init() {
     }
     // Brought files first, so `kmatrix exec -- tool` runs the tool the user gave.
     ::setenv("PATH", "/exec:/bin", 1);
+    if (std::string dirs = trimmed(file_or_empty(kGuestLibraryPath)); !dirs.empty())
+        ::setenv("LD_LIBRARY_PATH", dirs.c_str(), 1);
     // Under TCG each BPF_PROG_TEST_RUN costs some fifty times what it does on the host: the
     // fuzz test's million frames run in `make check` on the host, a slice of them here
     // (the same program logic; what differs per kernel is the verifier, seen by any count).

@@ -21,6 +21,10 @@ inline constexpr const char* kGuestCheckDir = "/check";
 // (a JSON array of strings: the command line cannot carry arbitrary bytes).
 inline constexpr const char* kGuestExecDir = "/exec";
 inline constexpr const char* kGuestExecArgv = "/kmatrix/exec.json";
+// The directories of the shared libraries brought along (dynamically linked --file tools),
+// ':'-separated: /init exports them as LD_LIBRARY_PATH, since the guest has no ld.so.cache to
+// find one the host found through its own (/usr/local/lib, a path from /etc/ld.so.conf.d).
+inline constexpr const char* kGuestLibraryPath = "/kmatrix/library_path";
 // The results channel unless the plan names another (a PC's second UART; aarch64's virt
 // machine reports through /dev/hvc0).
 inline constexpr const char* kGuestResultsTty = "/dev/ttyS1";

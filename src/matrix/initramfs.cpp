@@ -202,11 +202,12 @@ std::vector<std::string> shared_library_closure(const std::string& exe) {
     if ((interp.rfind("/lib", 0) != 0 && interp.rfind("/usr/lib", 0) != 0) || ::stat(interp.c_str(), &st) != 0 ||
         !S_ISREG(st.st_mode) || st.st_uid != 0)
         throw Error(exe + " names the loader '" + interp + "', which is not this machine's");
-    // The loader's own trace mode (what ldd runs): DT_NEEDED, RUNPATH and ld.so.cache are its
-    // rules; it maps the libraries without running any of their code, and names a missing one
-    // "not found". Without the caller's LD_LIBRARY_PATH and LD_PRELOAD, which the guest has not.
+    // The loader's own trace mode (what ldd runs): DT_NEEDED, RUNPATH, the caller's
+    // LD_LIBRARY_PATH and ld.so.cache are its rules; it maps the libraries without running any
+    // of their code, and names a missing one "not found". Without LD_PRELOAD: the guest
+    // preloads nothing.
     RunOptions trace;
-    trace.env = {"LD_TRACE_LOADED_OBJECTS=1", "LD_LIBRARY_PATH=", "LD_PRELOAD="};
+    trace.env = {"LD_TRACE_LOADED_OBJECTS=1", "LD_PRELOAD="};
     RunResult r = run_command({interp, exe}, trace);
     std::vector<std::string> files{interp};
     std::vector<std::string> missing;

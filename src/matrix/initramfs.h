@@ -72,8 +72,8 @@ enum class ElfLinkage { not_executable, static_exe, dynamic_exe };
 ElfLinkage elf_linkage(const std::string& path);
 // What a dynamically linked executable built for this machine needs to run in a guest: its
 // loader first, then every shared library, as the paths this machine's loader resolves them
-// to (the guest gets each at the same path; its loader finds them in the same system
-// directories). Throws flowattr::Error for another architecture's executable, a loader outside
+// to, through its cache and the caller's LD_LIBRARY_PATH too (the guest gets each at the same
+// path, and their directories as its LD_LIBRARY_PATH: guest::kGuestLibraryPath). Throws flowattr::Error for another architecture's executable, a loader outside
 // the system's directories, or a library this machine does not have.
 std::vector<std::string> shared_library_closure(const std::string& exe);
 // The architecture an ELF file is built for (e_machine); nullopt for anything else.

@@ -723,7 +723,15 @@ bool stage_files(const std::string& who, const Options& o, RunSettings& settings
                           << " kernels have no /exec/" << base << "\n";
             }
         }
+        std::set<std::string> dirs;
+        for (const auto& [archive_path, host_path] : libraries[arch])
+            dirs.insert(host_path.substr(0, host_path.rfind('/')));
         binaries.extra_files.insert(libraries[arch].begin(), libraries[arch].end());
+        if (!dirs.empty()) {
+            std::string joined;
+            for (const auto& d : dirs) joined += (joined.empty() ? "" : ":") + d;
+            binaries.generated_files[kGuestLibraryPath + 1] = joined + "\n";
+        }
     }
     return ok;
 }

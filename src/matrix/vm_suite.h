@@ -20,6 +20,7 @@ using guest::kGuestAgent;
 using guest::kGuestCheckDir;
 using guest::kGuestExecArgv;
 using guest::kGuestExecDir;
+using guest::kGuestLibraryPath;
 using guest::kGuestChannelModulesDir;
 using guest::kGuestModulesDir;
 using guest::kGuestResultsTty;

@@ -25,14 +25,14 @@ protected:
     void SetUp() override { set_up("kmatrix-exec"); }
     // kmatrix exec on KERNELS with EXTRA options before `--` and COMMAND after it.
     flowattr::RunResult exec(const std::string& kernels, const std::vector<std::string>& extra,
-                             const std::vector<std::string>& command) {
+                             const std::vector<std::string>& command, const flowattr::RunOptions& options = {}) {
         std::vector<std::string> argv = {kmatrix_, "exec", "--kernels", flowattr::env_or("KERNELS", ""), "--only", kernels, "-j2",
                                          "--artifacts", flowattr::env_or("ARTIFACTS", ""), "--out", dir_->path() + "/out",
                                          "--json", dir_->path() + "/exec.json"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         argv.push_back("--");
         argv.insert(argv.end(), command.begin(), command.end());
-        return flowattr::run_command(argv);
+        return flowattr::run_command(argv, options);
     }
     nlohmann::json kernel(const nlohmann::json& doc, const std::string& name) {
         for (const auto& k : doc["kernels"])
@@ -108,6 +108,30 @@ TEST_F(KmatrixExec, DynamicallyLinkedDebianToolsRunWithTheHostsLibraries) {
         EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n\d+ +nc +4 +127\.0\.0\.1 +127\.0\.0\.1 +8080 *\n)")))
             << name << ": " << out;
     }
+}
+
+// A library the host finds through the caller's LD_LIBRARY_PATH (here a copy of libc beside
+// the test) comes along, and the guest's loader, which has no ld.so.cache, finds it there:
+// the only libc in the VM is that copy.
+TEST_F(KmatrixExec, ALibraryFromTheCallersLibraryPathIsFoundInTheVm) {
+    if (::access("/bin/ls", X_OK) != 0) GTEST_SKIP() << "no /bin/ls";
+    std::string libc;
+    for (const char* dir : {"/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/lib64", "/lib"})
+        if (libc.empty() && ::access((std::string(dir) + "/libc.so.6").c_str(), R_OK) == 0) libc = std::string(dir) + "/libc.so.6";
+    if (libc.empty()) GTEST_SKIP() << "no libc.so.6 in the usual places";
+    const std::string libs = dir_->path() + "/libs";
+    ASSERT_EQ(::mkdir(libs.c_str(), 0755), 0);
+    flowattr::write_file_atomic(libs + "/libc.so.6", flowattr::read_file(libc));
+    flowattr::RunOptions with_path;
+    with_path.env = {"LD_LIBRARY_PATH=" + libs};
+    auto r = exec("6.1", {"--file", "/bin/ls"}, {"sh", "-c", "/exec/ls --version | head -1; /exec/ls /; echo \"$LD_LIBRARY_PATH\""}, with_path);
+    auto doc = nlohmann::json::parse(flowattr::read_file(dir_->path() + "/exec.json"));
+    if (!all_ran(doc)) GTEST_SKIP() << "6.1 unavailable here";
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    const std::string out = kernel(doc, "6.1")["output"];
+    EXPECT_EQ(out.rfind("ls (GNU coreutils)", 0), 0u) << out;
+    EXPECT_NE(out.find("\nexec\n"), std::string::npos) << out;
+    EXPECT_NE(out.find(":" + libs + "\n"), std::string::npos) << out;
 }
 
 // An executable goes to its own architecture's kernels, so both builds of one tool share a

@@ -209,6 +209,23 @@ TEST_F(SharedLibraryClosure, TheLoaderFirstThenEveryLibraryByItsHostPath) {
     }
 }
 
+// A library the host's loader finds through LD_LIBRARY_PATH comes from there, as it would
+// when the tool runs on the host.
+TEST_F(SharedLibraryClosure, FollowsTheCallersLibraryPath) {
+    const std::vector<std::string> host = fm::shared_library_closure("/bin/ls");
+    auto found = std::find_if(host.begin(), host.end(), [](const std::string& f) { return f.find("/libc.so.6") != std::string::npos; });
+    ASSERT_NE(found, host.end());
+    const std::string libc = *found;
+    flowattr::write_file_atomic(dir_.path() + "/libc.so.6", flowattr::read_file(libc));
+    const char* before = std::getenv("LD_LIBRARY_PATH");
+    const std::string saved = before ? before : "";
+    ::setenv("LD_LIBRARY_PATH", dir_.path().c_str(), 1);
+    const std::vector<std::string> files = fm::shared_library_closure("/bin/ls");
+    if (before) ::setenv("LD_LIBRARY_PATH", saved.c_str(), 1); else ::unsetenv("LD_LIBRARY_PATH");
+    EXPECT_EQ(std::count(files.begin(), files.end(), dir_.path() + "/libc.so.6"), 1) << ::testing::PrintToString(files);
+    EXPECT_EQ(std::count(files.begin(), files.end(), libc), 0) << ::testing::PrintToString(files);
+}
+
 TEST_F(SharedLibraryClosure, RefusesWhatCouldNotRunInTheGuest) {
     flowattr::write_file_atomic(dir_.path() + "/static", fake_elf(false));
     EXPECT_NE(refusal(dir_.path() + "/static").find("is not a dynamically linked executable"), std::string::npos);
