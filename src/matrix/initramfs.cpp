@@ -20,6 +20,7 @@
 #include "common/file.h"
 #include "common/subprocess.h"
 #include "common/unique_fd.h"
+#include "matrix/guest_arch.h"
 #include "matrix/vm_suite.h"
 #include "verify/object_input.h"
 
@@ -189,19 +190,110 @@ ElfLinkage elf_linkage(const std::string& path) {
     return exe->dynamic ? ElfLinkage::dynamic_exe : ElfLinkage::static_exe;
 }
 
+namespace {
+
+// An ELF file's dynamic section as a loader reads it: DT_NEEDED names, DT_RUNPATH (or, when
+// there is none, the older DT_RPATH) directories with $ORIGIN expanded.
+struct DynamicNeeds {
+    std::vector<std::string> needed;
+    std::vector<std::string> search;
+};
+
+DynamicNeeds read_dynamic(const std::string& path) {
+    DynamicNeeds d;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw Error("cannot open " + path, errno);
+    elf_version(EV_CURRENT);
+    std::unique_ptr<Elf, int (*)(Elf*)> elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr), elf_end);
+    if (!elf) throw Error(path + ": " + elf_errmsg(-1));
+    std::vector<std::string> runpath, rpath;
+    for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn; scn = elf_nextscn(elf.get(), scn)) {
+        GElf_Shdr sh;
+        Elf_Data* data = nullptr;
+        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || sh.sh_entsize == 0 || !(data = elf_getdata(scn, nullptr)))
+            continue;
+        for (std::size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+            GElf_Dyn dyn;
+            if (!gelf_getdyn(data, int(i), &dyn)) break;
+            if (dyn.d_tag != DT_NEEDED && dyn.d_tag != DT_RUNPATH && dyn.d_tag != DT_RPATH) continue;
+            const char* text = elf_strptr(elf.get(), sh.sh_link, dyn.d_un.d_val);
+            if (!text) continue;
+            if (dyn.d_tag == DT_NEEDED) {
+                d.needed.emplace_back(text);
+                continue;
+            }
+            std::istringstream dirs(text);
+            for (std::string dir; std::getline(dirs, dir, ':');) {
+                for (const char* origin : {"$ORIGIN", "${ORIGIN}"})
+                    if (dir.rfind(origin, 0) == 0) dir = path.substr(0, path.rfind('/')) + dir.substr(std::strlen(origin));
+                (dyn.d_tag == DT_RUNPATH ? runpath : rpath).push_back(dir);
+            }
+        }
+    }
+    d.search = runpath.empty() ? rpath : runpath;
+    return d;
+}
+
+// Another architecture's executable cannot be traced by this machine's loader, so its
+// libraries are looked up as its own loader will look in the guest, where there is no
+// ld.so.cache: DT_RUNPATH/DT_RPATH, then the architecture's multiarch and plain system
+// directories (where Debian's multiarch packages, libc6:arm64 and the like, put them). A file
+// of another architecture on the way is passed over, as the loader passes it over.
+std::vector<std::string> foreign_library_closure(const std::string& exe, const std::string& interp, Arch arch) {
+    if (elf_arch(interp) != arch)
+        throw Error(exe + " needs the " + arch_name(arch) + " loader " + interp + ", which this machine does not have " +
+                    "(Debian: the libc6:" + guest_arch(arch).debian_arch + " package)");
+    const std::string triplet = std::string(arch_name(arch)) + "-linux-gnu";
+    const std::vector<std::string> system_dirs = {"/lib/" + triplet, "/usr/lib/" + triplet, "/lib", "/usr/lib"};
+    std::vector<std::string> files{interp}, missing, queue{exe};
+    // libc names the loader as a library too; it is already there.
+    std::set<std::string> seen{interp.substr(interp.rfind('/') + 1)};
+    while (!queue.empty()) {
+        const std::string object = queue.back();
+        queue.pop_back();
+        DynamicNeeds needs = read_dynamic(object);
+        needs.search.insert(needs.search.end(), system_dirs.begin(), system_dirs.end());
+        for (const auto& name : needs.needed) {
+            if (!seen.insert(name).second) continue;
+            std::string found;
+            for (const auto& dir : needs.search) {
+                const std::string candidate = name.find('/') == std::string::npos ? dir + "/" + name : name;
+                if (::access(candidate.c_str(), R_OK) == 0 && elf_arch(candidate) == arch) {
+                    found = candidate;
+                    break;
+                }
+            }
+            if (found.empty()) {
+                missing.push_back(name);
+            } else {
+                files.push_back(found);
+                queue.push_back(found);
+            }
+        }
+    }
+    if (!missing.empty()) {
+        std::string names;
+        for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+        throw Error(exe + " needs " + arch_name(arch) + " shared libraries this machine does not have: " + names +
+                    " (Debian: their packages for :" + guest_arch(arch).debian_arch + ")");
+    }
+    return files;
+}
+
+}  // namespace
+
 std::vector<std::string> shared_library_closure(const std::string& exe) {
     const std::optional<ExecutableInterp> headers = read_interp(exe);
     if (!headers || !headers->dynamic) throw Error(exe + " is not a dynamically linked executable");
     const std::string& interp = headers->interpreter;
     const std::optional<Arch> arch = elf_arch(exe);
-    if (arch != host_arch())
-        throw Error(exe + " is a dynamically linked " + (arch ? arch_name(*arch) : "foreign") + " executable: this " +
-                    arch_name(host_arch()) + " machine cannot list its shared libraries; link it statically (-static)");
-    // The loader is run, so it must be the system's own, not one the file names elsewhere.
+    if (!arch) throw Error(exe + " is built for a machine no kernel here runs");
+    // The loader is read or run, so it must be the system's own, not one the file names elsewhere.
     struct stat st;
     if ((interp.rfind("/lib", 0) != 0 && interp.rfind("/usr/lib", 0) != 0) || ::stat(interp.c_str(), &st) != 0 ||
         !S_ISREG(st.st_mode) || st.st_uid != 0)
         throw Error(exe + " names the loader '" + interp + "', which is not this machine's");
+    if (*arch != host_arch()) return foreign_library_closure(exe, interp, *arch);
     // The loader's own trace mode (what ldd runs): DT_NEEDED, RUNPATH, the caller's
     // LD_LIBRARY_PATH and ld.so.cache are its rules; it maps the libraries without running any
     // of their code, and names a missing one "not found". Without LD_PRELOAD: the guest

@@ -70,11 +70,13 @@ std::string build_initramfs(const InitramfsInputs& in);
 // runs in the guest, which has no dynamic loader); dynamic_exe: one with it; else not_executable.
 enum class ElfLinkage { not_executable, static_exe, dynamic_exe };
 ElfLinkage elf_linkage(const std::string& path);
-// What a dynamically linked executable built for this machine needs to run in a guest: its
-// loader first, then every shared library, as the paths this machine's loader resolves them
-// to, through its cache and the caller's LD_LIBRARY_PATH too (the guest gets each at the same
-// path, and their directories as its LD_LIBRARY_PATH: guest::kGuestLibraryPath). Throws flowattr::Error for another architecture's executable, a loader outside
-// the system's directories, or a library this machine does not have.
+// What a dynamically linked executable needs to run in a guest: its loader first, then every
+// shared library, as files of this machine: for this machine's architecture the paths its
+// loader resolves them to (its cache and the caller's LD_LIBRARY_PATH included); for the
+// other, those its multiarch directories hold (Debian's :arm64 packages). The guest gets each
+// at the same path, and their directories as its LD_LIBRARY_PATH (guest::kGuestLibraryPath).
+// Throws flowattr::Error for a loader outside the system's directories or of the wrong
+// architecture, or a library this machine does not have.
 std::vector<std::string> shared_library_closure(const std::string& exe);
 // The architecture an ELF file is built for (e_machine); nullopt for anything else.
 std::optional<Arch> elf_arch(const std::string& path);

@@ -229,24 +229,56 @@ TEST_F(SharedLibraryClosure, FollowsTheCallersLibraryPath) {
 TEST_F(SharedLibraryClosure, RefusesWhatCouldNotRunInTheGuest) {
     flowattr::write_file_atomic(dir_.path() + "/static", fake_elf(false));
     EXPECT_NE(refusal(dir_.path() + "/static").find("is not a dynamically linked executable"), std::string::npos);
-    // Another architecture's: this machine's loader cannot list it.
+    // Another architecture's executable that names this machine's loader.
     const bool x86 = fm::host_arch() == fm::Arch::x86_64;
     std::string bytes = flowattr::read_file("/bin/ls");
     bytes[18] = char(x86 ? 183 : 62);
     bytes[19] = 0;
     flowattr::write_file_atomic(dir_.path() + "/foreign", bytes);
+    const std::string interp = fm::shared_library_closure("/bin/ls").front();
     EXPECT_NE(refusal(dir_.path() + "/foreign")
-                  .find(std::string("is a dynamically linked ") + (x86 ? "aarch64" : "x86_64") + " executable: this " +
-                        (x86 ? "x86_64" : "aarch64") + " machine cannot list its shared libraries"),
+                  .find(std::string("needs the ") + (x86 ? "aarch64" : "x86_64") + " loader " + interp +
+                        ", which this machine does not have"),
               std::string::npos)
         << refusal(dir_.path() + "/foreign");
     // A loader outside the system's directories is never run.
-    const std::string interp = fm::shared_library_closure("/bin/ls").front();
     const std::string elsewhere = patched_ls(dir_, interp, "/tmp" + interp.substr(4));
     ASSERT_FALSE(elsewhere.empty());
     EXPECT_NE(refusal(elsewhere).find("names the loader '/tmp" + interp.substr(4) + "', which is not this machine's"),
               std::string::npos)
         << refusal(elsewhere);
+}
+
+// Another architecture's executable: its libraries are looked up where its own loader will
+// look in the guest, the multiarch directories (/bin/ls made an aarch64 file naming the
+// aarch64 loader: its libc is found, its libselinux only if libselinux1:arm64 is installed).
+TEST_F(SharedLibraryClosure, AnotherArchitecturesLibrariesFromItsMultiarchDirectories) {
+    if (fm::host_arch() != fm::Arch::x86_64) GTEST_SKIP() << "written for an x86_64 host";
+    const std::string loader = "/lib/ld-linux-aarch64.so.1";
+    if (fm::elf_arch(loader) != fm::Arch::aarch64) GTEST_SKIP() << "no aarch64 loader here (libc6:arm64)";
+    const std::string interp = fm::shared_library_closure("/bin/ls").front();
+    ASSERT_EQ(interp, "/lib64/ld-linux-x86-64.so.2");
+    std::string bytes = flowattr::read_file("/bin/ls");
+    bytes[18] = char(183);
+    const std::size_t at = bytes.find(interp);
+    ASSERT_NE(at, std::string::npos);
+    bytes.replace(at, interp.size(), loader + std::string(interp.size() - loader.size(), '\0'));
+    const std::string ls = dir_.path() + "/ls-aarch64";
+    flowattr::write_file_atomic(ls, bytes);
+    if (::access("/lib/aarch64-linux-gnu/libselinux.so.1", R_OK) != 0) {
+        const std::string why = refusal(ls);
+        EXPECT_NE(why.find("needs aarch64 shared libraries this machine does not have: libselinux.so.1 (Debian: their "
+                           "packages for :arm64)"),
+                  std::string::npos)
+            << why;
+        EXPECT_EQ(why.find("libc.so.6"), std::string::npos) << why;
+        return;
+    }
+    const std::vector<std::string> files = fm::shared_library_closure(ls);
+    EXPECT_EQ(files.front(), loader);
+    for (const auto& f : files) EXPECT_EQ(fm::elf_arch(f), fm::Arch::aarch64) << f;
+    EXPECT_EQ(std::count_if(files.begin(), files.end(), [](const std::string& f) { return f.find("ld-linux") != std::string::npos; }), 1)
+        << "the loader, which libc names too, once: " << ::testing::PrintToString(files);
 }
 
 TEST_F(SharedLibraryClosure, ALibraryThisMachineLacksIsNamed) {
