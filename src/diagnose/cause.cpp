@@ -362,7 +362,8 @@ const std::vector<Row> kTable = {
      "a map that failed to create whose max_entries or value_size is 0 in the object",
      "the object expects its own loader to size the map (bpf_map__set_max_entries / set_value_size) "
      "before loading; loaded as it is, the kernel refuses a map of size 0",
-     "load the object through its own loader, or set the map's sizes before bpf_object__load()",
+     "load the object through its own loader (on every kernel: kmatrix exec --file YOUR_TOOL -- YOUR_TOOL ARGS, "
+     "a dynamically linked tool with its libraries), or set the map's sizes before bpf_object__load()",
      true},
      match_loader_sized_map},
     {{Cause::unsupported_program_type, "A program type the kernel predates",
