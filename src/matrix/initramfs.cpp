@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -192,6 +193,8 @@ ElfLinkage elf_linkage(const std::string& path) {
 
 namespace {
 
+constexpr const char* kSystemLibraryDirs[] = {"/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/"};
+
 // An ELF file's dynamic section as a loader reads it: DT_NEEDED names, DT_RUNPATH (or, when
 // there is none, the older DT_RPATH) directories with $ORIGIN expanded.
 struct DynamicNeeds {
@@ -288,10 +291,14 @@ std::vector<std::string> shared_library_closure(const std::string& exe) {
     const std::string& interp = headers->interpreter;
     const std::optional<Arch> arch = elf_arch(exe);
     if (!arch) throw Error(exe + " is built for a machine no kernel here runs");
-    // The loader is read or run, so it must be the system's own, not one the file names elsewhere.
+    // The loader is read or run, so it must be the system's own (in its library directories
+    // once symlinks and ".." are resolved, owned by root), not one the file names elsewhere.
+    std::error_code ec;
+    const std::string real = std::filesystem::canonical(interp, ec).string();
     struct stat st;
-    if ((interp.rfind("/lib", 0) != 0 && interp.rfind("/usr/lib", 0) != 0) || ::stat(interp.c_str(), &st) != 0 ||
-        !S_ISREG(st.st_mode) || st.st_uid != 0)
+    const bool system_dir = !ec && std::any_of(std::begin(kSystemLibraryDirs), std::end(kSystemLibraryDirs),
+                                               [&](const char* d) { return real.rfind(d, 0) == 0; });
+    if (!system_dir || ::stat(real.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0)
         throw Error(exe + " names the loader '" + interp + "', which is not this machine's");
     if (*arch != host_arch()) return foreign_library_closure(exe, interp, *arch);
     // The loader's own trace mode (what ldd runs): DT_NEEDED, RUNPATH, the caller's

@@ -247,6 +247,18 @@ TEST_F(SharedLibraryClosure, RefusesWhatCouldNotRunInTheGuest) {
     EXPECT_NE(refusal(elsewhere).find("names the loader '/tmp" + interp.substr(4) + "', which is not this machine's"),
               std::string::npos)
         << refusal(elsewhere);
+    // Nor one that only starts like a system directory: a copy of the loader, owned by whoever
+    // runs this (root in make check), reached through "/lib/..".
+    char copy[] = "/tmp/faldXXXXXX";  // short enough to patch in
+    const int fd = ::mkstemp(copy);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    flowattr::write_file_atomic(copy, flowattr::read_file(interp));
+    const std::string dotdot = std::string("/lib/..") + copy;
+    const std::string through = patched_ls(dir_, interp, dotdot + std::string(interp.size() - dotdot.size(), '\0'));
+    EXPECT_NE(refusal(through).find("names the loader '" + dotdot + "', which is not this machine's"), std::string::npos)
+        << refusal(through);
+    ::unlink(copy);
 }
 
 // Another architecture's executable: its libraries are looked up where its own loader will
