@@ -42,6 +42,16 @@ std::string status_with_outcome(const CellResult& c) {
     return status;
 }
 
+// "/exec/tcpconnect (x86_64; /usr/sbin/tcpconnect, sha256 0123456789ab…; its loader and 3 shared libraries)".
+std::string brought_text(const BroughtFile& f) {
+    std::string text = "/exec/" + f.name + " (" + (f.arch ? arch_name(*f.arch) : "every kernel") + "; " + f.path +
+                       ", sha256 " + f.sha256.substr(0, 12) + "…";
+    if (!f.libraries.empty())
+        text += "; its loader and " + std::to_string(f.libraries.size() - 1) + " shared librar" +
+                (f.libraries.size() == 2 ? "y" : "ies");
+    return text + ")";
+}
+
 }  // namespace
 
 std::string exec_status(const CellResult& c) {
@@ -66,9 +76,15 @@ std::string exec_text(const std::vector<CellResult>& cells) {
     return out.str();
 }
 
-std::string exec_markdown(const std::vector<CellResult>& cells) {
+std::string exec_markdown(const std::vector<CellResult>& cells, const std::vector<BroughtFile>& files) {
     std::ostringstream md;
-    md << "\n### The command on each kernel\n\n| kernel | status | seconds | last line of output |\n|---|---|---:|---|\n";
+    md << "\n### The command on each kernel\n\n";
+    if (!files.empty()) {
+        md << "Brought along:";
+        for (const auto& f : files) md << (&f == &files.front() ? " " : ", ") << markdown_cell(brought_text(f));
+        md << ".\n\n";
+    }
+    md << "| kernel | status | seconds | last line of output |\n|---|---|---:|---|\n";
     for (const auto& c : cells) {
         if (!c.ran_vm) continue;
         md << "| " << markdown_cell(c.name) << " | " << markdown_cell(status_with_outcome(c)) << " | "
@@ -78,12 +94,17 @@ std::string exec_markdown(const std::vector<CellResult>& cells) {
     return md.str();
 }
 
-std::string exec_html(const std::vector<CellResult>& cells) {
+std::string exec_html(const std::vector<CellResult>& cells, const std::vector<BroughtFile>& files) {
     std::ostringstream h;
     std::string command;
     for (const auto& c : cells)
         if (c.suite.exec.ran && command.empty()) command = display_command(c.suite.exec.argv);
     h << "<h2>The command on each kernel</h2>\n<p><code>" << html_escape(command) << "</code></p>\n";
+    if (!files.empty()) {
+        h << "<p>Brought along:";
+        for (const auto& f : files) h << (&f == &files.front() ? " " : ", ") << html_escape(brought_text(f));
+        h << ".</p>\n";
+    }
     for (const auto& c : cells) {
         if (!c.ran_vm) continue;
         bool passed = c.cls.outcome == Outcome::pass;
@@ -130,9 +151,11 @@ std::string exec_junit_xml(const CellResult& c) {
     return x.str();
 }
 
-std::string exec_results_json(const std::vector<std::string>& argv, const std::vector<CellResult>& cells) {
+std::string exec_results_json(const std::vector<std::string>& argv, const std::vector<BroughtFile>& files,
+                              const std::vector<CellResult>& cells) {
     nlohmann::json j;
     j["command"] = argv;
+    j["files"] = brought_files_json(files);
     j["kernels"] = nlohmann::json::array();
     for (const auto& c : cells) {
         const GuestExec& e = c.suite.exec;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "matrix/brought_files.h"
 #include "matrix/matrix_run.h"
 
 namespace flowattr::matrix {
@@ -16,11 +17,13 @@ std::string exec_status(const CellResult& cell);
 
 // Per kernel: a heading line with the status and the seconds, then the command's output.
 std::string exec_text(const std::vector<CellResult>& cells);
-std::string exec_markdown(const std::vector<CellResult>& cells);
-std::string exec_html(const std::vector<CellResult>& cells);
+// The Markdown and HTML sections open with what --file brought along (FILES).
+std::string exec_markdown(const std::vector<CellResult>& cells, const std::vector<BroughtFile>& files);
+std::string exec_html(const std::vector<CellResult>& cells, const std::vector<BroughtFile>& files);
 std::string exec_junit_xml(const CellResult& cell);
-// {"command":[argv],"kernels":[{"name","version","outcome","reason","ran","exit_code",
-// "signal","timed_out","seconds","splat","output"}...]}
-std::string exec_results_json(const std::vector<std::string>& argv, const std::vector<CellResult>& cells);
+// {"command":[argv],"files":[brought_files_json],"kernels":[{"name","version","outcome","reason",
+// "ran","exit_code","signal","timed_out","seconds","splat","output"}...]}
+std::string exec_results_json(const std::vector<std::string>& argv, const std::vector<BroughtFile>& files,
+                              const std::vector<CellResult>& cells);
 
 }  // namespace flowattr::matrix

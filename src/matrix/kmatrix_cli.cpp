@@ -666,74 +666,20 @@ int cmd_check(const std::vector<std::string>& args) {
     return check_exit_code(results, info.interrupted);
 }
 
-// Puts each --file at /exec/<its name>. An executable goes to its own architecture's kernels
-// only (the other's could not run it), so an x86_64 and an aarch64 build may share a name; a
-// script or a .bpf.o goes to every kernel. A dynamically linked executable brings this
-// machine's loader and shared libraries along at their own paths (shared_library_closure).
-// Both said on stderr. Refuses, before any VM boots, a file that is missing, two files that
-// would be one /exec/<name>, and a dynamic executable whose libraries cannot come along
-// (another architecture's, one this machine lacks): it would fail with a baffling "not found".
-bool stage_files(const std::string& who, const Options& o, RunSettings& settings) {
-    struct Brought {
-        std::string path;
-        std::optional<Arch> arch;  // nullopt: not an executable, for every kernel
-    };
-    bool ok = true;
-    std::map<std::string, std::vector<Brought>> by_name;
-    std::map<Arch, std::map<std::string, std::string>> libraries;  // archive path -> host path
-    for (const auto& path : o.files) {
-        struct stat st;
-        const std::string base = path.substr(path.rfind('/') + 1);
-        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-            std::cerr << who << ": --file " << path << ": not a readable regular file\n";
-            ok = false;
-            continue;
-        }
-        const ElfLinkage linkage = elf_linkage(path);
-        const std::optional<Arch> arch = linkage == ElfLinkage::not_executable ? std::nullopt : elf_arch(path);
-        auto& named = by_name[base];
-        auto clash = std::find_if(named.begin(), named.end(),
-                                  [&](const Brought& b) { return !b.arch || !arch || *b.arch == *arch; });
-        if (clash != named.end()) {
-            std::cerr << who << ": --file " << path << " and " << clash->path << " would both be /exec/" << base << "\n";
-            ok = false;
-            continue;
-        }
-        named.push_back({path, arch});
-        if (linkage != ElfLinkage::dynamic_exe) continue;
-        try {
-            const std::vector<std::string> closure = shared_library_closure(path);
-            for (const auto& lib : closure) libraries[*arch][lib.substr(1)] = lib;
-            std::cerr << who << ": " << path << " is dynamically linked: bringing this machine's " << closure.front()
-                      << " and " << closure.size() - 1 << " shared librar" << (closure.size() == 2 ? "y" : "ies")
+// Brings each --file along (brought_files.h) into every architecture's initramfs, saying on
+// stderr what a dynamically linked one brings with it and which architecture gets no build of
+// a name. Refuses, before any VM boots, what bring_files finds wrong, one line each.
+std::optional<std::vector<BroughtFile>> stage_files(const std::string& who, const Options& o, RunSettings& settings) {
+    BroughtFiles brought = bring_files(o.files);
+    for (const auto& e : brought.errors) std::cerr << who << ": " << e << "\n";
+    if (!brought.errors.empty()) return std::nullopt;
+    for (const auto& f : brought.files)
+        if (!f.libraries.empty())
+            std::cerr << who << ": " << f.path << " is dynamically linked: bringing this machine's " << f.libraries.front()
+                      << " and " << f.libraries.size() - 1 << " shared librar" << (f.libraries.size() == 2 ? "y" : "ies")
                       << " along\n";
-        } catch (const Error& e) {
-            std::cerr << who << ": --file " << e.what() << "\n";
-            ok = false;
-        }
-    }
-    if (!ok) return false;
-    for (auto& [arch, binaries] : settings.binaries) {
-        for (const auto& [base, named] : by_name) {
-            auto it = std::find_if(named.begin(), named.end(), [&](const Brought& b) { return !b.arch || *b.arch == arch; });
-            if (it != named.end()) {
-                binaries.extra_files[std::string(kGuestExecDir + 1) + "/" + base] = it->path;
-            } else {
-                std::cerr << who << ": no " << arch_name(arch) << " build of " << base << " given: the " << arch_name(arch)
-                          << " kernels have no /exec/" << base << "\n";
-            }
-        }
-        std::set<std::string> dirs;
-        for (const auto& [archive_path, host_path] : libraries[arch])
-            dirs.insert(host_path.substr(0, host_path.rfind('/')));
-        binaries.extra_files.insert(libraries[arch].begin(), libraries[arch].end());
-        if (!dirs.empty()) {
-            std::string joined;
-            for (const auto& d : dirs) joined += (joined.empty() ? "" : ":") + d;
-            binaries.generated_files[kGuestLibraryPath + 1] = joined + "\n";
-        }
-    }
-    return ok;
+    for (const auto& note : add_brought_files(brought.files, settings.binaries)) std::cerr << who << ": " << note << "\n";
+    return brought.files;
 }
 
 int cmd_exec(const std::vector<std::string>& args) {
@@ -748,7 +694,8 @@ int cmd_exec(const std::vector<std::string>& args) {
     if (!selected_kernels(o, entries)) return kUsage;
     SetupErrors setup_errors;
     RunSettings settings = base_settings(o, entries, setup_errors);
-    if (!stage_files("kmatrix exec", o, settings)) return kUsage;
+    std::optional<std::vector<BroughtFile>> files = stage_files("kmatrix exec", o, settings);
+    if (!files) return kUsage;
     for (auto& [arch, binaries] : settings.binaries)
         binaries.generated_files[kGuestExecArgv + 1] = json_text(nlohmann::json(o.command)) + "\n";
     settings.plan.mode = GuestMode::exec;
@@ -756,9 +703,10 @@ int cmd_exec(const std::vector<std::string>& args) {
     RunInfo info;
     info.kind = RunKind::exec;
     info.command = o.command;
+    info.files = std::move(*files);
     std::vector<CellResult> results = run_cells(o, entries, settings, setup_errors, info);
     if (!write_all_reports(o.out, results, info)) return outcome_exit_code(Outcome::infra_error);
-    if (!write_json_option("kmatrix exec", o.json_path, exec_results_json(o.command, results)))
+    if (!write_json_option("kmatrix exec", o.json_path, exec_results_json(o.command, info.files, results)))
         return outcome_exit_code(Outcome::infra_error);
     std::cout << "\n" << exec_text(results) << "\n" << summary_table(results);
     if (info.interrupted) std::cout << "interrupted: partial results\n";

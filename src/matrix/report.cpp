@@ -427,7 +427,7 @@ std::string summary_html(const std::vector<CellResult>& cells, const RunInfo& in
 
     h << "<div class=\"grid\">\n"
       << (info.kind == RunKind::check  ? check_grid_html(cells)
-          : info.kind == RunKind::exec ? exec_html(cells)
+          : info.kind == RunKind::exec ? exec_html(cells, info.files)
                                        : tests_grid_html(cells))
       << "</div>\n";
     h << "<div class=\"legend\">";
@@ -553,8 +553,8 @@ void write_reports(const std::string& out_dir, const std::vector<CellResult>& ce
         write_file_atomic(out_dir + "/check.json", check_results_json(cells));
     } else if (info.kind == RunKind::exec) {
         text += "\n" + exec_text(cells);
-        markdown += exec_markdown(cells);
-        write_file_atomic(out_dir + "/exec.json", exec_results_json(info.command, cells));
+        markdown += exec_markdown(cells, info.files);
+        write_file_atomic(out_dir + "/exec.json", exec_results_json(info.command, info.files, cells));
     }
     write_file_atomic(out_dir + "/summary.txt", text);
     write_file_atomic(out_dir + "/summary.md", markdown);

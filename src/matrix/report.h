@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "matrix/brought_files.h"
 #include "matrix/matrix_run.h"
 
 namespace flowattr::matrix {
@@ -23,6 +24,7 @@ struct RunInfo {
     std::string kernels_file;
     RunKind kind = RunKind::suite;
     std::vector<std::string> command;  // exec: the command's argv
+    std::vector<BroughtFile> files;    // exec: what --file brought along
 };
 
 std::string junit_xml(const CellResult& cell);

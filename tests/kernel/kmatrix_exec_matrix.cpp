@@ -110,6 +110,11 @@ TEST_F(KmatrixExec, DynamicallyLinkedDebianToolsRunWithTheHostsLibraries) {
               std::string::npos)
         << r.err;
     EXPECT_NE(r.err.find("no aarch64 build of bpftool given"), std::string::npos) << r.err;
+    ASSERT_EQ(doc["files"].size(), 4u) << doc["files"].dump();
+    EXPECT_EQ(doc["files"][1]["path"], arm64);
+    EXPECT_EQ(doc["files"][1]["arch"], "aarch64");
+    EXPECT_EQ(doc["files"][1]["libraries"][0], "/lib/ld-linux-aarch64.so.1") << doc["files"][1].dump();
+    EXPECT_EQ(doc["files"][3]["arch"], nullptr);  // the script
     for (const char* name : {"6.1", "5.10", "6.1-arm64"}) {
         const std::string out = kernel(doc, name)["output"];
         EXPECT_EQ(out.rfind(std::string(name) == "6.1-arm64" ? "tcpconnect exit 0\n" : "kprobes 4\ntcpconnect exit 0\n", 0), 0u)

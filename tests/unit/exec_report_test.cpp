@@ -62,8 +62,12 @@ TEST(ExecReport, JsonJunitAndTextAgree) {
     std::vector<fm::CellResult> cells = {exec_cell("6.1", ran(exec_line(0, "ok <6.1>\n"))),
                                          exec_cell("5.10", ran(exec_line(3, "old & tired\n"))),
                                          fm::unrun_cell("6.6", "6.6.0", fm::Outcome::unavailable, "no source")};
-    auto doc = nlohmann::json::parse(fm::exec_results_json({"./t", "-v"}, cells));
+    fm::BroughtFile t{"t", "/home/me/t", fm::Arch::x86_64, std::string(64, 'a'), {"/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6"}};
+    auto doc = nlohmann::json::parse(fm::exec_results_json({"./t", "-v"}, {t}, cells));
     EXPECT_EQ(doc["command"], nlohmann::json({"./t", "-v"}));
+    EXPECT_EQ(doc["files"], nlohmann::json::parse(R"([{"name":"t","path":"/home/me/t","arch":"x86_64","sha256":")" +
+                                                  std::string(64, 'a') +
+                                                  R"(","libraries":["/lib64/ld-linux-x86-64.so.2","/lib/x86_64-linux-gnu/libc.so.6"]}])"));
     ASSERT_EQ(doc["kernels"].size(), 3u);
     EXPECT_EQ(doc["kernels"][0]["outcome"], "pass");
     EXPECT_EQ(doc["kernels"][1]["exit_code"], 3);
@@ -82,8 +86,13 @@ TEST(ExecReport, JsonJunitAndTextAgree) {
     EXPECT_NE(text.find("=== 5.10 (6.1.0-50-cloud-amd64): exit 3 in 0.50 s ===\nold & tired\n"), std::string::npos)
         << text;
     EXPECT_EQ(text.find("6.6"), std::string::npos);  // nothing ran there: no heading
-    EXPECT_NE(fm::exec_markdown(cells).find("| 5.10 | exit 3 | 0.50 s | old & tired |"), std::string::npos);
-    EXPECT_NE(fm::exec_html(cells).find("<code>./t -v</code>"), std::string::npos);
+    EXPECT_NE(fm::exec_markdown(cells, {t}).find("| 5.10 | exit 3 | 0.50 s | old & tired |"), std::string::npos);
+    const std::string brought = "/exec/t (x86_64; /home/me/t, sha256 aaaaaaaaaaaa…; its loader and 1 shared library)";
+    EXPECT_NE(fm::exec_markdown(cells, {t}).find("Brought along: " + brought + ".\n"), std::string::npos)
+        << fm::exec_markdown(cells, {t});
+    EXPECT_EQ(fm::exec_markdown(cells, {}).find("Brought along"), std::string::npos);
+    EXPECT_NE(fm::exec_html(cells, {t}).find("<code>./t -v</code>"), std::string::npos);
+    EXPECT_NE(fm::exec_html(cells, {t}).find("<p>Brought along: " + brought + ".</p>"), std::string::npos);
     // Shown as sh would need it typed; the guest got the argv itself.
     auto quoted = exec_cell("6.1", ran(wire(record(RecordType::exec, {{"argv", {"sh", "-c", "echo it's; exit 3"}},
                                                                          {"rc", 3}, {"timed_out", false}}))));
@@ -97,11 +106,13 @@ TEST(ExecReport, OutputDocNamesEveryField) {
     std::string doc = flowattr::read_file(fa::test::source_dir() + "/docs/OUTPUT.md");
     auto section = doc.substr(doc.find("# `kmatrix exec --json` output"));
     auto json = nlohmann::json::parse(
-        fm::exec_results_json({"t"}, {exec_cell("6.1", ran(exec_line(0)))}));
+        fm::exec_results_json({"t"}, {fm::BroughtFile{"t", "./t", std::nullopt, "00", {}}}, {exec_cell("6.1", ran(exec_line(0)))}));
     for (const auto& [key, value] : json.items()) {
-        if (key == "kernels") continue;
+        if (key == "kernels" || key == "files") continue;
         EXPECT_NE(section.find("| `" + key + "` |"), std::string::npos) << key;
     }
+    for (const auto& [key, value] : json["files"][0].items())
+        EXPECT_NE(section.find("| `files[]." + key + "` |"), std::string::npos) << key;
     for (const auto& [key, value] : json["kernels"][0].items()) {
         bool documented = section.find("| `kernels[]." + key + "` |") != std::string::npos ||
                           section.find("\"" + key + "\"") != std::string::npos;

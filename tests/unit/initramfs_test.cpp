@@ -11,6 +11,7 @@
 #include "common/file.h"
 #include "common/sha256.h"
 #include "common/subprocess.h"
+#include "matrix/brought_files.h"
 #include "matrix/initramfs.h"
 #include "matrix/qemu_runner.h"
 #include "matrix/vm_suite.h"
@@ -298,6 +299,53 @@ TEST_F(SharedLibraryClosure, ALibraryThisMachineLacksIsNamed) {
     if (missing.empty()) GTEST_SKIP() << "/bin/ls needs no libselinux.so.1 here";
     EXPECT_NE(refusal(missing).find("needs shared libraries this machine does not have: libselinuX.so.1"), std::string::npos)
         << refusal(missing);
+}
+
+// What --file brings: an executable to its own architecture's kernels (two builds may share a
+// name), anything else to every kernel, a dynamically linked one with its libraries and their
+// directories as the guest's library path; bad input named, one line each.
+TEST(BroughtFiles, EachArchitectureGetsItsOwnAndTheRestGoesEverywhere) {
+    if (fm::elf_linkage("/bin/ls") != fm::ElfLinkage::dynamic_exe) GTEST_SKIP() << "/bin/ls is not dynamically linked here";
+    const bool x86 = fm::host_arch() == fm::Arch::x86_64;
+    const fm::Arch other = x86 ? fm::Arch::aarch64 : fm::Arch::x86_64;
+    flowattr::TempDir dir("brought-test");
+    ASSERT_EQ(::mkdir((dir.path() + "/a").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((dir.path() + "/b").c_str(), 0755), 0);
+    flowattr::write_file_atomic(dir.path() + "/a/tool", fake_elf(false, 62) + "x86");
+    flowattr::write_file_atomic(dir.path() + "/b/tool", fake_elf(false, 183) + "arm");
+    flowattr::write_file_atomic(dir.path() + "/run.sh", "tool\n");
+    flowattr::write_file_atomic(dir.path() + "/ls", "not the ls\n");
+    fm::BroughtFiles b = fm::bring_files({dir.path() + "/a/tool", dir.path() + "/b/tool", dir.path() + "/run.sh", "/bin/ls",
+                                          dir.path() + "/ls", dir.path() + "/missing"});
+    ASSERT_EQ(b.errors.size(), 2u) << ::testing::PrintToString(b.errors);
+    EXPECT_EQ(b.errors[0], "--file " + dir.path() + "/ls and /bin/ls would both be /exec/ls");
+    EXPECT_EQ(b.errors[1], "--file " + dir.path() + "/missing: not a readable regular file");
+    ASSERT_EQ(b.files.size(), 4u);
+    EXPECT_EQ(b.files[0].arch, fm::Arch::x86_64);
+    EXPECT_EQ(b.files[1].arch, fm::Arch::aarch64);
+    EXPECT_EQ(b.files[2].arch, std::nullopt);
+    EXPECT_EQ(b.files[2].sha256, flowattr::sha256_hex(std::string("tool\n")));
+    EXPECT_EQ(b.files[3].arch, fm::host_arch());
+    ASSERT_FALSE(b.files[3].libraries.empty());
+    EXPECT_EQ(b.files[3].libraries, fm::shared_library_closure("/bin/ls"));
+
+    std::map<fm::Arch, fm::InitramfsInputs> binaries{{fm::Arch::x86_64, {}}, {fm::Arch::aarch64, {}}};
+    const std::vector<std::string> notes = fm::add_brought_files(b.files, binaries);
+    EXPECT_EQ(notes, std::vector<std::string>{std::string("no ") + fm::arch_name(other) + " build of ls given: the " +
+                                              fm::arch_name(other) + " kernels have no /exec/ls"});
+    EXPECT_EQ(binaries[fm::Arch::x86_64].extra_files["exec/tool"], dir.path() + "/a/tool");
+    EXPECT_EQ(binaries[fm::Arch::aarch64].extra_files["exec/tool"], dir.path() + "/b/tool");
+    for (auto& [arch, in] : binaries) EXPECT_EQ(in.extra_files["exec/run.sh"], dir.path() + "/run.sh");
+    auto& own = binaries[fm::host_arch()];
+    EXPECT_EQ(own.extra_files["exec/ls"], "/bin/ls");
+    for (const auto& lib : b.files[3].libraries) {
+        EXPECT_EQ(own.extra_files[lib.substr(1)], lib);
+        EXPECT_NE((":" + own.generated_files["kmatrix/library_path"]).find(":" + lib.substr(0, lib.rfind('/'))),
+                  std::string::npos)
+            << own.generated_files["kmatrix/library_path"];
+    }
+    EXPECT_EQ(binaries[other].extra_files.count("exec/ls"), 0u);
+    EXPECT_EQ(binaries[other].generated_files.count("kmatrix/library_path"), 0u);
 }
 
 TEST_F(InitramfsFiles, ByteIdenticalForTheSameInputs) {
