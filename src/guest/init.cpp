@@ -663,6 +663,7 @@ void run_plan(const GuestPlan& plan, double started, ResultsChannel& out) {
 void interactive_shell() {
     say(std::string("kmatrix: interactive shell; binaries in /bin") +
         (::access(kGuestExecDir, F_OK) == 0 ? " and /exec (the files brought along)" : "") +
+        (::access(kGuestCheckDir, F_OK) == 0 ? ", the checked objects under /check" : "") +
         ", modules loaded, bpffs at /sys/fs/bpf. Exit to power off.\n");
     std::string active = trimmed(file_or_empty("/sys/class/tty/console/active"));
     std::string tty = active.substr(active.rfind(' ') == std::string::npos ? 0 : active.rfind(' ') + 1);
