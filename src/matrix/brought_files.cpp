@@ -71,6 +71,12 @@ std::vector<std::string> add_brought_files(const std::vector<BroughtFile>& files
     return notes;
 }
 
+std::string libraries_text(const BroughtFile& f) {
+    if (f.libraries.empty()) return "";
+    const std::size_t n = f.libraries.size() - 1;
+    return "this machine's " + f.libraries.front() + " and " + std::to_string(n) + " shared librar" + (n == 1 ? "y" : "ies");
+}
+
 nlohmann::json brought_files_json(const std::vector<BroughtFile>& files) {
     nlohmann::json j = nlohmann::json::array();
     for (const auto& f : files)

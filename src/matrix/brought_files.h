@@ -41,6 +41,10 @@ BroughtFiles bring_files(const std::vector<std::string>& paths);
 // guest::kGuestLibraryPath. Returns a line for each name an architecture gets no build of.
 std::vector<std::string> add_brought_files(const std::vector<BroughtFile>& files, std::map<Arch, InitramfsInputs>& binaries);
 
+// A dynamically linked file's company, as the terminal and the reports say it: "this machine's
+// /lib64/ld-linux-x86-64.so.2 and 3 shared libraries"; "" for any other file.
+std::string libraries_text(const BroughtFile& file);
+
 // exec.json's `files`: [{"name","path","arch","sha256","libraries"}].
 nlohmann::json brought_files_json(const std::vector<BroughtFile>& files);
 

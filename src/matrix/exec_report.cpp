@@ -42,14 +42,12 @@ std::string status_with_outcome(const CellResult& c) {
     return status;
 }
 
-// "/exec/tcpconnect (x86_64; /usr/sbin/tcpconnect, sha256 0123456789ab…; its loader and 3 shared libraries)".
+// "/exec/tcpconnect (x86_64; /usr/sbin/tcpconnect, sha256 0123456789ab…; with this machine's
+// /lib64/ld-linux-x86-64.so.2 and 3 shared libraries)".
 std::string brought_text(const BroughtFile& f) {
-    std::string text = "/exec/" + f.name + " (" + (f.arch ? arch_name(*f.arch) : "every kernel") + "; " + f.path +
-                       ", sha256 " + f.sha256.substr(0, 12) + "…";
-    if (!f.libraries.empty())
-        text += "; its loader and " + std::to_string(f.libraries.size() - 1) + " shared librar" +
-                (f.libraries.size() == 2 ? "y" : "ies");
-    return text + ")";
+    const std::string company = libraries_text(f);
+    return "/exec/" + f.name + " (" + (f.arch ? arch_name(*f.arch) : "every kernel") + "; " + f.path + ", sha256 " +
+           f.sha256.substr(0, 12) + "…" + (company.empty() ? "" : "; with " + company) + ")";
 }
 
 }  // namespace

@@ -675,9 +675,7 @@ std::optional<std::vector<BroughtFile>> stage_files(const std::string& who, cons
     if (!brought.errors.empty()) return std::nullopt;
     for (const auto& f : brought.files)
         if (!f.libraries.empty())
-            std::cerr << who << ": " << f.path << " is dynamically linked: bringing this machine's " << f.libraries.front()
-                      << " and " << f.libraries.size() - 1 << " shared librar" << (f.libraries.size() == 2 ? "y" : "ies")
-                      << " along\n";
+            std::cerr << who << ": " << f.path << " is dynamically linked: bringing " << libraries_text(f) << " along\n";
     for (const auto& note : add_brought_files(brought.files, settings.binaries)) std::cerr << who << ": " << note << "\n";
     return brought.files;
 }
