@@ -247,12 +247,15 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
              "the command's limit (default: the per-test limit, 120 under TCG)")
             ->type_name("S")
             ->check(cli::positive_number());
-        a.add_option("--json", o.json_path, "{\"command\":[...],\"kernels\":[...]} (docs/OUTPUT.md); also OUT/exec.json")
+        a.add_option("--json", o.json_path,
+                     "{\"command\":[...],\"files\":[...],\"kernels\":[...]} (docs/OUTPUT.md); also OUT/exec.json")
             ->type_name("PATH");
         a.footer("Usage: kmatrix exec [OPTIONS] -- CMD [ARGS]\n"
                  "Boots every kernel (as root in the guest: bpffs, cgroup2, tracefs, debugfs mounted, modules loaded,\n"
                  "lo up, no network) and runs CMD with ARGS once in each, in /exec, with PATH=/exec:/bin. The guest\n"
-                 "also has /bin/flowattr and busybox's applets (ip, tc, mount...).\n"
+                 "also has /bin/flowattr and busybox's applets (ip, tc, mount...); busybox sh runs its own applet\n"
+                 "before PATH, so in `sh -c` call a brought tool named like one (ls, nc) as /exec/NAME.\n"
+                 "E.g. kmatrix exec --file /usr/sbin/bpftool -- bpftool feature probe kernel\n"
                  "Exit: 0 the command exited 0 on every available kernel; else the most severe outcome's code\n"
                  "(test-fail 10 for a non-zero exit; see kmatrix run --help); 2 bad input (no VM booted).");
         break;
