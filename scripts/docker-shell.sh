@@ -47,9 +47,12 @@ with_entry /etc/group "$gid" "$group" "$group:x:$gid:" >"$state/group"
 [ "$(id -u)" = "$uid" ] || chown -R "$uid:$gid" "$cache/shell"
 
 case $PWD/ in "$top"/*) workdir=$PWD ;; *) workdir=$top ;; esac
-# Labelled with the user's uid: `docker ps --filter label=flowattr.shell` lists the shells.
+# The host's network, so the host's hostname in the prompt: Debian's bash.bashrc puts
+# $debian_chroot before it, "(flowattr-builder)you@host", so the builder's shell is not taken
+# for the host's. Labelled with the user's uid: `docker ps --filter label=flowattr.shell` lists the shells.
 set -- --rm --init --network host --label "flowattr.shell=$uid" -v "$top:$top" -w "$workdir" \
-	-v "$cache:/var/cache/flowattr" -e FLOWATTR_CACHE=/var/cache/flowattr -e TERM -e COLUMNS -e LINES -e FLOWATTR_ACCEL
+	-v "$cache:/var/cache/flowattr" -e FLOWATTR_CACHE=/var/cache/flowattr -e TERM -e COLUMNS -e LINES -e FLOWATTR_ACCEL \
+	-e debian_chroot=flowattr-builder
 if [ $root = 0 ]; then
 	set -- "$@" --user "$uid:$gid" -e HOME="/home/$user" -e USER="$user" -v "$state/home:/home/$user" \
 		-v "$state/passwd:/etc/passwd:ro" -v "$state/group:/etc/group:ro"

@@ -186,7 +186,7 @@ TEST_F(DevShell, InteractiveShellThroughTmuxDownToAVm) {
         ADD_FAILURE() << "the screen never showed '" << text << "':\n" << tmux({"capture-pane", "-p", "-t", "dev", "-S", "-200"}).out;
         return false;
     };
-    ASSERT_TRUE(screen_shows("nobody@", 120));  // bash's prompt, as the caller
+    ASSERT_TRUE(screen_shows("(flowattr-builder)nobody@", 120));  // bash's prompt, as the caller, marked as the builder's
     tmux({"send-keys", "-t", "dev", "echo in-builder-$((6*7)) $(command -v llvm-objdump)", "Enter"});
     EXPECT_TRUE(screen_shows("in-builder-42 /usr/bin/llvm-objdump", 20));
 
