@@ -86,6 +86,9 @@ TEST_F(KmatrixExec, DynamicallyLinkedDebianToolsRunWithTheHostsLibraries) {
     for (const std::string tool : {"/usr/sbin/tcpconnect", "/usr/sbin/bpftool", arm64.c_str()})
         if (::access(tool.c_str(), X_OK) != 0)
             GTEST_SKIP() << tool << " is not there (libbpf-tools, bpftool and the arm64 libbpf-tools: make deps)";
+    // A second after the connection before SIGINT: tcpconnect's output is block-buffered in its
+    // file until it exits, so nothing shows when it has read the event (its perf buffer is polled
+    // every 100 ms).
     std::string script = dir_->path() + "/trace-nc";
     flowattr::write_file_atomic(script,
                                 "tcpconnect > /tmp/tcpconnect.out 2>&1 & traced=$!\n"
@@ -94,7 +97,7 @@ TEST_F(KmatrixExec, DynamicallyLinkedDebianToolsRunWithTheHostsLibraries) {
                                 "done\n"
                                 "if command -v bpftool > /dev/null; then echo \"kprobes $(bpftool perf show | grep -c 'func tcp_v')\"; fi\n"
                                 "nc -l -p 8080 > /dev/null &\n"
-                                "sleep 0.3; echo hi | nc 127.0.0.1 8080; sleep 0.5\n"
+                                "sleep 0.3; echo hi | nc 127.0.0.1 8080; sleep 1\n"
                                 "kill -INT $traced; wait $traced; echo \"tcpconnect exit $?\"\n"
                                 "cat /tmp/tcpconnect.out\n");
     auto r = exec("6.1,5.10,6.1-arm64",
