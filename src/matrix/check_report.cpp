@@ -77,11 +77,16 @@ bool CheckGridCell::failed() const {
     return false;
 }
 
+bool CheckGridCell::loaded_only() const {
+    return state == State::result && result->status == CheckStatus::pass && result->attach.empty();
+}
+
 std::string CheckGridCell::label() const {
     switch (state) {
         case State::result:
             if (result->status == CheckStatus::fail)
                 return result->diagnosis ? diagnose::cause_name(result->diagnosis->cause) : "fail";
+            if (loaded_only()) return "loaded";
             return diagnose::check_status_name(result->status);
         case State::not_given: return "other-arch";
         case State::missing: return "missing";
@@ -193,7 +198,8 @@ std::string check_grid_html(const std::vector<CellResult>& all_cells) {
                     ? r.object + " is an executable built for another architecture than " + arch_name(c.arch) +
                           ": not checked on this kernel"
                     : c.cls.reason;
-            const char* bg = p && p->status == CheckStatus::pass   ? "#2e7d32"
+            const char* bg = g.loaded_only()                       ? "#81c784"
+                             : p && p->status == CheckStatus::pass ? "#2e7d32"
                              : p && p->status == CheckStatus::skip ? "#9e9e9e"
                              : g.failed()                          ? "#c62828"
                                                                    : "#757575";
@@ -353,7 +359,7 @@ std::string expected_grid_text(const std::vector<CellResult>& cells) {
         if (c.ran_vm) ran.push_back(c);
     std::ostringstream t;
     t << "# kmatrix lab: what each kernel really does with each fixture (tests/kernel/fixtures).\n"
-      << "# Labels: pass, skip, or the failure class (docs/TROUBLESHOOTING.md). Kernels:";
+      << "# Labels: pass, loaded (verified, nothing attached), skip, or the failure class (docs/TROUBLESHOOTING.md). Kernels:";
     for (const auto& c : ran) t << " " << c.name << "=" << c.version;
     t << "\n# Re-record with `kmatrix lab --write-expected FILE` after checking every change by hand.\n"
       << grid_table(ran);

@@ -35,8 +35,11 @@ struct CheckGridCell {
     Outcome outcome = Outcome::pass;                 // the kernel's
     // A failing result, a VM that ended early, a missing program: red, exit 1.
     bool failed() const;
-    // What the grids show: "pass", "skip", the failure class, "other-arch", "missing", or the
-    // kernel's outcome ("unavailable", "boot-fail").
+    // A pass the kernel verified but nothing attached (a bare `kprobe` section, a uprobe with no
+    // binary: ProgramCheck::note says why): not a promise that the program will attach.
+    bool loaded_only() const;
+    // What the grids show: "pass", "loaded" (loaded_only), "skip", the failure class,
+    // "other-arch", "missing", or the kernel's outcome ("unavailable", "boot-fail").
     std::string label() const;
 };
 CheckGridCell grid_cell(const CellResult& cell, const CheckRow& row);

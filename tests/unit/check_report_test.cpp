@@ -28,6 +28,7 @@ ProgramCheck program(const std::string& object, const std::string& name, CheckSt
     p.program = name;
     p.section = "tc";
     p.status = status;
+    if (status == CheckStatus::pass) p.attach = "tcx ingress on lo";
     if (cause) {
         p.diagnosis = flowattr::diagnose::diagnosis_for(*cause, "R0 invalid mem access 'map_value_or_null'");
         p.err = EACCES;
@@ -92,6 +93,24 @@ std::vector<CellResult> two_kernels() {
     CellResult new_kernel = check_cell("6.12", {program("tcx", "ingress", CheckStatus::pass), program("ok", "p", CheckStatus::pass)});
     CellResult missing = unrun_cell("6.6", "6.6", Outcome::unavailable, "no source");
     return {old_kernel, new_kernel, missing};
+}
+
+// A program the kernel verified and nothing attached is "loaded", not "pass": a bare `kprobe`
+// section's target is its own loader's choice, and may not exist on the kernel.
+TEST(CheckGrid, LoadedOnlyIsNotAPass) {
+    ProgramCheck loaded = program("biotop", "blk_account_io_start", CheckStatus::pass);
+    loaded.attach.clear();
+    loaded.note = "loaded only: section \"kprobe\" names no target libbpf can attach automatically";
+    std::vector<CellResult> cells = {check_cell("6.12", {loaded, program("ok", "p", CheckStatus::pass)})};
+    auto rows = check_rows(cells);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(check_cell_label(cells[0], rows[0]), "loaded");
+    EXPECT_EQ(check_cell_label(cells[0], rows[1]), "pass");
+    EXPECT_FALSE(grid_cell(cells[0], rows[0]).failed());
+    EXPECT_NE(check_grid_markdown(cells).find("| ✅ loaded |"), std::string::npos) << check_grid_markdown(cells);
+    EXPECT_NE(check_grid_html(cells).find("title=\"loaded only: section &quot;kprobe&quot;"), std::string::npos)
+        << check_grid_html(cells);
+    EXPECT_EQ(check_exit_code(cells, false), 0);
 }
 
 TEST(CheckGrid, LabelsAndExitCode) {
