@@ -198,12 +198,13 @@ std::string check_grid_html(const std::vector<CellResult>& all_cells) {
                     ? r.object + " is an executable built for another architecture than " + arch_name(c.arch) +
                           ": not checked on this kernel"
                     : c.cls.reason;
-            const char* bg = g.loaded_only()                       ? "#81c784"
-                             : p && p->status == CheckStatus::pass ? "#2e7d32"
-                             : p && p->status == CheckStatus::skip ? "#9e9e9e"
-                             : g.failed()                          ? "#c62828"
-                                                                   : "#757575";
-            h << "<td class=\"s\" style=\"background:" << bg << "\" title=\"" << html_escape(title) << "\">"
+            // A loaded-only pass pale, with dark text: verified, not attached.
+            const char* style = g.loaded_only()                       ? "background:#c8e6c9;color:#1b5e20"
+                                : p && p->status == CheckStatus::pass ? "background:#2e7d32"
+                                : p && p->status == CheckStatus::skip ? "background:#9e9e9e"
+                                : g.failed()                          ? "background:#c62828"
+                                                                      : "background:#757575";
+            h << "<td class=\"s\" style=\"" << style << "\" title=\"" << html_escape(title) << "\">"
               << html_escape(g.label()) << "</td>";
         }
         h << "</tr>\n";
@@ -211,7 +212,8 @@ std::string check_grid_html(const std::vector<CellResult>& all_cells) {
     const std::string left_out = no_column_note(all_cells);
     h << "</table>\n<p>" << (left_out.empty() ? "" : html_escape(left_out) + " ")
       << "Hover a cell for the kernel's message, the cause and the fix; "
-         "the classes are explained in docs/TROUBLESHOOTING.md.</p>\n";
+         "the classes are explained in docs/TROUBLESHOOTING.md. <i>loaded</i>: verified by the kernel, "
+         "nothing attached (the section names no target; the program's own loader picks one).</p>\n";
     return h.str();
 }
 
