@@ -156,24 +156,33 @@ struct ExecutableInterp {
     std::string interpreter;  // "" when there is none, or its bytes lie outside the file
 };
 
+// An ELF file opened with libelf (the descriptor kept open as long as the handle); elf is
+// null when the file cannot be opened or libelf refuses it.
+struct ElfFile {
+    UniqueFd fd;
+    std::unique_ptr<Elf, int (*)(Elf*)> elf{nullptr, elf_end};
+    explicit ElfFile(const std::string& path) : fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+        elf_version(EV_CURRENT);
+        if (fd) elf.reset(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr));
+    }
+};
+
 std::optional<ExecutableInterp> read_interp(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return std::nullopt;
-    elf_version(EV_CURRENT);
-    std::unique_ptr<Elf, int (*)(Elf*)> elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr), elf_end);
+    ElfFile file(path);
+    Elf* const elf = file.elf.get();
     GElf_Ehdr ehdr;
     std::size_t count = 0;
-    if (!elf || elf_kind(elf.get()) != ELF_K_ELF || gelf_getclass(elf.get()) != ELFCLASS64 ||
-        !gelf_getehdr(elf.get(), &ehdr) || ehdr.e_ident[EI_DATA] != ELFDATA2LSB ||
-        (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN /* static-pie */) || elf_getphdrnum(elf.get(), &count) != 0)
+    if (!elf || elf_kind(elf) != ELF_K_ELF || gelf_getclass(elf) != ELFCLASS64 ||
+        !gelf_getehdr(elf, &ehdr) || ehdr.e_ident[EI_DATA] != ELFDATA2LSB ||
+        (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN /* static-pie */) || elf_getphdrnum(elf, &count) != 0)
         return std::nullopt;
     for (std::size_t i = 0; i < count; i++) {
         GElf_Phdr ph;
-        if (!gelf_getphdr(elf.get(), int(i), &ph)) return std::nullopt;
+        if (!gelf_getphdr(elf, int(i), &ph)) return std::nullopt;
         if (ph.p_type != PT_INTERP) continue;
         ExecutableInterp r{true, ""};
         std::size_t size = 0;
-        const char* raw = elf_rawfile(elf.get(), &size);
+        const char* raw = elf_rawfile(elf, &size);
         if (raw && ph.p_offset <= size && ph.p_filesz <= size - ph.p_offset) {
             r.interpreter.assign(raw + ph.p_offset, ph.p_filesz);
             r.interpreter.resize(std::strlen(r.interpreter.c_str()));
@@ -204,13 +213,12 @@ struct DynamicNeeds {
 
 DynamicNeeds read_dynamic(const std::string& path) {
     DynamicNeeds d;
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw Error("cannot open " + path, errno);
-    elf_version(EV_CURRENT);
-    std::unique_ptr<Elf, int (*)(Elf*)> elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr), elf_end);
+    ElfFile file(path);
+    if (!file.fd) throw Error("cannot open " + path, errno);
+    Elf* const elf = file.elf.get();
     if (!elf) throw Error(path + ": " + elf_errmsg(-1));
     std::vector<std::string> runpath, rpath;
-    for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn; scn = elf_nextscn(elf.get(), scn)) {
+    for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn; scn = elf_nextscn(elf, scn)) {
         GElf_Shdr sh;
         Elf_Data* data = nullptr;
         if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || sh.sh_entsize == 0 || !(data = elf_getdata(scn, nullptr)))
@@ -219,7 +227,7 @@ DynamicNeeds read_dynamic(const std::string& path) {
             GElf_Dyn dyn;
             if (!gelf_getdyn(data, int(i), &dyn)) break;
             if (dyn.d_tag != DT_NEEDED && dyn.d_tag != DT_RUNPATH && dyn.d_tag != DT_RPATH) continue;
-            const char* text = elf_strptr(elf.get(), sh.sh_link, dyn.d_un.d_val);
+            const char* text = elf_strptr(elf, sh.sh_link, dyn.d_un.d_val);
             if (!text) continue;
             if (dyn.d_tag == DT_NEEDED) {
                 d.needed.emplace_back(text);
