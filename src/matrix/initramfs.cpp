@@ -17,6 +17,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/env.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/subprocess.h"
@@ -209,6 +210,7 @@ constexpr const char* kSystemLibraryDirs[] = {"/lib/", "/lib64/", "/usr/lib/", "
 struct DynamicNeeds {
     std::vector<std::string> needed;
     std::vector<std::string> search;
+    bool search_is_rpath = false;  // DT_RPATH comes before LD_LIBRARY_PATH, DT_RUNPATH after it
 };
 
 DynamicNeeds read_dynamic(const std::string& path) {
@@ -241,13 +243,15 @@ DynamicNeeds read_dynamic(const std::string& path) {
             }
         }
     }
-    d.search = runpath.empty() ? rpath : runpath;
+    d.search_is_rpath = runpath.empty() && !rpath.empty();
+    d.search = d.search_is_rpath ? rpath : runpath;
     return d;
 }
 
 // Another architecture's executable cannot be traced by this machine's loader, so its
-// libraries are looked up as its own loader will look in the guest, where there is no
-// ld.so.cache: DT_RUNPATH/DT_RPATH, then the architecture's multiarch and plain system
+// libraries are looked up in the order its own loader looks (ld.so(8)), as in the guest, where
+// there is no ld.so.cache: DT_RPATH, the caller's LD_LIBRARY_PATH (an unpacked sysroot's
+// library directory, say), DT_RUNPATH, then the architecture's multiarch and plain system
 // directories (where Debian's multiarch packages, libc6:arm64 and the like, put them). A file
 // of another architecture on the way is passed over, as the loader passes it over.
 std::vector<std::string> foreign_library_closure(const std::string& exe, const std::string& interp, Arch arch) {
@@ -256,6 +260,10 @@ std::vector<std::string> foreign_library_closure(const std::string& exe, const s
                     "(Debian: the libc6:" + guest_arch(arch).debian_arch + " package)");
     const std::string triplet = std::string(arch_name(arch)) + "-linux-gnu";
     const std::vector<std::string> system_dirs = {"/lib/" + triplet, "/usr/lib/" + triplet, "/lib", "/usr/lib"};
+    std::vector<std::string> library_path;
+    std::istringstream caller_path(env_or("LD_LIBRARY_PATH", ""));
+    for (std::string dir; std::getline(caller_path, dir, ':');)
+        if (!dir.empty()) library_path.push_back(dir);
     std::vector<std::string> files{interp}, missing, queue{exe};
     // libc names the loader as a library too; it is already there.
     std::set<std::string> seen{interp.substr(interp.rfind('/') + 1)};
@@ -263,6 +271,8 @@ std::vector<std::string> foreign_library_closure(const std::string& exe, const s
         const std::string object = queue.back();
         queue.pop_back();
         DynamicNeeds needs = read_dynamic(object);
+        needs.search.insert(needs.search_is_rpath ? needs.search.end() : needs.search.begin(), library_path.begin(),
+                            library_path.end());
         needs.search.insert(needs.search.end(), system_dirs.begin(), system_dirs.end());
         for (const auto& name : needs.needed) {
             if (!seen.insert(name).second) continue;

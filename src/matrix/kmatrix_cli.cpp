@@ -136,7 +136,9 @@ CLI::Option* add_file_option(CLI::App& a, Options& o) {
     return a.add_option("--file", o.files,
                         "bring this file along as /exec/<its name> (repeatable): a script for busybox sh or a .bpf.o "
                         "to every kernel; an executable to its own architecture's kernels (an x86_64 and an aarch64 "
-                        "build may share a name), a dynamically linked one with this machine's loader and libraries")
+                        "build may share a name), a dynamically linked one with this machine's loader and libraries "
+                        "(LD_LIBRARY_PATH first, as the loader looks; another architecture's from its multiarch "
+                        "directories)")
         ->type_name("PATH")
         ->default_str("");
 }

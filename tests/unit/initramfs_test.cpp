@@ -265,19 +265,29 @@ TEST_F(SharedLibraryClosure, RefusesWhatCouldNotRunInTheGuest) {
 // Another architecture's executable: its libraries are looked up where its own loader will
 // look in the guest, the multiarch directories (/bin/ls made an aarch64 file naming the
 // aarch64 loader: its libc is found, its libselinux only if libselinux1:arm64 is installed).
-TEST_F(SharedLibraryClosure, AnotherArchitecturesLibrariesFromItsMultiarchDirectories) {
-    if (fm::host_arch() != fm::Arch::x86_64) GTEST_SKIP() << "written for an x86_64 host";
-    const std::string loader = "/lib/ld-linux-aarch64.so.1";
-    if (fm::elf_arch(loader) != fm::Arch::aarch64) GTEST_SKIP() << "no aarch64 loader here (libc6:arm64)";
-    const std::string interp = fm::shared_library_closure("/bin/ls").front();
-    ASSERT_EQ(interp, "/lib64/ld-linux-x86-64.so.2");
-    std::string bytes = flowattr::read_file("/bin/ls");
-    bytes[18] = char(183);
-    const std::size_t at = bytes.find(interp);
-    ASSERT_NE(at, std::string::npos);
-    bytes.replace(at, interp.size(), loader + std::string(interp.size() - loader.size(), '\0'));
-    const std::string ls = dir_.path() + "/ls-aarch64";
-    flowattr::write_file_atomic(ls, bytes);
+class ForeignLibraryClosure : public SharedLibraryClosure {
+protected:
+    void SetUp() override {
+        SharedLibraryClosure::SetUp();
+        if (IsSkipped()) return;
+        if (fm::host_arch() != fm::Arch::x86_64) GTEST_SKIP() << "written for an x86_64 host";
+        if (fm::elf_arch(loader_) != fm::Arch::aarch64) GTEST_SKIP() << "no aarch64 loader here (libc6:arm64)";
+        const std::string interp = fm::shared_library_closure("/bin/ls").front();
+        ASSERT_EQ(interp, "/lib64/ld-linux-x86-64.so.2");
+        std::string bytes = flowattr::read_file("/bin/ls");
+        bytes[18] = char(183);
+        const std::size_t at = bytes.find(interp);
+        ASSERT_NE(at, std::string::npos);
+        bytes.replace(at, interp.size(), loader_ + std::string(interp.size() - loader_.size(), '\0'));
+        flowattr::write_file_atomic(ls_, bytes);
+    }
+    const std::string loader_ = "/lib/ld-linux-aarch64.so.1";
+    const std::string ls_ = dir_.path() + "/ls-aarch64";
+};
+
+TEST_F(ForeignLibraryClosure, FromItsMultiarchDirectories) {
+    const std::string& ls = ls_;
+    const std::string& loader = loader_;
     if (::access("/lib/aarch64-linux-gnu/libselinux.so.1", R_OK) != 0) {
         const std::string why = refusal(ls);
         EXPECT_NE(why.find("needs aarch64 shared libraries this machine does not have: libselinux.so.1 (Debian: their "
@@ -292,6 +302,33 @@ TEST_F(SharedLibraryClosure, AnotherArchitecturesLibrariesFromItsMultiarchDirect
     for (const auto& f : files) EXPECT_EQ(fm::elf_arch(f), fm::Arch::aarch64) << f;
     EXPECT_EQ(std::count_if(files.begin(), files.end(), [](const std::string& f) { return f.find("ld-linux") != std::string::npos; }), 1)
         << "the loader, which libc names too, once: " << ::testing::PrintToString(files);
+}
+
+// LD_LIBRARY_PATH comes before the system's directories, as for the guest's loader, and a
+// library of this machine's architecture there is passed over: here the aarch64 libc comes
+// from the caller's directory, and libselinux.so.1 (an aarch64 libz by that name) too.
+TEST_F(ForeignLibraryClosure, FollowsTheCallersLibraryPath) {
+    const std::string libc = "/lib/aarch64-linux-gnu/libc.so.6", libz = "/lib/aarch64-linux-gnu/libz.so.1";
+    if (fm::elf_arch(libz) != fm::Arch::aarch64) GTEST_SKIP() << "no " << libz << " here (zlib1g:arm64)";
+    const std::string wrong = dir_.path() + "/x86", own = dir_.path() + "/arm";
+    ASSERT_EQ(::mkdir(wrong.c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir(own.c_str(), 0755), 0);
+    flowattr::write_file_atomic(wrong + "/libc.so.6", flowattr::read_file("/lib/x86_64-linux-gnu/libc.so.6"));
+    flowattr::write_file_atomic(own + "/libc.so.6", flowattr::read_file(libc));
+    flowattr::write_file_atomic(own + "/libselinux.so.1", flowattr::read_file(libz));
+    const char* before = std::getenv("LD_LIBRARY_PATH");
+    const std::string saved = before ? before : "";
+    ::setenv("LD_LIBRARY_PATH", (wrong + ":" + own).c_str(), 1);
+    const std::string why = refusal(ls_);
+    const std::vector<std::string> files = why.empty() ? fm::shared_library_closure(ls_) : std::vector<std::string>{};
+    if (before) ::setenv("LD_LIBRARY_PATH", saved.c_str(), 1); else ::unsetenv("LD_LIBRARY_PATH");
+    if (why.find("this machine does not have") != std::string::npos && why.find("libselinux") == std::string::npos)
+        GTEST_SKIP() << "another of /bin/ls's libraries is missing for aarch64 here: " << why;
+    ASSERT_EQ(why, "");
+    EXPECT_EQ(std::count(files.begin(), files.end(), own + "/libc.so.6"), 1) << ::testing::PrintToString(files);
+    EXPECT_EQ(std::count(files.begin(), files.end(), own + "/libselinux.so.1"), 1) << ::testing::PrintToString(files);
+    EXPECT_EQ(std::count(files.begin(), files.end(), libc), 0) << ::testing::PrintToString(files);
+    EXPECT_EQ(std::count(files.begin(), files.end(), wrong + "/libc.so.6"), 0) << ::testing::PrintToString(files);
 }
 
 TEST_F(SharedLibraryClosure, ALibraryThisMachineLacksIsNamed) {
