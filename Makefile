@@ -99,11 +99,14 @@ lock-check:
 # <kernel>/junit.xml and console.log).
 #   make matrix [KERNELS=6.1,7.2] [MATRIX_ARGS=...]
 #   make repro KERNEL=6.1 [SHELL=1] [TEST=Suite.Name | OBJECT=path.bpf.o] [CMDLINE="loglevel=7"]
-#     (SHELL=1 brings the builder's bpftool into the VM's shell, at /exec/bpftool)
+#     (SHELL=1 brings bpftool into the VM's shell, at /exec/bpftool: the builder's on an x86_64
+#     kernel, Debian's arm64 build of the same version on an aarch64 one, unpacked with the
+#     libcap2 it needs from docker/testdata.lock and found through LD_LIBRARY_PATH)
 #   make lab [KERNELS=6.1,7.2]: every loader-failure fixture on every kernel, against the expected grid
 # SHELL is also make's recipe shell: keep what the user meant by it, then pin the real one.
-REPRO_SHELL := $(SHELL)
+REPRO_SHELL := $(filter 1 yes true,$(SHELL))
 override SHELL := /bin/sh
+TESTDATA := $(or $(FLOWATTR_CACHE),$(HOME)/.cache/flowattr)/testdata
 .PHONY: matrix repro lab
 
 matrix:
@@ -112,8 +115,10 @@ matrix:
 repro:
 	@test -n "$(KERNEL)" || { echo "usage: make repro KERNEL=<name> [SHELL=1] [TEST=Suite.Name | OBJECT=path.bpf.o] [CMDLINE=...]"; \
 		echo "kernels:" $$(awk '!/^#/ && NF { print $$1 }' kernels.txt); exit 2; }
-	FLOWATTR_MOUNT="$(if $(OBJECT),$(abspath $(OBJECT)))" scripts/docker-kmatrix.sh repro $(KERNEL) \
-		$(if $(filter 1 yes true,$(REPRO_SHELL)),--shell --file /usr/sbin/bpftool) $(if $(TEST),--test $(TEST)) \
+	$(if $(REPRO_SHELL),scripts/pinned-debs.sh testdata)
+	FLOWATTR_MOUNT="$(if $(OBJECT),$(abspath $(OBJECT)))" \
+		$(if $(REPRO_SHELL),LD_LIBRARY_PATH=$(TESTDATA)/libcap2_arm64/lib/aarch64-linux-gnu) scripts/docker-kmatrix.sh repro $(KERNEL) \
+		$(if $(REPRO_SHELL),--shell --file /usr/sbin/bpftool --file $(TESTDATA)/bpftool_arm64/usr/sbin/bpftool) $(if $(TEST),--test $(TEST)) \
 		$(if $(OBJECT),--object $(abspath $(OBJECT))) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
 
 # The lab runs the host build's kmatrix and fixtures (the fixtures are test inputs, not in out/).

@@ -64,9 +64,6 @@ if [ "$have" != "$want" ]; then
 	fi
 fi
 
-# scripts/pinned-debs.sh downloads with curl, which a fresh host may lack.
-command -v curl >/dev/null || "$top/scripts/install-deps.sh" --lock "$top/docker/host.lock" curl >&2
-
 # One apt source per suite the lock names; security fixes live in their own archive.
 # These are the rootfs's /etc/apt/sources.list, and the sources of a --resolve run.
 set -- "deb http://deb.debian.org/debian bookworm main"

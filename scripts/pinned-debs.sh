@@ -34,11 +34,14 @@ architectures=$(cat "$top/docker/packages.lock" "$top/docker/shell.lock" "$top/d
 	awk '!/^#/ && NF >= 3 { for (i = 1; i <= 2; i++) if (split($i, a, ":") == 2 && a[2] ~ /^[a-z0-9]+$/) print a[2] }' |
 	sort -u | awk 'BEGIN { printf "amd64" } $1 != "amd64" { printf " %s", $1 }')
 
-# The version docker/packages.lock pins for package $1 (an ":arch" suffix dropped): the version
-# its test data in docker/testdata.lock must have, the same objects built for another
-# architecture. Empty when it pins none.
+# The version docker/packages.lock pins for package $1 (an ":arch" suffix dropped), or for a
+# package only the builder's dependencies hold (libcap2), docker/rootfs.lock: the version its
+# test data in docker/testdata.lock must have, the same files built for another architecture.
+# Empty when neither pins it.
 twin_version() {
-	awk -v p="${1%%:*}" '!/^#/ && NF == 3 && $2 == p { print $3 }' "$top/docker/packages.lock"
+	awk -v p="${1%%:*}" '!/^#/ && NF == 3 && $2 == p { print $3; found = 1 }
+		END { exit !found }' "$top/docker/packages.lock" ||
+		awk -v p="${1%%:*}" '!/^#/ && NF == 4 && $1 == p { print $2 }' "$rootfs_lock"
 }
 
 # "package version sha256 path" of every .deb of lock $1 (default docker/rootfs.lock; path
@@ -127,6 +130,8 @@ cmd_fetch() {
 	done <"$tmp/locked"
 	todo=$(wc -l <"$tmp/todo")
 	[ "$todo" = 0 ] && return 0
+	# The downloads are curl's, which a fresh host may lack.
+	command -v curl >/dev/null || "$top/scripts/install-deps.sh" --lock "$top/docker/host.lock" curl >&2
 	# A version no index lists has left the pool too: say so before downloading anything.
 	# (When an index cannot be read, the downloads below give the answer.)
 	if offered_versions; then
@@ -237,7 +242,7 @@ cmd_check() {
 	locked_debs "$testdata_lock" | while read -r pkg ver sha path; do
 		twin=$(twin_version "$pkg")
 		[ "$twin" = "$ver" ] ||
-			echo "pinned-debs: docker/testdata.lock: $pkg $ver, but docker/packages.lock pins ${pkg%%:*} ${twin:-nowhere}: $refresh_hint"
+			echo "pinned-debs: docker/testdata.lock: $pkg $ver, but docker/packages.lock or docker/rootfs.lock pins ${pkg%%:*} ${twin:-nowhere}: $refresh_hint"
 	done >>"$tmp/report"
 	[ -s "$tmp/report" ] && bad=1
 	cat "$tmp/report" >&2
