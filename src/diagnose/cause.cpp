@@ -392,7 +392,10 @@ const std::vector<Row> kTable = {
      "this kernel (or in a module that is not loaded), or cannot be traced, or this kernel's architecture "
      "build has no BPF trampolines",
      "fall back to an attach type the kernel has (TCX -> clsact before 6.6; kprobe or a cgroup hook "
-     "where fentry/LSM trampolines are missing) or pick a target that exists on every kernel you support",
+     "where fentry/LSM trampolines are missing) or pick a target that exists on every kernel you support; "
+     "a placeholder target that the object's loader replaces before load (bpf_program__set_attach_target: "
+     "libbpf-tools' dummy_* functions, xdpdump's fentry/func) is checked by running that loader: kmatrix exec "
+     "--file YOUR_TOOL -- YOUR_TOOL ARGS",
      false},
      match_unsupported_attach_type},
     {{Cause::policy_denied, "A security policy refused the program",
