@@ -80,6 +80,18 @@ void with_netns(const std::string& path, const std::function<void()>& fn) {
         throw Error("cannot return from network namespace " + path, errno);
 }
 
+OwnNetns::OwnNetns() {
+    UniqueFd original(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!original) throw Error("cannot open this thread's network namespace", errno);
+    if (unshare(CLONE_NEWNET) != 0) throw Error("cannot make a network namespace of its own", errno);
+    fd_ = UniqueFd(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    const int open_errno = errno;
+    if (setns(original.get(), CLONE_NEWNET) != 0)
+        throw Error("cannot return to this thread's network namespace after making one", errno);
+    if (!fd_) throw Error("cannot open the network namespace just made", open_errno);
+    path_ = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd_.get());
+}
+
 std::uint64_t netns_inode_of(const std::string& path) {
     struct stat st {};
     const std::string p = path.empty() ? "/proc/thread-self/ns/net" : path;

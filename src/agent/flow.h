@@ -11,6 +11,7 @@
 
 #include "agent/libbpf_support.h"
 #include "agent/options.h"
+#include "common/unique_fd.h"
 #include "flowattr.h"
 
 struct flow_bpf;
@@ -129,5 +130,20 @@ std::uint64_t netns_inode_of(const std::string& path);
 
 // Runs FN inside the network namespace at PATH (empty: the current one) on this thread.
 void with_netns(const std::string& path, const std::function<void()>& fn);
+
+// A fresh network namespace of this process's own, held by an open fd: it goes, with every
+// device and attachment in it, when the fd closes (however the process ends). The calling
+// thread stays where it was; path() ("/proc/PID/fd/N", valid for this process's children too)
+// names it for with_netns(). Throws Error when it cannot be made (no CAP_SYS_ADMIN).
+class OwnNetns {
+public:
+    OwnNetns();
+    const std::string& path() const { return path_; }
+    int fd() const { return fd_.get(); }
+
+private:
+    UniqueFd fd_;
+    std::string path_;
+};
 
 }  // namespace flowattr::agent

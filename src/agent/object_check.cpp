@@ -17,6 +17,7 @@
 #include <regex>
 #include <unordered_set>
 
+#include "agent/flow.h"
 #include "agent/identity.h"
 #include "agent/libbpf_support.h"
 #include "agent/probe.h"
@@ -38,9 +39,21 @@ public:
         if (!cgroup_path_.empty()) ::rmdir(cgroup_path_.c_str());
     }
 
-    int loopback() {
-        if (!lo_) lo_ = int(if_nametoindex("lo"));
-        return *lo_;
+    // A network namespace of the check's own, made at first use, as a path for with_netns();
+    // "" with WHY when it cannot be made. tc, TCX and XDP programs are attached to its loopback
+    // device, not the host's: a program that drops or redirects would do that to the host's
+    // loopback traffic while attached. The namespace, and whatever is attached in it, goes
+    // when the check ends, however it ends.
+    std::string scratch_netns(std::string& why) {
+        if (!netns_ && netns_why_.empty()) {
+            try {
+                netns_.emplace();
+            } catch (const Error& e) {
+                netns_why_ = e.what();
+            }
+        }
+        why = netns_why_;
+        return netns_ ? netns_->path() : "";
     }
 
     // A scratch cgroup under the cgroup v2 mount, or -1 with WHY set.
@@ -95,7 +108,8 @@ public:
     }
 
 private:
-    std::optional<int> lo_;
+    std::optional<OwnNetns> netns_;
+    std::string netns_why_;
     std::string cgroup_path_;
     UniqueFd cgroup_fd_;
     std::optional<bool> tcx_;
@@ -107,6 +121,32 @@ private:
 namespace {
 
 constexpr const char* kWholeObject = "(object)";
+
+// Maps the object pins by name (LIBBPF_PIN_BY_NAME) are created unpinned: libbpf would pin
+// them under /sys/fs/bpf and leave them there, or reuse a map a running loader pinned there
+// and load against that. What a kernel makes of the object does not depend on where its maps
+// are pinned. Returns their names.
+std::vector<std::string> leave_unpinned(bpf_object* obj) {
+    std::vector<std::string> names;
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj) {
+        if (!bpf_map__pin_path(map)) continue;
+        names.push_back(bpf_map__name(map));
+        bpf_map__set_pin_path(map, nullptr);
+    }
+    return names;
+}
+
+// Said of every program checked in an object whose maps leave_unpinned() left unpinned.
+void note_unpinned(std::vector<ProgramCheck>& checks, const std::vector<std::string>& maps) {
+    if (maps.empty()) return;
+    std::string names;
+    for (const auto& m : maps) names += (names.empty() ? "" : ", ") + m;
+    const std::string note = "map" + std::string(maps.size() > 1 ? "s " : " ") + names +
+                             " created unpinned (pinned by name by its loader; the check pins nothing)";
+    for (auto& c : checks)
+        if (c.status != CheckStatus::skip) c.note += (c.note.empty() ? "" : "; ") + note;
+}
 
 // One program loaded alone: its object's maps are created, every other program is off.
 struct LoadAttempt {
@@ -126,6 +166,7 @@ LoadAttempt load_alone(const ObjectBytes& o, const std::string& program, std::ui
         a.libbpf_log = capture.text();
         return a;
     }
+    leave_unpinned(a.obj.get());
     std::vector<char> buf(log_size, '\0');
     bpf_program* prog;
     bpf_object__for_each_program(prog, a.obj.get()) {
@@ -221,19 +262,26 @@ void fail(ProgramCheck& c, Stage stage, int err, const std::string& verifier_log
 // A held attachment; detaching is the destructor's job.
 struct Attachment {
     BpfLink link;
-    std::optional<bpf_tc_hook> tc_hook;  // clsact filter to remove
+    std::optional<bpf_tc_hook> tc_hook;  // clsact filter to remove, through netlink in netns
     std::optional<bpf_tc_opts> tc_opts;
     bool destroy_hook = false;
+    std::string netns;
 
     ~Attachment() {
-        if (tc_hook && tc_opts) {
-            LibbpfLogCapture quiet;
-            LIBBPF_OPTS(bpf_tc_opts, del, .handle = tc_opts->handle, .priority = tc_opts->priority);
-            bpf_tc_detach(&*tc_hook, &del);
-            if (destroy_hook) {
-                tc_hook->attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
-                bpf_tc_hook_destroy(&*tc_hook);
-            }
+        if (!tc_hook || !tc_opts) return;
+        try {
+            with_netns(netns, [this] {
+                LibbpfLogCapture quiet;
+                LIBBPF_OPTS(bpf_tc_opts, del, .handle = tc_opts->handle, .priority = tc_opts->priority);
+                bpf_tc_detach(&*tc_hook, &del);
+                if (destroy_hook) {
+                    tc_hook->attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+                    bpf_tc_hook_destroy(&*tc_hook);
+                }
+            });
+        } catch (const Error&) {
+            // A destructor must not throw; a filter left in the scratch namespace goes with it
+            // when the check ends.
         }
     }
 };
@@ -246,12 +294,12 @@ struct AttachOutcome {
     std::string libbpf_log;
 };
 
-AttachOutcome attach_clsact(bpf_program* prog, const std::string& section, CheckTargets& t, Attachment& held) {
+AttachOutcome attach_clsact(bpf_program* prog, const std::string& section, int lo, Attachment& held) {
     AttachOutcome r;
     r.attempted = true;
     bool egress = section.find("egress") != std::string::npos;
     LibbpfLogCapture log;
-    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t.loopback(),
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = lo,
                 .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
     int ret = bpf_tc_hook_create(&hook);
     if (ret < 0 && ret != -EEXIST) {
@@ -275,7 +323,7 @@ AttachOutcome attach_clsact(bpf_program* prog, const std::string& section, Check
         return r;
     }
     held.tc_opts = opts;
-    r.how = std::string("clsact ") + (egress ? "egress" : "ingress") + " on lo";
+    r.how = std::string("clsact ") + (egress ? "egress" : "ingress") + " on a scratch netns's lo";
     return r;
 }
 
@@ -302,12 +350,28 @@ AttachOutcome attach_program(bpf_program* prog, CheckTargets& t, Attachment& hel
     LibbpfLogCapture log;
     switch (type) {
     case BPF_PROG_TYPE_SCHED_CLS:
-        if (eat == kBpfTcxIngress || eat == kBpfTcxEgress)
-            return attach_link(bpf_program__attach_tcx(prog, t.loopback(), nullptr),
-                               std::string("tcx ") + (eat == kBpfTcxIngress ? "ingress" : "egress") + " on lo", log, held);
-        return attach_clsact(prog, section, t, held);
-    case BPF_PROG_TYPE_XDP:
-        return attach_link(bpf_program__attach_xdp(prog, t.loopback()), "xdp on lo", log, held);
+    case BPF_PROG_TYPE_XDP: {
+        std::string why;
+        held.netns = t.scratch_netns(why);
+        if (held.netns.empty()) {
+            none.not_why = "loaded only: " + why;
+            return none;
+        }
+        AttachOutcome r;
+        with_netns(held.netns, [&] {
+            const int lo = int(if_nametoindex("lo"));
+            if (type == BPF_PROG_TYPE_XDP)
+                r = attach_link(bpf_program__attach_xdp(prog, lo), "xdp on a scratch netns's lo", log, held);
+            else if (eat == kBpfTcxIngress || eat == kBpfTcxEgress)
+                r = attach_link(bpf_program__attach_tcx(prog, lo, nullptr),
+                                std::string("tcx ") + (eat == kBpfTcxIngress ? "ingress" : "egress") +
+                                    " on a scratch netns's lo",
+                                log, held);
+            else
+                r = attach_clsact(prog, section, lo, held);
+        });
+        return r;
+    }
     case BPF_PROG_TYPE_CGROUP_SKB:
     case BPF_PROG_TYPE_CGROUP_SOCK:
     case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
@@ -403,8 +467,8 @@ void ObjectChecker::finish_pass(ProgramCheck& c, bpf_object* obj, bpf_program* p
 }
 
 std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
-    std::vector<ProgramCheck> out;
     std::vector<std::pair<std::string, std::string>> programs;  // name, section
+    std::vector<std::string> unpinned;
     {
         LibbpfLogCapture capture;
         BpfObject listing = open_bpf_object(object.name, object.bytes);
@@ -418,6 +482,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         bpf_program* prog;
         bpf_object__for_each_program(prog, listing.get())
             programs.emplace_back(bpf_program__name(prog), bpf_program__section_name(prog));
+        unpinned = leave_unpinned(listing.get());
     }
     std::vector<ProgramCheck> checks;
     std::set<std::string> to_load;
@@ -446,6 +511,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         std::map<std::string, std::vector<char>> logs;
         bpf_program* prog;
         if (obj) {
+            leave_unpinned(obj.get());
             bpf_object__for_each_program(prog, obj.get()) {
                 bool load = to_load.count(bpf_program__name(prog)) > 0;
                 bpf_program__set_autoload(prog, load);
@@ -463,6 +529,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
                 prog = bpf_object__find_program_by_name(obj.get(), c.program.c_str());
                 finish_pass(c, obj.get(), prog, logs[c.program].data(), libbpf_log);
             }
+            note_unpinned(checks, unpinned);
             return checks;
         }
     }
@@ -489,6 +556,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         fail(c, Stage::load, err, full.verifier_log.empty() ? a.verifier_log : full.verifier_log, a.libbpf_log,
              facts_for(a.obj.get(), a.prog, *targets_));
     }
+    note_unpinned(checks, unpinned);
     return checks;
 }
 

@@ -157,7 +157,11 @@ struct CommandLine {
             ->type_name("")
             ->default_str("")
             ->required();
-        check->footer("Each failure is named with its class, cause and fix (docs/TROUBLESHOOTING.md).");
+        check->footer("Each program is attached for a moment, then detached: tc, TCX and XDP programs on the loopback of a\n"
+                      "network namespace of the check's own, cgroup programs on a scratch cgroup, tracing and LSM programs\n"
+                      "where libbpf's auto-attach puts them, on this whole machine (--load-only attaches nothing). Maps are\n"
+                      "created unpinned, whatever the object asks. Each failure is named with its class, cause and fix\n"
+                      "(docs/TROUBLESHOOTING.md).");
 
         CLI::App* causes = add(Command::causes, "causes", "the failure classes check names, with cause and fix");
         auto* json = causes->add_flag_callback("--json", [this] { cmd.causes = CausesFormat::json; }, "as JSON");

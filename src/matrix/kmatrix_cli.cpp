@@ -220,11 +220,12 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
             ->required();
         a.add_option("--json", o.json_path, "{\"kernels\":[...],\"results\":[...]} (docs/OUTPUT.md)")
             ->type_name("PATH");
-        a.footer("Each kernel boots once; in it every program of every object is loaded alone (its object's maps\n"
-                 "created), attached the way its program type says where the guest has a target (tc/tcx/xdp on lo,\n"
+        a.footer("Each kernel boots once; in it every program of every object is loaded (an object's programs at once,\n"
+                 "each alone where that fails; its maps created, unpinned), attached the way its program type says\n"
+                 "where the guest has a target (tc/tcx/xdp on the loopback of a network namespace of the check's own,\n"
                  "cgroup programs on a scratch cgroup, tracing and LSM programs by libbpf's auto-attach), then\n"
-                 "detached. An executable's objects go only to its own architecture's kernels (they were compiled\n"
-                 "for it); a .bpf.o goes to every kernel. Reports in --out: index.html, summary.md, check.json,\n"
+                 "detached. An executable's objects go only to its own architecture's kernels (they were compiled for\n"
+                 "it); a .bpf.o goes to every kernel. Reports in --out: index.html, summary.md, check.json,\n"
                  "<kernel>/junit.xml.\n"
                  "Exit: 0 every program passed on every available kernel, 1 any failed, 2 bad input (no VM booted).");
         break;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/flow.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 
@@ -84,34 +85,11 @@ private:
     std::vector<char> buf_;
 };
 
-// A fresh network namespace kept alive by an open fd; path() names it for setns users.
-class NetNs {
+// A fresh network namespace kept alive by an open fd (the agent's OwnNetns); enter() runs a
+// function with this thread inside it.
+class NetNs : public flowattr::agent::OwnNetns {
 public:
-    NetNs() {
-        flowattr::UniqueFd original(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-        if (unshare(CLONE_NEWNET) != 0) throw flowattr::Error("unshare(CLONE_NEWNET)", errno);
-        fd_ = flowattr::UniqueFd(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-        int err = fd_ ? 0 : errno;
-        if (setns(original.get(), CLONE_NEWNET) != 0) throw flowattr::Error("setns back", errno);
-        if (err) throw flowattr::Error("open new netns", err);
-    }
-    int fd() const { return fd_.get(); }
-    std::string path() const { return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd_.get()); }
-    // Runs FN with this thread inside the namespace.
-    void enter(const std::function<void()>& fn) const {
-        flowattr::UniqueFd original(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-        if (setns(fd_.get(), CLONE_NEWNET) != 0) throw flowattr::Error("setns", errno);
-        try {
-            fn();
-        } catch (...) {
-            setns(original.get(), CLONE_NEWNET);
-            throw;
-        }
-        setns(original.get(), CLONE_NEWNET);
-    }
-
-private:
-    flowattr::UniqueFd fd_;
+    void enter(const std::function<void()>& fn) const { flowattr::agent::with_netns(path(), fn); }
 };
 
 inline void link_up(const std::string& name) {

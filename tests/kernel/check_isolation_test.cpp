@@ -1,0 +1,80 @@
+// `flowattr check` on a host leaves the host as it was: a tc, TCX or XDP program is attached
+// to the loopback of a network namespace of the check's own, never to an interface of the
+// namespace it runs in, and an object's maps are created unpinned, so nothing stays under a
+// bpffs and no map someone pinned is reused. The lab fixture it checks stays on the host (the
+// VMs get the lab's fixtures from `kmatrix lab`, which runs this same check there).
+#include <gtest/gtest.h>
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "agent/object_check.h"
+#include "common/env.h"
+#include "common/file.h"
+#include "common/unique_fd.h"
+#include "kernel_env.h"
+#include "test_process.h"
+
+namespace {
+
+using flowattr::UniqueFd;
+using flowattr::agent::CheckOptions;
+using flowattr::agent::CheckStatus;
+using flowattr::agent::ObjectBytes;
+using flowattr::agent::ObjectChecker;
+
+TEST(CheckIsolation, NetworkProgramsAttachInTheirOwnNamespaceAndMapsStayUnpinned) {
+    FA_REQUIRE_ROOT();
+    const std::string dir = flowattr::env_or("FLOWATTR_LAB_FIXTURES", "");
+    if (dir.empty()) GTEST_SKIP() << "FLOWATTR_LAB_FIXTURES not set: the lab's fixtures stay on the host (ctest names them)";
+    const std::string fixture = dir + "/passes_xdp_pinned.bpf.o";
+    const std::string bytes = flowattr::read_file(fixture);
+    // A namespace of the child's own stands in for the host: its lo already holds an XDP link,
+    // so a second XDP attachment there would be refused (EBUSY), and a bpffs sits at
+    // /sys/fs/bpf, where libbpf pins maps by name.
+    fa::test::Child run("fa-check-iso", -1, [&](int out) {
+        if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+            return 10;
+        if (::mount("bpf", "/sys/fs/bpf", "bpf", 0, nullptr) != 0) return 11;
+        const bpf_insn pass[] = {{BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_PASS}, {BPF_JMP | BPF_EXIT, 0, 0, 0, 0}};
+        UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_XDP, "fa_held", "GPL", pass, 2, nullptr));
+        const int lo = int(if_nametoindex("lo"));
+        UniqueFd link(prog ? bpf_link_create(prog.get(), lo, BPF_XDP, nullptr) : -1);
+        if (!link) return 12;
+        // A bpffs starts with the kernel's own preloaded entries (maps.debug, progs.debug).
+        auto entries = [] {
+            std::set<std::string> names;
+            for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/bpf")) names.insert(entry.path().filename());
+            return names;
+        };
+        const std::set<std::string> before = entries();
+        ObjectChecker checker(CheckOptions{});
+        for (const auto& c : checker.check(ObjectBytes{"passes_xdp_pinned", fixture, bytes}))
+            fa::test::report(out, c.status == CheckStatus::pass ? "pass|" + c.attach + "|" + c.note
+                                                                 : "not pass|" + c.log.substr(0, 300));
+        std::string pinned;
+        for (const auto& name : entries())
+            if (!before.count(name)) pinned += " " + name;
+        fa::test::report(out, "pinned:" + pinned);
+        bpf_link_info info{};
+        __u32 size = sizeof(info);
+        const bool held = bpf_link_get_info_by_fd(link.get(), &info, &size) == 0 && int(info.xdp.ifindex) == lo;
+        fa::test::report(out, held ? "lo keeps its own XDP link" : "lo lost its XDP link");
+        return 0;
+    });
+    EXPECT_EQ(run.read_line(30000),
+              "pass|xdp on a scratch netns's lo|map fx_pinned_count created unpinned (pinned by name by its loader; the "
+              "check pins nothing)");
+    EXPECT_EQ(run.read_line(), "pinned:");
+    EXPECT_EQ(run.read_line(), "lo keeps its own XDP link");
+    EXPECT_EQ(run.wait(), 0);
+}
+
+}  // namespace
