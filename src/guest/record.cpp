@@ -1,6 +1,7 @@
 #include "guest/record.h"
 
 #include <regex>
+#include <sstream>
 
 #include "common/json_text.h"
 
@@ -51,6 +52,15 @@ std::string find_splat(const std::string& text) {
     std::string line = text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
     while (!line.empty() && line.back() == '\r') line.pop_back();
     return line;
+}
+
+std::string find_console_splat(const std::string& console) {
+    static const std::regex stamped(R"(^\[ *\d+\.\d+\] )");
+    std::string kernel_lines;
+    std::istringstream lines(console);
+    for (std::string line; std::getline(lines, line);)
+        if (std::regex_search(line, stamped)) kernel_lines += line + "\n";
+    return find_splat(kernel_lines);
 }
 
 }  // namespace flowattr::guest

@@ -40,4 +40,9 @@ std::string record_line(const nlohmann::json& record);
 // host the console after /init: one matcher, so both agree on what a splat is.
 std::string find_splat(const std::string& text);
 
+// find_splat over the kernel's lines of a console, which carries the guest's own output too (a
+// brought tool printing "WARNING: ..."): only lines printk stamped with the time since boot
+// ("[    2.345678] ", every kernel of the matrix prints them) are the kernel's.
+std::string find_console_splat(const std::string& console);
+
 }  // namespace flowattr::guest

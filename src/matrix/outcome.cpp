@@ -147,7 +147,7 @@ Classification classify(const ClassifyInput& in) {
     for (const auto& t : s.tests)
         if (!t.splat.empty()) return {Outcome::splat, t.splat, t.name};
     if (init_at != std::string::npos) {
-        std::string line = guest::find_splat(in.console.substr(init_at));
+        std::string line = guest::find_console_splat(in.console.substr(init_at));
         if (!line.empty()) return {Outcome::splat, line, in_flight(s)};
     }
 

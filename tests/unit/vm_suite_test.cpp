@@ -370,6 +370,10 @@ TEST(GuestInit, OneSplatMatcher) {
     EXPECT_NE(fg::find_splat("general protection fault, probably for non-canonical address\n").find("general"),
               std::string::npos);
     EXPECT_EQ(fg::find_splat("all quiet\nno warnings here\n"), "");
+    // On the console only the kernel's lines, stamped by printk, count.
+    EXPECT_EQ(fg::find_console_splat("WARNING: from a tool\n[    2.0] WARNING: CPU: 0 PID: 1 at kernel/bpf/x.c:9\r\n"),
+              "[    2.0] WARNING: CPU: 0 PID: 1 at kernel/bpf/x.c:9");
+    EXPECT_EQ(fg::find_console_splat("WARNING: from a tool\nBUG: in a script\n[ 1.0] all quiet\n"), "");
 }
 
 }  // namespace
