@@ -285,11 +285,12 @@ std::string check_results_json(const std::vector<CellResult>& cells) {
 
 std::string check_tally(const std::vector<CellResult>& cells) {
     std::map<std::string, int> by_class;
-    int pass = 0, fail = 0, skip = 0, kernels = 0, unclassified = 0;
+    int pass = 0, loaded = 0, fail = 0, skip = 0, kernels = 0, unclassified = 0;
     for (const auto& c : cells) {
         kernels += c.ran_vm;
         for (const auto& p : c.suite.check.programs) {
-            if (p.status == CheckStatus::pass) pass++;
+            // As the grids count them: a pass with nothing attached is `loaded` (loaded_only()).
+            if (p.status == CheckStatus::pass) (p.attach.empty() ? loaded : pass)++;
             if (p.status == CheckStatus::skip) skip++;
             if (p.status != CheckStatus::fail) continue;
             fail++;
@@ -299,7 +300,8 @@ std::string check_tally(const std::vector<CellResult>& cells) {
         }
     }
     std::ostringstream t;
-    t << "programs: " << pass << " pass, " << fail << " fail, " << skip << " skip over " << kernels << " kernels";
+    t << "programs: " << pass << " pass, " << loaded << " loaded, " << fail << " fail, " << skip << " skip over " << kernels
+      << " kernels";
     if (!by_class.empty()) {
         t << "; failures by class:";
         const char* sep = " ";

@@ -53,8 +53,9 @@ std::string check_junit_xml(const CellResult& cell);
 // "section","status","class","message","cause","fix","log"}...]}
 std::string check_results_json(const std::vector<CellResult>& cells);
 
-// "programs: 120 pass, 14 fail, 0 skip over 5 kernels; failures by class: missing-kfunc 4,
-// unsupported-attach-type 10; unclassified: 0" (the last field always there, for scripts).
+// "programs: 112 pass, 8 loaded, 14 fail, 0 skip over 5 kernels; failures by class:
+// missing-kfunc 4, unsupported-attach-type 10; unclassified: 0": the grids' labels counted (the
+// last field always there, for scripts).
 std::string check_tally(const std::vector<CellResult>& cells);
 
 // 0 when every program passed or skipped on every kernel that ran; 1 when any program

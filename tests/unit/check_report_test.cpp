@@ -111,6 +111,7 @@ TEST(CheckGrid, LoadedOnlyIsNotAPass) {
     EXPECT_NE(check_grid_html(cells).find("title=\"loaded only: section &quot;kprobe&quot;"), std::string::npos)
         << check_grid_html(cells);
     EXPECT_EQ(check_exit_code(cells, false), 0);
+    EXPECT_EQ(check_tally(cells), "programs: 1 pass, 1 loaded, 0 fail, 0 skip over 1 kernels; unclassified: 0\n");
 }
 
 TEST(CheckGrid, LabelsAndExitCode) {
@@ -129,6 +130,8 @@ TEST(CheckGrid, LabelsAndExitCode) {
     EXPECT_EQ(check_grid_html(cells).find("<th>6.6</th>"), std::string::npos);
     EXPECT_NE(check_grid_html(cells).find("<p>No column: no VM ran for 6.6 (unavailable). Hover"), std::string::npos);
     EXPECT_EQ(check_exit_code(cells, false), 1);
+    EXPECT_EQ(check_tally(cells), "programs: 3 pass, 0 loaded, 1 fail, 0 skip over 2 kernels; failures by class: "
+                                  "unsupported-attach-type 1; unclassified: 0\n");
     EXPECT_EQ(check_exit_code({cells[1], cells[2]}, false), 0) << "an unavailable kernel does not fail a check";
     EXPECT_EQ(check_exit_code({cells[1]}, true), 1) << "an interrupted run proves nothing";
     CellResult boot = unrun_cell("7.2", "7.2", Outcome::boot_fail, "no /init");
