@@ -101,7 +101,7 @@ lock-check:
 #   make repro KERNEL=6.1 [SHELL=1] [TEST=Suite.Name | OBJECT=path.bpf.o] [CMDLINE="loglevel=7"]
 #     (SHELL=1 brings bpftool into the VM's shell, at /exec/bpftool: the builder's on an x86_64
 #     kernel, Debian's arm64 build of the same version on an aarch64 one, unpacked with the
-#     libcap2 it needs from docker/testdata.lock and found through LD_LIBRARY_PATH)
+#     libcap2 it needs from docker/testdata.lock and found through kmatrix's LD_LIBRARY_PATH)
 #   make lab [KERNELS=6.1,7.2]: every loader-failure fixture on every kernel, against the expected grid
 # SHELL is also make's recipe shell: keep what the user meant by it, then pin the real one.
 REPRO_SHELL := $(filter 1 yes true,$(SHELL))
@@ -117,7 +117,7 @@ repro:
 		echo "kernels:" $$(awk '!/^#/ && NF { print $$1 }' kernels.txt); exit 2; }
 	$(if $(REPRO_SHELL),scripts/pinned-debs.sh testdata)
 	FLOWATTR_MOUNT="$(if $(OBJECT),$(abspath $(OBJECT)))" \
-		$(if $(REPRO_SHELL),LD_LIBRARY_PATH=$(TESTDATA)/libcap2_arm64/lib/aarch64-linux-gnu) scripts/docker-kmatrix.sh repro $(KERNEL) \
+		$(if $(REPRO_SHELL),FLOWATTR_LIBRARY_PATH=$(TESTDATA)/libcap2_arm64/lib/aarch64-linux-gnu) scripts/docker-kmatrix.sh repro $(KERNEL) \
 		$(if $(REPRO_SHELL),--shell --file /usr/sbin/bpftool --file $(TESTDATA)/bpftool_arm64/usr/sbin/bpftool) $(if $(TEST),--test $(TEST)) \
 		$(if $(OBJECT),--object $(abspath $(OBJECT))) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
 

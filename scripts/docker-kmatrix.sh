@@ -8,9 +8,10 @@
 # mounted in; /dev/kvm is handed in when it exists (kmatrix still probes it and falls back
 # to TCG). An interactive terminal is passed through for live progress and `repro --shell`.
 # FLOWATTR_MOUNT: absolute paths outside the tree to mount read-only at the same place (the
-# object of `repro --object`). LD_LIBRARY_PATH is passed on: where kmatrix looks first for
-# the shared libraries of an executable brought with --file (make repro SHELL=1: the arm64
-# bpftool's libcap2, unpacked in the cache, which is mounted at the same path).
+# object of `repro --object`). FLOWATTR_LIBRARY_PATH: kmatrix's LD_LIBRARY_PATH in the builder,
+# where it looks first for the shared libraries of an executable brought with --file (make
+# repro SHELL=1: the arm64 bpftool's libcap2, unpacked in the cache, which is mounted at the
+# same path); the caller's own LD_LIBRARY_PATH names this machine's directories, not the builder's.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -29,7 +30,7 @@ cache=${FLOWATTR_CACHE:-${HOME:?set HOME or FLOWATTR_CACHE}/.cache/flowattr}
 mkdir -p "$cache"
 set -- --network host --init --rm --user "$(id -u):$(id -g)" \
 	-v "$top:$top" -w "$top" -v "$cache:$cache" -e FLOWATTR_CACHE="$cache" -e HOME=/tmp \
-	-e FLOWATTR_ACCEL -e COLUMNS -e LD_LIBRARY_PATH "$builder" "$top/out/kmatrix" "$command" --artifacts "$top/out" "$@"
+	-e FLOWATTR_ACCEL -e COLUMNS ${FLOWATTR_LIBRARY_PATH:+-e LD_LIBRARY_PATH="$FLOWATTR_LIBRARY_PATH"} "$builder" "$top/out/kmatrix" "$command" --artifacts "$top/out" "$@"
 [ -e /dev/kvm ] && set -- --device /dev/kvm "$@"
 for f in ${FLOWATTR_MOUNT:-}; do
 	[ -e "$f" ] || { echo "docker-kmatrix: $f does not exist" >&2; exit 2; }
