@@ -77,9 +77,14 @@ bool CheckGridCell::failed() const {
     return false;
 }
 
-bool CheckGridCell::loaded_only() const {
-    return state == State::result && result->status == CheckStatus::pass && result->attach.empty();
-}
+namespace {
+
+// A pass the kernel verified with nothing attached: what the grids label `loaded`.
+bool loaded_only(const diagnose::ProgramCheck& p) { return p.status == CheckStatus::pass && p.attach.empty(); }
+
+}  // namespace
+
+bool CheckGridCell::loaded_only() const { return state == State::result && matrix::loaded_only(*result); }
 
 std::string CheckGridCell::label() const {
     switch (state) {
@@ -289,8 +294,9 @@ std::string check_tally(const std::vector<CellResult>& cells) {
     for (const auto& c : cells) {
         kernels += c.ran_vm;
         for (const auto& p : c.suite.check.programs) {
-            // As the grids count them: a pass with nothing attached is `loaded` (loaded_only()).
-            if (p.status == CheckStatus::pass) (p.attach.empty() ? loaded : pass)++;
+            // As the grids count them.
+            if (loaded_only(p)) loaded++;
+            else if (p.status == CheckStatus::pass) pass++;
             if (p.status == CheckStatus::skip) skip++;
             if (p.status != CheckStatus::fail) continue;
             fail++;
