@@ -98,7 +98,8 @@ lock-check:
 # bytes on every machine. Reports land in out/matrix/ (index.html, summary.md,
 # <kernel>/junit.xml and console.log).
 #   make matrix [KERNELS=6.1,7.2] [MATRIX_ARGS=...]
-#   make repro KERNEL=6.1 [SHELL=1] [TEST=Suite.Name | OBJECT=path.bpf.o] [CMDLINE="loglevel=7"]
+#   make repro KERNEL=6.1 [SHELL=1] [TEST=Suite.Name | OBJECT=path.bpf.o [SIZE_MAPS=1]] [CMDLINE="loglevel=7"]
+#     (SIZE_MAPS=1: the check sizes maps the object leaves for its loader, kmatrix check --size-maps)
 #     (SHELL=1 brings bpftool into the VM's shell, at /exec/bpftool: the builder's on an x86_64
 #     kernel, Debian's arm64 build of the same version on an aarch64 one, unpacked with the
 #     libcap2 it needs from docker/testdata.lock and found through kmatrix's LD_LIBRARY_PATH)
@@ -113,13 +114,13 @@ matrix:
 	scripts/docker-kmatrix.sh run $(if $(KERNELS),--only $(KERNELS)) $(MATRIX_ARGS)
 
 repro:
-	@test -n "$(KERNEL)" || { echo "usage: make repro KERNEL=<name> [SHELL=1] [TEST=Suite.Name | OBJECT=path.bpf.o] [CMDLINE=...]"; \
+	@test -n "$(KERNEL)" || { echo "usage: make repro KERNEL=<name> [SHELL=1] [TEST=Suite.Name | OBJECT=path.bpf.o [SIZE_MAPS=1]] [CMDLINE=...]"; \
 		echo "kernels:" $$(awk '!/^#/ && NF { print $$1 }' kernels.txt); exit 2; }
 	$(if $(REPRO_SHELL),scripts/pinned-debs.sh testdata)
 	FLOWATTR_MOUNT="$(if $(OBJECT),$(abspath $(OBJECT)))" \
 		$(if $(REPRO_SHELL),FLOWATTR_LIBRARY_PATH=$(TESTDATA)/libcap2_arm64/lib/aarch64-linux-gnu) scripts/docker-kmatrix.sh repro $(KERNEL) \
 		$(if $(REPRO_SHELL),--shell --file /usr/sbin/bpftool --file $(TESTDATA)/bpftool_arm64/usr/sbin/bpftool) $(if $(TEST),--test $(TEST)) \
-		$(if $(OBJECT),--object $(abspath $(OBJECT))) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
+		$(if $(OBJECT),--object $(abspath $(OBJECT)) $(if $(SIZE_MAPS),--size-maps)) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
 
 # The lab runs the host build's kmatrix and fixtures (the fixtures are test inputs, not in out/).
 lab: build

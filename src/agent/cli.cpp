@@ -139,6 +139,7 @@ int run_check(const CheckCommandOptions& o, const ObjectReader& read_objects, st
         err << "flowattr: " << *missing << "; loads below will fail for that reason (class not-permitted)\n";
     CheckOptions options;
     options.attach = !o.load_only;
+    options.size_maps = o.size_maps;
     ObjectChecker checker(options);
     std::vector<ProgramCheck> results;
     for (const auto& object : objects) {

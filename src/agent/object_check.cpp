@@ -122,28 +122,99 @@ namespace {
 
 constexpr const char* kWholeObject = "(object)";
 
-// Maps the object pins by name (LIBBPF_PIN_BY_NAME) are created unpinned: libbpf would pin
-// them under /sys/fs/bpf and leave them there, or reuse a map a running loader pinned there
-// and load against that. What a kernel makes of the object does not depend on where its maps
-// are pinned. Returns their names.
-std::vector<std::string> leave_unpinned(bpf_object* obj) {
-    std::vector<std::string> names;
-    bpf_map* map;
-    bpf_object__for_each_map(map, obj) {
-        if (!bpf_map__pin_path(map)) continue;
-        names.push_back(bpf_map__name(map));
-        bpf_map__set_pin_path(map, nullptr);
+// A map the object leaves unsized for its loader: max_entries or value_size 0, where the
+// type does not itself want 0 (local storage) or get it filled in by libbpf (perf event
+// arrays: one slot per CPU).
+bool map_sized_by_loader(const bpf_map* map) {
+    constexpr int kBpfMapTypeCgrpStorage = 32;  // 6.2, newer than the build host's UAPI headers
+    switch (int(bpf_map__type(map))) {
+    case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
+    case BPF_MAP_TYPE_SK_STORAGE:
+    case BPF_MAP_TYPE_INODE_STORAGE:
+    case BPF_MAP_TYPE_TASK_STORAGE:
+    case kBpfMapTypeCgrpStorage:
+    case BPF_MAP_TYPE_STRUCT_OPS:
+        return false;
+    default:
+        return bpf_map__max_entries(map) == 0 || bpf_map__value_size(map) == 0;
     }
-    return names;
 }
 
-// Said of every program checked in an object whose maps leave_unpinned() left unpinned.
-void note_unpinned(std::vector<ProgramCheck>& checks, const std::vector<std::string>& maps) {
-    if (maps.empty()) return;
-    std::string names;
-    for (const auto& m : maps) names += (names.empty() ? "" : ", ") + m;
-    const std::string note = "map" + std::string(maps.size() > 1 ? "s " : " ") + names +
-                             " created unpinned (pinned by name by its loader; the check pins nothing)";
+// A map of maps whose object gives no inner map (no __array(values, ...) in its definition):
+// its loader sets one (bpf_map__set_inner_map_fd), which the check cannot know, and without it
+// the kernel refuses the map (systemd's restrict-fs object).
+bool inner_map_left_to_loader(const bpf_map* map) {
+    const auto type = bpf_map__type(map);
+    return (type == BPF_MAP_TYPE_ARRAY_OF_MAPS || type == BPF_MAP_TYPE_HASH_OF_MAPS) &&
+           !bpf_map__inner_map(const_cast<bpf_map*>(map));
+}
+
+// What the check changed in an object's maps before loading it, said in each program's note.
+struct MapChanges {
+    std::vector<std::string> unpinned;  // map names
+    std::vector<std::string> sized;     // "start (max_entries 1)"
+};
+
+// The size --size-maps gives a map its loader sizes. max_entries 1, as the kernel's veristat
+// gives it (the verifier does not look at it), but a ring buffer's: a power-of-2 number of
+// pages, so one page. A stack-trace map's value_size 127 frames of 8 bytes: the kernel's default
+// perf_event_max_stack and libbpf-tools' default depth. Any other value_size 0 stays (the check
+// cannot know the loader's value type) and the map still fails as loader-sized-map.
+std::string give_size(bpf_map* map) {
+    std::string said;
+    auto say = [&](const char* what, std::uint32_t n) {
+        said += std::string(said.empty() ? "" : ", ") + what + " " + std::to_string(n);
+    };
+    if (bpf_map__max_entries(map) == 0) {
+        const auto type = bpf_map__type(map);
+        const bool ring = type == BPF_MAP_TYPE_RINGBUF || type == BPF_MAP_TYPE_USER_RINGBUF;
+        const std::uint32_t n = ring ? std::uint32_t(::sysconf(_SC_PAGESIZE)) : 1;
+        if (bpf_map__set_max_entries(map, n) == 0) say("max_entries", n);
+    }
+    if (bpf_map__value_size(map) == 0 && bpf_map__type(map) == BPF_MAP_TYPE_STACK_TRACE) {
+        constexpr std::uint32_t kStackBytes = 127 * sizeof(std::uint64_t);
+        if (bpf_map__set_value_size(map, kStackBytes) == 0) say("value_size", kStackBytes);
+    }
+    return said;
+}
+
+// Before an object opened for checking is loaded. Maps the object pins by name
+// (LIBBPF_PIN_BY_NAME) are created unpinned: libbpf would pin them under /sys/fs/bpf and leave
+// them there, or reuse a map a running loader pinned there and load against that. What a kernel
+// makes of the object does not depend on where its maps are pinned. With size_maps, the maps
+// its loader sizes get give_size()'s.
+MapChanges prepare_maps(bpf_object* obj, bool size_maps) {
+    MapChanges changes;
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj) {
+        if (bpf_map__pin_path(map)) {
+            changes.unpinned.push_back(bpf_map__name(map));
+            bpf_map__set_pin_path(map, nullptr);
+        }
+        if (!size_maps || !map_sized_by_loader(map) || inner_map_left_to_loader(map)) continue;
+        const std::string said = give_size(map);
+        if (!said.empty()) changes.sized.push_back(std::string(bpf_map__name(map)) + " (" + said + ")");
+    }
+    return changes;
+}
+
+std::string joined(const std::vector<std::string>& items) {
+    std::string s;
+    for (const auto& item : items) s += (s.empty() ? "" : ", ") + item;
+    return s;
+}
+
+// Said of every program checked in an object whose maps prepare_maps() changed.
+void note_map_changes(std::vector<ProgramCheck>& checks, const MapChanges& changes) {
+    std::string note;
+    auto maps = [](const std::vector<std::string>& names) { return std::string(names.size() > 1 ? "maps " : "map "); };
+    if (!changes.unpinned.empty())
+        note = maps(changes.unpinned) + joined(changes.unpinned) +
+               " created unpinned (pinned by name by its loader; the check pins nothing)";
+    if (!changes.sized.empty())
+        note += (note.empty() ? "" : "; ") + maps(changes.sized) + joined(changes.sized) +
+                " sized by the check (--size-maps; 0 in the object, for its loader to set)";
+    if (note.empty()) return;
     for (auto& c : checks)
         if (c.status != CheckStatus::skip) c.note += (c.note.empty() ? "" : "; ") + note;
 }
@@ -157,7 +228,8 @@ struct LoadAttempt {
     std::string libbpf_log;
 };
 
-LoadAttempt load_alone(const ObjectBytes& o, const std::string& program, std::uint32_t log_level, std::size_t log_size) {
+LoadAttempt load_alone(const ObjectBytes& o, const std::string& program, bool size_maps, std::uint32_t log_level,
+                       std::size_t log_size) {
     LoadAttempt a;
     LibbpfLogCapture capture;
     a.obj = open_bpf_object(o.name, o.bytes);
@@ -166,7 +238,7 @@ LoadAttempt load_alone(const ObjectBytes& o, const std::string& program, std::ui
         a.libbpf_log = capture.text();
         return a;
     }
-    leave_unpinned(a.obj.get());
+    prepare_maps(a.obj.get(), size_maps);
     std::vector<char> buf(log_size, '\0');
     bpf_program* prog;
     bpf_object__for_each_program(prog, a.obj.get()) {
@@ -199,24 +271,6 @@ std::optional<bool> probe_answer(int ret) {
     return std::nullopt;
 }
 
-// A map the object leaves unsized for its loader: max_entries or value_size 0, where the
-// type does not itself want 0 (local storage) or get it filled in by libbpf (perf event
-// arrays: one slot per CPU).
-bool map_sized_by_loader(const bpf_map* map) {
-    constexpr int kBpfMapTypeCgrpStorage = 32;  // 6.2, newer than the build host's UAPI headers
-    switch (int(bpf_map__type(map))) {
-    case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
-    case BPF_MAP_TYPE_SK_STORAGE:
-    case BPF_MAP_TYPE_INODE_STORAGE:
-    case BPF_MAP_TYPE_TASK_STORAGE:
-    case kBpfMapTypeCgrpStorage:
-    case BPF_MAP_TYPE_STRUCT_OPS:
-        return false;
-    default:
-        return bpf_map__max_entries(map) == 0 || bpf_map__value_size(map) == 0;
-    }
-}
-
 diagnose::KernelFacts facts_for(bpf_object* obj, bpf_program* prog, CheckTargets& targets) {
     diagnose::KernelFacts f;
     f.privileged = !missing_privileges().has_value();
@@ -228,7 +282,8 @@ diagnose::KernelFacts facts_for(bpf_object* obj, bpf_program* prog, CheckTargets
     if (eat == kBpfTcxIngress || eat == kBpfTcxEgress) f.attach_type_known = targets.tcx_known();
     bpf_map* map;
     bpf_object__for_each_map(map, obj) {
-        if (map_sized_by_loader(map)) f.unsized_maps.push_back(bpf_map__name(map));
+        if (inner_map_left_to_loader(map)) f.inner_less_maps.push_back(bpf_map__name(map));
+        else if (map_sized_by_loader(map)) f.unsized_maps.push_back(bpf_map__name(map));
         if (probe_answer(libbpf_probe_bpf_map_type(bpf_map__type(map), nullptr)) == false) {
             const char* type = libbpf_bpf_map_type_str(bpf_map__type(map));
             f.unsupported_maps.push_back(std::string(bpf_map__name(map)) + " (" + (type ? type : "type " + std::to_string(bpf_map__type(map))) + ")");
@@ -468,7 +523,7 @@ void ObjectChecker::finish_pass(ProgramCheck& c, bpf_object* obj, bpf_program* p
 
 std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
     std::vector<std::pair<std::string, std::string>> programs;  // name, section
-    std::vector<std::string> unpinned;
+    MapChanges changes;
     {
         LibbpfLogCapture capture;
         BpfObject listing = open_bpf_object(object.name, object.bytes);
@@ -482,7 +537,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         bpf_program* prog;
         bpf_object__for_each_program(prog, listing.get())
             programs.emplace_back(bpf_program__name(prog), bpf_program__section_name(prog));
-        unpinned = leave_unpinned(listing.get());
+        changes = prepare_maps(listing.get(), options_.size_maps);
     }
     std::vector<ProgramCheck> checks;
     std::set<std::string> to_load;
@@ -511,7 +566,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         std::map<std::string, std::vector<char>> logs;
         bpf_program* prog;
         if (obj) {
-            leave_unpinned(obj.get());
+            prepare_maps(obj.get(), options_.size_maps);
             bpf_object__for_each_program(prog, obj.get()) {
                 bool load = to_load.count(bpf_program__name(prog)) > 0;
                 bpf_program__set_autoload(prog, load);
@@ -529,7 +584,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
                 prog = bpf_object__find_program_by_name(obj.get(), c.program.c_str());
                 finish_pass(c, obj.get(), prog, logs[c.program].data(), libbpf_log);
             }
-            note_unpinned(checks, unpinned);
+            note_map_changes(checks, changes);
             return checks;
         }
     }
@@ -537,7 +592,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
     for (auto& c : checks) {
         if (c.status == CheckStatus::skip) continue;
         // Statistics only (log level 4): a full log of a passing program is huge.
-        LoadAttempt a = load_alone(object, c.program, 4, 1 << 16);
+        LoadAttempt a = load_alone(object, c.program, options_.size_maps, 4, 1 << 16);
         if (a.ret == 0) {
             finish_pass(c, a.obj.get(), a.prog, a.verifier_log, a.libbpf_log);
             continue;
@@ -552,11 +607,11 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         // libbpf-tools that is 85 of each kernel's 391 programs, each reload an object open
         // with its BTF parse.
         const bool verified = !a.verifier_log.empty();
-        LoadAttempt full = err == E2BIG || !verified ? LoadAttempt{} : load_alone(object, c.program, 1, 16 << 20);
+        LoadAttempt full = err == E2BIG || !verified ? LoadAttempt{} : load_alone(object, c.program, options_.size_maps, 1, 16 << 20);
         fail(c, Stage::load, err, full.verifier_log.empty() ? a.verifier_log : full.verifier_log, a.libbpf_log,
              facts_for(a.obj.get(), a.prog, *targets_));
     }
-    note_unpinned(checks, unpinned);
+    note_map_changes(checks, changes);
     return checks;
 }
 

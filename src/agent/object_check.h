@@ -30,6 +30,9 @@ using diagnose::print_check_report;
 
 struct CheckOptions {
     bool attach = true;  // false: load only (`flowattr load --check`)
+    // Give the maps an object leaves for its loader to size a size of the check's own (`--size-maps`):
+    // the programs reach the verifier, where loaded as they are the kernel refuses the map.
+    bool size_maps = false;
     // A reason to skip a program of this section on this kernel, without loading it.
     std::function<std::optional<std::string>(const std::string& section)> skip;
 };

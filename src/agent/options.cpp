@@ -149,6 +149,9 @@ struct CommandLine {
         check->add_flag("--load-only", cmd.check.load_only, "load without attaching");
         check->add_flag("--unprivileged", cmd.check.unprivileged,
                         "as uid 65534 without capabilities, to see what an unprivileged loader gets");
+        check->add_flag("--size-maps", cmd.check.size_maps,
+                        "give a map the object leaves for its own loader to size (max_entries or value_size 0) a size\n"
+                        "of the check's, so its programs reach the verifier");
         check->add_option("--log-limit", cmd.check.log_limit, "--json: keep each verifier log within this many bytes")
             ->type_name("BYTES")
             ->check(cli::check([](const std::string& v) { return parse_count(v) ? "" : v + ": not a number of bytes"; }));
@@ -160,8 +163,10 @@ struct CommandLine {
         check->footer("Each program is attached for a moment, then detached: tc, TCX and XDP programs on the loopback of a\n"
                       "network namespace of the check's own, cgroup programs on a scratch cgroup, tracing and LSM programs\n"
                       "where libbpf's auto-attach puts them, on this whole machine (--load-only attaches nothing). Maps are\n"
-                      "created unpinned, whatever the object asks. Each failure is named with its class, cause and fix\n"
-                      "(docs/TROUBLESHOOTING.md).");
+                      "created unpinned, whatever the object asks. With --size-maps, a map left at max_entries 0 gets 1\n"
+                      "(a ring buffer one page) and a stack-trace map without a value_size 127 frames, each said in the\n"
+                      "program's note; a map of maps' inner map stays its loader's. Each failure is named with its class,\n"
+                      "cause and fix (docs/TROUBLESHOOTING.md).");
 
         CLI::App* causes = add(Command::causes, "causes", "the failure classes check names, with cause and fix");
         auto* json = causes->add_flag_callback("--json", [this] { cmd.causes = CausesFormat::json; }, "as JSON");

@@ -62,6 +62,7 @@ struct CheckCommandOptions {
     bool full_log = false;   // every verifier log, passes too
     bool load_only = false;  // no attach
     bool unprivileged = false;  // drop to uid/gid 65534 and no capabilities after reading the objects
+    bool size_maps = false;     // size the maps an object leaves for its loader (CheckOptions::size_maps)
     std::size_t log_limit = 0;  // --json: keep each log within this many bytes (0: whole)
     std::vector<std::string> objects;
 };

@@ -157,13 +157,25 @@ std::optional<Match> match_unsupported_map_type(const Failure& f) {
 }
 
 std::optional<Match> match_loader_sized_map(const Failure& f) {
-    for (const auto& line : lines_of(f.libbpf_log))
+    // libbpf's "failed to create" line names the failure; older libbpf says only
+    // "Error in bpf_create_map_xattr(MAP)", which newer ones print first, before retrying
+    // without BTF.
+    for (const char* said : {"map '%': failed to create", "bpf_create_map_xattr(%)"}) {
+        auto failed = [&](const std::string& map) {
+            std::string needle = said;
+            needle.replace(needle.find('%'), 1, map);
+            return line_with(f.libbpf_log, {needle.c_str()});
+        };
         for (const auto& map : f.facts.unsized_maps)
-            if (line.find("map '" + map + "': failed to create") != std::string::npos ||
-                line.find("bpf_create_map_xattr(" + map + ")") != std::string::npos)
-                return Match{strip_libbpf(line), "map '" + map + "' has max_entries or value_size 0 in the object: its "
-                                                 "own loader sets the size before loading, and without it the kernel "
-                                                 "refuses the map"};
+            if (auto line = failed(map))
+                return Match{*line, "map '" + map + "' has max_entries or value_size 0 in the object: its own loader "
+                                    "sets the size before loading, and without it the kernel refuses the map"};
+        for (const auto& map : f.facts.inner_less_maps)
+            if (auto line = failed(map))
+                return Match{*line, "map '" + map + "' is a map of maps without an inner map in the object: its own "
+                                    "loader gives it one (bpf_map__set_inner_map_fd) before loading, and without it "
+                                    "the kernel refuses the map"};
+    }
     return std::nullopt;
 }
 
@@ -359,11 +371,15 @@ const std::vector<Row> kTable = {
      false},
      match_unsupported_map_type},
     {{Cause::loader_sized_map, "A map the object leaves for its own loader to size",
-     "a map that failed to create whose max_entries or value_size is 0 in the object",
-     "the object expects its own loader to size the map (bpf_map__set_max_entries / set_value_size) "
-     "before loading; loaded as it is, the kernel refuses a map of size 0",
-     "load the object through its own loader (on every kernel: kmatrix exec --file YOUR_TOOL -- YOUR_TOOL ARGS, "
-     "a dynamically linked tool with its libraries), or set the map's sizes before bpf_object__load()",
+     "a map that failed to create whose max_entries or value_size is 0 in the object, or a map of maps "
+     "without an inner map",
+     "the object expects its own loader to size the map (bpf_map__set_max_entries / set_value_size), or "
+     "to give a map of maps its inner map (bpf_map__set_inner_map_fd), before loading; loaded as it is, the "
+     "kernel refuses the map",
+     "check its programs with --size-maps (flowattr check, kmatrix check), which sizes a map left at 0 itself "
+     "(not an inner map: only its loader knows that one); or load the object through its own loader (on every "
+     "kernel: kmatrix exec --file YOUR_TOOL -- YOUR_TOOL ARGS, a dynamically linked tool with its libraries), or "
+     "set the map's sizes and inner map before bpf_object__load()",
      true},
      match_loader_sized_map},
     {{Cause::unsupported_program_type, "A program type the kernel predates",

@@ -59,6 +59,7 @@ struct KernelFacts {
                                                   // available_filter_functions (it has an ftrace site)
     std::vector<std::string> unsupported_maps;    // the object's maps whose type the kernel lacks ("name (type)")
     std::vector<std::string> unsized_maps;        // the object's maps with max_entries or value_size 0 (sized by their loader)
+    std::vector<std::string> inner_less_maps;     // its maps of maps without an inner map (their loader gives one)
 };
 
 // What a failed step left behind.

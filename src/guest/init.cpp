@@ -383,6 +383,7 @@ void run_check(const GuestPlan& plan, ResultsChannel& out) {
     Step step;
     step.argv = {kGuestAgent, "check", "--json", "--log-limit", std::to_string(plan.check_log_limit)};
     if (plan.check_unprivileged) step.argv.emplace_back("--unprivileged");
+    if (plan.check_size_maps) step.argv.emplace_back("--size-maps");
     // One file under each /check/NN, below the directories that tell same-named files apart.
     for (const auto& dir : sorted_entries(kGuestCheckDir)) {
         std::string path = std::string(kGuestCheckDir) + "/" + dir;

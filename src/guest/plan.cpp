@@ -64,6 +64,7 @@ std::string guest_plan_cmdline(const GuestPlan& plan) {
     if (plan.full_verifier_log) s += " kmatrix.full_log=1";
     if (mode_checks(plan.mode)) s += " kmatrix.check_log_limit=" + std::to_string(plan.check_log_limit);
     if (plan.check_unprivileged) s += " kmatrix.check_unprivileged=1";
+    if (plan.check_size_maps) s += " kmatrix.check_size_maps=1";
     if (!plan.load_modules) s += " kmatrix.modules=none";
     if (plan.results_tty != kGuestResultsTty) {
         if (!cmdline_safe(plan.results_tty) || plan.results_tty.rfind("/dev/", 0) != 0)
@@ -94,6 +95,8 @@ GuestPlan parse_guest_plan(const std::string& cmdline) {
             plan.full_verifier_log = value == "1";
         } else if (key == "check_unprivileged") {
             plan.check_unprivileged = value == "1";
+        } else if (key == "check_size_maps") {
+            plan.check_size_maps = value == "1";
         } else if (key == "modules") {
             plan.load_modules = value != "none";
         } else if (key == "results") {

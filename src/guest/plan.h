@@ -64,6 +64,7 @@ struct GuestPlan {
     bool full_verifier_log = false; // `flowattr load --check --full-log`: every program's log
     std::size_t check_log_limit = 256 * 1024;  // check mode: bytes of each log sent back
     bool check_unprivileged = false;  // check mode: `flowattr check --unprivileged` (the lab)
+    bool check_size_maps = false;     // check mode: `flowattr check --size-maps`
     bool load_modules = true;         // false: no module loaded (the lab's no-module cell)
     std::string results_tty = kGuestResultsTty;  // kmatrix.results=: where records go
 };

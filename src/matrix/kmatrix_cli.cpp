@@ -100,6 +100,7 @@ struct Options {
     // check / lab
     std::vector<std::string> objects;
     std::string json_path;
+    bool size_maps = false;  // check, repro --object: `flowattr check --size-maps`
     std::string fixtures, expect, write_expected;  // lab
     std::string variants_of = "6.1";               // lab: the kernel its extra cells boot
     // exec
@@ -129,6 +130,13 @@ std::string outcome_exit_codes() {
         if (o == Outcome::pass || outcome_fails_run(o))
             text += (text.empty() ? "" : ", ") + std::string(outcome_name(o)) + " " + std::to_string(outcome_exit_code(o));
     return text;
+}
+
+// check's and repro --object's --size-maps, passed on to the guest's `flowattr check`.
+CLI::Option* add_size_maps_flag(CLI::App& a, Options& o) {
+    return a.add_flag("--size-maps", o.size_maps,
+                      "give a map an object leaves for its own loader to size a size of the check's (flowattr check "
+                      "--size-maps), so its programs reach the verifier");
 }
 
 // exec's and repro --shell's --file: what /exec, first on the guest's PATH, holds.
@@ -209,6 +217,7 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
                                            "objects), each program's class, cause, fix and full verifier log")
             ->type_name("PATH")
             ->excludes("--test");
+        add_size_maps_flag(a, o)->needs("--object");
         a.footer("Boots NAME's kernel with the initramfs `kmatrix run` builds (same bytes) and runs\n"
                  "`flowattr load --check --full-log` (printing every verifier log), or that plus one test with --test.\n"
                  "Exit: the outcome's code (see kmatrix run --help); 2 bad input (nothing booted).");
@@ -220,6 +229,7 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
             ->required();
         a.add_option("--json", o.json_path, "{\"kernels\":[...],\"results\":[...]} (docs/OUTPUT.md)")
             ->type_name("PATH");
+        add_size_maps_flag(a, o);
         a.footer("Each kernel boots once; in it every program of every object is loaded (an object's programs at once,\n"
                  "each alone where that fails; its maps created, unpinned), attached the way its program type says\n"
                  "where the guest has a target (tc/tcx/xdp on the loopback of a network namespace of the check's own,\n"
@@ -659,6 +669,7 @@ int cmd_check(const std::vector<std::string>& args) {
     RunSettings settings = base_settings(o, entries, setup_errors);
     std::size_t objects = 0;
     if (!stage_objects("kmatrix check", o, o.objects, settings, entries, objects)) return kUsage;
+    settings.plan.check_size_maps = o.size_maps;
     std::cerr << "kmatrix check: " << objects << " BPF object(s) from " << o.objects.size() << " file(s) on "
               << entries.size() << " kernel(s)\n";
     RunInfo info;
@@ -838,6 +849,7 @@ int cmd_repro(const std::vector<std::string>& args) {
         if (!stage_objects("kmatrix repro", o, {o.object}, settings, kernel, objects)) return kUsage;
         settings.plan.mode = o.shell ? GuestMode::check_then_shell : GuestMode::check;
         settings.plan.check_log_limit = 8 << 20;  // the full log, within reason for a serial port
+        settings.plan.check_size_maps = o.size_maps;
     }
     if (!stage_files("kmatrix repro", o, settings)) return kUsage;
     settings.plan.test_filter = o.test.empty() ? "*" : o.test;

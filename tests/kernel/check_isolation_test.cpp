@@ -1,7 +1,8 @@
 // `flowattr check` on a host leaves the host as it was: a tc, TCX or XDP program is attached
 // to the loopback of a network namespace of the check's own, never to an interface of the
 // namespace it runs in, and an object's maps are created unpinned, so nothing stays under a
-// bpffs and no map someone pinned is reused. The lab fixture it checks stays on the host (the
+// bpffs and no map someone pinned is reused. With --size-maps, maps the object leaves for its
+// loader to size get sizes of the check's. The lab fixtures it checks stay on the host (the
 // VMs get the lab's fixtures from `kmatrix lab`, which runs this same check there).
 #include <gtest/gtest.h>
 #include <bpf/bpf.h>
@@ -30,11 +31,18 @@ using flowattr::agent::CheckStatus;
 using flowattr::agent::ObjectBytes;
 using flowattr::agent::ObjectChecker;
 
+// The lab fixture NAME's path, "" where the lab's fixtures are not at hand.
+std::string lab_fixture(const std::string& name) {
+    const std::string dir = flowattr::env_or("FLOWATTR_LAB_FIXTURES", "");
+    return dir.empty() ? "" : dir + "/" + name + ".bpf.o";
+}
+
+constexpr const char* kNoFixtures = "FLOWATTR_LAB_FIXTURES not set: the lab's fixtures stay on the host (ctest names them)";
+
 TEST(CheckIsolation, NetworkProgramsAttachInTheirOwnNamespaceAndMapsStayUnpinned) {
     FA_REQUIRE_ROOT();
-    const std::string dir = flowattr::env_or("FLOWATTR_LAB_FIXTURES", "");
-    if (dir.empty()) GTEST_SKIP() << "FLOWATTR_LAB_FIXTURES not set: the lab's fixtures stay on the host (ctest names them)";
-    const std::string fixture = dir + "/passes_xdp_pinned.bpf.o";
+    const std::string fixture = lab_fixture("passes_xdp_pinned");
+    if (fixture.empty()) GTEST_SKIP() << kNoFixtures;
     const std::string bytes = flowattr::read_file(fixture);
     // A namespace of the child's own stands in for the host: its lo already holds an XDP link,
     // so a second XDP attachment there would be refused (EBUSY), and a bpffs sits at
@@ -75,6 +83,56 @@ TEST(CheckIsolation, NetworkProgramsAttachInTheirOwnNamespaceAndMapsStayUnpinned
     EXPECT_EQ(run.read_line(), "pinned:");
     EXPECT_EQ(run.read_line(), "lo keeps its own XDP link");
     EXPECT_EQ(run.wait(), 0);
+}
+
+// A hash map and a ring buffer without max_entries, a stack-trace map without max_entries or
+// value_size: as it is, the object fails to load as loader-sized-map, naming the map libbpf
+// could not create; with size_maps its program loads and its note says what each map was given.
+TEST(CheckSizeMaps, MapsLeftToTheLoaderGetTheChecksSizes) {
+    FA_REQUIRE_ROOT();
+    const std::string fixture = lab_fixture("loader_sized_maps");
+    if (fixture.empty()) GTEST_SKIP() << kNoFixtures;
+    const std::string bytes = flowattr::read_file(fixture);
+    const ObjectBytes object{"loader_sized_maps", fixture, bytes};
+    CheckOptions as_is;
+    as_is.attach = false;  // the load is the question; a kprobe's attach depends on the host
+    auto r = ObjectChecker(as_is).check(object);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].status, CheckStatus::fail);
+    ASSERT_TRUE(r[0].diagnosis) << r[0].log;
+    EXPECT_EQ(r[0].diagnosis->cause, flowattr::diagnose::Cause::loader_sized_map) << r[0].log;
+    EXPECT_EQ(r[0].diagnosis->message, "map 'fx_sized_stacks': failed to create: Invalid argument(-22)");
+
+    CheckOptions sized = as_is;
+    sized.size_maps = true;
+    r = ObjectChecker(sized).check(object);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].status, CheckStatus::pass) << r[0].log;
+    EXPECT_GT(r[0].insns_processed, 0u) << "the verifier ran";
+    // In libbpf's order of the object's maps.
+    EXPECT_EQ(r[0].note, "maps fx_sized_stacks (max_entries 1, value_size 1016), fx_sized_start (max_entries 1), "
+                         "fx_sized_events (max_entries " + std::to_string(::sysconf(_SC_PAGESIZE)) +
+                             ") sized by the check (--size-maps; 0 in the object, for its loader to set)");
+}
+
+// A hash of maps without an inner map in the object: only its loader knows the inner map, so
+// --size-maps leaves it, and the failure names the inner map as what the loader gives.
+TEST(CheckSizeMaps, AMapOfMapsWithoutItsInnerMapStaysTheLoaders) {
+    FA_REQUIRE_ROOT();
+    const std::string fixture = lab_fixture("loader_inner_map");
+    if (fixture.empty()) GTEST_SKIP() << kNoFixtures;
+    const std::string bytes = flowattr::read_file(fixture);
+    CheckOptions sized;
+    sized.attach = false;
+    sized.size_maps = true;
+    auto r = ObjectChecker(sized).check(ObjectBytes{"loader_inner_map", fixture, bytes});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].status, CheckStatus::fail);
+    ASSERT_TRUE(r[0].diagnosis) << r[0].log;
+    EXPECT_EQ(r[0].diagnosis->cause, flowattr::diagnose::Cause::loader_sized_map) << r[0].log;
+    EXPECT_EQ(r[0].diagnosis->message, "map 'fx_inner_less': failed to create: Invalid argument(-22)");
+    EXPECT_NE(r[0].diagnosis->cause_text.find("without an inner map"), std::string::npos) << r[0].diagnosis->cause_text;
+    EXPECT_EQ(r[0].note, "") << "nothing was sized";
 }
 
 }  // namespace

@@ -146,6 +146,15 @@ TEST(Diagnose, MapSizedByItsLoader) {
     Failure retry = load_failure(EINVAL, "", "libbpf: Error in bpf_create_map_xattr(start):Invalid argument(-22). Retrying without BTF.\n");
     retry.facts.unsized_maps = {"start"};
     EXPECT_EQ(diagnose(retry).cause, Cause::loader_sized_map);
+    // A newer libbpf prints the retry first and then the failure: the headline is the failure.
+    retry.libbpf_log += "libbpf: map 'start': failed to create: Invalid argument(-22)\n";
+    EXPECT_EQ(diagnose(retry).message, "map 'start': failed to create: Invalid argument(-22)");
+    // systemd's restrict-fs: a hash of maps whose inner map its loader makes.
+    Failure inner = load_failure(EINVAL, "", "libbpf: map 'cgroup_hash': failed to create: Invalid argument(-22)\n");
+    inner.facts.inner_less_maps = {"cgroup_hash"};
+    d = diagnose(inner);
+    EXPECT_EQ(d.cause, Cause::loader_sized_map);
+    EXPECT_NE(d.cause_text.find("'cgroup_hash' is a map of maps without an inner map"), std::string::npos) << d.cause_text;
 }
 
 TEST(Diagnose, MapTypeFromTheProbe) {

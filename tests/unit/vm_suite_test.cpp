@@ -168,6 +168,7 @@ TEST(GuestProtocol, PlanRoundTripsThroughTheKernelCommandLine) {
     p.full_verifier_log = true;
     p.check_log_limit = 1234;
     p.check_unprivileged = true;
+    p.check_size_maps = true;
     p.load_modules = false;
     auto back = fg::parse_guest_plan("BOOT_IMAGE=/vmlinuz console=ttyS0 " + fg::guest_plan_cmdline(p) + " quiet");
     EXPECT_EQ(back.mode, p.mode);
@@ -176,6 +177,7 @@ TEST(GuestProtocol, PlanRoundTripsThroughTheKernelCommandLine) {
     EXPECT_TRUE(back.full_verifier_log);
     EXPECT_EQ(back.check_log_limit, 1234u);
     EXPECT_TRUE(back.check_unprivileged);
+    EXPECT_TRUE(back.check_size_maps);
     EXPECT_FALSE(back.load_modules);
     // Later words win (a hand-added --cmdline switch), malformed values are ignored.
     back = fg::parse_guest_plan(fg::guest_plan_cmdline(p) + " kmatrix.modules=all kmatrix.test_timeout=x kmatrix.mode=nope");

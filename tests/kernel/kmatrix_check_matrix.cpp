@@ -1,0 +1,54 @@
+// `kmatrix check --size-maps` on real kernels, driven from the host as a user would: the lab's
+// two fixtures whose maps a loader would complete, on 6.1 and 6.1-arm64. The option reaches
+// each guest's `flowattr check`: the object whose maps are only unsized loads there, with each
+// map's size in its note, and the hash of maps without an inner map still fails, named.
+// Label `matrix` (src/matrix/CMakeLists.txt); skips, saying why, without QEMU or those kernels.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file.h"
+#include "common/subprocess.h"
+#include "kmatrix_host_test.h"
+
+namespace {
+
+class KmatrixCheck : public fa::test::KmatrixHostTest {
+protected:
+    void SetUp() override { set_up("kmatrix-check"); }
+};
+
+TEST_F(KmatrixCheck, SizeMapsReachesEveryGuestsCheck) {
+    const std::string fixtures = flowattr::env_or("ARTIFACTS", "") + "/tests/kernel/fixtures";
+    const std::string json = dir_->path() + "/check.json";
+    auto r = flowattr::run_command({kmatrix_, "check", "--kernels", flowattr::env_or("KERNELS", ""), "--only",
+                                    "6.1,6.1-arm64", "-j2", "--artifacts", flowattr::env_or("ARTIFACTS", ""), "--out",
+                                    dir_->path() + "/out", "--json", json, "--size-maps",
+                                    fixtures + "/loader_sized_maps.bpf.o", fixtures + "/loader_inner_map.bpf.o"});
+    auto doc = nlohmann::json::parse(flowattr::read_file(json));
+    for (const auto& k : doc["kernels"])
+        if (k["outcome"] == "unavailable") GTEST_SKIP() << k["name"] << " unavailable here: " << k["reason"];
+    EXPECT_EQ(r.exit_code, 1) << "the inner map fails: " << r.out << r.err;
+    int sized = 0, inner = 0;
+    for (const auto& c : doc["results"]) {
+        SCOPED_TRACE(c.dump());
+        if (c["object"] == "loader_sized_maps") {
+            sized++;
+            EXPECT_EQ(c["status"], "pass");
+            EXPECT_GT(c["insns"], 0);
+            EXPECT_NE(c["note"].get<std::string>().find("fx_sized_stacks (max_entries 1, value_size 1016)"),
+                      std::string::npos);
+        } else {
+            inner++;
+            EXPECT_EQ(c["status"], "fail");
+            EXPECT_EQ(c["class"], "loader-sized-map");
+            EXPECT_EQ(c["message"], "map 'fx_inner_less': failed to create: Invalid argument(-22)");
+        }
+    }
+    EXPECT_EQ(sized, 2) << "one result per kernel";
+    EXPECT_EQ(inner, 2);
+}
+
+}  // namespace
