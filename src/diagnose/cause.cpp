@@ -179,6 +179,22 @@ std::optional<Match> match_loader_sized_map(const Failure& f) {
     return std::nullopt;
 }
 
+std::optional<Match> match_legacy_maps_section(const Failure& f) {
+    auto l = line_with(f.libbpf_log, {"legacy map definitions in 'maps' section are not supported"});
+    if (!l) return std::nullopt;
+    return Match{*l, ""};
+}
+
+// libbpf gives a program of a section its table does not know no type, says so and fails the
+// load with EINVAL before the kernel is asked: the program-type probe (of type 0) would call it
+// a type the kernel predates.
+std::optional<Match> match_unknown_section(const Failure& f) {
+    auto l = line_with(f.libbpf_log, {"missing BPF prog type, check ELF section name"});
+    if (!l) return std::nullopt;
+    return Match{*l, "libbpf has no program type for section '" + f.section + "', so the program has none; the "
+                     "object's own loader sets one (bpf_program__set_type) before loading"};
+}
+
 std::optional<Match> match_unsupported_program_type(const Failure& f) {
     // The kernel answers an unknown program type with EINVAL; anything else (EPERM from a
     // policy that also fails the type probe) is another cause.
@@ -382,6 +398,22 @@ const std::vector<Row> kTable = {
      "set the map's sizes and inner map before bpf_object__load()",
      true},
      match_loader_sized_map},
+    {{Cause::legacy_maps_section, "Maps defined the pre-BTF way, which libbpf 1.0 dropped",
+     "libbpf's \"legacy map definitions in 'maps' section are not supported\" while opening the object",
+     "the object defines its maps as struct bpf_map_def in SEC(\"maps\"); libbpf 1.0 and later refuse to "
+     "open it, on every kernel (the kernel never sees it)",
+     "define the maps the BTF way (SEC(\".maps\") with __uint(type, ...), __type(key, ...), __type(value, "
+     "...)) and rebuild the object, or load it with the pre-1.0 loader it was written for",
+     false},
+     match_legacy_maps_section},
+    {{Cause::unknown_section, "A section name libbpf has no program type for",
+     "libbpf's \"missing BPF prog type, check ELF section name\" (EINVAL before the kernel is asked)",
+     "libbpf derives a program's type from its section name, has none for this one and loads the program "
+     "without a type, on every kernel; the object's own loader sets the type",
+     "name the section as libbpf's table does (SEC(\"socket\"), SEC(\"xdp\"), SEC(\"tc\"), ...: "
+     "docs.kernel.org/bpf/libbpf/program_types.html), or call bpf_program__set_type() before bpf_object__load()",
+     false},
+     match_unknown_section},
     {{Cause::unsupported_program_type, "A program type the kernel predates",
      "a load that failed where the kernel's program-type probe says the type is unknown",
      "the kernel does not have this program type",
@@ -476,6 +508,8 @@ const char* cause_name(Cause cause) {
         case Cause::unsupported_program_type: return "unsupported-program-type";
         case Cause::unsupported_map_type: return "unsupported-map-type";
         case Cause::loader_sized_map: return "loader-sized-map";
+        case Cause::legacy_maps_section: return "legacy-maps-section";
+        case Cause::unknown_section: return "unknown-section";
         case Cause::unsupported_attach_type: return "unsupported-attach-type";
         case Cause::attach_type_mismatch: return "attach-type-mismatch";
         case Cause::lsm_inactive: return "lsm-inactive";

@@ -24,6 +24,8 @@ enum class Cause {
     unsupported_program_type,
     unsupported_map_type,
     loader_sized_map,
+    legacy_maps_section,
+    unknown_section,
     unsupported_attach_type,
     attach_type_mismatch,
     lsm_inactive,

@@ -157,6 +157,24 @@ TEST(Diagnose, MapSizedByItsLoader) {
     EXPECT_NE(d.cause_text.find("'cgroup_hash' is a map of maps without an inner map"), std::string::npos) << d.cause_text;
 }
 
+// Debian 12's suricata ships xdp_filter.bpf (maps in SEC("maps")) and lb.bpf (section
+// "loadbalancer"); both fail the same on every kernel, and neither is a type the kernel lacks.
+TEST(Diagnose, ObjectsLibbpfCannotTakeAsTheyAre) {
+    Failure legacy = load_failure(EOPNOTSUPP, "", "libbpf: elf: legacy map definitions in 'maps' section are not supported by libbpf v1.0+\n");
+    Diagnosis d = diagnose(legacy);
+    EXPECT_EQ(d.cause, Cause::legacy_maps_section);
+    EXPECT_EQ(d.message, "elf: legacy map definitions in 'maps' section are not supported by libbpf v1.0+");
+    Failure unknown = load_failure(EINVAL, "",
+                                   "libbpf: prog 'lb': missing BPF prog type, check ELF section name 'loadbalancer'\n"
+                                   "libbpf: prog 'lb': failed to load: -22\n",
+                                   "loadbalancer");
+    unknown.facts.program_type_supported = false;  // the probe of type 0
+    d = diagnose(unknown);
+    EXPECT_EQ(d.cause, Cause::unknown_section);
+    EXPECT_EQ(d.message, "prog 'lb': missing BPF prog type, check ELF section name 'loadbalancer'");
+    EXPECT_NE(d.cause_text.find("section 'loadbalancer'"), std::string::npos) << d.cause_text;
+}
+
 TEST(Diagnose, MapTypeFromTheProbe) {
     Failure f = load_failure(EINVAL, "", "libbpf: map 'bloom': failed to create: Invalid argument(-22)\n");
     f.facts.unsupported_maps = {"bloom (bloom_filter)"};
