@@ -130,6 +130,16 @@ std::optional<Match> match_missing_kfunc(const Failure& f) {
     return std::nullopt;
 }
 
+std::optional<Match> match_unresolved_extern(const Failure& f) {
+    std::smatch m;
+    for (const auto& line : lines_of(f.libbpf_log))
+        if (std::regex_search(line, m, re(R"(extern '(\w+)' \(strong\):? not resolved)")) ||
+            std::regex_search(line, m, re(R"(extern \(var ksym\) '(\w+)': not found in kernel BTF)")))
+            return Match{strip_libbpf(line), "the object declares extern " + m[1].str() +
+                                                 " without __weak, and this kernel does not provide it"};
+    return std::nullopt;
+}
+
 std::optional<Match> match_missing_helper(const Failure& f) {
     std::smatch m;
     for (const auto& line : lines_of(f.verifier_log))
@@ -180,9 +190,17 @@ std::optional<Match> match_loader_sized_map(const Failure& f) {
 }
 
 std::optional<Match> match_legacy_maps_section(const Failure& f) {
-    auto l = line_with(f.libbpf_log, {"legacy map definitions in 'maps' section are not supported"});
-    if (!l) return std::nullopt;
-    return Match{*l, ""};
+    if (auto l = line_with(f.libbpf_log, {"legacy map definitions in 'maps' section are not supported"}))
+        return Match{*l, ""};
+    // gobpf's and bcc's ELF loaders read a map from each "maps/NAME" section; libbpf skips
+    // those sections, then fails the first program relocation against one of them.
+    std::smatch m;
+    for (const auto& line : lines_of(f.libbpf_log))
+        if (std::regex_search(line, m, re(R"(bad map relo against '\w+' in section '(maps/\w+)')")))
+            return Match{strip_libbpf(line), "the object defines its maps in 'maps/NAME' sections (" + m[1].str() +
+                                                 "), the form of gobpf's and bcc's ELF loaders, which libbpf does not "
+                                                 "read: it fails the program's relocation against one, on every kernel"};
+    return std::nullopt;
 }
 
 // libbpf gives a program of a section its table does not know no type, says so and fails the
@@ -363,9 +381,19 @@ const std::vector<Row> kTable = {
     {{Cause::missing_kfunc, "A kfunc the program calls is not in this kernel",
      "libbpf's \"extern (func ksym) 'x': not found in kernel or module BTFs\" or `<invalid kfunc call>`",
      "the program calls a kernel function (kfunc) that this kernel does not export to BPF",
-     "declare the kfunc __weak and test bpf_ksym_exists() before calling it, or require a kernel that has it",
+     "declare the kfunc __weak and test bpf_ksym_exists() before calling it, load the kernel module that "
+     "defines it (libbpf looks in module BTFs too), or require a kernel that has it",
      false},
      match_missing_kfunc},
+    {{Cause::unresolved_extern, "A kernel symbol or Kconfig value the object declares is not in this kernel",
+     "libbpf's \"extern 'x' (strong): not resolved\" or \"extern (var ksym) 'x': not found in kernel BTF\"",
+     "the object declares an extern without __weak, a kernel variable (__ksym) or a Kconfig value (__kconfig), "
+     "and libbpf found it neither in this kernel's /proc/kallsyms and BTF nor in its Kconfig",
+     "declare it __weak and check it before use (bpf_ksym_exists(), a Kconfig default), or require a kernel "
+     "that has it; where /proc/kallsyms hides symbols (kptr_restrict=2, a sandboxed host), check the object in "
+     "a VM (kmatrix check)",
+     false},
+     match_unresolved_extern},
     {{Cause::missing_helper, "A helper the program calls is unknown to this kernel",
      "the verifier's \"invalid func unknown#N\"",
      "the program calls BPF helper #N, which this kernel predates",
@@ -399,7 +427,8 @@ const std::vector<Row> kTable = {
      true},
      match_loader_sized_map},
     {{Cause::legacy_maps_section, "Maps defined the pre-BTF way, which libbpf 1.0 dropped",
-     "libbpf's \"legacy map definitions in 'maps' section are not supported\" while opening the object",
+     "libbpf's \"legacy map definitions in 'maps' section are not supported\" while opening the object, or "
+     "its \"bad map relo against 'x' in section 'maps/x'\" (gobpf's and bcc's per-map sections)",
      "the object defines its maps as struct bpf_map_def in SEC(\"maps\"); libbpf 1.0 and later refuse to "
      "open it, on every kernel (the kernel never sees it)",
      "define the maps the BTF way (SEC(\".maps\") with __uint(type, ...), __type(key, ...), __type(value, "
@@ -505,6 +534,7 @@ const char* cause_name(Cause cause) {
         case Cause::missing_helper: return "missing-helper";
         case Cause::helper_not_allowed: return "helper-not-allowed";
         case Cause::missing_kfunc: return "missing-kfunc";
+        case Cause::unresolved_extern: return "unresolved-extern";
         case Cause::unsupported_program_type: return "unsupported-program-type";
         case Cause::unsupported_map_type: return "unsupported-map-type";
         case Cause::loader_sized_map: return "loader-sized-map";

@@ -21,6 +21,7 @@ enum class Cause {
     missing_helper,
     helper_not_allowed,
     missing_kfunc,
+    unresolved_extern,
     unsupported_program_type,
     unsupported_map_type,
     loader_sized_map,

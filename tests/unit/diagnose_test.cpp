@@ -175,6 +175,32 @@ TEST(Diagnose, ObjectsLibbpfCannotTakeAsTheyAre) {
     EXPECT_NE(d.cause_text.find("section 'loadbalancer'"), std::string::npos) << d.cause_text;
 }
 
+// opensnitch 1.6's modules, built for gobpf's ELF loader: one "maps/NAME" section per map.
+TEST(Diagnose, GobpfMapSectionsAreLegacyMaps) {
+    Failure f = load_failure(4005, "",
+                             "libbpf: elf: skipping unrecognized data section(9) maps/addrinfo_args_hash\n"
+                             "libbpf: elf: skipping unrecognized data section(10) maps/events\n"
+                             "libbpf: prog 'uretprobe__gethostbyname': bad map relo against 'events' in section 'maps/events'\n");
+    Diagnosis d = diagnose(f);
+    EXPECT_EQ(d.cause, Cause::legacy_maps_section);
+    EXPECT_EQ(d.message, "prog 'uretprobe__gethostbyname': bad map relo against 'events' in section 'maps/events'");
+    EXPECT_NE(d.cause_text.find("(maps/events)"), std::string::npos) << d.cause_text;
+}
+
+// bpftune's netns tuner reads init_net, bpftop's iterator bpf_prog_fops: typeless ksyms that a
+// kernel without the symbol (or a /proc/kallsyms that hides it) cannot resolve.
+TEST(Diagnose, UnresolvedExternNamesTheSymbol) {
+    Failure f = load_failure(ESRCH, "", "libbpf: extern 'init_net' (strong): not resolved\nlibbpf: failed to load object 'netns'\n");
+    Diagnosis d = diagnose(f);
+    EXPECT_EQ(d.cause, Cause::unresolved_extern);
+    EXPECT_EQ(d.message, "extern 'init_net' (strong): not resolved");
+    EXPECT_NE(d.cause_text.find("extern init_net without __weak"), std::string::npos) << d.cause_text;
+    f.libbpf_log = "libbpf: extern (var ksym) 'runqueues': not found in kernel BTF\n";
+    EXPECT_EQ(diagnose(f).cause, Cause::unresolved_extern);
+    f.libbpf_log = "libbpf: extern (func ksym) 'bpf_x': not found in kernel or module BTFs\n";
+    EXPECT_EQ(diagnose(f).cause, Cause::missing_kfunc) << "a kfunc is its own class";
+}
+
 TEST(Diagnose, MapTypeFromTheProbe) {
     Failure f = load_failure(EINVAL, "", "libbpf: map 'bloom': failed to create: Invalid argument(-22)\n");
     f.facts.unsupported_maps = {"bloom (bloom_filter)"};
