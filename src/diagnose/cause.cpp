@@ -299,6 +299,19 @@ std::optional<Match> match_policy_denied(const Failure& f) {
                      " programs"};
 }
 
+// The verifier's first pass refuses an encoding it does not know as "BPF_<class> uses reserved
+// fields" (5.10's resolve_pseudo_ldimm64 for an atomic with a fetch or another operation than
+// add; pre-6.6 kernels for -mcpu=v4's sign extension, sdiv/smod, bswap and gotol) or "unknown
+// opcode".
+std::optional<Match> match_unsupported_instruction(const Failure& f) {
+    std::smatch m;
+    for (const auto& line : lines_of(f.verifier_log))
+        if (std::regex_search(line, m, re(R"(^(BPF_\w+) uses reserved fields|^unknown opcode)")))
+            return Match{line, "the program uses an instruction encoding this kernel's verifier predates (" +
+                                   std::string(m[1].matched ? m[1].str() : "an opcode") + ")"};
+    return std::nullopt;
+}
+
 std::optional<Match> match_too_complex(const Failure& f) {
     if (auto l = line_with(f.verifier_log, {"BPF program is too large", "is too complex", "combined stack size",
                                             "too many states", "complexity limit"}))
@@ -483,6 +496,16 @@ const std::vector<Row> kTable = {
      "policy allows this program type",
      false},
      match_policy_denied},
+    {{Cause::unsupported_instruction, "An instruction the kernel's verifier predates",
+     "the verifier's \"BPF_STX uses reserved fields\" (any \"BPF_x uses reserved fields\") or \"unknown opcode\", "
+     "before it walks the program",
+     "the compiler emitted an instruction newer than this kernel: an atomic other than a plain add (fetch_add, "
+     "xchg, cmpxchg, and/or/xor: 5.12), or -mcpu=v4's sign-extending loads and moves, sdiv/smod, bswap and "
+     "gotol (6.6)",
+     "build for the oldest kernel you support (-mcpu=v3, not v4), and before 5.12 use an atomic add whose "
+     "result is unused (__sync_fetch_and_add) or a per-CPU map instead of fetch, xchg and cmpxchg",
+     false},
+     match_unsupported_instruction},
     {{Cause::too_complex, "Too complex for the verifier",
      "E2BIG or the verifier's \"BPF program is too large\", \"too complex\", \"combined stack size\"",
      "the verifier ran out of its budget (1M processed instructions, 8192 jump sequences, stack "
@@ -548,6 +571,7 @@ const char* cause_name(Cause cause) {
         case Cause::not_permitted: return "not-permitted";
         case Cause::policy_denied: return "policy-denied";
         case Cause::verifier_rejected: return "verifier-rejected";
+        case Cause::unsupported_instruction: return "unsupported-instruction";
         case Cause::too_complex: return "too-complex";
         case Cause::stale_embed: return "stale-embed";
         case Cause::unclassified: return "unclassified";

@@ -35,6 +35,7 @@ enum class Cause {
     not_permitted,
     policy_denied,
     verifier_rejected,
+    unsupported_instruction,
     too_complex,
     stale_embed,
     unclassified,

@@ -201,6 +201,17 @@ TEST(Diagnose, UnresolvedExternNamesTheSymbol) {
     EXPECT_EQ(diagnose(f).cause, Cause::missing_kfunc) << "a kfunc is its own class";
 }
 
+// pwru's kprobes on 5.10: an atomic fetch_add, refused before the verifier walks anything.
+TEST(Diagnose, InstructionTheVerifierPredates) {
+    Failure f = load_failure(EINVAL, "BPF_STX uses reserved fields\nprocessed 0 insns (limit 1000000) max_states_per_insn 0\n", "");
+    Diagnosis d = diagnose(f);
+    EXPECT_EQ(d.cause, Cause::unsupported_instruction);
+    EXPECT_EQ(d.message, "BPF_STX uses reserved fields");
+    EXPECT_NE(d.cause_text.find("(BPF_STX)"), std::string::npos) << d.cause_text;
+    f.verifier_log = "0: (b7) r0 = 0\nR1 type=ctx expected=fp\n";
+    EXPECT_EQ(diagnose(f).cause, Cause::verifier_rejected) << "any other refusal stays the verifier's";
+}
+
 TEST(Diagnose, MapTypeFromTheProbe) {
     Failure f = load_failure(EINVAL, "", "libbpf: map 'bloom': failed to create: Invalid argument(-22)\n");
     f.facts.unsupported_maps = {"bloom (bloom_filter)"};
