@@ -437,7 +437,7 @@ const std::vector<Row> kTable = {
      "(not an inner map: only its loader knows that one); or load the object through its own loader (on every "
      "kernel: kmatrix exec --file YOUR_TOOL -- YOUR_TOOL ARGS, a dynamically linked tool with its libraries), or "
      "set the map's sizes and inner map before bpf_object__load()",
-     true},
+     false},
      match_loader_sized_map},
     {{Cause::legacy_maps_section, "Maps defined the pre-BTF way, which libbpf 1.0 dropped",
      "libbpf's \"legacy map definitions in 'maps' section are not supported\" while opening the object, or "
