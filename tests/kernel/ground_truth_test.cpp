@@ -112,6 +112,11 @@ TEST(GroundTruth, RealProgramsAttributedAsSsSees) {
     fa::test::VethPair topo(2, 2);
     WebRoot root;
     ASSERT_EQ(retransmitted_segments(topo.client) + retransmitted_segments(topo.server), 0u) << "fresh namespaces";
+    // The server's send buffer at most 64 KiB (a namespace's own tcp_wmem; IPv6 uses it too): with
+    // the default 4 MiB, http.server can hand a whole 2 MiB file to its socket at once and close it
+    // while curl still reads, and a closed socket has no process for ss (one clean-clone run under
+    // load compared 5 flows, under the 6 asked for below). Now it writes for as long as curl reads.
+    topo.server.enter([] { std::ofstream("/proc/sys/net/ipv4/tcp_wmem") << "4096 16384 65536"; });
 
     // Older than the agent: found by the start-up socket walk.
     auto http4 = spawn(topo.server, {"/usr/bin/python3", "-u", "-m", "http.server", "--bind", "10.231.0.2",
