@@ -167,25 +167,22 @@ std::optional<Match> match_unsupported_map_type(const Failure& f) {
 }
 
 std::optional<Match> match_loader_sized_map(const Failure& f) {
-    // libbpf's "failed to create" line names the failure; older libbpf says only
+    // The line naming MAP's failure: libbpf's "failed to create", else older libbpf's only
     // "Error in bpf_create_map_xattr(MAP)", which newer ones print first, before retrying
     // without BTF.
-    for (const char* said : {"map '%': failed to create", "bpf_create_map_xattr(%)"}) {
-        auto failed = [&](const std::string& map) {
-            std::string needle = said;
-            needle.replace(needle.find('%'), 1, map);
-            return line_with(f.libbpf_log, {needle.c_str()});
-        };
-        for (const auto& map : f.facts.unsized_maps)
-            if (auto line = failed(map))
-                return Match{*line, "map '" + map + "' has max_entries or value_size 0 in the object: its own loader "
-                                    "sets the size before loading, and without it the kernel refuses the map"};
-        for (const auto& map : f.facts.inner_less_maps)
-            if (auto line = failed(map))
-                return Match{*line, "map '" + map + "' is a map of maps without an inner map in the object: its own "
-                                    "loader gives it one (bpf_map__set_inner_map_fd) before loading, and without it "
-                                    "the kernel refuses the map"};
-    }
+    auto failed = [&](const std::string& map) {
+        if (auto l = line_with(f.libbpf_log, {("map '" + map + "': failed to create").c_str()})) return l;
+        return line_with(f.libbpf_log, {("bpf_create_map_xattr(" + map + ")").c_str()});
+    };
+    for (const auto& map : f.facts.unsized_maps)
+        if (auto line = failed(map))
+            return Match{*line, "map '" + map + "' has max_entries or value_size 0 in the object: its own loader "
+                                "sets the size before loading, and without it the kernel refuses the map"};
+    for (const auto& map : f.facts.inner_less_maps)
+        if (auto line = failed(map))
+            return Match{*line, "map '" + map + "' is a map of maps without an inner map in the object: its own "
+                                "loader gives it one (bpf_map__set_inner_map_fd) before loading, and without it "
+                                "the kernel refuses the map"};
     return std::nullopt;
 }
 
