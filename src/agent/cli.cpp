@@ -128,6 +128,13 @@ int run_check(const CheckCommandOptions& o, const ObjectReader& read_objects, st
             return 2;
         }
     }
+    {
+        std::vector<ObjectBytes> listed;
+        for (const auto& object : objects) listed.push_back(ObjectBytes{object.name, object.origin, object.bytes});
+        const std::vector<std::string> unmatched = unmatched_section_types(o.section_types, listed);
+        for (const auto& line : unmatched) err << "flowattr check: " << line << "\n";
+        if (!unmatched.empty()) return 2;
+    }
     if (o.unprivileged) {
         // Every capability goes with the switch from uid 0 to a non-zero uid (no keep-caps).
         if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
@@ -140,6 +147,7 @@ int run_check(const CheckCommandOptions& o, const ObjectReader& read_objects, st
     CheckOptions options;
     options.attach = !o.load_only;
     options.size_maps = o.size_maps;
+    options.section_types = o.section_types;
     ObjectChecker checker(options);
     std::vector<ProgramCheck> results;
     for (const auto& object : objects) {

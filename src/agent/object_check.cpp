@@ -178,12 +178,40 @@ std::string give_size(bpf_map* map) {
     return said;
 }
 
-// Before an object opened for checking is loaded. Maps the object pins by name
+const SectionType* section_type_of(const std::vector<SectionType>& types, const std::string& section) {
+    for (const auto& t : types)
+        if (t.section == section) return &t;
+    return nullptr;
+}
+
+// The section a program is checked as, attached as and diagnosed as: its --section-type's AS,
+// else its own.
+std::string checked_section(const CheckOptions& o, const std::string& section) {
+    const SectionType* t = section_type_of(o.section_types, section);
+    return t ? t->as : section;
+}
+
+// The programs of each --section-type's SECTION get the program type and expected attach type
+// libbpf gives a program of AS (parse_section_type made sure it has them).
+void retype_programs(bpf_object* obj, const std::vector<SectionType>& types) {
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, obj) {
+        const SectionType* t = section_type_of(types, bpf_program__section_name(prog));
+        bpf_prog_type type;
+        bpf_attach_type attach;
+        if (!t || libbpf_prog_type_by_name(t->as.c_str(), &type, &attach) != 0) continue;
+        bpf_program__set_type(prog, type);
+        bpf_program__set_expected_attach_type(prog, attach);
+    }
+}
+
+// Before an object opened for checking is loaded: its programs retyped (retype_programs). Maps the object pins by name
 // (LIBBPF_PIN_BY_NAME) are created unpinned: libbpf would pin them under /sys/fs/bpf and leave
 // them there, or reuse a map a running loader pinned there and load against that. What a kernel
 // makes of the object does not depend on where its maps are pinned. With size_maps, the maps
 // its loader sizes get give_size()'s.
-MapChanges prepare_maps(bpf_object* obj, bool size_maps) {
+MapChanges prepare_object(bpf_object* obj, const CheckOptions& options) {
+    retype_programs(obj, options.section_types);
     MapChanges changes;
     bpf_map* map;
     bpf_object__for_each_map(map, obj) {
@@ -191,7 +219,7 @@ MapChanges prepare_maps(bpf_object* obj, bool size_maps) {
             changes.unpinned.push_back(bpf_map__name(map));
             bpf_map__set_pin_path(map, nullptr);
         }
-        if (!size_maps || !map_sized_by_loader(map) || inner_map_left_to_loader(map)) continue;
+        if (!options.size_maps || !map_sized_by_loader(map) || inner_map_left_to_loader(map)) continue;
         const std::string said = give_size(map);
         if (!said.empty()) changes.sized.push_back(std::string(bpf_map__name(map)) + " (" + said + ")");
     }
@@ -228,8 +256,8 @@ struct LoadAttempt {
     std::string libbpf_log;
 };
 
-LoadAttempt load_alone(const ObjectBytes& o, const std::string& program, bool size_maps, std::uint32_t log_level,
-                       std::size_t log_size) {
+LoadAttempt load_alone(const ObjectBytes& o, const std::string& program, const CheckOptions& options,
+                       std::uint32_t log_level, std::size_t log_size) {
     LoadAttempt a;
     LibbpfLogCapture capture;
     a.obj = open_bpf_object(o.name, o.bytes);
@@ -238,7 +266,7 @@ LoadAttempt load_alone(const ObjectBytes& o, const std::string& program, bool si
         a.libbpf_log = capture.text();
         return a;
     }
-    prepare_maps(a.obj.get(), size_maps);
+    prepare_object(a.obj.get(), options);
     std::vector<char> buf(log_size, '\0');
     bpf_program* prog;
     bpf_object__for_each_program(prog, a.obj.get()) {
@@ -289,15 +317,16 @@ diagnose::KernelFacts facts_for(bpf_object* obj, bpf_program* prog, CheckTargets
             f.unsupported_maps.push_back(std::string(bpf_map__name(map)) + " (" + (type ? type : "type " + std::to_string(bpf_map__type(map))) + ")");
         }
     }
-    if (starts_with(bpf_program__section_name(prog), "lsm")) f.bpf_lsm_active = bpf_lsm_active();
+    if (bpf_program__type(prog) == BPF_PROG_TYPE_LSM) f.bpf_lsm_active = bpf_lsm_active();
     f.tracefs_mounted = std::any_of(std::begin(kTracefsRoots), std::end(kTracefsRoots), [](const char* root) {
         return ::access((std::string(root) + "/events").c_str(), F_OK) == 0;
     });
     return f;
 }
 
-void fail(ProgramCheck& c, Stage stage, int err, const std::string& verifier_log, const std::string& libbpf_log,
-          const diagnose::KernelFacts& facts) {
+// SECTION: the one the program was checked as (checked_section).
+void fail(ProgramCheck& c, const std::string& section, Stage stage, int err, const std::string& verifier_log,
+          const std::string& libbpf_log, const diagnose::KernelFacts& facts) {
     c.status = CheckStatus::fail;
     c.stage = stage;
     c.err = err;
@@ -306,8 +335,8 @@ void fail(ProgramCheck& c, Stage stage, int err, const std::string& verifier_log
     f.err = err;
     f.verifier_log = verifier_log;
     f.libbpf_log = libbpf_log;
-    f.section = c.section;
-    f.legacy_section = leaves_attach_type_unset(c.section);
+    f.section = section;
+    f.legacy_section = leaves_attach_type_unset(section);
     f.facts = facts;
     c.diagnosis = diagnose::diagnose(f);
     // The log shown: the verifier's when it ran, else what libbpf said.
@@ -395,9 +424,9 @@ AttachOutcome attach_link(bpf_link* link, std::string how, const LibbpfLogCaptur
     return r;
 }
 
-// Attaches PROG the way its program type and section say, where this host has the target.
-AttachOutcome attach_program(bpf_program* prog, CheckTargets& t, Attachment& held) {
-    const std::string section = bpf_program__section_name(prog);
+// Attaches PROG the way its program type and SECTION (the one it is checked as) say, where this
+// host has the target.
+AttachOutcome attach_program(bpf_program* prog, const std::string& section, CheckTargets& t, Attachment& held) {
     const bpf_prog_type type = bpf_program__type(prog);
     const auto eat = int(bpf_program__expected_attach_type(prog));
     const char* type_name = libbpf_bpf_prog_type_str(type);
@@ -471,7 +500,7 @@ AttachOutcome attach_program(bpf_program* prog, CheckTargets& t, Attachment& hel
 
 // The attached LSM program runs only where bpf is an active LSM: a canary hook of our own
 // (identity.bpf.c's socket_post_create) shows whether LSM hooks fire at all here.
-void check_runs(ProgramCheck& c, bpf_object* obj, bpf_program* prog, CheckTargets& t) {
+void check_runs(ProgramCheck& c, const std::string& section, bpf_object* obj, bpf_program* prog, CheckTargets& t) {
     if (bpf_program__type(prog) != BPF_PROG_TYPE_LSM) return;
     std::optional<bool> fires = t.lsm_canary();
     if (!fires) {
@@ -479,7 +508,7 @@ void check_runs(ProgramCheck& c, bpf_object* obj, bpf_program* prog, CheckTarget
         return;
     }
     if (*fires) return;
-    fail(c, Stage::run, 0, "", "", facts_for(obj, prog, t));
+    fail(c, section, Stage::run, 0, "", "", facts_for(obj, prog, t));
 }
 
 }  // namespace
@@ -489,6 +518,39 @@ std::uint64_t parse_insns_processed(const std::string& log) {
     std::smatch m;
     if (std::regex_search(log, m, pattern)) return std::stoull(m[1]);
     return 0;
+}
+
+SectionType parse_section_type(const std::string& spec) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+        throw BadInputError("--section-type " + spec + ": want SECTION=AS, AS a section libbpf has a program type for "
+                            "(socket, xdp, tc, ...)");
+    SectionType t{spec.substr(0, eq), spec.substr(eq + 1)};
+    LibbpfLogCapture quiet;
+    bpf_prog_type type;
+    bpf_attach_type attach;
+    if (libbpf_prog_type_by_name(t.as.c_str(), &type, &attach) != 0)
+        throw BadInputError("--section-type " + spec + ": libbpf has no program type for section '" + t.as +
+                            "' (docs.kernel.org/bpf/libbpf/program_types.html)");
+    return t;
+}
+
+std::vector<std::string> unmatched_section_types(const std::vector<SectionType>& types,
+                                                 const std::vector<ObjectBytes>& objects) {
+    std::set<std::string> sections;
+    for (const auto& o : objects) {
+        LibbpfLogCapture quiet;
+        BpfObject obj = open_bpf_object(o.name, o.bytes);
+        if (!obj) continue;
+        bpf_program* prog;
+        bpf_object__for_each_program(prog, obj.get()) sections.insert(bpf_program__section_name(prog));
+    }
+    std::vector<std::string> unmatched;
+    for (const auto& t : types)
+        if (!sections.count(t.section))
+            unmatched.push_back("--section-type " + t.section + "=" + t.as + ": no program of the objects is in section '" +
+                                t.section + "'");
+    return unmatched;
 }
 
 ObjectChecker::ObjectChecker(CheckOptions options) : options_(std::move(options)), targets_(new CheckTargets) {}
@@ -501,23 +563,24 @@ void ObjectChecker::finish_pass(ProgramCheck& c, bpf_object* obj, bpf_program* p
     c.status = CheckStatus::pass;
     c.log = stats_log;
     c.insns_processed = parse_insns_processed(stats_log);
-    c.note = diagnose::btf_ignored_warning(libbpf_log);
-    if (!c.note.empty()) c.note = "loaded without its BTF: " + c.note;
+    const std::string btf_ignored = diagnose::btf_ignored_warning(libbpf_log);
+    if (!btf_ignored.empty()) c.note += (c.note.empty() ? "" : "; ") + std::string("loaded without its BTF: ") + btf_ignored;
     if (!options_.attach) return;
+    const std::string section = checked_section(options_, c.section);
     Attachment held;
-    AttachOutcome at = attach_program(prog, *targets_, held);
+    AttachOutcome at = attach_program(prog, section, *targets_, held);
     if (!at.attempted) {
         c.note += (c.note.empty() ? "" : "; ") + at.not_why;
     } else if (at.err) {
         diagnose::KernelFacts facts = facts_for(obj, prog, *targets_);
         // Asked only where it decides the cause (diagnose's trampoline rules): the list is read
         // whole, about 40,000 lines.
-        auto target = diagnose::trampoline_target(c.section);
+        auto target = diagnose::trampoline_target(section);
         if (target && (at.err == EBUSY || at.err == kEnotsupp)) facts.ftrace_location = targets_->ftrace_location(*target);
-        fail(c, Stage::attach, at.err, "", at.libbpf_log, facts);
+        fail(c, section, Stage::attach, at.err, "", at.libbpf_log, facts);
     } else {
         c.attach = at.how;
-        check_runs(c, obj, prog, *targets_);
+        check_runs(c, section, obj, prog, *targets_);
     }
 }
 
@@ -531,13 +594,13 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
             ProgramCheck c;
             c.object = object.name;
             c.program = kWholeObject;
-            fail(c, Stage::load, errno, "", capture.text(), facts_for(nullptr, nullptr, *targets_));
+            fail(c, c.section, Stage::load, errno, "", capture.text(), facts_for(nullptr, nullptr, *targets_));
             return {c};
         }
         bpf_program* prog;
         bpf_object__for_each_program(prog, listing.get())
             programs.emplace_back(bpf_program__name(prog), bpf_program__section_name(prog));
-        changes = prepare_maps(listing.get(), options_.size_maps);
+        changes = prepare_object(listing.get(), options_);
     }
     std::vector<ProgramCheck> checks;
     std::set<std::string> to_load;
@@ -546,6 +609,8 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         c.object = object.name;
         c.program = name;
         c.section = section;
+        if (const SectionType* t = section_type_of(options_.section_types, section))
+            c.note = "loaded as SEC(\"" + t->as + "\") (--section-type " + t->section + "=" + t->as + ")";
         if (options_.skip) {
             if (auto why = options_.skip(section)) {
                 c.status = CheckStatus::skip;
@@ -566,7 +631,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         std::map<std::string, std::vector<char>> logs;
         bpf_program* prog;
         if (obj) {
-            prepare_maps(obj.get(), options_.size_maps);
+            prepare_object(obj.get(), options_);
             bpf_object__for_each_program(prog, obj.get()) {
                 bool load = to_load.count(bpf_program__name(prog)) > 0;
                 bpf_program__set_autoload(prog, load);
@@ -592,7 +657,7 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
     for (auto& c : checks) {
         if (c.status == CheckStatus::skip) continue;
         // Statistics only (log level 4): a full log of a passing program is huge.
-        LoadAttempt a = load_alone(object, c.program, options_.size_maps, 4, 1 << 16);
+        LoadAttempt a = load_alone(object, c.program, options_, 4, 1 << 16);
         if (a.ret == 0) {
             finish_pass(c, a.obj.get(), a.prog, a.verifier_log, a.libbpf_log);
             continue;
@@ -607,8 +672,8 @@ std::vector<ProgramCheck> ObjectChecker::check(const ObjectBytes& object) {
         // libbpf-tools that is 85 of each kernel's 391 programs, each reload an object open
         // with its BTF parse.
         const bool verified = !a.verifier_log.empty();
-        LoadAttempt full = err == E2BIG || !verified ? LoadAttempt{} : load_alone(object, c.program, options_.size_maps, 1, 16 << 20);
-        fail(c, Stage::load, err, full.verifier_log.empty() ? a.verifier_log : full.verifier_log, a.libbpf_log,
+        LoadAttempt full = err == E2BIG || !verified ? LoadAttempt{} : load_alone(object, c.program, options_, 1, 16 << 20);
+        fail(c, checked_section(options_, c.section), Stage::load, err, full.verifier_log.empty() ? a.verifier_log : full.verifier_log, a.libbpf_log,
              facts_for(a.obj.get(), a.prog, *targets_));
     }
     note_map_changes(checks, changes);

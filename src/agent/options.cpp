@@ -152,6 +152,20 @@ struct CommandLine {
         check->add_flag("--size-maps", cmd.check.size_maps,
                         "give a map the object leaves for its own loader to size (max_entries or value_size 0) a size\n"
                         "of the check's, so its programs reach the verifier");
+        check->add_option_function<std::vector<std::string>>(
+                  "--section-type",
+                  [this](const std::vector<std::string>& values) {
+                      for (const auto& v : values) {
+                          try {
+                              cmd.check.section_types.push_back(parse_section_type(v));
+                          } catch (const BadInputError& e) {
+                              throw CLI::ValidationError(e.what());
+                          }
+                      }
+                  },
+                  "check the programs of section SECTION as libbpf loads a program of section AS (its type and\n"
+                  "expected attach type), as their own loader sets them: SEC(\"loadbalancer\") as socket (repeatable)")
+            ->type_name("SECTION=AS");
         check->add_option("--log-limit", cmd.check.log_limit, "--json: keep each verifier log within this many bytes")
             ->type_name("BYTES")
             ->check(cli::check([](const std::string& v) { return parse_count(v) ? "" : v + ": not a number of bytes"; }));

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/object_check.h"
+
 namespace flowattr::agent {
 
 enum class OutputFormat { json, table };
@@ -63,6 +65,7 @@ struct CheckCommandOptions {
     bool load_only = false;  // no attach
     bool unprivileged = false;  // drop to uid/gid 65534 and no capabilities after reading the objects
     bool size_maps = false;     // size the maps an object leaves for its loader (CheckOptions::size_maps)
+    std::vector<SectionType> section_types;  // --section-type SECTION=AS (CheckOptions::section_types)
     std::size_t log_limit = 0;  // --json: keep each log within this many bytes (0: whole)
     std::vector<std::string> objects;
 };

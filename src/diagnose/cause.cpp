@@ -450,7 +450,9 @@ const std::vector<Row> kTable = {
      "libbpf derives a program's type from its section name, has none for this one and loads the program "
      "without a type, on every kernel; the object's own loader sets the type",
      "name the section as libbpf's table does (SEC(\"socket\"), SEC(\"xdp\"), SEC(\"tc\"), ...: "
-     "docs.kernel.org/bpf/libbpf/program_types.html), or call bpf_program__set_type() before bpf_object__load()",
+     "docs.kernel.org/bpf/libbpf/program_types.html), or call bpf_program__set_type() before bpf_object__load(); "
+     "to check it as its loader loads it: --section-type SECTION=AS (flowattr check, kmatrix check), AS a section "
+     "of the type the loader sets (--section-type loadbalancer=socket)",
      false},
      match_unknown_section},
     {{Cause::unsupported_program_type, "A program type the kernel predates",

@@ -384,6 +384,7 @@ void run_check(const GuestPlan& plan, ResultsChannel& out) {
     step.argv = {kGuestAgent, "check", "--json", "--log-limit", std::to_string(plan.check_log_limit)};
     if (plan.check_unprivileged) step.argv.emplace_back("--unprivileged");
     if (plan.check_size_maps) step.argv.emplace_back("--size-maps");
+    for (const auto& spec : plan.check_section_types) step.argv.insert(step.argv.end(), {"--section-type", spec});
     // One file under each /check/NN, below the directories that tell same-named files apart.
     for (const auto& dir : sorted_entries(kGuestCheckDir)) {
         std::string path = std::string(kGuestCheckDir) + "/" + dir;

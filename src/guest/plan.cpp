@@ -36,6 +36,10 @@ std::optional<long long> positive(const std::string& v) {
 
 }  // namespace
 
+bool cmdline_carries_section_type(const std::string& spec) {
+    return cmdline_safe(spec) && spec.find(',') == std::string::npos;
+}
+
 const char* guest_mode_name(GuestMode m) {
     for (const auto& e : kModes)
         if (e.mode == m) return e.name;
@@ -65,6 +69,16 @@ std::string guest_plan_cmdline(const GuestPlan& plan) {
     if (mode_checks(plan.mode)) s += " kmatrix.check_log_limit=" + std::to_string(plan.check_log_limit);
     if (plan.check_unprivileged) s += " kmatrix.check_unprivileged=1";
     if (plan.check_size_maps) s += " kmatrix.check_size_maps=1";
+    if (!plan.check_section_types.empty()) {
+        std::string specs;
+        for (const auto& spec : plan.check_section_types) {
+            if (!cmdline_carries_section_type(spec))
+                throw BadInputError("--section-type " + spec + ": the kernel command line cannot carry it (a comma, a "
+                                    "space or a quote)");
+            specs += (specs.empty() ? "" : ",") + spec;
+        }
+        s += " kmatrix.check_section_types=" + specs;
+    }
     if (!plan.load_modules) s += " kmatrix.modules=none";
     if (plan.results_tty != kGuestResultsTty) {
         if (!cmdline_safe(plan.results_tty) || plan.results_tty.rfind("/dev/", 0) != 0)
@@ -97,6 +111,11 @@ GuestPlan parse_guest_plan(const std::string& cmdline) {
             plan.check_unprivileged = value == "1";
         } else if (key == "check_size_maps") {
             plan.check_size_maps = value == "1";
+        } else if (key == "check_section_types") {
+            plan.check_section_types.clear();
+            std::istringstream specs(value);
+            for (std::string spec; std::getline(specs, spec, ',');)
+                if (!spec.empty()) plan.check_section_types.push_back(spec);
         } else if (key == "modules") {
             plan.load_modules = value != "none";
         } else if (key == "results") {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace flowattr::guest {
 
@@ -65,9 +66,15 @@ struct GuestPlan {
     std::size_t check_log_limit = 256 * 1024;  // check mode: bytes of each log sent back
     bool check_unprivileged = false;  // check mode: `flowattr check --unprivileged` (the lab)
     bool check_size_maps = false;     // check mode: `flowattr check --size-maps`
+    // check mode: `flowattr check --section-type SPEC` for each "SECTION=AS" (no commas or spaces).
+    std::vector<std::string> check_section_types;
     bool load_modules = true;         // false: no module loaded (the lab's no-module cell)
     std::string results_tty = kGuestResultsTty;  // kmatrix.results=: where records go
 };
+
+// Whether kmatrix.check_section_types= can carry SPEC ("SECTION=AS"): no comma (it separates
+// them), no space or quote (the command line's own separators).
+bool cmdline_carries_section_type(const std::string& spec);
 
 // "kmatrix.mode=suite kmatrix.filter=* kmatrix.test_timeout=60 ...": appended to the kernel
 // command line. Throws flowattr::Error when the filter holds characters the command line

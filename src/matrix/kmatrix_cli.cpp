@@ -36,6 +36,7 @@
 #include "matrix/exec_report.h"
 #include "matrix/progress_board.h"
 #include "matrix/report.h"
+#include "agent/object_check.h"
 #include "verify/object_input.h"
 
 namespace flowattr::matrix {
@@ -101,6 +102,7 @@ struct Options {
     std::vector<std::string> objects;
     std::string json_path;
     bool size_maps = false;  // check, repro --object: `flowattr check --size-maps`
+    std::vector<agent::SectionType> section_types;  // check, repro --object: `flowattr check --section-type`
     std::string fixtures, expect, write_expected;  // lab
     std::string variants_of = "6.1";               // lab: the kernel its extra cells boot
     // exec
@@ -137,6 +139,29 @@ CLI::Option* add_size_maps_flag(CLI::App& a, Options& o) {
     return a.add_flag("--size-maps", o.size_maps,
                       "give a map an object leaves for its own loader to size a size of the check's (flowattr check "
                       "--size-maps), so its programs reach the verifier");
+}
+
+// check's and repro --object's --section-type, checked here (a section libbpf has a type for, a
+// spec the kernel command line can carry) and passed on to the guest's `flowattr check`.
+CLI::Option* add_section_type_option(CLI::App& a, Options& o) {
+    return a
+        .add_option_function<std::vector<std::string>>(
+            "--section-type",
+            [&o](const std::vector<std::string>& values) {
+                for (const auto& v : values) {
+                    if (!guest::cmdline_carries_section_type(v))
+                        throw CLI::ValidationError("--section-type " + v +
+                                                   ": the kernel command line cannot carry it (a comma, a space or a quote)");
+                    try {
+                        o.section_types.push_back(agent::parse_section_type(v));
+                    } catch (const BadInputError& e) {
+                        throw CLI::ValidationError(e.what());
+                    }
+                }
+            },
+            "check the programs of section SECTION as libbpf loads a program of section AS (flowattr check "
+            "--section-type), as their own loader sets them (repeatable)")
+        ->type_name("SECTION=AS");
 }
 
 // exec's and repro --shell's --file: what /exec, first on the guest's PATH, holds.
@@ -218,6 +243,7 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
             ->type_name("PATH")
             ->excludes("--test");
         add_size_maps_flag(a, o)->needs("--object");
+        add_section_type_option(a, o)->needs("--object");
         a.footer("Boots NAME's kernel with the initramfs `kmatrix run` builds (same bytes) and runs\n"
                  "`flowattr load --check --full-log` (printing every verifier log), or that plus one test with --test.\n"
                  "Exit: the outcome's code (see kmatrix run --help); 2 bad input (nothing booted).");
@@ -230,6 +256,7 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
         a.add_option("--json", o.json_path, "{\"kernels\":[...],\"results\":[...]} (docs/OUTPUT.md)")
             ->type_name("PATH");
         add_size_maps_flag(a, o);
+        add_section_type_option(a, o);
         a.footer("Each kernel boots once; in it every program of every object is loaded (an object's programs at once,\n"
                  "each alone where that fails; its maps created, unpinned), attached the way its program type says\n"
                  "where the guest has a target (tc/tcx/xdp on the loopback of a network namespace of the check's own,\n"
@@ -595,8 +622,9 @@ std::string arch_twin(const Options& o, const std::string& path, const GuestArch
 // arch_twin). An executable's objects were compiled for its own architecture (a kprobe's
 // register reads, the syscall wrappers it names), so it goes only to kernels of that
 // architecture; a .bpf.o (EM_BPF) does not say, and goes to every kernel. ENTRIES loses the
-// kernels left with no file, saying so. Returns false after one line per bad file, or when
-// no kernel is left.
+// kernels left with no file, saying so. The plan gets --section-type's specs. Returns false
+// after one line per bad file or --section-type whose section no program is in, or when no
+// kernel is left.
 bool stage_objects(const char* who, const Options& o, const std::vector<std::string>& paths, RunSettings& settings,
                    std::vector<KernelEntry>& entries, std::size_t& object_count) {
     bool ok = true;
@@ -610,9 +638,12 @@ bool stage_objects(const char* who, const Options& o, const std::vector<std::str
     // Staged under the directories that tell same-named files apart, so that the guest's
     // `flowattr check` names their objects as it would on the host ("x86/probe").
     const std::vector<std::string> subdirs = distinguishing_dirs(paths);
+    std::vector<verify::InputObject> read;
     for (std::size_t i = 0; i < paths.size(); i++) {
         try {
-            object_count += verify::read_bpf_objects(paths[i]).size();
+            std::vector<verify::InputObject> objects = verify::read_bpf_objects(paths[i]);
+            object_count += objects.size();
+            std::move(objects.begin(), objects.end(), std::back_inserter(read));
         } catch (const verify::InputError& e) {
             std::cerr << who << ": " << e.what() << "\n";
             ok = false;
@@ -632,6 +663,14 @@ bool stage_objects(const char* who, const Options& o, const std::vector<std::str
         }
     }
     if (!ok) return false;
+    std::vector<agent::ObjectBytes> listed;
+    for (const auto& object : read) listed.push_back(agent::ObjectBytes{object.name, object.origin, object.bytes});
+    for (const auto& line : agent::unmatched_section_types(o.section_types, listed)) {
+        std::cerr << who << ": " << line << "\n";
+        ok = false;
+    }
+    if (!ok) return false;
+    for (const auto& t : o.section_types) settings.plan.check_section_types.push_back(t.section + "=" + t.as);
     std::string dropped;
     std::set<Arch> dropped_arches;
     entries.erase(std::remove_if(entries.begin(), entries.end(),

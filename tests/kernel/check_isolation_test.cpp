@@ -135,4 +135,37 @@ TEST(CheckSizeMaps, AMapOfMapsWithoutItsInnerMapStaysTheLoaders) {
     EXPECT_EQ(r[0].note, "") << "nothing was sized";
 }
 
+// A socket filter in SEC("loadbalancer"), a section libbpf has no type for (suricata's): as it
+// is, libbpf loads it without a type and the check names unknown-section; with --section-type
+// it loads as the type its own loader gives it, and is attached as a program of that section.
+TEST(CheckSectionType, AProgramOfASectionLibbpfDoesNotKnowLoadsAsTheTypeGiven) {
+    FA_REQUIRE_ROOT();
+    const std::string fixture = lab_fixture("unknown_section");
+    if (fixture.empty()) GTEST_SKIP() << kNoFixtures;
+    const std::string bytes = flowattr::read_file(fixture);
+    const ObjectBytes object{"unknown_section", fixture, bytes};
+    auto r = ObjectChecker(CheckOptions{}).check(object);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].status, CheckStatus::fail);
+    ASSERT_TRUE(r[0].diagnosis) << r[0].log;
+    EXPECT_EQ(r[0].diagnosis->cause, flowattr::diagnose::Cause::unknown_section) << r[0].log;
+
+    CheckOptions as_socket;
+    as_socket.section_types = {flowattr::agent::parse_section_type("loadbalancer=socket")};
+    r = ObjectChecker(as_socket).check(object);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].status, CheckStatus::pass) << r[0].log;
+    EXPECT_EQ(r[0].section, "loadbalancer") << "reported under its own section";
+    EXPECT_GT(r[0].insns_processed, 0u) << "the verifier ran";
+    EXPECT_EQ(r[0].note, "loaded as SEC(\"socket\") (--section-type loadbalancer=socket); loaded only: flowattr check "
+                         "does not attach socket_filter programs");
+
+    CheckOptions as_tc;
+    as_tc.section_types = {flowattr::agent::parse_section_type("loadbalancer=tc")};
+    r = ObjectChecker(as_tc).check(object);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].status, CheckStatus::pass) << r[0].log;
+    EXPECT_EQ(r[0].attach, "clsact ingress on a scratch netns's lo") << "attached as SEC(\"tc\") is";
+}
+
 }  // namespace

@@ -1,7 +1,9 @@
-// `kmatrix check --size-maps` on real kernels, driven from the host as a user would: the lab's
-// two fixtures whose maps a loader would complete, on 6.1 and 6.1-arm64. The option reaches
-// each guest's `flowattr check`: the object whose maps are only unsized loads there, with each
-// map's size in its note, and the hash of maps without an inner map still fails, named.
+// `kmatrix check --size-maps --section-type` on real kernels, driven from the host as a user
+// would: the lab's two fixtures whose maps a loader would complete and its socket filter in a
+// section libbpf has no type for, on 6.1 and 6.1-arm64. The options reach each guest's
+// `flowattr check`: the object whose maps are only unsized loads there, with each map's size in
+// its note, the hash of maps without an inner map still fails, named, and the socket filter
+// loads as one.
 // Label `matrix` (src/matrix/CMakeLists.txt); skips, saying why, without QEMU or those kernels.
 #include <gtest/gtest.h>
 
@@ -20,18 +22,19 @@ protected:
     void SetUp() override { set_up("kmatrix-check"); }
 };
 
-TEST_F(KmatrixCheck, SizeMapsReachesEveryGuestsCheck) {
+TEST_F(KmatrixCheck, LoaderOptionsReachEveryGuestsCheck) {
     const std::string fixtures = flowattr::env_or("ARTIFACTS", "") + "/tests/kernel/fixtures";
     const std::string json = dir_->path() + "/check.json";
     auto r = flowattr::run_command({kmatrix_, "check", "--kernels", flowattr::env_or("KERNELS", ""), "--only",
                                     "6.1,6.1-arm64", "-j2", "--artifacts", flowattr::env_or("ARTIFACTS", ""), "--out",
                                     dir_->path() + "/out", "--json", json, "--size-maps",
-                                    fixtures + "/loader_sized_maps.bpf.o", fixtures + "/loader_inner_map.bpf.o"});
+                                    "--section-type", "loadbalancer=socket", fixtures + "/loader_sized_maps.bpf.o",
+                                    fixtures + "/loader_inner_map.bpf.o", fixtures + "/unknown_section.bpf.o"});
     auto doc = nlohmann::json::parse(flowattr::read_file(json));
     for (const auto& k : doc["kernels"])
         if (k["outcome"] == "unavailable") GTEST_SKIP() << k["name"] << " unavailable here: " << k["reason"];
     EXPECT_EQ(r.exit_code, 1) << "the inner map fails: " << r.out << r.err;
-    int sized = 0, inner = 0;
+    int sized = 0, inner = 0, retyped = 0;
     for (const auto& c : doc["results"]) {
         SCOPED_TRACE(c.dump());
         if (c["object"] == "loader_sized_maps") {
@@ -39,6 +42,12 @@ TEST_F(KmatrixCheck, SizeMapsReachesEveryGuestsCheck) {
             EXPECT_EQ(c["status"], "pass");
             EXPECT_GT(c["insns"], 0);
             EXPECT_NE(c["note"].get<std::string>().find("fx_sized_stacks (max_entries 1, value_size 1016)"),
+                      std::string::npos);
+        } else if (c["object"] == "unknown_section") {
+            retyped++;
+            EXPECT_EQ(c["status"], "pass");
+            EXPECT_GT(c["insns"], 0);
+            EXPECT_NE(c["note"].get<std::string>().find("loaded as SEC(\"socket\") (--section-type loadbalancer=socket)"),
                       std::string::npos);
         } else {
             inner++;
@@ -49,6 +58,7 @@ TEST_F(KmatrixCheck, SizeMapsReachesEveryGuestsCheck) {
     }
     EXPECT_EQ(sized, 2) << "one result per kernel";
     EXPECT_EQ(inner, 2);
+    EXPECT_EQ(retyped, 2);
 }
 
 }  // namespace

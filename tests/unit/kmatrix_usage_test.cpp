@@ -53,6 +53,12 @@ TEST(KmatrixUsage, EveryCommandExitsTwoOnBadInput) {
         {{"lab", "--fixtures", "d", "--expect", "e.txt", "--bogus"}, "not expected: --bogus"},
         {{"fetch", "--bogus"}, "--bogus"},
         {{"run", "--arch", "arm64"}, "--arch: 'arm64': expected x86_64 or aarch64"},
+        {{"check", "--kernels", kernels, "--section-type", "lb", "x.o"}, "--section-type lb: want SECTION=AS"},
+        {{"check", "--kernels", kernels, "--section-type", "lb=sockt", "x.o"},
+         "libbpf has no program type for section 'sockt'"},
+        {{"check", "--kernels", kernels, "--section-type", "a,b=socket", "x.o"},
+         "--section-type a,b=socket: the kernel command line cannot carry it"},
+        {{"repro", "6.1", "--kernels", kernels, "--section-type", "lb=socket"}, "--section-type requires --object"},
     };
     for (const auto& [args, says] : cases) {
         std::string err;
@@ -103,6 +109,21 @@ TEST(KmatrixCheck, AnExecutableIsCheckedOnlyOnItsOwnArchitecture) {
     EXPECT_EQ(err.find("skipping"), std::string::npos) << err;
     j = nlohmann::json::parse(flowattr::read_file(dir.path() + "/out3/results.json"));
     EXPECT_EQ(j["kernels"].size(), 2u) << j.dump();
+}
+
+// A --section-type whose section no program of the objects is in is refused before any VM
+// boots, as `flowattr check` refuses it.
+TEST(KmatrixCheck, SectionTypeNoProgramIsInIsRefused) {
+    flowattr::TempDir dir("kmatrix-check-section-type");
+    flowattr::write_file_atomic(dir.path() + "/k.txt", "a 1 none - - x86_64\n");
+    const std::string object = fa::test::build_dir() + "/bpf/noop.bpf.o";
+    std::string err;
+    EXPECT_EQ(kmatrix({"check", "--kernels", dir.path() + "/k.txt", "--out", dir.path() + "/out", "--section-type",
+                       "lb=socket", object},
+                      &err),
+              2);
+    EXPECT_EQ(err, "kmatrix check: --section-type lb=socket: no program of the objects is in section 'lb'\n");
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/out/results.json"));
 }
 
 // One file given twice would be staged twice and reported under one name: refused before any

@@ -138,6 +138,28 @@ TEST(ObjectInput, CheckNamesSameNamedObjectsByTheirDirectories) {
     EXPECT_EQ(objects, (std::set<std::string>{"x86/noop", "arm/noop"})) << out.str() << err.str();
 }
 
+// A --section-type whose section no program of the objects is in (a misspelling) is refused
+// before anything loads, one line each.
+TEST(ObjectInput, CheckRefusesASectionTypeNoProgramIsIn) {
+    flowattr::TempDir dir("check-section-type");
+    const std::string file = dir.path() + "/noop.bpf.o";
+    flowattr::write_file_atomic(file, own_object("noop"));
+    auto reader = [](const std::string& path) {
+        std::vector<flowattr::agent::FileObject> out;
+        for (auto& o : flowattr::verify::read_bpf_objects(path)) out.push_back({o.name, o.origin, std::move(o.bytes)});
+        return out;
+    };
+    std::ostringstream out, err;
+    const int rc = flowattr::agent::run_flowattr_cli(
+        {"check", "--section-type", "loadbalancer=socket", "--section-type", "tc=xdp", "--section-type", "lb=socket", file},
+        out, err, {}, reader);
+    EXPECT_EQ(rc, 2);
+    EXPECT_EQ(err.str(),
+              "flowattr check: --section-type loadbalancer=socket: no program of the objects is in section 'loadbalancer'\n"
+              "flowattr check: --section-type lb=socket: no program of the objects is in section 'lb'\n");
+    EXPECT_EQ(out.str(), "");
+}
+
 // One file given twice, under any spelling of its path, is refused before anything loads:
 // it would report twice under one name.
 TEST(ObjectInput, CheckRefusesOneFileGivenTwice) {

@@ -133,6 +133,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadArgs{{"causes", "--json", "--markdown"}, "--json excludes --markdown"},
                       BadArgs{{"check"}, "OBJECT is required"},
                       BadArgs{{"check", "--log-limit", "big", "x.o"}, "--log-limit: big: not a number of bytes"},
+                      BadArgs{{"check", "--section-type", "lb", "x.o"}, "--section-type lb: want SECTION=AS"},
+                      BadArgs{{"check", "--section-type", "=socket", "x.o"}, "want SECTION=AS"},
+                      BadArgs{{"check", "--section-type", "lb=sockt", "x.o"},
+                              "--section-type lb=sockt: libbpf has no program type for section 'sockt'"},
                       BadArgs{{"probe", "--yaml"}, "not expected: --yaml"},
                       BadArgs{{"load"}, "--check is required"}));
 
@@ -166,6 +170,15 @@ TEST(Options, SubcommandsParse) {
     ASSERT_FALSE(check.error) << check.error->message;
     EXPECT_EQ(check.command->check.log_limit, 4096u);
     EXPECT_EQ(check.command->check.objects, (std::vector<std::string>{"a.bpf.o", "b"}));
+    // AS is any section libbpf's table has a type for, a target included.
+    check = parse_command_line(
+        {"check", "--section-type", "loadbalancer=socket", "--section-type", "probe_open=kprobe/do_sys_open", "a.bpf.o"});
+    ASSERT_FALSE(check.error) << check.error->message;
+    ASSERT_EQ(check.command->check.section_types.size(), 2u);
+    EXPECT_EQ(check.command->check.section_types[0].section, "loadbalancer");
+    EXPECT_EQ(check.command->check.section_types[0].as, "socket");
+    EXPECT_EQ(check.command->check.section_types[1].section, "probe_open");
+    EXPECT_EQ(check.command->check.section_types[1].as, "kprobe/do_sys_open");
     EXPECT_EQ(parse_command_line({"causes", "--markdown"}).command->causes, flowattr::agent::CausesFormat::markdown);
     EXPECT_EQ(parse_command_line({"--version"}).command->command, Command::version);
 }

@@ -169,6 +169,7 @@ TEST(GuestProtocol, PlanRoundTripsThroughTheKernelCommandLine) {
     p.check_log_limit = 1234;
     p.check_unprivileged = true;
     p.check_size_maps = true;
+    p.check_section_types = {"loadbalancer=socket", "probe_open=kprobe/do_sys_open"};
     p.load_modules = false;
     auto back = fg::parse_guest_plan("BOOT_IMAGE=/vmlinuz console=ttyS0 " + fg::guest_plan_cmdline(p) + " quiet");
     EXPECT_EQ(back.mode, p.mode);
@@ -178,6 +179,7 @@ TEST(GuestProtocol, PlanRoundTripsThroughTheKernelCommandLine) {
     EXPECT_EQ(back.check_log_limit, 1234u);
     EXPECT_TRUE(back.check_unprivileged);
     EXPECT_TRUE(back.check_size_maps);
+    EXPECT_EQ(back.check_section_types, p.check_section_types);
     EXPECT_FALSE(back.load_modules);
     // Later words win (a hand-added --cmdline switch), malformed values are ignored.
     back = fg::parse_guest_plan(fg::guest_plan_cmdline(p) + " kmatrix.modules=all kmatrix.test_timeout=x kmatrix.mode=nope");
@@ -185,6 +187,13 @@ TEST(GuestProtocol, PlanRoundTripsThroughTheKernelCommandLine) {
     EXPECT_EQ(back.per_test_timeout_s, 9);
     EXPECT_EQ(back.mode, p.mode);
     EXPECT_EQ(fg::parse_guest_plan("console=ttyS0").mode, fg::GuestMode::suite);
+    EXPECT_TRUE(fg::parse_guest_plan("console=ttyS0").check_section_types.empty());
+    // The commas between specs and the spaces between words cannot be in one.
+    for (const char* spec : {"a,b=socket", "my prog=socket", "x=\"tc\""}) {
+        p.check_section_types = {spec};
+        EXPECT_FALSE(fg::cmdline_carries_section_type(spec)) << spec;
+        EXPECT_THROW(fg::guest_plan_cmdline(p), flowattr::Error) << spec;
+    }
 }
 
 // Where a VM's time went, on the guest's clock, from the uptimes its records carry; a phase
