@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -350,6 +351,7 @@ struct Attachment {
     std::optional<bpf_tc_opts> tc_opts;
     bool destroy_hook = false;
     std::string netns;
+    UniqueFd socket;  // a socket filter's: closing it detaches the filter
 
     ~Attachment() {
         if (!tc_hook || !tc_opts) return;
@@ -433,6 +435,21 @@ AttachOutcome attach_program(bpf_program* prog, const std::string& section, Chec
     AttachOutcome none;
     LibbpfLogCapture log;
     switch (type) {
+    case BPF_PROG_TYPE_SOCKET_FILTER: {
+        // SO_ATTACH_BPF, where the kernel checks the program's type (sk_attach_bpf), on an
+        // unbound UDP socket of the check's own: it receives nothing, so the filter runs on
+        // nobody's traffic.
+        AttachOutcome r;
+        r.attempted = true;
+        held.socket = UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        const int fd = bpf_program__fd(prog);
+        if (!held.socket || ::setsockopt(held.socket.get(), SOL_SOCKET, SO_ATTACH_BPF, &fd, sizeof(fd)) != 0) {
+            r.err = errno;
+            return r;
+        }
+        r.how = "SO_ATTACH_BPF on an unbound UDP socket";
+        return r;
+    }
     case BPF_PROG_TYPE_SCHED_CLS:
     case BPF_PROG_TYPE_XDP: {
         std::string why;

@@ -175,8 +175,10 @@ struct CommandLine {
             ->default_str("")
             ->required();
         check->footer("Each program is attached for a moment, then detached: tc, TCX and XDP programs on the loopback of a\n"
-                      "network namespace of the check's own, cgroup programs on a scratch cgroup, tracing and LSM programs\n"
-                      "where libbpf's auto-attach puts them, on this whole machine (--load-only attaches nothing). Maps are\n"
+                      "network namespace of the check's own, cgroup programs on a scratch cgroup, socket filters on an\n"
+                      "unbound UDP socket, tracing and LSM programs where libbpf's auto-attach puts them, on this whole\n"
+                      "machine (--load-only attaches nothing). With --section-type, a section's programs are loaded and\n"
+                      "attached as those of section AS. Maps are\n"
                       "created unpinned, whatever the object asks. With --size-maps, a map left at max_entries 0 gets 1\n"
                       "(a ring buffer one page) and a stack-trace map without a value_size 127 frames, each said in the\n"
                       "program's note; a map of maps' inner map stays its loader's. Each failure is named with its class,\n"

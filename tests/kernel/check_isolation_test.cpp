@@ -157,8 +157,8 @@ TEST(CheckSectionType, AProgramOfASectionLibbpfDoesNotKnowLoadsAsTheTypeGiven) {
     EXPECT_EQ(r[0].status, CheckStatus::pass) << r[0].log;
     EXPECT_EQ(r[0].section, "loadbalancer") << "reported under its own section";
     EXPECT_GT(r[0].insns_processed, 0u) << "the verifier ran";
-    EXPECT_EQ(r[0].note, "loaded as SEC(\"socket\") (--section-type loadbalancer=socket); loaded only: flowattr check "
-                         "does not attach socket_filter programs");
+    EXPECT_EQ(r[0].note, "loaded as SEC(\"socket\") (--section-type loadbalancer=socket)");
+    EXPECT_EQ(r[0].attach, "SO_ATTACH_BPF on an unbound UDP socket");
 
     CheckOptions as_tc;
     as_tc.section_types = {flowattr::agent::parse_section_type("loadbalancer=tc")};

@@ -49,6 +49,7 @@ TEST_F(KmatrixCheck, LoaderOptionsReachEveryGuestsCheck) {
             EXPECT_GT(c["insns"], 0);
             EXPECT_NE(c["note"].get<std::string>().find("loaded as SEC(\"socket\") (--section-type loadbalancer=socket)"),
                       std::string::npos);
+            EXPECT_EQ(c["attach"], "SO_ATTACH_BPF on an unbound UDP socket");
         } else {
             inner++;
             EXPECT_EQ(c["status"], "fail");
