@@ -62,4 +62,23 @@ TEST_F(KmatrixCheck, LoaderOptionsReachEveryGuestsCheck) {
     EXPECT_EQ(retyped, 2);
 }
 
+// `kmatrix repro NAME --object` takes the same options to its one guest: the socket filter in
+// a section libbpf has no type for loads and attaches as one there, and the plan on the kernel
+// command line it prints carries both options.
+TEST_F(KmatrixCheck, ReproOfAnObjectTakesTheLoaderOptions) {
+    const std::string fixtures = flowattr::env_or("ARTIFACTS", "") + "/tests/kernel/fixtures";
+    auto r = flowattr::run_command({kmatrix_, "repro", "6.1", "--kernels", flowattr::env_or("KERNELS", ""),
+                                    "--artifacts", flowattr::env_or("ARTIFACTS", ""), "--out", dir_->path() + "/out",
+                                    "--object", fixtures + "/unknown_section.bpf.o", "--size-maps", "--section-type",
+                                    "loadbalancer=socket"});
+    if (r.out.find("outcome: unavailable") != std::string::npos) GTEST_SKIP() << "6.1 unavailable here: " << r.out;
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("attached (SO_ATTACH_BPF on an unbound UDP socket); loaded as SEC(\"socket\") "
+                         "(--section-type loadbalancer=socket)"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.err.find("kmatrix.check_size_maps=1 kmatrix.check_section_types=loadbalancer=socket"), std::string::npos)
+        << r.err;
+}
+
 }  // namespace
