@@ -117,7 +117,7 @@ TEST(Summary, TableMarkdownAndJson) {
     EXPECT_NE(t.find("6.1 "), std::string::npos);
     EXPECT_NE(t.find("unavailable"), std::string::npos);
     EXPECT_NE(t.find("1/0/1"), std::string::npos);
-    fm::RunInfo info{1000.0, 1010.0, "KVM probe failed; using TCG", false, "kernels.txt", fm::RunKind::suite, {}};
+    fm::RunInfo info{1000.0, 1010.0, "KVM probe failed; using TCG", false, "kernels.txt", fm::RunKind::suite, {}, {}};
     std::string md = fm::summary_markdown(cells, info);
     EXPECT_NE(md.find("| 6.1 | x86_64 | 6.1.5 | ✅ pass |"), std::string::npos) << md;
     EXPECT_NE(md.find("failed \\| pipe"), std::string::npos);
@@ -162,7 +162,7 @@ TEST(Summary, FailedTestsMessagesFollowTheTable) {
 
 TEST(Summary, HtmlIsSelfContainedWithGridLinksAndTimeline) {
     auto cells = sample();
-    fm::RunInfo info{1000.0, 1010.0, "", true, "kernels.txt", fm::RunKind::suite, {}};
+    fm::RunInfo info{1000.0, 1010.0, "", true, "kernels.txt", fm::RunKind::suite, {}, {}};
     std::string h = fm::summary_html(cells, info);
     EXPECT_NE(h.find("<!DOCTYPE html>"), std::string::npos);
     EXPECT_EQ(h.find("<script"), std::string::npos);
@@ -180,7 +180,7 @@ TEST(Summary, HtmlIsSelfContainedWithGridLinksAndTimeline) {
 // differs by command: exec's coloured span is its command, check has none.
 TEST(Summary, TimelineSaysWhatEachKindOfRunDoesAfterInit) {
     auto cells = sample();
-    fm::RunInfo info{1000.0, 1010.0, "", false, "kernels.txt", fm::RunKind::suite, {}};
+    fm::RunInfo info{1000.0, 1010.0, "", false, "kernels.txt", fm::RunKind::suite, {}, {}};
     EXPECT_NE(fm::summary_html(cells, info).find("blue: mounts, modules, the probe, flowattr load --check; coloured: tests"),
               std::string::npos);
     info.kind = fm::RunKind::check;
@@ -198,7 +198,7 @@ TEST(Summary, HtmlLongNamesWrapAtTheirSeparators) {
     EXPECT_EQ(fm::html_breakable("lockdown,bpf", ","), "lockdown,<wbr>bpf");
     EXPECT_EQ(fm::html_breakable("none", ","), "none");
     auto cells = sample();
-    fm::RunInfo info{1000.0, 1010.0, "", false, "kernels.txt", fm::RunKind::suite, {}};
+    fm::RunInfo info{1000.0, 1010.0, "", false, "kernels.txt", fm::RunKind::suite, {}, {}};
     const std::string h = fm::summary_html(cells, info);
     EXPECT_NE(h.find("<td>Flow.<wbr>lsm</td>"), std::string::npos);
 }
@@ -208,7 +208,7 @@ TEST(Summary, HtmlLongNamesWrapAtTheirSeparators) {
 // in order.
 TEST(Summary, HtmlGridHasColumnsOnlyForKernelsAVmRanFor) {
     auto cells = sample();
-    fm::RunInfo info{1000.0, 1010.0, "", false, "kernels.txt", fm::RunKind::suite, {}};
+    fm::RunInfo info{1000.0, 1010.0, "", false, "kernels.txt", fm::RunKind::suite, {}, {}};
     const std::string h = fm::summary_html(cells, info);
     const std::size_t grid = h.find("<h2>Tests × kernels</h2>");
     ASSERT_NE(grid, std::string::npos) << h;
@@ -246,7 +246,7 @@ TEST(Summary, ExitCodeIsTheWorstAvailableOutcome) {
 TEST(Summary, WriteReportsCreatesEveryFile) {
     flowattr::TempDir dir("report-test");
     auto cells = sample();
-    fm::write_reports(dir.path() + "/m", cells, {1000, 1010, "", false, "", fm::RunKind::suite, {}});
+    fm::write_reports(dir.path() + "/m", cells, {1000, 1010, "", false, "", fm::RunKind::suite, {}, {}});
     for (const char* f : {"summary.txt", "summary.md", "index.html", "results.json", "6.1/junit.xml", "5.10/junit.xml",
                           "6.6/junit.xml"}) {
         struct stat st;
