@@ -27,7 +27,8 @@ public:
 };
 
 inline constexpr int kEnotsupp = 524;
-// strerror(err), with a text for the kernel-internal errnos libc does not know (ENOTSUPP).
+// strerror(err), with a text for the errnos libc does not know: the kernel-internal ENOTSUPP and
+// libbpf's own (4000-4013, LIBBPF_ERRNO__*).
 std::string errno_message(int err);
 // "what: errno_message(err) (errno N)" — never a bare errno.
 std::string describe_errno(const std::string& what, int err);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstring>
 #include <set>
 
 #include "build_tree.h"
@@ -281,6 +282,14 @@ TEST(Diagnose, TrampolineTheArchitectureCannotBuild) {
         << "a function ftrace lists, refused: the trampoline itself is what the kernel lacks";
     EXPECT_EQ(flowattr::describe_errno("attach", -flowattr::kEnotsupp),
               "attach: ENOTSUPP, the kernel's \"not supported\" (errno 524)");
+}
+
+// libbpf's own errnos, which libc has no text for (opensnitch's gobpf map sections fail a
+// relocation with 4005): in libbpf's words, not "Unknown error 4005".
+TEST(Diagnose, LibbpfErrnosInLibbpfsWords) {
+    EXPECT_EQ(flowattr::describe_errno("load", -4005), "load: Relocation failed (errno 4005)");
+    EXPECT_EQ(flowattr::describe_errno("open", 4000), "open: Something wrong in libelf (errno 4000)");
+    EXPECT_EQ(flowattr::errno_message(EINVAL), std::strerror(EINVAL));
 }
 
 // A function in the kernel's BTF that ftrace does not list (blk_account_io_start on 6.12,
