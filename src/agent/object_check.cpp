@@ -206,11 +206,11 @@ void retype_programs(bpf_object* obj, const std::vector<SectionType>& types) {
     }
 }
 
-// Before an object opened for checking is loaded: its programs retyped (retype_programs). Maps the object pins by name
-// (LIBBPF_PIN_BY_NAME) are created unpinned: libbpf would pin them under /sys/fs/bpf and leave
-// them there, or reuse a map a running loader pinned there and load against that. What a kernel
-// makes of the object does not depend on where its maps are pinned. With size_maps, the maps
-// its loader sizes get give_size()'s.
+// Before an object opened for checking is loaded: its programs retyped (retype_programs). Maps
+// the object pins by name (LIBBPF_PIN_BY_NAME) are created unpinned: libbpf would pin them under
+// /sys/fs/bpf and leave them there, or reuse a map a running loader pinned there and load against
+// that. What a kernel makes of the object does not depend on where its maps are pinned. With
+// size_maps, the maps its loader sizes get give_size()'s.
 MapChanges prepare_object(bpf_object* obj, const CheckOptions& options) {
     retype_programs(obj, options.section_types);
     MapChanges changes;

@@ -261,10 +261,9 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
                  "each alone where that fails; its maps created, unpinned), attached the way its program type says\n"
                  "where the guest has a target (tc/tcx/xdp on the loopback of a network namespace of the check's own,\n"
                  "cgroup programs on a scratch cgroup, socket filters on an unbound UDP socket, tracing and LSM\n"
-                 "programs by libbpf's auto-attach), then\n"
-                 "detached. An executable's objects go only to its own architecture's kernels (they were compiled for\n"
-                 "it); a .bpf.o goes to every kernel. Reports in --out: index.html, summary.md, check.json,\n"
-                 "<kernel>/junit.xml.\n"
+                 "programs by libbpf's auto-attach), then detached. An executable's objects go only to its own\n"
+                 "architecture's kernels (they were compiled for it); a .bpf.o goes to every kernel. Reports in\n"
+                 "--out: index.html, summary.md, check.json, <kernel>/junit.xml.\n"
                  "Exit: 0 every program passed on every available kernel, 1 any failed, 2 bad input (no VM booted).");
         break;
     case Verb::lab:
