@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -31,19 +32,26 @@ using flowattr::agent::CheckStatus;
 using flowattr::agent::ObjectBytes;
 using flowattr::agent::ObjectChecker;
 
-// The lab fixture NAME's path, "" where the lab's fixtures are not at hand.
-std::string lab_fixture(const std::string& name) {
+// A lab fixture, read whole.
+struct LabFixture {
+    std::string name, path, bytes;
+    ObjectBytes object() const { return ObjectBytes{name, path, bytes}; }
+};
+
+// The lab fixture NAME, nullopt where the lab's fixtures are not at hand.
+std::optional<LabFixture> lab_fixture(const std::string& name) {
     const std::string dir = flowattr::env_or("FLOWATTR_LAB_FIXTURES", "");
-    return dir.empty() ? "" : dir + "/" + name + ".bpf.o";
+    if (dir.empty()) return std::nullopt;
+    const std::string path = dir + "/" + name + ".bpf.o";
+    return LabFixture{name, path, flowattr::read_file(path)};
 }
 
 constexpr const char* kNoFixtures = "FLOWATTR_LAB_FIXTURES not set: the lab's fixtures stay on the host (ctest names them)";
 
 TEST(CheckIsolation, NetworkProgramsAttachInTheirOwnNamespaceAndMapsStayUnpinned) {
     FA_REQUIRE_ROOT();
-    const std::string fixture = lab_fixture("passes_xdp_pinned");
-    if (fixture.empty()) GTEST_SKIP() << kNoFixtures;
-    const std::string bytes = flowattr::read_file(fixture);
+    const auto fixture = lab_fixture("passes_xdp_pinned");
+    if (!fixture) GTEST_SKIP() << kNoFixtures;
     // A namespace of the child's own stands in for the host: its lo already holds an XDP link,
     // so a second XDP attachment there would be refused (EBUSY), and a bpffs sits at
     // /sys/fs/bpf, where libbpf pins maps by name.
@@ -64,7 +72,7 @@ TEST(CheckIsolation, NetworkProgramsAttachInTheirOwnNamespaceAndMapsStayUnpinned
         };
         const std::set<std::string> before = entries();
         ObjectChecker checker(CheckOptions{});
-        for (const auto& c : checker.check(ObjectBytes{"passes_xdp_pinned", fixture, bytes}))
+        for (const auto& c : checker.check(fixture->object()))
             fa::test::report(out, c.status == CheckStatus::pass ? "pass|" + c.attach + "|" + c.note
                                                                  : "not pass|" + c.log.substr(0, 300));
         std::string pinned;
@@ -90,10 +98,9 @@ TEST(CheckIsolation, NetworkProgramsAttachInTheirOwnNamespaceAndMapsStayUnpinned
 // could not create; with size_maps its program loads and its note says what each map was given.
 TEST(CheckSizeMaps, MapsLeftToTheLoaderGetTheChecksSizes) {
     FA_REQUIRE_ROOT();
-    const std::string fixture = lab_fixture("loader_sized_maps");
-    if (fixture.empty()) GTEST_SKIP() << kNoFixtures;
-    const std::string bytes = flowattr::read_file(fixture);
-    const ObjectBytes object{"loader_sized_maps", fixture, bytes};
+    const auto fixture = lab_fixture("loader_sized_maps");
+    if (!fixture) GTEST_SKIP() << kNoFixtures;
+    const ObjectBytes object = fixture->object();
     CheckOptions as_is;
     as_is.attach = false;  // the load is the question; a kprobe's attach depends on the host
     auto r = ObjectChecker(as_is).check(object);
@@ -119,13 +126,12 @@ TEST(CheckSizeMaps, MapsLeftToTheLoaderGetTheChecksSizes) {
 // --size-maps leaves it, and the failure names the inner map as what the loader gives.
 TEST(CheckSizeMaps, AMapOfMapsWithoutItsInnerMapStaysTheLoaders) {
     FA_REQUIRE_ROOT();
-    const std::string fixture = lab_fixture("loader_inner_map");
-    if (fixture.empty()) GTEST_SKIP() << kNoFixtures;
-    const std::string bytes = flowattr::read_file(fixture);
+    const auto fixture = lab_fixture("loader_inner_map");
+    if (!fixture) GTEST_SKIP() << kNoFixtures;
     CheckOptions sized;
     sized.attach = false;
     sized.size_maps = true;
-    auto r = ObjectChecker(sized).check(ObjectBytes{"loader_inner_map", fixture, bytes});
+    auto r = ObjectChecker(sized).check(fixture->object());
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].status, CheckStatus::fail);
     ASSERT_TRUE(r[0].diagnosis) << r[0].log;
@@ -140,10 +146,9 @@ TEST(CheckSizeMaps, AMapOfMapsWithoutItsInnerMapStaysTheLoaders) {
 // it loads as the type its own loader gives it, and is attached as a program of that section.
 TEST(CheckSectionType, AProgramOfASectionLibbpfDoesNotKnowLoadsAsTheTypeGiven) {
     FA_REQUIRE_ROOT();
-    const std::string fixture = lab_fixture("unknown_section");
-    if (fixture.empty()) GTEST_SKIP() << kNoFixtures;
-    const std::string bytes = flowattr::read_file(fixture);
-    const ObjectBytes object{"unknown_section", fixture, bytes};
+    const auto fixture = lab_fixture("unknown_section");
+    if (!fixture) GTEST_SKIP() << kNoFixtures;
+    const ObjectBytes object = fixture->object();
     auto r = ObjectChecker(CheckOptions{}).check(object);
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].status, CheckStatus::fail);
