@@ -351,7 +351,7 @@ struct Attachment {
     std::optional<bpf_tc_opts> tc_opts;
     bool destroy_hook = false;
     std::string netns;
-    UniqueFd socket;  // a socket filter's: closing it detaches the filter
+    UniqueFd socket;  // a socket filter's or reuseport program's: closing it detaches the program
 
     ~Attachment() {
         if (!tc_hook || !tc_opts) return;
@@ -426,6 +426,24 @@ AttachOutcome attach_link(bpf_link* link, std::string how, const LibbpfLogCaptur
     return r;
 }
 
+// PROG set on a socket of TYPE of the check's own with OPTION (SO_ATTACH_BPF,
+// SO_ATTACH_REUSEPORT_EBPF), where the kernel checks the program's type; closing the socket
+// detaches it.
+AttachOutcome attach_to_socket(bpf_program* prog, int type, int option, const char* how, Attachment& held) {
+    AttachOutcome r;
+    r.attempted = true;
+    held.socket = UniqueFd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+    const int one = 1, fd = bpf_program__fd(prog);
+    if (!held.socket || (option == SO_ATTACH_REUSEPORT_EBPF &&
+                         ::setsockopt(held.socket.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+        ::setsockopt(held.socket.get(), SOL_SOCKET, option, &fd, sizeof(fd)) != 0) {
+        r.err = errno;
+        return r;
+    }
+    r.how = how;
+    return r;
+}
+
 // Attaches PROG the way its program type and SECTION (the one it is checked as) say, where this
 // host has the target.
 AttachOutcome attach_program(bpf_program* prog, const std::string& section, CheckTargets& t, Attachment& held) {
@@ -435,20 +453,28 @@ AttachOutcome attach_program(bpf_program* prog, const std::string& section, Chec
     AttachOutcome none;
     LibbpfLogCapture log;
     switch (type) {
-    case BPF_PROG_TYPE_SOCKET_FILTER: {
-        // SO_ATTACH_BPF, where the kernel checks the program's type (sk_attach_bpf), on an
-        // unbound UDP socket of the check's own: it receives nothing, so the filter runs on
-        // nobody's traffic.
-        AttachOutcome r;
-        r.attempted = true;
-        held.socket = UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-        const int fd = bpf_program__fd(prog);
-        if (!held.socket || ::setsockopt(held.socket.get(), SOL_SOCKET, SO_ATTACH_BPF, &fd, sizeof(fd)) != 0) {
-            r.err = errno;
-            return r;
+    case BPF_PROG_TYPE_SOCKET_FILTER:
+        // An unbound UDP socket receives nothing: the filter runs on nobody's traffic.
+        return attach_to_socket(prog, SOCK_DGRAM, SO_ATTACH_BPF, "SO_ATTACH_BPF on an unbound UDP socket", held);
+    case BPF_PROG_TYPE_SK_REUSEPORT:
+        // A TCP socket (sk_reuseport/migrate's programs take only TCP) of SO_REUSEPORT, unbound:
+        // the kernel makes it a reuseport group of one, which selects for no connection.
+        return attach_to_socket(prog, SOCK_STREAM, SO_ATTACH_REUSEPORT_EBPF,
+                                "SO_ATTACH_REUSEPORT_EBPF on an unbound TCP socket", held);
+    case BPF_PROG_TYPE_FLOW_DISSECTOR:
+    case BPF_PROG_TYPE_SK_LOOKUP: {
+        std::string why;
+        held.netns = t.scratch_netns(why);
+        if (held.netns.empty()) {
+            none.not_why = "loaded only: " + why;
+            return none;
         }
-        r.how = "SO_ATTACH_BPF on an unbound UDP socket";
-        return r;
+        UniqueFd netns(::open(held.netns.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!netns) {
+            none.not_why = "loaded only: " + describe_errno("cannot open " + held.netns, errno);
+            return none;
+        }
+        return attach_link(bpf_program__attach_netns(prog, netns.get()), "netns link on a scratch netns", log, held);
     }
     case BPF_PROG_TYPE_SCHED_CLS:
     case BPF_PROG_TYPE_XDP: {

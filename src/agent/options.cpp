@@ -175,8 +175,9 @@ struct CommandLine {
             ->default_str("")
             ->required();
         check->footer("Each program is attached for a moment, then detached: tc, TCX and XDP programs on the loopback of a\n"
-                      "network namespace of the check's own, cgroup programs on a scratch cgroup, socket filters on an\n"
-                      "unbound UDP socket, tracing and LSM programs where libbpf's auto-attach puts them, on this whole\n"
+                      "network namespace of the check's own, sk_lookup and flow dissector programs linked to that\n"
+                      "namespace, cgroup programs on a scratch cgroup, socket filters and sk_reuseport programs on an\n"
+                      "unbound socket, tracing and LSM programs where libbpf's auto-attach puts them, on this whole\n"
                       "machine (--load-only attaches nothing). With --section-type, a section's programs are loaded and\n"
                       "attached as those of section AS. Maps are\n"
                       "created unpinned, whatever the object asks. With --size-maps, a map left at max_entries 0 gets 1\n"

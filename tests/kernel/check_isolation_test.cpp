@@ -7,18 +7,21 @@
 #include <gtest/gtest.h>
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
 
 #include "agent/object_check.h"
 #include "common/env.h"
+#include "common/error.h"
 #include "common/file.h"
 #include "common/unique_fd.h"
 #include "kernel_env.h"
@@ -171,6 +174,34 @@ TEST(CheckSectionType, AProgramOfASectionLibbpfDoesNotKnowLoadsAsTheTypeGiven) {
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].status, CheckStatus::pass) << r[0].log;
     EXPECT_EQ(r[0].attach, "clsact ingress on a scratch netns's lo") << "attached as SEC(\"tc\") is";
+}
+
+// Programs the check attaches to a network namespace (sk_lookup, flow dissector) go to its
+// scratch namespace, never the one it runs in, and a reuseport program to a socket of its own;
+// each is attached (pass, not loaded only) and nothing stays attached to this namespace.
+TEST(CheckIsolation, SocketAndNetnsProgramsAttachToTargetsOfTheChecksOwn) {
+    FA_REQUIRE_ROOT();
+    const auto fixture = lab_fixture("passes_socket_hooks");
+    if (!fixture) GTEST_SKIP() << kNoFixtures;
+    auto attached_here = [](bpf_attach_type type) {
+        UniqueFd netns(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+        std::uint32_t count = 0;
+        if (bpf_prog_query(netns.get(), type, 0, nullptr, nullptr, &count) != 0)
+            ADD_FAILURE() << flowattr::describe_errno("query of this namespace's programs", errno);
+        return count;
+    };
+    const std::map<std::string, std::string> want = {
+        {"fx_sk_lookup", "netns link on a scratch netns"},
+        {"fx_flow_dissector", "netns link on a scratch netns"},
+        {"fx_sk_reuseport", "SO_ATTACH_REUSEPORT_EBPF on an unbound TCP socket"}};
+    std::map<std::string, std::string> got;
+    for (const auto& c : ObjectChecker(CheckOptions{}).check(fixture->object())) {
+        EXPECT_EQ(c.status, CheckStatus::pass) << c.program << ": " << c.log;
+        got[c.program] = c.attach;
+    }
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(attached_here(BPF_SK_LOOKUP), 0u);
+    EXPECT_EQ(attached_here(BPF_FLOW_DISSECTOR), 0u);
 }
 
 }  // namespace
