@@ -4,7 +4,9 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <linux/perf_event.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -461,6 +463,31 @@ AttachOutcome attach_program(bpf_program* prog, const std::string& section, Chec
         // the kernel makes it a reuseport group of one, which selects for no connection.
         return attach_to_socket(prog, SOCK_STREAM, SO_ATTACH_REUSEPORT_EBPF,
                                 "SO_ATTACH_REUSEPORT_EBPF on an unbound TCP socket", held);
+    case BPF_PROG_TYPE_PERF_EVENT: {
+        // A software clock event on CPU 0 sampling once a second: the kernel checks the program
+        // against a sampling event there (perf_event_set_bpf_prog), and for the moment it is
+        // attached it all but never runs. A hardware event (llcstat's cache misses) may not
+        // exist on the machine (a VM); what its program may do is the same.
+        perf_event_attr attr{};
+        attr.type = PERF_TYPE_SOFTWARE;
+        attr.size = sizeof(attr);
+        attr.config = PERF_COUNT_SW_CPU_CLOCK;
+        attr.freq = 1;
+        attr.sample_freq = 1;
+        const int event = int(::syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC));
+        if (event < 0) {
+            none.not_why = "loaded only: " + describe_errno("no software clock event to attach to", errno);
+            return none;
+        }
+        // libbpf's perf link owns the event from here: destroying the link closes it.
+        bpf_link* link = bpf_program__attach_perf_event(prog, event);
+        if (!link) {
+            const int err = errno;
+            ::close(event);
+            errno = err;
+        }
+        return attach_link(link, "a software clock event on CPU 0", log, held);
+    }
     case BPF_PROG_TYPE_FLOW_DISSECTOR:
     case BPF_PROG_TYPE_SK_LOOKUP: {
         std::string why;

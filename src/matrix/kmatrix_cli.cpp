@@ -261,8 +261,8 @@ std::unique_ptr<CLI::App> command_app(Verb verb, const std::string& name, Option
                  "each alone where that fails; its maps created, unpinned), attached the way its program type says\n"
                  "where the guest has a target (tc/tcx/xdp on the loopback of a network namespace of the check's own,\n"
                  "sk_lookup and flow dissector programs linked to that namespace, cgroup programs on a scratch\n"
-                 "cgroup, socket filters and sk_reuseport programs on an unbound socket, tracing and LSM\n"
-                 "programs by libbpf's auto-attach), then detached. An executable's objects go only to its own\n"
+                 "cgroup, socket filters and sk_reuseport programs on an unbound socket, perf_event programs on a\n"
+                 "software clock event, tracing and LSM programs by libbpf's auto-attach), then detached. An executable's objects go only to its own\n"
                  "architecture's kernels (they were compiled for it); a .bpf.o goes to every kernel. Reports in\n"
                  "--out: index.html, summary.md, check.json, <kernel>/junit.xml.\n"
                  "Exit: 0 every program passed on every available kernel, 1 any failed, 2 bad input (no VM booted).");

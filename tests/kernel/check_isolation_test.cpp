@@ -204,4 +204,17 @@ TEST(CheckIsolation, SocketAndNetnsProgramsAttachToTargetsOfTheChecksOwn) {
     EXPECT_EQ(attached_here(BPF_FLOW_DISSECTOR), 0u);
 }
 
+// A perf_event program is attached to a software clock event (the machine may have no hardware
+// events: a VM), not only loaded.
+TEST(CheckIsolation, PerfEventProgramAttachesToASoftwareClockEvent) {
+    FA_REQUIRE_ROOT();
+    const auto fixture = lab_fixture("passes_perf_event");
+    if (!fixture) GTEST_SKIP() << kNoFixtures;
+    auto r = ObjectChecker(CheckOptions{}).check(fixture->object());
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].status, CheckStatus::pass) << r[0].log;
+    EXPECT_EQ(r[0].attach, "a software clock event on CPU 0");
+    EXPECT_EQ(r[0].note, "");
+}
+
 }  // namespace
