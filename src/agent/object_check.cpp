@@ -454,6 +454,14 @@ AttachOutcome attach_program(bpf_program* prog, const std::string& section, Chec
     const char* type_name = libbpf_bpf_prog_type_str(type);
     AttachOutcome none;
     LibbpfLogCapture log;
+    // The check's scratch network namespace into held.netns; false, with NONE saying why,
+    // where it cannot be made.
+    auto in_scratch_netns = [&] {
+        std::string why;
+        held.netns = t.scratch_netns(why);
+        if (held.netns.empty()) none.not_why = "loaded only: " + why;
+        return !held.netns.empty();
+    };
     switch (type) {
     case BPF_PROG_TYPE_SOCKET_FILTER:
         // An unbound UDP socket receives nothing: the filter runs on nobody's traffic.
@@ -490,12 +498,7 @@ AttachOutcome attach_program(bpf_program* prog, const std::string& section, Chec
     }
     case BPF_PROG_TYPE_FLOW_DISSECTOR:
     case BPF_PROG_TYPE_SK_LOOKUP: {
-        std::string why;
-        held.netns = t.scratch_netns(why);
-        if (held.netns.empty()) {
-            none.not_why = "loaded only: " + why;
-            return none;
-        }
+        if (!in_scratch_netns()) return none;
         UniqueFd netns(::open(held.netns.c_str(), O_RDONLY | O_CLOEXEC));
         if (!netns) {
             none.not_why = "loaded only: " + describe_errno("cannot open " + held.netns, errno);
@@ -505,12 +508,7 @@ AttachOutcome attach_program(bpf_program* prog, const std::string& section, Chec
     }
     case BPF_PROG_TYPE_SCHED_CLS:
     case BPF_PROG_TYPE_XDP: {
-        std::string why;
-        held.netns = t.scratch_netns(why);
-        if (held.netns.empty()) {
-            none.not_why = "loaded only: " + why;
-            return none;
-        }
+        if (!in_scratch_netns()) return none;
         AttachOutcome r;
         with_netns(held.netns, [&] {
             const int lo = int(if_nametoindex("lo"));
